@@ -1,0 +1,70 @@
+// Package relay copies bytes both ways between two connections, passing
+// half-close through so that each side sees the other's EOF as a kernel
+// socket would.
+package relay
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+)
+
+// closeWriter is a connection that can close its sending direction alone.
+// *net.TCPConn, gonet.TCPConn and tunnel connections all are.
+type closeWriter interface {
+	CloseWrite() error
+}
+
+// Result counts what crossed the relay.
+type Result struct {
+	AToB, BToA int64 // bytes copied from a to b, and from b to a
+}
+
+// Splice copies a→b and b→a until both directions reach EOF, an error
+// occurs, or ctx is done; then it closes both connections. When one side
+// stops sending, the other side's write direction is closed (if it can be),
+// so a client's shutdown(SHUT_WR) reaches the server. The first error other
+// than EOF is returned.
+func Splice(ctx context.Context, a, b net.Conn) (Result, error) {
+	var (
+		res  Result
+		wg   sync.WaitGroup
+		once sync.Once
+		err  error
+	)
+	closeBoth := func() {
+		a.Close()
+		b.Close()
+	}
+	fail := func(e error) {
+		once.Do(func() { err = e })
+		closeBoth()
+	}
+	stop := context.AfterFunc(ctx, func() { fail(ctx.Err()) })
+	defer stop()
+
+	pump := func(dst, src net.Conn, n *int64) {
+		defer wg.Done()
+		c, e := io.Copy(dst, src)
+		*n = c
+		if e != nil && !errors.Is(e, net.ErrClosed) {
+			fail(e)
+			return
+		}
+		if cw, ok := dst.(closeWriter); ok {
+			if cw.CloseWrite() == nil {
+				return
+			}
+		}
+		// dst cannot half-close: the only way to pass EOF on is to close.
+		closeBoth()
+	}
+	wg.Add(2)
+	go pump(b, a, &res.AToB)
+	go pump(a, b, &res.BToA)
+	wg.Wait()
+	closeBoth()
+	return res, err
+}
