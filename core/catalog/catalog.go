@@ -1,0 +1,129 @@
+// Package catalog knows what every logged-in cluster offers VNet: its apps,
+// its DNS zones and its address range. It answers "which app is this name?"
+// and "which domains must VNet capture?".
+package catalog
+
+import (
+	"net/netip"
+	"strings"
+)
+
+// App is a TCP app reachable through a cluster.
+type App struct {
+	Name       string
+	PublicAddr string // lower-case, no trailing dot; may be empty
+	Labels     map[string]string
+}
+
+// Cluster is what one cluster offers.
+type Cluster struct {
+	Name      string // the cluster's own name
+	ProxyHost string // host of the proxy's public address, lower-case
+	IPv4Range netip.Prefix
+	Zones     []string // custom DNS zones, lower-case, no trailing dot
+	Apps      []App
+}
+
+// Snapshot is the catalog at one moment. It is never modified once built,
+// so readers need no lock.
+type Snapshot struct {
+	Clusters []Cluster // in profile order; the first is the "root" whose range the TUN uses
+}
+
+// Match is an app found by name.
+type Match struct {
+	Cluster *Cluster
+	App     *App
+}
+
+// Normalize lower-cases a DNS name and strips its trailing dot.
+func Normalize(name string) string {
+	return strings.TrimSuffix(strings.ToLower(name), ".")
+}
+
+// InDomain reports whether name is domain or below it at any depth. Both
+// must be normalised. "evilcompany.test" is not in "company.test".
+func InDomain(name, domain string) bool {
+	return name == domain || strings.HasSuffix(name, "."+domain)
+}
+
+// Captured reports whether c's DNS domains (the proxy's host and every
+// custom zone) contain name.
+func (c *Cluster) Captured(name string) bool {
+	if c.ProxyHost != "" && InDomain(name, c.ProxyHost) {
+		return true
+	}
+	for _, z := range c.Zones {
+		if InDomain(name, z) {
+			return true
+		}
+	}
+	return false
+}
+
+// Lookup finds the app whose public address is name, among clusters whose
+// domains capture name. A proxy's own address is never an app: login must
+// keep working through the OS resolver.
+func (s *Snapshot) Lookup(name string) (Match, bool) {
+	name = Normalize(name)
+	for i := range s.Clusters {
+		if s.Clusters[i].ProxyHost == name {
+			return Match{}, false
+		}
+	}
+	for i := range s.Clusters {
+		c := &s.Clusters[i]
+		if !c.Captured(name) {
+			continue
+		}
+		for j := range c.Apps {
+			if c.Apps[j].PublicAddr == name {
+				return Match{Cluster: c, App: &c.Apps[j]}, true
+			}
+		}
+	}
+	return Match{}, false
+}
+
+// Domains lists every domain VNet must capture, without duplicates, in a
+// stable order.
+func (s *Snapshot) Domains() []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(d string) {
+		if d != "" && !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	for _, c := range s.Clusters {
+		add(c.ProxyHost)
+		for _, z := range c.Zones {
+			add(z)
+		}
+	}
+	return out
+}
+
+// Ranges lists every cluster's IPv4 range, without duplicates.
+func (s *Snapshot) Ranges() []netip.Prefix {
+	var out []netip.Prefix
+	seen := map[netip.Prefix]bool{}
+	for _, c := range s.Clusters {
+		if c.IPv4Range.IsValid() && !seen[c.IPv4Range] {
+			seen[c.IPv4Range] = true
+			out = append(out, c.IPv4Range)
+		}
+	}
+	return out
+}
+
+// Cluster returns the cluster called name.
+func (s *Snapshot) Cluster(name string) (*Cluster, bool) {
+	for i := range s.Clusters {
+		if s.Clusters[i].Name == name {
+			return &s.Clusters[i], true
+		}
+	}
+	return nil, false
+}

@@ -1,0 +1,145 @@
+// Package config reads cluster.yaml, the file that describes one cluster
+// process: its name, its data directory, its proxy and its static apps.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/vnetproject/vnet/core/cluster/resource"
+)
+
+// DefaultPath is where `vnet cluster start` and `vnet ctl` look without
+// --config.
+const DefaultPath = "/etc/vnet/cluster.yaml"
+
+// File is cluster.yaml.
+type File struct {
+	Version     string       `yaml:"version"`
+	ClusterName string       `yaml:"cluster_name"` // default: the host of proxy_service.public_addr
+	DataDir     string       `yaml:"data_dir"`     // default /var/lib/vnet
+	Proxy       ProxyService `yaml:"proxy_service"`
+	Apps        AppService   `yaml:"app_service"`
+}
+
+// ProxyService is where the proxy listens and how users reach it.
+type ProxyService struct {
+	ListenAddr string `yaml:"listen_addr"` // default 0.0.0.0:3080
+	PublicAddr string `yaml:"public_addr"` // host:port users dial; required
+}
+
+// AppService lists apps this process serves itself.
+type AppService struct {
+	Enabled bool        `yaml:"enabled"`
+	Apps    []StaticApp `yaml:"apps"`
+}
+
+// StaticApp is an app in the config file (the same fields as an app
+// resource, flattened).
+type StaticApp struct {
+	Name       string            `yaml:"name"`
+	URI        string            `yaml:"uri"`
+	PublicAddr string            `yaml:"public_addr"`
+	Labels     map[string]string `yaml:"labels"`
+}
+
+// Load reads and validates the file at path.
+func Load(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
+}
+
+// Parse reads and validates cluster.yaml contents.
+func Parse(data []byte) (*File, error) {
+	f := &File{}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(f); err != nil {
+		return nil, fmt.Errorf("parse: %w", oneLine(err))
+	}
+	if err := f.CheckAndSetDefaults(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// CheckAndSetDefaults validates f and fills in defaults.
+func (f *File) CheckAndSetDefaults() error {
+	if f.Version == "" {
+		f.Version = "v1"
+	}
+	if f.Version != "v1" {
+		return fmt.Errorf("version: %q is not supported, use v1", f.Version)
+	}
+	if f.DataDir == "" {
+		f.DataDir = "/var/lib/vnet"
+	}
+	if f.Proxy.ListenAddr == "" {
+		f.Proxy.ListenAddr = "0.0.0.0:3080"
+	}
+	if _, _, err := net.SplitHostPort(f.Proxy.ListenAddr); err != nil {
+		return fmt.Errorf("proxy_service.listen_addr: %q is not host:port", f.Proxy.ListenAddr)
+	}
+	if f.Proxy.PublicAddr == "" {
+		return errors.New("proxy_service.public_addr: required (host:port users dial)")
+	}
+	host, _, err := net.SplitHostPort(f.Proxy.PublicAddr)
+	if err != nil || host == "" {
+		return fmt.Errorf("proxy_service.public_addr: %q is not host:port", f.Proxy.PublicAddr)
+	}
+	if f.ClusterName == "" {
+		f.ClusterName = host
+	}
+	if _, err := f.StaticApps(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// StaticApps returns app_service.apps as validated app resources; none
+// when the App Service is disabled.
+func (f *File) StaticApps() ([]*resource.App, error) {
+	if !f.Apps.Enabled {
+		return nil, nil
+	}
+	seen := map[string]bool{}
+	var out []*resource.App
+	for i, a := range f.Apps.Apps {
+		app := resource.NewApp(a.Name, a.URI, a.PublicAddr, a.Labels)
+		if err := app.CheckAndSetDefaults(); err != nil {
+			return nil, fmt.Errorf("app_service.apps[%d]: %w", i, err)
+		}
+		if seen[app.Name()] {
+			return nil, fmt.Errorf("app_service.apps[%d]: app %q is listed twice", i, app.Name())
+		}
+		seen[app.Name()] = true
+		out = append(out, app)
+	}
+	return out, nil
+}
+
+// DialableAddr is an address a local process can dial to reach the proxy:
+// the listen address, with an unspecified host replaced by loopback.
+func (f *File) DialableAddr() string {
+	host, port, _ := net.SplitHostPort(f.Proxy.ListenAddr)
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func oneLine(err error) error {
+	return errors.New(string(bytes.ReplaceAll([]byte(err.Error()), []byte("\n"), []byte("; "))))
+}

@@ -1,0 +1,197 @@
+// Package daemon runs one cluster process: the Auth Service (CA and users
+// in an embedded database), the Proxy Service and the App Service's static
+// apps, as `vnet cluster start` does.
+package daemon
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/vnetproject/vnet/core/cluster/auth"
+	"github.com/vnetproject/vnet/core/cluster/config"
+	"github.com/vnetproject/vnet/core/cluster/proxy"
+	"github.com/vnetproject/vnet/core/cluster/state"
+	"github.com/vnetproject/vnet/core/cluster/store"
+	"github.com/vnetproject/vnet/core/profile"
+)
+
+// Version is the cluster software's version.
+const Version = "0.1.0"
+
+const (
+	dbFile   = "cluster.db"
+	adminDir = "admin"
+	// AdminUser is the local administrator whose identity the daemon
+	// writes into its data directory for `vnet ctl`.
+	AdminUser = "admin"
+	adminTTL  = 30 * 24 * time.Hour
+	hostTTL   = 365 * 24 * time.Hour
+)
+
+// AdminProfileDir is where the admin identity of the cluster whose data
+// directory is dataDir lives.
+func AdminProfileDir(dataDir string) string { return filepath.Join(dataDir, adminDir) }
+
+// Daemon is a running cluster process.
+type Daemon struct {
+	cfg   *config.File
+	log   *slog.Logger
+	store store.Store
+	proxy *proxy.Server
+	ln    net.Listener
+	auth  *auth.Service
+}
+
+// Start opens the data directory, loads or creates the CA, registers the
+// static apps, writes the admin identity and starts listening. It returns
+// once the proxy accepts connections.
+func Start(ctx context.Context, cfg *config.File, log *slog.Logger) (*Daemon, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data_dir: %w", err)
+	}
+	st, err := store.OpenBolt(filepath.Join(cfg.DataDir, dbFile))
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{cfg: cfg, log: log, store: st}
+	if err := d.start(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *Daemon) start(ctx context.Context) error {
+	cfg := d.cfg
+	ca, err := auth.LoadOrCreateCA(ctx, d.store, cfg.ClusterName)
+	if err != nil {
+		return err
+	}
+	if d.auth, err = auth.NewService(d.store, ca, auth.DefaultCertTTL); err != nil {
+		return err
+	}
+	res := state.New(d.store)
+	apps, err := cfg.StaticApps()
+	if err != nil {
+		return err
+	}
+	for _, a := range apps {
+		if _, err := res.Create(ctx, a, true); err != nil {
+			return fmt.Errorf("register app %q: %w", a.Name(), err)
+		}
+	}
+	cert, err := d.hostCert(ca)
+	if err != nil {
+		return err
+	}
+	if err := d.writeAdminIdentity(ctx, ca); err != nil {
+		return err
+	}
+	d.proxy, err = proxy.New(proxy.Config{
+		ClusterName: cfg.ClusterName,
+		PublicAddr:  cfg.Proxy.PublicAddr,
+		Version:     Version,
+		Auth:        d.auth,
+		State:       res,
+		Cert:        cert,
+		Logger:      d.log,
+	})
+	if err != nil {
+		return err
+	}
+	d.ln, err = net.Listen("tcp", cfg.Proxy.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("proxy_service.listen_addr: %w", err)
+	}
+	d.log.Info("cluster started", "cluster", cfg.ClusterName, "listen", d.ln.Addr(), "public_addr", cfg.Proxy.PublicAddr, "ca_pin", ca.Pin(), "apps", len(apps))
+	return nil
+}
+
+// Serve runs the proxy until ctx is done.
+func (d *Daemon) Serve(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { d.proxy.Close() })
+	defer stop()
+	return d.proxy.Serve(d.ln)
+}
+
+// Addr is where the proxy listens.
+func (d *Daemon) Addr() net.Addr { return d.ln.Addr() }
+
+// Auth is the cluster's Auth Service.
+func (d *Daemon) Auth() *auth.Service { return d.auth }
+
+// Close stops everything. Idempotent.
+func (d *Daemon) Close() error {
+	var errs []error
+	if d.proxy != nil {
+		errs = append(errs, d.proxy.Close())
+	}
+	if d.ln != nil {
+		d.ln.Close()
+	}
+	if d.store != nil {
+		errs = append(errs, d.store.Close())
+		d.store = nil
+	}
+	return errors.Join(errs...)
+}
+
+// hostCert issues the proxy's server certificate for every name a client
+// may dial it by.
+func (d *Daemon) hostCert(ca *auth.CA) (tls.Certificate, error) {
+	hosts := []string{"localhost", "127.0.0.1", "::1"}
+	for _, addr := range []string{d.cfg.Proxy.PublicAddr, d.cfg.Proxy.ListenAddr} {
+		if h, _, err := net.SplitHostPort(addr); err == nil && h != "" {
+			if ip := net.ParseIP(h); ip == nil || !ip.IsUnspecified() {
+				hosts = append(hosts, h)
+			}
+		}
+	}
+	certPEM, keyPEM, err := ca.IssueHost(hosts, hostTTL)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	// Send the CA along: a first login learns it (and its pin) from the
+	// handshake.
+	cert.Certificate = append(cert.Certificate, ca.Cert.Raw)
+	return cert, nil
+}
+
+// writeAdminIdentity issues a fresh admin certificate at every start and
+// stores it as a profile in the data directory, readable by root only.
+func (d *Daemon) writeAdminIdentity(ctx context.Context, ca *auth.CA) error {
+	if err := d.auth.EnsureUser(ctx, AdminUser, []string{auth.RoleAdmin}); err != nil {
+		return err
+	}
+	key, err := profile.NewKey()
+	if err != nil {
+		return err
+	}
+	certPEM, err := ca.IssueUser(key.Public, auth.Identity{User: AdminUser, Roles: []string{auth.RoleAdmin}}, adminTTL)
+	if err != nil {
+		return err
+	}
+	return profile.SaveDir(AdminProfileDir(d.cfg.DataDir), &profile.Profile{
+		ProxyAddr:   d.cfg.DialableAddr(),
+		ClusterName: d.cfg.ClusterName,
+		User:        AdminUser,
+		Roles:       []string{auth.RoleAdmin},
+		CertPEM:     certPEM,
+		KeyPEM:      key.PEM,
+		CAPEM:       ca.CertPEM,
+	})
+}

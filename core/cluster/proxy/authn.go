@@ -1,0 +1,113 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/vnetproject/vnet/core/api"
+	"github.com/vnetproject/vnet/core/cluster/auth"
+)
+
+type identityKey struct{}
+
+// publicMethods need no client certificate.
+var publicMethods = map[string]bool{
+	api.Auth_Ping_FullMethodName:  true,
+	api.Auth_Login_FullMethodName: true,
+}
+
+// adminMethods need the admin role.
+var adminMethods = map[string]bool{
+	api.Cluster_CreateResource_FullMethodName: true,
+	api.Cluster_GetResources_FullMethodName:   true,
+	api.Cluster_AddUser_FullMethodName:        true,
+	api.Cluster_Status_FullMethodName:         true,
+}
+
+func (s *Server) authenticate(ctx context.Context, method string) (context.Context, error) {
+	if publicMethods[method] {
+		return ctx, nil
+	}
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return nil, status.Error(codes.Unauthenticated, "no peer")
+	}
+	info, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok {
+		return nil, status.Error(codes.Unauthenticated, "not a TLS connection")
+	}
+	id, err := s.cfg.Auth.Authenticate(ctx, info.State.PeerCertificates)
+	if err != nil {
+		s.cfg.Logger.Info("rejected client", "addr", p.Addr, "method", method, "err", err)
+		return nil, status.Error(codes.Unauthenticated, s.cfg.ClusterName+": "+err.Error())
+	}
+	if adminMethods[method] && !id.IsAdmin() {
+		return nil, status.Errorf(codes.PermissionDenied, "%s: %s: user %q lacks the %s role", s.cfg.ClusterName, auth.ErrAccessDenied, id.User, auth.RoleAdmin)
+	}
+	return context.WithValue(ctx, identityKey{}, id), nil
+}
+
+func identityFrom(ctx context.Context) (auth.Identity, error) {
+	id, ok := ctx.Value(identityKey{}).(auth.Identity)
+	if !ok {
+		return auth.Identity{}, errors.New("unauthenticated")
+	}
+	return id, nil
+}
+
+func (s *Server) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	ctx, err := s.authenticate(ctx, info.FullMethod)
+	if err != nil {
+		return nil, err
+	}
+	return h(ctx, req)
+}
+
+type authedStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (a authedStream) Context() context.Context { return a.ctx }
+
+func (s *Server) streamAuth(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	ctx, err := s.authenticate(ss.Context(), info.FullMethod)
+	if err != nil {
+		return err
+	}
+	return h(srv, authedStream{ServerStream: ss, ctx: ctx})
+}
+
+// peerAddr is the client's address as the proxy sees it.
+func peerAddr(ctx context.Context) string {
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		return p.Addr.String()
+	}
+	return ""
+}
+
+// grpcError maps our errors to status codes; the message stays one line.
+func grpcError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok && status.Code(err) != codes.Unknown {
+		return err
+	}
+	msg := strings.ReplaceAll(err.Error(), "\n", " ")
+	switch {
+	case errors.Is(err, auth.ErrInvalidLogin):
+		return status.Error(codes.Unauthenticated, msg)
+	case errors.Is(err, auth.ErrAccessDenied):
+		return status.Error(codes.PermissionDenied, msg)
+	default:
+		return status.Error(codes.InvalidArgument, msg)
+	}
+}

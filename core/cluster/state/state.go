@@ -1,0 +1,126 @@
+// Package state reads and writes the cluster's resources (vnet_config, apps,
+// ...) in its store, one validated resource per key.
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/vnetproject/vnet/core/cluster/resource"
+	"github.com/vnetproject/vnet/core/cluster/store"
+)
+
+const prefix = "/resources/"
+
+// ErrNotFound means no resource of that kind and name exists.
+var ErrNotFound = errors.New("not found")
+
+// State is the typed view of a cluster's resources.
+type State struct {
+	store store.Store // never nil
+}
+
+// New returns the resources kept in st.
+func New(st store.Store) *State { return &State{store: st} }
+
+func key(kind, name string) string { return prefix + kind + "/" + name }
+
+// Create stores r, which must be valid. Without force an existing resource
+// of the same kind and name is an error; with force it is replaced.
+// created reports whether r is new.
+func (s *State) Create(ctx context.Context, r resource.Resource, force bool) (created bool, err error) {
+	if err := r.CheckAndSetDefaults(); err != nil {
+		return false, err
+	}
+	data, err := resource.Marshal(r)
+	if err != nil {
+		return false, err
+	}
+	k := key(r.Kind(), r.Name())
+	err = s.store.Create(ctx, k, data)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, store.ErrExists) && force:
+		return false, s.store.Put(ctx, k, data)
+	case errors.Is(err, store.ErrExists):
+		return false, fmt.Errorf("%s %q already exists: use -f to overwrite, or 'vnet ctl edit'", r.Kind(), r.Name())
+	default:
+		return false, fmt.Errorf("store %s %q: %w", r.Kind(), r.Name(), err)
+	}
+}
+
+// Get returns one resource.
+func (s *State) Get(ctx context.Context, kind, name string) (resource.Resource, error) {
+	data, err := s.store.Get(ctx, key(kind, name))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%s %q: %w", kind, name, ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return resource.Parse(data)
+}
+
+// List returns every resource of kind, sorted by name.
+func (s *State) List(ctx context.Context, kind string) ([]resource.Resource, error) {
+	items, err := s.store.List(ctx, key(kind, ""))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]resource.Resource, 0, len(items))
+	for _, it := range items {
+		r, err := resource.Parse(it.Value)
+		if err != nil {
+			return nil, fmt.Errorf("stored %s is damaged: %w", it.Key, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// VNetConfig returns the cluster's vnet_config, or the default one if the
+// administrator has not created one.
+func (s *State) VNetConfig(ctx context.Context) (*resource.VNetConfig, error) {
+	r, err := s.Get(ctx, resource.KindVNetConfig, resource.VNetConfigName)
+	if errors.Is(err, ErrNotFound) {
+		return resource.DefaultVNetConfig(), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	cfg, ok := r.(*resource.VNetConfig)
+	if !ok {
+		return nil, fmt.Errorf("stored vnet_config has kind %s", r.Kind())
+	}
+	return cfg, nil
+}
+
+// Apps returns every registered app.
+func (s *State) Apps(ctx context.Context) ([]*resource.App, error) {
+	rs, err := s.List(ctx, resource.KindApp)
+	if err != nil {
+		return nil, err
+	}
+	apps := make([]*resource.App, 0, len(rs))
+	for _, r := range rs {
+		if a, ok := r.(*resource.App); ok {
+			apps = append(apps, a)
+		}
+	}
+	return apps, nil
+}
+
+// App returns the app called name.
+func (s *State) App(ctx context.Context, name string) (*resource.App, error) {
+	r, err := s.Get(ctx, resource.KindApp, name)
+	if err != nil {
+		return nil, err
+	}
+	a, ok := r.(*resource.App)
+	if !ok {
+		return nil, fmt.Errorf("stored app %q has kind %s", name, r.Kind())
+	}
+	return a, nil
+}

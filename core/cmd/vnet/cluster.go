@@ -1,0 +1,40 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/vnetproject/vnet/core/cluster/config"
+	"github.com/vnetproject/vnet/core/cluster/daemon"
+)
+
+func runCluster(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "start" {
+		return fmt.Errorf("usage: vnet cluster start --config cluster.yaml")
+	}
+	fs := newFlags("cluster start", "vnet cluster start [--config FILE]")
+	path := fs.String("config", envOr("VNET_CLUSTER_CONFIG", config.DefaultPath), "cluster config file")
+	debug := fs.Bool("debug", false, "verbose logs")
+	if _, err := parseInterspersed(fs, args[1:]); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	log := newLogger(*debug, os.Stderr)
+	d, err := daemon.Start(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Serve(ctx)
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,112 @@
+// Command vnet is VNet's one binary: the cluster daemon (`vnet cluster`),
+// the admin CLI (`vnet ctl`), login, and the VNet client (`vnet up`).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"regexp"
+	"strings"
+	"syscall"
+)
+
+const usage = `vnet: reach private TCP apps by name through a cluster's proxy.
+
+Cluster side:
+  vnet cluster start --config cluster.yaml   run Auth + Proxy + App Service
+  vnet ctl create [-f] FILE                  create a resource (vnet_config, app)
+  vnet ctl get KIND [NAME]                   show resources (vnet_config, app)
+  vnet ctl users add NAME [--roles=a,b]      add a user; prints a one-time login token
+  vnet ctl status                            cluster name, version, CA pin
+
+User side:
+  vnet login --proxy=HOST:PORT --user=NAME --token=TOKEN [--ca-pin=sha256:...]
+  vnet apps                                  TCP apps of every logged-in cluster
+  sudo vnet up                               start VNet in the foreground (Linux)
+
+Run 'vnet COMMAND -h' for a command's flags.
+`
+
+type command func(ctx context.Context, args []string) error
+
+var commands = map[string]command{
+	"cluster": runCluster,
+	"ctl":     runCtl,
+	"login":   runLogin,
+	"apps":    runApps,
+	"up":      runUp,
+	"version": func(context.Context, []string) error { fmt.Println("vnet", version); return nil },
+}
+
+const version = "0.1.0"
+
+func main() {
+	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
+		fmt.Print(usage)
+		return
+	}
+	cmd, ok := commands[os.Args[1]]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "ERROR: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := cmd(ctx, os.Args[2:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(2)
+		}
+		fmt.Fprintln(os.Stderr, "ERROR:", oneLine(err))
+		os.Exit(1)
+	}
+}
+
+var grpcFraming = regexp.MustCompile(`rpc error: code = \w+ desc = `)
+
+// oneLine turns an error into the one line a user sees: gRPC's
+// "rpc error: code = ... desc =" framing is dropped.
+func oneLine(err error) string {
+	return strings.ReplaceAll(grpcFraming.ReplaceAllString(err.Error(), ""), "\n", " ")
+}
+
+// newFlags returns a flag set for a subcommand whose errors go to the
+// caller instead of exiting.
+func newFlags(name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: %s\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseInterspersed parses flags that may come before or after the
+// positional arguments (`vnet ctl create -f file` and `create file -f`).
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func newLogger(debug bool, w io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	if debug {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}

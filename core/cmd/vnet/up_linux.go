@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/vnetproject/vnet/core/catalog"
+	"github.com/vnetproject/vnet/core/dns"
+	"github.com/vnetproject/vnet/core/netcfg"
+	"github.com/vnetproject/vnet/core/platform"
+	"github.com/vnetproject/vnet/core/profile"
+	"github.com/vnetproject/vnet/core/vnet"
+)
+
+// upstreamTimeout bounds a forwarded query: a dead upstream yields
+// SERVFAIL after this long, never a hang.
+const upstreamTimeout = 3 * time.Second
+
+// runUp runs VNet in the foreground until SIGINT or SIGTERM, then undoes
+// every change it made to the OS.
+func runUp(ctx context.Context, args []string) error {
+	fs := newFlags("up", "sudo vnet up [--tun vnet0] [--dns-mode resolv.conf|none] [--mtu 1500]")
+	tunName := fs.String("tun", "vnet0", "name of the TUN device to create")
+	dnsMode := fs.String("dns-mode", "resolv.conf", "how to send DNS to VNet: resolv.conf (point /etc/resolv.conf at VNet) or none")
+	mtu := fs.Int("mtu", 1500, "MTU of the TUN device")
+	debug := fs.Bool("debug", false, "verbose logs")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("vnet up needs root to create a TUN device: run it with sudo")
+	}
+	log := newLogger(*debug, os.Stderr)
+	profiles, err := profile.LoadAll(profile.Home())
+	if err != nil {
+		return err
+	}
+
+	// Learn the upstream resolvers before VNet replaces them; a VNet that
+	// died may have left its own resolv.conf, which carries the original.
+	const resolvConf = "/etc/resolv.conf"
+	if err := platform.RestoreStale(resolvConf); err != nil {
+		return err
+	}
+	orig, err := platform.OriginalResolvConf(resolvConf)
+	if err != nil {
+		return err
+	}
+	servers, err := dns.ParseResolvConf(orig)
+	if err != nil {
+		return fmt.Errorf("%s: %w", resolvConf, err)
+	}
+	upstream, err := dns.NewForwarder(servers, upstreamTimeout)
+	if err != nil {
+		return err
+	}
+
+	clusters, err := vnet.Connect(profiles)
+	if err != nil {
+		return err
+	}
+	defer clusters.Close()
+	cat, err := catalog.New(clusters.Sources(), log)
+	if err != nil {
+		return err
+	}
+	tun, err := platform.OpenTUN(*tunName, *mtu)
+	if err != nil {
+		return err
+	}
+	defer tun.Close()
+	osConf, err := platform.NewConfigurator(platform.Config{TunName: *tunName, DNSMode: *dnsMode, ResolvConfPath: resolvConf, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := osConf.Close(); err != nil {
+			log.Error("restore network settings", "err", err)
+		}
+	}()
+
+	var eng *vnet.Engine
+	eng, err = vnet.New(vnet.Config{
+		IO:       tun,
+		Catalog:  cat,
+		Dialer:   clusters,
+		Upstream: upstream,
+		MTU:      *mtu,
+		Logger:   log,
+		ApplySettings: func(ctx context.Context, s netcfg.Settings) error {
+			if err := osConf.Apply(ctx, s); err != nil {
+				return err
+			}
+			printUp(eng, s, servers)
+			return nil
+		},
+	})
+	if err != nil {
+		return err
+	}
+	err = eng.Run(ctx)
+	fmt.Println("VNet stopped; network settings restored.")
+	return err
+}
+
+func printUp(eng *vnet.Engine, s netcfg.Settings, upstreams any) {
+	fmt.Printf("VNet is up: device address %s, DNS at %v for %v, other names forwarded to %v.\n", s.TunAddr4, s.DNSAddrs, s.DNSZones, upstreams)
+	for _, a := range eng.Status().Apps {
+		if a.IPv4.IsValid() {
+			fmt.Printf("  %-24s %-16s (%s/%s)\n", a.PublicAddr, a.IPv4, a.Cluster, a.Name)
+		}
+	}
+}

@@ -1,0 +1,24 @@
+// Package dns answers VNet's DNS queries and forwards the rest upstream.
+//
+// The server knows neither gVisor nor clusters: it serves on a
+// net.PacketConn and a net.Listener it is given (from the netstack in
+// production, from loopback in tests), asks a Resolver whether a name is
+// VNet's, and relays everything else through an Upstream, normally a
+// Forwarder to the resolvers the OS used before VNet started.
+//
+// Decisions a reader would otherwise have to reverse-engineer:
+//
+//   - Names are matched lowercased and without the trailing dot; answers keep
+//     the casing of the question.
+//   - A name the Resolver owns never gets NXDOMAIN: a type it has no address
+//     for gets an empty NOERROR (NODATA), so a cached negative answer for
+//     one type cannot hide the A answer (DESIGN.md section 4).
+//   - Queries in flight are bounded (Config.MaxInFlight). When the bound is
+//     reached a UDP query is dropped, not answered with SERVFAIL: the client
+//     retries after its own timeout, whereas SERVFAIL may be cached
+//     (RFC 2308 section 7.1) and turn a burst into minutes of failures. TCP
+//     queries wait for a slot instead, which pushes back on the sender
+//     through TCP flow control.
+//   - A UDP response larger than the client's buffer (512 bytes, or its
+//     EDNS0 size) is truncated with TC set; over TCP nothing is truncated.
+package dns

@@ -1,0 +1,142 @@
+package ipam
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net/netip"
+	"sync"
+)
+
+var (
+	// ErrFull is returned by Assign when every assignable address of the
+	// range is taken.
+	ErrFull = errors.New("ipam: address range is full")
+	// ErrNotInRange is returned by New for a prefix it cannot serve.
+	ErrNotInRange = errors.New("ipam: prefix not usable")
+)
+
+// minHostBits is the smallest range New accepts: 8 addresses, 4 of them
+// reserved, leaves 4 to assign. The vnet_config resource asks for at least 8
+// host bits; the lower limit here lets tests exhaust a range quickly.
+const minHostBits = 3
+
+// reservedLow is the number of addresses at the start of a range that are
+// never assigned: the network address, the TUN (network+1) and the DNS
+// server (network+2). The broadcast address at the end is reserved too.
+const reservedLow = 3
+
+// Allocator assigns addresses of one IPv4 range to keys (app names). It is
+// safe for concurrent use.
+//
+// The first address tried for a key is derived from a hash of the key, so in
+// any process the same key gets the same address unless another key already
+// holds it; on a collision the next free address is taken (linear probing),
+// which depends on which keys came first.
+type Allocator struct {
+	prefix netip.Prefix // masked IPv4, never changes
+	base   uint32       // network address as an integer
+	size   uint32       // number of assignable addresses, >= 4
+
+	mu     sync.Mutex
+	byKey  map[string]netip.Addr // guarded by mu
+	byAddr map[netip.Addr]string // guarded by mu; inverse of byKey
+}
+
+// New returns an Allocator for prefix, which must be a masked IPv4 prefix
+// with at least 3 host bits. Errors wrap ErrNotInRange.
+func New(prefix netip.Prefix) (*Allocator, error) {
+	if !prefix.IsValid() {
+		return nil, fmt.Errorf("%w: invalid prefix", ErrNotInRange)
+	}
+	if !prefix.Addr().Is4() {
+		return nil, fmt.Errorf("%w: %s is not IPv4", ErrNotInRange, prefix)
+	}
+	if prefix.Masked() != prefix {
+		return nil, fmt.Errorf("%w: %s is not a network address (want %s)", ErrNotInRange, prefix, prefix.Masked())
+	}
+	hostBits := 32 - prefix.Bits()
+	if hostBits < minHostBits {
+		return nil, fmt.Errorf("%w: %s has %d host bits, want at least %d", ErrNotInRange, prefix, hostBits, minHostBits)
+	}
+	total := uint64(1) << hostBits
+	return &Allocator{
+		prefix: prefix,
+		base:   addrToUint32(prefix.Addr()),
+		size:   uint32(total - reservedLow - 1), // minus the broadcast address
+		byKey:  make(map[string]netip.Addr),
+		byAddr: make(map[netip.Addr]string),
+	}, nil
+}
+
+// Prefix returns the range the allocator assigns from.
+func (a *Allocator) Prefix() netip.Prefix { return a.prefix }
+
+// Assign returns key's address, assigning one if key has none. The address
+// is never the network address, TunAddr, DNSAddr or the broadcast address.
+// It returns ErrFull when no address is left.
+func (a *Allocator) Assign(key string) (netip.Addr, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if addr, ok := a.byKey[key]; ok {
+		return addr, nil
+	}
+	if uint64(len(a.byKey)) >= uint64(a.size) {
+		return netip.Addr{}, fmt.Errorf("assign %q in %s: %w", key, a.prefix, ErrFull)
+	}
+	size := uint64(a.size)
+	start := hashKey(key) % size
+	// The loop ends: fewer than size addresses are taken.
+	for i := uint64(0); ; i++ {
+		off := uint32((start + i) % size)
+		addr := uint32ToAddr(a.base + reservedLow + off)
+		if _, taken := a.byAddr[addr]; taken {
+			continue
+		}
+		a.byKey[key] = addr
+		a.byAddr[addr] = key
+		return addr, nil
+	}
+}
+
+// Lookup returns the key that holds addr.
+func (a *Allocator) Lookup(addr netip.Addr) (key string, ok bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	key, ok = a.byAddr[addr.Unmap()]
+	return key, ok
+}
+
+// Release frees key's address, if it has one. A later Assign of the same key
+// gets the same address unless another key took it in between.
+func (a *Allocator) Release(key string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if addr, ok := a.byKey[key]; ok {
+		delete(a.byKey, key)
+		delete(a.byAddr, addr)
+	}
+}
+
+// TunAddr returns the address of the TUN device in p: network+1.
+func TunAddr(p netip.Prefix) netip.Addr { return p.Masked().Addr().Next() }
+
+// DNSAddr returns the address of VNet's DNS server in p: network+2.
+func DNSAddr(p netip.Prefix) netip.Addr { return TunAddr(p).Next() }
+
+// hashKey is FNV-1a 64: fixed by its spec, so every process and every
+// version of VNet starts probing at the same address for a key.
+func hashKey(key string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	return h.Sum64()
+}
+
+func addrToUint32(a netip.Addr) uint32 {
+	b := a.As4()
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
+
+func uint32ToAddr(v uint32) netip.Addr {
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}

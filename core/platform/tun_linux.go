@@ -1,0 +1,116 @@
+package platform
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// TUN is a Linux TUN device (IFF_TUN|IFF_NO_PI): each read or write is one
+// raw IP packet. It implements stack.PacketIO. The device exists while the
+// TUN is open and disappears, with its addresses and routes, when it closes
+// (or the process dies), so a crash leaves no device behind.
+type TUN struct {
+	name string   // the kernel's name for the device; never empty
+	file *os.File // non-blocking, under Go's poller; never nil
+
+	closeOnce sync.Once
+	closeErr  error // set once by Close
+}
+
+// OpenTUN creates the TUN device name (e.g. "vnet0"; a "%d" in it lets the
+// kernel pick a number) and, unless mtu is 0, sets its MTU. The device is
+// left down; Configurator.Apply sets it up.
+func OpenTUN(name string, mtu int) (*TUN, error) {
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return nil, fmt.Errorf("open TUN %q: %w", name, err)
+	}
+	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open TUN %q: /dev/net/tun: %w", name, err)
+	}
+	ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
+	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("create TUN %q: %w", name, err)
+	}
+	name = ifr.Name()
+	if mtu != 0 {
+		if err := setMTU(name, mtu); err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("create TUN %q: %w", name, err)
+		}
+	}
+	// Non-blocking so that os.NewFile puts the fd under the poller: only
+	// then does Close wake a goroutine blocked in ReadPackets.
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("create TUN %q: set non-blocking: %w", name, err)
+	}
+	return &TUN{name: name, file: os.NewFile(uintptr(fd), name)}, nil
+}
+
+// setMTU sets the MTU of the device name through an ioctl on a throwaway
+// socket (the TUN fd does not take SIOCSIFMTU).
+func setMTU(name string, mtu int) error {
+	s, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("set MTU: %w", err)
+	}
+	defer unix.Close(s)
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return fmt.Errorf("set MTU: %w", err)
+	}
+	ifr.SetUint32(uint32(mtu))
+	if err := unix.IoctlIfreq(s, unix.SIOCSIFMTU, ifr); err != nil {
+		return fmt.Errorf("set MTU %d: %w", mtu, err)
+	}
+	return nil
+}
+
+// Name returns the device's name as the kernel knows it.
+func (t *TUN) Name() string { return t.name }
+
+// ReadPackets blocks until a packet arrives and reads it into bufs[0]: one
+// packet per call. bufs[0] must hold the MTU; the kernel cuts longer
+// packets short. After Close it returns an error matching os.ErrClosed.
+func (t *TUN) ReadPackets(bufs [][]byte, sizes []int) (int, error) {
+	if len(bufs) == 0 || len(sizes) == 0 {
+		return 0, nil
+	}
+	n, err := t.file.Read(bufs[0])
+	if err != nil {
+		return 0, err
+	}
+	sizes[0] = n
+	return 1, nil
+}
+
+// WritePackets hands each packet to the kernel. A packet the kernel refuses
+// does not stop the others; the first failure is returned.
+func (t *TUN) WritePackets(pkts [][]byte) error {
+	var first error
+	for _, p := range pkts {
+		if _, err := t.file.Write(p); err != nil {
+			if errors.Is(err, os.ErrClosed) {
+				return err
+			}
+			if first == nil {
+				first = err
+			}
+		}
+	}
+	return first
+}
+
+// Close removes the device and wakes a blocked ReadPackets. It is
+// idempotent.
+func (t *TUN) Close() error {
+	t.closeOnce.Do(func() { t.closeErr = t.file.Close() })
+	return t.closeErr
+}

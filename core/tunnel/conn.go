@@ -1,0 +1,202 @@
+// Package tunnel carries app connections over gRPC streams: one stream per
+// connection, all of a cluster's streams on one HTTP/2 connection.
+package tunnel
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/vnetproject/vnet/core/api"
+)
+
+// maxFrame bounds one data frame. HTTP/2 flow control gives back-pressure
+// per stream; this only keeps single messages small.
+const maxFrame = 32 << 10
+
+// stream is what both ends of a Dial call have in common.
+type stream interface {
+	Send(*api.Frame) error
+	Recv() (*api.Frame, error)
+}
+
+// Conn is a net.Conn over a Dial stream. It half-closes: CloseWrite sends
+// an eof frame, and the peer's eof frame reads as io.EOF. Close unblocks a
+// pending Read at once; a Write blocked by flow control is released when the
+// stream ends (the client cancels it; the proxy returns from its handler
+// when Done is closed).
+type Conn struct {
+	s       stream
+	local   net.Addr
+	remote  net.Addr
+	onClose func(graceful bool) // ends the stream; called once, after done is closed
+
+	frames   chan recvItem // fed by recvLoop; one frame of look-ahead bounds memory
+	recvDone chan struct{} // closed when recvLoop has returned
+	done     chan struct{} // closed by Close
+	once     sync.Once
+
+	sendMu  sync.Mutex // serialises Send: a gRPC stream allows one sender
+	sentEOF bool       // guarded by sendMu
+
+	recvMu  sync.Mutex // serialises Read; guards the fields below
+	pending []byte
+	gotEOF  bool
+	readErr error // sticky
+}
+
+type recvItem struct {
+	f   *api.Frame
+	err error
+}
+
+func newConn(s stream, local, remote net.Addr, onClose func(graceful bool)) *Conn {
+	c := &Conn{
+		s: s, local: local, remote: remote, onClose: onClose,
+		frames:   make(chan recvItem, 1),
+		recvDone: make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	go c.recvLoop()
+	return c
+}
+
+// recvLoop receives until the stream ends. It is the only caller of Recv.
+func (c *Conn) recvLoop() {
+	defer close(c.recvDone)
+	for {
+		f, err := c.s.Recv()
+		select {
+		case c.frames <- recvItem{f, err}:
+		case <-c.done:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// Read returns data the peer sent, io.EOF after the peer's eof.
+func (c *Conn) Read(b []byte) (int, error) {
+	c.recvMu.Lock()
+	defer c.recvMu.Unlock()
+	for len(c.pending) == 0 {
+		if c.gotEOF {
+			return 0, io.EOF
+		}
+		if c.readErr != nil {
+			return 0, c.readErr
+		}
+		select {
+		case it := <-c.frames:
+			if it.err != nil {
+				if errors.Is(it.err, io.EOF) {
+					// The stream ended without an eof frame: the peer
+					// went away mid-connection.
+					it.err = io.ErrUnexpectedEOF
+				}
+				c.readErr = it.err
+				continue
+			}
+			c.pending = it.f.GetData()
+			c.gotEOF = it.f.GetEof()
+		case <-c.done:
+			return 0, net.ErrClosed
+		}
+	}
+	n := copy(b, c.pending)
+	c.pending = c.pending[n:]
+	return n, nil
+}
+
+// Write sends b in frames of at most maxFrame bytes.
+func (c *Conn) Write(b []byte) (int, error) {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	if c.sentEOF {
+		return 0, errors.New("tunnel: write after CloseWrite")
+	}
+	written := 0
+	for len(b) > 0 {
+		n := min(len(b), maxFrame)
+		if err := c.s.Send(&api.Frame{Data: b[:n]}); err != nil {
+			if c.isClosed() {
+				return written, net.ErrClosed
+			}
+			return written, err
+		}
+		written += n
+		b = b[n:]
+	}
+	return written, nil
+}
+
+// CloseWrite tells the peer no more data will come.
+func (c *Conn) CloseWrite() error {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	if c.sentEOF {
+		return nil
+	}
+	c.sentEOF = true
+	return c.s.Send(&api.Frame{Eof: true})
+}
+
+// Close ends the connection. If both directions finished with eof the
+// stream ends gracefully; otherwise the peer sees an error.
+func (c *Conn) Close() error {
+	c.once.Do(func() {
+		graceful := c.peerDone() && c.sentEOFDone()
+		close(c.done)
+		c.onClose(graceful)
+	})
+	return nil
+}
+
+// Done is closed once Close has been called.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+func (c *Conn) sentEOFDone() bool {
+	if !c.sendMu.TryLock() {
+		return false // a Write is still in flight
+	}
+	defer c.sendMu.Unlock()
+	return c.sentEOF
+}
+
+// peerDone reports, without waiting for a reader, whether the peer's eof
+// has been read.
+func (c *Conn) peerDone() bool {
+	if !c.recvMu.TryLock() {
+		return false
+	}
+	defer c.recvMu.Unlock()
+	return c.gotEOF
+}
+
+func (c *Conn) isClosed() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (c *Conn) LocalAddr() net.Addr  { return c.local }
+func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+
+// Deadlines are not supported: the relay that uses Conn ends it with Close.
+func (c *Conn) SetDeadline(time.Time) error      { return os.ErrNoDeadline }
+func (c *Conn) SetReadDeadline(time.Time) error  { return os.ErrNoDeadline }
+func (c *Conn) SetWriteDeadline(time.Time) error { return os.ErrNoDeadline }
+
+// Addr names one end of a tunnelled connection.
+type Addr struct{ Desc string }
+
+func (a Addr) Network() string { return "vnet-tunnel" }
+func (a Addr) String() string  { return a.Desc }

@@ -1,0 +1,36 @@
+package vnet
+
+import (
+	"context"
+
+	"github.com/vnetproject/vnet/core/relay"
+	"github.com/vnetproject/vnet/core/stack"
+)
+
+// handleTCP dials the app behind the destination address through its
+// cluster before the client's handshake completes: if the app cannot be
+// reached the client is refused at once instead of seeing a connection
+// that dies.
+func (e *Engine) handleTCP(ctx context.Context, req *stack.TCPRequest) {
+	ref, ok := e.addrs.lookup(req.Dst.Addr())
+	if !ok {
+		e.log.Debug("tcp to an address no app holds", "dst", req.Dst)
+		return
+	}
+	log := e.log.With("app", ref.App, "cluster", ref.Cluster, "port", req.Dst.Port(), "client", req.Src)
+	dctx, cancel := context.WithTimeout(ctx, e.cfg.DialTimeout)
+	upstream, err := e.cfg.Dialer.DialApp(dctx, ref.Cluster, ref.App, req.Dst.Port(), req.Src.String())
+	cancel()
+	if err != nil {
+		log.Info("refused", "err", err)
+		return
+	}
+	client, err := req.Accept()
+	if err != nil {
+		upstream.Close()
+		log.Info("handshake failed", "err", err)
+		return
+	}
+	res, err := relay.Splice(ctx, client, upstream)
+	log.Debug("connection done", "sent", res.AToB, "received", res.BToA, "err", err)
+}
