@@ -93,7 +93,7 @@ func answer(req *mdns.Msg, ans Answer) *mdns.Msg {
 // addrRR returns the record for a that answers q, or nil if a is not of
 // the family q asks for. The owner name keeps the question's casing.
 func addrRR(q mdns.Question, a netip.Addr, ttl uint32) mdns.RR {
-	hdr := mdns.RR_Header{Name: q.Name, Class: mdns.ClassINET, Ttl: ttl}
+	hdr := mdns.RR_Header{Name: mdns.Fqdn(q.Name), Class: mdns.ClassINET, Ttl: ttl}
 	wantA := q.Qtype == mdns.TypeA || q.Qtype == mdns.TypeANY
 	wantAAAA := q.Qtype == mdns.TypeAAAA || q.Qtype == mdns.TypeANY
 	switch {
@@ -113,6 +113,11 @@ func reply(req *mdns.Msg, rcode int) *mdns.Msg {
 	m := new(mdns.Msg)
 	m.SetRcode(req, rcode)
 	m.RecursionAvailable = true
+	if len(m.Question) == 1 {
+		// Only a caller of Handle can send a relative name; the wire
+		// cannot carry one.
+		m.Question[0].Name = mdns.Fqdn(m.Question[0].Name)
+	}
 	if opt := req.IsEdns0(); opt != nil {
 		m.SetEdns0(serverUDPSize, opt.Do())
 	}

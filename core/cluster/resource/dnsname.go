@@ -26,9 +26,8 @@ func normalizeDNSName(name string) string {
 }
 
 // checkDNSName returns why the normalised name is not a usable host name
-// (RFC 1123 letters, digits and hyphens), or "". minLabels is the number of
-// labels required.
-func checkDNSName(name string, minLabels int) string {
+// (RFC 1123 letters, digits and hyphens), or "".
+func checkDNSName(name string) string {
 	if name == "" {
 		return "is empty"
 	}
@@ -61,9 +60,6 @@ func checkDNSName(name string, minLabels int) string {
 		// RFC 3696 section 2: a top-level domain is never all-numeric, and
 		// such a name would be read as an IPv4 address by many tools.
 		return fmt.Sprintf("ends with the all-numeric label %q, which is not a DNS name", labels[len(labels)-1])
-	}
-	if len(labels) < minLabels {
-		return fmt.Sprintf("has %d label(s), at least %d required", len(labels), minLabels)
 	}
 	return ""
 }

@@ -18,7 +18,7 @@ const DefaultIPv4CIDRRange = "100.64.0.0/10"
 // would run out in an ordinary cluster.
 const minRangeHostBits = 8
 
-// maxRangeBits: a range larger than a /8 would route a large share of the
+// minRangeBits: a range larger than a /8 would route a large share of the
 // Internet into the TUN device.
 const minRangeBits = 8
 
@@ -112,10 +112,10 @@ func (c *VNetConfig) CheckAndSetDefaults() error {
 			return fail(field, "required (e.g. company.test)")
 		}
 		suffix := normalizeDNSName(z.Suffix)
-		if strings.Contains(suffix, "*") {
-			return fail(field, "%q contains a wildcard '*': a zone already matches every name below it, use %q", z.Suffix, strings.TrimPrefix(strings.TrimLeft(suffix, "*"), "."))
+		if rest, ok := strings.CutPrefix(suffix, "*."); ok {
+			return fail(field, "%q is a wildcard: a zone already matches every name below it, use %q", z.Suffix, rest)
 		}
-		if reason := checkDNSName(suffix, 1); reason != "" {
+		if reason := checkDNSName(suffix); reason != "" {
 			return fail(field, "%q %s", z.Suffix, reason)
 		}
 		if !strings.Contains(suffix, ".") {

@@ -1,0 +1,141 @@
+package stack
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+	"gvisor.dev/gvisor/pkg/waiter"
+)
+
+// TCPRequest is a SYN that has not been answered yet. HandleTCP decides:
+// it dials the destination first and calls Accept only when that worked
+// (dial before accept), so a client whose app is unreachable is refused at
+// once instead of seeing a connection that dies.
+type TCPRequest struct {
+	// Src is the client: the address and port the SYN came from.
+	Src netip.AddrPort
+	// Dst is where the client wants to go: the virtual IP and port the SYN
+	// was sent to.
+	Dst netip.AddrPort
+
+	s *Stack // never nil
+
+	mu    sync.Mutex
+	fr    *tcp.ForwarderRequest // guarded by mu; nil once answered
+	reset bool                  // guarded by mu; the answer was a RST
+}
+
+// Accept completes the client's handshake and returns the connection, a
+// *gonet.TCPConn, which also has CloseWrite and CloseRead. It blocks until
+// the handshake ends. If HandleTCP returns without calling Accept the client
+// gets a RST at once (connection refused). Accept may be called at most
+// once; later calls, and calls after HandleTCP returned, give ErrRequestDone.
+func (r *TCPRequest) Accept() (net.Conn, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fr == nil {
+		return nil, ErrRequestDone
+	}
+	fr := r.fr
+	r.fr = nil
+	if r.s.isClosed() {
+		fr.Complete(true)
+		r.reset = true
+		return nil, ErrClosed
+	}
+	var wq waiter.Queue
+	ep, terr := fr.CreateEndpoint(&wq)
+	if terr != nil {
+		// The client went away during the handshake, or the stack is
+		// closing. A RST tells a client that is still there.
+		fr.Complete(true)
+		r.reset = true
+		return nil, fmt.Errorf("accept %s -> %s: %w", r.Src, r.Dst, netError(terr))
+	}
+	fr.Complete(false)
+	return gonet.NewTCPConn(&wq, ep), nil
+}
+
+// finish refuses the request unless Accept has answered it, and tells
+// whether the client got a RST.
+func (r *TCPRequest) finish() (reset bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fr != nil {
+		r.fr.Complete(true)
+		r.fr = nil
+		r.reset = true
+	}
+	return r.reset
+}
+
+// handleTCPPacket sees every TCP segment that matched no endpoint (no
+// listener, no connection) and passes it to gVisor's forwarder.
+//
+// It keeps its own set of SYNs in flight, a superset of the forwarder's:
+// an entry is added before the forwarder sees the SYN and removed only
+// after the request is completed. So when this set admits a SYN the
+// forwarder admits it too, and a true from HandlePacket means the
+// forwarder started a goroutine for it. That lets Close wait for every
+// HandleTCP goroutine, including one gVisor has started but that has not
+// run yet.
+func (s *Stack) handleTCPPacket(id stack.TransportEndpointID, pkt *stack.PacketBuffer) bool {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return false // the netstack answers with a RST
+	}
+	if _, ok := s.synInFlight[id]; ok {
+		// A retransmitted SYN while HandleTCP is deciding, or a stray
+		// segment of the same flow: the decision will answer it.
+		s.mu.Unlock()
+		return true
+	}
+	if len(s.synInFlight) >= s.cfg.MaxInFlightTCP {
+		// Dropped, not refused: the client retransmits the SYN and may get
+		// through once the burst is over.
+		s.mu.Unlock()
+		s.synDropped.Add(1)
+		return true
+	}
+	s.synInFlight[id] = struct{}{}
+	s.handlers.Add(1)
+	s.mu.Unlock()
+
+	if s.fwd.HandlePacket(id, pkt) {
+		return true // forward owns the entry and the handlers count now
+	}
+	// Not a well-formed SYN; the netstack answers it with a RST.
+	s.mu.Lock()
+	delete(s.synInFlight, id)
+	s.mu.Unlock()
+	s.handlers.Done()
+	return false
+}
+
+// forward runs in the goroutine gVisor's forwarder starts for each SYN.
+func (s *Stack) forward(fr *tcp.ForwarderRequest) {
+	id := fr.ID()
+	req := &TCPRequest{
+		Src: netip.AddrPortFrom(fromTCPIP(id.RemoteAddress), id.RemotePort),
+		Dst: netip.AddrPortFrom(fromTCPIP(id.LocalAddress), id.LocalPort),
+		s:   s,
+		fr:  fr,
+	}
+	defer func() {
+		if req.finish() {
+			s.cfg.Logger.Debug("TCP connection refused", "src", req.Src, "dst", req.Dst)
+		}
+		// Only after Complete: see handleTCPPacket.
+		s.mu.Lock()
+		delete(s.synInFlight, id)
+		s.mu.Unlock()
+		s.handlers.Done()
+	}()
+	s.cfg.HandleTCP(s.ctx, req)
+}

@@ -1,0 +1,296 @@
+package stack
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"gvisor.dev/gvisor/pkg/buffer"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+)
+
+const (
+	// outQueueLen bounds the packets gVisor has sent that are not yet
+	// written to the PacketIO: 1024 packets of 1500 bytes is 1.5 MiB, a few
+	// milliseconds of a fast link. When it is full a packet is dropped, as a
+	// NIC's ring would drop it; TCP retransmits. Dropping instead of
+	// blocking keeps the inbound goroutine, which sends RSTs and ICMP
+	// errors synchronously, from ever waiting on the outbound side, so two
+	// stacks joined by blocking pipes cannot deadlock.
+	outQueueLen = 1024
+	// batchLen is the most packets moved per PacketIO call in either
+	// direction.
+	batchLen = 64
+)
+
+// Stats counts packets at the seam between the PacketIO and the netstack.
+type Stats struct {
+	// PacketsIn were read from the PacketIO and handed to the netstack.
+	PacketsIn uint64
+	// DroppedIn were read but were no IP packet the netstack could take:
+	// empty, of an IP version other than 4 or 6, or shorter than the fixed
+	// IP header. (The netstack counts the subtler faults it finds itself.)
+	DroppedIn uint64
+	// PacketsOut were written to the PacketIO.
+	PacketsOut uint64
+	// DroppedOut were sent by the netstack but never written: the outbound
+	// queue was full, or PacketIO.WritePackets failed.
+	DroppedOut uint64
+	// SYNsDropped were TCP SYNs ignored because Config.MaxInFlightTCP
+	// handshakes were already being decided.
+	SYNsDropped uint64
+}
+
+// link is the netstack's one NIC: a stack.LinkEndpoint whose far side is a
+// PacketIO. gVisor hands it outbound packets through WritePackets, which
+// queues them for writeLoop; readLoop reads the PacketIO and delivers
+// inbound packets to the dispatcher.
+type link struct {
+	io  PacketIO // never nil
+	mtu uint32   // fixed at creation
+
+	// dispatcher is the netstack's IP layer; nil until gVisor attaches the
+	// NIC and again after it removes it.
+	dispatcher atomic.Pointer[stack.NetworkDispatcher]
+
+	// out holds outbound packets, each with a reference owned by the queue.
+	// Senders hold outMu for reading while they send, so that once close
+	// has set outClosed under the write lock nothing new arrives and the
+	// drain is complete.
+	out       chan *stack.PacketBuffer
+	outMu     sync.RWMutex
+	outClosed bool // guarded by outMu
+
+	packetsIn, droppedIn, packetsOut, droppedOut atomic.Uint64
+}
+
+var _ stack.LinkEndpoint = (*link)(nil)
+
+func newLink(io PacketIO, mtu uint32) *link {
+	return &link{io: io, mtu: mtu, out: make(chan *stack.PacketBuffer, outQueueLen)}
+}
+
+func (l *link) stats() Stats {
+	return Stats{
+		PacketsIn:  l.packetsIn.Load(),
+		DroppedIn:  l.droppedIn.Load(),
+		PacketsOut: l.packetsOut.Load(),
+		DroppedOut: l.droppedOut.Load(),
+	}
+}
+
+// readLoop moves packets from the PacketIO into the netstack until a read
+// fails, and returns that error.
+func (l *link) readLoop() error {
+	bufs := make([][]byte, batchLen)
+	for i := range bufs {
+		bufs[i] = make([]byte, l.mtu)
+	}
+	sizes := make([]int, batchLen)
+	for {
+		n, err := l.io.ReadPackets(bufs, sizes)
+		if err != nil {
+			return err
+		}
+		for i := range min(n, len(bufs)) {
+			size := sizes[i]
+			if size < 0 || size > len(bufs[i]) {
+				l.droppedIn.Add(1)
+				continue
+			}
+			l.deliver(bufs[i][:size])
+		}
+	}
+}
+
+// deliver hands one raw IP packet to the netstack. b is copied, so the
+// caller may reuse it at once.
+func (l *link) deliver(b []byte) {
+	proto, ok := ipProtocol(b)
+	d := l.dispatcher.Load()
+	if !ok || d == nil {
+		l.droppedIn.Add(1)
+		return
+	}
+	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(b)})
+	(*d).DeliverNetworkPacket(proto, pkt)
+	pkt.DecRef()
+	l.packetsIn.Add(1)
+}
+
+// ipProtocol tells which network protocol b claims to be from its version
+// nibble, and whether it is long enough to hold that version's fixed header.
+// A TUN carries no link header, so this is the only place to learn it.
+func ipProtocol(b []byte) (tcpip.NetworkProtocolNumber, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	switch header.IPVersion(b) {
+	case header.IPv4Version:
+		return header.IPv4ProtocolNumber, len(b) >= header.IPv4MinimumSize
+	case header.IPv6Version:
+		return header.IPv6ProtocolNumber, len(b) >= header.IPv6MinimumSize
+	}
+	return 0, false
+}
+
+// writeLoop moves queued outbound packets to the PacketIO, a batch at a
+// time, until done is closed.
+func (l *link) writeLoop(done <-chan struct{}) {
+	var (
+		pkts = make([]*stack.PacketBuffer, 0, batchLen)
+		bufs = make([][]byte, batchLen)
+		out  = make([][]byte, 0, batchLen)
+	)
+	for i := range bufs {
+		bufs[i] = make([]byte, 0, l.mtu)
+	}
+	for {
+		select {
+		case p := <-l.out:
+			pkts = append(pkts[:0], p)
+		case <-done:
+			return
+		}
+		// Take whatever else is already queued: one WritePackets call per
+		// burst instead of one per packet.
+	fill:
+		for len(pkts) < batchLen {
+			select {
+			case p := <-l.out:
+				pkts = append(pkts, p)
+			default:
+				break fill
+			}
+		}
+		out = out[:0]
+		for i, p := range pkts {
+			bufs[i] = appendPacket(bufs[i][:0], p)
+			out = append(out, bufs[i])
+			p.DecRef()
+			pkts[i] = nil
+		}
+		if err := l.io.WritePackets(out); err != nil {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			// Lost like packets on a wire; TCP retransmits. A PacketIO
+			// that is gone for good also fails ReadPackets, which ends Run.
+			l.droppedOut.Add(uint64(len(out)))
+			continue
+		}
+		l.packetsOut.Add(uint64(len(out)))
+	}
+}
+
+// appendPacket appends the bytes of p, from its IP header on, to b. It walks
+// the views itself because PacketBuffer.AsSlices allocates.
+func appendPacket(b []byte, p *stack.PacketBuffer) []byte {
+	views, skip := p.AsViewList()
+	for v := views.Front(); v != nil; v = v.Next() {
+		s := v.AsSlice()
+		if skip >= len(s) {
+			skip -= len(s)
+			continue
+		}
+		b = append(b, s[skip:]...)
+		skip = 0
+	}
+	return b
+}
+
+// close stops WritePackets from queueing and releases what is queued. Call
+// it after writeLoop has returned.
+func (l *link) close() {
+	l.outMu.Lock()
+	l.outClosed = true
+	l.outMu.Unlock()
+	for {
+		select {
+		case p := <-l.out:
+			p.DecRef()
+		default:
+			return
+		}
+	}
+}
+
+// WritePackets implements stack.LinkWriter. It never blocks: see outQueueLen.
+func (l *link) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
+	l.outMu.RLock()
+	defer l.outMu.RUnlock()
+	if l.outClosed {
+		return 0, &tcpip.ErrClosedForSend{}
+	}
+	n := 0
+	for _, p := range pkts.AsSlice() {
+		select {
+		case l.out <- p.IncRef():
+			n++
+		default:
+			p.DecRef()
+			l.droppedOut.Add(1)
+			if n == 0 {
+				return 0, &tcpip.ErrNoBufferSpace{}
+			}
+			return n, nil
+		}
+	}
+	return n, nil
+}
+
+// MTU implements stack.NetworkLinkEndpoint.
+func (l *link) MTU() uint32 { return l.mtu }
+
+// SetMTU implements stack.NetworkLinkEndpoint. The MTU is the PacketIO's and
+// fixed when the Stack is made, so this does nothing.
+func (l *link) SetMTU(uint32) {}
+
+// MaxHeaderLength implements stack.NetworkLinkEndpoint: no link header.
+func (l *link) MaxHeaderLength() uint16 { return 0 }
+
+// LinkAddress implements stack.NetworkLinkEndpoint: a TUN has none.
+func (l *link) LinkAddress() tcpip.LinkAddress { return "" }
+
+// SetLinkAddress implements stack.NetworkLinkEndpoint.
+func (l *link) SetLinkAddress(tcpip.LinkAddress) {}
+
+// Capabilities implements stack.NetworkLinkEndpoint. None: checksums are
+// computed and verified in the netstack, because the far side is an OS that
+// expects valid ones and may send us garbage.
+func (l *link) Capabilities() stack.LinkEndpointCapabilities { return stack.CapabilityNone }
+
+// Attach implements stack.NetworkLinkEndpoint.
+func (l *link) Attach(d stack.NetworkDispatcher) {
+	if d == nil {
+		l.dispatcher.Store(nil)
+		return
+	}
+	l.dispatcher.Store(&d)
+}
+
+// IsAttached implements stack.NetworkLinkEndpoint.
+func (l *link) IsAttached() bool { return l.dispatcher.Load() != nil }
+
+// Wait implements stack.NetworkLinkEndpoint. The loops belong to the Stack,
+// which waits for them itself.
+func (l *link) Wait() {}
+
+// ARPHardwareType implements stack.NetworkLinkEndpoint.
+func (l *link) ARPHardwareType() header.ARPHardwareType { return header.ARPHardwareNone }
+
+// AddHeader implements stack.NetworkLinkEndpoint: no link header to add.
+func (l *link) AddHeader(*stack.PacketBuffer) {}
+
+// ParseHeader implements stack.NetworkLinkEndpoint: no link header to parse.
+func (l *link) ParseHeader(*stack.PacketBuffer) bool { return true }
+
+// Close implements stack.NetworkLinkEndpoint. gVisor calls it when the NIC
+// is removed; the Stack releases the queue itself after its loops stop.
+func (l *link) Close() {}
+
+// SetOnCloseAction implements stack.NetworkLinkEndpoint.
+func (l *link) SetOnCloseAction(func()) {}

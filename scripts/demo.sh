@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The demo: a cluster with one app, a user who logs in, `vnet up` on a real
+# TUN, and plain clients reaching the app by name. Everything runs in two
+# network namespaces that are removed at the end. Needs root.
+source "$(dirname "$0")/lib/world.sh"
+
+say() { printf '\n\033[36m$ %s\033[0m\n' "$*"; }
+
+world_up
+
+cat >"$WORK/vnet-config.yaml" <<YAML
+kind: vnet_config
+version: v1
+metadata:
+  name: vnet-config
+spec:
+  custom_dns_zones:
+    - suffix: company.test
+YAML
+say "vnet ctl create vnet-config.yaml          # on the cluster host"
+ctl create "$WORK/vnet-config.yaml"
+say "vnet ctl status"
+ctl status
+say "vnet ctl users add alice --roles=dev"
+out=$(ctl users add alice --roles=dev)
+echo "$out"
+token=$(grep -o -- '--token=[0-9a-f]*' <<<"$out" | cut -d= -f2)
+
+say "vnet login --proxy=$PROXY --user=alice --token=... --ca-pin=...   # on the laptop"
+in_user "$VNET" login --proxy="$PROXY" --user=alice --token="$token" --ca-pin="$CA_PIN"
+say "vnet apps"
+in_user "$VNET" apps
+say "sudo vnet up &"
+vnet_up
+grep -v '^time=' "$WORK/vnet-up.log" || true
+
+say "getent hosts tcp-app.company.test         # the system resolver asks VNet"
+in_user getent hosts tcp-app.company.test
+say "curl http://tcp-app.company.test:8080/    # nginx in the cluster namespace answers"
+in_user curl -sS --max-time 10 http://tcp-app.company.test:8080/
+say "getent hosts only-upstream.test           # not VNet's: forwarded to the old resolver"
+in_user getent hosts only-upstream.test
+say "curl http://down-app.company.test:8080/   # the app is down: refused at once"
+in_user curl -sS --max-time 10 http://down-app.company.test:8080/ || true
+
+say "kill -TERM <vnet up>                       # everything VNet changed is undone"
+vnet_down
+tail -n 1 "$WORK/vnet-up.log"
+say "cat /etc/resolv.conf"
+in_user cat /etc/resolv.conf
+echo
+log "demo finished; removing the namespaces and processes"

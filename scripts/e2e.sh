@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# End-to-end tests: a real cluster, a real app (nginx), a test upstream DNS
+# server (dnsmasq), and `vnet up` on a real TUN in a network namespace,
+# exercised with real clients (curl, dig, getent through glibc's resolver).
+# Needs root. Prints "N passed, N failed" and exits non-zero on any failure.
+source "$(dirname "$0")/lib/world.sh"
+
+passed=0
+failed=0
+check() {
+	local name=$1
+	shift
+	if out=$("$@" 2>&1); then
+		passed=$((passed + 1))
+		echo "ok   $name"
+	else
+		failed=$((failed + 1))
+		echo "FAIL $name"
+		echo "$out" | sed 's/^/     /' | tail -n 15
+	fi
+}
+
+# expect_fail NAME PATTERN CMD...: CMD must fail and print PATTERN.
+expect_fail() {
+	local name=$1 pattern=$2
+	shift 2
+	if out=$("$@" 2>&1); then
+		failed=$((failed + 1))
+		echo "FAIL $name: succeeded, want failure"
+		echo "$out" | sed 's/^/     /' | tail -n 5
+	elif grep -qE -- "$pattern" <<<"$out"; then
+		passed=$((passed + 1))
+		echo "ok   $name"
+	else
+		failed=$((failed + 1))
+		echo "FAIL $name: error does not match /$pattern/"
+		echo "$out" | sed 's/^/     /' | tail -n 5
+	fi
+}
+
+# outputs PATTERN CMD...: CMD succeeds and its output matches PATTERN.
+outputs() {
+	local pattern=$1 out
+	shift
+	out=$("$@") || return 1
+	grep -qE -- "$pattern" <<<"$out" || {
+		echo "output does not match /$pattern/:"
+		echo "$out" | head -n 20
+		return 1
+	}
+}
+
+# same_sha CMD... FILE: CMD's output has FILE's sha256.
+same_sha() {
+	local file=${*: -1}
+	[ "$("${@:1:$#-1}" | sha256sum)" = "$(sha256sum <"$file")" ]
+}
+
+world_up
+
+log "admin: bad vnet_config resources are refused with one line, nothing stored"
+bad() {
+	printf 'kind: vnet_config\nversion: v1\nmetadata:\n  name: vnet-config\nspec:\n%s\n' "$1" >"$WORK/bad.yaml"
+	ctl create "$WORK/bad.yaml"
+}
+expect_fail "range /33 refused" 'ipv4_cidr_range' bad '  ipv4_cidr_range: "10.0.0.0/33"'
+expect_fail "IPv6 range refused" 'ipv4_cidr_range.*IPv4' bad '  ipv4_cidr_range: "fd00::/64"'
+expect_fail "empty suffix refused" 'custom_dns_zones' bad '  custom_dns_zones: [{suffix: ""}]'
+check "nothing stored after bad input (the default)" outputs '^ +ipv4_cidr_range: 100\.64\.0\.0/10$' ctl get vnet_config
+
+log "admin: create the vnet_config with the custom DNS zone"
+cat >"$WORK/vnet-config.yaml" <<EOF
+kind: vnet_config
+version: v1
+metadata:
+  name: vnet-config
+spec:
+  custom_dns_zones:
+    - suffix: company.test
+EOF
+check "vnet ctl create prints the guide's line" outputs '^vnet_config has been created$' ctl create "$WORK/vnet-config.yaml"
+check "vnet ctl get vnet_config shows the zone" outputs 'suffix: company.test' ctl get vnet_config
+
+log "user: sign up and log in"
+out=$(ctl users add alice --roles=dev)
+token=$(grep -o -- '--token=[0-9a-f]*' <<<"$out" | cut -d= -f2)
+[ -n "$token" ] || die "no token in: $out"
+expect_fail "login with a wrong CA pin is refused" 'CA pin' in_user "$VNET" login --proxy="$PROXY" --user=alice --token="$token" --ca-pin=sha256:0000
+expect_fail "first login without a pin and no terminal asks for --ca-pin" 'ca-pin' in_user "$VNET" login --proxy="$PROXY" --user=alice --token="$token" </dev/null
+check "login with the token and the CA pin" in_user "$VNET" login --proxy="$PROXY" --user=alice --token="$token" --ca-pin="$CA_PIN"
+expect_fail "the token works only once" 'invalid' in_user env VNET_HOME="$WORK/other-home" "$VNET" login --proxy="$PROXY" --user=alice --token="$token" --ca-pin="$CA_PIN"
+check "key file is private (0600)" outputs '^600$' stat -c %a "$WORK/home/profiles/proxy.vnet.test/key.pem"
+check "vnet apps lists tcp-app" outputs 'tcp-app +tcp-app.company.test +yes' in_user "$VNET" apps
+
+log "user: vnet up"
+vnet_up
+check "resolv.conf points at VNet" in_user grep -q '^nameserver 100.64.0.2' /etc/resolv.conf
+check "the TUN has network+1" outputs ' 100\.64\.0\.1/32 ' in_user ip -o addr show dev vnet0
+
+log "names: through the real glibc resolver"
+app_ip=$(in_user getent ahostsv4 tcp-app.company.test | awk 'NR==1 {print $1}')
+check "tcp-app.company.test resolves into 100.64.0.0/10 ($app_ip)" outputs '^100\.(6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7])\.[0-9]+\.[0-9]+$' echo "$app_ip"
+check "upper case and trailing dot resolve the same" outputs "^$app_ip\$" in_user dig +short @100.64.0.2 TCP-APP.Company.TEST.
+check "a forwarded name only the upstream knows" outputs '^192\.0\.2\.50 ' in_user getent ahostsv4 only-upstream.test
+check "the proxy's own name is forwarded (login keeps working)" outputs "^$CLUSTER_IP " in_user getent ahostsv4 proxy.vnet.test
+check "a longer label is not in the zone (forwarded)" outputs '^192\.0\.2\.51 ' in_user getent ahostsv4 tcp-app.evilcompany.test
+check "unknown app in the zone is forwarded: NXDOMAIN upstream" outputs 'status: NXDOMAIN' in_user dig @100.64.0.2 nope.company.test
+check "dig over TCP answers the app" outputs "^$app_ip\$" in_user dig +tcp +short @100.64.0.2 tcp-app.company.test
+check "MX for the app's name is NOERROR, not NXDOMAIN" outputs 'status: NOERROR' in_user dig @100.64.0.2 tcp-app.company.test MX
+check "MX for the app's name has no answer" outputs 'ANSWER: 0,' in_user dig @100.64.0.2 tcp-app.company.test MX
+
+log "TCP: real clients to the app by name"
+check "curl http://tcp-app.company.test:8080/" outputs '^hello from tcp-app$' in_user curl -sf --max-time 10 http://tcp-app.company.test:8080/
+check "any port of the name reaches the app's port (curl :80)" outputs '^hello from tcp-app$' in_user curl -sf --max-time 10 http://tcp-app.company.test/
+check "4 MiB download is intact" same_sha in_user curl -sf --max-time 30 http://tcp-app.company.test:8080/big.bin "$WORK/www/big.bin"
+half_close_get() { printf 'GET / HTTP/1.0\r\n\r\n' | in_user timeout 10 nc -N tcp-app.company.test 8080; }
+check "half-close: nc sends, shuts down its side, still reads the reply" outputs 'hello from tcp-app' half_close_get
+expect_fail "app that is down: connection refused" 'refused|Failed to connect' in_user curl -sS --max-time 10 http://down-app.company.test:8080/
+parallel_downloads() {
+	local pids=() rc=0
+	for _ in $(seq 8); do
+		in_user curl -sf --max-time 30 -o /dev/null http://tcp-app.company.test:8080/big.bin &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p" || rc=1; done
+	return $rc
+}
+check "8 downloads at once all succeed" parallel_downloads
+
+log "vnet up stops and restores everything"
+vnet_down
+check "resolv.conf restored byte for byte" outputs "^nameserver $CLUSTER_IP\$" cat "/etc/netns/$NS_USER/resolv.conf"
+expect_fail "the TUN device is gone" 'not exist' in_user ip link show vnet0
+expect_fail "the app name no longer resolves" '' in_user getent ahostsv4 tcp-app.company.test
+
+echo
+echo "e2e: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

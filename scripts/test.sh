@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite: vet, unit and in-process system tests (with -race),
+# then the end-to-end tests in network namespaces (those need root; without
+# root they are skipped with a message).
+set -euo pipefail
+# sudo's secure_path usually leaves out Go's default install folder.
+command -v go >/dev/null 2>&1 || PATH=$PATH:/usr/local/go/bin
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -eq 0 ]; then
+	scripts/deps.sh
+fi
+echo "==> go vet"
+go vet ./...
+echo "==> go test -race ./..."
+go test -race -count=1 ./...
+if [ "$(id -u)" -eq 0 ]; then
+	echo "==> end-to-end tests (network namespaces)"
+	scripts/e2e.sh
+else
+	echo "==> end-to-end tests skipped: they need root (sudo scripts/test.sh)"
+fi
