@@ -24,10 +24,14 @@ type AppSpec struct {
 	PublicAddr string `yaml:"public_addr,omitempty" json:"public_addr,omitempty"`
 }
 
-// NewApp returns an app resource with kind and version set; call
-// CheckAndSetDefaults to validate it.
-func NewApp(name string, spec AppSpec) *App {
-	return &App{Header: Header{KindField: KindApp, Version: V1, Metadata: Metadata{Name: name}}, Spec: spec}
+// NewApp returns an app resource with kind and version set, as the App
+// Service's static config describes one; call CheckAndSetDefaults to
+// validate it. labels is used, not copied.
+func NewApp(name, uri, publicAddr string, labels map[string]string) *App {
+	return &App{
+		Header: Header{KindField: KindApp, Version: V1, Metadata: Metadata{Name: name, Labels: labels}},
+		Spec:   AppSpec{URI: uri, PublicAddr: publicAddr},
+	}
 }
 
 // Kind implements Resource.

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode"
 )
 
 // Kinds of resource.
@@ -45,6 +46,12 @@ func Kinds() []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// IsKind reports whether kind is a known kind.
+func IsKind(kind string) bool {
+	_, ok := kinds[kind]
+	return ok
 }
 
 // Metadata names a resource and labels it.
@@ -103,8 +110,16 @@ func (h *Header) check(kind string) error {
 		if k == "" {
 			return fail("metadata.labels", "a label has an empty key")
 		}
-		if h.Metadata.Labels[k] == "" {
-			return fail(fmt.Sprintf("metadata.labels[%q]", k), "empty value")
+		field := fmt.Sprintf("metadata.labels[%q]", k)
+		if r, ok := firstBadLabelKeyRune(k); ok {
+			return fail(field, "the key contains %q: use letters, digits and '-', '_', '.', '/', ':'", r)
+		}
+		v := h.Metadata.Labels[k]
+		if v == "" {
+			return fail(field, "empty value")
+		}
+		if i := strings.IndexFunc(v, unicode.IsControl); i >= 0 {
+			return fail(field, "the value contains the control character %q", []rune(v[i:])[0])
 		}
 	}
 	return nil
@@ -131,6 +146,20 @@ func checkResourceName(name string) string {
 		}
 	}
 	return ""
+}
+
+// firstBadLabelKeyRune returns the first rune of a label key outside the
+// set role selectors (app_labels) are written with.
+func firstBadLabelKeyRune(k string) (rune, bool) {
+	for _, r := range k {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case r == '-' || r == '_' || r == '.' || r == '/' || r == ':':
+		default:
+			return r, true
+		}
+	}
+	return 0, false
 }
 
 // kindList is the known kinds for messages: "app, vnet_config".
