@@ -130,10 +130,10 @@ func (f *File) StaticApps() ([]*resource.App, error) {
 	return out, nil
 }
 
-// DialableAddr is an address a local process can dial to reach the proxy:
-// the listen address, with an unspecified host replaced by loopback.
-func (f *File) DialableAddr() string {
-	host, port, _ := net.SplitHostPort(f.Proxy.ListenAddr)
+// DialableAddr is an address a local process can dial to reach a listener
+// bound to listenAddr: an unspecified host is replaced by loopback.
+func DialableAddr(listenAddr string) string {
+	host, port, _ := net.SplitHostPort(listenAddr)
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = "127.0.0.1"
 	}

@@ -94,9 +94,6 @@ func (d *Daemon) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := d.writeAdminIdentity(ctx, ca); err != nil {
-		return err
-	}
 	d.proxy, err = proxy.New(proxy.Config{
 		ClusterName: cfg.ClusterName,
 		PublicAddr:  cfg.Proxy.PublicAddr,
@@ -112,6 +109,10 @@ func (d *Daemon) start(ctx context.Context) error {
 	d.ln, err = net.Listen("tcp", cfg.Proxy.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("proxy_service.listen_addr: %w", err)
+	}
+	// After Listen: the identity names the port actually bound.
+	if err := d.writeAdminIdentity(ctx, ca); err != nil {
+		return err
 	}
 	d.log.Info("cluster started", "cluster", cfg.ClusterName, "listen", d.ln.Addr(), "public_addr", cfg.Proxy.PublicAddr, "ca_pin", ca.Pin(), "apps", len(apps))
 	return nil
@@ -186,7 +187,7 @@ func (d *Daemon) writeAdminIdentity(ctx context.Context, ca *auth.CA) error {
 		return err
 	}
 	return profile.SaveDir(AdminProfileDir(d.cfg.DataDir), &profile.Profile{
-		ProxyAddr:   d.cfg.DialableAddr(),
+		ProxyAddr:   config.DialableAddr(d.ln.Addr().String()),
 		ClusterName: d.cfg.ClusterName,
 		User:        AdminUser,
 		Roles:       []string{auth.RoleAdmin},

@@ -72,7 +72,7 @@ func runUp(ctx context.Context, args []string) error {
 		return err
 	}
 	defer tun.Close()
-	osConf, err := platform.NewConfigurator(platform.Config{TunName: *tunName, DNSMode: *dnsMode, ResolvConfPath: resolvConf, Logger: log})
+	osConf, err := platform.NewConfigurator(platform.Config{TunName: tun.Name(), DNSMode: *dnsMode, ResolvConfPath: resolvConf, Logger: log})
 	if err != nil {
 		return err
 	}
