@@ -23,7 +23,7 @@ type fixture struct {
 	upstream *dnstest.Upstream
 }
 
-func newFixture(t *testing.T, cfg dns.Config) *fixture {
+func newFixture(t testing.TB, cfg dns.Config) *fixture {
 	t.Helper()
 	r := dnstest.NewResolver()
 	r.AddZone("company.test")

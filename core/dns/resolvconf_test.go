@@ -2,7 +2,6 @@ package dns_test
 
 import (
 	"errors"
-	"net/netip"
 	"slices"
 	"testing"
 
@@ -55,5 +54,4 @@ func TestParseResolvConf(t *testing.T) {
 			}
 		})
 	}
-	_ = netip.Addr{}
 }

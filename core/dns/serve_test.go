@@ -65,12 +65,18 @@ func TestServeUDPIgnoresGarbage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	for _, junk := range [][]byte{{}, {0x01}, []byte("hello, this is not DNS at all"), make([]byte, 12+5)} {
+	junks := [][]byte{
+		{0x01},
+		[]byte("hello, this is not DNS at all"),
+		{0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, 'f', 'o'},          // question cut short
+		{0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 12, 0, 1, 0, 1}, // pointer loop
+	}
+	for _, junk := range junks {
 		if _, err := conn.Write(junk); err != nil {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "garbage to be counted", func() bool { return s.srv.Stats().Malformed >= 3 })
+	eventually(t, "garbage to be counted", func() bool { return s.srv.Stats().Malformed == uint64(len(junks)) })
 
 	// The server is still there and answers on the same socket.
 	co := &mdns.Conn{Conn: conn}
@@ -232,7 +238,9 @@ func TestServeUDPDropsWhenFull(t *testing.T) {
 	if resp.Id != slow.Id {
 		t.Fatalf("got answer to id %d, want only the held query %d", resp.Id, slow.Id)
 	}
-	// With the slot free again the next query is answered.
+	// With the slot free again the next query is answered. The slot is
+	// given back just after the answer is sent, so wait for it.
+	eventually(t, "the slot to be free", func() bool { return s.srv.Stats().InFlight == 0 })
 	if resp := exchange(t, "udp", s.udpAddr, query("tcp-app.company.test.", mdns.TypeA)); len(resp.Answer) != 1 {
 		t.Errorf("answer after drain = %v", resp)
 	}
@@ -285,7 +293,22 @@ func TestServeTCPWaitsWhenFull(t *testing.T) {
 }
 
 func TestServeStopsOnContextAndClose(t *testing.T) {
-	s := serve(t, dns.Config{})
+	s := serve(t, dns.Config{TCPIdleTimeout: time.Hour})
+	// An idle TCP client must not keep ServeTCP alive.
+	idle, err := net.Dial("tcp", s.tcpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	// One answered query makes sure the server holds the connection.
+	co := &mdns.Conn{Conn: idle}
+	if err := co.WriteMsg(query("tcp-app.company.test.", mdns.TypeA)); err != nil {
+		t.Fatal(err)
+	}
+	idle.SetReadDeadline(time.Now().Add(waitTimeout))
+	if _, err := co.ReadMsg(); err != nil {
+		t.Fatal(err)
+	}
 	release := s.upstream.Hold() // never released: ctx must end the query
 	defer release()
 	conn, err := net.Dial("udp", s.udpAddr)
@@ -296,7 +319,11 @@ func TestServeStopsOnContextAndClose(t *testing.T) {
 	if err := (&mdns.Conn{Conn: conn}).WriteMsg(query("example.org.", mdns.TypeA)); err != nil {
 		t.Fatal(err)
 	}
-	<-s.upstream.Arrived()
+	select {
+	case <-s.upstream.Arrived():
+	case <-time.After(waitTimeout):
+		t.Fatal("query never reached the upstream")
+	}
 
 	s.cancel()
 	for name, ch := range map[string]chan error{"ServeUDP": s.udpDone, "ServeTCP": s.tcpDone} {
@@ -362,5 +389,41 @@ func TestServeWithForwarder(t *testing.T) {
 	resp = exchange(t, "udp", addr, query("tcp-app.company.test.", mdns.TypeA))
 	if len(resp.Answer) != 1 || !resp.Authoritative {
 		t.Errorf("owned answer = %v", resp)
+	}
+}
+
+func TestServeReturnsWhenCallerClosesSocket(t *testing.T) {
+	checkGoroutines(t)
+	f := newFixture(t, dns.Config{})
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		serve func() error
+		close func() error
+	}{
+		{name: "UDP", serve: func() error { return f.srv.ServeUDP(context.Background(), pc) }, close: pc.Close},
+		{name: "TCP", serve: func() error { return f.srv.ServeTCP(context.Background(), l) }, close: l.Close},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() { done <- tc.serve() }()
+			tc.close()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Serve = %v, want nil", err)
+				}
+			case <-time.After(waitTimeout):
+				t.Fatal("Serve did not return after its socket was closed")
+			}
+		})
 	}
 }

@@ -139,6 +139,7 @@ type Stats struct {
 	Failed    uint64 // answered SERVFAIL because the Upstream failed
 	Dropped   uint64 // UDP queries dropped because MaxInFlight was reached
 	Malformed uint64 // messages that could not be parsed, ignored
+	InFlight  int    // queries being handled now
 }
 
 type counters struct {
@@ -154,5 +155,6 @@ func (s *Server) Stats() Stats {
 		Failed:    s.stats.failed.Load(),
 		Dropped:   s.stats.dropped.Load(),
 		Malformed: s.stats.malformed.Load(),
+		InFlight:  len(s.querySlots),
 	}
 }
