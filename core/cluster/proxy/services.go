@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"errors"
-	"net/url"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -131,13 +130,4 @@ func (c *clusterServer) AddUser(ctx context.Context, req *api.AddUserRequest) (*
 
 func (c *clusterServer) Status(context.Context, *api.StatusRequest) (*api.StatusResponse, error) {
 	return &api.StatusResponse{ClusterName: c.s.cfg.ClusterName, Version: c.s.cfg.Version, CaPin: c.s.cfg.Auth.CA().Pin()}, nil
-}
-
-// appTarget is the host:port an app's tcp:// URI names.
-func appTarget(a *resource.App) (string, error) {
-	u, err := url.Parse(a.Spec.URI)
-	if err != nil {
-		return "", err
-	}
-	return u.Host, nil
 }

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -18,9 +17,12 @@ type tunnelServer struct {
 }
 
 // Dial reaches the app a user asked for and relays bytes until both sides
-// are done. The handler returns as soon as the connection is closed; the
-// relay goroutine finishes right after (Send and Recv fail once the
-// handler has returned) and is tracked by the server's WaitGroup.
+// are done. The steps are seams of their own: authorize (rbac.go), reach
+// the app (route.go), record the session (audit.go).
+//
+// The handler returns as soon as the connection is closed; the relay
+// goroutine finishes right after (Send and Recv fail once the handler has
+// returned) and is tracked by the server's WaitGroup.
 func (t *tunnelServer) Dial(s api.Tunnel_DialServer) error {
 	ctx := s.Context()
 	id, err := identityFrom(ctx)
@@ -31,43 +33,47 @@ func (t *tunnelServer) Dial(s api.Tunnel_DialServer) error {
 	if err != nil {
 		return err
 	}
-	log := t.s.cfg.Logger.With("user", id.User, "app", req.GetApp(), "port", req.GetPort(), "client", req.GetClientAddr())
-
+	sess := session{
+		User: id.User, Cluster: t.s.cfg.ClusterName, App: req.GetApp(),
+		Port: req.GetPort(), ClientAddr: req.GetClientAddr(), Start: time.Now(),
+	}
 	app, err := t.s.cfg.State.App(ctx, req.GetApp())
 	if errors.Is(err, state.ErrNotFound) {
-		log.Info("dial: no such app")
-		return tunnel.Reject(s, "not_found", fmt.Errorf("no app %q in cluster %s", req.GetApp(), t.s.cfg.ClusterName))
+		sess.Err = fmt.Errorf("no app %q in cluster %s", req.GetApp(), t.s.cfg.ClusterName)
+		t.s.auditRejected(sess)
+		return tunnel.Reject(s, "not_found", sess.Err)
 	}
 	if err != nil {
 		return tunnel.Reject(s, "internal", err)
 	}
-	target, err := appTarget(app)
-	if err != nil {
-		return tunnel.Reject(s, "internal", err)
+	if err := t.s.authorize(ctx, id, app); err != nil {
+		sess.Err = err
+		t.s.auditRejected(sess)
+		return tunnel.Reject(s, "denied", err)
 	}
-	dctx, cancel := context.WithTimeout(ctx, t.s.cfg.DialTimeout)
-	appConn, err := t.s.cfg.DialApp(dctx, "tcp", target)
-	cancel()
+	appConn, target, err := t.s.dialApp(ctx, app)
+	sess.Target = target
 	if err != nil {
-		log.Info("dial: app unreachable", "target", target, "err", err)
 		// Refused, unreachable and timed out look the same to a TCP
 		// client: its connection is refused.
-		return tunnel.Reject(s, "refused", fmt.Errorf("app %q at %s: %v", req.GetApp(), target, err))
+		sess.Err = err
+		t.s.auditRejected(sess)
+		return tunnel.Reject(s, "refused", err)
 	}
 	conn, err := tunnel.Established(s, req.GetClientAddr())
 	if err != nil {
 		appConn.Close()
 		return err
 	}
-	start := time.Now()
-	log.Info("session start", "target", target)
+	t.s.auditStart(sess)
 	finished := make(chan struct{})
 	t.s.wg.Add(1)
 	go func() {
 		defer t.s.wg.Done()
 		defer close(finished)
 		res, err := relay.Splice(t.s.ctx, conn, appConn)
-		log.Info("session end", "target", target, "bytes_in", res.AToB, "bytes_out", res.BToA, "duration", time.Since(start).Round(time.Millisecond), "err", err)
+		sess.BytesIn, sess.BytesOut, sess.Err = res.AToB, res.BToA, err
+		t.s.auditEnd(sess)
 	}()
 	select {
 	case <-finished:
