@@ -541,6 +541,94 @@ func (x *ListAppsResponse) GetProxyPublicAddr() string {
 	return ""
 }
 
+type WatchCatalogRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchCatalogRequest) Reset() {
+	*x = WatchCatalogRequest{}
+	mi := &file_vnet_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchCatalogRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchCatalogRequest) ProtoMessage() {}
+
+func (x *WatchCatalogRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchCatalogRequest.ProtoReflect.Descriptor instead.
+func (*WatchCatalogRequest) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{9}
+}
+
+type CatalogUpdate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Config        *VNetConfig            `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
+	Apps          *ListAppsResponse      `protobuf:"bytes,2,opt,name=apps,proto3" json:"apps,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CatalogUpdate) Reset() {
+	*x = CatalogUpdate{}
+	mi := &file_vnet_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CatalogUpdate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CatalogUpdate) ProtoMessage() {}
+
+func (x *CatalogUpdate) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CatalogUpdate.ProtoReflect.Descriptor instead.
+func (*CatalogUpdate) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *CatalogUpdate) GetConfig() *VNetConfig {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+func (x *CatalogUpdate) GetApps() *ListAppsResponse {
+	if x != nil {
+		return x.Apps
+	}
+	return nil
+}
+
 type CreateResourceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// One resource in YAML (or JSON), validated by the cluster.
@@ -552,7 +640,7 @@ type CreateResourceRequest struct {
 
 func (x *CreateResourceRequest) Reset() {
 	*x = CreateResourceRequest{}
-	mi := &file_vnet_proto_msgTypes[9]
+	mi := &file_vnet_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -564,7 +652,7 @@ func (x *CreateResourceRequest) String() string {
 func (*CreateResourceRequest) ProtoMessage() {}
 
 func (x *CreateResourceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[9]
+	mi := &file_vnet_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -577,7 +665,7 @@ func (x *CreateResourceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateResourceRequest.ProtoReflect.Descriptor instead.
 func (*CreateResourceRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{9}
+	return file_vnet_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CreateResourceRequest) GetYaml() []byte {
@@ -605,7 +693,7 @@ type CreateResourceResponse struct {
 
 func (x *CreateResourceResponse) Reset() {
 	*x = CreateResourceResponse{}
-	mi := &file_vnet_proto_msgTypes[10]
+	mi := &file_vnet_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -617,7 +705,7 @@ func (x *CreateResourceResponse) String() string {
 func (*CreateResourceResponse) ProtoMessage() {}
 
 func (x *CreateResourceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[10]
+	mi := &file_vnet_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -630,7 +718,7 @@ func (x *CreateResourceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateResourceResponse.ProtoReflect.Descriptor instead.
 func (*CreateResourceResponse) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{10}
+	return file_vnet_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateResourceResponse) GetKind() string {
@@ -664,7 +752,7 @@ type GetResourcesRequest struct {
 
 func (x *GetResourcesRequest) Reset() {
 	*x = GetResourcesRequest{}
-	mi := &file_vnet_proto_msgTypes[11]
+	mi := &file_vnet_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -676,7 +764,7 @@ func (x *GetResourcesRequest) String() string {
 func (*GetResourcesRequest) ProtoMessage() {}
 
 func (x *GetResourcesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[11]
+	mi := &file_vnet_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -689,7 +777,7 @@ func (x *GetResourcesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResourcesRequest.ProtoReflect.Descriptor instead.
 func (*GetResourcesRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{11}
+	return file_vnet_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetResourcesRequest) GetKind() string {
@@ -716,7 +804,7 @@ type GetResourcesResponse struct {
 
 func (x *GetResourcesResponse) Reset() {
 	*x = GetResourcesResponse{}
-	mi := &file_vnet_proto_msgTypes[12]
+	mi := &file_vnet_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -728,7 +816,7 @@ func (x *GetResourcesResponse) String() string {
 func (*GetResourcesResponse) ProtoMessage() {}
 
 func (x *GetResourcesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[12]
+	mi := &file_vnet_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -741,7 +829,7 @@ func (x *GetResourcesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResourcesResponse.ProtoReflect.Descriptor instead.
 func (*GetResourcesResponse) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{12}
+	return file_vnet_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetResourcesResponse) GetYaml() [][]byte {
@@ -761,7 +849,7 @@ type AddUserRequest struct {
 
 func (x *AddUserRequest) Reset() {
 	*x = AddUserRequest{}
-	mi := &file_vnet_proto_msgTypes[13]
+	mi := &file_vnet_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -773,7 +861,7 @@ func (x *AddUserRequest) String() string {
 func (*AddUserRequest) ProtoMessage() {}
 
 func (x *AddUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[13]
+	mi := &file_vnet_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -786,7 +874,7 @@ func (x *AddUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddUserRequest.ProtoReflect.Descriptor instead.
 func (*AddUserRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{13}
+	return file_vnet_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *AddUserRequest) GetName() string {
@@ -813,7 +901,7 @@ type AddUserResponse struct {
 
 func (x *AddUserResponse) Reset() {
 	*x = AddUserResponse{}
-	mi := &file_vnet_proto_msgTypes[14]
+	mi := &file_vnet_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -825,7 +913,7 @@ func (x *AddUserResponse) String() string {
 func (*AddUserResponse) ProtoMessage() {}
 
 func (x *AddUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[14]
+	mi := &file_vnet_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -838,7 +926,7 @@ func (x *AddUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddUserResponse.ProtoReflect.Descriptor instead.
 func (*AddUserResponse) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{14}
+	return file_vnet_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AddUserResponse) GetToken() string {
@@ -863,7 +951,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_vnet_proto_msgTypes[15]
+	mi := &file_vnet_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -875,7 +963,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[15]
+	mi := &file_vnet_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -888,7 +976,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{15}
+	return file_vnet_proto_rawDescGZIP(), []int{17}
 }
 
 type StatusResponse struct {
@@ -902,7 +990,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_vnet_proto_msgTypes[16]
+	mi := &file_vnet_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -914,7 +1002,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[16]
+	mi := &file_vnet_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -927,7 +1015,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{16}
+	return file_vnet_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StatusResponse) GetClusterName() string {
@@ -963,7 +1051,7 @@ type DialRequest struct {
 
 func (x *DialRequest) Reset() {
 	*x = DialRequest{}
-	mi := &file_vnet_proto_msgTypes[17]
+	mi := &file_vnet_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -975,7 +1063,7 @@ func (x *DialRequest) String() string {
 func (*DialRequest) ProtoMessage() {}
 
 func (x *DialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[17]
+	mi := &file_vnet_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -988,7 +1076,7 @@ func (x *DialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DialRequest.ProtoReflect.Descriptor instead.
 func (*DialRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{17}
+	return file_vnet_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DialRequest) GetApp() string {
@@ -1024,7 +1112,7 @@ type DialResult struct {
 
 func (x *DialResult) Reset() {
 	*x = DialResult{}
-	mi := &file_vnet_proto_msgTypes[18]
+	mi := &file_vnet_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1036,7 +1124,7 @@ func (x *DialResult) String() string {
 func (*DialResult) ProtoMessage() {}
 
 func (x *DialResult) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[18]
+	mi := &file_vnet_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1049,7 +1137,7 @@ func (x *DialResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DialResult.ProtoReflect.Descriptor instead.
 func (*DialResult) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{18}
+	return file_vnet_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DialResult) GetError() string {
@@ -1078,7 +1166,7 @@ type Frame struct {
 
 func (x *Frame) Reset() {
 	*x = Frame{}
-	mi := &file_vnet_proto_msgTypes[19]
+	mi := &file_vnet_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1090,7 +1178,7 @@ func (x *Frame) String() string {
 func (*Frame) ProtoMessage() {}
 
 func (x *Frame) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[19]
+	mi := &file_vnet_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1103,7 +1191,7 @@ func (x *Frame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Frame.ProtoReflect.Descriptor instead.
 func (*Frame) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{19}
+	return file_vnet_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Frame) GetDial() *DialRequest {
@@ -1175,7 +1263,11 @@ const file_vnet_proto_rawDesc = "" +
 	"\x10ListAppsResponse\x12 \n" +
 	"\x04apps\x18\x01 \x03(\v2\f.vnet.v1.AppR\x04apps\x12!\n" +
 	"\fcluster_name\x18\x02 \x01(\tR\vclusterName\x12*\n" +
-	"\x11proxy_public_addr\x18\x03 \x01(\tR\x0fproxyPublicAddr\"A\n" +
+	"\x11proxy_public_addr\x18\x03 \x01(\tR\x0fproxyPublicAddr\"\x15\n" +
+	"\x13WatchCatalogRequest\"k\n" +
+	"\rCatalogUpdate\x12+\n" +
+	"\x06config\x18\x01 \x01(\v2\x13.vnet.v1.VNetConfigR\x06config\x12-\n" +
+	"\x04apps\x18\x02 \x01(\v2\x19.vnet.v1.ListAppsResponseR\x04apps\"A\n" +
 	"\x15CreateResourceRequest\x12\x12\n" +
 	"\x04yaml\x18\x01 \x01(\fR\x04yaml\x12\x14\n" +
 	"\x05force\x18\x02 \x01(\bR\x05force\"Z\n" +
@@ -1215,10 +1307,11 @@ const file_vnet_proto_rawDesc = "" +
 	"\x03eof\x18\x04 \x01(\bR\x03eof2s\n" +
 	"\x04Auth\x123\n" +
 	"\x04Ping\x12\x14.vnet.v1.PingRequest\x1a\x15.vnet.v1.PingResponse\x126\n" +
-	"\x05Login\x12\x15.vnet.v1.LoginRequest\x1a\x16.vnet.v1.LoginResponse2\xa8\x03\n" +
+	"\x05Login\x12\x15.vnet.v1.LoginRequest\x1a\x16.vnet.v1.LoginResponse2\xf0\x03\n" +
 	"\aCluster\x12C\n" +
 	"\rGetVNetConfig\x12\x1d.vnet.v1.GetVNetConfigRequest\x1a\x13.vnet.v1.VNetConfig\x12?\n" +
-	"\bListApps\x12\x18.vnet.v1.ListAppsRequest\x1a\x19.vnet.v1.ListAppsResponse\x12Q\n" +
+	"\bListApps\x12\x18.vnet.v1.ListAppsRequest\x1a\x19.vnet.v1.ListAppsResponse\x12F\n" +
+	"\fWatchCatalog\x12\x1c.vnet.v1.WatchCatalogRequest\x1a\x16.vnet.v1.CatalogUpdate0\x01\x12Q\n" +
 	"\x0eCreateResource\x12\x1e.vnet.v1.CreateResourceRequest\x1a\x1f.vnet.v1.CreateResourceResponse\x12K\n" +
 	"\fGetResources\x12\x1c.vnet.v1.GetResourcesRequest\x1a\x1d.vnet.v1.GetResourcesResponse\x12<\n" +
 	"\aAddUser\x12\x17.vnet.v1.AddUserRequest\x1a\x18.vnet.v1.AddUserResponse\x129\n" +
@@ -1238,7 +1331,7 @@ func file_vnet_proto_rawDescGZIP() []byte {
 	return file_vnet_proto_rawDescData
 }
 
-var file_vnet_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_vnet_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_vnet_proto_goTypes = []any{
 	(*PingRequest)(nil),            // 0: vnet.v1.PingRequest
 	(*PingResponse)(nil),           // 1: vnet.v1.PingResponse
@@ -1249,47 +1342,53 @@ var file_vnet_proto_goTypes = []any{
 	(*ListAppsRequest)(nil),        // 6: vnet.v1.ListAppsRequest
 	(*App)(nil),                    // 7: vnet.v1.App
 	(*ListAppsResponse)(nil),       // 8: vnet.v1.ListAppsResponse
-	(*CreateResourceRequest)(nil),  // 9: vnet.v1.CreateResourceRequest
-	(*CreateResourceResponse)(nil), // 10: vnet.v1.CreateResourceResponse
-	(*GetResourcesRequest)(nil),    // 11: vnet.v1.GetResourcesRequest
-	(*GetResourcesResponse)(nil),   // 12: vnet.v1.GetResourcesResponse
-	(*AddUserRequest)(nil),         // 13: vnet.v1.AddUserRequest
-	(*AddUserResponse)(nil),        // 14: vnet.v1.AddUserResponse
-	(*StatusRequest)(nil),          // 15: vnet.v1.StatusRequest
-	(*StatusResponse)(nil),         // 16: vnet.v1.StatusResponse
-	(*DialRequest)(nil),            // 17: vnet.v1.DialRequest
-	(*DialResult)(nil),             // 18: vnet.v1.DialResult
-	(*Frame)(nil),                  // 19: vnet.v1.Frame
-	nil,                            // 20: vnet.v1.App.LabelsEntry
+	(*WatchCatalogRequest)(nil),    // 9: vnet.v1.WatchCatalogRequest
+	(*CatalogUpdate)(nil),          // 10: vnet.v1.CatalogUpdate
+	(*CreateResourceRequest)(nil),  // 11: vnet.v1.CreateResourceRequest
+	(*CreateResourceResponse)(nil), // 12: vnet.v1.CreateResourceResponse
+	(*GetResourcesRequest)(nil),    // 13: vnet.v1.GetResourcesRequest
+	(*GetResourcesResponse)(nil),   // 14: vnet.v1.GetResourcesResponse
+	(*AddUserRequest)(nil),         // 15: vnet.v1.AddUserRequest
+	(*AddUserResponse)(nil),        // 16: vnet.v1.AddUserResponse
+	(*StatusRequest)(nil),          // 17: vnet.v1.StatusRequest
+	(*StatusResponse)(nil),         // 18: vnet.v1.StatusResponse
+	(*DialRequest)(nil),            // 19: vnet.v1.DialRequest
+	(*DialResult)(nil),             // 20: vnet.v1.DialResult
+	(*Frame)(nil),                  // 21: vnet.v1.Frame
+	nil,                            // 22: vnet.v1.App.LabelsEntry
 }
 var file_vnet_proto_depIdxs = []int32{
-	20, // 0: vnet.v1.App.labels:type_name -> vnet.v1.App.LabelsEntry
+	22, // 0: vnet.v1.App.labels:type_name -> vnet.v1.App.LabelsEntry
 	7,  // 1: vnet.v1.ListAppsResponse.apps:type_name -> vnet.v1.App
-	17, // 2: vnet.v1.Frame.dial:type_name -> vnet.v1.DialRequest
-	18, // 3: vnet.v1.Frame.result:type_name -> vnet.v1.DialResult
-	0,  // 4: vnet.v1.Auth.Ping:input_type -> vnet.v1.PingRequest
-	2,  // 5: vnet.v1.Auth.Login:input_type -> vnet.v1.LoginRequest
-	4,  // 6: vnet.v1.Cluster.GetVNetConfig:input_type -> vnet.v1.GetVNetConfigRequest
-	6,  // 7: vnet.v1.Cluster.ListApps:input_type -> vnet.v1.ListAppsRequest
-	9,  // 8: vnet.v1.Cluster.CreateResource:input_type -> vnet.v1.CreateResourceRequest
-	11, // 9: vnet.v1.Cluster.GetResources:input_type -> vnet.v1.GetResourcesRequest
-	13, // 10: vnet.v1.Cluster.AddUser:input_type -> vnet.v1.AddUserRequest
-	15, // 11: vnet.v1.Cluster.Status:input_type -> vnet.v1.StatusRequest
-	19, // 12: vnet.v1.Tunnel.Dial:input_type -> vnet.v1.Frame
-	1,  // 13: vnet.v1.Auth.Ping:output_type -> vnet.v1.PingResponse
-	3,  // 14: vnet.v1.Auth.Login:output_type -> vnet.v1.LoginResponse
-	5,  // 15: vnet.v1.Cluster.GetVNetConfig:output_type -> vnet.v1.VNetConfig
-	8,  // 16: vnet.v1.Cluster.ListApps:output_type -> vnet.v1.ListAppsResponse
-	10, // 17: vnet.v1.Cluster.CreateResource:output_type -> vnet.v1.CreateResourceResponse
-	12, // 18: vnet.v1.Cluster.GetResources:output_type -> vnet.v1.GetResourcesResponse
-	14, // 19: vnet.v1.Cluster.AddUser:output_type -> vnet.v1.AddUserResponse
-	16, // 20: vnet.v1.Cluster.Status:output_type -> vnet.v1.StatusResponse
-	19, // 21: vnet.v1.Tunnel.Dial:output_type -> vnet.v1.Frame
-	13, // [13:22] is the sub-list for method output_type
-	4,  // [4:13] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	5,  // 2: vnet.v1.CatalogUpdate.config:type_name -> vnet.v1.VNetConfig
+	8,  // 3: vnet.v1.CatalogUpdate.apps:type_name -> vnet.v1.ListAppsResponse
+	19, // 4: vnet.v1.Frame.dial:type_name -> vnet.v1.DialRequest
+	20, // 5: vnet.v1.Frame.result:type_name -> vnet.v1.DialResult
+	0,  // 6: vnet.v1.Auth.Ping:input_type -> vnet.v1.PingRequest
+	2,  // 7: vnet.v1.Auth.Login:input_type -> vnet.v1.LoginRequest
+	4,  // 8: vnet.v1.Cluster.GetVNetConfig:input_type -> vnet.v1.GetVNetConfigRequest
+	6,  // 9: vnet.v1.Cluster.ListApps:input_type -> vnet.v1.ListAppsRequest
+	9,  // 10: vnet.v1.Cluster.WatchCatalog:input_type -> vnet.v1.WatchCatalogRequest
+	11, // 11: vnet.v1.Cluster.CreateResource:input_type -> vnet.v1.CreateResourceRequest
+	13, // 12: vnet.v1.Cluster.GetResources:input_type -> vnet.v1.GetResourcesRequest
+	15, // 13: vnet.v1.Cluster.AddUser:input_type -> vnet.v1.AddUserRequest
+	17, // 14: vnet.v1.Cluster.Status:input_type -> vnet.v1.StatusRequest
+	21, // 15: vnet.v1.Tunnel.Dial:input_type -> vnet.v1.Frame
+	1,  // 16: vnet.v1.Auth.Ping:output_type -> vnet.v1.PingResponse
+	3,  // 17: vnet.v1.Auth.Login:output_type -> vnet.v1.LoginResponse
+	5,  // 18: vnet.v1.Cluster.GetVNetConfig:output_type -> vnet.v1.VNetConfig
+	8,  // 19: vnet.v1.Cluster.ListApps:output_type -> vnet.v1.ListAppsResponse
+	10, // 20: vnet.v1.Cluster.WatchCatalog:output_type -> vnet.v1.CatalogUpdate
+	12, // 21: vnet.v1.Cluster.CreateResource:output_type -> vnet.v1.CreateResourceResponse
+	14, // 22: vnet.v1.Cluster.GetResources:output_type -> vnet.v1.GetResourcesResponse
+	16, // 23: vnet.v1.Cluster.AddUser:output_type -> vnet.v1.AddUserResponse
+	18, // 24: vnet.v1.Cluster.Status:output_type -> vnet.v1.StatusResponse
+	21, // 25: vnet.v1.Tunnel.Dial:output_type -> vnet.v1.Frame
+	16, // [16:26] is the sub-list for method output_type
+	6,  // [6:16] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_vnet_proto_init() }
@@ -1307,7 +1406,7 @@ func file_vnet_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vnet_proto_rawDesc), len(file_vnet_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

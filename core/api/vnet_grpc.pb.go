@@ -178,6 +178,7 @@ var Auth_ServiceDesc = grpc.ServiceDesc{
 const (
 	Cluster_GetVNetConfig_FullMethodName  = "/vnet.v1.Cluster/GetVNetConfig"
 	Cluster_ListApps_FullMethodName       = "/vnet.v1.Cluster/ListApps"
+	Cluster_WatchCatalog_FullMethodName   = "/vnet.v1.Cluster/WatchCatalog"
 	Cluster_CreateResource_FullMethodName = "/vnet.v1.Cluster/CreateResource"
 	Cluster_GetResources_FullMethodName   = "/vnet.v1.Cluster/GetResources"
 	Cluster_AddUser_FullMethodName        = "/vnet.v1.Cluster/AddUser"
@@ -193,6 +194,9 @@ const (
 type ClusterClient interface {
 	GetVNetConfig(ctx context.Context, in *GetVNetConfigRequest, opts ...grpc.CallOption) (*VNetConfig, error)
 	ListApps(ctx context.Context, in *ListAppsRequest, opts ...grpc.CallOption) (*ListAppsResponse, error)
+	// WatchCatalog sends what the caller may see of the cluster (its
+	// vnet_config and apps) at once, then again whenever it changes.
+	WatchCatalog(ctx context.Context, in *WatchCatalogRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[CatalogUpdate], error)
 	// Admin calls: the caller's certificate must carry the admin role.
 	CreateResource(ctx context.Context, in *CreateResourceRequest, opts ...grpc.CallOption) (*CreateResourceResponse, error)
 	GetResources(ctx context.Context, in *GetResourcesRequest, opts ...grpc.CallOption) (*GetResourcesResponse, error)
@@ -227,6 +231,25 @@ func (c *clusterClient) ListApps(ctx context.Context, in *ListAppsRequest, opts 
 	}
 	return out, nil
 }
+
+func (c *clusterClient) WatchCatalog(ctx context.Context, in *WatchCatalogRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[CatalogUpdate], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Cluster_ServiceDesc.Streams[0], Cluster_WatchCatalog_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchCatalogRequest, CatalogUpdate]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Cluster_WatchCatalogClient = grpc.ServerStreamingClient[CatalogUpdate]
 
 func (c *clusterClient) CreateResource(ctx context.Context, in *CreateResourceRequest, opts ...grpc.CallOption) (*CreateResourceResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -277,6 +300,9 @@ func (c *clusterClient) Status(ctx context.Context, in *StatusRequest, opts ...g
 type ClusterServer interface {
 	GetVNetConfig(context.Context, *GetVNetConfigRequest) (*VNetConfig, error)
 	ListApps(context.Context, *ListAppsRequest) (*ListAppsResponse, error)
+	// WatchCatalog sends what the caller may see of the cluster (its
+	// vnet_config and apps) at once, then again whenever it changes.
+	WatchCatalog(*WatchCatalogRequest, grpc.ServerStreamingServer[CatalogUpdate]) error
 	// Admin calls: the caller's certificate must carry the admin role.
 	CreateResource(context.Context, *CreateResourceRequest) (*CreateResourceResponse, error)
 	GetResources(context.Context, *GetResourcesRequest) (*GetResourcesResponse, error)
@@ -297,6 +323,9 @@ func (UnimplementedClusterServer) GetVNetConfig(context.Context, *GetVNetConfigR
 }
 func (UnimplementedClusterServer) ListApps(context.Context, *ListAppsRequest) (*ListAppsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListApps not implemented")
+}
+func (UnimplementedClusterServer) WatchCatalog(*WatchCatalogRequest, grpc.ServerStreamingServer[CatalogUpdate]) error {
+	return status.Error(codes.Unimplemented, "method WatchCatalog not implemented")
 }
 func (UnimplementedClusterServer) CreateResource(context.Context, *CreateResourceRequest) (*CreateResourceResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateResource not implemented")
@@ -366,6 +395,17 @@ func _Cluster_ListApps_Handler(srv interface{}, ctx context.Context, dec func(in
 	}
 	return interceptor(ctx, in, info, handler)
 }
+
+func _Cluster_WatchCatalog_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchCatalogRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ClusterServer).WatchCatalog(m, &grpc.GenericServerStream[WatchCatalogRequest, CatalogUpdate]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Cluster_WatchCatalogServer = grpc.ServerStreamingServer[CatalogUpdate]
 
 func _Cluster_CreateResource_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateResourceRequest)
@@ -471,7 +511,13 @@ var Cluster_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Cluster_Status_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchCatalog",
+			Handler:       _Cluster_WatchCatalog_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "vnet.proto",
 }
 
