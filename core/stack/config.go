@@ -31,8 +31,9 @@ type Config struct {
 	// MTU of the link, in bytes. Zero means DefaultMTU.
 	MTU uint32
 	// Addresses the stack owns (e.g. the DNS server's IPv4 and IPv6
-	// addresses). ListenTCP, ListenUDP and the Dial methods bind to these.
-	// IPv4-mapped IPv6 addresses are stored as IPv4.
+	// addresses). ListenTCP and ListenUDP bind only to these; the Dial
+	// methods use them as the default source. IPv4-mapped IPv6 addresses
+	// are stored as IPv4.
 	Addresses []netip.Addr
 	// HandleTCP is called in its own goroutine for every inbound TCP SYN
 	// to an address and port the stack does not listen on. Any

@@ -37,7 +37,7 @@ func netError(err tcpip.Error) error {
 		return syscall.ECONNABORTED
 	case *tcpip.ErrTimeout:
 		return syscall.ETIMEDOUT
-	case *tcpip.ErrHostUnreachable, *tcpip.ErrHostDown, *tcpip.ErrNoRoute:
+	case *tcpip.ErrHostUnreachable, *tcpip.ErrHostDown:
 		return syscall.EHOSTUNREACH
 	case *tcpip.ErrNetworkUnreachable:
 		return syscall.ENETUNREACH

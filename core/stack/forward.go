@@ -25,6 +25,8 @@ type TCPRequest struct {
 
 	s *Stack // never nil
 
+	// mu is held across the handshake in Accept. Lock order: mu before
+	// Stack.mu.
 	mu    sync.Mutex
 	fr    *tcp.ForwarderRequest // guarded by mu; nil once answered
 	reset bool                  // guarded by mu; the answer was a RST

@@ -3,6 +3,7 @@ package stack
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -13,12 +14,16 @@ import (
 const (
 	// outQueueLen bounds the packets gVisor has sent that are not yet
 	// written to the PacketIO: 1024 packets of 1500 bytes is 1.5 MiB, a few
-	// milliseconds of a fast link. When it is full a packet is dropped, as a
-	// NIC's ring would drop it; TCP retransmits. Dropping instead of
-	// blocking keeps the inbound goroutine, which sends RSTs and ICMP
-	// errors synchronously, from ever waiting on the outbound side, so two
-	// stacks joined by blocking pipes cannot deadlock.
+	// milliseconds of a fast link.
 	outQueueLen = 1024
+	// maxQueueWait is how long a sender waits for room in a full outbound
+	// queue before the packet is dropped. Waiting is the back-pressure that
+	// paces TCP to the PacketIO (a drop costs the netstack a
+	// retransmission and halves its window). The bound exists for the
+	// inbound goroutine, which sends RSTs and ICMP errors synchronously:
+	// with two stacks joined by blocking pipes, both inbound goroutines
+	// could otherwise wait on each other's full queue for ever.
+	maxQueueWait = 50 * time.Millisecond
 	// batchLen is the most packets moved per PacketIO call in either
 	// direction.
 	batchLen = 64
@@ -47,8 +52,9 @@ type Stats struct {
 // queues them for writeLoop; readLoop reads the PacketIO and delivers
 // inbound packets to the dispatcher.
 type link struct {
-	io  PacketIO // never nil
-	mtu uint32   // fixed at creation
+	io   PacketIO        // never nil
+	mtu  uint32          // fixed at creation
+	done <-chan struct{} // closed when the Stack starts closing
 
 	// dispatcher is the netstack's IP layer; nil until gVisor attaches the
 	// NIC and again after it removes it.
@@ -67,8 +73,8 @@ type link struct {
 
 var _ stack.LinkEndpoint = (*link)(nil)
 
-func newLink(io PacketIO, mtu uint32) *link {
-	return &link{io: io, mtu: mtu, out: make(chan *stack.PacketBuffer, outQueueLen)}
+func newLink(io PacketIO, mtu uint32, done <-chan struct{}) *link {
+	return &link{io: io, mtu: mtu, done: done, out: make(chan *stack.PacketBuffer, outQueueLen)}
 }
 
 func (l *link) stats() Stats {
@@ -136,8 +142,8 @@ func ipProtocol(b []byte) (tcpip.NetworkProtocolNumber, bool) {
 }
 
 // writeLoop moves queued outbound packets to the PacketIO, a batch at a
-// time, until done is closed.
-func (l *link) writeLoop(done <-chan struct{}) {
+// time, until l.done is closed.
+func (l *link) writeLoop() {
 	var (
 		pkts = make([]*stack.PacketBuffer, 0, batchLen)
 		bufs = make([][]byte, batchLen)
@@ -150,7 +156,7 @@ func (l *link) writeLoop(done <-chan struct{}) {
 		select {
 		case p := <-l.out:
 			pkts = append(pkts[:0], p)
-		case <-done:
+		case <-l.done:
 			return
 		}
 		// Take whatever else is already queued: one WritePackets call per
@@ -173,7 +179,7 @@ func (l *link) writeLoop(done <-chan struct{}) {
 		}
 		if err := l.io.WritePackets(out); err != nil {
 			select {
-			case <-done:
+			case <-l.done:
 				return
 			default:
 			}
@@ -218,29 +224,60 @@ func (l *link) close() {
 	}
 }
 
-// WritePackets implements stack.LinkWriter. It never blocks: see outQueueLen.
+// WritePackets implements stack.LinkWriter. When the queue is full it waits
+// for room, at most maxQueueWait per packet.
 func (l *link) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
 	l.outMu.RLock()
 	defer l.outMu.RUnlock()
 	if l.outClosed {
 		return 0, &tcpip.ErrClosedForSend{}
 	}
-	n := 0
-	for _, p := range pkts.AsSlice() {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+			timerPool.Put(timer)
+		}
+	}()
+	for i, p := range pkts.AsSlice() {
+		p.IncRef() // the queue's reference
 		select {
-		case l.out <- p.IncRef():
-			n++
+		case l.out <- p:
+			continue
 		default:
+		}
+		// Full, which is the usual state during a bulk transfer: wait.
+		if timer == nil {
+			timer = timerPool.Get().(*time.Timer)
+		}
+		timer.Reset(maxQueueWait)
+		select {
+		case l.out <- p:
+			timer.Stop()
+			continue
+		case <-l.done:
+			p.DecRef()
+			return i, &tcpip.ErrClosedForSend{}
+		case <-timer.C:
 			p.DecRef()
 			l.droppedOut.Add(1)
-			if n == 0 {
+			if i == 0 {
 				return 0, &tcpip.ErrNoBufferSpace{}
 			}
-			return n, nil
+			return i, nil
 		}
 	}
-	return n, nil
+	return pkts.Len(), nil
 }
+
+// timerPool holds stopped timers for WritePackets, which would otherwise
+// make one per packet while the queue is full. Since Go 1.23 a stopped
+// timer's channel holds no stale value, so a pooled timer is as good as new.
+var timerPool = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
 
 // MTU implements stack.NetworkLinkEndpoint.
 func (l *link) MTU() uint32 { return l.mtu }

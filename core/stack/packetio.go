@@ -8,6 +8,10 @@ package stack
 // Implementations must allow ReadPackets and WritePackets to be called
 // concurrently from different goroutines, and must make a blocked
 // ReadPackets return an error once Close is called.
+//
+// Stack.Run takes an error from ReadPackets as the end of the device and
+// stops; an error from WritePackets only loses that batch, like packets
+// lost on a wire, and is counted in Stats.DroppedOut.
 type PacketIO interface {
 	// ReadPackets blocks until at least one packet is available, copies up
 	// to len(bufs) packets into bufs, stores each length in sizes and

@@ -22,11 +22,13 @@ import (
 // nicID is the netstack's one NIC, the PacketIO.
 const nicID tcpip.NICID = 1
 
-// TCP buffer sizes, in bytes. gVisor's defaults cap both buffers at 4 MiB
-// and do not grow the receive buffer. Tailscale (wgengine/netstack,
-// netstack_tcpbuf_default.go) found an 8 MiB receive and 6 MiB send
-// ceiling, with the buffers starting at gVisor's 1 MiB default, to give a
-// single connection desktop-class throughput; we take the same values.
+// TCP buffer sizes, in bytes. gVisor's defaults start both buffers at 1 MiB
+// and cap them at 4 MiB. Tailscale's netstack (wgengine/netstack,
+// netstack_tcpbuf_default.go) raises the caps to 8 MiB receive and 6 MiB
+// send for single-connection throughput, keeping gVisor's values only on
+// iOS for its Network Extension memory limit; macOS has no such tight
+// limit, so we take the raised values everywhere. The memory is per
+// connection and only used when a connection is that far behind.
 const (
 	tcpRXBufMin = tcp.MinBufferSize
 	tcpRXBufDef = tcp.DefaultReceiveBufferSize
@@ -50,12 +52,13 @@ type Stack struct {
 	closeOnce sync.Once
 	closeErr  error // set inside closeOnce
 
-	// mu is never held while calling into gVisor or user code.
+	// mu is never held while calling into gVisor or user code; it may be
+	// taken while TCPRequest.mu is held, never the other way round.
 	mu          sync.Mutex
-	closed      bool                                    // guarded by mu
-	running     bool                                    // guarded by mu; Run was called
+	closed      bool                                   // guarded by mu
+	running     bool                                   // guarded by mu; Run was called
 	synInFlight map[stack.TransportEndpointID]struct{} // guarded by mu; see handleTCPPacket
-	closers     map[closer]struct{}                     // guarded by mu; listeners Close must shut
+	closers     map[closer]struct{}                    // guarded by mu; listeners Close must shut
 
 	// loops counts Run's reader and writer; handlers counts HandleTCP
 	// goroutines. Add is called only under mu while !closed, so Close can
@@ -82,7 +85,8 @@ func New(cfg Config) (*Stack, error) {
 		// does not open.
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol},
 	})
-	l := newLink(cfg.IO, cfg.MTU)
+	done := make(chan struct{})
+	l := newLink(cfg.IO, cfg.MTU, done)
 	if err := configure(ns, l, cfg.Addresses); err != nil {
 		ns.Destroy()
 		return nil, err
@@ -94,7 +98,7 @@ func New(cfg Config) (*Stack, error) {
 		link:        l,
 		ctx:         ctx,
 		cancel:      cancel,
-		done:        make(chan struct{}),
+		done:        done,
 		synInFlight: make(map[stack.TransportEndpointID]struct{}),
 		closers:     make(map[closer]struct{}),
 	}
@@ -111,8 +115,9 @@ func configure(ns *stack.Stack, l *link, addrs []netip.Addr) error {
 	sack := tcpip.TCPSACKEnabled(true)
 	rcv := tcpip.TCPReceiveBufferSizeRangeOption{Min: tcpRXBufMin, Default: tcpRXBufDef, Max: tcpRXBufMax}
 	snd := tcpip.TCPSendBufferSizeRangeOption{Min: tcpTXBufMin, Default: tcpTXBufDef, Max: tcpTXBufMax}
-	// Without moderation the receive buffer stays at its default and the
-	// larger maximum above is never used.
+	// Receive buffer moderation (auto-tuning) is what grows a buffer past
+	// its default toward the maximum above. gVisor enables it by default;
+	// it is set here so that the raised maximum cannot silently lose it.
 	moderate := tcpip.TCPModerateReceiveBufferOption(true)
 	for _, opt := range []tcpip.SettableTransportProtocolOption{&sack, &rcv, &snd, &moderate} {
 		if err := ns.SetTransportProtocolOption(tcp.ProtocolNumber, opt); err != nil {
@@ -175,7 +180,7 @@ func (s *Stack) Run(ctx context.Context) error {
 	}()
 	go func() {
 		defer s.loops.Done()
-		s.link.writeLoop(s.done)
+		s.link.writeLoop()
 	}()
 
 	var err error
