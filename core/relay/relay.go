@@ -29,17 +29,21 @@ type Result struct {
 // than EOF is returned.
 func Splice(ctx context.Context, a, b net.Conn) (Result, error) {
 	var (
-		res  Result
-		wg   sync.WaitGroup
-		once sync.Once
-		err  error
+		res   Result
+		wg    sync.WaitGroup
+		errMu sync.Mutex
+		err   error // guarded by errMu: ctx's AfterFunc may still be setting it when Splice returns
 	)
 	closeBoth := func() {
 		a.Close()
 		b.Close()
 	}
 	fail := func(e error) {
-		once.Do(func() { err = e })
+		errMu.Lock()
+		if err == nil {
+			err = e
+		}
+		errMu.Unlock()
 		closeBoth()
 	}
 	stop := context.AfterFunc(ctx, func() { fail(ctx.Err()) })
@@ -66,5 +70,7 @@ func Splice(ctx context.Context, a, b net.Conn) (Result, error) {
 	go pump(a, b, &res.BToA)
 	wg.Wait()
 	closeBoth()
+	errMu.Lock()
+	defer errMu.Unlock()
 	return res, err
 }
