@@ -87,7 +87,25 @@ func answer(req *mdns.Msg, ans Answer) *mdns.Msg {
 			m.Answer = append(m.Answer, rr)
 		}
 	}
+	if len(m.Answer) == 0 && ans.Zone != "" {
+		m.Ns = append(m.Ns, soa(ans.Zone, ans.TTL))
+	}
 	return m
+}
+
+// soa is the start of authority VNet claims for a zone it answers in. Its
+// minimum, and its own TTL, bound how long a negative answer is cached.
+func soa(zone string, ttl uint32) *mdns.SOA {
+	return &mdns.SOA{
+		Hdr:     mdns.RR_Header{Name: mdns.Fqdn(zone), Rrtype: mdns.TypeSOA, Class: mdns.ClassINET, Ttl: ttl},
+		Ns:      "vnet.invalid.",
+		Mbox:    "hostmaster.vnet.invalid.",
+		Serial:  1,
+		Refresh: 3600,
+		Retry:   600,
+		Expire:  86400,
+		Minttl:  ttl,
+	}
 }
 
 // addrRR returns the record for a that answers q, or nil if a is not of

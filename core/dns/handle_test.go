@@ -310,3 +310,41 @@ func TestNewServerRequiresDependencies(t *testing.T) {
 		})
 	}
 }
+
+// TestNODATACarriesSOA: an owned name without records of the asked type
+// gets the zone's SOA in authority, with the answer's TTL as its minimum,
+// so caches keep the negative answer briefly (RFC 2308).
+func TestNODATACarriesSOA(t *testing.T) {
+	f := newFixture(t, dns.Config{})
+	f.resolver.Set("zoned.company.test", dns.Answer{Addrs: []netip.Addr{netip.MustParseAddr("100.64.0.9")}, TTL: 7, Zone: "company.test"})
+	for _, tc := range []struct {
+		name    string
+		qtype   uint16
+		answers int
+		soa     bool
+	}{
+		{"A has the record and no SOA", mdns.TypeA, 1, false},
+		{"AAAA is NODATA with SOA", mdns.TypeAAAA, 0, true},
+		{"TXT is NODATA with SOA", mdns.TypeTXT, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := f.srv.Handle(context.Background(), query("zoned.company.test.", tc.qtype))
+			if resp.Rcode != mdns.RcodeSuccess || len(resp.Answer) != tc.answers {
+				t.Fatalf("rcode %s, %d answers", mdns.RcodeToString[resp.Rcode], len(resp.Answer))
+			}
+			if !tc.soa {
+				if len(resp.Ns) != 0 {
+					t.Fatalf("authority = %v, want none", resp.Ns)
+				}
+				return
+			}
+			if len(resp.Ns) != 1 {
+				t.Fatalf("authority = %v, want one SOA", resp.Ns)
+			}
+			soa, ok := resp.Ns[0].(*mdns.SOA)
+			if !ok || soa.Hdr.Name != "company.test." || soa.Minttl != 7 || soa.Hdr.Ttl != 7 {
+				t.Fatalf("authority = %v, want SOA of company.test. with TTL and minimum 7", resp.Ns[0])
+			}
+		})
+	}
+}

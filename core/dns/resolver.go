@@ -24,6 +24,11 @@ type Answer struct {
 	Addrs []netip.Addr
 	// TTL of the records, in seconds. 0 tells clients not to cache.
 	TTL uint32
+	// Zone is the domain VNet answers for that holds the name. When set,
+	// an answer with no records (NODATA) carries a SOA of Zone in its
+	// authority section, so that caches keep the negative answer for TTL
+	// seconds and no longer (RFC 2308 section 5).
+	Zone string
 }
 
 // ResolverFunc adapts a function to a Resolver.

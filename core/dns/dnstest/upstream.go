@@ -9,7 +9,7 @@ import (
 )
 
 // Upstream is a fake dns.Upstream holding a small zone: it answers the
-// records added with AddRR, NODATA for a known name of another type, and
+// records added with AddRR (a negative answer carries an added SOA of its zone), NODATA for a known name of another type, and
 // NXDOMAIN for an unknown name. It records every query and is safe for
 // concurrent use.
 type Upstream struct {
@@ -129,6 +129,15 @@ func (u *Upstream) Exchange(ctx context.Context, q *mdns.Msg) (*mdns.Msg, error)
 	}
 	if !known {
 		resp.Rcode = mdns.RcodeNameError
+	}
+	if len(resp.Answer) == 0 {
+		// A negative answer carries the SOA of the zone holding the name,
+		// if one was added, as a real server's does (RFC 2308).
+		for _, rr := range u.records {
+			if soa, ok := rr.(*mdns.SOA); ok && mdns.IsSubDomain(soa.Hdr.Name, mdns.Fqdn(qq.Name)) {
+				resp.Ns = append(resp.Ns, mdns.Copy(soa))
+			}
+		}
 	}
 	return resp, nil
 }
