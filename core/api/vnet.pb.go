@@ -1105,7 +1105,9 @@ type DialResult struct {
 	// Empty on success.
 	Error string `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
 	// Machine-readable reason: "refused", "not_found", "denied", "internal".
-	Code          string `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
+	Code string `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
+	// On Agent.Connect streams only: the AgentDial this result answers.
+	DialId        uint64 `protobuf:"varint,3,opt,name=dial_id,json=dialId,proto3" json:"dial_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1152,6 +1154,13 @@ func (x *DialResult) GetCode() string {
 		return x.Code
 	}
 	return ""
+}
+
+func (x *DialResult) GetDialId() uint64 {
+	if x != nil {
+		return x.DialId
+	}
+	return 0
 }
 
 type Frame struct {
@@ -1220,6 +1229,681 @@ func (x *Frame) GetEof() bool {
 		return x.Eof
 	}
 	return false
+}
+
+type AddTokenRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Type          string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"` // "app" or "trusted_cluster"
+	TtlSeconds    int64                  `protobuf:"varint,2,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddTokenRequest) Reset() {
+	*x = AddTokenRequest{}
+	mi := &file_vnet_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddTokenRequest) ProtoMessage() {}
+
+func (x *AddTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddTokenRequest.ProtoReflect.Descriptor instead.
+func (*AddTokenRequest) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *AddTokenRequest) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *AddTokenRequest) GetTtlSeconds() int64 {
+	if x != nil {
+		return x.TtlSeconds
+	}
+	return 0
+}
+
+type AddTokenResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	ExpiresUnix   int64                  `protobuf:"varint,2,opt,name=expires_unix,json=expiresUnix,proto3" json:"expires_unix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddTokenResponse) Reset() {
+	*x = AddTokenResponse{}
+	mi := &file_vnet_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddTokenResponse) ProtoMessage() {}
+
+func (x *AddTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddTokenResponse.ProtoReflect.Descriptor instead.
+func (*AddTokenResponse) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *AddTokenResponse) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *AddTokenResponse) GetExpiresUnix() int64 {
+	if x != nil {
+		return x.ExpiresUnix
+	}
+	return 0
+}
+
+type ListTokensRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTokensRequest) Reset() {
+	*x = ListTokensRequest{}
+	mi := &file_vnet_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTokensRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTokensRequest) ProtoMessage() {}
+
+func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTokensRequest.ProtoReflect.Descriptor instead.
+func (*ListTokensRequest) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{24}
+}
+
+type JoinToken struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The first characters of the token's SHA-256: the token itself is not stored.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Type          string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	ExpiresUnix   int64  `protobuf:"varint,3,opt,name=expires_unix,json=expiresUnix,proto3" json:"expires_unix,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinToken) Reset() {
+	*x = JoinToken{}
+	mi := &file_vnet_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinToken) ProtoMessage() {}
+
+func (x *JoinToken) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinToken.ProtoReflect.Descriptor instead.
+func (*JoinToken) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *JoinToken) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *JoinToken) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *JoinToken) GetExpiresUnix() int64 {
+	if x != nil {
+		return x.ExpiresUnix
+	}
+	return 0
+}
+
+type ListTokensResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tokens        []*JoinToken           `protobuf:"bytes,1,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTokensResponse) Reset() {
+	*x = ListTokensResponse{}
+	mi := &file_vnet_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTokensResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTokensResponse) ProtoMessage() {}
+
+func (x *ListTokensResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTokensResponse.ProtoReflect.Descriptor instead.
+func (*ListTokensResponse) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ListTokensResponse) GetTokens() []*JoinToken {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+type JoinRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Token string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	// PKIX, DER-encoded public key that the certificate is issued for.
+	PublicKey []byte `protobuf:"bytes,2,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	// The agent's host name, to tell agents apart in logs.
+	HostName      string `protobuf:"bytes,3,opt,name=host_name,json=hostName,proto3" json:"host_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinRequest) Reset() {
+	*x = JoinRequest{}
+	mi := &file_vnet_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinRequest) ProtoMessage() {}
+
+func (x *JoinRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
+func (*JoinRequest) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *JoinRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *JoinRequest) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
+func (x *JoinRequest) GetHostName() string {
+	if x != nil {
+		return x.HostName
+	}
+	return ""
+}
+
+type JoinResponse struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	CertificatePem []byte                 `protobuf:"bytes,1,opt,name=certificate_pem,json=certificatePem,proto3" json:"certificate_pem,omitempty"`
+	CaPem          []byte                 `protobuf:"bytes,2,opt,name=ca_pem,json=caPem,proto3" json:"ca_pem,omitempty"`
+	ClusterName    string                 `protobuf:"bytes,3,opt,name=cluster_name,json=clusterName,proto3" json:"cluster_name,omitempty"`
+	AgentId        string                 `protobuf:"bytes,4,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *JoinResponse) Reset() {
+	*x = JoinResponse{}
+	mi := &file_vnet_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinResponse) ProtoMessage() {}
+
+func (x *JoinResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
+func (*JoinResponse) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *JoinResponse) GetCertificatePem() []byte {
+	if x != nil {
+		return x.CertificatePem
+	}
+	return nil
+}
+
+func (x *JoinResponse) GetCaPem() []byte {
+	if x != nil {
+		return x.CaPem
+	}
+	return nil
+}
+
+func (x *JoinResponse) GetClusterName() string {
+	if x != nil {
+		return x.ClusterName
+	}
+	return ""
+}
+
+func (x *JoinResponse) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+type AgentMessage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Replaces the set of apps the agent serves.
+	Register *AgentRegister `protobuf:"bytes,1,opt,name=register,proto3" json:"register,omitempty"`
+	// The agent is alive.
+	Heartbeat bool `protobuf:"varint,2,opt,name=heartbeat,proto3" json:"heartbeat,omitempty"`
+	// The agent is stopping: its apps go from the catalog at once.
+	Goodbye       bool `protobuf:"varint,3,opt,name=goodbye,proto3" json:"goodbye,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentMessage) Reset() {
+	*x = AgentMessage{}
+	mi := &file_vnet_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentMessage) ProtoMessage() {}
+
+func (x *AgentMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentMessage.ProtoReflect.Descriptor instead.
+func (*AgentMessage) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *AgentMessage) GetRegister() *AgentRegister {
+	if x != nil {
+		return x.Register
+	}
+	return nil
+}
+
+func (x *AgentMessage) GetHeartbeat() bool {
+	if x != nil {
+		return x.Heartbeat
+	}
+	return false
+}
+
+func (x *AgentMessage) GetGoodbye() bool {
+	if x != nil {
+		return x.Goodbye
+	}
+	return false
+}
+
+type AgentRegister struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Apps          []*App                 `protobuf:"bytes,1,rep,name=apps,proto3" json:"apps,omitempty"`
+	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentRegister) Reset() {
+	*x = AgentRegister{}
+	mi := &file_vnet_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentRegister) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentRegister) ProtoMessage() {}
+
+func (x *AgentRegister) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentRegister.ProtoReflect.Descriptor instead.
+func (*AgentRegister) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *AgentRegister) GetApps() []*App {
+	if x != nil {
+		return x.Apps
+	}
+	return nil
+}
+
+func (x *AgentRegister) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+type ProxyMessage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Welcome       *AgentWelcome          `protobuf:"bytes,1,opt,name=welcome,proto3" json:"welcome,omitempty"`
+	Dial          *AgentDial             `protobuf:"bytes,2,opt,name=dial,proto3" json:"dial,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProxyMessage) Reset() {
+	*x = ProxyMessage{}
+	mi := &file_vnet_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProxyMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProxyMessage) ProtoMessage() {}
+
+func (x *ProxyMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProxyMessage.ProtoReflect.Descriptor instead.
+func (*ProxyMessage) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ProxyMessage) GetWelcome() *AgentWelcome {
+	if x != nil {
+		return x.Welcome
+	}
+	return nil
+}
+
+func (x *ProxyMessage) GetDial() *AgentDial {
+	if x != nil {
+		return x.Dial
+	}
+	return nil
+}
+
+// AgentWelcome answers each AgentRegister.
+type AgentWelcome struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How often the agent must heartbeat; it is dropped after three missed beats.
+	HeartbeatMillis int64 `protobuf:"varint,1,opt,name=heartbeat_millis,json=heartbeatMillis,proto3" json:"heartbeat_millis,omitempty"`
+	// One line per app that was not registered, saying why.
+	Rejected      []string `protobuf:"bytes,2,rep,name=rejected,proto3" json:"rejected,omitempty"`
+	ClusterName   string   `protobuf:"bytes,3,opt,name=cluster_name,json=clusterName,proto3" json:"cluster_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentWelcome) Reset() {
+	*x = AgentWelcome{}
+	mi := &file_vnet_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentWelcome) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentWelcome) ProtoMessage() {}
+
+func (x *AgentWelcome) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentWelcome.ProtoReflect.Descriptor instead.
+func (*AgentWelcome) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *AgentWelcome) GetHeartbeatMillis() int64 {
+	if x != nil {
+		return x.HeartbeatMillis
+	}
+	return 0
+}
+
+func (x *AgentWelcome) GetRejected() []string {
+	if x != nil {
+		return x.Rejected
+	}
+	return nil
+}
+
+func (x *AgentWelcome) GetClusterName() string {
+	if x != nil {
+		return x.ClusterName
+	}
+	return ""
+}
+
+// AgentDial asks the agent to connect to one of its apps and answer with a
+// Connect stream.
+type AgentDial struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	App           string                 `protobuf:"bytes,2,opt,name=app,proto3" json:"app,omitempty"`
+	Port          uint32                 `protobuf:"varint,3,opt,name=port,proto3" json:"port,omitempty"`
+	ClientAddr    string                 `protobuf:"bytes,4,opt,name=client_addr,json=clientAddr,proto3" json:"client_addr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentDial) Reset() {
+	*x = AgentDial{}
+	mi := &file_vnet_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentDial) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentDial) ProtoMessage() {}
+
+func (x *AgentDial) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentDial.ProtoReflect.Descriptor instead.
+func (*AgentDial) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *AgentDial) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *AgentDial) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *AgentDial) GetPort() uint32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
+}
+
+func (x *AgentDial) GetClientAddr() string {
+	if x != nil {
+		return x.ClientAddr
+	}
+	return ""
 }
 
 var File_vnet_proto protoreflect.FileDescriptor
@@ -1295,19 +1979,64 @@ const file_vnet_proto_rawDesc = "" +
 	"\x03app\x18\x01 \x01(\tR\x03app\x12\x12\n" +
 	"\x04port\x18\x02 \x01(\rR\x04port\x12\x1f\n" +
 	"\vclient_addr\x18\x03 \x01(\tR\n" +
-	"clientAddr\"6\n" +
+	"clientAddr\"O\n" +
 	"\n" +
 	"DialResult\x12\x14\n" +
 	"\x05error\x18\x01 \x01(\tR\x05error\x12\x12\n" +
-	"\x04code\x18\x02 \x01(\tR\x04code\"\x84\x01\n" +
+	"\x04code\x18\x02 \x01(\tR\x04code\x12\x17\n" +
+	"\adial_id\x18\x03 \x01(\x04R\x06dialId\"\x84\x01\n" +
 	"\x05Frame\x12(\n" +
 	"\x04dial\x18\x01 \x01(\v2\x14.vnet.v1.DialRequestR\x04dial\x12+\n" +
 	"\x06result\x18\x02 \x01(\v2\x13.vnet.v1.DialResultR\x06result\x12\x12\n" +
 	"\x04data\x18\x03 \x01(\fR\x04data\x12\x10\n" +
-	"\x03eof\x18\x04 \x01(\bR\x03eof2s\n" +
+	"\x03eof\x18\x04 \x01(\bR\x03eof\"F\n" +
+	"\x0fAddTokenRequest\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12\x1f\n" +
+	"\vttl_seconds\x18\x02 \x01(\x03R\n" +
+	"ttlSeconds\"K\n" +
+	"\x10AddTokenResponse\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x12!\n" +
+	"\fexpires_unix\x18\x02 \x01(\x03R\vexpiresUnix\"\x13\n" +
+	"\x11ListTokensRequest\"R\n" +
+	"\tJoinToken\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12!\n" +
+	"\fexpires_unix\x18\x03 \x01(\x03R\vexpiresUnix\"@\n" +
+	"\x12ListTokensResponse\x12*\n" +
+	"\x06tokens\x18\x01 \x03(\v2\x12.vnet.v1.JoinTokenR\x06tokens\"_\n" +
+	"\vJoinRequest\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x02 \x01(\fR\tpublicKey\x12\x1b\n" +
+	"\thost_name\x18\x03 \x01(\tR\bhostName\"\x8c\x01\n" +
+	"\fJoinResponse\x12'\n" +
+	"\x0fcertificate_pem\x18\x01 \x01(\fR\x0ecertificatePem\x12\x15\n" +
+	"\x06ca_pem\x18\x02 \x01(\fR\x05caPem\x12!\n" +
+	"\fcluster_name\x18\x03 \x01(\tR\vclusterName\x12\x19\n" +
+	"\bagent_id\x18\x04 \x01(\tR\aagentId\"z\n" +
+	"\fAgentMessage\x122\n" +
+	"\bregister\x18\x01 \x01(\v2\x16.vnet.v1.AgentRegisterR\bregister\x12\x1c\n" +
+	"\theartbeat\x18\x02 \x01(\bR\theartbeat\x12\x18\n" +
+	"\agoodbye\x18\x03 \x01(\bR\agoodbye\"K\n" +
+	"\rAgentRegister\x12 \n" +
+	"\x04apps\x18\x01 \x03(\v2\f.vnet.v1.AppR\x04apps\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\"g\n" +
+	"\fProxyMessage\x12/\n" +
+	"\awelcome\x18\x01 \x01(\v2\x15.vnet.v1.AgentWelcomeR\awelcome\x12&\n" +
+	"\x04dial\x18\x02 \x01(\v2\x12.vnet.v1.AgentDialR\x04dial\"x\n" +
+	"\fAgentWelcome\x12)\n" +
+	"\x10heartbeat_millis\x18\x01 \x01(\x03R\x0fheartbeatMillis\x12\x1a\n" +
+	"\brejected\x18\x02 \x03(\tR\brejected\x12!\n" +
+	"\fcluster_name\x18\x03 \x01(\tR\vclusterName\"b\n" +
+	"\tAgentDial\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x10\n" +
+	"\x03app\x18\x02 \x01(\tR\x03app\x12\x12\n" +
+	"\x04port\x18\x03 \x01(\rR\x04port\x12\x1f\n" +
+	"\vclient_addr\x18\x04 \x01(\tR\n" +
+	"clientAddr2s\n" +
 	"\x04Auth\x123\n" +
 	"\x04Ping\x12\x14.vnet.v1.PingRequest\x1a\x15.vnet.v1.PingResponse\x126\n" +
-	"\x05Login\x12\x15.vnet.v1.LoginRequest\x1a\x16.vnet.v1.LoginResponse2\xf0\x03\n" +
+	"\x05Login\x12\x15.vnet.v1.LoginRequest\x1a\x16.vnet.v1.LoginResponse2\xf8\x04\n" +
 	"\aCluster\x12C\n" +
 	"\rGetVNetConfig\x12\x1d.vnet.v1.GetVNetConfigRequest\x1a\x13.vnet.v1.VNetConfig\x12?\n" +
 	"\bListApps\x12\x18.vnet.v1.ListAppsRequest\x1a\x19.vnet.v1.ListAppsResponse\x12F\n" +
@@ -1315,8 +2044,17 @@ const file_vnet_proto_rawDesc = "" +
 	"\x0eCreateResource\x12\x1e.vnet.v1.CreateResourceRequest\x1a\x1f.vnet.v1.CreateResourceResponse\x12K\n" +
 	"\fGetResources\x12\x1c.vnet.v1.GetResourcesRequest\x1a\x1d.vnet.v1.GetResourcesResponse\x12<\n" +
 	"\aAddUser\x12\x17.vnet.v1.AddUserRequest\x1a\x18.vnet.v1.AddUserResponse\x129\n" +
-	"\x06Status\x12\x16.vnet.v1.StatusRequest\x1a\x17.vnet.v1.StatusResponse24\n" +
+	"\x06Status\x12\x16.vnet.v1.StatusRequest\x1a\x17.vnet.v1.StatusResponse\x12?\n" +
+	"\bAddToken\x12\x18.vnet.v1.AddTokenRequest\x1a\x19.vnet.v1.AddTokenResponse\x12E\n" +
+	"\n" +
+	"ListTokens\x12\x1a.vnet.v1.ListTokensRequest\x1a\x1b.vnet.v1.ListTokensResponse24\n" +
 	"\x06Tunnel\x12*\n" +
+	"\x04Dial\x12\x0e.vnet.v1.Frame\x1a\x0e.vnet.v1.Frame(\x010\x012\xa8\x01\n" +
+	"\x05Agent\x123\n" +
+	"\x04Join\x12\x14.vnet.v1.JoinRequest\x1a\x15.vnet.v1.JoinResponse\x12;\n" +
+	"\aControl\x12\x15.vnet.v1.AgentMessage\x1a\x15.vnet.v1.ProxyMessage(\x010\x01\x12-\n" +
+	"\aConnect\x12\x0e.vnet.v1.Frame\x1a\x0e.vnet.v1.Frame(\x010\x0122\n" +
+	"\x04Peer\x12*\n" +
 	"\x04Dial\x12\x0e.vnet.v1.Frame\x1a\x0e.vnet.v1.Frame(\x010\x01B&Z$github.com/vnetproject/vnet/core/apib\x06proto3"
 
 var (
@@ -1331,7 +2069,7 @@ func file_vnet_proto_rawDescGZIP() []byte {
 	return file_vnet_proto_rawDescData
 }
 
-var file_vnet_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_vnet_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_vnet_proto_goTypes = []any{
 	(*PingRequest)(nil),            // 0: vnet.v1.PingRequest
 	(*PingResponse)(nil),           // 1: vnet.v1.PingResponse
@@ -1355,40 +2093,69 @@ var file_vnet_proto_goTypes = []any{
 	(*DialRequest)(nil),            // 19: vnet.v1.DialRequest
 	(*DialResult)(nil),             // 20: vnet.v1.DialResult
 	(*Frame)(nil),                  // 21: vnet.v1.Frame
-	nil,                            // 22: vnet.v1.App.LabelsEntry
+	(*AddTokenRequest)(nil),        // 22: vnet.v1.AddTokenRequest
+	(*AddTokenResponse)(nil),       // 23: vnet.v1.AddTokenResponse
+	(*ListTokensRequest)(nil),      // 24: vnet.v1.ListTokensRequest
+	(*JoinToken)(nil),              // 25: vnet.v1.JoinToken
+	(*ListTokensResponse)(nil),     // 26: vnet.v1.ListTokensResponse
+	(*JoinRequest)(nil),            // 27: vnet.v1.JoinRequest
+	(*JoinResponse)(nil),           // 28: vnet.v1.JoinResponse
+	(*AgentMessage)(nil),           // 29: vnet.v1.AgentMessage
+	(*AgentRegister)(nil),          // 30: vnet.v1.AgentRegister
+	(*ProxyMessage)(nil),           // 31: vnet.v1.ProxyMessage
+	(*AgentWelcome)(nil),           // 32: vnet.v1.AgentWelcome
+	(*AgentDial)(nil),              // 33: vnet.v1.AgentDial
+	nil,                            // 34: vnet.v1.App.LabelsEntry
 }
 var file_vnet_proto_depIdxs = []int32{
-	22, // 0: vnet.v1.App.labels:type_name -> vnet.v1.App.LabelsEntry
+	34, // 0: vnet.v1.App.labels:type_name -> vnet.v1.App.LabelsEntry
 	7,  // 1: vnet.v1.ListAppsResponse.apps:type_name -> vnet.v1.App
 	5,  // 2: vnet.v1.CatalogUpdate.config:type_name -> vnet.v1.VNetConfig
 	8,  // 3: vnet.v1.CatalogUpdate.apps:type_name -> vnet.v1.ListAppsResponse
 	19, // 4: vnet.v1.Frame.dial:type_name -> vnet.v1.DialRequest
 	20, // 5: vnet.v1.Frame.result:type_name -> vnet.v1.DialResult
-	0,  // 6: vnet.v1.Auth.Ping:input_type -> vnet.v1.PingRequest
-	2,  // 7: vnet.v1.Auth.Login:input_type -> vnet.v1.LoginRequest
-	4,  // 8: vnet.v1.Cluster.GetVNetConfig:input_type -> vnet.v1.GetVNetConfigRequest
-	6,  // 9: vnet.v1.Cluster.ListApps:input_type -> vnet.v1.ListAppsRequest
-	9,  // 10: vnet.v1.Cluster.WatchCatalog:input_type -> vnet.v1.WatchCatalogRequest
-	11, // 11: vnet.v1.Cluster.CreateResource:input_type -> vnet.v1.CreateResourceRequest
-	13, // 12: vnet.v1.Cluster.GetResources:input_type -> vnet.v1.GetResourcesRequest
-	15, // 13: vnet.v1.Cluster.AddUser:input_type -> vnet.v1.AddUserRequest
-	17, // 14: vnet.v1.Cluster.Status:input_type -> vnet.v1.StatusRequest
-	21, // 15: vnet.v1.Tunnel.Dial:input_type -> vnet.v1.Frame
-	1,  // 16: vnet.v1.Auth.Ping:output_type -> vnet.v1.PingResponse
-	3,  // 17: vnet.v1.Auth.Login:output_type -> vnet.v1.LoginResponse
-	5,  // 18: vnet.v1.Cluster.GetVNetConfig:output_type -> vnet.v1.VNetConfig
-	8,  // 19: vnet.v1.Cluster.ListApps:output_type -> vnet.v1.ListAppsResponse
-	10, // 20: vnet.v1.Cluster.WatchCatalog:output_type -> vnet.v1.CatalogUpdate
-	12, // 21: vnet.v1.Cluster.CreateResource:output_type -> vnet.v1.CreateResourceResponse
-	14, // 22: vnet.v1.Cluster.GetResources:output_type -> vnet.v1.GetResourcesResponse
-	16, // 23: vnet.v1.Cluster.AddUser:output_type -> vnet.v1.AddUserResponse
-	18, // 24: vnet.v1.Cluster.Status:output_type -> vnet.v1.StatusResponse
-	21, // 25: vnet.v1.Tunnel.Dial:output_type -> vnet.v1.Frame
-	16, // [16:26] is the sub-list for method output_type
-	6,  // [6:16] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	25, // 6: vnet.v1.ListTokensResponse.tokens:type_name -> vnet.v1.JoinToken
+	30, // 7: vnet.v1.AgentMessage.register:type_name -> vnet.v1.AgentRegister
+	7,  // 8: vnet.v1.AgentRegister.apps:type_name -> vnet.v1.App
+	32, // 9: vnet.v1.ProxyMessage.welcome:type_name -> vnet.v1.AgentWelcome
+	33, // 10: vnet.v1.ProxyMessage.dial:type_name -> vnet.v1.AgentDial
+	0,  // 11: vnet.v1.Auth.Ping:input_type -> vnet.v1.PingRequest
+	2,  // 12: vnet.v1.Auth.Login:input_type -> vnet.v1.LoginRequest
+	4,  // 13: vnet.v1.Cluster.GetVNetConfig:input_type -> vnet.v1.GetVNetConfigRequest
+	6,  // 14: vnet.v1.Cluster.ListApps:input_type -> vnet.v1.ListAppsRequest
+	9,  // 15: vnet.v1.Cluster.WatchCatalog:input_type -> vnet.v1.WatchCatalogRequest
+	11, // 16: vnet.v1.Cluster.CreateResource:input_type -> vnet.v1.CreateResourceRequest
+	13, // 17: vnet.v1.Cluster.GetResources:input_type -> vnet.v1.GetResourcesRequest
+	15, // 18: vnet.v1.Cluster.AddUser:input_type -> vnet.v1.AddUserRequest
+	17, // 19: vnet.v1.Cluster.Status:input_type -> vnet.v1.StatusRequest
+	22, // 20: vnet.v1.Cluster.AddToken:input_type -> vnet.v1.AddTokenRequest
+	24, // 21: vnet.v1.Cluster.ListTokens:input_type -> vnet.v1.ListTokensRequest
+	21, // 22: vnet.v1.Tunnel.Dial:input_type -> vnet.v1.Frame
+	27, // 23: vnet.v1.Agent.Join:input_type -> vnet.v1.JoinRequest
+	29, // 24: vnet.v1.Agent.Control:input_type -> vnet.v1.AgentMessage
+	21, // 25: vnet.v1.Agent.Connect:input_type -> vnet.v1.Frame
+	21, // 26: vnet.v1.Peer.Dial:input_type -> vnet.v1.Frame
+	1,  // 27: vnet.v1.Auth.Ping:output_type -> vnet.v1.PingResponse
+	3,  // 28: vnet.v1.Auth.Login:output_type -> vnet.v1.LoginResponse
+	5,  // 29: vnet.v1.Cluster.GetVNetConfig:output_type -> vnet.v1.VNetConfig
+	8,  // 30: vnet.v1.Cluster.ListApps:output_type -> vnet.v1.ListAppsResponse
+	10, // 31: vnet.v1.Cluster.WatchCatalog:output_type -> vnet.v1.CatalogUpdate
+	12, // 32: vnet.v1.Cluster.CreateResource:output_type -> vnet.v1.CreateResourceResponse
+	14, // 33: vnet.v1.Cluster.GetResources:output_type -> vnet.v1.GetResourcesResponse
+	16, // 34: vnet.v1.Cluster.AddUser:output_type -> vnet.v1.AddUserResponse
+	18, // 35: vnet.v1.Cluster.Status:output_type -> vnet.v1.StatusResponse
+	23, // 36: vnet.v1.Cluster.AddToken:output_type -> vnet.v1.AddTokenResponse
+	26, // 37: vnet.v1.Cluster.ListTokens:output_type -> vnet.v1.ListTokensResponse
+	21, // 38: vnet.v1.Tunnel.Dial:output_type -> vnet.v1.Frame
+	28, // 39: vnet.v1.Agent.Join:output_type -> vnet.v1.JoinResponse
+	31, // 40: vnet.v1.Agent.Control:output_type -> vnet.v1.ProxyMessage
+	21, // 41: vnet.v1.Agent.Connect:output_type -> vnet.v1.Frame
+	21, // 42: vnet.v1.Peer.Dial:output_type -> vnet.v1.Frame
+	27, // [27:43] is the sub-list for method output_type
+	11, // [11:27] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_vnet_proto_init() }
@@ -1406,9 +2173,9 @@ func file_vnet_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vnet_proto_rawDesc), len(file_vnet_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   35,
 			NumExtensions: 0,
-			NumServices:   3,
+			NumServices:   5,
 		},
 		GoTypes:           file_vnet_proto_goTypes,
 		DependencyIndexes: file_vnet_proto_depIdxs,
