@@ -1,0 +1,92 @@
+package auth
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vnetproject/vnet/core/cluster/store"
+)
+
+// Machines are agents and proxies: they hold client certificates of the
+// cluster's CA like users, but with a user name no person can have (user
+// names have no ':') and exactly one role, so a machine certificate is
+// useless for user calls and a user certificate for machine calls.
+const (
+	RoleAgent       = "agent"
+	AgentUserPrefix = "agent:"
+	RoleProxy       = "proxy"
+	ProxyUserPrefix = "proxy:"
+
+	agentsPrefix = "/auth/agents/"
+
+	// AgentCertTTL is how long an agent's certificate is valid. Agents
+	// are revoked by deleting their record, which every call checks.
+	AgentCertTTL = 365 * 24 * time.Hour
+)
+
+// Agent is an App Service agent that has joined the cluster.
+type Agent struct {
+	ID       string    `json:"id"`
+	HostName string    `json:"host_name"`
+	Joined   time.Time `json:"joined"`
+}
+
+// IssueProxy signs the client certificate a proxy presents to the other
+// proxies of its cluster; name tells the proxy apart in their logs.
+func (ca *CA) IssueProxy(pub crypto.PublicKey, name string, ttl time.Duration) ([]byte, error) {
+	return ca.IssueUser(pub, Identity{User: ProxyUserPrefix + name, Roles: []string{RoleProxy}}, ttl)
+}
+
+// AuthenticateMachine checks a client certificate chain of a machine (an
+// agent or a proxy, not a user) and that it carries role. For agents it
+// also checks that the agent has not been removed. It returns the
+// machine's ID (the certificate's user without its prefix).
+func (s *Service) AuthenticateMachine(ctx context.Context, chain []*x509.Certificate, role string) (string, error) {
+	id, err := s.ca.Verify(chain, s.now())
+	if err != nil {
+		return "", err
+	}
+	prefix, what := machinePrefix(role)
+	name, ok := strings.CutPrefix(id.User, prefix)
+	if prefix == "" || !ok || len(id.Roles) != 1 || id.Roles[0] != role {
+		return "", fmt.Errorf("%w: %s certificate is required", ErrAccessDenied, what)
+	}
+	if role == RoleAgent {
+		if _, err := s.store.Get(ctx, agentsPrefix+name); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return "", fmt.Errorf("%w: agent %s has been removed from the cluster: join it again with a new token", ErrAccessDenied, name)
+			}
+			return "", fmt.Errorf("load agent %s: %w", name, err)
+		}
+	}
+	return name, nil
+}
+
+// RemoveAgent deletes an agent's record: its certificate stops working at
+// its next call.
+func (s *Service) RemoveAgent(ctx context.Context, id string) error {
+	if err := s.store.Delete(ctx, agentsPrefix+id); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("agent %q: %w", id, ErrNoSuchResource)
+		}
+		return fmt.Errorf("remove agent %q: %w", id, err)
+	}
+	return nil
+}
+
+// machinePrefix is the user-name prefix of role's certificates and how a
+// message names them.
+func machinePrefix(role string) (prefix, what string) {
+	switch role {
+	case RoleAgent:
+		return AgentUserPrefix, "an agent"
+	case RoleProxy:
+		return ProxyUserPrefix, "a proxy"
+	}
+	return "", fmt.Sprintf("a %q", role)
+}
