@@ -49,6 +49,9 @@ func (c *fieldChecker) check(n *yaml.Node, t reflect.Type, path string) error {
 	if isNull(n) {
 		return nil // decodes to the zero value; validation decides if that is allowed
 	}
+	if t.Implements(scalarOrListType) {
+		return c.scalarOrList(n, path)
+	}
 	switch t.Kind() {
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
@@ -86,6 +89,27 @@ func (c *fieldChecker) check(n *yaml.Node, t reflect.Type, path string) error {
 			return c.fail(path, "expected a single value, got %s", describe(n))
 		}
 		return nil
+	}
+}
+
+// scalarOrListType is implemented by list types whose YAML may also be a
+// single value (LabelValues).
+var scalarOrListType = reflect.TypeFor[interface{ scalarOrList() }]()
+
+func (c *fieldChecker) scalarOrList(n *yaml.Node, path string) error {
+	const want = "expected a value or a list of values, got %s"
+	switch n.Kind {
+	case yaml.ScalarNode:
+		return nil
+	case yaml.SequenceNode:
+		for i, item := range n.Content {
+			if item = resolveAlias(item); item.Kind != yaml.ScalarNode || isNull(item) {
+				return c.fail(fmt.Sprintf("%s[%d]", path, i), "expected a single value, got %s", describe(item))
+			}
+		}
+		return nil
+	default:
+		return c.fail(path, want, describe(n))
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 const (
 	KindVNetConfig = "vnet_config"
 	KindApp        = "app"
+	KindRole       = "role"
+	KindUser       = "user"
 )
 
 // V1 is the only resource version so far.
@@ -32,10 +34,12 @@ type Resource interface {
 }
 
 // kinds maps each kind to a constructor of its empty resource. A new kind
-// (role, user, token, trusted_cluster) is one entry here and one file.
+// (token, trusted_cluster) is one entry here and one file.
 var kinds = map[string]func() Resource{
 	KindVNetConfig: func() Resource { return new(VNetConfig) },
 	KindApp:        func() Resource { return new(App) },
+	KindRole:       func() Resource { return new(Role) },
+	KindUser:       func() Resource { return new(User) },
 }
 
 // Kinds returns the known kinds, sorted.
@@ -73,7 +77,11 @@ func (h *Header) Name() string { return h.Metadata.Name }
 
 // check validates the header of a resource of the given kind and sets the
 // kind field if it is empty.
-func (h *Header) check(kind string) error {
+func (h *Header) check(kind string) error { return h.checkNamed(kind, checkResourceName) }
+
+// checkNamed is check with a kind's own rule for metadata.name: nameRule
+// returns why a name is invalid, or "".
+func (h *Header) checkNamed(kind string, nameRule func(string) string) error {
 	fail := func(field, format string, args ...any) error {
 		return newError(kind, h.Metadata.Name, field, format, args...)
 	}
@@ -94,7 +102,7 @@ func (h *Header) check(kind string) error {
 	if h.Metadata.Name == "" {
 		return fail("metadata.name", "required")
 	}
-	if reason := checkResourceName(h.Metadata.Name); reason != "" {
+	if reason := nameRule(h.Metadata.Name); reason != "" {
 		// The name is what is wrong: leave it out of the prefix.
 		return newError(kind, "", "metadata.name", "%q %s", h.Metadata.Name, reason)
 	}
@@ -160,6 +168,15 @@ func firstBadLabelKeyRune(k string) (rune, bool) {
 		}
 	}
 	return 0, false
+}
+
+// sortedUnique sorts s in place and drops duplicates; nil for none.
+func sortedUnique(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	slices.Sort(s)
+	return slices.Compact(s)
 }
 
 // kindList is the known kinds for messages: "app, vnet_config".
