@@ -34,6 +34,7 @@ type Snapshot struct {
 type Match struct {
 	Cluster *Cluster
 	App     *App
+	Zone    string // the most specific captured domain holding the name
 }
 
 // Normalize lower-cases a DNS name and strips its trailing dot.
@@ -49,12 +50,25 @@ func InDomain(name, domain string) bool {
 
 // Captured reports whether c's DNS domains (the proxy's host and every
 // custom zone) contain name.
-func (c *Cluster) Captured(name string) bool {
-	if c.ProxyHost != "" && InDomain(name, c.ProxyHost) {
-		return true
+func (c *Cluster) Captured(name string) bool { return c.Domain(name) != "" }
+
+// Domain is the most specific of c's DNS domains that contains name, or ""
+// if none does.
+func (c *Cluster) Domain(name string) string {
+	best := ""
+	for _, d := range append([]string{c.ProxyHost}, c.Zones...) {
+		if d != "" && InDomain(name, d) && len(d) > len(best) {
+			best = d
+		}
 	}
-	for _, z := range c.Zones {
-		if InDomain(name, z) {
+	return best
+}
+
+// Captures reports whether any cluster's domains contain name.
+func (s *Snapshot) Captures(name string) bool {
+	name = Normalize(name)
+	for i := range s.Clusters {
+		if s.Clusters[i].Captured(name) {
 			return true
 		}
 	}
@@ -73,12 +87,13 @@ func (s *Snapshot) Lookup(name string) (Match, bool) {
 	}
 	for i := range s.Clusters {
 		c := &s.Clusters[i]
-		if !c.Captured(name) {
+		zone := c.Domain(name)
+		if zone == "" {
 			continue
 		}
 		for j := range c.Apps {
 			if c.Apps[j].PublicAddr == name {
-				return Match{Cluster: c, App: &c.Apps[j]}, true
+				return Match{Cluster: c, App: &c.Apps[j], Zone: zone}, true
 			}
 		}
 	}

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func testSnapshot() *Snapshot {
@@ -73,33 +76,121 @@ func TestDomainsAndRanges(t *testing.T) {
 	}
 }
 
+// fakeSource serves offers from a channel: each value sent is one
+// update; an error sent breaks the stream.
 type fakeSource struct {
-	c   Cluster
-	err error
+	updates chan any // Cluster or error
+	watches atomic.Int32
 }
 
-func (f fakeSource) Fetch(context.Context) (Cluster, error) { return f.c, f.err }
+func newFakeSource() *fakeSource { return &fakeSource{updates: make(chan any, 4)} }
 
-func TestRefreshKeepsReachableClusters(t *testing.T) {
-	down := fakeSource{err: errors.New("connection refused")}
-	up := fakeSource{c: Cluster{Name: "up"}}
-	cat, err := New([]Source{down, up}, nil)
+func (f *fakeSource) Watch(ctx context.Context, update func(Cluster)) error {
+	f.watches.Add(1)
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case v := <-f.updates:
+			switch v := v.(type) {
+			case Cluster:
+				update(v)
+			case error:
+				return v
+			}
+		}
+	}
+}
+
+func runCatalog(t *testing.T, sources ...Source) *Catalog {
+	t.Helper()
+	cat, err := New(sources, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap, err := cat.Refresh(context.Background())
-	if err != nil {
-		t.Fatalf("Refresh: %v", err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { cat.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return cat
+}
+
+func ready(t *testing.T, cat *Catalog) (*Snapshot, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return cat.Ready(ctx)
+}
+
+// waitFor polls the catalog until cond holds (30 s at most).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for range 3000 {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	if len(snap.Clusters) != 1 || snap.Clusters[0].Name != "up" || cat.Current() != snap {
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func TestCatalogFollowsSources(t *testing.T) {
+	down, up := newFakeSource(), newFakeSource()
+	down.updates <- errors.New("connection refused")
+	up.updates <- Cluster{Name: "up", Apps: []App{{Name: "a", PublicAddr: "a.up.test"}}}
+	cat := runCatalog(t, down, up)
+
+	snap, err := ready(t, cat)
+	if err != nil {
+		t.Fatalf("Ready: %v", err)
+	}
+	if len(snap.Clusters) != 1 || snap.Clusters[0].Name != "up" {
 		t.Fatalf("snapshot = %+v, want only the reachable cluster", snap.Clusters)
 	}
+	<-cat.Changed()
 
-	allDown, _ := New([]Source{down}, nil)
-	if _, err := allDown.Refresh(context.Background()); err == nil {
-		t.Fatal("Refresh with every cluster down: want an error")
+	// A change reaches the snapshot and signals Changed.
+	up.updates <- Cluster{Name: "up", Apps: []App{{Name: "a"}, {Name: "b"}}}
+	<-cat.Changed()
+	if n := len(cat.Current().Clusters[0].Apps); n != 2 {
+		t.Fatalf("after update: %d apps, want 2", n)
+	}
+
+	// A broken stream keeps the last offer and is re-opened.
+	up.updates <- errors.New("stream reset")
+	waitFor(t, "the stream to be re-opened", func() bool { return up.watches.Load() >= 2 })
+	if st := cat.Status()[1]; st.Name != "up" || len(cat.Current().Clusters) != 1 {
+		t.Fatalf("after a break: status %+v, snapshot %+v; want the last offer kept", st, cat.Current().Clusters)
+	}
+
+	// The cluster that was down comes up later, after the first one in
+	// source order.
+	down.updates <- Cluster{Name: "late"}
+	waitFor(t, "the late cluster", func() bool { return len(cat.Current().Clusters) == 2 })
+	if got := cat.Current().Clusters[0].Name; got != "late" {
+		t.Fatalf("first cluster = %s, want source order (late first)", got)
+	}
+}
+
+func TestCatalogReadyFailsWhenNoClusterAnswers(t *testing.T) {
+	down := newFakeSource()
+	down.updates <- errors.New("connection refused")
+	cat := runCatalog(t, down)
+	if _, err := ready(t, cat); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("Ready = %v, want the sources' errors", err)
 	}
 	if _, err := New(nil, nil); err == nil {
 		t.Fatal("New without sources: want an error")
+	}
+}
+
+func TestLookupZone(t *testing.T) {
+	s := testSnapshot()
+	m, ok := s.Lookup("tcp-app.foo.bar.qux.test")
+	if !ok || m.Zone != "bar.qux.test" {
+		t.Fatalf("Lookup zone = %q, %v; want bar.qux.test", m.Zone, ok)
+	}
+	if !s.Captures("x.company.test") || s.Captures("x.evilcompany.test") {
+		t.Fatal("Captures: wrong suffix matching")
 	}
 }

@@ -50,3 +50,11 @@ func MapToIPv4(ula netip.Prefix, v6 netip.Addr) (netip.Addr, bool) {
 func isULA64(p netip.Prefix) bool {
 	return p.IsValid() && p.Bits() == 64 && p.Addr().Is6() && !p.Addr().Is4In6()
 }
+
+// TunAddr6 is the device's own IPv6 address: the ULA prefix's ::1.
+func TunAddr6(ula netip.Prefix) netip.Addr { return ula.Masked().Addr().Next() }
+
+// DNSAddr6 is where VNet's DNS server listens over IPv6: the prefix's ::2.
+// Neither collides with an app: those carry an IPv4 address (never
+// network+1 or +2 of a range, never in 0.0.0.0/8) in their low 32 bits.
+func DNSAddr6(ula netip.Prefix) netip.Addr { return TunAddr6(ula).Next() }

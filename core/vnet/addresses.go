@@ -15,62 +15,149 @@ type appRef struct {
 	App     string
 }
 
-// addressBook gives apps their virtual IPs and finds the app behind an IP.
-// Clusters that share a range share one allocator, so their apps never
-// collide.
+// appKey is what an address is derived from: an app's public address in
+// its cluster. Renaming an app keeps its address; changing its public
+// address gives it a new one.
+type appKey struct {
+	Cluster    string
+	PublicAddr string
+}
+
+func (k appKey) ipamKey() string { return k.Cluster + "/" + k.PublicAddr }
+
+type holder struct {
+	key   appKey
+	addr  netip.Addr
+	alloc *ipam.Allocator
+	ref   appRef
+}
+
+// addressBook gives apps their virtual IPv4 addresses and finds the app
+// behind an address. Clusters that share a range share one allocator, so
+// their apps never collide. An address whose app went away is not handed
+// out again while a connection to it lives.
 type addressBook struct {
 	mu         sync.Mutex
 	allocators map[netip.Prefix]*ipam.Allocator // guarded by mu
-	byAddr     map[netip.Addr]appRef            // guarded by mu
+	byKey      map[appKey]holder                // current holders; guarded by mu
+	byAddr     map[netip.Addr]appKey            // guarded by mu
+	active     map[netip.Addr]int               // open connections per address; guarded by mu
+	retired    map[netip.Addr]holder            // gone apps with open connections; guarded by mu
 }
 
 func newAddressBook() *addressBook {
-	return &addressBook{allocators: map[netip.Prefix]*ipam.Allocator{}, byAddr: map[netip.Addr]appRef{}}
+	return &addressBook{
+		allocators: map[netip.Prefix]*ipam.Allocator{},
+		byKey:      map[appKey]holder{},
+		byAddr:     map[netip.Addr]appKey{},
+		active:     map[netip.Addr]int{},
+		retired:    map[netip.Addr]holder{},
+	}
 }
 
-// assign returns the app's IPv4 address in its cluster's range. The key
-// includes the cluster so that the same name in two clusters gets two
-// addresses, and is derived from the name, so the address is stable.
-func (b *addressBook) assign(c *catalog.Cluster, a *catalog.App) (netip.Addr, error) {
+// sync makes the book match snap: every app with a public address gets
+// one in its cluster's current range; apps that left (or whose range
+// changed) lose theirs. It returns one error per app that could not get an
+// address (a range too small), so they can be reported; the others work.
+func (b *addressBook) sync(snap *catalog.Snapshot) []error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	alloc, ok := b.allocators[c.IPv4Range]
+	want := map[appKey]*catalog.Cluster{}
+	refs := map[appKey]appRef{}
+	for i := range snap.Clusters {
+		c := &snap.Clusters[i]
+		for _, a := range c.Apps {
+			if a.PublicAddr == "" {
+				continue
+			}
+			k := appKey{Cluster: c.Name, PublicAddr: a.PublicAddr}
+			want[k], refs[k] = c, appRef{Cluster: c.Name, App: a.Name}
+		}
+	}
+	for k, h := range b.byKey {
+		if c, ok := want[k]; !ok || c.IPv4Range != h.alloc.Prefix() {
+			b.drop(k, h)
+		}
+	}
+	var errs []error
+	for k, c := range want {
+		if h, ok := b.byKey[k]; ok {
+			h.ref = refs[k] // renamed apps keep their address
+			b.byKey[k] = h
+			continue
+		}
+		if _, err := b.assign(k, c.IPv4Range, refs[k]); err != nil {
+			errs = append(errs, fmt.Errorf("app %s of cluster %s: %w", refs[k].App, c.Name, err))
+		}
+	}
+	return errs
+}
+
+// assign gives k an address in prefix. Called with mu held.
+func (b *addressBook) assign(k appKey, prefix netip.Prefix, ref appRef) (netip.Addr, error) {
+	alloc, ok := b.allocators[prefix]
 	if !ok {
 		var err error
-		if alloc, err = ipam.New(c.IPv4Range); err != nil {
-			return netip.Addr{}, fmt.Errorf("cluster %s range %s: %w", c.Name, c.IPv4Range, err)
+		if alloc, err = ipam.New(prefix); err != nil {
+			return netip.Addr{}, fmt.Errorf("range %s: %w", prefix, err)
 		}
-		b.allocators[c.IPv4Range] = alloc
+		b.allocators[prefix] = alloc
 	}
-	addr, err := alloc.Assign(c.Name + "/" + a.PublicAddr)
+	addr, err := alloc.Assign(k.ipamKey())
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("address for %s in %s: %w", a.PublicAddr, c.IPv4Range, err)
+		return netip.Addr{}, fmt.Errorf("no address for %s in %s: %w", k.PublicAddr, prefix, err)
 	}
-	b.byAddr[addr] = appRef{Cluster: c.Name, App: a.Name}
+	b.byKey[k] = holder{key: k, addr: addr, alloc: alloc, ref: ref}
+	b.byAddr[addr] = k
+	// An app that left while connected and came back holds its address
+	// again: it must not be released when those connections end.
+	delete(b.retired, addr)
 	return addr, nil
 }
 
-// lookup returns the app an address was given to.
-func (b *addressBook) lookup(addr netip.Addr) (appRef, bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	ref, ok := b.byAddr[addr.Unmap()]
-	return ref, ok
+// drop takes k's address away. Called with mu held.
+func (b *addressBook) drop(k appKey, h holder) {
+	delete(b.byKey, k)
+	delete(b.byAddr, h.addr)
+	if b.active[h.addr] > 0 {
+		b.retired[h.addr] = h
+		return
+	}
+	h.alloc.Release(k.ipamKey())
 }
 
-// assignAll gives every app of snap its address up front, so that a client
-// that kept an address from an earlier run reaches the app before asking
-// DNS again.
-func (e *Engine) assignAll(snap *catalog.Snapshot) {
-	for i := range snap.Clusters {
-		c := &snap.Clusters[i]
-		for j := range c.Apps {
-			if c.Apps[j].PublicAddr == "" {
-				continue
-			}
-			if _, err := e.addrs.assign(c, &c.Apps[j]); err != nil {
-				e.log.Warn("no address for app", "app", c.Apps[j].Name, "cluster", c.Name, "err", err)
-			}
-		}
+// addrOf is the address of an app, if it has one.
+func (b *addressBook) addrOf(cluster, publicAddr string) (netip.Addr, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	h, ok := b.byKey[appKey{Cluster: cluster, PublicAddr: publicAddr}]
+	return h.addr, ok
+}
+
+// acquire finds the app behind addr for a new connection and counts the
+// connection until release is called.
+func (b *addressBook) acquire(addr netip.Addr) (ref appRef, release func(), ok bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	k, ok := b.byAddr[addr]
+	if !ok {
+		return appRef{}, nil, false
+	}
+	b.active[addr]++
+	var once sync.Once
+	return b.byKey[k].ref, func() { once.Do(func() { b.release(addr) }) }, true
+}
+
+func (b *addressBook) release(addr netip.Addr) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.active[addr]--
+	if b.active[addr] > 0 {
+		return
+	}
+	delete(b.active, addr)
+	if h, ok := b.retired[addr]; ok {
+		delete(b.retired, addr)
+		h.alloc.Release(h.key.ipamKey())
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -34,16 +35,21 @@ type Dialer interface {
 // Config is what the engine needs.
 type Config struct {
 	IO       stack.PacketIO   // never nil
-	Catalog  *catalog.Catalog // never nil
+	Catalog  *catalog.Catalog // never nil; the engine runs it
 	Dialer   Dialer           // never nil
 	Upstream dns.Upstream     // never nil: where names that are not VNet's go
 	// ApplySettings asks the OS to route VNet's addresses and DNS zones to
-	// IO. Called once the catalog is known, and again whenever it changes.
+	// IO. Called once the catalog is known, and again whenever what it
+	// asks for changes. An error is logged and retried at the next change.
 	ApplySettings func(context.Context, netcfg.Settings) error
-	MTU           int           // default 1500
-	DNSTTL        uint32        // default DefaultDNSTTL
-	DialTimeout   time.Duration // bounds a tunnel dial; default 10s
-	Logger        *slog.Logger
+	// ULA is this machine's IPv6 prefix (a /64 from ipam.NewULAPrefix,
+	// kept across runs). Invalid: IPv6 is off.
+	ULA         netip.Prefix
+	MTU         int           // default 1500
+	DNSTTL      uint32        // default DefaultDNSTTL
+	NegativeTTL time.Duration // longest a negative upstream answer in VNet's zones is cached; default 5s
+	DialTimeout time.Duration // bounds a tunnel dial; default 10s
+	Logger      *slog.Logger
 }
 
 // CheckAndSetDefaults validates c and fills in defaults.
@@ -57,6 +63,8 @@ func (c *Config) CheckAndSetDefaults() error {
 		return errors.New("vnet: dialer is required")
 	case c.Upstream == nil:
 		return errors.New("vnet: upstream resolver is required")
+	case c.ULA.IsValid() && (c.ULA.Bits() != 64 || !c.ULA.Addr().Is6()):
+		return fmt.Errorf("vnet: ULA prefix %s is not an IPv6 /64", c.ULA)
 	}
 	if c.ApplySettings == nil {
 		c.ApplySettings = func(context.Context, netcfg.Settings) error { return nil }
@@ -66,6 +74,9 @@ func (c *Config) CheckAndSetDefaults() error {
 	}
 	if c.DNSTTL == 0 {
 		c.DNSTTL = DefaultDNSTTL
+	}
+	if c.NegativeTTL == 0 {
+		c.NegativeTTL = 5 * time.Second
 	}
 	if c.DialTimeout <= 0 {
 		c.DialTimeout = 10 * time.Second
@@ -78,14 +89,15 @@ func (c *Config) CheckAndSetDefaults() error {
 
 // Engine is one running VNet.
 type Engine struct {
-	cfg Config
-	log *slog.Logger
-
-	addrs *addressBook // never nil
+	cfg      Config
+	log      *slog.Logger
+	addrs    *addressBook       // never nil
+	upstream *dns.NegativeCache // never nil; wraps cfg.Upstream
 
 	mu       sync.Mutex
 	settings netcfg.Settings // guarded by mu; what the OS was last asked for
 	started  time.Time       // guarded by mu
+	problems []string        // guarded by mu; what the last catalog change could not do
 }
 
 // New returns an engine ready to Run.
@@ -93,25 +105,63 @@ func New(cfg Config) (*Engine, error) {
 	if err := cfg.CheckAndSetDefaults(); err != nil {
 		return nil, err
 	}
-	return &Engine{cfg: cfg, log: cfg.Logger, addrs: newAddressBook()}, nil
+	e := &Engine{cfg: cfg, log: cfg.Logger, addrs: newAddressBook()}
+	e.upstream = dns.NewNegativeCache(cfg.Upstream, func(name string) bool {
+		return e.cfg.Catalog.Current().Captures(name)
+	}, cfg.NegativeTTL)
+	return e, nil
 }
 
-// Run fetches the catalog, starts the netstack and the DNS server on it,
+// Run follows the catalog, starts the netstack and the DNS server on it,
 // asks the OS for its settings and serves until ctx is done or the packet
-// I/O fails.
+// I/O fails. Catalog changes reach addresses, DNS and the OS settings
+// without a restart.
 func (e *Engine) Run(ctx context.Context) error {
-	snap, err := e.cfg.Catalog.Refresh(ctx)
+	var (
+		wg       sync.WaitGroup
+		errMu    sync.Mutex
+		firstErr error // guarded by errMu: why the run ended, if not ctx
+	)
+	defer wg.Wait() // last: after cancel and the closes below
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	run := func(name string, f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil && ctx.Err() == nil {
+				errMu.Lock()
+				if firstErr == nil {
+					firstErr = fmt.Errorf("%s: %w", name, err)
+				}
+				errMu.Unlock()
+			}
+			cancel()
+		}()
+	}
+	run("catalog", func() error { e.cfg.Catalog.Run(ctx); return nil })
+	snap, err := e.cfg.Catalog.Ready(ctx)
 	if err != nil {
 		return err
 	}
-	e.assignAll(snap)
+	// The device's and the DNS server's addresses come from the first
+	// cluster's range at start and stay for the whole run, even if that
+	// range changes (its /32s stay routed); apps follow range changes.
 	root := snap.Clusters[0].IPv4Range
-	dnsAddr := ipam.DNSAddr(root)
+	base := netcfg.Settings{
+		TunAddr4: ipam.TunAddr(root),
+		DNSAddrs: []netip.Addr{ipam.DNSAddr(root)},
+		MTU:      e.cfg.MTU,
+	}
+	if e.cfg.ULA.IsValid() {
+		base.TunAddr6 = ipam.TunAddr6(e.cfg.ULA)
+		base.DNSAddrs = append(base.DNSAddrs, ipam.DNSAddr6(e.cfg.ULA))
+	}
 
 	st, err := stack.New(stack.Config{
 		IO:        e.cfg.IO,
 		MTU:       uint32(e.cfg.MTU),
-		Addresses: []netip.Addr{dnsAddr},
+		Addresses: base.DNSAddrs,
 		HandleTCP: e.handleTCP,
 		Logger:    e.log,
 	})
@@ -119,62 +169,86 @@ func (e *Engine) Run(ctx context.Context) error {
 		return fmt.Errorf("start netstack: %w", err)
 	}
 	defer st.Close()
-
-	dnsSrv, err := dns.NewServer(dns.Config{Resolver: resolver{e}, Upstream: e.cfg.Upstream, Logger: e.log})
+	dnsSrv, err := dns.NewServer(dns.Config{Resolver: resolver{e}, Upstream: e.upstream, Logger: e.log})
 	if err != nil {
 		return err
 	}
-	udp, err := st.ListenUDP(netip.AddrPortFrom(dnsAddr, 53))
-	if err != nil {
-		return fmt.Errorf("listen dns/udp: %w", err)
-	}
-	tcp, err := st.ListenTCP(netip.AddrPortFrom(dnsAddr, 53))
-	if err != nil {
-		udp.Close()
-		return fmt.Errorf("listen dns/tcp: %w", err)
-	}
-
-	settings := netcfg.Settings{
-		TunAddr4: ipam.TunAddr(root),
-		Routes:   snap.Ranges(),
-		DNSAddrs: []netip.Addr{dnsAddr},
-		DNSZones: snap.Domains(),
-		MTU:      e.cfg.MTU,
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, 3)
-	run := func(name string, f func() error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := f(); err != nil && ctx.Err() == nil {
-				errs <- fmt.Errorf("%s: %w", name, err)
-			}
-			cancel()
-		}()
+	defer dnsSrv.Close()
+	for _, a := range base.DNSAddrs {
+		udp, err := st.ListenUDP(netip.AddrPortFrom(a, 53))
+		if err != nil {
+			return fmt.Errorf("listen dns/udp %s: %w", a, err)
+		}
+		tcp, err := st.ListenTCP(netip.AddrPortFrom(a, 53))
+		if err != nil {
+			udp.Close()
+			return fmt.Errorf("listen dns/tcp %s: %w", a, err)
+		}
+		run("dns/udp", func() error { return dnsSrv.ServeUDP(ctx, udp) })
+		run("dns/tcp", func() error { return dnsSrv.ServeTCP(ctx, tcp) })
 	}
 	run("netstack", func() error { return st.Run(ctx) })
-	run("dns/udp", func() error { return dnsSrv.ServeUDP(ctx, udp) })
-	run("dns/tcp", func() error { return dnsSrv.ServeTCP(ctx, tcp) })
 
-	if err := e.cfg.ApplySettings(ctx, settings); err != nil {
-		cancel()
-		wg.Wait()
-		return fmt.Errorf("configure the OS: %w", err)
-	}
 	e.mu.Lock()
-	e.settings = settings
 	e.started = time.Now()
 	e.mu.Unlock()
-	e.log.Info("VNet is up", "tun", settings.TunAddr4, "dns", dnsAddr, "zones", settings.DNSZones, "routes", settings.Routes)
+	e.reconcile(ctx, base, snap, true)
+	for {
+		select {
+		case <-ctx.Done():
+			cancel()
+			wg.Wait()
+			errMu.Lock()
+			defer errMu.Unlock()
+			return firstErr // nil when ctx ended the run
+		case <-e.cfg.Catalog.Changed():
+			e.reconcile(ctx, base, e.cfg.Catalog.Current(), false)
+		}
+	}
+}
 
-	<-ctx.Done()
-	udp.Close()
-	tcp.Close()
-	st.Close()
-	wg.Wait()
-	close(errs)
-	return <-errs // nil when ctx ended the run
+// reconcile brings addresses, the negative cache and the OS settings in
+// line with snap.
+func (e *Engine) reconcile(ctx context.Context, base netcfg.Settings, snap *catalog.Snapshot, first bool) {
+	var problems []string
+	for _, err := range e.addrs.sync(snap) {
+		e.log.Warn("app left out", "err", err)
+		problems = append(problems, err.Error())
+	}
+	e.upstream.Flush()
+	s := settingsFor(base, snap, e.cfg.ULA)
+	e.mu.Lock()
+	same := !first && s.Equal(e.settings)
+	e.mu.Unlock()
+	if !same {
+		if err := e.cfg.ApplySettings(ctx, s); err != nil {
+			e.log.Error("configure the OS", "err", err)
+			problems = append(problems, "configure the OS: "+err.Error())
+		} else {
+			e.mu.Lock()
+			e.settings = s
+			e.mu.Unlock()
+			e.log.Info("VNet is up", "tun", s.TunAddr4, "dns", s.DNSAddrs, "zones", s.DNSZones, "routes", s.Routes)
+		}
+	}
+	e.mu.Lock()
+	e.problems = problems
+	e.mu.Unlock()
+}
+
+// settingsFor is what the OS must do for snap: route every cluster's range
+// (and the device's own DNS address, should its range have moved) and the
+// ULA prefix to the device, and send every captured domain's queries to
+// VNet.
+func settingsFor(base netcfg.Settings, snap *catalog.Snapshot, ula netip.Prefix) netcfg.Settings {
+	s := base
+	s.Routes = snap.Ranges()
+	if dns4 := base.DNSAddrs[0]; !slices.ContainsFunc(s.Routes, func(p netip.Prefix) bool { return p.Contains(dns4) }) {
+		s.Routes = append(s.Routes, netip.PrefixFrom(dns4, 32))
+	}
+	if ula.IsValid() {
+		s.Routes = append(s.Routes, ula)
+	}
+	s.DNSZones = snap.Domains()
+	return s
 }

@@ -4,32 +4,32 @@ import (
 	"context"
 	"net/netip"
 
-	mdns "github.com/miekg/dns"
-
 	"github.com/vnetproject/vnet/core/dns"
+	"github.com/vnetproject/vnet/core/ipam"
 )
 
 // resolver answers the names of apps in the catalog.
 type resolver struct{ e *Engine }
 
 // Resolve owns a name only when it is a TCP app's public address inside a
-// captured domain; everything else goes upstream.
+// captured domain; everything else goes upstream. An owned name answers A
+// with its IPv4 address and AAAA with the ULA address that carries it;
+// other types get an empty answer with the zone's SOA.
 func (r resolver) Resolve(ctx context.Context, name string, qtype uint16) (dns.Answer, bool) {
 	m, ok := r.e.cfg.Catalog.Current().Lookup(name)
 	if !ok {
 		return dns.Answer{}, false
 	}
-	ans := dns.Answer{TTL: r.e.cfg.DNSTTL}
-	if qtype != mdns.TypeA {
-		// AAAA comes with IPv6 support; other types of an app's name
-		// are an empty NOERROR, never NXDOMAIN.
+	ans := dns.Answer{TTL: r.e.cfg.DNSTTL, Zone: m.Zone}
+	v4, ok := r.e.addrs.addrOf(m.Cluster.Name, m.App.PublicAddr)
+	if !ok {
+		// Its range is full (reported in status): the name is still
+		// VNet's, so answer NODATA rather than send it upstream.
 		return ans, true
 	}
-	addr, err := r.e.addrs.assign(m.Cluster, m.App)
-	if err != nil {
-		r.e.log.Warn("no address for app", "app", m.App.Name, "err", err)
-		return ans, true
+	ans.Addrs = []netip.Addr{v4}
+	if r.e.cfg.ULA.IsValid() {
+		ans.Addrs = append(ans.Addrs, ipam.MapToIPv6(r.e.cfg.ULA, v4))
 	}
-	ans.Addrs = []netip.Addr{addr}
 	return ans, true
 }

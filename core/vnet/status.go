@@ -7,15 +7,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vnetproject/vnet/core/catalog"
+	"github.com/vnetproject/vnet/core/ipam"
 	"github.com/vnetproject/vnet/core/netcfg"
 )
 
 // Status is what `vnet status` shows.
 type Status struct {
-	Running  bool            `json:"running"`
-	Since    time.Time       `json:"since,omitzero"`
-	Settings netcfg.Settings `json:"settings"`
-	Apps     []AppStatus     `json:"apps"`
+	Running  bool                    `json:"running"`
+	Since    time.Time               `json:"since,omitzero"`
+	Settings netcfg.Settings         `json:"settings"`
+	Clusters []catalog.ClusterStatus `json:"clusters"`
+	Apps     []AppStatus             `json:"apps"`
+	Problems []string                `json:"problems,omitempty"`
 }
 
 // AppStatus is one app as VNet serves it.
@@ -24,21 +28,25 @@ type AppStatus struct {
 	Name       string     `json:"name"`
 	PublicAddr string     `json:"public_addr"`
 	IPv4       netip.Addr `json:"ipv4,omitzero"`
+	IPv6       netip.Addr `json:"ipv6,omitzero"`
 }
 
 // Status reports what the engine is doing now.
 func (e *Engine) Status() Status {
 	e.mu.Lock()
-	st := Status{Running: !e.started.IsZero(), Since: e.started, Settings: e.settings}
+	st := Status{Running: !e.started.IsZero(), Since: e.started, Settings: e.settings, Problems: slices.Clone(e.problems)}
 	e.mu.Unlock()
+	st.Clusters = e.cfg.Catalog.Status()
 	snap := e.cfg.Catalog.Current()
 	for i := range snap.Clusters {
 		c := &snap.Clusters[i]
-		for j := range c.Apps {
-			a := &c.Apps[j]
+		for _, a := range c.Apps {
 			as := AppStatus{Cluster: c.Name, Name: a.Name, PublicAddr: a.PublicAddr}
-			if a.PublicAddr != "" {
-				as.IPv4, _ = e.addrs.assign(c, a)
+			if v4, ok := e.addrs.addrOf(c.Name, a.PublicAddr); ok {
+				as.IPv4 = v4
+				if e.cfg.ULA.IsValid() {
+					as.IPv6 = ipam.MapToIPv6(e.cfg.ULA, v4)
+				}
 			}
 			st.Apps = append(st.Apps, as)
 		}

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/netip"
 	"runtime"
+	"slices"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,8 +26,11 @@ import (
 )
 
 var (
-	hostAddr = netip.MustParseAddr("100.64.0.1")
-	dnsAddr  = netip.AddrPortFrom(netip.MustParseAddr("100.64.0.2"), 53)
+	hostAddr  = netip.MustParseAddr("100.64.0.1")
+	dnsAddr   = netip.AddrPortFrom(netip.MustParseAddr("100.64.0.2"), 53)
+	ula       = netip.MustParsePrefix("fd7a:115c:a1e0:ab12::/64")
+	hostAddr6 = netip.MustParseAddr("fd7a:115c:a1e0:ab12::1")
+	dnsAddr6  = netip.AddrPortFrom(netip.MustParseAddr("fd7a:115c:a1e0:ab12::2"), 53)
 )
 
 // world is the whole pipeline in one process: a real cluster on loopback
@@ -33,8 +38,13 @@ var (
 // packet pipe, and a "host" netstack on the other end playing the OS.
 type world struct {
 	host     *stack.Stack
-	settings netcfg.Settings
+	settings netcfg.Settings // the first settings applied
 	upstream *dnstest.Upstream
+	cluster  *clustertest.Cluster
+	admin    *profile.Profile
+
+	mu      sync.Mutex
+	applied []netcfg.Settings // guarded by mu; every ApplySettings call
 }
 
 func newWorld(t *testing.T) *world {
@@ -45,7 +55,7 @@ func newWorld(t *testing.T) *world {
 		clustertest.App{Name: "down", URI: "tcp://" + clustertest.ClosedPort(t), PublicAddr: "down.company.test"},
 		clustertest.App{Name: "hidden", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "hidden.elsewhere.test"},
 	)
-	createZone(t, c.Admin(t), "company.test")
+	createResource(t, c.Admin(t), vnetConfig("", "company.test"))
 	alice := c.AddUser(t, "alice", "dev")
 
 	clusters, err := vnet.Connect([]*profile.Profile{alice})
@@ -57,14 +67,18 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{upstream: dnstest.NewUpstream()}
+	w := &world{upstream: dnstest.NewUpstream(), cluster: c, admin: c.Admin(t)}
 	w.upstream.AddRR("only-upstream.test. 60 IN A 192.0.2.50")
 
 	vnetEnd, hostEnd := stacktest.Pipe(512)
-	applied := make(chan netcfg.Settings, 1)
 	eng, err := vnet.New(vnet.Config{
-		IO: vnetEnd, Catalog: cat, Dialer: clusters, Upstream: w.upstream,
-		ApplySettings: func(_ context.Context, s netcfg.Settings) error { applied <- s; return nil },
+		IO: vnetEnd, Catalog: cat, Dialer: clusters, Upstream: w.upstream, ULA: ula,
+		ApplySettings: func(_ context.Context, s netcfg.Settings) error {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			w.applied = append(w.applied, s)
+			return nil
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -79,34 +93,72 @@ func newWorld(t *testing.T) *world {
 		}
 	})
 
-	w.host, err = stack.New(stack.Config{IO: hostEnd, Addresses: []netip.Addr{hostAddr}})
+	w.host, err = stack.New(stack.Config{IO: hostEnd, Addresses: []netip.Addr{hostAddr, hostAddr6}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	go w.host.Run(ctx)
 	t.Cleanup(func() { w.host.Close() })
 
-	select {
-	case w.settings = <-applied:
-	case err := <-done:
-		t.Fatalf("engine stopped: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("engine never applied its settings")
-	}
+	w.settings = w.waitSettings(t, "the first settings", func(netcfg.Settings) bool { return true })
 	return w
 }
 
-func createZone(t *testing.T, admin *profile.Profile, zone string) {
+// waitSettings waits until the engine has applied settings that satisfy
+// cond, and returns them.
+func (w *world) waitSettings(t *testing.T, what string, cond func(netcfg.Settings) bool) netcfg.Settings {
+	t.Helper()
+	var last netcfg.Settings
+	eventually(t, what, func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if len(w.applied) == 0 {
+			return false
+		}
+		last = w.applied[len(w.applied)-1]
+		return cond(last)
+	})
+	return last
+}
+
+// eventually polls cond until it holds (30 s at most): for changes that
+// travel through the watch stream.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for range 600 {
+		if cond() {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func vnetConfig(rng string, zones ...string) string {
+	y := "kind: vnet_config\nversion: v1\nmetadata:\n  name: vnet-config\nspec:\n"
+	if rng != "" {
+		y += "  ipv4_cidr_range: " + rng + "\n"
+	}
+	if len(zones) > 0 {
+		y += "  custom_dns_zones:\n"
+		for _, z := range zones {
+			y += "    - suffix: " + z + "\n"
+		}
+	}
+	return y
+}
+
+// createResource writes a resource as the cluster's admin (overwriting).
+func createResource(t *testing.T, admin *profile.Profile, yaml string) {
 	t.Helper()
 	conn, err := admin.Dial()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	y := "kind: vnet_config\nversion: v1\nmetadata:\n  name: vnet-config\nspec:\n  custom_dns_zones:\n    - suffix: " + zone + "\n"
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := api.NewClusterClient(conn).CreateResource(ctx, &api.CreateResourceRequest{Yaml: []byte(y)}); err != nil {
+	if _, err := api.NewClusterClient(conn).CreateResource(ctx, &api.CreateResourceRequest{Yaml: []byte(yaml), Force: true}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -114,7 +166,12 @@ func createZone(t *testing.T, admin *profile.Profile, zone string) {
 // query asks VNet's DNS server over UDP, through the host stack.
 func (w *world) query(t *testing.T, name string, qtype uint16) *mdns.Msg {
 	t.Helper()
-	c, err := w.host.DialUDP(hostAddr, dnsAddr)
+	return w.queryAt(t, hostAddr, dnsAddr, name, qtype)
+}
+
+func (w *world) queryAt(t *testing.T, src netip.Addr, server netip.AddrPort, name string, qtype uint16) *mdns.Msg {
+	t.Helper()
+	c, err := w.host.DialUDP(src, server)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,11 +203,15 @@ func (w *world) resolve(t *testing.T, name string) netip.Addr {
 func TestSystemReachAppByName(t *testing.T) {
 	w := newWorld(t)
 	rng := netip.MustParsePrefix("100.64.0.0/10")
-	if w.settings.TunAddr4 != hostAddr || len(w.settings.DNSAddrs) != 1 || w.settings.DNSAddrs[0] != dnsAddr.Addr() {
-		t.Fatalf("settings = %+v", w.settings)
+	want := netcfg.Settings{
+		TunAddr4: hostAddr, TunAddr6: hostAddr6,
+		Routes:   []netip.Prefix{rng, ula},
+		DNSAddrs: []netip.Addr{dnsAddr.Addr(), dnsAddr6.Addr()},
+		DNSZones: []string{"proxy.root.test", "company.test"},
+		MTU:      1500,
 	}
-	if len(w.settings.Routes) != 1 || w.settings.Routes[0] != rng {
-		t.Fatalf("routes = %v, want %v", w.settings.Routes, rng)
+	if !w.settings.Equal(want) {
+		t.Fatalf("settings = %+v\nwant %+v", w.settings, want)
 	}
 
 	ip := w.resolve(t, "Echo.Company.Test.")
@@ -183,6 +244,84 @@ func TestSystemReachAppByName(t *testing.T) {
 	if err != nil || string(rest) != "bye" {
 		t.Fatalf("after CloseWrite: %q, %v", rest, err)
 	}
+}
+
+// echo dials addr through the host stack, checks an echo and the app's
+// answer to our half-close.
+func (w *world) echo(t *testing.T, src netip.Addr, addr netip.AddrPort) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	conn, err := w.host.DialTCP(ctx, src, addr)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	conn.(interface{ CloseWrite() error }).CloseWrite()
+	got, err := io.ReadAll(conn)
+	if err != nil || string(got) != "pingbye" {
+		t.Fatalf("%s answered %q, %v; want pingbye", addr, got, err)
+	}
+}
+
+func TestSystemIPv6(t *testing.T) {
+	w := newWorld(t)
+	v4 := w.resolve(t, "echo.company.test")
+	resp := w.queryAt(t, hostAddr6, dnsAddr6, "echo.company.test", mdns.TypeAAAA)
+	if resp.Rcode != mdns.RcodeSuccess || len(resp.Answer) != 1 {
+		t.Fatalf("AAAA over IPv6: rcode %s, %d answers", mdns.RcodeToString[resp.Rcode], len(resp.Answer))
+	}
+	v6, _ := netip.AddrFromSlice(resp.Answer[0].(*mdns.AAAA).AAAA)
+	if !ula.Contains(v6) || [4]byte(v6.AsSlice()[12:]) != v4.As4() {
+		t.Fatalf("AAAA = %s, want %s's bits in %s", v6, v4, ula)
+	}
+	w.echo(t, hostAddr6, netip.AddrPortFrom(v6, 443))
+}
+
+// TestSystemLiveChanges: apps, zones and ranges change in the cluster while
+// VNet runs, and reach it through the watch stream without a restart.
+func TestSystemLiveChanges(t *testing.T) {
+	w := newWorld(t)
+	rng := netip.MustParsePrefix("100.64.0.0/10")
+
+	// A new app in a new zone.
+	createResource(t, w.admin, vnetConfig("", "company.test", "new.test"))
+	createResource(t, w.admin, "kind: app\nversion: v1\nmetadata:\n  name: late\nspec:\n  uri: tcp://"+clustertest.EchoServer(t)+"\n  public_addr: late.new.test\n")
+	w.waitSettings(t, "the new zone in the OS settings", func(s netcfg.Settings) bool {
+		return slices.Contains(s.DNSZones, "new.test")
+	})
+	var late netip.Addr
+	eventually(t, "late.new.test to resolve", func() bool {
+		resp := w.query(t, "late.new.test", mdns.TypeA)
+		if len(resp.Answer) == 1 {
+			late, _ = netip.AddrFromSlice(resp.Answer[0].(*mdns.A).A.To4())
+			return true
+		}
+		return false
+	})
+	w.echo(t, hostAddr, netip.AddrPortFrom(late, 80))
+
+	// The range moves: apps follow, the old DNS address stays routed.
+	newRange := netip.MustParsePrefix("100.100.0.0/16")
+	createResource(t, w.admin, vnetConfig(newRange.String(), "company.test", "new.test"))
+	s := w.waitSettings(t, "the new range", func(s netcfg.Settings) bool { return slices.Contains(s.Routes, newRange) })
+	if slices.Contains(s.Routes, rng) || !slices.Contains(s.Routes, netip.PrefixFrom(dnsAddr.Addr(), 32)) {
+		t.Fatalf("routes after the move = %v: want the new range and the DNS /32, not the old range", s.Routes)
+	}
+	moved := w.resolve(t, "echo.company.test")
+	if !newRange.Contains(moved) {
+		t.Fatalf("echo.company.test = %s after the move, want an address in %s", moved, newRange)
+	}
+	w.echo(t, hostAddr, netip.AddrPortFrom(moved, 5432))
+
+	// A zone that goes away takes its app's name with it.
+	createResource(t, w.admin, vnetConfig(newRange.String(), "company.test"))
+	eventually(t, "late.new.test to leave VNet's zones", func() bool {
+		return w.query(t, "late.new.test", mdns.TypeA).Rcode == mdns.RcodeNameError
+	})
 }
 
 func TestSystemNames(t *testing.T) {

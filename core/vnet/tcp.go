@@ -3,6 +3,7 @@ package vnet
 import (
 	"context"
 
+	"github.com/vnetproject/vnet/core/ipam"
 	"github.com/vnetproject/vnet/core/relay"
 	"github.com/vnetproject/vnet/core/stack"
 )
@@ -12,11 +13,20 @@ import (
 // reached the client is refused at once instead of seeing a connection
 // that dies.
 func (e *Engine) handleTCP(ctx context.Context, req *stack.TCPRequest) {
-	ref, ok := e.addrs.lookup(req.Dst.Addr())
+	dst := req.Dst.Addr().Unmap()
+	if dst.Is6() {
+		v4, ok := ipam.MapToIPv4(e.cfg.ULA, dst)
+		if !ok {
+			return
+		}
+		dst = v4
+	}
+	ref, release, ok := e.addrs.acquire(dst)
 	if !ok {
 		e.log.Debug("tcp to an address no app holds", "dst", req.Dst)
 		return
 	}
+	defer release()
 	log := e.log.With("app", ref.App, "cluster", ref.Cluster, "port", req.Dst.Port(), "client", req.Src)
 	dctx, cancel := context.WithTimeout(ctx, e.cfg.DialTimeout)
 	upstream, err := e.cfg.Dialer.DialApp(dctx, ref.Cluster, ref.App, req.Dst.Port(), req.Src.String())

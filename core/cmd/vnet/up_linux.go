@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/vnetproject/vnet/core/catalog"
@@ -26,6 +28,8 @@ func runUp(ctx context.Context, args []string) error {
 	tunName := fs.String("tun", "vnet0", "name of the TUN device to create")
 	dnsMode := fs.String("dns-mode", "resolv.conf", "how to send DNS to VNet: resolv.conf (point /etc/resolv.conf at VNet) or none")
 	mtu := fs.Int("mtu", 1500, "MTU of the TUN device")
+	ipv6 := fs.Bool("ipv6", true, "answer AAAA and route a per-machine IPv6 ULA prefix")
+	stateDir := fs.String("state-dir", "/var/lib/vnet/client", "where VNet keeps this machine's state (its IPv6 prefix)")
 	debug := fs.Bool("debug", false, "verbose logs")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -58,6 +62,13 @@ func runUp(ctx context.Context, args []string) error {
 		return err
 	}
 
+	var ula netip.Prefix
+	if *ipv6 {
+		if ula, err = vnet.LoadOrCreateULA(filepath.Join(*stateDir, "ula-prefix")); err != nil {
+			return err
+		}
+	}
+
 	clusters, err := vnet.Connect(profiles)
 	if err != nil {
 		return err
@@ -88,6 +99,7 @@ func runUp(ctx context.Context, args []string) error {
 		Catalog:  cat,
 		Dialer:   clusters,
 		Upstream: upstream,
+		ULA:      ula,
 		MTU:      *mtu,
 		Logger:   log,
 		ApplySettings: func(ctx context.Context, s netcfg.Settings) error {
@@ -106,11 +118,13 @@ func runUp(ctx context.Context, args []string) error {
 	return err
 }
 
+// printUp tells the person at the terminal what VNet now does; it runs at
+// start and after every change of settings.
 func printUp(eng *vnet.Engine, s netcfg.Settings, upstreams any) {
 	fmt.Printf("VNet is up: device address %s, DNS at %v for %v, other names forwarded to %v.\n", s.TunAddr4, s.DNSAddrs, s.DNSZones, upstreams)
 	for _, a := range eng.Status().Apps {
 		if a.IPv4.IsValid() {
-			fmt.Printf("  %-24s %-16s (%s/%s)\n", a.PublicAddr, a.IPv4, a.Cluster, a.Name)
+			fmt.Printf("  %-28s %-16s %-28s (%s/%s)\n", a.PublicAddr, a.IPv4, a.IPv6, a.Cluster, a.Name)
 		}
 	}
 }

@@ -1,0 +1,203 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Back-off between attempts to re-open a broken watch stream.
+const (
+	minBackoff = 250 * time.Millisecond
+	maxBackoff = 10 * time.Second
+)
+
+// Catalog combines the sources of every logged-in cluster into one
+// snapshot, kept live by their watch streams.
+type Catalog struct {
+	sources []Source     // never empty
+	log     *slog.Logger // never nil
+
+	current atomic.Pointer[Snapshot] // never nil
+	changed chan struct{}            // capacity 1: "the snapshot changed since you last looked"
+
+	mu       sync.Mutex
+	state    []sourceState // by source index; guarded by mu
+	nSettled int           // sources that have answered or failed once; guarded by mu
+	settled  chan struct{} // closed when nSettled == len(sources)
+}
+
+type sourceState struct {
+	cluster   *Cluster // last offer; kept while the stream is down so apps stay reachable
+	connected bool
+	lastErr   error
+	updated   time.Time
+	settled   bool
+}
+
+// ClusterStatus is how one source is doing, for `vnet status`.
+type ClusterStatus struct {
+	Name      string    `json:"name"`
+	Connected bool      `json:"connected"`
+	Updated   time.Time `json:"updated,omitzero"`
+	Error     string    `json:"error,omitempty"`
+}
+
+// New returns a catalog over sources; Run follows them.
+func New(sources []Source, log *slog.Logger) (*Catalog, error) {
+	if len(sources) == 0 {
+		return nil, errors.New("catalog: no cluster to serve")
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	c := &Catalog{
+		sources: sources,
+		log:     log,
+		changed: make(chan struct{}, 1),
+		state:   make([]sourceState, len(sources)),
+		settled: make(chan struct{}),
+	}
+	c.current.Store(&Snapshot{})
+	return c, nil
+}
+
+// Current is the latest snapshot; never nil.
+func (c *Catalog) Current() *Snapshot { return c.current.Load() }
+
+// Changed receives a value after the snapshot changes. Several changes
+// between two reads coalesce into one.
+func (c *Catalog) Changed() <-chan struct{} { return c.changed }
+
+// Run follows every source until ctx is done. A broken stream is re-opened
+// with back-off; meanwhile the cluster's last offer stays in the snapshot.
+func (c *Catalog) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for i := range c.sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.follow(ctx, i)
+		}()
+	}
+	wg.Wait()
+}
+
+func (c *Catalog) follow(ctx context.Context, i int) {
+	backoff := minBackoff
+	for {
+		err := c.sources[i].Watch(ctx, func(cl Cluster) {
+			backoff = minBackoff
+			c.update(i, cl)
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		c.fail(i, err)
+		// Full jitter, so that many clients do not return at once.
+		wait := time.Duration(rand.Int64N(int64(backoff))) + minBackoff/2
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+func (c *Catalog) update(i int, cl Cluster) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := &c.state[i]
+	if !st.connected {
+		c.log.Info("cluster connected", "cluster", cl.Name)
+	}
+	st.cluster, st.connected, st.lastErr, st.updated = &cl, true, nil, time.Now()
+	c.settle(st)
+	c.publish()
+}
+
+func (c *Catalog) fail(i int, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := &c.state[i]
+	if st.connected || !st.settled {
+		c.log.Warn("cluster unavailable", "cluster", st.name(), "err", err)
+	}
+	st.connected, st.lastErr = false, err
+	c.settle(st)
+}
+
+func (s *sourceState) name() string {
+	if s.cluster != nil {
+		return s.cluster.Name
+	}
+	return "(not reached yet)"
+}
+
+// settle counts a source's first answer or failure. Called with mu held.
+func (c *Catalog) settle(st *sourceState) {
+	if st.settled {
+		return
+	}
+	st.settled = true
+	c.nSettled++
+	if c.nSettled == len(c.sources) {
+		close(c.settled)
+	}
+}
+
+// publish builds a new snapshot in source order. Called with mu held.
+func (c *Catalog) publish() {
+	snap := &Snapshot{}
+	for _, st := range c.state {
+		if st.cluster != nil {
+			snap.Clusters = append(snap.Clusters, *st.cluster)
+		}
+	}
+	c.current.Store(snap)
+	select {
+	case c.changed <- struct{}{}:
+	default:
+	}
+}
+
+// Ready waits until every source has answered or failed once, and returns
+// the snapshot; it is an error when no cluster answered.
+func (c *Catalog) Ready(ctx context.Context) (*Snapshot, error) {
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-c.settled:
+	}
+	snap := c.Current()
+	if len(snap.Clusters) == 0 {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		var errs []error
+		for _, st := range c.state {
+			errs = append(errs, st.lastErr)
+		}
+		return nil, fmt.Errorf("no cluster answered: %w", errors.Join(errs...))
+	}
+	return snap, nil
+}
+
+// Status reports each source, in source order.
+func (c *Catalog) Status() []ClusterStatus {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]ClusterStatus, len(c.state))
+	for i, st := range c.state {
+		out[i] = ClusterStatus{Name: st.name(), Connected: st.connected, Updated: st.updated}
+		if st.lastErr != nil {
+			out[i].Error = st.lastErr.Error()
+		}
+	}
+	return out
+}
