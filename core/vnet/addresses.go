@@ -55,11 +55,20 @@ func newAddressBook() *addressBook {
 	}
 }
 
+// change is what a sync did to one app.
+type change struct {
+	Ref        appRef
+	PublicAddr string
+	Addr       netip.Addr
+	Added      bool // false: removed
+}
+
 // sync makes the book match snap: every app with a public address gets
 // one in its cluster's current range; apps that left (or whose range
-// changed) lose theirs. It returns one error per app that could not get an
-// address (a range too small), so they can be reported; the others work.
-func (b *addressBook) sync(snap *catalog.Snapshot) []error {
+// changed) lose theirs. It returns what changed, and one error per app
+// that could not get an address (a range too small), so they can be
+// reported; the others work.
+func (b *addressBook) sync(snap *catalog.Snapshot) (changes []change, errs []error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	want := map[appKey]*catalog.Cluster{}
@@ -77,20 +86,23 @@ func (b *addressBook) sync(snap *catalog.Snapshot) []error {
 	for k, h := range b.byKey {
 		if c, ok := want[k]; !ok || c.IPv4Range != h.alloc.Prefix() {
 			b.drop(k, h)
+			changes = append(changes, change{Ref: h.ref, PublicAddr: k.PublicAddr, Addr: h.addr})
 		}
 	}
-	var errs []error
 	for k, c := range want {
 		if h, ok := b.byKey[k]; ok {
 			h.ref = refs[k] // renamed apps keep their address
 			b.byKey[k] = h
 			continue
 		}
-		if _, err := b.assign(k, c.IPv4Range, refs[k]); err != nil {
+		addr, err := b.assign(k, c.IPv4Range, refs[k])
+		if err != nil {
 			errs = append(errs, fmt.Errorf("app %s of cluster %s: %w", refs[k].App, c.Name, err))
+			continue
 		}
+		changes = append(changes, change{Ref: refs[k], PublicAddr: k.PublicAddr, Addr: addr, Added: true})
 	}
-	return errs
+	return changes, errs
 }
 
 // assign gives k an address in prefix. Called with mu held.

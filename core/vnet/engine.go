@@ -211,9 +211,17 @@ func (e *Engine) Run(ctx context.Context) error {
 // line with snap.
 func (e *Engine) reconcile(ctx context.Context, base netcfg.Settings, snap *catalog.Snapshot, first bool) {
 	var problems []string
-	for _, err := range e.addrs.sync(snap) {
+	changes, errs := e.addrs.sync(snap)
+	for _, err := range errs {
 		e.log.Warn("app left out", "err", err)
 		problems = append(problems, err.Error())
+	}
+	for _, c := range changes {
+		if c.Added {
+			e.log.Info("app available", "app", c.Ref.App, "cluster", c.Ref.Cluster, "name", c.PublicAddr, "ipv4", c.Addr)
+		} else {
+			e.log.Info("app gone", "app", c.Ref.App, "cluster", c.Ref.Cluster, "name", c.PublicAddr, "ipv4", c.Addr)
+		}
 	}
 	e.upstream.Flush()
 	s := settingsFor(base, snap, e.cfg.ULA)

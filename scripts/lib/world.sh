@@ -133,6 +133,7 @@ world_up() {
 		--host-record="${PROXY%%:*},$CLUSTER_IP" \
 		--host-record=only-upstream.test,192.0.2.50 \
 		--host-record=tcp-app.evilcompany.test,192.0.2.51
+	DNSMASQ_PID=$BG_PID
 	wait_for "dnsmasq" in_cluster dig +time=1 +tries=1 @"$CLUSTER_IP" only-upstream.test
 
 	log "starting the app: nginx on 127.0.0.1:$APP_PORT inside the cluster namespace"
@@ -185,7 +186,7 @@ ctl() { in_cluster "$VNET" ctl "$@"; }
 
 # vnet_up [FLAGS...]: start `vnet up` in the user namespace and wait until it serves.
 vnet_up() {
-	bg vnet-up "$NS_USER" "$VNET" up "$@"
+	bg vnet-up "$NS_USER" "$VNET" up --state-dir "$WORK/state" "$@"
 	VNET_UP_PID=$BG_PID
 	wait_for "vnet up" grep -q "VNet is up" "$WORK/vnet-up.log"
 }

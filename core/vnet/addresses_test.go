@@ -1,0 +1,69 @@
+package vnet
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/vnetproject/vnet/core/catalog"
+)
+
+func snapshotOf(rng string, publicAddrs ...string) *catalog.Snapshot {
+	c := catalog.Cluster{Name: "c", IPv4Range: netip.MustParsePrefix(rng)}
+	for _, p := range publicAddrs {
+		c.Apps = append(c.Apps, catalog.App{Name: p, PublicAddr: p})
+	}
+	return &catalog.Snapshot{Clusters: []catalog.Cluster{c}}
+}
+
+// TestAddressNotReusedWhileConnected: in a /29 (four usable addresses) an
+// app that leaves while a connection to it lives keeps its address out of
+// reach of newcomers until that connection ends.
+func TestAddressNotReusedWhileConnected(t *testing.T) {
+	b := newAddressBook()
+	if _, errs := b.sync(snapshotOf("10.9.0.0/29", "old")); len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	old, _ := b.addrOf("c", "old")
+	ref, release, ok := b.acquire(old)
+	if !ok || ref.App != "old" {
+		t.Fatalf("acquire(%s) = %v, %v", old, ref, ok)
+	}
+
+	newcomers := []string{"n1", "n2", "n3", "n4"}
+	_, errs := b.sync(snapshotOf("10.9.0.0/29", newcomers...))
+	if len(errs) != 1 {
+		t.Fatalf("sync with the old address held: %d errors %v, want exactly one app left out", len(errs), errs)
+	}
+	for _, n := range newcomers {
+		if a, ok := b.addrOf("c", n); ok && a == old {
+			t.Fatalf("%s got %s while a connection to its old holder lives", n, a)
+		}
+	}
+	if _, _, ok := b.acquire(old); ok {
+		t.Fatal("new connections still reach the app that left")
+	}
+
+	release()
+	release() // idempotent
+	if _, errs := b.sync(snapshotOf("10.9.0.0/29", newcomers...)); len(errs) != 0 {
+		t.Fatalf("after the connection ended: %v, want every app served", errs)
+	}
+}
+
+func TestAddressFollowsRange(t *testing.T) {
+	b := newAddressBook()
+	b.sync(snapshotOf("100.64.0.0/10", "a.test"))
+	first, _ := b.addrOf("c", "a.test")
+	b.sync(snapshotOf("100.64.0.0/10", "a.test", "b.test"))
+	if again, _ := b.addrOf("c", "a.test"); again != first {
+		t.Fatalf("a.test moved from %s to %s when another app came", first, again)
+	}
+	changes, _ := b.sync(snapshotOf("100.100.0.0/16", "a.test", "b.test"))
+	moved, _ := b.addrOf("c", "a.test")
+	if !netip.MustParsePrefix("100.100.0.0/16").Contains(moved) {
+		t.Fatalf("a.test = %s after the range moved", moved)
+	}
+	if len(changes) != 4 {
+		t.Fatalf("changes = %+v, want two removed and two added", changes)
+	}
+}
