@@ -17,6 +17,26 @@ type closeWriter interface {
 	CloseWrite() error
 }
 
+// aborter is a connection that can end with a reset instead of a FIN
+// (stack.Conn).
+type aborter interface {
+	Abort() error
+}
+
+// abort ends c so that its peer sees a reset: what it talked to broke, and
+// a clean EOF would make a truncated transfer look complete.
+func abort(c net.Conn) {
+	switch c := c.(type) {
+	case aborter:
+		c.Abort()
+	case *net.TCPConn:
+		c.SetLinger(0)
+		c.Close()
+	default:
+		c.Close()
+	}
+}
+
 // Result counts what crossed the relay.
 type Result struct {
 	AToB, BToA int64 // bytes copied from a to b, and from b to a
@@ -25,7 +45,9 @@ type Result struct {
 // Splice copies a→b and b→a until both directions reach EOF, an error
 // occurs, or ctx is done; then it closes both connections. When one side
 // stops sending, the other side's write direction is closed (if it can be),
-// so a client's shutdown(SHUT_WR) reaches the server. The first error other
+// so a client's shutdown(SHUT_WR) reaches the server. On an error or a
+// cancelled ctx both sides are aborted (a TCP peer gets a RST), so that a
+// broken path never looks like a finished transfer. The first error other
 // than EOF is returned.
 func Splice(ctx context.Context, a, b net.Conn) (Result, error) {
 	var (
@@ -44,7 +66,8 @@ func Splice(ctx context.Context, a, b net.Conn) (Result, error) {
 			err = e
 		}
 		errMu.Unlock()
-		closeBoth()
+		abort(a)
+		abort(b)
 	}
 	stop := context.AfterFunc(ctx, func() { fail(ctx.Err()) })
 	defer stop()
@@ -53,7 +76,13 @@ func Splice(ctx context.Context, a, b net.Conn) (Result, error) {
 		defer wg.Done()
 		c, e := io.Copy(dst, src)
 		*n = c
-		if e != nil && !errors.Is(e, net.ErrClosed) {
+		if errors.Is(e, net.ErrClosed) {
+			// The relay is being torn down (an abort or the other
+			// direction's end): passing an EOF on now would turn a
+			// broken path into a clean end of data.
+			return
+		}
+		if e != nil {
 			fail(e)
 			return
 		}

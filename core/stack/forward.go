@@ -5,7 +5,9 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 
+	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
@@ -33,7 +35,7 @@ type TCPRequest struct {
 }
 
 // Accept completes the client's handshake and returns the connection, a
-// *gonet.TCPConn, which also has CloseWrite and CloseRead. It blocks until
+// *Conn, which also has CloseWrite, CloseRead and Abort. It blocks until
 // the handshake ends. If HandleTCP returns without calling Accept the client
 // gets a RST at once (connection refused). Accept may be called at most
 // once; later calls, and calls after HandleTCP returned, give ErrRequestDone.
@@ -60,7 +62,35 @@ func (r *TCPRequest) Accept() (net.Conn, error) {
 		return nil, fmt.Errorf("accept %s -> %s: %w", r.Src, r.Dst, netError(terr))
 	}
 	fr.Complete(false)
-	return gonet.NewTCPConn(&wq, ep), nil
+	// Keepalive as a kernel socket with SO_KEEPALIVE would: a client that
+	// vanished without a FIN is noticed and its connection reclaimed.
+	ep.SocketOptions().SetKeepAlive(true)
+	idle := tcpip.KeepaliveIdleOption(keepaliveIdle)
+	ep.SetSockOpt(&idle)
+	interval := tcpip.KeepaliveIntervalOption(keepaliveInterval)
+	ep.SetSockOpt(&interval)
+	return &Conn{TCPConn: gonet.NewTCPConn(&wq, ep), ep: ep}, nil
+}
+
+// Keepalive timing of accepted connections.
+const (
+	keepaliveIdle     = 60 * time.Second
+	keepaliveInterval = 15 * time.Second
+)
+
+// Conn is an accepted TCP connection. Besides net.Conn's methods it
+// half-closes (CloseWrite, CloseRead) and can Abort.
+type Conn struct {
+	*gonet.TCPConn
+	ep tcpip.Endpoint
+}
+
+// Abort ends the connection with a RST instead of a FIN, as a kernel
+// socket closed with SO_LINGER 0 does: the client sees "connection reset",
+// not a clean end of data, when what it was talking to broke.
+func (c *Conn) Abort() error {
+	c.ep.Abort()
+	return c.TCPConn.Close()
 }
 
 // finish refuses the request unless Accept has answered it, and tells

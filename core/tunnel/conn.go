@@ -139,6 +139,9 @@ func (c *Conn) Write(b []byte) (int, error) {
 func (c *Conn) CloseWrite() error {
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
+	if c.isClosed() {
+		return net.ErrClosed
+	}
 	if c.sentEOF {
 		return nil
 	}

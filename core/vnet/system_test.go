@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -322,6 +323,33 @@ func TestSystemLiveChanges(t *testing.T) {
 	eventually(t, "late.new.test to leave VNet's zones", func() bool {
 		return w.query(t, "late.new.test", mdns.TypeA).Rcode == mdns.RcodeNameError
 	})
+}
+
+// TestSystemTunnelBreakResetsClient: when the path to the app breaks
+// mid-connection, the client sees a reset, not a clean end of data.
+func TestSystemTunnelBreakResetsClient(t *testing.T) {
+	w := newWorld(t)
+	ip := w.resolve(t, "echo.company.test")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	conn, err := w.host.DialTCP(ctx, hostAddr, netip.AddrPortFrom(ip, 5432))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(conn, make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	w.cluster.Daemon.Close() // the proxy goes away with the stream
+	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	_, err = conn.Read(make([]byte, 1))
+	// gonet reports gVisor's reset as text, not as syscall.ECONNRESET.
+	if err == nil || !strings.Contains(err.Error(), "connection reset") {
+		t.Fatalf("read after the tunnel broke: %v, want connection reset", err)
+	}
 }
 
 func TestSystemNames(t *testing.T) {
