@@ -95,6 +95,8 @@ check "vnet apps lists tcp-app" outputs 'tcp-app +tcp-app.company.test +yes' in_
 log "user: vnet up"
 vnet_up
 check "resolv.conf points at VNet" in_user grep -q '^nameserver 100.64.0.2' /etc/resolv.conf
+check "vnet status lists the app with its address" outputs 'tcp-app +tcp-app\.company\.test +100\.' in_user "$VNET" status --state-dir "$WORK/state"
+check "vnet status shows the cluster connected" outputs 'vnet\.test +connected' in_user "$VNET" status --state-dir "$WORK/state"
 check "the TUN has network+1" outputs ' 100\.64\.0\.1/32 ' in_user ip -o addr show dev vnet0
 
 log "names: through the real glibc resolver"
@@ -149,6 +151,7 @@ check "an app name still resolves" outputs "^$app_ip\$" in_user dig +short +trie
 
 log "vnet up stops and restores everything"
 vnet_down
+expect_fail "vnet status says VNet is not running" 'not running' in_user "$VNET" status --state-dir "$WORK/state"
 check "resolv.conf restored byte for byte" outputs "^nameserver $CLUSTER_IP\$" cat "/etc/netns/$NS_USER/resolv.conf"
 expect_fail "the TUN device is gone" 'not exist' in_user ip link show vnet0
 expect_fail "the app name no longer resolves" '' in_user dig +short +tries=1 +time=2 @100.64.0.2 tcp-app.company.test

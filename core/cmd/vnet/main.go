@@ -29,6 +29,7 @@ User side:
   vnet login --proxy=HOST:PORT --user=NAME --token=TOKEN [--ca-pin=sha256:...]
   vnet apps                                  TCP apps of every logged-in cluster
   sudo vnet up                               start VNet in the foreground (Linux)
+  vnet status                                what the running VNet serves, and any problem
 
 Run 'vnet COMMAND -h' for a command's flags.
 `
@@ -41,6 +42,7 @@ var commands = map[string]command{
 	"login":   runLogin,
 	"apps":    runApps,
 	"up":      runUp,
+	"status":  runStatus,
 	"version": func(context.Context, []string) error { fmt.Println("vnet", version); return nil },
 }
 

@@ -7,9 +7,11 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/vnetproject/vnet/core/catalog"
+	"github.com/vnetproject/vnet/core/control"
 	"github.com/vnetproject/vnet/core/dns"
 	"github.com/vnetproject/vnet/core/netcfg"
 	"github.com/vnetproject/vnet/core/platform"
@@ -63,6 +65,9 @@ func runUp(ctx context.Context, args []string) error {
 	}
 
 	var ula netip.Prefix
+	if err := os.MkdirAll(*stateDir, 0o755); err != nil {
+		return err
+	}
 	if *ipv6 {
 		if ula, err = vnet.LoadOrCreateULA(filepath.Join(*stateDir, "ula-prefix")); err != nil {
 			return err
@@ -113,6 +118,11 @@ func runUp(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	ctl, err := control.Listen(filepath.Join(*stateDir, control.SocketName), sudoID("SUDO_UID"), sudoID("SUDO_GID"), func() any { return eng.Status() })
+	if err != nil {
+		return err
+	}
+	defer ctl.Close()
 	err = eng.Run(ctx)
 	fmt.Println("VNet stopped; network settings restored.")
 	return err
@@ -127,4 +137,13 @@ func printUp(eng *vnet.Engine, s netcfg.Settings, upstreams any) {
 			fmt.Printf("  %-28s %-16s %-28s (%s/%s)\n", a.PublicAddr, a.IPv4, a.IPv6, a.Cluster, a.Name)
 		}
 	}
+}
+
+// sudoID is the invoking user's uid or gid under sudo, or -1.
+func sudoID(env string) int {
+	id, err := strconv.Atoi(os.Getenv(env))
+	if err != nil {
+		return -1
+	}
+	return id
 }
