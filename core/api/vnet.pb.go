@@ -414,11 +414,13 @@ func (*ListAppsRequest) Descriptor() ([]byte, []int) {
 }
 
 type App struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Uri           string                 `protobuf:"bytes,2,opt,name=uri,proto3" json:"uri,omitempty"`
-	PublicAddr    string                 `protobuf:"bytes,3,opt,name=public_addr,json=publicAddr,proto3" json:"public_addr,omitempty"`
-	Labels        map[string]string      `protobuf:"bytes,4,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Name       string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Uri        string                 `protobuf:"bytes,2,opt,name=uri,proto3" json:"uri,omitempty"`
+	PublicAddr string                 `protobuf:"bytes,3,opt,name=public_addr,json=publicAddr,proto3" json:"public_addr,omitempty"`
+	Labels     map[string]string      `protobuf:"bytes,4,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Empty: a single-port app (any port reaches the uri's port).
+	TcpPorts      []*PortRange `protobuf:"bytes,5,rep,name=tcp_ports,json=tcpPorts,proto3" json:"tcp_ports,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -481,6 +483,65 @@ func (x *App) GetLabels() map[string]string {
 	return nil
 }
 
+func (x *App) GetTcpPorts() []*PortRange {
+	if x != nil {
+		return x.TcpPorts
+	}
+	return nil
+}
+
+type PortRange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Port          uint32                 `protobuf:"varint,1,opt,name=port,proto3" json:"port,omitempty"`
+	EndPort       uint32                 `protobuf:"varint,2,opt,name=end_port,json=endPort,proto3" json:"end_port,omitempty"` // 0: just port
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PortRange) Reset() {
+	*x = PortRange{}
+	mi := &file_vnet_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PortRange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PortRange) ProtoMessage() {}
+
+func (x *PortRange) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PortRange.ProtoReflect.Descriptor instead.
+func (*PortRange) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *PortRange) GetPort() uint32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
+}
+
+func (x *PortRange) GetEndPort() uint32 {
+	if x != nil {
+		return x.EndPort
+	}
+	return 0
+}
+
 type ListAppsResponse struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Apps            []*App                 `protobuf:"bytes,1,rep,name=apps,proto3" json:"apps,omitempty"`
@@ -492,7 +553,7 @@ type ListAppsResponse struct {
 
 func (x *ListAppsResponse) Reset() {
 	*x = ListAppsResponse{}
-	mi := &file_vnet_proto_msgTypes[8]
+	mi := &file_vnet_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -504,7 +565,7 @@ func (x *ListAppsResponse) String() string {
 func (*ListAppsResponse) ProtoMessage() {}
 
 func (x *ListAppsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[8]
+	mi := &file_vnet_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -517,7 +578,7 @@ func (x *ListAppsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAppsResponse.ProtoReflect.Descriptor instead.
 func (*ListAppsResponse) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{8}
+	return file_vnet_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListAppsResponse) GetApps() []*App {
@@ -549,7 +610,7 @@ type WatchCatalogRequest struct {
 
 func (x *WatchCatalogRequest) Reset() {
 	*x = WatchCatalogRequest{}
-	mi := &file_vnet_proto_msgTypes[9]
+	mi := &file_vnet_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -561,7 +622,7 @@ func (x *WatchCatalogRequest) String() string {
 func (*WatchCatalogRequest) ProtoMessage() {}
 
 func (x *WatchCatalogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[9]
+	mi := &file_vnet_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -574,7 +635,7 @@ func (x *WatchCatalogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchCatalogRequest.ProtoReflect.Descriptor instead.
 func (*WatchCatalogRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{9}
+	return file_vnet_proto_rawDescGZIP(), []int{10}
 }
 
 type CatalogUpdate struct {
@@ -587,7 +648,7 @@ type CatalogUpdate struct {
 
 func (x *CatalogUpdate) Reset() {
 	*x = CatalogUpdate{}
-	mi := &file_vnet_proto_msgTypes[10]
+	mi := &file_vnet_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -599,7 +660,7 @@ func (x *CatalogUpdate) String() string {
 func (*CatalogUpdate) ProtoMessage() {}
 
 func (x *CatalogUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[10]
+	mi := &file_vnet_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -612,7 +673,7 @@ func (x *CatalogUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CatalogUpdate.ProtoReflect.Descriptor instead.
 func (*CatalogUpdate) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{10}
+	return file_vnet_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CatalogUpdate) GetConfig() *VNetConfig {
@@ -640,7 +701,7 @@ type CreateResourceRequest struct {
 
 func (x *CreateResourceRequest) Reset() {
 	*x = CreateResourceRequest{}
-	mi := &file_vnet_proto_msgTypes[11]
+	mi := &file_vnet_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -652,7 +713,7 @@ func (x *CreateResourceRequest) String() string {
 func (*CreateResourceRequest) ProtoMessage() {}
 
 func (x *CreateResourceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[11]
+	mi := &file_vnet_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -665,7 +726,7 @@ func (x *CreateResourceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateResourceRequest.ProtoReflect.Descriptor instead.
 func (*CreateResourceRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{11}
+	return file_vnet_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateResourceRequest) GetYaml() []byte {
@@ -693,7 +754,7 @@ type CreateResourceResponse struct {
 
 func (x *CreateResourceResponse) Reset() {
 	*x = CreateResourceResponse{}
-	mi := &file_vnet_proto_msgTypes[12]
+	mi := &file_vnet_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -705,7 +766,7 @@ func (x *CreateResourceResponse) String() string {
 func (*CreateResourceResponse) ProtoMessage() {}
 
 func (x *CreateResourceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[12]
+	mi := &file_vnet_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -718,7 +779,7 @@ func (x *CreateResourceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateResourceResponse.ProtoReflect.Descriptor instead.
 func (*CreateResourceResponse) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{12}
+	return file_vnet_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateResourceResponse) GetKind() string {
@@ -752,7 +813,7 @@ type GetResourcesRequest struct {
 
 func (x *GetResourcesRequest) Reset() {
 	*x = GetResourcesRequest{}
-	mi := &file_vnet_proto_msgTypes[13]
+	mi := &file_vnet_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -764,7 +825,7 @@ func (x *GetResourcesRequest) String() string {
 func (*GetResourcesRequest) ProtoMessage() {}
 
 func (x *GetResourcesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[13]
+	mi := &file_vnet_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -777,7 +838,7 @@ func (x *GetResourcesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResourcesRequest.ProtoReflect.Descriptor instead.
 func (*GetResourcesRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{13}
+	return file_vnet_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetResourcesRequest) GetKind() string {
@@ -804,7 +865,7 @@ type GetResourcesResponse struct {
 
 func (x *GetResourcesResponse) Reset() {
 	*x = GetResourcesResponse{}
-	mi := &file_vnet_proto_msgTypes[14]
+	mi := &file_vnet_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -816,7 +877,7 @@ func (x *GetResourcesResponse) String() string {
 func (*GetResourcesResponse) ProtoMessage() {}
 
 func (x *GetResourcesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[14]
+	mi := &file_vnet_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -829,7 +890,7 @@ func (x *GetResourcesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResourcesResponse.ProtoReflect.Descriptor instead.
 func (*GetResourcesResponse) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{14}
+	return file_vnet_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetResourcesResponse) GetYaml() [][]byte {
@@ -849,7 +910,7 @@ type AddUserRequest struct {
 
 func (x *AddUserRequest) Reset() {
 	*x = AddUserRequest{}
-	mi := &file_vnet_proto_msgTypes[15]
+	mi := &file_vnet_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -861,7 +922,7 @@ func (x *AddUserRequest) String() string {
 func (*AddUserRequest) ProtoMessage() {}
 
 func (x *AddUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[15]
+	mi := &file_vnet_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -874,7 +935,7 @@ func (x *AddUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddUserRequest.ProtoReflect.Descriptor instead.
 func (*AddUserRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{15}
+	return file_vnet_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AddUserRequest) GetName() string {
@@ -901,7 +962,7 @@ type AddUserResponse struct {
 
 func (x *AddUserResponse) Reset() {
 	*x = AddUserResponse{}
-	mi := &file_vnet_proto_msgTypes[16]
+	mi := &file_vnet_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -913,7 +974,7 @@ func (x *AddUserResponse) String() string {
 func (*AddUserResponse) ProtoMessage() {}
 
 func (x *AddUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[16]
+	mi := &file_vnet_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -926,7 +987,7 @@ func (x *AddUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddUserResponse.ProtoReflect.Descriptor instead.
 func (*AddUserResponse) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{16}
+	return file_vnet_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AddUserResponse) GetToken() string {
@@ -951,7 +1012,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_vnet_proto_msgTypes[17]
+	mi := &file_vnet_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -963,7 +1024,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[17]
+	mi := &file_vnet_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -976,7 +1037,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{17}
+	return file_vnet_proto_rawDescGZIP(), []int{18}
 }
 
 type StatusResponse struct {
@@ -990,7 +1051,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_vnet_proto_msgTypes[18]
+	mi := &file_vnet_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1002,7 +1063,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[18]
+	mi := &file_vnet_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1015,7 +1076,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{18}
+	return file_vnet_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *StatusResponse) GetClusterName() string {
@@ -1051,7 +1112,7 @@ type DialRequest struct {
 
 func (x *DialRequest) Reset() {
 	*x = DialRequest{}
-	mi := &file_vnet_proto_msgTypes[19]
+	mi := &file_vnet_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1063,7 +1124,7 @@ func (x *DialRequest) String() string {
 func (*DialRequest) ProtoMessage() {}
 
 func (x *DialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[19]
+	mi := &file_vnet_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1076,7 +1137,7 @@ func (x *DialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DialRequest.ProtoReflect.Descriptor instead.
 func (*DialRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{19}
+	return file_vnet_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DialRequest) GetApp() string {
@@ -1114,7 +1175,7 @@ type DialResult struct {
 
 func (x *DialResult) Reset() {
 	*x = DialResult{}
-	mi := &file_vnet_proto_msgTypes[20]
+	mi := &file_vnet_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1126,7 +1187,7 @@ func (x *DialResult) String() string {
 func (*DialResult) ProtoMessage() {}
 
 func (x *DialResult) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[20]
+	mi := &file_vnet_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1139,7 +1200,7 @@ func (x *DialResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DialResult.ProtoReflect.Descriptor instead.
 func (*DialResult) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{20}
+	return file_vnet_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DialResult) GetError() string {
@@ -1175,7 +1236,7 @@ type Frame struct {
 
 func (x *Frame) Reset() {
 	*x = Frame{}
-	mi := &file_vnet_proto_msgTypes[21]
+	mi := &file_vnet_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1187,7 +1248,7 @@ func (x *Frame) String() string {
 func (*Frame) ProtoMessage() {}
 
 func (x *Frame) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[21]
+	mi := &file_vnet_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1200,7 +1261,7 @@ func (x *Frame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Frame.ProtoReflect.Descriptor instead.
 func (*Frame) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{21}
+	return file_vnet_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Frame) GetDial() *DialRequest {
@@ -1241,7 +1302,7 @@ type AddTokenRequest struct {
 
 func (x *AddTokenRequest) Reset() {
 	*x = AddTokenRequest{}
-	mi := &file_vnet_proto_msgTypes[22]
+	mi := &file_vnet_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1253,7 +1314,7 @@ func (x *AddTokenRequest) String() string {
 func (*AddTokenRequest) ProtoMessage() {}
 
 func (x *AddTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[22]
+	mi := &file_vnet_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1266,7 +1327,7 @@ func (x *AddTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddTokenRequest.ProtoReflect.Descriptor instead.
 func (*AddTokenRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{22}
+	return file_vnet_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AddTokenRequest) GetType() string {
@@ -1293,7 +1354,7 @@ type AddTokenResponse struct {
 
 func (x *AddTokenResponse) Reset() {
 	*x = AddTokenResponse{}
-	mi := &file_vnet_proto_msgTypes[23]
+	mi := &file_vnet_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1305,7 +1366,7 @@ func (x *AddTokenResponse) String() string {
 func (*AddTokenResponse) ProtoMessage() {}
 
 func (x *AddTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[23]
+	mi := &file_vnet_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1318,7 +1379,7 @@ func (x *AddTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddTokenResponse.ProtoReflect.Descriptor instead.
 func (*AddTokenResponse) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{23}
+	return file_vnet_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AddTokenResponse) GetToken() string {
@@ -1343,7 +1404,7 @@ type ListTokensRequest struct {
 
 func (x *ListTokensRequest) Reset() {
 	*x = ListTokensRequest{}
-	mi := &file_vnet_proto_msgTypes[24]
+	mi := &file_vnet_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1355,7 +1416,7 @@ func (x *ListTokensRequest) String() string {
 func (*ListTokensRequest) ProtoMessage() {}
 
 func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[24]
+	mi := &file_vnet_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1368,7 +1429,7 @@ func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTokensRequest.ProtoReflect.Descriptor instead.
 func (*ListTokensRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{24}
+	return file_vnet_proto_rawDescGZIP(), []int{25}
 }
 
 type JoinToken struct {
@@ -1383,7 +1444,7 @@ type JoinToken struct {
 
 func (x *JoinToken) Reset() {
 	*x = JoinToken{}
-	mi := &file_vnet_proto_msgTypes[25]
+	mi := &file_vnet_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1395,7 +1456,7 @@ func (x *JoinToken) String() string {
 func (*JoinToken) ProtoMessage() {}
 
 func (x *JoinToken) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[25]
+	mi := &file_vnet_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1408,7 +1469,7 @@ func (x *JoinToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinToken.ProtoReflect.Descriptor instead.
 func (*JoinToken) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{25}
+	return file_vnet_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *JoinToken) GetId() string {
@@ -1441,7 +1502,7 @@ type ListTokensResponse struct {
 
 func (x *ListTokensResponse) Reset() {
 	*x = ListTokensResponse{}
-	mi := &file_vnet_proto_msgTypes[26]
+	mi := &file_vnet_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1453,7 +1514,7 @@ func (x *ListTokensResponse) String() string {
 func (*ListTokensResponse) ProtoMessage() {}
 
 func (x *ListTokensResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[26]
+	mi := &file_vnet_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1466,7 +1527,7 @@ func (x *ListTokensResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTokensResponse.ProtoReflect.Descriptor instead.
 func (*ListTokensResponse) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{26}
+	return file_vnet_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListTokensResponse) GetTokens() []*JoinToken {
@@ -1489,7 +1550,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_vnet_proto_msgTypes[27]
+	mi := &file_vnet_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1501,7 +1562,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[27]
+	mi := &file_vnet_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1514,7 +1575,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{27}
+	return file_vnet_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *JoinRequest) GetToken() string {
@@ -1550,7 +1611,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_vnet_proto_msgTypes[28]
+	mi := &file_vnet_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1562,7 +1623,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[28]
+	mi := &file_vnet_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1575,7 +1636,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{28}
+	return file_vnet_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *JoinResponse) GetCertificatePem() []byte {
@@ -1620,7 +1681,7 @@ type AgentMessage struct {
 
 func (x *AgentMessage) Reset() {
 	*x = AgentMessage{}
-	mi := &file_vnet_proto_msgTypes[29]
+	mi := &file_vnet_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1632,7 +1693,7 @@ func (x *AgentMessage) String() string {
 func (*AgentMessage) ProtoMessage() {}
 
 func (x *AgentMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[29]
+	mi := &file_vnet_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1645,7 +1706,7 @@ func (x *AgentMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentMessage.ProtoReflect.Descriptor instead.
 func (*AgentMessage) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{29}
+	return file_vnet_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *AgentMessage) GetRegister() *AgentRegister {
@@ -1679,7 +1740,7 @@ type AgentRegister struct {
 
 func (x *AgentRegister) Reset() {
 	*x = AgentRegister{}
-	mi := &file_vnet_proto_msgTypes[30]
+	mi := &file_vnet_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1691,7 +1752,7 @@ func (x *AgentRegister) String() string {
 func (*AgentRegister) ProtoMessage() {}
 
 func (x *AgentRegister) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[30]
+	mi := &file_vnet_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1704,7 +1765,7 @@ func (x *AgentRegister) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentRegister.ProtoReflect.Descriptor instead.
 func (*AgentRegister) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{30}
+	return file_vnet_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *AgentRegister) GetApps() []*App {
@@ -1731,7 +1792,7 @@ type ProxyMessage struct {
 
 func (x *ProxyMessage) Reset() {
 	*x = ProxyMessage{}
-	mi := &file_vnet_proto_msgTypes[31]
+	mi := &file_vnet_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1743,7 +1804,7 @@ func (x *ProxyMessage) String() string {
 func (*ProxyMessage) ProtoMessage() {}
 
 func (x *ProxyMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[31]
+	mi := &file_vnet_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1756,7 +1817,7 @@ func (x *ProxyMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProxyMessage.ProtoReflect.Descriptor instead.
 func (*ProxyMessage) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{31}
+	return file_vnet_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ProxyMessage) GetWelcome() *AgentWelcome {
@@ -1787,7 +1848,7 @@ type AgentWelcome struct {
 
 func (x *AgentWelcome) Reset() {
 	*x = AgentWelcome{}
-	mi := &file_vnet_proto_msgTypes[32]
+	mi := &file_vnet_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1799,7 +1860,7 @@ func (x *AgentWelcome) String() string {
 func (*AgentWelcome) ProtoMessage() {}
 
 func (x *AgentWelcome) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[32]
+	mi := &file_vnet_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1812,7 +1873,7 @@ func (x *AgentWelcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentWelcome.ProtoReflect.Descriptor instead.
 func (*AgentWelcome) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{32}
+	return file_vnet_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *AgentWelcome) GetHeartbeatMillis() int64 {
@@ -1850,7 +1911,7 @@ type AgentDial struct {
 
 func (x *AgentDial) Reset() {
 	*x = AgentDial{}
-	mi := &file_vnet_proto_msgTypes[33]
+	mi := &file_vnet_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1862,7 +1923,7 @@ func (x *AgentDial) String() string {
 func (*AgentDial) ProtoMessage() {}
 
 func (x *AgentDial) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[33]
+	mi := &file_vnet_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1875,7 +1936,7 @@ func (x *AgentDial) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentDial.ProtoReflect.Descriptor instead.
 func (*AgentDial) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{33}
+	return file_vnet_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *AgentDial) GetId() uint64 {
@@ -1934,16 +1995,20 @@ const file_vnet_proto_rawDesc = "" +
 	"VNetConfig\x12&\n" +
 	"\x0fipv4_cidr_range\x18\x01 \x01(\tR\ripv4CidrRange\x12(\n" +
 	"\x10custom_dns_zones\x18\x02 \x03(\tR\x0ecustomDnsZones\"\x11\n" +
-	"\x0fListAppsRequest\"\xb9\x01\n" +
+	"\x0fListAppsRequest\"\xea\x01\n" +
 	"\x03App\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03uri\x18\x02 \x01(\tR\x03uri\x12\x1f\n" +
 	"\vpublic_addr\x18\x03 \x01(\tR\n" +
 	"publicAddr\x120\n" +
-	"\x06labels\x18\x04 \x03(\v2\x18.vnet.v1.App.LabelsEntryR\x06labels\x1a9\n" +
+	"\x06labels\x18\x04 \x03(\v2\x18.vnet.v1.App.LabelsEntryR\x06labels\x12/\n" +
+	"\ttcp_ports\x18\x05 \x03(\v2\x12.vnet.v1.PortRangeR\btcpPorts\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x83\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\":\n" +
+	"\tPortRange\x12\x12\n" +
+	"\x04port\x18\x01 \x01(\rR\x04port\x12\x19\n" +
+	"\bend_port\x18\x02 \x01(\rR\aendPort\"\x83\x01\n" +
 	"\x10ListAppsResponse\x12 \n" +
 	"\x04apps\x18\x01 \x03(\v2\f.vnet.v1.AppR\x04apps\x12!\n" +
 	"\fcluster_name\x18\x02 \x01(\tR\vclusterName\x12*\n" +
@@ -2069,7 +2134,7 @@ func file_vnet_proto_rawDescGZIP() []byte {
 	return file_vnet_proto_rawDescData
 }
 
-var file_vnet_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_vnet_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_vnet_proto_goTypes = []any{
 	(*PingRequest)(nil),            // 0: vnet.v1.PingRequest
 	(*PingResponse)(nil),           // 1: vnet.v1.PingResponse
@@ -2079,83 +2144,85 @@ var file_vnet_proto_goTypes = []any{
 	(*VNetConfig)(nil),             // 5: vnet.v1.VNetConfig
 	(*ListAppsRequest)(nil),        // 6: vnet.v1.ListAppsRequest
 	(*App)(nil),                    // 7: vnet.v1.App
-	(*ListAppsResponse)(nil),       // 8: vnet.v1.ListAppsResponse
-	(*WatchCatalogRequest)(nil),    // 9: vnet.v1.WatchCatalogRequest
-	(*CatalogUpdate)(nil),          // 10: vnet.v1.CatalogUpdate
-	(*CreateResourceRequest)(nil),  // 11: vnet.v1.CreateResourceRequest
-	(*CreateResourceResponse)(nil), // 12: vnet.v1.CreateResourceResponse
-	(*GetResourcesRequest)(nil),    // 13: vnet.v1.GetResourcesRequest
-	(*GetResourcesResponse)(nil),   // 14: vnet.v1.GetResourcesResponse
-	(*AddUserRequest)(nil),         // 15: vnet.v1.AddUserRequest
-	(*AddUserResponse)(nil),        // 16: vnet.v1.AddUserResponse
-	(*StatusRequest)(nil),          // 17: vnet.v1.StatusRequest
-	(*StatusResponse)(nil),         // 18: vnet.v1.StatusResponse
-	(*DialRequest)(nil),            // 19: vnet.v1.DialRequest
-	(*DialResult)(nil),             // 20: vnet.v1.DialResult
-	(*Frame)(nil),                  // 21: vnet.v1.Frame
-	(*AddTokenRequest)(nil),        // 22: vnet.v1.AddTokenRequest
-	(*AddTokenResponse)(nil),       // 23: vnet.v1.AddTokenResponse
-	(*ListTokensRequest)(nil),      // 24: vnet.v1.ListTokensRequest
-	(*JoinToken)(nil),              // 25: vnet.v1.JoinToken
-	(*ListTokensResponse)(nil),     // 26: vnet.v1.ListTokensResponse
-	(*JoinRequest)(nil),            // 27: vnet.v1.JoinRequest
-	(*JoinResponse)(nil),           // 28: vnet.v1.JoinResponse
-	(*AgentMessage)(nil),           // 29: vnet.v1.AgentMessage
-	(*AgentRegister)(nil),          // 30: vnet.v1.AgentRegister
-	(*ProxyMessage)(nil),           // 31: vnet.v1.ProxyMessage
-	(*AgentWelcome)(nil),           // 32: vnet.v1.AgentWelcome
-	(*AgentDial)(nil),              // 33: vnet.v1.AgentDial
-	nil,                            // 34: vnet.v1.App.LabelsEntry
+	(*PortRange)(nil),              // 8: vnet.v1.PortRange
+	(*ListAppsResponse)(nil),       // 9: vnet.v1.ListAppsResponse
+	(*WatchCatalogRequest)(nil),    // 10: vnet.v1.WatchCatalogRequest
+	(*CatalogUpdate)(nil),          // 11: vnet.v1.CatalogUpdate
+	(*CreateResourceRequest)(nil),  // 12: vnet.v1.CreateResourceRequest
+	(*CreateResourceResponse)(nil), // 13: vnet.v1.CreateResourceResponse
+	(*GetResourcesRequest)(nil),    // 14: vnet.v1.GetResourcesRequest
+	(*GetResourcesResponse)(nil),   // 15: vnet.v1.GetResourcesResponse
+	(*AddUserRequest)(nil),         // 16: vnet.v1.AddUserRequest
+	(*AddUserResponse)(nil),        // 17: vnet.v1.AddUserResponse
+	(*StatusRequest)(nil),          // 18: vnet.v1.StatusRequest
+	(*StatusResponse)(nil),         // 19: vnet.v1.StatusResponse
+	(*DialRequest)(nil),            // 20: vnet.v1.DialRequest
+	(*DialResult)(nil),             // 21: vnet.v1.DialResult
+	(*Frame)(nil),                  // 22: vnet.v1.Frame
+	(*AddTokenRequest)(nil),        // 23: vnet.v1.AddTokenRequest
+	(*AddTokenResponse)(nil),       // 24: vnet.v1.AddTokenResponse
+	(*ListTokensRequest)(nil),      // 25: vnet.v1.ListTokensRequest
+	(*JoinToken)(nil),              // 26: vnet.v1.JoinToken
+	(*ListTokensResponse)(nil),     // 27: vnet.v1.ListTokensResponse
+	(*JoinRequest)(nil),            // 28: vnet.v1.JoinRequest
+	(*JoinResponse)(nil),           // 29: vnet.v1.JoinResponse
+	(*AgentMessage)(nil),           // 30: vnet.v1.AgentMessage
+	(*AgentRegister)(nil),          // 31: vnet.v1.AgentRegister
+	(*ProxyMessage)(nil),           // 32: vnet.v1.ProxyMessage
+	(*AgentWelcome)(nil),           // 33: vnet.v1.AgentWelcome
+	(*AgentDial)(nil),              // 34: vnet.v1.AgentDial
+	nil,                            // 35: vnet.v1.App.LabelsEntry
 }
 var file_vnet_proto_depIdxs = []int32{
-	34, // 0: vnet.v1.App.labels:type_name -> vnet.v1.App.LabelsEntry
-	7,  // 1: vnet.v1.ListAppsResponse.apps:type_name -> vnet.v1.App
-	5,  // 2: vnet.v1.CatalogUpdate.config:type_name -> vnet.v1.VNetConfig
-	8,  // 3: vnet.v1.CatalogUpdate.apps:type_name -> vnet.v1.ListAppsResponse
-	19, // 4: vnet.v1.Frame.dial:type_name -> vnet.v1.DialRequest
-	20, // 5: vnet.v1.Frame.result:type_name -> vnet.v1.DialResult
-	25, // 6: vnet.v1.ListTokensResponse.tokens:type_name -> vnet.v1.JoinToken
-	30, // 7: vnet.v1.AgentMessage.register:type_name -> vnet.v1.AgentRegister
-	7,  // 8: vnet.v1.AgentRegister.apps:type_name -> vnet.v1.App
-	32, // 9: vnet.v1.ProxyMessage.welcome:type_name -> vnet.v1.AgentWelcome
-	33, // 10: vnet.v1.ProxyMessage.dial:type_name -> vnet.v1.AgentDial
-	0,  // 11: vnet.v1.Auth.Ping:input_type -> vnet.v1.PingRequest
-	2,  // 12: vnet.v1.Auth.Login:input_type -> vnet.v1.LoginRequest
-	4,  // 13: vnet.v1.Cluster.GetVNetConfig:input_type -> vnet.v1.GetVNetConfigRequest
-	6,  // 14: vnet.v1.Cluster.ListApps:input_type -> vnet.v1.ListAppsRequest
-	9,  // 15: vnet.v1.Cluster.WatchCatalog:input_type -> vnet.v1.WatchCatalogRequest
-	11, // 16: vnet.v1.Cluster.CreateResource:input_type -> vnet.v1.CreateResourceRequest
-	13, // 17: vnet.v1.Cluster.GetResources:input_type -> vnet.v1.GetResourcesRequest
-	15, // 18: vnet.v1.Cluster.AddUser:input_type -> vnet.v1.AddUserRequest
-	17, // 19: vnet.v1.Cluster.Status:input_type -> vnet.v1.StatusRequest
-	22, // 20: vnet.v1.Cluster.AddToken:input_type -> vnet.v1.AddTokenRequest
-	24, // 21: vnet.v1.Cluster.ListTokens:input_type -> vnet.v1.ListTokensRequest
-	21, // 22: vnet.v1.Tunnel.Dial:input_type -> vnet.v1.Frame
-	27, // 23: vnet.v1.Agent.Join:input_type -> vnet.v1.JoinRequest
-	29, // 24: vnet.v1.Agent.Control:input_type -> vnet.v1.AgentMessage
-	21, // 25: vnet.v1.Agent.Connect:input_type -> vnet.v1.Frame
-	21, // 26: vnet.v1.Peer.Dial:input_type -> vnet.v1.Frame
-	1,  // 27: vnet.v1.Auth.Ping:output_type -> vnet.v1.PingResponse
-	3,  // 28: vnet.v1.Auth.Login:output_type -> vnet.v1.LoginResponse
-	5,  // 29: vnet.v1.Cluster.GetVNetConfig:output_type -> vnet.v1.VNetConfig
-	8,  // 30: vnet.v1.Cluster.ListApps:output_type -> vnet.v1.ListAppsResponse
-	10, // 31: vnet.v1.Cluster.WatchCatalog:output_type -> vnet.v1.CatalogUpdate
-	12, // 32: vnet.v1.Cluster.CreateResource:output_type -> vnet.v1.CreateResourceResponse
-	14, // 33: vnet.v1.Cluster.GetResources:output_type -> vnet.v1.GetResourcesResponse
-	16, // 34: vnet.v1.Cluster.AddUser:output_type -> vnet.v1.AddUserResponse
-	18, // 35: vnet.v1.Cluster.Status:output_type -> vnet.v1.StatusResponse
-	23, // 36: vnet.v1.Cluster.AddToken:output_type -> vnet.v1.AddTokenResponse
-	26, // 37: vnet.v1.Cluster.ListTokens:output_type -> vnet.v1.ListTokensResponse
-	21, // 38: vnet.v1.Tunnel.Dial:output_type -> vnet.v1.Frame
-	28, // 39: vnet.v1.Agent.Join:output_type -> vnet.v1.JoinResponse
-	31, // 40: vnet.v1.Agent.Control:output_type -> vnet.v1.ProxyMessage
-	21, // 41: vnet.v1.Agent.Connect:output_type -> vnet.v1.Frame
-	21, // 42: vnet.v1.Peer.Dial:output_type -> vnet.v1.Frame
-	27, // [27:43] is the sub-list for method output_type
-	11, // [11:27] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	35, // 0: vnet.v1.App.labels:type_name -> vnet.v1.App.LabelsEntry
+	8,  // 1: vnet.v1.App.tcp_ports:type_name -> vnet.v1.PortRange
+	7,  // 2: vnet.v1.ListAppsResponse.apps:type_name -> vnet.v1.App
+	5,  // 3: vnet.v1.CatalogUpdate.config:type_name -> vnet.v1.VNetConfig
+	9,  // 4: vnet.v1.CatalogUpdate.apps:type_name -> vnet.v1.ListAppsResponse
+	20, // 5: vnet.v1.Frame.dial:type_name -> vnet.v1.DialRequest
+	21, // 6: vnet.v1.Frame.result:type_name -> vnet.v1.DialResult
+	26, // 7: vnet.v1.ListTokensResponse.tokens:type_name -> vnet.v1.JoinToken
+	31, // 8: vnet.v1.AgentMessage.register:type_name -> vnet.v1.AgentRegister
+	7,  // 9: vnet.v1.AgentRegister.apps:type_name -> vnet.v1.App
+	33, // 10: vnet.v1.ProxyMessage.welcome:type_name -> vnet.v1.AgentWelcome
+	34, // 11: vnet.v1.ProxyMessage.dial:type_name -> vnet.v1.AgentDial
+	0,  // 12: vnet.v1.Auth.Ping:input_type -> vnet.v1.PingRequest
+	2,  // 13: vnet.v1.Auth.Login:input_type -> vnet.v1.LoginRequest
+	4,  // 14: vnet.v1.Cluster.GetVNetConfig:input_type -> vnet.v1.GetVNetConfigRequest
+	6,  // 15: vnet.v1.Cluster.ListApps:input_type -> vnet.v1.ListAppsRequest
+	10, // 16: vnet.v1.Cluster.WatchCatalog:input_type -> vnet.v1.WatchCatalogRequest
+	12, // 17: vnet.v1.Cluster.CreateResource:input_type -> vnet.v1.CreateResourceRequest
+	14, // 18: vnet.v1.Cluster.GetResources:input_type -> vnet.v1.GetResourcesRequest
+	16, // 19: vnet.v1.Cluster.AddUser:input_type -> vnet.v1.AddUserRequest
+	18, // 20: vnet.v1.Cluster.Status:input_type -> vnet.v1.StatusRequest
+	23, // 21: vnet.v1.Cluster.AddToken:input_type -> vnet.v1.AddTokenRequest
+	25, // 22: vnet.v1.Cluster.ListTokens:input_type -> vnet.v1.ListTokensRequest
+	22, // 23: vnet.v1.Tunnel.Dial:input_type -> vnet.v1.Frame
+	28, // 24: vnet.v1.Agent.Join:input_type -> vnet.v1.JoinRequest
+	30, // 25: vnet.v1.Agent.Control:input_type -> vnet.v1.AgentMessage
+	22, // 26: vnet.v1.Agent.Connect:input_type -> vnet.v1.Frame
+	22, // 27: vnet.v1.Peer.Dial:input_type -> vnet.v1.Frame
+	1,  // 28: vnet.v1.Auth.Ping:output_type -> vnet.v1.PingResponse
+	3,  // 29: vnet.v1.Auth.Login:output_type -> vnet.v1.LoginResponse
+	5,  // 30: vnet.v1.Cluster.GetVNetConfig:output_type -> vnet.v1.VNetConfig
+	9,  // 31: vnet.v1.Cluster.ListApps:output_type -> vnet.v1.ListAppsResponse
+	11, // 32: vnet.v1.Cluster.WatchCatalog:output_type -> vnet.v1.CatalogUpdate
+	13, // 33: vnet.v1.Cluster.CreateResource:output_type -> vnet.v1.CreateResourceResponse
+	15, // 34: vnet.v1.Cluster.GetResources:output_type -> vnet.v1.GetResourcesResponse
+	17, // 35: vnet.v1.Cluster.AddUser:output_type -> vnet.v1.AddUserResponse
+	19, // 36: vnet.v1.Cluster.Status:output_type -> vnet.v1.StatusResponse
+	24, // 37: vnet.v1.Cluster.AddToken:output_type -> vnet.v1.AddTokenResponse
+	27, // 38: vnet.v1.Cluster.ListTokens:output_type -> vnet.v1.ListTokensResponse
+	22, // 39: vnet.v1.Tunnel.Dial:output_type -> vnet.v1.Frame
+	29, // 40: vnet.v1.Agent.Join:output_type -> vnet.v1.JoinResponse
+	32, // 41: vnet.v1.Agent.Control:output_type -> vnet.v1.ProxyMessage
+	22, // 42: vnet.v1.Agent.Connect:output_type -> vnet.v1.Frame
+	22, // 43: vnet.v1.Peer.Dial:output_type -> vnet.v1.Frame
+	28, // [28:44] is the sub-list for method output_type
+	12, // [12:28] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_vnet_proto_init() }
@@ -2173,7 +2240,7 @@ func file_vnet_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vnet_proto_rawDesc), len(file_vnet_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   35,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

@@ -6,6 +6,8 @@ package catalog
 import (
 	"net/netip"
 	"strings"
+
+	"github.com/vnetproject/vnet/core/cluster/resource"
 )
 
 // App is a TCP app reachable through a cluster.
@@ -13,7 +15,11 @@ type App struct {
 	Name       string
 	PublicAddr string // lower-case, no trailing dot; may be empty
 	Labels     map[string]string
+	TCPPorts   []resource.PortRange // empty: every port
 }
+
+// AllowsPort reports whether the app takes connections on port.
+func (a *App) AllowsPort(port uint16) bool { return resource.PortsAllow(a.TCPPorts, port) }
 
 // Cluster is what one cluster offers.
 type Cluster struct {
@@ -138,6 +144,20 @@ func (s *Snapshot) Cluster(name string) (*Cluster, bool) {
 	for i := range s.Clusters {
 		if s.Clusters[i].Name == name {
 			return &s.Clusters[i], true
+		}
+	}
+	return nil, false
+}
+
+// App returns the app called name in cluster.
+func (s *Snapshot) App(cluster, name string) (*App, bool) {
+	c, ok := s.Cluster(cluster)
+	if !ok {
+		return nil, false
+	}
+	for i := range c.Apps {
+		if c.Apps[i].Name == name {
+			return &c.Apps[i], true
 		}
 	}
 	return nil, false

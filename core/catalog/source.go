@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/vnetproject/vnet/core/api"
+	"github.com/vnetproject/vnet/core/cluster/resource"
 )
 
 // Source follows what one cluster offers.
@@ -75,7 +76,11 @@ func clusterFrom(cfg *api.VNetConfig, apps *api.ListAppsResponse) (Cluster, erro
 		c.Zones = append(c.Zones, Normalize(z))
 	}
 	for _, a := range apps.GetApps() {
-		c.Apps = append(c.Apps, App{Name: a.GetName(), PublicAddr: Normalize(a.GetPublicAddr()), Labels: a.GetLabels()})
+		app := App{Name: a.GetName(), PublicAddr: Normalize(a.GetPublicAddr()), Labels: a.GetLabels()}
+		for _, r := range a.GetTcpPorts() {
+			app.TCPPorts = append(app.TCPPorts, resource.PortRange{Port: int(r.GetPort()), EndPort: int(r.GetEndPort())})
+		}
+		c.Apps = append(c.Apps, app)
 	}
 	return c, nil
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/netip"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,6 +20,7 @@ import (
 	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/catalog"
 	"github.com/vnetproject/vnet/core/cluster/clustertest"
+	"github.com/vnetproject/vnet/core/cluster/resource"
 	"github.com/vnetproject/vnet/core/dns/dnstest"
 	"github.com/vnetproject/vnet/core/netcfg"
 	"github.com/vnetproject/vnet/core/profile"
@@ -55,6 +58,7 @@ func newWorld(t *testing.T) *world {
 		clustertest.App{Name: "echo", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "echo.company.test"},
 		clustertest.App{Name: "down", URI: "tcp://" + clustertest.ClosedPort(t), PublicAddr: "down.company.test"},
 		clustertest.App{Name: "hidden", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "hidden.elsewhere.test"},
+		multiPortApp(t),
 	)
 	createResource(t, c.Admin(t), vnetConfig("", "company.test"))
 	alice := c.AddUser(t, "alice", "dev")
@@ -349,6 +353,33 @@ func TestSystemTunnelBreakResetsClient(t *testing.T) {
 	// gonet reports gVisor's reset as text, not as syscall.ECONNRESET.
 	if err == nil || !strings.Contains(err.Error(), "connection reset") {
 		t.Fatalf("read after the tunnel broke: %v, want connection reset", err)
+	}
+}
+
+// multiPortApp is an app on 127.0.0.1 with tcp_ports covering the port of
+// a fresh echo server and nothing else.
+func multiPortApp(t *testing.T) clustertest.App {
+	_, port, _ := net.SplitHostPort(clustertest.EchoServer(t))
+	p, _ := strconv.Atoi(port)
+	return clustertest.App{Name: "multi", URI: "tcp://127.0.0.1", PublicAddr: "multi.company.test",
+		TCPPorts: []resource.PortRange{{Port: p}}}
+}
+
+// TestSystemMultiPort: a multi-port app is reached on a listed port (the
+// client's port is dialled on the target) and refused on others.
+func TestSystemMultiPort(t *testing.T) {
+	w := newWorld(t)
+	ip := w.resolve(t, "multi.company.test")
+	app := w.cluster.Config.Apps.Apps[3]
+	if app.Name != "multi" {
+		t.Fatal("test setup: multi-port app not found")
+	}
+	w.echo(t, hostAddr, netip.AddrPortFrom(ip, uint16(app.TCPPorts[0].Port)))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := w.host.DialTCP(ctx, hostAddr, netip.AddrPortFrom(ip, uint16(app.TCPPorts[0].Port)+1))
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("dial to an unlisted port: %v, want connection refused", err)
 	}
 }
 

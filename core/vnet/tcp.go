@@ -28,6 +28,11 @@ func (e *Engine) handleTCP(ctx context.Context, req *stack.TCPRequest) {
 	}
 	defer release()
 	log := e.log.With("app", ref.App, "cluster", ref.Cluster, "port", req.Dst.Port(), "client", req.Src)
+	if app, ok := e.cfg.Catalog.Current().App(ref.Cluster, ref.App); ok && !app.AllowsPort(req.Dst.Port()) {
+		// Refused here, without a round trip: the proxy would refuse too.
+		log.Info("refused: the app does not listen on this port")
+		return
+	}
 	dctx, cancel := context.WithTimeout(ctx, e.cfg.DialTimeout)
 	upstream, err := e.cfg.Dialer.DialApp(dctx, ref.Cluster, ref.App, req.Dst.Port(), req.Src.String())
 	cancel()

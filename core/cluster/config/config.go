@@ -42,10 +42,11 @@ type AppService struct {
 // StaticApp is an app in the config file (the same fields as an app
 // resource, flattened).
 type StaticApp struct {
-	Name       string            `yaml:"name"`
-	URI        string            `yaml:"uri"`
-	PublicAddr string            `yaml:"public_addr"`
-	Labels     map[string]string `yaml:"labels"`
+	Name       string               `yaml:"name"`
+	URI        string               `yaml:"uri"`
+	PublicAddr string               `yaml:"public_addr"`
+	Labels     map[string]string    `yaml:"labels"`
+	TCPPorts   []resource.PortRange `yaml:"tcp_ports"`
 }
 
 // Load reads and validates the file at path.
@@ -118,6 +119,7 @@ func (f *File) StaticApps() ([]*resource.App, error) {
 	var out []*resource.App
 	for i, a := range f.Apps.Apps {
 		app := resource.NewApp(a.Name, a.URI, a.PublicAddr, a.Labels)
+		app.Spec.TCPPorts = a.TCPPorts
 		if err := app.CheckAndSetDefaults(); err != nil {
 			return nil, fmt.Errorf("app_service.apps[%d]: %w", i, err)
 		}

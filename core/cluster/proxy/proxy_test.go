@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/cluster/auth"
 	"github.com/vnetproject/vnet/core/cluster/clustertest"
+	"github.com/vnetproject/vnet/core/cluster/resource"
 	"github.com/vnetproject/vnet/core/cluster/store"
 	"github.com/vnetproject/vnet/core/profile"
 	"github.com/vnetproject/vnet/core/tunnel"
@@ -236,5 +239,25 @@ func TestPlainTLSHandshakeNeedsNoCert(t *testing.T) {
 	ping, err := api.NewAuthClient(gc).Ping(ctx(t), &api.PingRequest{})
 	if err != nil || ping.GetClusterName() != "root.test" {
 		t.Fatalf("Ping = %v, %v", ping, err)
+	}
+}
+
+// TestTunnelMultiPort: the proxy dials a multi-port app on the client's
+// port when it is listed, and refuses other ports itself.
+func TestTunnelMultiPort(t *testing.T) {
+	_, portStr, _ := net.SplitHostPort(clustertest.EchoServer(t))
+	port, _ := strconv.Atoi(portStr)
+	c := clustertest.Start(t, "root.test", "proxy.root.test", clustertest.App{
+		Name: "multi", URI: "tcp://127.0.0.1", PublicAddr: "multi.company.test",
+		TCPPorts: []resource.PortRange{{Port: port}},
+	})
+	tc := tunnel.NewClient(dial(t, c.AddUser(t, "alice", "dev")), "root.test")
+	conn, err := tc.Dial(ctx(t), "multi", uint16(port), "")
+	if err != nil {
+		t.Fatalf("dial on the listed port: %v", err)
+	}
+	conn.Close()
+	if _, err := tc.Dial(ctx(t), "multi", uint16(port)+1, ""); !errors.Is(err, tunnel.ErrRefused) || !strings.Contains(err.Error(), "tcp_ports") {
+		t.Fatalf("dial on another port: %v, want refused naming tcp_ports", err)
 	}
 }

@@ -63,7 +63,7 @@ func (c *clusterServer) ListApps(ctx context.Context, _ *api.ListAppsRequest) (*
 	}
 	out := &api.ListAppsResponse{ClusterName: c.s.cfg.ClusterName, ProxyPublicAddr: c.s.cfg.PublicAddr}
 	for _, a := range apps {
-		out.Apps = append(out.Apps, &api.App{Name: a.Metadata.Name, Uri: a.Spec.URI, PublicAddr: a.Spec.PublicAddr, Labels: a.Metadata.Labels})
+		out.Apps = append(out.Apps, appToAPI(a))
 	}
 	return out, nil
 }

@@ -46,6 +46,15 @@ func (t *tunnelServer) Dial(s api.Tunnel_DialServer) error {
 	if err != nil {
 		return tunnel.Reject(s, "internal", err)
 	}
+	// A multi-port app is dialled on the client's port, if it listens
+	// there; a single-port app on its uri's port, whatever the client used.
+	target, ok := app.Spec.Target(uint16(req.GetPort()))
+	if !ok {
+		sess.Err = fmt.Errorf("app %q does not listen on port %d (its tcp_ports)", app.Name(), req.GetPort())
+		t.s.auditRejected(sess)
+		return tunnel.Reject(s, "refused", sess.Err)
+	}
+	app = app.WithTarget(target)
 	if err := t.s.authorize(ctx, id, app); err != nil {
 		sess.Err = err
 		t.s.auditRejected(sess)

@@ -22,6 +22,10 @@ type AppSpec struct {
 	// PublicAddr is the DNS name clients use, lower-case without a trailing
 	// dot; optional.
 	PublicAddr string `yaml:"public_addr,omitempty" json:"public_addr,omitempty"`
+	// TCPPorts makes a multi-port app: the client's port is dialled on
+	// the uri's host if it is listed, and refused otherwise. Empty: every
+	// port of the name reaches the uri's port.
+	TCPPorts []PortRange `yaml:"tcp_ports,omitempty" json:"tcp_ports,omitempty"`
 }
 
 // NewApp returns an app resource with kind and version set, as the App
@@ -57,8 +61,11 @@ func (a *App) CheckAndSetDefaults() error {
 	if a.Spec.URI == "" {
 		return fail("spec.uri", "required (e.g. tcp://localhost:5432)")
 	}
-	if reason := checkAppURI(a.Spec.URI); reason != "" {
+	if reason := checkAppURI(a.Spec.URI, len(a.Spec.TCPPorts) > 0); reason != "" {
 		return fail("spec.uri", "%q %s", a.Spec.URI, reason)
+	}
+	if err := checkPorts(a.Spec.TCPPorts, a.Spec.URI, fail); err != nil {
+		return err
 	}
 	if a.Spec.PublicAddr != "" {
 		addr := normalizeDNSName(a.Spec.PublicAddr)
@@ -70,8 +77,9 @@ func (a *App) CheckAndSetDefaults() error {
 	return nil
 }
 
-// checkAppURI returns why uri is not a tcp://host:port URI, or "".
-func checkAppURI(uri string) string {
+// checkAppURI returns why uri is not a tcp://host:port URI (tcp://host
+// for a multi-port app), or "".
+func checkAppURI(uri string, multiPort bool) string {
 	const want = "use tcp://host:port"
 	if !strings.Contains(uri, "://") {
 		return "has no scheme: " + want
@@ -97,8 +105,11 @@ func checkAppURI(uri string) string {
 		return "has no host: " + want
 	}
 	portStr := u.Port()
+	if portStr == "" && multiPort {
+		return ""
+	}
 	if portStr == "" {
-		return "has no port: " + want
+		return "has no port: " + want + " (or list tcp_ports)"
 	}
 	port, err := strconv.Atoi(portStr)
 	if err != nil || port < 1 || port > 65535 {
