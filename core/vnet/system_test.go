@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -46,6 +47,8 @@ type world struct {
 	upstream *dnstest.Upstream
 	cluster  *clustertest.Cluster
 	admin    *profile.Profile
+	// firehoseWritten counts what the firehose app has written.
+	firehoseWritten *atomic.Int64
 
 	mu      sync.Mutex
 	applied []netcfg.Settings // guarded by mu; every ApplySettings call
@@ -54,11 +57,13 @@ type world struct {
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	checkGoroutines(t)
+	firehose, firehoseWritten := clustertest.FirehoseServer(t)
 	c := clustertest.Start(t, "root.test", "proxy.root.test",
 		clustertest.App{Name: "echo", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "echo.company.test"},
 		clustertest.App{Name: "down", URI: "tcp://" + clustertest.ClosedPort(t), PublicAddr: "down.company.test"},
 		clustertest.App{Name: "hidden", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "hidden.elsewhere.test"},
 		multiPortApp(t),
+		clustertest.App{Name: "firehose", URI: "tcp://" + firehose, PublicAddr: "firehose.company.test"},
 	)
 	createResource(t, c.Admin(t), vnetConfig("", "company.test"))
 	alice := c.AddUser(t, "alice", "dev")
@@ -72,7 +77,7 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{upstream: dnstest.NewUpstream(), cluster: c, admin: c.Admin(t)}
+	w := &world{upstream: dnstest.NewUpstream(), cluster: c, admin: c.Admin(t), firehoseWritten: firehoseWritten}
 	w.upstream.AddRR("only-upstream.test. 60 IN A 192.0.2.50")
 
 	vnetEnd, hostEnd := stacktest.Pipe(512)
@@ -380,6 +385,54 @@ func TestSystemMultiPort(t *testing.T) {
 	_, err := w.host.DialTCP(ctx, hostAddr, netip.AddrPortFrom(ip, uint16(app.TCPPorts[0].Port)+1))
 	if !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("dial to an unlisted port: %v, want connection refused", err)
+	}
+}
+
+// TestSystemSlowReaderBackPressure: a client that reads slowly from an app
+// that writes as fast as it can must slow the app down, not fill memory on
+// the way (netstack, tunnel, proxy).
+func TestSystemSlowReaderBackPressure(t *testing.T) {
+	w := newWorld(t)
+	ip := w.resolve(t, "firehose.company.test")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := w.host.DialTCP(ctx, hostAddr, netip.AddrPortFrom(ip, 80))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	// Read 1 KiB per 10 ms for 2 s: about 200 KiB taken in all. A path
+	// without back-pressure would let the app push gigabytes meanwhile.
+	buf := make([]byte, 1024)
+	read := 0
+	for range 200 {
+		n, err := io.ReadFull(conn, buf)
+		read += n
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+
+	// Every buffer on the way is bounded: kernel socket buffers, the
+	// proxy's and VNet's HTTP/2 windows (4 MiB a stream), netstack's TCP
+	// windows (8 MiB). 64 MiB is far above their sum.
+	const bound = 64 << 20
+	written := w.firehoseWritten.Load()
+	growth := int64(after.HeapInuse) - int64(before.HeapInuse)
+	t.Logf("client read %d KiB; app wrote %d MiB; heap grew %d MiB", read>>10, written>>20, growth>>20)
+	if written > bound {
+		t.Fatalf("the app wrote %d MiB while the client read %d KiB: no back-pressure", written>>20, read>>10)
+	}
+	if growth > bound {
+		t.Fatalf("heap grew %d MiB for a slow reader", growth>>20)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -141,4 +142,37 @@ func ClosedPort(t testing.TB) string {
 	addr := l.Addr().String()
 	l.Close()
 	return addr
+}
+
+// FirehoseServer is a TCP app on loopback that writes to every client as
+// fast as the connection takes it; written counts the bytes it managed to
+// hand to the kernel, so tests can see back-pressure reach it.
+func FirehoseServer(t testing.TB) (addr string, written *atomic.Int64) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	written = new(atomic.Int64)
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				for {
+					n, err := c.Write(buf)
+					written.Add(int64(n))
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return l.Addr().String(), written
 }
