@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: help build test unit e2e demo check proto bench clean
+.PHONY: help build test unit e2e demo check proto bench clean bridge bridge-darwin check-swift
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -27,9 +27,33 @@ check: ## vet, gofmt, and cross-builds (GOOS=darwin)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	GOOS=darwin GOARCH=arm64 $(GO) vet ./...
 	GOOS=darwin GOARCH=arm64 $(GO) build ./...
+	$(MAKE) check-swift
 
 proto: ## regenerate core/api from vnet.proto (needs protoc, protoc-gen-go, protoc-gen-go-grpc)
 	cd core/api && protoc --go_out=. --go_opt=paths=source_relative --go-grpc_out=. --go-grpc_opt=paths=source_relative vnet.proto
+
+CC ?= cc
+# The macOS deployment target of the Mac build (MenuBarExtra needs 13).
+MACOS_MIN ?= 13.0
+
+bridge: ## the C API for this host: bin/libvnet.a (c-archive) and the C harness bin/vnet-harness
+	CGO_ENABLED=1 $(GO) build -buildmode=c-archive -o $(BIN)/libvnet.a ./bridge
+	$(CC) -Wall -Wextra -Werror -O2 -o $(BIN)/vnet-harness bridge/harness/harness.c -Ibridge $(BIN)/libvnet.a -lpthread
+
+# On a Mac with Xcode: one c-archive per architecture, merged with lipo
+# into bin/darwin/libvnet.a, next to the header; swift/project.yml links it.
+bridge-darwin: ## on a Mac: universal bin/darwin/libvnet.a (arm64 + x86_64) and vnet.h for the Xcode project
+	for arch in arm64:arm64 amd64:x86_64; do \
+		goarch=$${arch%%:*}; carch=$${arch##*:}; \
+		CGO_ENABLED=1 GOOS=darwin GOARCH=$$goarch MACOSX_DEPLOYMENT_TARGET=$(MACOS_MIN) \
+		CC="xcrun --sdk macosx clang -arch $$carch -mmacosx-version-min=$(MACOS_MIN)" \
+		$(GO) build -buildmode=c-archive -o $(BIN)/darwin/$$goarch/libvnet.a ./bridge || exit 1; \
+	done
+	lipo -create -output $(BIN)/darwin/libvnet.a $(BIN)/darwin/arm64/libvnet.a $(BIN)/darwin/amd64/libvnet.a
+	cp bridge/vnet.h $(BIN)/darwin/vnet.h
+
+check-swift: ## parse every .swift file (tree-sitter) and check the bridge calls against bridge/vnet.h
+	scripts/check-swift.sh
 
 clean: ## remove build output
 	rm -rf $(BIN)
