@@ -118,8 +118,10 @@ func (c *Catalog) update(i int, cl Cluster) {
 		c.log.Info("cluster connected", "cluster", cl.Name)
 	}
 	st.cluster, st.connected, st.lastErr, st.updated = &cl, true, nil, time.Now()
-	c.settle(st)
+	// Publish first: Ready reads the snapshot as soon as the last source
+	// settles.
 	c.publish()
+	c.settle(st)
 }
 
 func (c *Catalog) fail(i int, err error) {
@@ -175,10 +177,10 @@ func (c *Catalog) Ready(ctx context.Context) (*Snapshot, error) {
 		return nil, ctx.Err()
 	case <-c.settled:
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	snap := c.Current()
 	if len(snap.Clusters) == 0 {
-		c.mu.Lock()
-		defer c.mu.Unlock()
 		var errs []error
 		for _, st := range c.state {
 			errs = append(errs, st.lastErr)

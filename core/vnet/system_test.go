@@ -79,6 +79,7 @@ func newWorld(t *testing.T) *world {
 	}
 	w := &world{upstream: dnstest.NewUpstream(), cluster: c, admin: c.Admin(t), firehoseWritten: firehoseWritten}
 	w.upstream.AddRR("only-upstream.test. 60 IN A 192.0.2.50")
+	w.upstream.AddRR("company.test. 60 IN SOA ns.company.test. h.company.test. 1 60 60 60 60")
 
 	vnetEnd, hostEnd := stacktest.Pipe(512)
 	eng, err := vnet.New(vnet.Config{
@@ -436,6 +437,9 @@ func TestSystemSlowReaderBackPressure(t *testing.T) {
 	}
 }
 
+// TestSystemNames covers the name rules through the whole pipeline, in
+// the style of CoreDNS's test.Case: every case is one query over UDP to
+// VNet's DNS address through the host stack.
 func TestSystemNames(t *testing.T) {
 	w := newWorld(t)
 	for _, tc := range []struct {
@@ -443,27 +447,72 @@ func TestSystemNames(t *testing.T) {
 		qname     string
 		qtype     uint16
 		rcode     int
-		answers   int
+		answer    uint16 // type of the one answer record; 0: no answer
+		soa       string // zone of a SOA in authority; "": none
 		forwarded bool
 	}{
-		{"app A", "echo.company.test.", mdns.TypeA, mdns.RcodeSuccess, 1, false},
-		{"app MX is empty NOERROR", "echo.company.test.", mdns.TypeMX, mdns.RcodeSuccess, 0, false},
-		{"unknown name in zone goes upstream", "nope.company.test.", mdns.TypeA, mdns.RcodeNameError, 0, true},
-		{"app outside captured domains goes upstream", "hidden.elsewhere.test.", mdns.TypeA, mdns.RcodeNameError, 0, true},
-		{"upstream name", "only-upstream.test.", mdns.TypeA, mdns.RcodeSuccess, 1, true},
-		{"proxy address goes upstream", "proxy.root.test.", mdns.TypeA, mdns.RcodeNameError, 0, true},
+		{"app A", "echo.company.test.", mdns.TypeA, mdns.RcodeSuccess, mdns.TypeA, "", false},
+		{"app AAAA from the ULA", "echo.company.test.", mdns.TypeAAAA, mdns.RcodeSuccess, mdns.TypeAAAA, "", false},
+		{"names are case-insensitive", "ECHO.Company.TEST.", mdns.TypeA, mdns.RcodeSuccess, mdns.TypeA, "", false},
+		{"MX of an app: NODATA with the zone's SOA", "echo.company.test.", mdns.TypeMX, mdns.RcodeSuccess, 0, "company.test.", false},
+		{"HTTPS of an app: NODATA, never NXDOMAIN", "echo.company.test.", mdns.TypeHTTPS, mdns.RcodeSuccess, 0, "company.test.", false},
+		{"TXT of an app: NODATA", "echo.company.test.", mdns.TypeTXT, mdns.RcodeSuccess, 0, "company.test.", false},
+		{"unknown name in a zone goes upstream", "nope.company.test.", mdns.TypeA, mdns.RcodeNameError, 0, "company.test.", true},
+		{"a longer label is not in the zone", "echo.evilcompany.test.", mdns.TypeA, mdns.RcodeNameError, 0, "", true},
+		{"app outside captured domains goes upstream", "hidden.elsewhere.test.", mdns.TypeA, mdns.RcodeNameError, 0, "", true},
+		{"upstream name", "only-upstream.test.", mdns.TypeA, mdns.RcodeSuccess, mdns.TypeA, "", true},
+		{"proxy address goes upstream", "proxy.root.test.", mdns.TypeA, mdns.RcodeNameError, 0, "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(w.upstream.Calls())
 			resp := w.query(t, tc.qname, tc.qtype)
-			if resp.Rcode != tc.rcode || len(resp.Answer) != tc.answers {
-				t.Fatalf("%s: rcode %s with %d answers, want %s with %d", tc.qname, mdns.RcodeToString[resp.Rcode], len(resp.Answer), mdns.RcodeToString[tc.rcode], tc.answers)
+			if resp.Rcode != tc.rcode {
+				t.Fatalf("rcode %s, want %s", mdns.RcodeToString[resp.Rcode], mdns.RcodeToString[tc.rcode])
+			}
+			switch {
+			case tc.answer == 0 && len(resp.Answer) != 0,
+				tc.answer != 0 && (len(resp.Answer) != 1 || resp.Answer[0].Header().Rrtype != tc.answer):
+				t.Fatalf("answer %v, want one %s record or none", resp.Answer, mdns.TypeToString[tc.answer])
+			}
+			if tc.answer != 0 && !tc.forwarded && (!resp.Authoritative || resp.Answer[0].Header().Ttl != vnet.DefaultDNSTTL) {
+				t.Fatalf("VNet's own answer: AA=%v TTL=%d, want authoritative with TTL %d", resp.Authoritative, resp.Answer[0].Header().Ttl, vnet.DefaultDNSTTL)
+			}
+			gotSOA := ""
+			if len(resp.Ns) == 1 {
+				if soa, ok := resp.Ns[0].(*mdns.SOA); ok {
+					gotSOA = soa.Hdr.Name
+				}
+			}
+			if gotSOA != tc.soa {
+				t.Fatalf("authority %v, want a SOA of %q", resp.Ns, tc.soa)
 			}
 			if forwarded := len(w.upstream.Calls()) > before; forwarded != tc.forwarded {
-				t.Fatalf("%s: forwarded = %v, want %v", tc.qname, forwarded, tc.forwarded)
+				t.Fatalf("forwarded = %v, want %v", forwarded, tc.forwarded)
 			}
 		})
 	}
+}
+
+// TestSystemNegativeCache: names in VNet's zones that are not apps are
+// asked upstream once per negative TTL, and a catalog change forgets them
+// (the name may now be an app).
+func TestSystemNegativeCache(t *testing.T) {
+	w := newWorld(t)
+	calls := func() int { return len(w.upstream.Calls()) }
+	before := calls()
+	for range 3 {
+		if resp := w.query(t, "soon.company.test", mdns.TypeA); resp.Rcode != mdns.RcodeNameError {
+			t.Fatalf("rcode %s, want NXDOMAIN from upstream", mdns.RcodeToString[resp.Rcode])
+		}
+	}
+	if got := calls() - before; got != 1 {
+		t.Fatalf("three queries reached the upstream %d times, want once", got)
+	}
+	// The name becomes an app: the cache must not hide it.
+	createResource(t, w.admin, "kind: app\nversion: v1\nmetadata:\n  name: soon\nspec:\n  uri: tcp://"+clustertest.EchoServer(t)+"\n  public_addr: soon.company.test\n")
+	eventually(t, "soon.company.test to resolve", func() bool {
+		return len(w.query(t, "soon.company.test", mdns.TypeA).Answer) == 1
+	})
 }
 
 func TestSystemAppDownIsRefused(t *testing.T) {
