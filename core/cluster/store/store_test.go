@@ -3,6 +3,8 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vnetproject/vnet/core/cluster/store"
+	"github.com/vnetproject/vnet/core/cluster/store/etcdtest"
 	"github.com/vnetproject/vnet/core/cluster/store/storetest"
 )
 
@@ -146,4 +149,84 @@ func TestBoltOpenErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEtcdConformance runs the suite against a real etcd server; each
+// case gets a prefix of its own, so they share one server.
+func TestEtcdConformance(t *testing.T) {
+	url := etcdtest.Start(t)
+	n := 0
+	storetest.Run(t, func(t *testing.T) store.Store {
+		n++
+		s, err := store.OpenEtcd(context.Background(), store.EtcdConfig{Peers: []string{url}, Prefix: fmt.Sprintf("/conformance/%d/", n)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestEtcdConfigErrors(t *testing.T) {
+	url := etcdtest.Start(t)
+	tests := []struct {
+		name string
+		cfg  store.EtcdConfig
+		want string
+	}{
+		{"no peers", store.EtcdConfig{}, "at least one peer"},
+		{"peer without scheme", store.EtcdConfig{Peers: []string{"127.0.0.1:2379"}}, "client URL"},
+		{"relative prefix", store.EtcdConfig{Peers: []string{url}, Prefix: "vnet/"}, "must start with '/'"},
+		{"nobody listening", store.EtcdConfig{Peers: []string{"http://" + closedPort(t)}, DialTimeout: time.Second}, "connect to etcd"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := store.OpenEtcd(context.Background(), tt.cfg)
+			if err == nil {
+				s.Close()
+				t.Fatal("OpenEtcd succeeded, want an error")
+			}
+			if !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("OpenEtcd = %v, want one line containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestEtcdSharedBetweenClients: two stores on one etcd see each other's
+// writes (two proxies), and a prefix keeps clusters apart.
+func TestEtcdSharedBetweenClients(t *testing.T) {
+	url := etcdtest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	open := func(prefix string) store.Store {
+		s, err := store.OpenEtcd(ctx, store.EtcdConfig{Peers: []string{url}, Prefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a, b, other := open("/c1/"), open("/c1/"), open("/c2/")
+	if err := a.Create(ctx, "/auth/ca", []byte("ca-a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Create(ctx, "/auth/ca", []byte("ca-b")); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("second Create through another client: %v, want ErrExists", err)
+	}
+	if got, err := b.Get(ctx, "/auth/ca"); err != nil || string(got) != "ca-a" {
+		t.Fatalf("b.Get = %q, %v; want a's value", got, err)
+	}
+	if items, err := other.List(ctx, ""); err != nil || len(items) != 0 {
+		t.Fatalf("another prefix sees %v, %v; want nothing", items, err)
+	}
+}
+
+func closedPort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
 }
