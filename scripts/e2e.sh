@@ -113,6 +113,7 @@ check "MX for the app's name has no answer" outputs 'ANSWER: 0,' in_user dig @10
 
 log "TCP: real clients to the app by name"
 check "curl http://tcp-app.company.test:8080/" outputs '^hello from tcp-app$' in_user curl -sf --max-time 10 http://tcp-app.company.test:8080/
+check "curl -4 http://tcp-app.company.test:8080/" outputs '^hello from tcp-app$' in_user curl -4 -sf --max-time 10 http://tcp-app.company.test:8080/
 check "any port of the name reaches the app's port (curl :80)" outputs '^hello from tcp-app$' in_user curl -sf --max-time 10 http://tcp-app.company.test/
 check "4 MiB download is intact" same_sha in_user curl -sf --max-time 30 http://tcp-app.company.test:8080/big.bin "$WORK/www/big.bin"
 half_close_get() { printf 'GET / HTTP/1.0\r\n\r\n' | in_user timeout 10 nc -N tcp-app.company.test 8080; }
@@ -142,6 +143,13 @@ check "vnet ctl create app" outputs 'has been created' ctl create "$WORK/live-ap
 check "the new app resolves while VNet runs" wait_for "live-app.company.test" in_user getent ahostsv4 live-app.company.test
 check "curl reaches the new app" outputs '^hello from tcp-app$' in_user curl -sf --max-time 10 http://live-app.company.test:8080/
 check "vnet up logged the new app" outputs 'live-app.company.test' cat "$WORK/vnet-up.log"
+
+log "a zone that covers the proxy's own address: login keeps working"
+printf 'kind: vnet_config\nversion: v1\nmetadata:\n  name: vnet-config\nspec:\n  custom_dns_zones:\n    - suffix: company.test\n    - suffix: vnet.test\n' >"$WORK/vnet-config-2.yaml"
+check "vnet ctl create -f with a zone over the proxy" outputs 'vnet_config has been updated' ctl create -f "$WORK/vnet-config-2.yaml"
+check "the new zone reaches the running VNet" wait_for "vnet.test in vnet status" bash -c "ip netns exec $NS_USER $VNET status --state-dir $WORK/state | grep -q 'Domains:.*vnet\.test'"
+check "the proxy's name still resolves through the old resolver" outputs "^$CLUSTER_IP " in_user getent ahostsv4 proxy.vnet.test
+check "vnet apps still reaches the proxy by name" outputs 'tcp-app +tcp-app.company.test' in_user "$VNET" apps
 
 log "a dead upstream: SERVFAIL in bounded time, VNet's own names still answer"
 kill -TERM "$DNSMASQ_PID"
