@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"time"
 
 	"google.golang.org/grpc"
@@ -26,13 +27,20 @@ const gracefulWait = 5 * time.Second
 
 // Client dials apps of one cluster through its proxy.
 type Client struct {
-	api     api.TunnelClient // never nil
+	open    func(context.Context, ...grpc.CallOption) (api.Tunnel_DialClient, error) // never nil
 	cluster string
 }
 
 // NewClient returns a Client using conn, the one connection to cluster.
 func NewClient(conn grpc.ClientConnInterface, cluster string) *Client {
-	return &Client{api: api.NewTunnelClient(conn), cluster: cluster}
+	return &Client{open: api.NewTunnelClient(conn).Dial, cluster: cluster}
+}
+
+// NewPeerClient returns a Client that dials through another proxy of the
+// same cluster (its Peer service) over conn: the same protocol, for apps
+// whose agent is connected to that proxy.
+func NewPeerClient(conn grpc.ClientConnInterface, cluster string) *Client {
+	return &Client{open: api.NewPeerClient(conn).Dial, cluster: cluster}
 }
 
 // Dial opens a connection to port of app. It returns only once the proxy
@@ -41,7 +49,7 @@ func NewClient(conn grpc.ClientConnInterface, cluster string) *Client {
 func (c *Client) Dial(ctx context.Context, app string, port uint16, clientAddr string) (*Conn, error) {
 	sctx, cancel := context.WithCancel(context.Background())
 	stop := context.AfterFunc(ctx, cancel) // ctx bounds the dial only
-	s, err := c.api.Dial(sctx)
+	s, err := c.open(sctx)
 	if err != nil {
 		stop()
 		cancel()
@@ -66,13 +74,19 @@ func (c *Client) Dial(ctx context.Context, app string, port uint16, clientAddr s
 		cancel()
 		return nil, ctx.Err()
 	}
+	return newClientConn(s, cancel, Addr{"vnet"}, Addr{c.cluster + "/" + app}), nil
+}
+
+// newClientConn is the Conn over the client end of a stream; cancel ends
+// the stream's context.
+func newClientConn(s api.Tunnel_DialClient, cancel context.CancelFunc, local, remote net.Addr) *Conn {
 	var conn *Conn
 	onClose := func(graceful bool) {
 		defer cancel()
 		if !graceful {
 			return
 		}
-		// Let the proxy finish the call so that our eof is delivered
+		// Let the server finish the call so that our eof is delivered
 		// before the stream is torn down.
 		_ = s.CloseSend()
 		select {
@@ -80,8 +94,8 @@ func (c *Client) Dial(ctx context.Context, app string, port uint16, clientAddr s
 		case <-time.After(gracefulWait):
 		}
 	}
-	conn = newConn(s, Addr{"vnet"}, Addr{c.cluster + "/" + app}, onClose)
-	return conn, nil
+	conn = newConn(s, local, remote, onClose)
+	return conn
 }
 
 func resultError(r *api.DialResult) error {

@@ -38,7 +38,7 @@ func Established(s api.Tunnel_DialServer, remote string) (*Conn, error) {
 	if err := s.Send(&api.Frame{Result: &api.DialResult{}}); err != nil {
 		return nil, err
 	}
-	return newConn(s, Addr{"proxy"}, Addr{remote}, func(bool) {}), nil
+	return ServerConn(s, remote), nil
 }
 
 // IsPeerGone reports whether err means the other end of a tunnel went away
