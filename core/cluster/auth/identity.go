@@ -7,10 +7,17 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/vnetproject/vnet/core/cluster/resource"
 )
 
-// RoleAdmin is the role that may administer the cluster (vnet ctl).
-const RoleAdmin = "admin"
+// RoleAdmin is the role that may administer the cluster (vnet ctl). It
+// grants no apps.
+const RoleAdmin = resource.RoleAdmin
+
+// BuiltinAdmin is the local administrator user whose identity the daemon
+// writes for `vnet ctl`; it cannot be removed or lose RoleAdmin.
+const BuiltinAdmin = "admin"
 
 // Sentinel errors a caller turns into a user-facing message.
 var (

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -9,9 +10,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
+	"slices"
 	"time"
 
+	"github.com/vnetproject/vnet/core/cluster/resource"
 	"github.com/vnetproject/vnet/core/cluster/store"
 )
 
@@ -25,13 +27,13 @@ const (
 	SignupTokenTTL = time.Hour
 )
 
-var userNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._@-]{0,63}$`)
-
 // User is a person (or the local admin) known to the cluster.
 type User struct {
 	Name    string    `json:"name"`
 	Roles   []string  `json:"roles"`
 	Created time.Time `json:"created"`
+	// PasswordHash is bcrypt's; empty until the user sets a password.
+	PasswordHash []byte `json:"password_hash,omitempty"`
 }
 
 type signupToken struct {
@@ -45,6 +47,7 @@ type Service struct {
 	ca      *CA         // never nil
 	certTTL time.Duration
 	now     func() time.Time
+	limiter *loginLimiter // never nil
 }
 
 // NewService returns the Auth Service over st, signing with ca.
@@ -55,7 +58,7 @@ func NewService(st store.Store, ca *CA, certTTL time.Duration) (*Service, error)
 	if certTTL <= 0 {
 		certTTL = DefaultCertTTL
 	}
-	return &Service{store: st, ca: ca, certTTL: certTTL, now: time.Now}, nil
+	return &Service{store: st, ca: ca, certTTL: certTTL, now: time.Now, limiter: newLoginLimiter()}, nil
 }
 
 // CA returns the cluster's certificate authority.
@@ -64,8 +67,12 @@ func (s *Service) CA() *CA { return s.ca }
 // AddUser creates a user and returns a one-time token with which they
 // log in for the first time.
 func (s *Service) AddUser(ctx context.Context, name string, roles []string) (token string, expires time.Time, err error) {
-	if !userNameRE.MatchString(name) {
-		return "", time.Time{}, fmt.Errorf("user name %q: use 1-64 lower-case letters, digits, '.', '_', '@' or '-'", name)
+	if err := resource.CheckUserName(name); err != nil {
+		return "", time.Time{}, err
+	}
+	roles, err = resource.NormalizeRoleNames(roles)
+	if err != nil {
+		return "", time.Time{}, err
 	}
 	u := User{Name: name, Roles: roles, Created: s.now().UTC()}
 	data, _ := json.Marshal(u)
@@ -133,32 +140,65 @@ func (s *Service) GetUser(ctx context.Context, name string) (User, error) {
 }
 
 // LoginWithToken redeems a one-time token of user and signs a client
-// certificate for the public key pubDER (PKIX, DER). Every failure looks
-// the same to the caller so that names and tokens cannot be probed.
-func (s *Service) LoginWithToken(ctx context.Context, user, token string, pubDER []byte) (certPEM []byte, id Identity, err error) {
+// certificate for the public key pubDER (PKIX, DER). A non-empty
+// newPassword becomes the user's password; it is checked before the token
+// is spent, so a weak one does not cost the token. source is the caller's
+// address, for the limit on failed logins. Every other failure looks the
+// same to the caller so that names and tokens cannot be probed.
+func (s *Service) LoginWithToken(ctx context.Context, user, token, newPassword string, pubDER []byte, source string) (certPEM []byte, id Identity, err error) {
 	pub, err := x509.ParsePKIXPublicKey(pubDER)
 	if err != nil {
 		return nil, Identity{}, fmt.Errorf("public key: %w", err)
 	}
+	var hash []byte
+	if newPassword != "" {
+		if hash, err = hashPassword(newPassword); err != nil {
+			return nil, Identity{}, err
+		}
+	}
+	if err := s.limiter.check(s.now(), user, source); err != nil {
+		return nil, Identity{}, err
+	}
+	u, err := s.redeemToken(ctx, user, token)
+	if err != nil {
+		s.limiter.failed(s.now(), user, source)
+		return nil, Identity{}, err
+	}
+	if hash != nil {
+		if u, err = s.updateUser(ctx, user, func(u *User) error { u.PasswordHash = hash; return nil }); err != nil {
+			return nil, Identity{}, fmt.Errorf("set password: %w", err)
+		}
+	}
+	s.limiter.succeeded(user)
+	return s.issue(pub, u)
+}
+
+// redeemToken spends user's one-time token and returns the user.
+func (s *Service) redeemToken(ctx context.Context, user, token string) (User, error) {
 	key := tokensPrefix + hashToken(token)
 	data, err := s.store.Get(ctx, key)
 	if err != nil {
-		return nil, Identity{}, ErrInvalidLogin
+		return User{}, ErrInvalidLogin
 	}
 	var t signupToken
 	if json.Unmarshal(data, &t) != nil || t.User != user || s.now().After(t.Expires) {
-		return nil, Identity{}, ErrInvalidLogin
+		return User{}, ErrInvalidLogin
 	}
 	// Delete is atomic: of two logins racing with one token, one wins.
 	if err := s.store.Delete(ctx, key); err != nil {
-		return nil, Identity{}, ErrInvalidLogin
+		return User{}, ErrInvalidLogin
 	}
 	u, err := s.GetUser(ctx, user)
 	if err != nil {
-		return nil, Identity{}, ErrInvalidLogin
+		return User{}, ErrInvalidLogin
 	}
-	id = Identity{User: u.Name, Roles: u.Roles}
-	certPEM, err = s.ca.IssueUser(pub, id, s.certTTL)
+	return u, nil
+}
+
+// issue signs a certificate for pub carrying u's name and roles.
+func (s *Service) issue(pub crypto.PublicKey, u User) ([]byte, Identity, error) {
+	id := Identity{User: u.Name, Roles: u.Roles}
+	certPEM, err := s.ca.IssueUser(pub, id, s.certTTL)
 	return certPEM, id, err
 }
 
@@ -169,8 +209,109 @@ func (s *Service) Authenticate(ctx context.Context, chain []*x509.Certificate) (
 	if err != nil {
 		return Identity{}, err
 	}
-	if _, err := s.GetUser(ctx, id.User); err != nil {
+	u, err := s.GetUser(ctx, id.User)
+	if err != nil {
 		return Identity{}, err
 	}
+	// The stored roles, not the certificate's: a change of a user's roles
+	// takes effect at their next call.
+	id.Roles = u.Roles
 	return id, nil
 }
+
+// ListUsers returns every user, sorted by name.
+func (s *Service) ListUsers(ctx context.Context) ([]User, error) {
+	items, err := s.store.List(ctx, usersPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	out := make([]User, 0, len(items))
+	for _, it := range items {
+		var u User
+		if err := json.Unmarshal(it.Value, &u); err != nil {
+			return nil, fmt.Errorf("stored user %s is damaged: %w", it.Key, err)
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// SetRoles replaces a user's roles. It takes effect at the user's next
+// call: Authenticate reads the stored roles.
+func (s *Service) SetRoles(ctx context.Context, name string, roles []string) error {
+	roles, err := resource.NormalizeRoleNames(roles)
+	if err != nil {
+		return err
+	}
+	if name == BuiltinAdmin && !slices.Contains(roles, RoleAdmin) {
+		return fmt.Errorf("user %q is the built-in administrator that 'vnet ctl' uses: it keeps the %s role", name, RoleAdmin)
+	}
+	_, err = s.updateUser(ctx, name, func(u *User) error { u.Roles = roles; return nil })
+	return err
+}
+
+// RemoveUser deletes a user and their unused sign-up tokens. Their
+// certificates stop working at once: Authenticate checks that the user
+// exists on every call.
+func (s *Service) RemoveUser(ctx context.Context, name string) error {
+	if name == BuiltinAdmin {
+		return fmt.Errorf("user %q is the built-in administrator that 'vnet ctl' uses and cannot be removed", name)
+	}
+	if err := s.store.Delete(ctx, usersPrefix+name); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("user %q: %w", name, ErrNoSuchResource)
+		}
+		return fmt.Errorf("remove user %q: %w", name, err)
+	}
+	items, err := s.store.List(ctx, tokensPrefix)
+	if err != nil {
+		return fmt.Errorf("remove sign-up tokens of %q: %w", name, err)
+	}
+	for _, it := range items {
+		var t signupToken
+		if json.Unmarshal(it.Value, &t) == nil && t.User == name {
+			if err := s.store.Delete(ctx, it.Key); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("remove sign-up token of %q: %w", name, err)
+			}
+		}
+	}
+	s.limiter.succeeded(name) // a new user of that name starts afresh
+	return nil
+}
+
+// updateUser applies change to the stored user atomically (retrying if
+// another writer got there first) and returns the result.
+func (s *Service) updateUser(ctx context.Context, name string, change func(*User) error) (User, error) {
+	for {
+		old, err := s.store.Get(ctx, usersPrefix+name)
+		if errors.Is(err, store.ErrNotFound) {
+			return User{}, fmt.Errorf("user %q: %w", name, ErrNoSuchResource)
+		}
+		if err != nil {
+			return User{}, fmt.Errorf("load user %q: %w", name, err)
+		}
+		var u User
+		if err := json.Unmarshal(old, &u); err != nil {
+			return User{}, fmt.Errorf("stored user %q is damaged: %w", name, err)
+		}
+		if err := change(&u); err != nil {
+			return User{}, err
+		}
+		data, _ := json.Marshal(u)
+		err = s.store.CompareAndSwap(ctx, usersPrefix+name, old, data)
+		if errors.Is(err, store.ErrConflict) {
+			continue
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return User{}, fmt.Errorf("user %q: %w", name, ErrNoSuchResource)
+		}
+		if err != nil {
+			return User{}, fmt.Errorf("store user %q: %w", name, err)
+		}
+		return u, nil
+	}
+}
+
+// CertTTL is how long the certificates this service issues to users are
+// valid.
+func (s *Service) CertTTL() time.Duration { return s.certTTL }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 
 	"google.golang.org/grpc"
@@ -110,4 +111,14 @@ func grpcError(err error) error {
 	default:
 		return status.Error(codes.InvalidArgument, msg)
 	}
+}
+
+// peerHost is the client's IP address without the port, as login limits
+// count it.
+func peerHost(ctx context.Context) string {
+	addr := peerAddr(ctx)
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }

@@ -25,7 +25,7 @@ func (a *authServer) Login(ctx context.Context, req *api.LoginRequest) (*api.Log
 	if req.GetPassword() != "" {
 		return nil, status.Error(codes.Unimplemented, "password login is not available yet: log in with the one-time token from 'vnet ctl users add'")
 	}
-	cert, id, err := a.s.cfg.Auth.LoginWithToken(ctx, req.GetUser(), req.GetToken(), req.GetPublicKey())
+	cert, id, err := a.s.cfg.Auth.LoginWithToken(ctx, req.GetUser(), req.GetToken(), "", req.GetPublicKey(), peerHost(ctx))
 	if err != nil {
 		a.s.cfg.Logger.Info("login failed", "user", req.GetUser(), "addr", peerAddr(ctx), "err", err)
 		return nil, grpcError(err)
