@@ -1,0 +1,161 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vnetproject/vnet/core/cluster/store"
+)
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func TestKeysSortByTime(t *testing.T) {
+	base := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	prev := ""
+	for i, d := range []time.Duration{0, time.Nanosecond, time.Second, 100 * 365 * 24 * time.Hour} {
+		k := Key(base.Add(d))
+		if !strings.HasPrefix(k, Prefix) || k <= prev {
+			t.Fatalf("key %d %q does not sort after %q", i, k, prev)
+		}
+		prev = k
+	}
+	if a, b := Key(base), Key(base); a == b {
+		t.Fatalf("two keys of the same instant are equal: %q", a)
+	}
+}
+
+func TestLogAndSearch(t *testing.T) {
+	st := store.NewMemory()
+	l, err := New(Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	events := []Event{
+		{Time: base, Type: SessionStart, User: "alice", App: "db", SessionID: "s1"},
+		{Time: base.Add(time.Minute), Type: SessionEnd, User: "alice", App: "db", SessionID: "s1", BytesIn: 5, BytesOut: 8, Duration: time.Minute},
+		{Time: base.Add(2 * time.Minute), Type: SessionRejected, User: "bob", App: "db", Error: "access denied"},
+		{Time: base.Add(3 * time.Minute), Type: SessionStart, User: "bob", App: "web", SessionID: "s2"},
+	}
+	for _, ev := range events {
+		l.Emit(ev)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l.Emit(events[0]) // after Close: dropped, no panic
+
+	tests := []struct {
+		name string
+		q    Query
+		want []int // indexes into events
+	}{
+		{"everything", Query{}, []int{0, 1, 2, 3}},
+		{"user", Query{User: "bob"}, []int{2, 3}},
+		{"app", Query{App: "db"}, []int{0, 1, 2}},
+		{"user and app", Query{User: "alice", App: "web"}, nil},
+		{"since is inclusive", Query{Since: base.Add(time.Minute)}, []int{1, 2, 3}},
+		{"until is exclusive", Query{Until: base.Add(2 * time.Minute)}, []int{0, 1}},
+		{"type", Query{Types: []string{SessionRejected}}, []int{2}},
+		{"limit keeps the newest", Query{Limit: 2}, []int{2, 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Search(ctx(t), st, tt.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("Search = %d events %+v, want %d", len(got), got, len(tt.want))
+			}
+			for i, w := range tt.want {
+				want := events[w]
+				if !got[i].Time.Equal(want.Time) || got[i].Type != want.Type || got[i].User != want.User || got[i].BytesOut != want.BytesOut || got[i].Duration != want.Duration {
+					t.Errorf("event %d = %+v, want %+v", i, got[i], want)
+				}
+			}
+		})
+	}
+}
+
+// slowStore blocks every write until released, as a store that cannot
+// keep up would.
+type slowStore struct {
+	store.Store
+	release chan struct{}
+	once    sync.Once
+}
+
+func (s *slowStore) Create(ctx context.Context, key string, value []byte) error {
+	select {
+	case <-s.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.Store.Create(ctx, key, value)
+}
+
+func TestSlowStoreDropsAndRecordsTheGap(t *testing.T) {
+	st := &slowStore{Store: store.NewMemory(), release: make(chan struct{})}
+	l, err := New(Config{Store: st, QueueSize: 4, WriteTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The writer holds one event, the queue four: the rest are dropped,
+	// and Emit never blocks.
+	const n = 50
+	for i := 0; i < n; i++ {
+		l.Emit(Event{Type: SessionStart, User: fmt.Sprint("u", i)})
+	}
+	close(st.release)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Search(ctx(t), st.Store, Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept, dropped int64
+	for _, ev := range got {
+		switch ev.Type {
+		case SessionStart:
+			kept++
+		case Dropped:
+			dropped += ev.Count
+		}
+	}
+	if kept < 1 || kept > 5 || kept+dropped != n {
+		t.Fatalf("kept %d and recorded %d dropped of %d; want at most 5 kept and the rest counted", kept, dropped, n)
+	}
+}
+
+// failingStore refuses every write.
+type failingStore struct{ store.Store }
+
+func (failingStore) Create(context.Context, string, []byte) error { return errors.New("disk full") }
+
+func TestNewAndFailingStore(t *testing.T) {
+	if _, err := New(Config{}); err == nil {
+		t.Fatal("New without a store succeeded")
+	}
+	l, err := New(Config{Store: failingStore{store.NewMemory()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Emit(Event{Type: SessionStart})
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.dropped.Load(); got != 1 {
+		t.Fatalf("dropped = %d, want 1 (the failed write)", got)
+	}
+}

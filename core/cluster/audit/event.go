@@ -1,0 +1,44 @@
+// Package audit is the cluster's durable audit log: session events of
+// tunnelled app connections, kept in the cluster's store under keys that
+// sort by time, written off the data path through a bounded queue.
+package audit
+
+import (
+	"time"
+)
+
+// Event types.
+const (
+	// SessionStart: a tunnelled connection reached its app.
+	SessionStart = "app.session.start"
+	// SessionEnd: a tunnelled connection ended; it carries the bytes and
+	// the duration.
+	SessionEnd = "app.session.end"
+	// SessionRejected: a dial was denied or failed (no such app, access
+	// denied, app unreachable).
+	SessionRejected = "app.session.rejected"
+	// Dropped: events were lost because the store could not keep up; Count
+	// says how many.
+	Dropped = "audit.dropped"
+)
+
+// Event is one audit record.
+type Event struct {
+	Time time.Time `json:"time"`
+	Type string    `json:"event"`
+	// SessionID ties a session's start and end together.
+	SessionID  string `json:"session_id,omitempty"`
+	User       string `json:"user,omitempty"`
+	Cluster    string `json:"cluster,omitempty"`
+	App        string `json:"app,omitempty"`
+	Port       uint32 `json:"port,omitempty"`
+	Target     string `json:"target,omitempty"`
+	ClientAddr string `json:"client_addr,omitempty"`
+	// BytesIn went from the client to the app, BytesOut back.
+	BytesIn  int64         `json:"bytes_in,omitempty"`
+	BytesOut int64         `json:"bytes_out,omitempty"`
+	Duration time.Duration `json:"duration_ns,omitempty"`
+	Error    string        `json:"error,omitempty"`
+	// Count is the number of events lost, for Dropped.
+	Count int64 `json:"count,omitempty"`
+}
