@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/vnetproject/vnet/core/cluster/resource"
+	"github.com/vnetproject/vnet/core/cluster/store"
 )
 
 // DefaultPath is where `vnet cluster start` and `vnet ctl` look without
@@ -25,12 +26,58 @@ type File struct {
 	DataDir     string       `yaml:"data_dir"`     // default /var/lib/vnet
 	Proxy       ProxyService `yaml:"proxy_service"`
 	Apps        AppService   `yaml:"app_service"`
+	Storage     Storage      `yaml:"storage"`
+}
+
+// Storage is where the cluster's state lives: the embedded database in
+// data_dir (type bolt, the default) or etcd, which several proxy processes
+// can share.
+type Storage struct {
+	Type   string   `yaml:"type"`   // bolt (default) or etcd
+	Peers  []string `yaml:"peers"`  // etcd client URLs, e.g. http://10.0.0.1:2379
+	Prefix string   `yaml:"prefix"` // etcd key prefix; default /vnet/
+}
+
+// Storage types.
+const (
+	StorageBolt = "bolt"
+	StorageEtcd = "etcd"
+)
+
+// CheckAndSetDefaults validates s and fills in defaults.
+func (s *Storage) CheckAndSetDefaults() error {
+	switch s.Type {
+	case "", StorageBolt:
+		s.Type = StorageBolt
+		if len(s.Peers) > 0 || s.Prefix != "" {
+			return errors.New("storage: peers and prefix are for type etcd only")
+		}
+		return nil
+	case StorageEtcd:
+		cfg := s.Etcd()
+		if err := cfg.CheckAndSetDefaults(); err != nil {
+			return fmt.Errorf("storage: %w", err)
+		}
+		s.Prefix = cfg.Prefix
+		return nil
+	default:
+		return fmt.Errorf("storage.type: %q is not supported, use %s or %s", s.Type, StorageBolt, StorageEtcd)
+	}
+}
+
+// Etcd is the etcd client configuration of an etcd storage section.
+func (s *Storage) Etcd() store.EtcdConfig {
+	return store.EtcdConfig{Peers: s.Peers, Prefix: s.Prefix}
 }
 
 // ProxyService is where the proxy listens and how users reach it.
 type ProxyService struct {
 	ListenAddr string `yaml:"listen_addr"` // default 0.0.0.0:3080
 	PublicAddr string `yaml:"public_addr"` // host:port users dial; required
+	// PeerAddr is the host:port the other proxies of the cluster (sharing
+	// its etcd) dial to reach this one, for apps whose agent is connected
+	// here. Default: listen_addr, with loopback for an unspecified host.
+	PeerAddr string `yaml:"peer_addr"`
 }
 
 // AppService lists apps this process serves itself.
@@ -103,6 +150,14 @@ func (f *File) CheckAndSetDefaults() error {
 	if f.ClusterName == "" {
 		f.ClusterName = host
 	}
+	if f.Proxy.PeerAddr != "" {
+		if host, _, err := net.SplitHostPort(f.Proxy.PeerAddr); err != nil || host == "" {
+			return fmt.Errorf("proxy_service.peer_addr: %q is not host:port", f.Proxy.PeerAddr)
+		}
+	}
+	if err := f.Storage.CheckAndSetDefaults(); err != nil {
+		return err
+	}
 	if _, err := f.StaticApps(); err != nil {
 		return err
 	}
@@ -111,15 +166,20 @@ func (f *File) CheckAndSetDefaults() error {
 
 // StaticApps returns app_service.apps as validated app resources; none
 // when the App Service is disabled.
-func (f *File) StaticApps() ([]*resource.App, error) {
-	if !f.Apps.Enabled {
+func (f *File) StaticApps() ([]*resource.App, error) { return f.Apps.Resources() }
+
+// Resources returns the apps as validated app resources; none when the
+// App Service is disabled. Errors name the app by its path
+// (app_service.apps[1]).
+func (a *AppService) Resources() ([]*resource.App, error) {
+	if !a.Enabled {
 		return nil, nil
 	}
 	seen := map[string]bool{}
 	var out []*resource.App
-	for i, a := range f.Apps.Apps {
-		app := resource.NewApp(a.Name, a.URI, a.PublicAddr, a.Labels)
-		app.Spec.TCPPorts = a.TCPPorts
+	for i, sa := range a.Apps {
+		app := resource.NewApp(sa.Name, sa.URI, sa.PublicAddr, sa.Labels)
+		app.Spec.TCPPorts = sa.TCPPorts
 		if err := app.CheckAndSetDefaults(); err != nil {
 			return nil, fmt.Errorf("app_service.apps[%d]: %w", i, err)
 		}
