@@ -131,7 +131,9 @@ type LoginRequest struct {
 	//	*LoginRequest_Password
 	Secret isLoginRequest_Secret `protobuf_oneof:"secret"`
 	// PKIX, DER-encoded public key that the certificate is issued for.
-	PublicKey     []byte `protobuf:"bytes,4,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	PublicKey []byte `protobuf:"bytes,4,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	// With a token: the password to set for later logins (optional).
+	NewPassword   string `protobuf:"bytes,5,opt,name=new_password,json=newPassword,proto3" json:"new_password,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -203,6 +205,13 @@ func (x *LoginRequest) GetPublicKey() []byte {
 		return x.PublicKey
 	}
 	return nil
+}
+
+func (x *LoginRequest) GetNewPassword() string {
+	if x != nil {
+		return x.NewPassword
+	}
+	return ""
 }
 
 type isLoginRequest_Secret interface {
@@ -744,12 +753,15 @@ func (x *CreateResourceRequest) GetForce() bool {
 }
 
 type CreateResourceResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Created       bool                   `protobuf:"varint,3,opt,name=created,proto3" json:"created,omitempty"` // false: an existing one was overwritten
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Kind    string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Name    string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Created bool                   `protobuf:"varint,3,opt,name=created,proto3" json:"created,omitempty"` // false: an existing one was overwritten
+	// For a new user: their one-time sign-up token, as AddUser returns it.
+	SignupToken            string `protobuf:"bytes,4,opt,name=signup_token,json=signupToken,proto3" json:"signup_token,omitempty"`
+	SignupTokenExpiresUnix int64  `protobuf:"varint,5,opt,name=signup_token_expires_unix,json=signupTokenExpiresUnix,proto3" json:"signup_token_expires_unix,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *CreateResourceResponse) Reset() {
@@ -801,6 +813,20 @@ func (x *CreateResourceResponse) GetCreated() bool {
 		return x.Created
 	}
 	return false
+}
+
+func (x *CreateResourceResponse) GetSignupToken() string {
+	if x != nil {
+		return x.SignupToken
+	}
+	return ""
+}
+
+func (x *CreateResourceResponse) GetSignupTokenExpiresUnix() int64 {
+	if x != nil {
+		return x.SignupTokenExpiresUnix
+	}
+	return 0
 }
 
 type GetResourcesRequest struct {
@@ -1967,6 +1993,224 @@ func (x *AgentDial) GetClientAddr() string {
 	return ""
 }
 
+type DeleteResourceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"` // ignored for vnet_config
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteResourceRequest) Reset() {
+	*x = DeleteResourceRequest{}
+	mi := &file_vnet_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteResourceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteResourceRequest) ProtoMessage() {}
+
+func (x *DeleteResourceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteResourceRequest.ProtoReflect.Descriptor instead.
+func (*DeleteResourceRequest) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *DeleteResourceRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *DeleteResourceRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type DeleteResourceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Tunnelled connections cut (a removed user's).
+	SessionsClosed int32 `protobuf:"varint,1,opt,name=sessions_closed,json=sessionsClosed,proto3" json:"sessions_closed,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *DeleteResourceResponse) Reset() {
+	*x = DeleteResourceResponse{}
+	mi := &file_vnet_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteResourceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteResourceResponse) ProtoMessage() {}
+
+func (x *DeleteResourceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteResourceResponse.ProtoReflect.Descriptor instead.
+func (*DeleteResourceResponse) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *DeleteResourceResponse) GetSessionsClosed() int32 {
+	if x != nil {
+		return x.SessionsClosed
+	}
+	return 0
+}
+
+type SearchAuditRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SinceUnixNano int64                  `protobuf:"varint,1,opt,name=since_unix_nano,json=sinceUnixNano,proto3" json:"since_unix_nano,omitempty"` // 0: from the beginning
+	UntilUnixNano int64                  `protobuf:"varint,2,opt,name=until_unix_nano,json=untilUnixNano,proto3" json:"until_unix_nano,omitempty"` // 0: until now
+	User          string                 `protobuf:"bytes,3,opt,name=user,proto3" json:"user,omitempty"`
+	App           string                 `protobuf:"bytes,4,opt,name=app,proto3" json:"app,omitempty"`
+	Limit         int32                  `protobuf:"varint,5,opt,name=limit,proto3" json:"limit,omitempty"` // newest first N kept; 0: the server's default
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchAuditRequest) Reset() {
+	*x = SearchAuditRequest{}
+	mi := &file_vnet_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchAuditRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchAuditRequest) ProtoMessage() {}
+
+func (x *SearchAuditRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchAuditRequest.ProtoReflect.Descriptor instead.
+func (*SearchAuditRequest) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *SearchAuditRequest) GetSinceUnixNano() int64 {
+	if x != nil {
+		return x.SinceUnixNano
+	}
+	return 0
+}
+
+func (x *SearchAuditRequest) GetUntilUnixNano() int64 {
+	if x != nil {
+		return x.UntilUnixNano
+	}
+	return 0
+}
+
+func (x *SearchAuditRequest) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *SearchAuditRequest) GetApp() string {
+	if x != nil {
+		return x.App
+	}
+	return ""
+}
+
+func (x *SearchAuditRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type SearchAuditResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Each event as JSON (the audit package's Event), oldest first.
+	EventsJson    [][]byte `protobuf:"bytes,1,rep,name=events_json,json=eventsJson,proto3" json:"events_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchAuditResponse) Reset() {
+	*x = SearchAuditResponse{}
+	mi := &file_vnet_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchAuditResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchAuditResponse) ProtoMessage() {}
+
+func (x *SearchAuditResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchAuditResponse.ProtoReflect.Descriptor instead.
+func (*SearchAuditResponse) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *SearchAuditResponse) GetEventsJson() [][]byte {
+	if x != nil {
+		return x.EventsJson
+	}
+	return nil
+}
+
 var File_vnet_proto protoreflect.FileDescriptor
 
 const file_vnet_proto_rawDesc = "" +
@@ -1977,13 +2221,14 @@ const file_vnet_proto_rawDesc = "" +
 	"\fPingResponse\x12!\n" +
 	"\fcluster_name\x18\x01 \x01(\tR\vclusterName\x12%\n" +
 	"\x0eserver_version\x18\x02 \x01(\tR\rserverVersion\x12*\n" +
-	"\x11proxy_public_addr\x18\x03 \x01(\tR\x0fproxyPublicAddr\"\x81\x01\n" +
+	"\x11proxy_public_addr\x18\x03 \x01(\tR\x0fproxyPublicAddr\"\xa4\x01\n" +
 	"\fLoginRequest\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12\x16\n" +
 	"\x05token\x18\x02 \x01(\tH\x00R\x05token\x12\x1c\n" +
 	"\bpassword\x18\x03 \x01(\tH\x00R\bpassword\x12\x1d\n" +
 	"\n" +
-	"public_key\x18\x04 \x01(\fR\tpublicKeyB\b\n" +
+	"public_key\x18\x04 \x01(\fR\tpublicKey\x12!\n" +
+	"\fnew_password\x18\x05 \x01(\tR\vnewPasswordB\b\n" +
 	"\x06secret\"\x88\x01\n" +
 	"\rLoginResponse\x12'\n" +
 	"\x0fcertificate_pem\x18\x01 \x01(\fR\x0ecertificatePem\x12\x15\n" +
@@ -2019,11 +2264,13 @@ const file_vnet_proto_rawDesc = "" +
 	"\x04apps\x18\x02 \x01(\v2\x19.vnet.v1.ListAppsResponseR\x04apps\"A\n" +
 	"\x15CreateResourceRequest\x12\x12\n" +
 	"\x04yaml\x18\x01 \x01(\fR\x04yaml\x12\x14\n" +
-	"\x05force\x18\x02 \x01(\bR\x05force\"Z\n" +
+	"\x05force\x18\x02 \x01(\bR\x05force\"\xb8\x01\n" +
 	"\x16CreateResourceResponse\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
-	"\acreated\x18\x03 \x01(\bR\acreated\"=\n" +
+	"\acreated\x18\x03 \x01(\bR\acreated\x12!\n" +
+	"\fsignup_token\x18\x04 \x01(\tR\vsignupToken\x129\n" +
+	"\x19signup_token_expires_unix\x18\x05 \x01(\x03R\x16signupTokenExpiresUnix\"=\n" +
 	"\x13GetResourcesRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"*\n" +
@@ -2098,10 +2345,24 @@ const file_vnet_proto_rawDesc = "" +
 	"\x03app\x18\x02 \x01(\tR\x03app\x12\x12\n" +
 	"\x04port\x18\x03 \x01(\rR\x04port\x12\x1f\n" +
 	"\vclient_addr\x18\x04 \x01(\tR\n" +
-	"clientAddr2s\n" +
+	"clientAddr\"?\n" +
+	"\x15DeleteResourceRequest\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"A\n" +
+	"\x16DeleteResourceResponse\x12'\n" +
+	"\x0fsessions_closed\x18\x01 \x01(\x05R\x0esessionsClosed\"\xa0\x01\n" +
+	"\x12SearchAuditRequest\x12&\n" +
+	"\x0fsince_unix_nano\x18\x01 \x01(\x03R\rsinceUnixNano\x12&\n" +
+	"\x0funtil_unix_nano\x18\x02 \x01(\x03R\runtilUnixNano\x12\x12\n" +
+	"\x04user\x18\x03 \x01(\tR\x04user\x12\x10\n" +
+	"\x03app\x18\x04 \x01(\tR\x03app\x12\x14\n" +
+	"\x05limit\x18\x05 \x01(\x05R\x05limit\"6\n" +
+	"\x13SearchAuditResponse\x12\x1f\n" +
+	"\vevents_json\x18\x01 \x03(\fR\n" +
+	"eventsJson2s\n" +
 	"\x04Auth\x123\n" +
 	"\x04Ping\x12\x14.vnet.v1.PingRequest\x1a\x15.vnet.v1.PingResponse\x126\n" +
-	"\x05Login\x12\x15.vnet.v1.LoginRequest\x1a\x16.vnet.v1.LoginResponse2\xf8\x04\n" +
+	"\x05Login\x12\x15.vnet.v1.LoginRequest\x1a\x16.vnet.v1.LoginResponse2\x95\x06\n" +
 	"\aCluster\x12C\n" +
 	"\rGetVNetConfig\x12\x1d.vnet.v1.GetVNetConfigRequest\x1a\x13.vnet.v1.VNetConfig\x12?\n" +
 	"\bListApps\x12\x18.vnet.v1.ListAppsRequest\x1a\x19.vnet.v1.ListAppsResponse\x12F\n" +
@@ -2112,7 +2373,9 @@ const file_vnet_proto_rawDesc = "" +
 	"\x06Status\x12\x16.vnet.v1.StatusRequest\x1a\x17.vnet.v1.StatusResponse\x12?\n" +
 	"\bAddToken\x12\x18.vnet.v1.AddTokenRequest\x1a\x19.vnet.v1.AddTokenResponse\x12E\n" +
 	"\n" +
-	"ListTokens\x12\x1a.vnet.v1.ListTokensRequest\x1a\x1b.vnet.v1.ListTokensResponse24\n" +
+	"ListTokens\x12\x1a.vnet.v1.ListTokensRequest\x1a\x1b.vnet.v1.ListTokensResponse\x12Q\n" +
+	"\x0eDeleteResource\x12\x1e.vnet.v1.DeleteResourceRequest\x1a\x1f.vnet.v1.DeleteResourceResponse\x12H\n" +
+	"\vSearchAudit\x12\x1b.vnet.v1.SearchAuditRequest\x1a\x1c.vnet.v1.SearchAuditResponse24\n" +
 	"\x06Tunnel\x12*\n" +
 	"\x04Dial\x12\x0e.vnet.v1.Frame\x1a\x0e.vnet.v1.Frame(\x010\x012\xa8\x01\n" +
 	"\x05Agent\x123\n" +
@@ -2134,7 +2397,7 @@ func file_vnet_proto_rawDescGZIP() []byte {
 	return file_vnet_proto_rawDescData
 }
 
-var file_vnet_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_vnet_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_vnet_proto_goTypes = []any{
 	(*PingRequest)(nil),            // 0: vnet.v1.PingRequest
 	(*PingResponse)(nil),           // 1: vnet.v1.PingResponse
@@ -2171,10 +2434,14 @@ var file_vnet_proto_goTypes = []any{
 	(*ProxyMessage)(nil),           // 32: vnet.v1.ProxyMessage
 	(*AgentWelcome)(nil),           // 33: vnet.v1.AgentWelcome
 	(*AgentDial)(nil),              // 34: vnet.v1.AgentDial
-	nil,                            // 35: vnet.v1.App.LabelsEntry
+	(*DeleteResourceRequest)(nil),  // 35: vnet.v1.DeleteResourceRequest
+	(*DeleteResourceResponse)(nil), // 36: vnet.v1.DeleteResourceResponse
+	(*SearchAuditRequest)(nil),     // 37: vnet.v1.SearchAuditRequest
+	(*SearchAuditResponse)(nil),    // 38: vnet.v1.SearchAuditResponse
+	nil,                            // 39: vnet.v1.App.LabelsEntry
 }
 var file_vnet_proto_depIdxs = []int32{
-	35, // 0: vnet.v1.App.labels:type_name -> vnet.v1.App.LabelsEntry
+	39, // 0: vnet.v1.App.labels:type_name -> vnet.v1.App.LabelsEntry
 	8,  // 1: vnet.v1.App.tcp_ports:type_name -> vnet.v1.PortRange
 	7,  // 2: vnet.v1.ListAppsResponse.apps:type_name -> vnet.v1.App
 	5,  // 3: vnet.v1.CatalogUpdate.config:type_name -> vnet.v1.VNetConfig
@@ -2197,29 +2464,33 @@ var file_vnet_proto_depIdxs = []int32{
 	18, // 20: vnet.v1.Cluster.Status:input_type -> vnet.v1.StatusRequest
 	23, // 21: vnet.v1.Cluster.AddToken:input_type -> vnet.v1.AddTokenRequest
 	25, // 22: vnet.v1.Cluster.ListTokens:input_type -> vnet.v1.ListTokensRequest
-	22, // 23: vnet.v1.Tunnel.Dial:input_type -> vnet.v1.Frame
-	28, // 24: vnet.v1.Agent.Join:input_type -> vnet.v1.JoinRequest
-	30, // 25: vnet.v1.Agent.Control:input_type -> vnet.v1.AgentMessage
-	22, // 26: vnet.v1.Agent.Connect:input_type -> vnet.v1.Frame
-	22, // 27: vnet.v1.Peer.Dial:input_type -> vnet.v1.Frame
-	1,  // 28: vnet.v1.Auth.Ping:output_type -> vnet.v1.PingResponse
-	3,  // 29: vnet.v1.Auth.Login:output_type -> vnet.v1.LoginResponse
-	5,  // 30: vnet.v1.Cluster.GetVNetConfig:output_type -> vnet.v1.VNetConfig
-	9,  // 31: vnet.v1.Cluster.ListApps:output_type -> vnet.v1.ListAppsResponse
-	11, // 32: vnet.v1.Cluster.WatchCatalog:output_type -> vnet.v1.CatalogUpdate
-	13, // 33: vnet.v1.Cluster.CreateResource:output_type -> vnet.v1.CreateResourceResponse
-	15, // 34: vnet.v1.Cluster.GetResources:output_type -> vnet.v1.GetResourcesResponse
-	17, // 35: vnet.v1.Cluster.AddUser:output_type -> vnet.v1.AddUserResponse
-	19, // 36: vnet.v1.Cluster.Status:output_type -> vnet.v1.StatusResponse
-	24, // 37: vnet.v1.Cluster.AddToken:output_type -> vnet.v1.AddTokenResponse
-	27, // 38: vnet.v1.Cluster.ListTokens:output_type -> vnet.v1.ListTokensResponse
-	22, // 39: vnet.v1.Tunnel.Dial:output_type -> vnet.v1.Frame
-	29, // 40: vnet.v1.Agent.Join:output_type -> vnet.v1.JoinResponse
-	32, // 41: vnet.v1.Agent.Control:output_type -> vnet.v1.ProxyMessage
-	22, // 42: vnet.v1.Agent.Connect:output_type -> vnet.v1.Frame
-	22, // 43: vnet.v1.Peer.Dial:output_type -> vnet.v1.Frame
-	28, // [28:44] is the sub-list for method output_type
-	12, // [12:28] is the sub-list for method input_type
+	35, // 23: vnet.v1.Cluster.DeleteResource:input_type -> vnet.v1.DeleteResourceRequest
+	37, // 24: vnet.v1.Cluster.SearchAudit:input_type -> vnet.v1.SearchAuditRequest
+	22, // 25: vnet.v1.Tunnel.Dial:input_type -> vnet.v1.Frame
+	28, // 26: vnet.v1.Agent.Join:input_type -> vnet.v1.JoinRequest
+	30, // 27: vnet.v1.Agent.Control:input_type -> vnet.v1.AgentMessage
+	22, // 28: vnet.v1.Agent.Connect:input_type -> vnet.v1.Frame
+	22, // 29: vnet.v1.Peer.Dial:input_type -> vnet.v1.Frame
+	1,  // 30: vnet.v1.Auth.Ping:output_type -> vnet.v1.PingResponse
+	3,  // 31: vnet.v1.Auth.Login:output_type -> vnet.v1.LoginResponse
+	5,  // 32: vnet.v1.Cluster.GetVNetConfig:output_type -> vnet.v1.VNetConfig
+	9,  // 33: vnet.v1.Cluster.ListApps:output_type -> vnet.v1.ListAppsResponse
+	11, // 34: vnet.v1.Cluster.WatchCatalog:output_type -> vnet.v1.CatalogUpdate
+	13, // 35: vnet.v1.Cluster.CreateResource:output_type -> vnet.v1.CreateResourceResponse
+	15, // 36: vnet.v1.Cluster.GetResources:output_type -> vnet.v1.GetResourcesResponse
+	17, // 37: vnet.v1.Cluster.AddUser:output_type -> vnet.v1.AddUserResponse
+	19, // 38: vnet.v1.Cluster.Status:output_type -> vnet.v1.StatusResponse
+	24, // 39: vnet.v1.Cluster.AddToken:output_type -> vnet.v1.AddTokenResponse
+	27, // 40: vnet.v1.Cluster.ListTokens:output_type -> vnet.v1.ListTokensResponse
+	36, // 41: vnet.v1.Cluster.DeleteResource:output_type -> vnet.v1.DeleteResourceResponse
+	38, // 42: vnet.v1.Cluster.SearchAudit:output_type -> vnet.v1.SearchAuditResponse
+	22, // 43: vnet.v1.Tunnel.Dial:output_type -> vnet.v1.Frame
+	29, // 44: vnet.v1.Agent.Join:output_type -> vnet.v1.JoinResponse
+	32, // 45: vnet.v1.Agent.Control:output_type -> vnet.v1.ProxyMessage
+	22, // 46: vnet.v1.Agent.Connect:output_type -> vnet.v1.Frame
+	22, // 47: vnet.v1.Peer.Dial:output_type -> vnet.v1.Frame
+	30, // [30:48] is the sub-list for method output_type
+	12, // [12:30] is the sub-list for method input_type
 	12, // [12:12] is the sub-list for extension type_name
 	12, // [12:12] is the sub-list for extension extendee
 	0,  // [0:12] is the sub-list for field type_name
@@ -2240,7 +2511,7 @@ func file_vnet_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vnet_proto_rawDesc), len(file_vnet_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   36,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

@@ -185,6 +185,8 @@ const (
 	Cluster_Status_FullMethodName         = "/vnet.v1.Cluster/Status"
 	Cluster_AddToken_FullMethodName       = "/vnet.v1.Cluster/AddToken"
 	Cluster_ListTokens_FullMethodName     = "/vnet.v1.Cluster/ListTokens"
+	Cluster_DeleteResource_FullMethodName = "/vnet.v1.Cluster/DeleteResource"
+	Cluster_SearchAudit_FullMethodName    = "/vnet.v1.Cluster/SearchAudit"
 )
 
 // ClusterClient is the client API for Cluster service.
@@ -209,6 +211,11 @@ type ClusterClient interface {
 	AddToken(ctx context.Context, in *AddTokenRequest, opts ...grpc.CallOption) (*AddTokenResponse, error)
 	// ListTokens shows the join tokens that can still be redeemed. Admin only.
 	ListTokens(ctx context.Context, in *ListTokensRequest, opts ...grpc.CallOption) (*ListTokensResponse, error)
+	// DeleteResource removes one resource (kind user removes the user; kind
+	// vnet_config resets it to the default). Admin only.
+	DeleteResource(ctx context.Context, in *DeleteResourceRequest, opts ...grpc.CallOption) (*DeleteResourceResponse, error)
+	// SearchAudit reads the audit log. Admin only.
+	SearchAudit(ctx context.Context, in *SearchAuditRequest, opts ...grpc.CallOption) (*SearchAuditResponse, error)
 }
 
 type clusterClient struct {
@@ -318,6 +325,26 @@ func (c *clusterClient) ListTokens(ctx context.Context, in *ListTokensRequest, o
 	return out, nil
 }
 
+func (c *clusterClient) DeleteResource(ctx context.Context, in *DeleteResourceRequest, opts ...grpc.CallOption) (*DeleteResourceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteResourceResponse)
+	err := c.cc.Invoke(ctx, Cluster_DeleteResource_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clusterClient) SearchAudit(ctx context.Context, in *SearchAuditRequest, opts ...grpc.CallOption) (*SearchAuditResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SearchAuditResponse)
+	err := c.cc.Invoke(ctx, Cluster_SearchAudit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ClusterServer is the server API for Cluster service.
 // All implementations must embed UnimplementedClusterServer
 // for forward compatibility.
@@ -340,6 +367,11 @@ type ClusterServer interface {
 	AddToken(context.Context, *AddTokenRequest) (*AddTokenResponse, error)
 	// ListTokens shows the join tokens that can still be redeemed. Admin only.
 	ListTokens(context.Context, *ListTokensRequest) (*ListTokensResponse, error)
+	// DeleteResource removes one resource (kind user removes the user; kind
+	// vnet_config resets it to the default). Admin only.
+	DeleteResource(context.Context, *DeleteResourceRequest) (*DeleteResourceResponse, error)
+	// SearchAudit reads the audit log. Admin only.
+	SearchAudit(context.Context, *SearchAuditRequest) (*SearchAuditResponse, error)
 	mustEmbedUnimplementedClusterServer()
 }
 
@@ -376,6 +408,12 @@ func (UnimplementedClusterServer) AddToken(context.Context, *AddTokenRequest) (*
 }
 func (UnimplementedClusterServer) ListTokens(context.Context, *ListTokensRequest) (*ListTokensResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListTokens not implemented")
+}
+func (UnimplementedClusterServer) DeleteResource(context.Context, *DeleteResourceRequest) (*DeleteResourceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteResource not implemented")
+}
+func (UnimplementedClusterServer) SearchAudit(context.Context, *SearchAuditRequest) (*SearchAuditResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SearchAudit not implemented")
 }
 func (UnimplementedClusterServer) mustEmbedUnimplementedClusterServer() {}
 func (UnimplementedClusterServer) testEmbeddedByValue()                 {}
@@ -553,6 +591,42 @@ func _Cluster_ListTokens_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Cluster_DeleteResource_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteResourceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClusterServer).DeleteResource(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Cluster_DeleteResource_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClusterServer).DeleteResource(ctx, req.(*DeleteResourceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Cluster_SearchAudit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SearchAuditRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClusterServer).SearchAudit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Cluster_SearchAudit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClusterServer).SearchAudit(ctx, req.(*SearchAuditRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Cluster_ServiceDesc is the grpc.ServiceDesc for Cluster service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -591,6 +665,14 @@ var Cluster_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListTokens",
 			Handler:    _Cluster_ListTokens_Handler,
+		},
+		{
+			MethodName: "DeleteResource",
+			Handler:    _Cluster_DeleteResource_Handler,
+		},
+		{
+			MethodName: "SearchAudit",
+			Handler:    _Cluster_SearchAudit_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
