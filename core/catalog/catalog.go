@@ -4,6 +4,7 @@
 package catalog
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 
@@ -81,9 +82,11 @@ func (s *Snapshot) Captures(name string) bool {
 	return false
 }
 
-// Lookup finds the app whose public address is name, among clusters whose
-// domains capture name. A proxy's own address is never an app: login must
-// keep working through the OS resolver.
+// Lookup finds the app whose public address is name. A name belongs to
+// one cluster only: the one whose captured domain holding it is the most
+// specific; on equal domains, the first in profile order (see Overlaps).
+// A proxy's own address is never an app: login must keep working through
+// the OS resolver.
 func (s *Snapshot) Lookup(name string) (Match, bool) {
 	name = Normalize(name)
 	for i := range s.Clusters {
@@ -91,19 +94,67 @@ func (s *Snapshot) Lookup(name string) (Match, bool) {
 			return Match{}, false
 		}
 	}
-	for i := range s.Clusters {
-		c := &s.Clusters[i]
-		zone := c.Domain(name)
-		if zone == "" {
-			continue
-		}
-		for j := range c.Apps {
-			if c.Apps[j].PublicAddr == name {
-				return Match{Cluster: c, App: &c.Apps[j], Zone: zone}, true
-			}
+	c, zone := s.owner(name)
+	if c == nil {
+		return Match{}, false
+	}
+	for j := range c.Apps {
+		if c.Apps[j].PublicAddr == name {
+			return Match{Cluster: c, App: &c.Apps[j], Zone: zone}, true
 		}
 	}
 	return Match{}, false
+}
+
+// owner is the cluster a captured name belongs to, and the domain that
+// captures it there.
+func (s *Snapshot) owner(name string) (*Cluster, string) {
+	var best *Cluster
+	zone := ""
+	for i := range s.Clusters {
+		if d := s.Clusters[i].Domain(name); len(d) > len(zone) {
+			best, zone = &s.Clusters[i], d
+		}
+	}
+	return best, zone
+}
+
+// Overlaps describes every domain that more than one cluster captures, or
+// that lies inside another cluster's domain, and which cluster gets its
+// names, so that `vnet status` can show it: overlaps are resolved by rule,
+// never silently.
+func (s *Snapshot) Overlaps() []string {
+	type claim struct{ domain, cluster string }
+	var claims []claim
+	for _, c := range s.Clusters {
+		for _, d := range append([]string{c.ProxyHost}, c.Zones...) {
+			if d != "" {
+				claims = append(claims, claim{d, c.Name})
+			}
+		}
+	}
+	var out []string
+	seen := map[string]bool{}
+	note := func(msg string) {
+		if !seen[msg] {
+			seen[msg] = true
+			out = append(out, msg)
+		}
+	}
+	for i, a := range claims {
+		for _, b := range claims[i+1:] {
+			switch {
+			case a.cluster == b.cluster:
+			case a.domain == b.domain:
+				note(fmt.Sprintf("domain %s is captured by clusters %s and %s: its names go to %s (first profile)", a.domain, a.cluster, b.cluster, a.cluster))
+			case InDomain(a.domain, b.domain):
+				note(fmt.Sprintf("domain %s of cluster %s lies inside %s of cluster %s: names under %s go to %s (most specific)", a.domain, a.cluster, b.domain, b.cluster, a.domain, a.cluster))
+			case InDomain(b.domain, a.domain):
+				note(fmt.Sprintf("domain %s of cluster %s lies inside %s of cluster %s: names under %s go to %s (most specific)", b.domain, b.cluster, a.domain, a.cluster, b.domain, b.cluster))
+			}
+		}
+	}
+	return out
 }
 
 // Domains lists every domain VNet must capture, without duplicates, in a

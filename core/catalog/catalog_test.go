@@ -194,3 +194,47 @@ func TestLookupZone(t *testing.T) {
 		t.Fatal("Captures: wrong suffix matching")
 	}
 }
+
+// TestOverlappingZones: two clusters that capture the same or nested
+// domains: the most specific domain wins, equal domains go to the first
+// profile, and every overlap is reported.
+func TestOverlappingZones(t *testing.T) {
+	s := &Snapshot{Clusters: []Cluster{
+		{Name: "a", ProxyHost: "proxy.a.test", Zones: []string{"company.test"}, Apps: []App{
+			{Name: "a-x", PublicAddr: "x.company.test"},
+			{Name: "a-y", PublicAddr: "y.db.company.test"},
+		}},
+		{Name: "b", ProxyHost: "proxy.b.test", Zones: []string{"company.test", "db.company.test"}, Apps: []App{
+			{Name: "b-x", PublicAddr: "x.company.test"},
+			{Name: "b-y", PublicAddr: "y.db.company.test"},
+			{Name: "b-z", PublicAddr: "z.company.test"},
+		}},
+	}}
+	for _, tc := range []struct{ name, want string }{
+		{"x.company.test", "a-x"},    // equal domains: first profile
+		{"y.db.company.test", "b-y"}, // most specific domain
+		{"z.company.test", ""},       // owned by a, which has no such app
+		{"w.db.company.test", ""},    // owned by b, no app
+		{"x.proxy.b.test", ""},       // b's proxy domain, no app
+	} {
+		m, ok := s.Lookup(tc.name)
+		got := ""
+		if ok {
+			got = m.App.Name
+		}
+		if got != tc.want {
+			t.Errorf("Lookup(%s) = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	got := s.Overlaps()
+	want := []string{
+		"domain company.test is captured by clusters a and b: its names go to a (first profile)",
+		"domain db.company.test of cluster b lies inside company.test of cluster a: names under db.company.test go to b (most specific)",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Overlaps() =\n%q\nwant\n%q", got, want)
+	}
+	if o := testSnapshot().Overlaps(); len(o) != 1 {
+		t.Fatalf("testSnapshot overlaps = %q, want only company.test shared", o)
+	}
+}

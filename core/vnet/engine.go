@@ -224,6 +224,9 @@ func (e *Engine) reconcile(ctx context.Context, base netcfg.Settings, snap *cata
 		}
 	}
 	e.upstream.Flush()
+	for _, o := range snap.Overlaps() {
+		e.log.Debug("overlap", "rule", o)
+	}
 	s := settingsFor(base, snap, e.cfg.ULA)
 	e.mu.Lock()
 	same := !first && s.Equal(e.settings)

@@ -20,6 +20,8 @@ type Status struct {
 	Clusters []catalog.ClusterStatus `json:"clusters"`
 	Apps     []AppStatus             `json:"apps"`
 	Problems []string                `json:"problems,omitempty"`
+	// Overlaps are domains several clusters capture, and who gets them.
+	Overlaps []string `json:"overlaps,omitempty"`
 }
 
 // AppStatus is one app as VNet serves it.
@@ -38,6 +40,7 @@ func (e *Engine) Status() Status {
 	e.mu.Unlock()
 	st.Clusters = e.cfg.Catalog.Status()
 	snap := e.cfg.Catalog.Current()
+	st.Overlaps = snap.Overlaps()
 	for i := range snap.Clusters {
 		c := &snap.Clusters[i]
 		for _, a := range c.Apps {

@@ -61,6 +61,9 @@ func printStatus(st vnet.Status) {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", a.Name, a.PublicAddr, optional(a.IPv4.String(), a.IPv4.IsValid()), optional(a.IPv6.String(), a.IPv6.IsValid()), a.Cluster)
 	}
 	w.Flush()
+	for _, o := range st.Overlaps {
+		fmt.Println("overlap:", o)
+	}
 	for _, p := range st.Problems {
 		fmt.Println("problem:", p)
 	}
