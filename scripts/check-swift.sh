@@ -6,22 +6,35 @@
 #     bridge/vnet.h with the same number of arguments, and every function
 #     vnet.h declares is called somewhere (so the two cannot drift apart).
 # Needs node and the npm packages tree-sitter and tree-sitter-swift in
-# ./node_modules (.ci/run installs them; the command is printed if missing).
+# ./node_modules: when they are missing it installs them (npm, then node-gyp
+# to build tree-sitter's binding), as `scripts/check-swift.sh --install` does.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 cd "$REPO"
+
+install() {
+	npm install --no-save --no-audit --no-fund --ignore-scripts --legacy-peer-deps tree-sitter@0.25.0 tree-sitter-swift@0.7.1
+	# tree-sitter-swift ships a linux-x64 prebuild; tree-sitter's own binding
+	# is compiled here, against the installed node's headers when present.
+	local nodedir=()
+	[ -f /usr/include/node/node.h ] && nodedir=(--nodedir=/usr)
+	(cd node_modules/tree-sitter && npx --yes node-gyp rebuild --loglevel=error "${nodedir[@]}" >/dev/null)
+}
+if [ "${1:-}" = "--install" ]; then
+	install
+	exit 0
+fi
 
 if ! command -v node >/dev/null 2>&1; then
 	echo "check-swift: node is not installed (apt-get install nodejs npm)" >&2
 	exit 1
 fi
 if [ ! -d node_modules/tree-sitter-swift ] || ! ls node_modules/tree-sitter/build/Release/*.node >/dev/null 2>&1; then
-	cat >&2 <<-MSG
-		check-swift: tree-sitter is not installed; from $REPO run:
-		  npm install --no-save --ignore-scripts --legacy-peer-deps tree-sitter@0.25.0 tree-sitter-swift@0.7.1
-		  (cd node_modules/tree-sitter && npx --yes node-gyp rebuild --nodedir=/usr)
-	MSG
-	exit 1
+	echo "check-swift: installing tree-sitter and tree-sitter-swift into node_modules (npm)" >&2
+	install >&2 || {
+		echo "check-swift: could not install tree-sitter: see above; retry with scripts/check-swift.sh --install" >&2
+		exit 1
+	}
 fi
 
 mapfile -t files < <(git ls-files --cached --others --exclude-standard -- 'swift/*.swift' 'swift/**/*.swift' | sort -u)

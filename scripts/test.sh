@@ -12,11 +12,15 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 echo "==> go vet"
 go vet ./...
+echo "==> Swift: tree-sitter parse, bridge calls against bridge/vnet.h"
+scripts/check-swift.sh
 echo "==> go test -race ./..."
 go test -race -count=1 ./...
 if [ "$(id -u)" -eq 0 ]; then
 	echo "==> end-to-end tests (network namespaces)"
 	scripts/e2e.sh
+	echo "==> bridge end-to-end tests: the C API over a real TUN (network namespaces)"
+	scripts/bridge-e2e.sh
 else
 	echo "==> end-to-end tests skipped: they need root (sudo scripts/test.sh)"
 fi
