@@ -66,9 +66,16 @@ func newWorld(t *testing.T) *world {
 		clustertest.App{Name: "firehose", URI: "tcp://" + firehose, PublicAddr: "firehose.company.test"},
 	)
 	createResource(t, c.Admin(t), vnetConfig("", "company.test"))
-	alice := c.AddUser(t, "alice", "dev")
+	w := startVNet(t, c.AddUser(t, "alice", "dev"))
+	w.cluster, w.admin, w.firehoseWritten = c, c.Admin(t), firehoseWritten
+	return w
+}
 
-	clusters, err := vnet.Connect([]*profile.Profile{alice})
+// startVNet runs the engine for a user logged in with profiles (in that
+// order), and a host stack joined to it.
+func startVNet(t *testing.T, profiles ...*profile.Profile) *world {
+	t.Helper()
+	clusters, err := vnet.Connect(profiles)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +84,7 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{upstream: dnstest.NewUpstream(), cluster: c, admin: c.Admin(t), firehoseWritten: firehoseWritten}
+	w := &world{upstream: dnstest.NewUpstream()}
 	w.upstream.AddRR("only-upstream.test. 60 IN A 192.0.2.50")
 	w.upstream.AddRR("company.test. 60 IN SOA ns.company.test. h.company.test. 1 60 60 60 60")
 
@@ -440,6 +447,39 @@ func TestSystemSlowReaderBackPressure(t *testing.T) {
 // TestSystemNames covers the name rules through the whole pipeline, in
 // the style of CoreDNS's test.Case: every case is one query over UDP to
 // VNet's DNS address through the host stack.
+// TestSystemTwoRootClusters: two independent clusters logged in at once,
+// each with its own range and zones, both reachable through one VNet; a
+// zone both capture goes to the first profile.
+func TestSystemTwoRootClusters(t *testing.T) {
+	checkGoroutines(t)
+	a := clustertest.Start(t, "a.test", "proxy.a.test",
+		clustertest.App{Name: "app-a", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "app.a-zone.test"},
+		clustertest.App{Name: "shared-a", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "x.shared.test"},
+	)
+	b := clustertest.Start(t, "b.test", "proxy.b.test",
+		clustertest.App{Name: "app-b", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "app.b-zone.test"},
+		clustertest.App{Name: "shared-b", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "x.shared.test"},
+	)
+	createResource(t, a.Admin(t), vnetConfig("", "a-zone.test", "shared.test"))
+	rangeB := netip.MustParsePrefix("100.120.0.0/16")
+	createResource(t, b.Admin(t), vnetConfig(rangeB.String(), "b-zone.test", "shared.test"))
+	w := startVNet(t, a.AddUser(t, "alice", "dev"), b.AddUser(t, "alice", "dev"))
+
+	if !slices.Contains(w.settings.Routes, rangeB) || w.settings.TunAddr4 != hostAddr {
+		t.Fatalf("settings %+v: want both ranges routed, the device in the first cluster's range", w.settings)
+	}
+	ipA, ipB := w.resolve(t, "app.a-zone.test"), w.resolve(t, "app.b-zone.test")
+	if !netip.MustParsePrefix("100.64.0.0/10").Contains(ipA) || !rangeB.Contains(ipB) {
+		t.Fatalf("app.a-zone.test = %s, app.b-zone.test = %s: want each in its cluster's range", ipA, ipB)
+	}
+	w.echo(t, hostAddr, netip.AddrPortFrom(ipA, 80))
+	w.echo(t, hostAddr, netip.AddrPortFrom(ipB, 80))
+	// The shared zone belongs to the first profile's cluster.
+	if shared := w.resolve(t, "x.shared.test"); !netip.MustParsePrefix("100.64.0.0/10").Contains(shared) || rangeB.Contains(shared) {
+		t.Fatalf("x.shared.test = %s, want cluster a's app", shared)
+	}
+}
+
 func TestSystemNames(t *testing.T) {
 	w := newWorld(t)
 	for _, tc := range []struct {
