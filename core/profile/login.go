@@ -21,6 +21,19 @@ import (
 // certificate against that CA, and exchanges the one-time token for a
 // client certificate over a fresh key. The returned profile is not saved.
 func Login(ctx context.Context, proxyAddr, user, token string, trust func(pin string) error) (*Profile, error) {
+	return LoginWith(ctx, proxyAddr, user, Credentials{Token: token}, trust)
+}
+
+// Credentials prove who logs in: a one-time token (optionally with the
+// password to set for later logins) or a password.
+type Credentials struct {
+	Token       string
+	NewPassword string // with Token only
+	Password    string
+}
+
+// LoginWith is Login with a token or a password.
+func LoginWith(ctx context.Context, proxyAddr, user string, cred Credentials, trust func(pin string) error) (*Profile, error) {
 	host, _, err := net.SplitHostPort(proxyAddr)
 	if err != nil {
 		return nil, fmt.Errorf("proxy address %q: %w", proxyAddr, err)
@@ -58,7 +71,13 @@ func Login(ctx context.Context, proxyAddr, user, token string, trust func(pin st
 	if err != nil {
 		return nil, err
 	}
-	res, err := api.NewAuthClient(conn).Login(ctx, &api.LoginRequest{User: user, Secret: &api.LoginRequest_Token{Token: token}, PublicKey: key.PubDER})
+	req := &api.LoginRequest{User: user, PublicKey: key.PubDER, NewPassword: cred.NewPassword}
+	if cred.Token != "" {
+		req.Secret = &api.LoginRequest_Token{Token: cred.Token}
+	} else {
+		req.Secret = &api.LoginRequest_Password{Password: cred.Password}
+	}
+	res, err := api.NewAuthClient(conn).Login(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("login to %s: %w", proxyAddr, err)
 	}
