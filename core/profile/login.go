@@ -2,18 +2,11 @@ package profile
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"net"
-
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 
 	"github.com/vnetproject/vnet/core/api"
-	"github.com/vnetproject/vnet/core/cluster/auth"
 )
 
 // Login learns the cluster's CA from the TLS handshake, lets trust decide
@@ -34,35 +27,7 @@ type Credentials struct {
 
 // LoginWith is Login with a token or a password.
 func LoginWith(ctx context.Context, proxyAddr, user string, cred Credentials, trust func(pin string) error) (*Profile, error) {
-	host, _, err := net.SplitHostPort(proxyAddr)
-	if err != nil {
-		return nil, fmt.Errorf("proxy address %q: %w", proxyAddr, err)
-	}
-	var ca *x509.Certificate
-	tlsCfg := &tls.Config{
-		MinVersion: tls.VersionTLS13,
-		// The CA is not known yet: VerifyConnection checks the chain
-		// against the CA the server presents, once trust accepts its pin.
-		InsecureSkipVerify: true,
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			chain := cs.PeerCertificates
-			if len(chain) < 2 || !chain[len(chain)-1].IsCA {
-				return errors.New("the proxy did not present its cluster CA: is this a VNet proxy?")
-			}
-			root := chain[len(chain)-1]
-			if err := trust(auth.Pin(root)); err != nil {
-				return err
-			}
-			pool := x509.NewCertPool()
-			pool.AddCert(root)
-			if _, err := chain[0].Verify(x509.VerifyOptions{Roots: pool, DNSName: host}); err != nil {
-				return fmt.Errorf("proxy certificate: %w", err)
-			}
-			ca = root
-			return nil
-		},
-	}
-	conn, err := grpc.NewClient("passthrough:///"+proxyAddr, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)))
+	conn, trustedCA, err := DialPinned(proxyAddr, trust)
 	if err != nil {
 		return nil, err
 	}
@@ -81,6 +46,7 @@ func LoginWith(ctx context.Context, proxyAddr, user string, cred Credentials, tr
 	if err != nil {
 		return nil, fmt.Errorf("login to %s: %w", proxyAddr, err)
 	}
+	ca := trustedCA()
 	if ca == nil {
 		return nil, errors.New("login: the TLS handshake was not verified")
 	}
