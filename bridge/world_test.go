@@ -36,7 +36,9 @@ func newWorld(t *testing.T) *world {
 	c := clustertest.Start(t, "root.test", "proxy.root.test",
 		clustertest.App{Name: "echo", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "echo.company.test"},
 	)
-	createZone(t, c.Admin(t), "company.test")
+	admin := c.Admin(t)
+	createResource(t, admin, "kind: vnet_config\nversion: v1\nmetadata:\n  name: vnet-config\nspec:\n  custom_dns_zones:\n    - suffix: company.test\n")
+	createResource(t, admin, "kind: role\nversion: v1\nmetadata:\n  name: dev\nspec:\n  allow:\n    app_labels: {'*': '*'}\n")
 	w := &world{profileDir: t.TempDir()}
 	if err := profile.Save(w.profileDir, c.AddUser(t, "alice", "dev")); err != nil {
 		t.Fatal(err)
@@ -49,14 +51,14 @@ func (w *world) config(extra string) []byte {
 	return fmt.Appendf(nil, `{"profile_dir": %q, "upstream_dns": [%q], "start_timeout_ms": 60000 %s}`, w.profileDir, w.upstream, extra)
 }
 
-func createZone(t *testing.T, admin *profile.Profile, zone string) {
+// createResource writes a resource as the cluster's admin.
+func createResource(t *testing.T, admin *profile.Profile, y string) {
 	t.Helper()
 	conn, err := admin.Dial()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	y := "kind: vnet_config\nversion: v1\nmetadata:\n  name: vnet-config\nspec:\n  custom_dns_zones:\n    - suffix: " + zone + "\n"
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := api.NewClusterClient(conn).CreateResource(ctx, &api.CreateResourceRequest{Yaml: []byte(y)}); err != nil {

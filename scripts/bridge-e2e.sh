@@ -54,7 +54,7 @@ log "building the c-archive and the C harness (make bridge)"
 make -C "$REPO" --no-print-directory BIN="$WORK/bin" bridge >/dev/null
 HARNESS=$WORK/bin/vnet-harness
 
-log "admin: the custom DNS zone; user: sign up and log in (as scripts/e2e.sh)"
+log "admin: the custom DNS zone and the role dev; user: sign up and log in (as scripts/e2e.sh)"
 cat >"$WORK/vnet-config.yaml" <<EOF2
 kind: vnet_config
 version: v1
@@ -65,6 +65,9 @@ spec:
     - suffix: company.test
 EOF2
 ctl create "$WORK/vnet-config.yaml" >/dev/null
+# The role alice gets: every app (tcp-app and down-app) is hers to reach.
+printf 'kind: role\nversion: v1\nmetadata:\n  name: dev\nspec:\n  allow:\n    app_labels: {"*": "*"}\n' >"$WORK/role.yaml"
+ctl create -f "$WORK/role.yaml" >/dev/null
 out=$(ctl users add alice --roles=dev)
 token=$(grep -o -- '--token=[0-9a-f]*' <<<"$out" | cut -d= -f2)
 [ -n "$token" ] || die "no token in: $out"
@@ -107,12 +110,15 @@ big_intact() { [ "$(in_user curl -sf --max-time 30 "http://$app_ip:8080/big.bin"
 check "4 MiB download by address is intact" big_intact
 check "app that is down: connection refused" fails 'refused|Failed to connect' in_user curl -sS --max-time 10 http://"$(in_user dig +short @100.64.0.2 down-app.company.test)":8080/
 
+# lines_over PATTERN N: the harness log has more than N lines matching.
+lines_over() { [ "$(grep -c -- "$1" "$WORK/harness.log")" -gt "$2" ]; }
+
 # status_has PATTERN: SIGUSR1 makes the harness print vnet_status's JSON.
 status_has() {
 	local before
 	before=$(grep -c '^{"state"' "$WORK/harness.log" || true)
 	kill -USR1 "$HARNESS_PID"
-	wait_for "status" test "$(grep -c '^{"state"' "$WORK/harness.log")" -gt "$before"
+	wait_for "status" lines_over '^{"state"' "$before"
 	grep '^{"state"' "$WORK/harness.log" | tail -n 1 | grep -qE -- "$1"
 }
 check "vnet_status: running, the app with its address" status_has "\"state\":\"running\".*\"public_addr\":\"tcp-app.company.test\",\"ipv4\":\"$app_ip\""
