@@ -29,6 +29,10 @@ check: ## vet, gofmt, and cross-builds (GOOS=darwin)
 	GOOS=darwin GOARCH=arm64 $(GO) build ./...
 	$(MAKE) check-swift
 
+bench: ## benchmarks, each next to a baseline from the same run (netns part needs root)
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./core/stack ./core/vnet
+	scripts/bench.sh
+
 proto: ## regenerate core/api from vnet.proto (needs protoc, protoc-gen-go, protoc-gen-go-grpc)
 	cd core/api && protoc --go_out=. --go_opt=paths=source_relative --go-grpc_out=. --go-grpc_opt=paths=source_relative vnet.proto
 

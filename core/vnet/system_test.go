@@ -54,7 +54,7 @@ type world struct {
 	applied []netcfg.Settings // guarded by mu; every ApplySettings call
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	checkGoroutines(t)
 	firehose, firehoseWritten := clustertest.FirehoseServer(t)
@@ -73,7 +73,7 @@ func newWorld(t *testing.T) *world {
 
 // startVNet runs the engine for a user logged in with profiles (in that
 // order), and a host stack joined to it.
-func startVNet(t *testing.T, profiles ...*profile.Profile) *world {
+func startVNet(t testing.TB, profiles ...*profile.Profile) *world {
 	t.Helper()
 	clusters, err := vnet.Connect(profiles)
 	if err != nil {
@@ -124,7 +124,7 @@ func startVNet(t *testing.T, profiles ...*profile.Profile) *world {
 
 // waitSettings waits until the engine has applied settings that satisfy
 // cond, and returns them.
-func (w *world) waitSettings(t *testing.T, what string, cond func(netcfg.Settings) bool) netcfg.Settings {
+func (w *world) waitSettings(t testing.TB, what string, cond func(netcfg.Settings) bool) netcfg.Settings {
 	t.Helper()
 	var last netcfg.Settings
 	eventually(t, what, func() bool {
@@ -141,7 +141,7 @@ func (w *world) waitSettings(t *testing.T, what string, cond func(netcfg.Setting
 
 // eventually polls cond until it holds (30 s at most): for changes that
 // travel through the watch stream.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	for range 600 {
 		if cond() {
@@ -167,7 +167,7 @@ func vnetConfig(rng string, zones ...string) string {
 }
 
 // createResource writes a resource as the cluster's admin (overwriting).
-func createResource(t *testing.T, admin *profile.Profile, yaml string) {
+func createResource(t testing.TB, admin *profile.Profile, yaml string) {
 	t.Helper()
 	conn, err := admin.Dial()
 	if err != nil {
@@ -182,12 +182,12 @@ func createResource(t *testing.T, admin *profile.Profile, yaml string) {
 }
 
 // query asks VNet's DNS server over UDP, through the host stack.
-func (w *world) query(t *testing.T, name string, qtype uint16) *mdns.Msg {
+func (w *world) query(t testing.TB, name string, qtype uint16) *mdns.Msg {
 	t.Helper()
 	return w.queryAt(t, hostAddr, dnsAddr, name, qtype)
 }
 
-func (w *world) queryAt(t *testing.T, src netip.Addr, server netip.AddrPort, name string, qtype uint16) *mdns.Msg {
+func (w *world) queryAt(t testing.TB, src netip.Addr, server netip.AddrPort, name string, qtype uint16) *mdns.Msg {
 	t.Helper()
 	c, err := w.host.DialUDP(src, server)
 	if err != nil {
@@ -208,7 +208,7 @@ func (w *world) queryAt(t *testing.T, src netip.Addr, server netip.AddrPort, nam
 	return resp
 }
 
-func (w *world) resolve(t *testing.T, name string) netip.Addr {
+func (w *world) resolve(t testing.TB, name string) netip.Addr {
 	t.Helper()
 	resp := w.query(t, name, mdns.TypeA)
 	if resp.Rcode != mdns.RcodeSuccess || len(resp.Answer) != 1 {
@@ -266,7 +266,7 @@ func TestSystemReachAppByName(t *testing.T) {
 
 // echo dials addr through the host stack, checks an echo and the app's
 // answer to our half-close.
-func (w *world) echo(t *testing.T, src netip.Addr, addr netip.AddrPort) {
+func (w *world) echo(t testing.TB, src netip.Addr, addr netip.AddrPort) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -371,7 +371,7 @@ func TestSystemTunnelBreakResetsClient(t *testing.T) {
 
 // multiPortApp is an app on 127.0.0.1 with tcp_ports covering the port of
 // a fresh echo server and nothing else.
-func multiPortApp(t *testing.T) clustertest.App {
+func multiPortApp(t testing.TB) clustertest.App {
 	_, port, _ := net.SplitHostPort(clustertest.EchoServer(t))
 	p, _ := strconv.Atoi(port)
 	return clustertest.App{Name: "multi", URI: "tcp://127.0.0.1", PublicAddr: "multi.company.test",
@@ -577,7 +577,7 @@ func TestSystemAppDownIsRefused(t *testing.T) {
 
 // checkGoroutines fails the test if goroutines started during it are
 // still running a while after it (and its cleanups) ended.
-func checkGoroutines(t *testing.T) {
+func checkGoroutines(t testing.TB) {
 	before := runtime.NumGoroutine()
 	t.Cleanup(func() {
 		var now int

@@ -6,9 +6,8 @@ package clustertest
 import (
 	"context"
 	"fmt"
-	"log/slog"
+	"io"
 	"net"
-	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -33,19 +32,30 @@ type App = config.StaticApp
 // publicHost is the proxy's public host name (the domain VNet captures).
 func Start(t testing.TB, name, publicHost string, apps ...App) *Cluster {
 	t.Helper()
-	cfg := &config.File{
+	return StartConfig(t, Config(t, name, publicHost, apps...))
+}
+
+// Config is the cluster.yaml Start uses, for a test to change before
+// StartConfig (storage, heartbeat, ...).
+func Config(t testing.TB, name, publicHost string, apps ...App) *config.File {
+	return &config.File{
 		Version:     "v1",
 		ClusterName: name,
 		DataDir:     filepath.Join(t.TempDir(), "data"),
 		Proxy:       config.ProxyService{ListenAddr: "127.0.0.1:0", PublicAddr: publicHost + ":3080"},
 		Apps:        config.AppService{Enabled: true, Apps: apps},
 	}
+}
+
+// StartConfig runs a cluster daemon from cfg until the test ends.
+func StartConfig(t testing.TB, cfg *config.File) *Cluster {
+	t.Helper()
+	name := cfg.ClusterName
 	if err := cfg.CheckAndSetDefaults(); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	d, err := daemon.Start(ctx, cfg, log)
+	d, err := daemon.Start(ctx, cfg, Logger())
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -175,4 +185,30 @@ func FirehoseServer(t testing.TB) (addr string, written *atomic.Int64) {
 		}
 	}()
 	return l.Addr().String(), written
+}
+
+// SinkServer is a TCP app on loopback that reads each connection to EOF,
+// then answers one byte and closes: the far end of throughput benchmarks.
+func SinkServer(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if _, err := io.Copy(io.Discard, c); err == nil {
+					c.Write([]byte{'k'})
+				}
+			}()
+		}
+	}()
+	return l.Addr().String()
 }
