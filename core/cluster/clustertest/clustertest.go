@@ -6,12 +6,9 @@ package clustertest
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -94,112 +91,4 @@ func (c *Cluster) Admin(t testing.TB) *profile.Profile {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// EchoServer is a TCP app on loopback that echoes what it reads and, after
-// the client's EOF, writes "bye" and closes: so tests can see half-close
-// pass through. It stops when the test ends.
-func EchoServer(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 64<<10)
-				for {
-					n, err := c.Read(buf)
-					if n > 0 {
-						if _, werr := c.Write(buf[:n]); werr != nil {
-							return
-						}
-					}
-					if err != nil {
-						c.Write([]byte("bye"))
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return l.Addr().String()
-}
-
-// ClosedPort returns a loopback address where nothing listens.
-func ClosedPort(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
-// FirehoseServer is a TCP app on loopback that writes to every client as
-// fast as the connection takes it; written counts the bytes it managed to
-// hand to the kernel, so tests can see back-pressure reach it.
-func FirehoseServer(t testing.TB) (addr string, written *atomic.Int64) {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	written = new(atomic.Int64)
-	go func() {
-		buf := make([]byte, 64<<10)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				for {
-					n, err := c.Write(buf)
-					written.Add(int64(n))
-					if err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return l.Addr().String(), written
-}
-
-// SinkServer is a TCP app on loopback that reads each connection to EOF,
-// then answers one byte and closes: the far end of throughput benchmarks.
-func SinkServer(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				if _, err := io.Copy(io.Discard, c); err == nil {
-					c.Write([]byte{'k'})
-				}
-			}()
-		}
-	}()
-	return l.Addr().String()
 }
