@@ -79,3 +79,8 @@ func (q Query) matches(ev Event) bool {
 	}
 	return true
 }
+
+// Search reads the events of the store l writes to.
+func (l *Log) Search(ctx context.Context, q Query) ([]Event, error) {
+	return Search(ctx, l.cfg.Store, q)
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -27,7 +28,22 @@ type File struct {
 	Proxy       ProxyService `yaml:"proxy_service"`
 	Apps        AppService   `yaml:"app_service"`
 	Storage     Storage      `yaml:"storage"`
+	Auth        AuthService  `yaml:"auth_service"`
 }
+
+// AuthService tunes the Auth Service.
+type AuthService struct {
+	// CertTTL is how long a user's client certificate is valid: between
+	// 1m and 720h; 0 means the Auth Service's default (12h). Shorter means
+	// a stolen certificate is useful for less time, and more logins.
+	CertTTL time.Duration `yaml:"cert_ttl"`
+}
+
+// Bounds of auth_service.cert_ttl.
+const (
+	minCertTTL = time.Minute
+	maxCertTTL = 30 * 24 * time.Hour
+)
 
 // Storage is where the cluster's state lives: the embedded database in
 // data_dir (type bolt, the default) or etcd, which several proxy processes
@@ -130,6 +146,9 @@ func (f *File) CheckAndSetDefaults() error {
 	}
 	if f.Version != "v1" {
 		return fmt.Errorf("version: %q is not supported, use v1", f.Version)
+	}
+	if ttl := f.Auth.CertTTL; ttl != 0 && (ttl < minCertTTL || ttl > maxCertTTL) {
+		return fmt.Errorf("auth_service.cert_ttl: %v is out of range: use %v to %v", ttl, minCertTTL, maxCertTTL)
 	}
 	if f.DataDir == "" {
 		f.DataDir = "/var/lib/vnet"

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/vnetproject/vnet/core/cluster/audit"
 	"github.com/vnetproject/vnet/core/cluster/auth"
 	"github.com/vnetproject/vnet/core/cluster/config"
 	"github.com/vnetproject/vnet/core/cluster/proxy"
@@ -41,6 +42,7 @@ func AdminProfileDir(dataDir string) string { return filepath.Join(dataDir, admi
 
 // Daemon is a running cluster process.
 type Daemon struct {
+	audit *audit.Log // the durable audit log; nil until start
 	cfg   *config.File
 	log   *slog.Logger
 	store store.Store
@@ -77,10 +79,16 @@ func (d *Daemon) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if d.auth, err = auth.NewService(d.store, ca, auth.DefaultCertTTL); err != nil {
+	if d.auth, err = auth.NewService(d.store, ca, cfg.Auth.CertTTL); err != nil {
 		return err
 	}
 	res := state.New(d.store)
+	if err := proxy.SeedPresetRoles(ctx, d.store, res); err != nil {
+		return err
+	}
+	if d.audit, err = audit.New(audit.Config{Store: d.store, Logger: d.log}); err != nil {
+		return err
+	}
 	apps, err := cfg.StaticApps()
 	if err != nil {
 		return err
@@ -102,6 +110,7 @@ func (d *Daemon) start(ctx context.Context) error {
 		State:       res,
 		Cert:        cert,
 		Logger:      d.log,
+		Audit:       d.audit,
 	})
 	if err != nil {
 		return err
@@ -136,6 +145,10 @@ func (d *Daemon) Close() error {
 	var errs []error
 	if d.proxy != nil {
 		errs = append(errs, d.proxy.Close())
+	}
+	if d.audit != nil {
+		// After the proxy: its last session ends are queued by now.
+		errs = append(errs, d.audit.Close())
 	}
 	if d.ln != nil {
 		d.ln.Close()

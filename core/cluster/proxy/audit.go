@@ -1,8 +1,23 @@
 package proxy
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"time"
+
+	"github.com/vnetproject/vnet/core/cluster/audit"
 )
+
+// AuditLog is where the proxy records sessions: the cluster's durable
+// audit log (audit.Log) in production.
+type AuditLog interface {
+	// Emit records ev without blocking the caller.
+	Emit(ev audit.Event)
+	// Search reads recorded events.
+	Search(ctx context.Context, q audit.Query) ([]audit.Event, error)
+}
 
 // session is one tunnelled connection as the audit log records it.
 type session struct {
@@ -14,17 +29,54 @@ type session struct {
 	Err                error
 }
 
-// The audit log is not durable yet: sessions go to the proxy's log.
+// id ties a session's start and end events together. It is derived from
+// what both know (the copies passed to auditStart and auditEnd are
+// separate values).
+func (sess *session) id() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%d\x00%s\x00%d", sess.User, sess.Cluster, sess.App, sess.Port, sess.ClientAddr, sess.Start.UnixNano())
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+func (sess *session) event(typ string) audit.Event {
+	ev := audit.Event{
+		Type: typ, SessionID: sess.id(), User: sess.User, Cluster: sess.Cluster, App: sess.App,
+		Port: sess.Port, Target: sess.Target, ClientAddr: sess.ClientAddr,
+	}
+	if sess.Err != nil {
+		ev.Error = sess.Err.Error()
+	}
+	return ev
+}
+
+// The proxy's log gets every event too; the audit log, when configured,
+// keeps them.
 
 func (s *Server) auditStart(sess session) {
-	s.cfg.Logger.Info("app.session.start", "user", sess.User, "app", sess.App, "port", sess.Port, "target", sess.Target, "client", sess.ClientAddr)
+	ev := sess.event(audit.SessionStart)
+	ev.Time = sess.Start
+	s.cfg.Logger.Info(ev.Type, "user", sess.User, "app", sess.App, "port", sess.Port, "target", sess.Target, "client", sess.ClientAddr)
+	s.emit(ev)
 }
 
 func (s *Server) auditEnd(sess session) {
-	s.cfg.Logger.Info("app.session.end", "user", sess.User, "app", sess.App, "target", sess.Target,
-		"bytes_in", sess.BytesIn, "bytes_out", sess.BytesOut, "duration", time.Since(sess.Start).Round(time.Millisecond), "err", sess.Err)
+	ev := sess.event(audit.SessionEnd)
+	ev.Time = time.Now()
+	ev.BytesIn, ev.BytesOut, ev.Duration = sess.BytesIn, sess.BytesOut, ev.Time.Sub(sess.Start)
+	s.cfg.Logger.Info(ev.Type, "user", sess.User, "app", sess.App, "target", sess.Target,
+		"bytes_in", sess.BytesIn, "bytes_out", sess.BytesOut, "duration", ev.Duration.Round(time.Millisecond), "err", sess.Err)
+	s.emit(ev)
 }
 
 func (s *Server) auditRejected(sess session) {
-	s.cfg.Logger.Info("app.session.rejected", "user", sess.User, "app", sess.App, "port", sess.Port, "client", sess.ClientAddr, "err", sess.Err)
+	ev := sess.event(audit.SessionRejected)
+	ev.Time = time.Now()
+	s.cfg.Logger.Info(ev.Type, "user", sess.User, "app", sess.App, "port", sess.Port, "client", sess.ClientAddr, "err", sess.Err)
+	s.emit(ev)
+}
+
+func (s *Server) emit(ev audit.Event) {
+	if s.cfg.Audit != nil {
+		s.cfg.Audit.Emit(ev)
+	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/cluster/auth"
+	"github.com/vnetproject/vnet/core/cluster/state"
 )
 
 type identityKey struct{}
@@ -30,6 +31,8 @@ var adminMethods = map[string]bool{
 	api.Cluster_GetResources_FullMethodName:   true,
 	api.Cluster_AddUser_FullMethodName:        true,
 	api.Cluster_Status_FullMethodName:         true,
+	api.Cluster_DeleteResource_FullMethodName: true,
+	api.Cluster_SearchAudit_FullMethodName:    true,
 }
 
 func (s *Server) authenticate(ctx context.Context, method string) (context.Context, error) {
@@ -106,8 +109,12 @@ func grpcError(err error) error {
 	switch {
 	case errors.Is(err, auth.ErrInvalidLogin):
 		return status.Error(codes.Unauthenticated, msg)
+	case errors.Is(err, auth.ErrTooManyLogins):
+		return status.Error(codes.ResourceExhausted, msg)
 	case errors.Is(err, auth.ErrAccessDenied):
 		return status.Error(codes.PermissionDenied, msg)
+	case errors.Is(err, auth.ErrNoSuchResource), errors.Is(err, state.ErrNotFound):
+		return status.Error(codes.NotFound, msg)
 	default:
 		return status.Error(codes.InvalidArgument, msg)
 	}

@@ -34,6 +34,8 @@ type Config struct {
 	DialApp     func(ctx context.Context, network, addr string) (net.Conn, error)
 	DialTimeout time.Duration // default 5s
 	Logger      *slog.Logger
+	// Audit keeps session events; nil: they go to Logger only.
+	Audit AuditLog
 }
 
 // CheckAndSetDefaults validates cfg and fills in defaults.
@@ -69,6 +71,9 @@ type Server struct {
 	ctx  context.Context
 	stop context.CancelFunc
 	once sync.Once
+	// sessions are the open tunnelled connections, to cut when their
+	// user loses access.
+	sessions sessionSet
 }
 
 // New returns a proxy ready to Serve.
@@ -98,6 +103,8 @@ func New(cfg Config) (*Server, error) {
 	api.RegisterAuthServer(s.grpc, &authServer{s: s})
 	api.RegisterClusterServer(s.grpc, &clusterServer{s: s})
 	api.RegisterTunnelServer(s.grpc, &tunnelServer{s: s})
+	s.wg.Add(1)
+	go s.recheckSessions()
 	return s, nil
 }
 

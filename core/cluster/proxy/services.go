@@ -2,14 +2,12 @@ package proxy
 
 import (
 	"context"
-	"errors"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/vnetproject/vnet/core/api"
-	"github.com/vnetproject/vnet/core/cluster/resource"
-	"github.com/vnetproject/vnet/core/cluster/state"
+	"github.com/vnetproject/vnet/core/cluster/auth"
 )
 
 type authServer struct {
@@ -21,16 +19,28 @@ func (a *authServer) Ping(context.Context, *api.PingRequest) (*api.PingResponse,
 	return &api.PingResponse{ClusterName: a.s.cfg.ClusterName, ServerVersion: a.s.cfg.Version, ProxyPublicAddr: a.s.cfg.PublicAddr}, nil
 }
 
+// Login exchanges a one-time token (optionally setting a password) or a
+// password for a client certificate. Failed logins are limited per user
+// and per source address (auth's limiter).
 func (a *authServer) Login(ctx context.Context, req *api.LoginRequest) (*api.LoginResponse, error) {
-	if req.GetPassword() != "" {
-		return nil, status.Error(codes.Unimplemented, "password login is not available yet: log in with the one-time token from 'vnet ctl users add'")
+	var (
+		cert []byte
+		id   auth.Identity
+		err  error
+	)
+	switch {
+	case req.GetToken() != "":
+		cert, id, err = a.s.cfg.Auth.LoginWithToken(ctx, req.GetUser(), req.GetToken(), req.GetNewPassword(), req.GetPublicKey(), peerHost(ctx))
+	case req.GetNewPassword() != "":
+		err = status.Error(codes.InvalidArgument, "a new password is set with a sign-up token: ask your administrator for one ('vnet ctl users add')")
+	default:
+		cert, id, err = a.s.cfg.Auth.LoginWithPassword(ctx, req.GetUser(), req.GetPassword(), req.GetPublicKey(), peerHost(ctx))
 	}
-	cert, id, err := a.s.cfg.Auth.LoginWithToken(ctx, req.GetUser(), req.GetToken(), "", req.GetPublicKey(), peerHost(ctx))
 	if err != nil {
 		a.s.cfg.Logger.Info("login failed", "user", req.GetUser(), "addr", peerAddr(ctx), "err", err)
 		return nil, grpcError(err)
 	}
-	a.s.cfg.Logger.Info("login", "user", id.User, "roles", id.Roles, "addr", peerAddr(ctx))
+	a.s.cfg.Logger.Info("login", "user", id.User, "roles", id.Roles, "addr", peerAddr(ctx), "password_set", req.GetNewPassword() != "")
 	return &api.LoginResponse{
 		CertificatePem: cert,
 		CaPem:          a.s.cfg.Auth.CA().CertPEM,
@@ -57,7 +67,17 @@ func (c *clusterServer) GetVNetConfig(ctx context.Context, _ *api.GetVNetConfigR
 }
 
 func (c *clusterServer) ListApps(ctx context.Context, _ *api.ListAppsRequest) (*api.ListAppsResponse, error) {
-	apps, err := c.s.cfg.State.Apps(ctx)
+	id, err := identityFrom(ctx)
+	if err != nil {
+		return nil, status.Error(codes.Unauthenticated, err.Error())
+	}
+	all, err := c.s.cfg.State.Apps(ctx)
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	// Only what the caller may reach: an app they cannot dial is not
+	// theirs to see (nor to get a name and address for from VNet).
+	apps, err := c.s.visibleApps(ctx, id, all)
 	if err != nil {
 		return nil, grpcError(err)
 	}
@@ -66,66 +86,6 @@ func (c *clusterServer) ListApps(ctx context.Context, _ *api.ListAppsRequest) (*
 		out.Apps = append(out.Apps, appToAPI(a))
 	}
 	return out, nil
-}
-
-func (c *clusterServer) CreateResource(ctx context.Context, req *api.CreateResourceRequest) (*api.CreateResourceResponse, error) {
-	r, err := resource.Parse(req.GetYaml())
-	if err != nil {
-		return nil, grpcError(err)
-	}
-	created, err := c.s.cfg.State.Create(ctx, r, req.GetForce())
-	if err != nil {
-		return nil, grpcError(err)
-	}
-	id, _ := identityFrom(ctx)
-	c.s.cfg.Logger.Info("resource written", "kind", r.Kind(), "name", r.Name(), "created", created, "by", id.User)
-	return &api.CreateResourceResponse{Kind: r.Kind(), Name: r.Name(), Created: created}, nil
-}
-
-func (c *clusterServer) GetResources(ctx context.Context, req *api.GetResourcesRequest) (*api.GetResourcesResponse, error) {
-	var rs []resource.Resource
-	switch {
-	case req.GetKind() == resource.KindVNetConfig:
-		cfg, err := c.s.cfg.State.VNetConfig(ctx)
-		if err != nil {
-			return nil, grpcError(err)
-		}
-		rs = []resource.Resource{cfg}
-	case req.GetName() != "":
-		r, err := c.s.cfg.State.Get(ctx, req.GetKind(), req.GetName())
-		if errors.Is(err, state.ErrNotFound) {
-			return nil, status.Error(codes.NotFound, err.Error())
-		}
-		if err != nil {
-			return nil, grpcError(err)
-		}
-		rs = []resource.Resource{r}
-	default:
-		if !resource.IsKind(req.GetKind()) {
-			return nil, status.Errorf(codes.InvalidArgument, "unknown kind %q", req.GetKind())
-		}
-		var err error
-		if rs, err = c.s.cfg.State.List(ctx, req.GetKind()); err != nil {
-			return nil, grpcError(err)
-		}
-	}
-	out := &api.GetResourcesResponse{}
-	for _, r := range rs {
-		data, err := resource.Marshal(r)
-		if err != nil {
-			return nil, grpcError(err)
-		}
-		out.Yaml = append(out.Yaml, data)
-	}
-	return out, nil
-}
-
-func (c *clusterServer) AddUser(ctx context.Context, req *api.AddUserRequest) (*api.AddUserResponse, error) {
-	token, expires, err := c.s.cfg.Auth.AddUser(ctx, req.GetName(), req.GetRoles())
-	if err != nil {
-		return nil, grpcError(err)
-	}
-	return &api.AddUserResponse{Token: token, TokenExpiresUnix: expires.Unix()}, nil
 }
 
 func (c *clusterServer) Status(context.Context, *api.StatusRequest) (*api.StatusResponse, error) {

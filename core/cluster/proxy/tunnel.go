@@ -80,7 +80,9 @@ func (t *tunnelServer) Dial(s api.Tunnel_DialServer) error {
 	go func() {
 		defer t.s.wg.Done()
 		defer close(finished)
-		res, err := relay.Splice(t.s.ctx, conn, appConn)
+		sctx, untrack := t.s.trackSession(id.User, app)
+		defer untrack()
+		res, err := relay.Splice(sctx, conn, appConn)
 		sess.BytesIn, sess.BytesOut, sess.Err = res.AToB, res.BToA, err
 		t.s.auditEnd(sess)
 	}()

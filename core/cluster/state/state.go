@@ -63,6 +63,18 @@ func (s *State) Get(ctx context.Context, kind, name string) (resource.Resource, 
 	return resource.Parse(data)
 }
 
+// Delete removes one resource.
+func (s *State) Delete(ctx context.Context, kind, name string) error {
+	err := s.store.Delete(ctx, key(kind, name))
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%s %q: %w", kind, name, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("remove %s %q: %w", kind, name, err)
+	}
+	return nil
+}
+
 // List returns every resource of kind, sorted by name.
 func (s *State) List(ctx context.Context, kind string) ([]resource.Resource, error) {
 	items, err := s.store.List(ctx, key(kind, ""))

@@ -1,10 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -14,10 +14,39 @@ import (
 	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/cluster/config"
 	"github.com/vnetproject/vnet/core/cluster/daemon"
+	"github.com/vnetproject/vnet/core/cluster/resource"
 	"github.com/vnetproject/vnet/core/profile"
 )
 
-const ctlUsage = "vnet ctl [--config FILE | --identity DIR] create [-f] FILE | get KIND [NAME] | users add NAME [--roles=a,b] | status"
+const ctlUsage = `vnet ctl [--config FILE | --identity DIR] COMMAND
+  create [-f] FILE                       create a resource (-f: overwrite); FILE - reads stdin
+  get KIND[/NAME] [--format yaml|json|text]
+  edit KIND[/NAME]                       edit in $EDITOR; saved through the cluster's validation
+  rm KIND/NAME                           remove (rm vnet_config resets it to the default)
+  users add NAME [--roles=a,b] | users ls | users rm NAME
+  audit [--since 1h] [--until TIME] [--user NAME] [--app NAME] [--limit N] [--format text|json]
+  status
+KIND: ` + "app, role, user, vnet_config (plural forms work too)"
+
+// stdout is where ctl writes its results; tests replace it.
+var stdout io.Writer = os.Stdout
+
+// ctlClient is a connection to the cluster as its administrator.
+type ctlClient struct {
+	conn grpc.ClientConnInterface
+	api  api.ClusterClient
+}
+
+// ctlCommands are the subcommands of vnet ctl.
+var ctlCommands = map[string]func(ctx context.Context, c *ctlClient, args []string) error{
+	"create": ctlCreate,
+	"get":    ctlGet,
+	"edit":   ctlEdit,
+	"rm":     ctlRemove,
+	"users":  ctlUsers,
+	"audit":  ctlAudit,
+	"status": ctlStatus,
+}
 
 // runCtl administers a cluster with the admin identity that the cluster
 // daemon writes into its data directory, as tctl does on the Auth host.
@@ -31,6 +60,10 @@ func runCtl(ctx context.Context, args []string) error {
 	args = fs.Args()
 	if len(args) == 0 {
 		return fmt.Errorf("usage: %s", ctlUsage)
+	}
+	cmd, ok := ctlCommands[args[0]]
+	if !ok {
+		return fmt.Errorf("unknown ctl command %q; usage: %s", args[0], ctlUsage)
 	}
 	dir := *identity
 	if dir == "" {
@@ -49,44 +82,52 @@ func runCtl(ctx context.Context, args []string) error {
 		return err
 	}
 	defer conn.Close()
-	c := api.NewClusterClient(conn)
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-
-	switch args[0] {
-	case "create":
-		return ctlCreate(ctx, c, args[1:])
-	case "get":
-		return ctlGet(ctx, c, args[1:])
-	case "users":
-		return ctlUsers(ctx, conn, args[1:])
-	case "status":
-		st, err := c.Status(ctx, &api.StatusRequest{})
-		if err != nil {
-			return err
-		}
-		fmt.Printf("Cluster  %s\nVersion  %s\nCA pin   %s\n", st.GetClusterName(), st.GetVersion(), st.GetCaPin())
-		return nil
-	default:
-		return fmt.Errorf("unknown ctl command %q; usage: %s", args[0], ctlUsage)
-	}
+	return cmd(ctx, &ctlClient{conn: conn, api: api.NewClusterClient(conn)}, args[1:])
 }
 
-func ctlCreate(ctx context.Context, c api.ClusterClient, args []string) error {
-	fs := newFlags("ctl create", "vnet ctl create [-f] FILE")
+// rpcContext bounds one administrative call.
+func rpcContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, 30*time.Second)
+}
+
+func ctlStatus(ctx context.Context, c *ctlClient, args []string) error {
+	if len(args) != 0 {
+		return errors.New("usage: vnet ctl status")
+	}
+	ctx, cancel := rpcContext(ctx)
+	defer cancel()
+	st, err := c.api.Status(ctx, &api.StatusRequest{})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Cluster  %s\nVersion  %s\nCA pin   %s\n", st.GetClusterName(), st.GetVersion(), st.GetCaPin())
+	return nil
+}
+
+func ctlCreate(ctx context.Context, c *ctlClient, args []string) error {
+	const use = "usage: vnet ctl create [-f] FILE"
+	fs := newFlags("ctl create", use)
 	force := fs.Bool("f", false, "overwrite an existing resource")
+	fs.BoolVar(force, "force", false, "overwrite an existing resource")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return errors.New("usage: vnet ctl create [-f] FILE")
+		return errors.New(use)
 	}
-	data, err := os.ReadFile(pos[0])
+	var data []byte
+	if pos[0] == "-" {
+		data, err = io.ReadAll(io.LimitReader(os.Stdin, resource.MaxSize+1))
+	} else {
+		data, err = os.ReadFile(pos[0])
+	}
 	if err != nil {
 		return err
 	}
-	res, err := c.CreateResource(ctx, &api.CreateResourceRequest{Yaml: data, Force: *force})
+	ctx, cancel := rpcContext(ctx)
+	defer cancel()
+	res, err := c.api.CreateResource(ctx, &api.CreateResourceRequest{Yaml: data, Force: *force})
 	if err != nil {
 		return err
 	}
@@ -94,44 +135,121 @@ func ctlCreate(ctx context.Context, c api.ClusterClient, args []string) error {
 	if !res.GetCreated() {
 		verb = "updated"
 	}
-	if res.GetKind() == "vnet_config" {
-		fmt.Printf("%s has been %s\n", res.GetKind(), verb)
+	if res.GetKind() == resource.KindVNetConfig {
+		fmt.Fprintf(stdout, "%s has been %s\n", res.GetKind(), verb)
 	} else {
-		fmt.Printf("%s %q has been %s\n", res.GetKind(), res.GetName(), verb)
+		fmt.Fprintf(stdout, "%s %q has been %s\n", res.GetKind(), res.GetName(), verb)
+	}
+	if res.GetSignupToken() != "" {
+		return printSignup(ctx, c, res.GetName(), res.GetSignupToken(), res.GetSignupTokenExpiresUnix())
 	}
 	return nil
 }
 
-func ctlGet(ctx context.Context, c api.ClusterClient, args []string) error {
+// kindAndName reads KIND, KIND/NAME or KIND NAME; plural kinds ("apps",
+// "roles") read as singular.
+func kindAndName(args []string) (kind, name string, err error) {
 	if len(args) < 1 || len(args) > 2 {
-		return errors.New("usage: vnet ctl get KIND [NAME]  (KIND/NAME works too)")
+		return "", "", errors.New("expected KIND[/NAME]")
 	}
-	kind, name, _ := strings.Cut(args[0], "/")
+	kind, name, _ = strings.Cut(args[0], "/")
 	if len(args) == 2 {
+		if name != "" {
+			return "", "", fmt.Errorf("name given twice: %q and %q", name, args[1])
+		}
 		name = args[1]
 	}
-	kind = strings.TrimSuffix(kind, "s") // "apps" reads as "app"
-	res, err := c.GetResources(ctx, &api.GetResourcesRequest{Kind: kind, Name: name})
+	if !resource.IsKind(kind) {
+		if k := strings.TrimSuffix(kind, "s"); resource.IsKind(k) {
+			kind = k
+		}
+	}
+	if !resource.IsKind(kind) {
+		return "", "", fmt.Errorf("unknown kind %q (one of %s)", kind, strings.Join(resource.Kinds(), ", "))
+	}
+	return kind, name, nil
+}
+
+func ctlGet(ctx context.Context, c *ctlClient, args []string) error {
+	const use = "usage: vnet ctl get KIND[/NAME] [--format yaml|json|text]"
+	fs := newFlags("ctl get", use)
+	format := fs.String("format", "yaml", "yaml, json or text (a table)")
+	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
-	fmt.Print(string(bytes.Join(res.GetYaml(), []byte("---\n"))))
+	kind, name, err := kindAndName(pos)
+	if err != nil {
+		return fmt.Errorf("%v; %s", err, use)
+	}
+	ctx, cancel := rpcContext(ctx)
+	defer cancel()
+	res, err := c.api.GetResources(ctx, &api.GetResourcesRequest{Kind: kind, Name: name})
+	if err != nil {
+		return err
+	}
+	return writeResources(stdout, kind, res.GetYaml(), *format)
+}
+
+func ctlRemove(ctx context.Context, c *ctlClient, args []string) error {
+	const use = "usage: vnet ctl rm KIND/NAME (or rm vnet_config)"
+	kind, name, err := kindAndName(args)
+	if err != nil {
+		return fmt.Errorf("%v; %s", err, use)
+	}
+	if name == "" && kind != resource.KindVNetConfig {
+		return fmt.Errorf("which %s? %s", kind, use)
+	}
+	ctx, cancel := rpcContext(ctx)
+	defer cancel()
+	res, err := c.api.DeleteResource(ctx, &api.DeleteResourceRequest{Kind: kind, Name: name})
+	if err != nil {
+		return err
+	}
+	switch {
+	case kind == resource.KindVNetConfig:
+		fmt.Fprintln(stdout, "vnet_config has been reset to the default")
+	case res.GetSessionsClosed() > 0:
+		fmt.Fprintf(stdout, "%s %q has been removed; %d open connection(s) closed\n", kind, name, res.GetSessionsClosed())
+	default:
+		fmt.Fprintf(stdout, "%s %q has been removed\n", kind, name)
+	}
 	return nil
 }
 
-func ctlUsers(ctx context.Context, conn grpc.ClientConnInterface, args []string) error {
-	c := api.NewClusterClient(conn)
-	if len(args) < 2 || args[0] != "add" {
-		return errors.New("usage: vnet ctl users add NAME [--roles=a,b]")
+func ctlUsers(ctx context.Context, c *ctlClient, args []string) error {
+	const use = "usage: vnet ctl users add NAME [--roles=a,b] | users ls | users rm NAME"
+	if len(args) == 0 {
+		return errors.New(use)
 	}
-	fs := newFlags("ctl users add", "vnet ctl users add NAME [--roles=a,b]")
+	switch args[0] {
+	case "add":
+		return ctlUsersAdd(ctx, c, args[1:])
+	case "ls", "list":
+		if len(args) != 1 {
+			return errors.New(use)
+		}
+		return ctlGet(ctx, c, []string{resource.KindUser, "--format", "text"})
+	case "rm", "remove":
+		if len(args) != 2 {
+			return errors.New(use)
+		}
+		return ctlRemove(ctx, c, []string{resource.KindUser, args[1]})
+	default:
+		return fmt.Errorf("unknown users command %q; %s", args[0], use)
+	}
+}
+
+func ctlUsersAdd(ctx context.Context, c *ctlClient, args []string) error {
+	const use = "usage: vnet ctl users add NAME [--roles=a,b]"
+	fs := newFlags("ctl users add", use)
 	roles := fs.String("roles", "", "comma-separated roles")
-	pos, err := parseInterspersed(fs, args[1:])
+	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return errors.New("usage: vnet ctl users add NAME [--roles=a,b]")
+		return errors.New(use)
 	}
 	var rs []string
 	for _, r := range strings.Split(*roles, ",") {
@@ -139,19 +257,27 @@ func ctlUsers(ctx context.Context, conn grpc.ClientConnInterface, args []string)
 			rs = append(rs, r)
 		}
 	}
-	res, err := c.AddUser(ctx, &api.AddUserRequest{Name: pos[0], Roles: rs})
+	ctx, cancel := rpcContext(ctx)
+	defer cancel()
+	res, err := c.api.AddUser(ctx, &api.AddUserRequest{Name: pos[0], Roles: rs})
 	if err != nil {
 		return err
 	}
-	st, err := c.Status(ctx, &api.StatusRequest{})
+	fmt.Fprintf(stdout, "User %q has been created. ", pos[0])
+	return printSignup(ctx, c, pos[0], res.GetToken(), res.GetTokenExpiresUnix())
+}
+
+// printSignup prints the command a new user logs in with.
+func printSignup(ctx context.Context, c *ctlClient, user, token string, expiresUnix int64) error {
+	st, err := c.api.Status(ctx, &api.StatusRequest{})
 	if err != nil {
 		return err
 	}
-	ping, err := api.NewAuthClient(conn).Ping(ctx, &api.PingRequest{})
+	ping, err := api.NewAuthClient(c.conn).Ping(ctx, &api.PingRequest{})
 	if err != nil {
 		return err
 	}
-	fmt.Printf("User %q has been created. The token below is valid once, until %s.\nShare this command with them:\n\n  vnet login --proxy=%s --user=%s --token=%s --ca-pin=%s\n",
-		pos[0], time.Unix(res.GetTokenExpiresUnix(), 0).UTC().Format(time.RFC3339), ping.GetProxyPublicAddr(), pos[0], res.GetToken(), st.GetCaPin())
+	fmt.Fprintf(stdout, "The token below is valid once, until %s.\nShare this command with them (it asks them to choose a password at a terminal):\n\n  vnet login --proxy=%s --user=%s --token=%s --ca-pin=%s\n",
+		time.Unix(expiresUnix, 0).UTC().Format(time.RFC3339), ping.GetProxyPublicAddr(), user, token, st.GetCaPin())
 	return nil
 }

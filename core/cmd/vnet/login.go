@@ -2,7 +2,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -12,14 +15,23 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/vnetproject/vnet/core/cluster/auth"
 	"github.com/vnetproject/vnet/core/profile"
 )
 
+const loginUsage = `vnet login --proxy=HOST:PORT --user=NAME [--token=TOKEN [--new-password-file=FILE]] [--password-file=FILE] [--ca-pin=sha256:...]
+  With --token (from 'vnet ctl users add'): first login; at a terminal it asks
+  for a password for later logins (or reads --new-password-file).
+  Without --token: logs in with the password (asked at a terminal, or read
+  from the first line of --password-file).`
+
 func runLogin(ctx context.Context, args []string) error {
-	fs := newFlags("login", "vnet login --proxy=HOST:PORT --user=NAME --token=TOKEN [--ca-pin=sha256:...]")
+	fs := newFlags("login", loginUsage)
 	proxyAddr := fs.String("proxy", "", "the cluster's proxy address, host:port")
 	userName := fs.String("user", "", "your user name")
 	token := fs.String("token", os.Getenv("VNET_TOKEN"), "one-time token from 'vnet ctl users add'")
+	newPasswordFile := fs.String("new-password-file", "", "with --token: set the password in this file's first line")
+	passwordFile := fs.String("password-file", "", "log in with the password in this file's first line")
 	pin := fs.String("ca-pin", "", "expected CA fingerprint (sha256:...) as 'vnet ctl status' prints it")
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return err
@@ -30,13 +42,25 @@ func runLogin(ctx context.Context, args []string) error {
 	if _, _, err := net.SplitHostPort(*proxyAddr); err != nil {
 		*proxyAddr = net.JoinHostPort(*proxyAddr, "3080")
 	}
-	if *token == "" {
-		return errors.New("--token is required: ask your administrator for 'vnet ctl users add' (password login is not available yet)")
+	cred, err := loginCredentials(*token, *newPasswordFile, *passwordFile, *userName, *proxyAddr)
+	if err != nil {
+		return err
+	}
+	// A cluster logged in to before is trusted by the CA saved then: no
+	// question, and a different CA is refused.
+	if *pin == "" {
+		if old, err := profile.Load(profile.Dir(profile.Home(), *proxyAddr)); err == nil {
+			if b, _ := pem.Decode(old.CAPEM); b != nil {
+				if ca, err := x509.ParseCertificate(b.Bytes); err == nil {
+					*pin = auth.Pin(ca)
+				}
+			}
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 
-	p, err := profile.Login(ctx, *proxyAddr, *userName, *token, func(got string) error { return acceptPin(got, *pin, *proxyAddr) })
+	p, err := profile.LoginWith(ctx, *proxyAddr, *userName, cred, func(got string) error { return acceptPin(got, *pin, *proxyAddr) })
 	if err != nil {
 		return err
 	}
@@ -45,7 +69,89 @@ func runLogin(ctx context.Context, args []string) error {
 	}
 	exp, _ := p.Expires()
 	fmt.Printf("Logged in to %s as %s (roles: %s), valid until %s.\n", p.ClusterName, p.User, strings.Join(p.Roles, ","), exp.Local().Format(time.RFC1123))
+	if cred.NewPassword != "" {
+		fmt.Printf("Password set: next time, log in with 'vnet login --proxy=%s --user=%s'.\n", *proxyAddr, *userName)
+	}
 	return nil
+}
+
+// loginCredentials gathers what the user proves themselves with: the
+// token (and, if they choose one, a new password), or their password.
+func loginCredentials(token, newPasswordFile, passwordFile, user, proxyAddr string) (profile.Credentials, error) {
+	interactive := term.IsTerminal(int(os.Stdin.Fd()))
+	switch {
+	case token != "" && passwordFile != "":
+		return profile.Credentials{}, errors.New("--token and --password-file do not go together: the token is for the first login, the password for later ones")
+	case token != "":
+		cred := profile.Credentials{Token: token}
+		var err error
+		switch {
+		case newPasswordFile != "":
+			cred.NewPassword, err = readPasswordFile(newPasswordFile)
+		case interactive:
+			cred.NewPassword, err = askNewPassword()
+		}
+		if err == nil && cred.NewPassword != "" {
+			err = auth.CheckPassword(cred.NewPassword)
+		}
+		return cred, err
+	case newPasswordFile != "":
+		return profile.Credentials{}, errors.New("--new-password-file needs --token: a password is set at sign-up (ask your administrator for a new token to change it)")
+	case passwordFile != "":
+		pw, err := readPasswordFile(passwordFile)
+		return profile.Credentials{Password: pw}, err
+	case interactive:
+		pw, err := askPassword(fmt.Sprintf("Password for %s at %s: ", user, proxyAddr))
+		return profile.Credentials{Password: pw}, err
+	default:
+		return profile.Credentials{}, errors.New("no terminal to ask for a password: pass --password-file, or --token for a first login")
+	}
+}
+
+// readPasswordFile returns the first line of path.
+func readPasswordFile(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	line, _, _ := bytes.Cut(data, []byte("\n"))
+	pw := strings.TrimSuffix(string(line), "\r")
+	if pw == "" {
+		return "", fmt.Errorf("%s: the first line is empty", path)
+	}
+	return pw, nil
+}
+
+func askPassword(prompt string) (string, error) {
+	fmt.Fprint(os.Stderr, prompt)
+	pw, err := term.ReadPassword(int(os.Stdin.Fd()))
+	fmt.Fprintln(os.Stderr)
+	if err != nil {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	return string(pw), nil
+}
+
+// askNewPassword asks for a password twice; empty means none.
+func askNewPassword() (string, error) {
+	for {
+		pw, err := askPassword(fmt.Sprintf("Choose a password for later logins (at least %d characters; empty: none): ", auth.MinPasswordLen))
+		if err != nil || pw == "" {
+			return "", err
+		}
+		if err := auth.CheckPassword(pw); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			continue
+		}
+		again, err := askPassword("Repeat it: ")
+		if err != nil {
+			return "", err
+		}
+		if again == pw {
+			return pw, nil
+		}
+		fmt.Fprintln(os.Stderr, "The two do not match; again.")
+	}
 }
 
 // acceptPin decides whether to trust a CA seen for the first time: it must

@@ -20,13 +20,18 @@ const usage = `vnet: reach private TCP apps by name through a cluster's proxy.
 
 Cluster side:
   vnet cluster start --config cluster.yaml   run Auth + Proxy + App Service
-  vnet ctl create [-f] FILE                  create a resource (vnet_config, app)
-  vnet ctl get KIND [NAME]                   show resources (vnet_config, app)
+  vnet ctl create [-f] FILE                  create a resource (vnet_config, app, role, user)
+  vnet ctl get KIND[/NAME] [--format F]      show resources (yaml, json or text)
+  vnet ctl edit KIND[/NAME]                  edit a resource in $EDITOR
+  vnet ctl rm KIND/NAME                      remove a resource (rm vnet_config: back to the default)
   vnet ctl users add NAME [--roles=a,b]      add a user; prints a one-time login token
+  vnet ctl users ls | users rm NAME          list users; remove one (their certificates stop working)
+  vnet ctl audit [--since 1h] [--user U]     session events: who reached which app, bytes, errors
   vnet ctl status                            cluster name, version, CA pin
 
 User side:
-  vnet login --proxy=HOST:PORT --user=NAME --token=TOKEN [--ca-pin=sha256:...]
+  vnet login --proxy=HOST:PORT --user=NAME --token=TOKEN [--ca-pin=sha256:...]   first login; sets a password
+  vnet login --proxy=HOST:PORT --user=NAME [--password-file=FILE]                 later logins
   vnet apps                                  TCP apps of every logged-in cluster
   sudo vnet up                               start VNet in the foreground (Linux)
   vnet status                                what the running VNet serves, and any problem

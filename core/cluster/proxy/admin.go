@@ -1,0 +1,200 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/vnetproject/vnet/core/api"
+	"github.com/vnetproject/vnet/core/cluster/audit"
+	"github.com/vnetproject/vnet/core/cluster/auth"
+	"github.com/vnetproject/vnet/core/cluster/resource"
+	"github.com/vnetproject/vnet/core/cluster/state"
+)
+
+// The administration calls (admin role only, see adminMethods): resources
+// of every kind, users and the audit log. Users are a resource kind backed
+// by the Auth Service (their secrets stay there); the other kinds live in
+// the state store.
+
+func (c *clusterServer) CreateResource(ctx context.Context, req *api.CreateResourceRequest) (*api.CreateResourceResponse, error) {
+	r, err := resource.Parse(req.GetYaml())
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	out := &api.CreateResourceResponse{Kind: r.Kind(), Name: r.Name()}
+	switch r := r.(type) {
+	case *resource.User:
+		err = c.createUser(ctx, r, req.GetForce(), out)
+	default:
+		out.Created, err = c.s.cfg.State.Create(ctx, r, req.GetForce())
+	}
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	id, _ := identityFrom(ctx)
+	c.s.cfg.Logger.Info("resource written", "kind", r.Kind(), "name", r.Name(), "created", out.Created, "by", id.User)
+	return out, nil
+}
+
+// createUser adds a user (and returns their sign-up token in out) or,
+// with force, replaces an existing user's roles.
+func (c *clusterServer) createUser(ctx context.Context, u *resource.User, force bool, out *api.CreateResourceResponse) error {
+	if err := c.s.checkRolesExist(ctx, u.Spec.Roles); err != nil {
+		return err
+	}
+	_, err := c.s.cfg.Auth.GetUser(ctx, u.Name())
+	switch {
+	case errors.Is(err, auth.ErrUnknownUser):
+		token, expires, err := c.s.cfg.Auth.AddUser(ctx, u.Name(), u.Spec.Roles)
+		if err != nil {
+			return err
+		}
+		out.Created, out.SignupToken, out.SignupTokenExpiresUnix = true, token, expires.Unix()
+		return nil
+	case err != nil:
+		return err
+	case !force:
+		return fmt.Errorf("user %q already exists: use -f to overwrite, or 'vnet ctl edit user/%s'", u.Name(), u.Name())
+	default:
+		return c.s.cfg.Auth.SetRoles(ctx, u.Name(), u.Spec.Roles)
+	}
+}
+
+func (c *clusterServer) GetResources(ctx context.Context, req *api.GetResourcesRequest) (*api.GetResourcesResponse, error) {
+	kind, name := req.GetKind(), req.GetName()
+	var (
+		rs  []resource.Resource
+		err error
+	)
+	switch {
+	case !resource.IsKind(kind):
+		return nil, status.Errorf(codes.InvalidArgument, "unknown kind %q (one of %s)", kind, resource.Kinds())
+	case kind == resource.KindVNetConfig:
+		var cfg *resource.VNetConfig
+		cfg, err = c.s.cfg.State.VNetConfig(ctx)
+		rs = []resource.Resource{cfg}
+	case kind == resource.KindUser:
+		rs, err = c.users(ctx, name)
+	case name != "":
+		var r resource.Resource
+		r, err = c.s.cfg.State.Get(ctx, kind, name)
+		rs = []resource.Resource{r}
+	default:
+		rs, err = c.s.cfg.State.List(ctx, kind)
+	}
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	out := &api.GetResourcesResponse{}
+	for _, r := range rs {
+		data, err := resource.Marshal(r)
+		if err != nil {
+			return nil, grpcError(err)
+		}
+		out.Yaml = append(out.Yaml, data)
+	}
+	return out, nil
+}
+
+// users returns the named user, or all, as resources.
+func (c *clusterServer) users(ctx context.Context, name string) ([]resource.Resource, error) {
+	var us []auth.User
+	if name != "" {
+		u, err := c.s.cfg.Auth.GetUser(ctx, name)
+		if errors.Is(err, auth.ErrUnknownUser) {
+			return nil, fmt.Errorf("user %q: %w", name, auth.ErrNoSuchResource)
+		}
+		if err != nil {
+			return nil, err
+		}
+		us = []auth.User{u}
+	} else {
+		var err error
+		if us, err = c.s.cfg.Auth.ListUsers(ctx); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]resource.Resource, 0, len(us))
+	for _, u := range us {
+		r := resource.NewUser(u.Name, u.Roles)
+		r.Status = &resource.UserStatus{Created: u.Created, PasswordSet: len(u.PasswordHash) > 0}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func (c *clusterServer) DeleteResource(ctx context.Context, req *api.DeleteResourceRequest) (*api.DeleteResourceResponse, error) {
+	kind, name := req.GetKind(), req.GetName()
+	out := &api.DeleteResourceResponse{}
+	var err error
+	switch kind {
+	case resource.KindVNetConfig:
+		// Removing the one vnet_config means going back to the default.
+		if err = c.s.cfg.State.Delete(ctx, kind, resource.VNetConfigName); errors.Is(err, state.ErrNotFound) {
+			err = nil
+		}
+	case resource.KindUser:
+		if err = c.s.cfg.Auth.RemoveUser(ctx, name); err == nil {
+			out.SessionsClosed = int32(c.s.cutUser(name))
+		}
+	case resource.KindRole:
+		if name == resource.RoleAdmin {
+			err = fmt.Errorf("role %q is built in and cannot be removed", name)
+		} else if err = c.s.checkRoleUnused(ctx, name); err == nil {
+			err = c.s.cfg.State.Delete(ctx, kind, name)
+		}
+	case resource.KindApp:
+		err = c.s.cfg.State.Delete(ctx, kind, name)
+	default:
+		return nil, status.Errorf(codes.InvalidArgument, "unknown kind %q (one of %s)", kind, resource.Kinds())
+	}
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	id, _ := identityFrom(ctx)
+	c.s.cfg.Logger.Info("resource removed", "kind", kind, "name", name, "by", id.User, "sessions_closed", out.SessionsClosed)
+	return out, nil
+}
+
+func (c *clusterServer) AddUser(ctx context.Context, req *api.AddUserRequest) (*api.AddUserResponse, error) {
+	if err := c.s.checkRolesExist(ctx, req.GetRoles()); err != nil {
+		return nil, grpcError(err)
+	}
+	token, expires, err := c.s.cfg.Auth.AddUser(ctx, req.GetName(), req.GetRoles())
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	return &api.AddUserResponse{Token: token, TokenExpiresUnix: expires.Unix()}, nil
+}
+
+func (c *clusterServer) SearchAudit(ctx context.Context, req *api.SearchAuditRequest) (*api.SearchAuditResponse, error) {
+	if c.s.cfg.Audit == nil {
+		return nil, status.Error(codes.Unavailable, "this proxy keeps no audit log")
+	}
+	q := audit.Query{User: req.GetUser(), App: req.GetApp(), Limit: int(req.GetLimit())}
+	if n := req.GetSinceUnixNano(); n > 0 {
+		q.Since = time.Unix(0, n)
+	}
+	if n := req.GetUntilUnixNano(); n > 0 {
+		q.Until = time.Unix(0, n)
+	}
+	evs, err := c.s.cfg.Audit.Search(ctx, q)
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	out := &api.SearchAuditResponse{}
+	for _, ev := range evs {
+		data, err := json.Marshal(ev)
+		if err != nil {
+			return nil, grpcError(err)
+		}
+		out.EventsJson = append(out.EventsJson, data)
+	}
+	return out, nil
+}
