@@ -99,9 +99,11 @@ func (l *loginLimiter) recent(key string, now time.Time) []time.Time {
 	return ts[i:]
 }
 
-// prune drops keys without recent failures and, if the map is still full,
-// arbitrary keys until it has room: a flood of fresh names then costs the
-// flooder's own budget, never unbounded memory. l.mu is held.
+// prune drops keys without recent failures and, if that leaves the map
+// more than 90% full, arbitrary keys down to 90%: a flood of fresh names
+// then forgets some failures (the flooder's own, mostly) but never costs
+// unbounded memory, and pruning runs at most once per 10% of new keys.
+// l.mu is held.
 func (l *loginLimiter) prune(now time.Time) {
 	for k := range l.fails {
 		if len(l.recent(k, now)) == 0 {
@@ -109,7 +111,7 @@ func (l *loginLimiter) prune(now time.Time) {
 		}
 	}
 	for k := range l.fails {
-		if len(l.fails) < maxLimiterKeys {
+		if len(l.fails) <= maxLimiterKeys*9/10 {
 			break
 		}
 		delete(l.fails, k)
