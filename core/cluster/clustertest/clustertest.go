@@ -6,8 +6,6 @@ package clustertest
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -31,19 +29,30 @@ type App = config.StaticApp
 // publicHost is the proxy's public host name (the domain VNet captures).
 func Start(t testing.TB, name, publicHost string, apps ...App) *Cluster {
 	t.Helper()
-	cfg := &config.File{
+	return StartConfig(t, Config(t, name, publicHost, apps...))
+}
+
+// Config is the cluster.yaml Start uses, for a test to change before
+// StartConfig (storage, heartbeat, ...).
+func Config(t testing.TB, name, publicHost string, apps ...App) *config.File {
+	return &config.File{
 		Version:     "v1",
 		ClusterName: name,
 		DataDir:     filepath.Join(t.TempDir(), "data"),
 		Proxy:       config.ProxyService{ListenAddr: "127.0.0.1:0", PublicAddr: publicHost + ":3080"},
 		Apps:        config.AppService{Enabled: true, Apps: apps},
 	}
+}
+
+// StartConfig runs a cluster daemon from cfg until the test ends.
+func StartConfig(t testing.TB, cfg *config.File) *Cluster {
+	t.Helper()
+	name := cfg.ClusterName
 	if err := cfg.CheckAndSetDefaults(); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	d, err := daemon.Start(ctx, cfg, log)
+	d, err := daemon.Start(ctx, cfg, Logger())
 	if err != nil {
 		cancel()
 		t.Fatal(err)

@@ -94,6 +94,9 @@ type ProxyService struct {
 	// its etcd) dial to reach this one, for apps whose agent is connected
 	// here. Default: listen_addr, with loopback for an unspecified host.
 	PeerAddr string `yaml:"peer_addr"`
+	// AgentHeartbeat is how often agents heartbeat (default 5s). Not in
+	// the file: tests shorten it.
+	AgentHeartbeat time.Duration `yaml:"-"`
 }
 
 // AppService lists apps this process serves itself.

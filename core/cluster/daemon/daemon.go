@@ -61,7 +61,7 @@ func Start(ctx context.Context, cfg *config.File, log *slog.Logger) (*Daemon, er
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
-	st, err := store.OpenBolt(filepath.Join(cfg.DataDir, dbFile))
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -102,24 +102,28 @@ func (d *Daemon) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.proxy, err = proxy.New(proxy.Config{
-		ClusterName: cfg.ClusterName,
-		PublicAddr:  cfg.Proxy.PublicAddr,
-		Version:     Version,
-		Auth:        d.auth,
-		State:       res,
-		Cert:        cert,
-		Logger:      d.log,
-		Audit:       d.audit,
-	})
-	if err != nil {
-		return err
-	}
+	// Listen first: the peer address and the admin identity name the
+	// port actually bound.
 	d.ln, err = net.Listen("tcp", cfg.Proxy.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("proxy_service.listen_addr: %w", err)
 	}
-	// After Listen: the identity names the port actually bound.
+	d.proxy, err = proxy.New(proxy.Config{
+		ClusterName:    cfg.ClusterName,
+		PublicAddr:     cfg.Proxy.PublicAddr,
+		Version:        Version,
+		Auth:           d.auth,
+		State:          res,
+		Cert:           cert,
+		Logger:         d.log,
+		Audit:          d.audit,
+		Store:          d.store,
+		PeerAddr:       d.peerAddr(),
+		AgentHeartbeat: cfg.Proxy.AgentHeartbeat,
+	})
+	if err != nil {
+		return err
+	}
 	if err := d.writeAdminIdentity(ctx, ca); err != nil {
 		return err
 	}
@@ -164,7 +168,7 @@ func (d *Daemon) Close() error {
 // may dial it by.
 func (d *Daemon) hostCert(ca *auth.CA) (tls.Certificate, error) {
 	hosts := []string{"localhost", "127.0.0.1", "::1"}
-	for _, addr := range []string{d.cfg.Proxy.PublicAddr, d.cfg.Proxy.ListenAddr} {
+	for _, addr := range []string{d.cfg.Proxy.PublicAddr, d.cfg.Proxy.ListenAddr, d.cfg.Proxy.PeerAddr} {
 		if h, _, err := net.SplitHostPort(addr); err == nil && h != "" {
 			if ip := net.ParseIP(h); ip == nil || !ip.IsUnspecified() {
 				hosts = append(hosts, h)

@@ -20,6 +20,7 @@ import (
 	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/cluster/auth"
 	"github.com/vnetproject/vnet/core/cluster/state"
+	"github.com/vnetproject/vnet/core/cluster/store"
 )
 
 // Config is what a proxy needs.
@@ -36,6 +37,16 @@ type Config struct {
 	Logger      *slog.Logger
 	// Audit keeps session events; nil: they go to Logger only.
 	Audit AuditLog
+	// Store is the store State reads, where agents' registrations live
+	// too; never nil.
+	Store store.Store
+	// PeerAddr is where the other proxies of the cluster dial this one
+	// (recorded with the agents connected here). Empty: apps whose
+	// agents are connected here are reachable through this proxy only.
+	PeerAddr string
+	// AgentHeartbeat is how often agents heartbeat; an agent missing
+	// three beats is gone and so are its apps. Default 5s.
+	AgentHeartbeat time.Duration
 }
 
 // CheckAndSetDefaults validates cfg and fills in defaults.
@@ -49,6 +60,11 @@ func (c *Config) CheckAndSetDefaults() error {
 		return errors.New("proxy: auth service and state are required")
 	case len(c.Cert.Certificate) == 0:
 		return errors.New("proxy: server certificate is required")
+	case c.Store == nil:
+		return errors.New("proxy: store is required")
+	}
+	if c.AgentHeartbeat <= 0 {
+		c.AgentHeartbeat = 5 * time.Second
 	}
 	if c.DialTimeout <= 0 {
 		c.DialTimeout = 5 * time.Second
@@ -74,6 +90,8 @@ type Server struct {
 	// sessions are the open tunnelled connections, to cut when their
 	// user loses access.
 	sessions sessionSet
+
+	agentSide // agents' tunnels and forwarding between proxies (agents.go)
 }
 
 // New returns a proxy ready to Serve.
@@ -103,6 +121,9 @@ func New(cfg Config) (*Server, error) {
 	api.RegisterAuthServer(s.grpc, &authServer{s: s})
 	api.RegisterClusterServer(s.grpc, &clusterServer{s: s})
 	api.RegisterTunnelServer(s.grpc, &tunnelServer{s: s})
+	if err := s.startAgents(); err != nil {
+		return nil, err
+	}
 	s.wg.Add(1)
 	go s.recheckSessions()
 	return s, nil

@@ -2,17 +2,27 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"strings"
 
 	"github.com/vnetproject/vnet/core/cluster/resource"
 )
 
-// dialApp reaches app's target. For now the proxy dials the app's uri
-// itself; agents (reverse tunnels) come later. target names what was
-// dialled, for the audit log.
+// dialApp reaches app's target (app has been narrowed to one target by
+// WithTarget). Apps of the cluster's own config and 'vnet ctl create' are
+// dialled by the proxy itself; apps that agents registered are reached
+// through a live agent: one connected here first, then one connected to
+// another proxy of the cluster (forwarded over the Peer service), trying
+// the next when a dial fails. target names what was dialled, for the
+// audit log.
 func (s *Server) dialApp(ctx context.Context, app *resource.App) (conn net.Conn, target string, err error) {
 	target = app.Spec.DialAddr()
+	if isAgentApp(app) {
+		return s.dialThroughAgents(ctx, app, target)
+	}
 	dctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
 	defer cancel()
 	conn, err = s.cfg.DialApp(dctx, "tcp", target)
@@ -20,4 +30,53 @@ func (s *Server) dialApp(ctx context.Context, app *resource.App) (conn net.Conn,
 		return nil, target, fmt.Errorf("app %q at %s: %w", app.Name(), target, err)
 	}
 	return conn, target, nil
+}
+
+func (s *Server) dialThroughAgents(ctx context.Context, app *resource.App, target string) (net.Conn, string, error) {
+	regs, err := s.registry.live(ctx, app.Name())
+	if err != nil {
+		return nil, target, fmt.Errorf("app %q: find its agents: %w", app.Name(), err)
+	}
+	rand.Shuffle(len(regs), func(i, j int) { regs[i], regs[j] = regs[j], regs[i] })
+	// Agents connected here first: no extra hop.
+	local := regs[:0:0]
+	var remote []registration
+	for _, r := range regs {
+		if r.Proxy == s.registry.self {
+			local = append(local, r)
+		} else {
+			remote = append(remote, r)
+		}
+	}
+	port := portOf(target)
+	var errs []string
+	for _, r := range append(local, remote...) {
+		var conn net.Conn
+		var err error
+		if r.Proxy == s.registry.self {
+			l := s.agents.link(r.Agent)
+			if l == nil {
+				errs = append(errs, fmt.Sprintf("agent %s: %v", r.Agent, errAgentGone))
+				continue
+			}
+			conn, err = s.dialAgent(ctx, l, app.Name(), port, "")
+		} else {
+			conn, err = s.dialPeer(ctx, r.Proxy, app.Name(), port)
+		}
+		if err == nil {
+			return conn, "agent " + r.Agent + " " + target, nil
+		}
+		errs = append(errs, fmt.Sprintf("agent %s via %s: %v", r.Agent, r.Proxy, err))
+	}
+	if len(errs) == 0 {
+		return nil, target, fmt.Errorf("app %q: no agent serving it is connected", app.Name())
+	}
+	return nil, target, fmt.Errorf("app %q: %w", app.Name(), errors.New(strings.Join(errs, "; ")))
+}
+
+// dialPeer is one forwarded dial, bounded by the dial timeout.
+func (s *Server) dialPeer(ctx context.Context, peer, app string, port uint16) (net.Conn, error) {
+	dctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
+	defer cancel()
+	return s.peers.dial(dctx, peer, app, port, "")
 }

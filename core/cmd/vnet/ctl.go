@@ -26,6 +26,7 @@ const ctlUsage = `vnet ctl [--config FILE | --identity DIR] COMMAND
   users add NAME [--roles=a,b] | users ls | users rm NAME
   audit [--since 1h] [--until TIME] [--user NAME] [--app NAME] [--limit N] [--format text|json]
   status
+  tokens add --type=app|trusted_cluster [--ttl=30m] | tokens ls
 KIND: ` + "app, role, user, vnet_config (plural forms work too)"
 
 // stdout is where ctl writes its results; tests replace it.
@@ -46,6 +47,7 @@ var ctlCommands = map[string]func(ctx context.Context, c *ctlClient, args []stri
 	"users":  ctlUsers,
 	"audit":  ctlAudit,
 	"status": ctlStatus,
+	"tokens": ctlTokens,
 }
 
 // runCtl administers a cluster with the admin identity that the cluster

@@ -28,6 +28,8 @@ Cluster side:
   vnet ctl users ls | users rm NAME          list users; remove one (their certificates stop working)
   vnet ctl audit [--since 1h] [--user U]     session events: who reached which app, bytes, errors
   vnet ctl status                            cluster name, version, CA pin
+  vnet ctl tokens add --type=app [--ttl=1h]  a join token for App Service agents (tokens ls: list)
+  vnet agent start --config agent.yaml       App Service agent: serves its apps through a reverse tunnel
 
 User side:
   vnet login --proxy=HOST:PORT --user=NAME --token=TOKEN [--ca-pin=sha256:...]   first login; sets a password
@@ -43,6 +45,7 @@ type command func(ctx context.Context, args []string) error
 
 var commands = map[string]command{
 	"cluster": runCluster,
+	"agent":   runAgent,
 	"ctl":     runCtl,
 	"login":   runLogin,
 	"apps":    runApps,

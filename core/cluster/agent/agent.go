@@ -1,0 +1,283 @@
+// Package agent is the App Service as a separate process: it joins a
+// cluster with a join token, keeps one outbound connection to a proxy (a
+// reverse tunnel), registers its apps with a heartbeat, and dials an app
+// when the proxy asks, relaying the connection over the same tunnel.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/vnetproject/vnet/core/api"
+	"github.com/vnetproject/vnet/core/cluster/resource"
+	"github.com/vnetproject/vnet/core/profile"
+	"github.com/vnetproject/vnet/core/relay"
+	"github.com/vnetproject/vnet/core/tunnel"
+)
+
+// Version is sent with every registration.
+const Version = "0.1.0"
+
+// Reconnection back-off: from minBackoff, doubling up to maxBackoff, with
+// jitter so that agents cut off together do not come back together.
+const (
+	minBackoff = 250 * time.Millisecond
+	maxBackoff = 30 * time.Second
+	// welcomeTimeout bounds the wait for the proxy's answer to a
+	// registration.
+	welcomeTimeout = 30 * time.Second
+	// maxConns bounds the app connections an agent relays at once.
+	maxConns = 4096
+)
+
+// Config is what an agent needs.
+type Config struct {
+	Identity *profile.Profile // the agent's certificate and the proxy to dial; never nil
+	Apps     []*resource.App  // validated
+	// DialTimeout bounds a dial of an app; default 5s.
+	DialTimeout time.Duration
+	Logger      *slog.Logger
+}
+
+// Agent is a running App Service agent.
+type Agent struct {
+	id      *profile.Profile
+	log     *slog.Logger
+	timeout time.Duration
+
+	mu     sync.Mutex
+	apps   []*resource.App // guarded by mu
+	reload chan struct{}   // a SetApps happened; buffered 1
+
+	conns chan struct{} // one token per app connection relaying; bounds them
+	wg    sync.WaitGroup
+}
+
+// New returns an agent ready to Run.
+func New(cfg Config) (*Agent, error) {
+	if cfg.Identity == nil {
+		return nil, errors.New("agent: identity is required")
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Agent{
+		id: cfg.Identity, log: cfg.Logger, timeout: cfg.DialTimeout,
+		apps:   cfg.Apps,
+		reload: make(chan struct{}, 1),
+		conns:  make(chan struct{}, maxConns),
+	}, nil
+}
+
+// SetApps replaces the apps the agent serves (after a SIGHUP); the proxy
+// hears of it at once.
+func (a *Agent) SetApps(apps []*resource.App) {
+	a.mu.Lock()
+	a.apps = apps
+	a.mu.Unlock()
+	select {
+	case a.reload <- struct{}{}:
+	default:
+	}
+}
+
+func (a *Agent) currentApps() []*resource.App {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.apps
+}
+
+func (a *Agent) app(name string) *resource.App {
+	for _, app := range a.currentApps() {
+		if app.Name() == name {
+			return app
+		}
+	}
+	return nil
+}
+
+// Run keeps the agent connected until ctx is done, reconnecting with
+// back-off. On return every app connection has ended.
+func (a *Agent) Run(ctx context.Context) error {
+	defer a.wg.Wait()
+	backoff := minBackoff
+	for {
+		registered, err := a.session(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if registered {
+			backoff = minBackoff
+		}
+		wait := backoff/2 + rand.N(backoff/2+1)
+		a.log.Warn("agent disconnected from the proxy; reconnecting", "proxy", a.id.ProxyAddr, "in", wait.Round(time.Millisecond), "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// session is one connection to the proxy, from registration until it
+// breaks or ctx is done. registered reports whether the proxy welcomed
+// the agent.
+func (a *Agent) session(ctx context.Context) (registered bool, err error) {
+	conn, err := a.id.Dial()
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := api.NewAgentClient(conn).Control(sctx)
+	if err != nil {
+		return false, err
+	}
+	if err := st.Send(a.registration()); err != nil {
+		return false, err
+	}
+	welcomes := make(chan *api.AgentWelcome, 1)
+	recvErr := make(chan error, 1)
+	go func() {
+		for {
+			m, err := st.Recv()
+			if err != nil {
+				recvErr <- err
+				return
+			}
+			switch {
+			case m.GetWelcome() != nil:
+				select {
+				case welcomes <- m.GetWelcome():
+				default: // only the first matters for the loop; log the rest
+					a.logWelcome(m.GetWelcome())
+				}
+			case m.GetDial() != nil:
+				a.serve(sctx, conn, m.GetDial())
+			}
+		}
+	}()
+	var w *api.AgentWelcome
+	select {
+	case w = <-welcomes:
+	case err := <-recvErr:
+		return false, err
+	case <-time.After(welcomeTimeout):
+		return false, errors.New("the proxy did not answer the registration")
+	case <-ctx.Done():
+		return false, nil
+	}
+	a.logWelcome(w)
+	beat := time.Duration(w.GetHeartbeatMillis()) * time.Millisecond
+	if beat <= 0 {
+		beat = 5 * time.Second
+	}
+	tick := time.NewTicker(beat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			err = st.Send(&api.AgentMessage{Heartbeat: true})
+		case <-a.reload:
+			a.log.Info("apps changed: registering again", "apps", len(a.currentApps()))
+			err = st.Send(a.registration())
+		case err = <-recvErr:
+			return true, err
+		case <-ctx.Done():
+			// Tell the proxy at once, rather than let it wait for missed
+			// heartbeats; best effort.
+			_ = st.Send(&api.AgentMessage{Goodbye: true})
+			_ = st.CloseSend()
+			select {
+			case <-recvErr:
+			case <-time.After(time.Second):
+			}
+			return true, nil
+		}
+		if err != nil {
+			return true, err
+		}
+	}
+}
+
+func (a *Agent) logWelcome(w *api.AgentWelcome) {
+	a.log.Info("registered with the proxy", "cluster", w.GetClusterName(), "proxy", a.id.ProxyAddr, "heartbeat", time.Duration(w.GetHeartbeatMillis())*time.Millisecond)
+	for _, r := range w.GetRejected() {
+		a.log.Error("app refused by the cluster", "reason", r)
+	}
+}
+
+func (a *Agent) registration() *api.AgentMessage {
+	reg := &api.AgentRegister{Version: Version}
+	for _, app := range a.currentApps() {
+		out := &api.App{Name: app.Name(), Uri: app.Spec.URI, PublicAddr: app.Spec.PublicAddr, Labels: app.Metadata.Labels}
+		for _, r := range app.Spec.TCPPorts {
+			out.TcpPorts = append(out.TcpPorts, &api.PortRange{Port: uint32(r.Port), EndPort: uint32(r.EndPort)})
+		}
+		reg.Apps = append(reg.Apps, out)
+	}
+	return &api.AgentMessage{Register: reg}
+}
+
+// serve answers one dial request in the background: dial the app's target
+// for the port, answer the proxy on a Connect stream, relay.
+func (a *Agent) serve(ctx context.Context, conn grpc.ClientConnInterface, d *api.AgentDial) {
+	select {
+	case a.conns <- struct{}{}:
+	default:
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			_, _ = tunnel.Answer(ctx, conn, d.GetId(), d.GetApp(), fmt.Errorf("agent is at its limit of %d connections", maxConns))
+		}()
+		return
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		defer func() { <-a.conns }()
+		appConn, target, err := a.dialApp(ctx, d.GetApp(), uint16(d.GetPort()))
+		tc, aerr := tunnel.Answer(ctx, conn, d.GetId(), d.GetApp(), err)
+		if err != nil || aerr != nil {
+			if appConn != nil {
+				appConn.Close()
+			}
+			a.log.Info("dial refused", "app", d.GetApp(), "target", target, "err", errors.Join(err, aerr))
+			return
+		}
+		a.log.Debug("app connection", "app", d.GetApp(), "target", target, "client", d.GetClientAddr())
+		relay.Splice(ctx, tc, appConn)
+	}()
+}
+
+// dialApp dials the target of app for port, as this agent's own config
+// describes the app (the proxy chooses the port, never the host).
+func (a *Agent) dialApp(ctx context.Context, name string, port uint16) (net.Conn, string, error) {
+	app := a.app(name)
+	if app == nil {
+		return nil, "", fmt.Errorf("this agent does not serve app %q (any more)", name)
+	}
+	target, ok := app.Spec.Target(port)
+	if !ok {
+		return nil, "", fmt.Errorf("app %q does not listen on port %d", name, port)
+	}
+	d := net.Dialer{Timeout: a.timeout, KeepAlive: 30 * time.Second}
+	c, err := d.DialContext(ctx, "tcp", target)
+	if err != nil {
+		return nil, target, fmt.Errorf("app %q at %s: %w", name, target, err)
+	}
+	return c, target, nil
+}

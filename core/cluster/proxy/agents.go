@@ -1,0 +1,213 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vnetproject/vnet/core/api"
+	"github.com/vnetproject/vnet/core/cluster/resource"
+	"github.com/vnetproject/vnet/core/tunnel"
+)
+
+// errAgentGone: the agent asked to dial is not connected to this proxy
+// (any more). The caller tries another agent.
+var errAgentGone = errors.New("agent not connected to this proxy")
+
+// agentLink is one agent's control stream on this proxy.
+type agentLink struct {
+	id   string
+	addr string                   // the agent's address, for logs
+	send chan *api.ProxyMessage   // to the stream's one writer; bounded
+	done chan struct{}            // closed when the control stream has ended
+	apps atomic.Pointer[[]string] // names of the apps it registered; never nil after attach
+}
+
+func newAgentLink(id, addr string) *agentLink {
+	l := &agentLink{id: id, addr: addr, send: make(chan *api.ProxyMessage, 64), done: make(chan struct{})}
+	l.apps.Store(&[]string{})
+	return l
+}
+
+func (l *agentLink) setApps(apps []*resource.App) {
+	names := make([]string, len(apps))
+	for i, a := range apps {
+		names[i] = a.Name()
+	}
+	l.apps.Store(&names)
+}
+
+func (l *agentLink) serves(app string) bool {
+	for _, n := range *l.apps.Load() {
+		if n == app {
+			return true
+		}
+	}
+	return false
+}
+
+// answer is what an agent's Connect stream brings to the dial waiting
+// for it.
+type answer struct {
+	conn *tunnel.Conn // nil if err is set
+	err  error
+}
+
+type pendingDial struct {
+	agent string
+	ch    chan answer // buffered: the answering handler never blocks
+}
+
+// agentHub holds the agents connected to this proxy and the reverse dials
+// waiting for their answers.
+type agentHub struct {
+	mu      sync.Mutex
+	links   map[string]*agentLink   // by agent ID; guarded by mu
+	pending map[uint64]*pendingDial // by dial ID; guarded by mu
+	nextID  atomic.Uint64
+}
+
+func newAgentHub() *agentHub {
+	return &agentHub{links: map[string]*agentLink{}, pending: map[uint64]*pendingDial{}}
+}
+
+// attach makes l the agent's link. A link of the same agent that is still
+// attached (the agent reconnected before its old stream ended) is
+// replaced and returned.
+func (h *agentHub) attach(l *agentLink) (old *agentLink) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	old = h.links[l.id]
+	h.links[l.id] = l
+	return old
+}
+
+// detach removes l if it is still the agent's link.
+func (h *agentHub) detach(l *agentLink) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.links[l.id] == l {
+		delete(h.links, l.id)
+	}
+}
+
+func (h *agentHub) link(id string) *agentLink {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.links[id]
+}
+
+// serving returns the links of the agents serving app, in no set order.
+func (h *agentHub) serving(app string) []*agentLink {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []*agentLink
+	for _, l := range h.links {
+		if l.serves(app) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// take removes and returns the dial id if agent may answer it.
+func (h *agentHub) take(id uint64, agent string) *pendingDial {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p := h.pending[id]
+	if p == nil || p.agent != agent {
+		return nil
+	}
+	delete(h.pending, id)
+	return p
+}
+
+// dial asks the agent behind l to connect to port of app and waits for its
+// Connect stream, until ctx is done or the agent goes away.
+func (h *agentHub) dial(ctx context.Context, l *agentLink, app string, port uint16, clientAddr string) (*tunnel.Conn, error) {
+	id := h.nextID.Add(1)
+	p := &pendingDial{agent: l.id, ch: make(chan answer, 1)}
+	h.mu.Lock()
+	h.pending[id] = p
+	h.mu.Unlock()
+
+	giveUp := func(err error) (*tunnel.Conn, error) {
+		if h.take(id, l.id) == nil {
+			// The answer is being delivered: take it and let it go.
+			if a := <-p.ch; a.conn != nil {
+				a.conn.Close()
+			}
+		}
+		return nil, err
+	}
+	msg := &api.ProxyMessage{Dial: &api.AgentDial{Id: id, App: app, Port: uint32(port), ClientAddr: clientAddr}}
+	select {
+	case l.send <- msg:
+	case <-l.done:
+		return giveUp(errAgentGone)
+	case <-ctx.Done():
+		return giveUp(fmt.Errorf("agent %s is not reading its control stream: %w", l.id, ctx.Err()))
+	}
+	select {
+	case a := <-p.ch:
+		return a.conn, a.err
+	case <-l.done:
+		return giveUp(errAgentGone)
+	case <-ctx.Done():
+		return giveUp(fmt.Errorf("agent %s did not answer: %w", l.id, ctx.Err()))
+	}
+}
+
+// agentSide is the proxy's half of the App Service agents and of the
+// proxy-to-proxy forwarding; set up by New through startAgents.
+type agentSide struct {
+	agents   *agentHub
+	registry *registry
+	peers    *peerPool
+}
+
+// startAgents registers the Agent and Peer services and starts sweeping
+// registrations of agents that are gone.
+func (s *Server) startAgents() error {
+	peers, err := newPeerPool(s.cfg.Auth.CA(), s.cfg.ClusterName, s.cfg.PeerAddr)
+	if err != nil {
+		return err
+	}
+	s.agentSide = agentSide{
+		agents: newAgentHub(),
+		registry: &registry{
+			store: s.cfg.Store, state: s.cfg.State, self: s.cfg.PeerAddr,
+			ttl: missedBeats * s.cfg.AgentHeartbeat, now: time.Now,
+		},
+		peers: peers,
+	}
+	api.RegisterAgentServer(s.grpc, &agentServer{s: s})
+	api.RegisterPeerServer(s.grpc, &peerServer{s: s})
+	s.wg.Add(1)
+	go s.sweepLoop()
+	return nil
+}
+
+// sweepLoop removes, every heartbeat interval, the apps of agents gone
+// past the timeout, whichever proxy held them.
+func (s *Server) sweepLoop() {
+	defer s.wg.Done()
+	defer s.peers.close()
+	t := time.NewTicker(s.cfg.AgentHeartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, registryTimeout)
+		if err := s.registry.sweep(ctx); err != nil && s.ctx.Err() == nil {
+			s.cfg.Logger.Warn("sweep agent registrations", "err", err)
+		}
+		cancel()
+	}
+}

@@ -1,0 +1,250 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/vnetproject/vnet/core/api"
+	"github.com/vnetproject/vnet/core/cluster/auth"
+	"github.com/vnetproject/vnet/core/cluster/resource"
+	"github.com/vnetproject/vnet/core/tunnel"
+)
+
+// The Agent and Peer services are called by machines, not users: Join with
+// a join token, the others with an agent or proxy certificate, which their
+// handlers check themselves (authenticateMachine). The user interceptor
+// lets them through as it does login.
+func init() {
+	for _, m := range []string{
+		api.Agent_Join_FullMethodName,
+		api.Agent_Control_FullMethodName,
+		api.Agent_Connect_FullMethodName,
+		api.Peer_Dial_FullMethodName,
+	} {
+		publicMethods[m] = true
+	}
+}
+
+// registryTimeout bounds one round of store writes for an agent.
+const registryTimeout = 10 * time.Second
+
+// authenticateMachine checks the caller's client certificate for role and
+// returns the machine's ID.
+func (s *Server) authenticateMachine(ctx context.Context, role string) (string, error) {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return "", status.Error(codes.Unauthenticated, "no peer")
+	}
+	info, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok {
+		return "", status.Error(codes.Unauthenticated, "not a TLS connection")
+	}
+	id, err := s.cfg.Auth.AuthenticateMachine(ctx, info.State.PeerCertificates, role)
+	if err != nil {
+		s.cfg.Logger.Info("rejected machine", "addr", p.Addr, "role", role, "err", err)
+		code := codes.Unauthenticated
+		if errors.Is(err, auth.ErrAccessDenied) {
+			code = codes.PermissionDenied
+		}
+		return "", status.Error(code, s.cfg.ClusterName+": "+err.Error())
+	}
+	return id, nil
+}
+
+type agentServer struct {
+	api.UnimplementedAgentServer
+	s *Server
+}
+
+// Join redeems an app join token for an agent certificate.
+func (a *agentServer) Join(ctx context.Context, req *api.JoinRequest) (*api.JoinResponse, error) {
+	cert, agent, err := a.s.cfg.Auth.JoinAgent(ctx, req.GetToken(), req.GetHostName(), req.GetPublicKey())
+	if err != nil {
+		a.s.cfg.Logger.Info("agent join failed", "host", req.GetHostName(), "addr", peerAddr(ctx), "err", err)
+		if errors.Is(err, auth.ErrInvalidJoinToken) {
+			return nil, status.Error(codes.Unauthenticated, err.Error())
+		}
+		return nil, grpcError(err)
+	}
+	a.s.cfg.Logger.Info("agent joined", "agent", agent.ID, "host", agent.HostName, "addr", peerAddr(ctx))
+	return &api.JoinResponse{CertificatePem: cert, CaPem: a.s.cfg.Auth.CA().CertPEM, ClusterName: a.s.cfg.ClusterName, AgentId: agent.ID}, nil
+}
+
+// Control serves an agent's control stream: registrations and heartbeats
+// in, dial requests out. The agent's apps stay registered after the
+// stream ends until their registrations expire (or at once on goodbye).
+func (a *agentServer) Control(st api.Agent_ControlServer) error {
+	s := a.s
+	ctx := st.Context()
+	agentID, err := s.authenticateMachine(ctx, auth.RoleAgent)
+	if err != nil {
+		return err
+	}
+	first, err := st.Recv()
+	if err != nil {
+		return err
+	}
+	if first.GetRegister() == nil {
+		return status.Error(codes.InvalidArgument, "the first message of a control stream must register the agent's apps")
+	}
+	link := newAgentLink(agentID, peerAddr(ctx))
+	if old := s.agents.attach(link); old != nil {
+		s.cfg.Logger.Info("agent reconnected; its older stream is replaced", "agent", agentID)
+	}
+	defer s.agents.detach(link)
+	defer close(link.done)
+
+	// The one writer of the stream.
+	writeErr := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case m := <-link.send:
+				if err := st.Send(m); err != nil {
+					writeErr <- err
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	// The one reader.
+	type recv struct {
+		m   *api.AgentMessage
+		err error
+	}
+	msgs := make(chan recv, 1)
+	go func() {
+		for {
+			m, err := st.Recv()
+			select {
+			case msgs <- recv{m, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+
+	var apps []*resource.App // what the agent serves; the registry renews these
+	register := func(reg *api.AgentRegister) error {
+		var valid []*resource.App
+		var rejected []string
+		for _, in := range reg.GetApps() {
+			app, err := appFromAPI(in)
+			if err != nil {
+				rejected = append(rejected, err.Error())
+				continue
+			}
+			valid = append(valid, app)
+		}
+		rctx, cancel := context.WithTimeout(s.ctx, registryTimeout)
+		defer cancel()
+		accepted, refused, err := s.registry.register(rctx, agentID, valid)
+		if err != nil {
+			return status.Errorf(codes.Unavailable, "register apps: %v", err)
+		}
+		apps, rejected = accepted, append(rejected, refused...)
+		link.setApps(apps)
+		s.cfg.Logger.Info("agent registered", "agent", agentID, "addr", link.addr, "apps", len(apps), "rejected", rejected)
+		welcome := &api.ProxyMessage{Welcome: &api.AgentWelcome{
+			HeartbeatMillis: s.cfg.AgentHeartbeat.Milliseconds(),
+			Rejected:        rejected,
+			ClusterName:     s.cfg.ClusterName,
+		}}
+		select {
+		case link.send <- welcome:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := register(first.GetRegister()); err != nil {
+		return err
+	}
+	// An agent that stops beating without its connection breaking (a hung
+	// process, a silent network) is cut off like one that disconnected.
+	deadline := time.NewTimer(s.registry.ttl)
+	defer deadline.Stop()
+	for {
+		select {
+		case r := <-msgs:
+			if errors.Is(r.err, io.EOF) || status.Code(r.err) == codes.Canceled {
+				s.cfg.Logger.Info("agent disconnected", "agent", agentID)
+				return nil
+			}
+			if r.err != nil {
+				s.cfg.Logger.Info("agent control stream broke", "agent", agentID, "err", r.err)
+				return r.err
+			}
+			deadline.Reset(s.registry.ttl)
+			switch m := r.m; {
+			case m.GetGoodbye():
+				rctx, cancel := context.WithTimeout(s.ctx, registryTimeout)
+				err := s.registry.drop(rctx, agentID, nil)
+				cancel()
+				s.cfg.Logger.Info("agent said goodbye", "agent", agentID, "err", err)
+				return nil
+			case m.GetRegister() != nil:
+				if err := register(m.GetRegister()); err != nil {
+					return err
+				}
+			case m.GetHeartbeat():
+				rctx, cancel := context.WithTimeout(s.ctx, registryTimeout)
+				err := s.registry.renew(rctx, agentID, apps)
+				cancel()
+				if err != nil {
+					s.cfg.Logger.Warn("renew agent registrations", "agent", agentID, "err", err)
+				}
+			}
+		case err := <-writeErr:
+			return err
+		case <-deadline.C:
+			s.cfg.Logger.Info("agent missed its heartbeats: cutting it off", "agent", agentID)
+			return status.Error(codes.DeadlineExceeded, "no heartbeat")
+		case <-s.ctx.Done():
+			return status.Error(codes.Unavailable, "proxy is stopping")
+		}
+	}
+}
+
+// Connect takes an agent's answer to one of this proxy's dials and hands
+// the stream to the dial waiting for it; the handler lives as long as the
+// connection.
+func (a *agentServer) Connect(st api.Agent_ConnectServer) error {
+	s := a.s
+	agentID, err := s.authenticateMachine(st.Context(), auth.RoleAgent)
+	if err != nil {
+		return err
+	}
+	res, err := tunnel.AcceptAnswer(st)
+	if err != nil {
+		return status.Error(codes.InvalidArgument, err.Error())
+	}
+	p := s.agents.take(res.GetDialId(), agentID)
+	if p == nil {
+		return status.Errorf(codes.NotFound, "no dial %d of agent %s is waiting (it timed out)", res.GetDialId(), agentID)
+	}
+	if res.GetError() != "" {
+		p.ch <- answer{err: tunnel.ResultError(res)}
+		return nil
+	}
+	conn := tunnel.ServerConn(st, "agent "+agentID)
+	p.ch <- answer{conn: conn}
+	select {
+	case <-conn.Done():
+	case <-s.ctx.Done():
+		conn.Close()
+	}
+	return nil
+}

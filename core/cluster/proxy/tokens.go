@@ -1,0 +1,56 @@
+package proxy
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/vnetproject/vnet/core/api"
+	"github.com/vnetproject/vnet/core/cluster/auth"
+)
+
+// requireAdmin is checked by the token calls themselves, whatever the
+// interceptor's list of admin calls says: a join token adds machines to
+// the cluster.
+func requireAdmin(ctx context.Context, cluster string) (auth.Identity, error) {
+	id, err := identityFrom(ctx)
+	if err != nil {
+		return auth.Identity{}, status.Error(codes.Unauthenticated, err.Error())
+	}
+	if !id.IsAdmin() {
+		return auth.Identity{}, status.Errorf(codes.PermissionDenied, "%s: %s: user %q lacks the %s role", cluster, auth.ErrAccessDenied, id.User, auth.RoleAdmin)
+	}
+	return id, nil
+}
+
+// AddToken makes a join token.
+func (c *clusterServer) AddToken(ctx context.Context, req *api.AddTokenRequest) (*api.AddTokenResponse, error) {
+	id, err := requireAdmin(ctx, c.s.cfg.ClusterName)
+	if err != nil {
+		return nil, err
+	}
+	token, expires, err := c.s.cfg.Auth.AddJoinToken(ctx, req.GetType(), time.Duration(req.GetTtlSeconds())*time.Second)
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	c.s.cfg.Logger.Info("join token added", "type", req.GetType(), "expires", expires, "by", id.User)
+	return &api.AddTokenResponse{Token: token, ExpiresUnix: expires.Unix()}, nil
+}
+
+// ListTokens shows the join tokens that can still be redeemed.
+func (c *clusterServer) ListTokens(ctx context.Context, _ *api.ListTokensRequest) (*api.ListTokensResponse, error) {
+	if _, err := requireAdmin(ctx, c.s.cfg.ClusterName); err != nil {
+		return nil, err
+	}
+	tokens, err := c.s.cfg.Auth.ListJoinTokens(ctx)
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	out := &api.ListTokensResponse{}
+	for _, t := range tokens {
+		out.Tokens = append(out.Tokens, &api.JoinToken{Id: t.ID, Type: t.Type, ExpiresUnix: t.Expires.Unix()})
+	}
+	return out, nil
+}

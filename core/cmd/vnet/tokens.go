@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/vnetproject/vnet/core/api"
+)
+
+const tokensUsage = "vnet ctl tokens add --type=app|trusted_cluster [--ttl=30m] | tokens ls"
+
+// ctlTokens makes and lists join tokens.
+func ctlTokens(ctx context.Context, c *ctlClient, args []string) error {
+	ctx, cancel := rpcContext(ctx)
+	defer cancel()
+	if len(args) == 0 {
+		return fmt.Errorf("usage: %s", tokensUsage)
+	}
+	switch args[0] {
+	case "add":
+		fs := newFlags("ctl tokens add", "vnet ctl tokens add --type=app|trusted_cluster [--ttl=30m]")
+		typ := fs.String("type", "", "what the token joins: app (an App Service agent) or trusted_cluster (a leaf cluster)")
+		ttl := fs.Duration("ttl", 30*time.Minute, "how long the token can be used")
+		pos, err := parseInterspersed(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) != 0 || *typ == "" {
+			return errors.New("usage: vnet ctl tokens add --type=app|trusted_cluster [--ttl=30m]")
+		}
+		if *ttl <= 0 {
+			return fmt.Errorf("--ttl %v: must be positive", *ttl)
+		}
+		res, err := c.api.AddToken(ctx, &api.AddTokenRequest{Type: *typ, TtlSeconds: int64(ttl.Seconds())})
+		if err != nil {
+			return err
+		}
+		st, err := c.api.Status(ctx, &api.StatusRequest{})
+		if err != nil {
+			return err
+		}
+		expires := time.Unix(res.GetExpiresUnix(), 0).UTC().Format(time.RFC3339)
+		fmt.Fprintf(stdout, "The %s join token below can be used until %s.\n\n  %s\n\n", *typ, expires, res.GetToken())
+		if *typ == "app" {
+			fmt.Fprintf(stdout, "Put it in the agent's agent.yaml with the cluster's CA pin:\n\n  join_token: %s\n  ca_pin: %s\n", res.GetToken(), st.GetCaPin())
+		}
+		return nil
+	case "ls":
+		if len(args) != 1 {
+			return errors.New("usage: vnet ctl tokens ls")
+		}
+		res, err := c.api.ListTokens(ctx, &api.ListTokensRequest{})
+		if err != nil {
+			return err
+		}
+		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "ID\tTYPE\tEXPIRES")
+		for _, t := range res.GetTokens() {
+			fmt.Fprintf(w, "%s\t%s\t%s\n", t.GetId(), t.GetType(), time.Unix(t.GetExpiresUnix(), 0).UTC().Format(time.RFC3339))
+		}
+		return w.Flush()
+	default:
+		return fmt.Errorf("unknown tokens command %q; usage: %s", args[0], tokensUsage)
+	}
+}
