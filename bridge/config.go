@@ -33,6 +33,9 @@ type StartConfig struct {
 	MTU            int      `json:"mtu"`
 	LogLevel       string   `json:"log_level"`
 	StartTimeoutMS int      `json:"start_timeout_ms"`
+	// IPv6 (default true) answers AAAA and routes the machine's ULA /64,
+	// kept in profile_dir/ula-prefix so apps keep their IPv6 addresses.
+	IPv6 *bool `json:"ipv6"`
 }
 
 // startOptions is a checked StartConfig, ready to use.
@@ -42,6 +45,7 @@ type startOptions struct {
 	mtu          int
 	logLevel     slog.Level
 	startTimeout time.Duration
+	ipv6         bool
 }
 
 // parseStartConfig reads and checks vnet_start's JSON. Each error names the
@@ -56,7 +60,7 @@ func parseStartConfig(data []byte) (*startOptions, error) {
 	if dec.More() {
 		return nil, errors.New("config: trailing data after the JSON object")
 	}
-	o := &startOptions{profileDir: c.ProfileDir, mtu: c.MTU, startTimeout: defaultStartTimeout}
+	o := &startOptions{profileDir: c.ProfileDir, mtu: c.MTU, startTimeout: defaultStartTimeout, ipv6: c.IPv6 == nil || *c.IPv6}
 
 	if c.ProfileDir == "" {
 		return nil, errors.New("config: profile_dir is required (the folder holding profiles/)")

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -97,7 +99,15 @@ func startInstance(opts *startOptions, h host) (*instance, error) {
 		return nil, err
 	}
 	in.queue = newPacketQueue(opts.mtu, h.WritePackets)
+	var ula netip.Prefix
+	if opts.ipv6 {
+		if ula, err = vnet.LoadOrCreateULA(filepath.Join(opts.profileDir, "ula-prefix")); err != nil {
+			in.clusters.Close()
+			return nil, err
+		}
+	}
 	in.engine, err = vnet.New(vnet.Config{
+		ULA:           ula,
 		IO:            in.queue,
 		Catalog:       cat,
 		Dialer:        in.clusters,

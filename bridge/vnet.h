@@ -104,6 +104,9 @@ typedef struct vnet_callbacks {
  *     "resolv_conf": "/etc/resolv.conf",   optional, that default
  *     "mtu": 1500,                 optional, 576..65535
  *     "log_level": "info",         optional: debug, info, warn, error
+ *     "ipv6": true,                optional, default true: answer AAAA and route
+ *                                  the machine's ULA /64, kept in
+ *                                  profile_dir/ula-prefix
  *     "start_timeout_ms": 30000    optional: give up starting after this
  *   }
  *

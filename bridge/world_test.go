@@ -61,7 +61,7 @@ func createResource(t *testing.T, admin *profile.Profile, y string) {
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := api.NewClusterClient(conn).CreateResource(ctx, &api.CreateResourceRequest{Yaml: []byte(y)}); err != nil {
+	if _, err := api.NewClusterClient(conn).CreateResource(ctx, &api.CreateResourceRequest{Yaml: []byte(y), Force: true}); err != nil {
 		t.Fatal(err)
 	}
 }
