@@ -648,9 +648,14 @@ func (*WatchCatalogRequest) Descriptor() ([]byte, []int) {
 }
 
 type CatalogUpdate struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Config        *VNetConfig            `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
-	Apps          *ListAppsResponse      `protobuf:"bytes,2,opt,name=apps,proto3" json:"apps,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Config *VNetConfig            `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
+	Apps   *ListAppsResponse      `protobuf:"bytes,2,opt,name=apps,proto3" json:"apps,omitempty"`
+	// Leaf clusters trusted by this one, as the caller may see them: each
+	// with its own vnet_config, name and proxy address, and the apps the
+	// caller's mapped roles reach there. Dial them through this cluster with
+	// DialRequest.cluster.
+	Leaves        []*LeafCatalog `protobuf:"bytes,3,rep,name=leaves,proto3" json:"leaves,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -699,6 +704,65 @@ func (x *CatalogUpdate) GetApps() *ListAppsResponse {
 	return nil
 }
 
+func (x *CatalogUpdate) GetLeaves() []*LeafCatalog {
+	if x != nil {
+		return x.Leaves
+	}
+	return nil
+}
+
+type LeafCatalog struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Config        *VNetConfig            `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
+	Apps          *ListAppsResponse      `protobuf:"bytes,2,opt,name=apps,proto3" json:"apps,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeafCatalog) Reset() {
+	*x = LeafCatalog{}
+	mi := &file_vnet_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeafCatalog) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeafCatalog) ProtoMessage() {}
+
+func (x *LeafCatalog) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeafCatalog.ProtoReflect.Descriptor instead.
+func (*LeafCatalog) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *LeafCatalog) GetConfig() *VNetConfig {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+func (x *LeafCatalog) GetApps() *ListAppsResponse {
+	if x != nil {
+		return x.Apps
+	}
+	return nil
+}
+
 type CreateResourceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// One resource in YAML (or JSON), validated by the cluster.
@@ -710,7 +774,7 @@ type CreateResourceRequest struct {
 
 func (x *CreateResourceRequest) Reset() {
 	*x = CreateResourceRequest{}
-	mi := &file_vnet_proto_msgTypes[12]
+	mi := &file_vnet_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -722,7 +786,7 @@ func (x *CreateResourceRequest) String() string {
 func (*CreateResourceRequest) ProtoMessage() {}
 
 func (x *CreateResourceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[12]
+	mi := &file_vnet_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -735,7 +799,7 @@ func (x *CreateResourceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateResourceRequest.ProtoReflect.Descriptor instead.
 func (*CreateResourceRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{12}
+	return file_vnet_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateResourceRequest) GetYaml() []byte {
@@ -766,7 +830,7 @@ type CreateResourceResponse struct {
 
 func (x *CreateResourceResponse) Reset() {
 	*x = CreateResourceResponse{}
-	mi := &file_vnet_proto_msgTypes[13]
+	mi := &file_vnet_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -778,7 +842,7 @@ func (x *CreateResourceResponse) String() string {
 func (*CreateResourceResponse) ProtoMessage() {}
 
 func (x *CreateResourceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[13]
+	mi := &file_vnet_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -791,7 +855,7 @@ func (x *CreateResourceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateResourceResponse.ProtoReflect.Descriptor instead.
 func (*CreateResourceResponse) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{13}
+	return file_vnet_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CreateResourceResponse) GetKind() string {
@@ -839,7 +903,7 @@ type GetResourcesRequest struct {
 
 func (x *GetResourcesRequest) Reset() {
 	*x = GetResourcesRequest{}
-	mi := &file_vnet_proto_msgTypes[14]
+	mi := &file_vnet_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -851,7 +915,7 @@ func (x *GetResourcesRequest) String() string {
 func (*GetResourcesRequest) ProtoMessage() {}
 
 func (x *GetResourcesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[14]
+	mi := &file_vnet_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -864,7 +928,7 @@ func (x *GetResourcesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResourcesRequest.ProtoReflect.Descriptor instead.
 func (*GetResourcesRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{14}
+	return file_vnet_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetResourcesRequest) GetKind() string {
@@ -891,7 +955,7 @@ type GetResourcesResponse struct {
 
 func (x *GetResourcesResponse) Reset() {
 	*x = GetResourcesResponse{}
-	mi := &file_vnet_proto_msgTypes[15]
+	mi := &file_vnet_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -903,7 +967,7 @@ func (x *GetResourcesResponse) String() string {
 func (*GetResourcesResponse) ProtoMessage() {}
 
 func (x *GetResourcesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[15]
+	mi := &file_vnet_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -916,7 +980,7 @@ func (x *GetResourcesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResourcesResponse.ProtoReflect.Descriptor instead.
 func (*GetResourcesResponse) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{15}
+	return file_vnet_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetResourcesResponse) GetYaml() [][]byte {
@@ -936,7 +1000,7 @@ type AddUserRequest struct {
 
 func (x *AddUserRequest) Reset() {
 	*x = AddUserRequest{}
-	mi := &file_vnet_proto_msgTypes[16]
+	mi := &file_vnet_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -948,7 +1012,7 @@ func (x *AddUserRequest) String() string {
 func (*AddUserRequest) ProtoMessage() {}
 
 func (x *AddUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[16]
+	mi := &file_vnet_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -961,7 +1025,7 @@ func (x *AddUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddUserRequest.ProtoReflect.Descriptor instead.
 func (*AddUserRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{16}
+	return file_vnet_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AddUserRequest) GetName() string {
@@ -988,7 +1052,7 @@ type AddUserResponse struct {
 
 func (x *AddUserResponse) Reset() {
 	*x = AddUserResponse{}
-	mi := &file_vnet_proto_msgTypes[17]
+	mi := &file_vnet_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1000,7 +1064,7 @@ func (x *AddUserResponse) String() string {
 func (*AddUserResponse) ProtoMessage() {}
 
 func (x *AddUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[17]
+	mi := &file_vnet_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1013,7 +1077,7 @@ func (x *AddUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddUserResponse.ProtoReflect.Descriptor instead.
 func (*AddUserResponse) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{17}
+	return file_vnet_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AddUserResponse) GetToken() string {
@@ -1038,7 +1102,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_vnet_proto_msgTypes[18]
+	mi := &file_vnet_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1050,7 +1114,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[18]
+	mi := &file_vnet_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1063,7 +1127,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{18}
+	return file_vnet_proto_rawDescGZIP(), []int{19}
 }
 
 type StatusResponse struct {
@@ -1077,7 +1141,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_vnet_proto_msgTypes[19]
+	mi := &file_vnet_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1089,7 +1153,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[19]
+	mi := &file_vnet_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1102,7 +1166,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{19}
+	return file_vnet_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *StatusResponse) GetClusterName() string {
@@ -1131,14 +1195,17 @@ type DialRequest struct {
 	App   string                 `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
 	Port  uint32                 `protobuf:"varint,2,opt,name=port,proto3" json:"port,omitempty"`
 	// The address the client connected from, for audit.
-	ClientAddr    string `protobuf:"bytes,3,opt,name=client_addr,json=clientAddr,proto3" json:"client_addr,omitempty"`
+	ClientAddr string `protobuf:"bytes,3,opt,name=client_addr,json=clientAddr,proto3" json:"client_addr,omitempty"`
+	// The cluster the app is in: empty for the cluster dialled, else the
+	// name of a leaf cluster it trusts.
+	Cluster       string `protobuf:"bytes,4,opt,name=cluster,proto3" json:"cluster,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DialRequest) Reset() {
 	*x = DialRequest{}
-	mi := &file_vnet_proto_msgTypes[20]
+	mi := &file_vnet_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1150,7 +1217,7 @@ func (x *DialRequest) String() string {
 func (*DialRequest) ProtoMessage() {}
 
 func (x *DialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[20]
+	mi := &file_vnet_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1163,7 +1230,7 @@ func (x *DialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DialRequest.ProtoReflect.Descriptor instead.
 func (*DialRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{20}
+	return file_vnet_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DialRequest) GetApp() string {
@@ -1187,6 +1254,13 @@ func (x *DialRequest) GetClientAddr() string {
 	return ""
 }
 
+func (x *DialRequest) GetCluster() string {
+	if x != nil {
+		return x.Cluster
+	}
+	return ""
+}
+
 type DialResult struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Empty on success.
@@ -1201,7 +1275,7 @@ type DialResult struct {
 
 func (x *DialResult) Reset() {
 	*x = DialResult{}
-	mi := &file_vnet_proto_msgTypes[21]
+	mi := &file_vnet_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1213,7 +1287,7 @@ func (x *DialResult) String() string {
 func (*DialResult) ProtoMessage() {}
 
 func (x *DialResult) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[21]
+	mi := &file_vnet_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1226,7 +1300,7 @@ func (x *DialResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DialResult.ProtoReflect.Descriptor instead.
 func (*DialResult) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{21}
+	return file_vnet_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DialResult) GetError() string {
@@ -1262,7 +1336,7 @@ type Frame struct {
 
 func (x *Frame) Reset() {
 	*x = Frame{}
-	mi := &file_vnet_proto_msgTypes[22]
+	mi := &file_vnet_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1274,7 +1348,7 @@ func (x *Frame) String() string {
 func (*Frame) ProtoMessage() {}
 
 func (x *Frame) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[22]
+	mi := &file_vnet_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1287,7 +1361,7 @@ func (x *Frame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Frame.ProtoReflect.Descriptor instead.
 func (*Frame) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{22}
+	return file_vnet_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Frame) GetDial() *DialRequest {
@@ -1328,7 +1402,7 @@ type AddTokenRequest struct {
 
 func (x *AddTokenRequest) Reset() {
 	*x = AddTokenRequest{}
-	mi := &file_vnet_proto_msgTypes[23]
+	mi := &file_vnet_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1340,7 +1414,7 @@ func (x *AddTokenRequest) String() string {
 func (*AddTokenRequest) ProtoMessage() {}
 
 func (x *AddTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[23]
+	mi := &file_vnet_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1353,7 +1427,7 @@ func (x *AddTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddTokenRequest.ProtoReflect.Descriptor instead.
 func (*AddTokenRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{23}
+	return file_vnet_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AddTokenRequest) GetType() string {
@@ -1380,7 +1454,7 @@ type AddTokenResponse struct {
 
 func (x *AddTokenResponse) Reset() {
 	*x = AddTokenResponse{}
-	mi := &file_vnet_proto_msgTypes[24]
+	mi := &file_vnet_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1392,7 +1466,7 @@ func (x *AddTokenResponse) String() string {
 func (*AddTokenResponse) ProtoMessage() {}
 
 func (x *AddTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[24]
+	mi := &file_vnet_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1405,7 +1479,7 @@ func (x *AddTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddTokenResponse.ProtoReflect.Descriptor instead.
 func (*AddTokenResponse) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{24}
+	return file_vnet_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *AddTokenResponse) GetToken() string {
@@ -1430,7 +1504,7 @@ type ListTokensRequest struct {
 
 func (x *ListTokensRequest) Reset() {
 	*x = ListTokensRequest{}
-	mi := &file_vnet_proto_msgTypes[25]
+	mi := &file_vnet_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1442,7 +1516,7 @@ func (x *ListTokensRequest) String() string {
 func (*ListTokensRequest) ProtoMessage() {}
 
 func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[25]
+	mi := &file_vnet_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1455,7 +1529,7 @@ func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTokensRequest.ProtoReflect.Descriptor instead.
 func (*ListTokensRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{25}
+	return file_vnet_proto_rawDescGZIP(), []int{26}
 }
 
 type JoinToken struct {
@@ -1470,7 +1544,7 @@ type JoinToken struct {
 
 func (x *JoinToken) Reset() {
 	*x = JoinToken{}
-	mi := &file_vnet_proto_msgTypes[26]
+	mi := &file_vnet_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1482,7 +1556,7 @@ func (x *JoinToken) String() string {
 func (*JoinToken) ProtoMessage() {}
 
 func (x *JoinToken) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[26]
+	mi := &file_vnet_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1495,7 +1569,7 @@ func (x *JoinToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinToken.ProtoReflect.Descriptor instead.
 func (*JoinToken) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{26}
+	return file_vnet_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *JoinToken) GetId() string {
@@ -1528,7 +1602,7 @@ type ListTokensResponse struct {
 
 func (x *ListTokensResponse) Reset() {
 	*x = ListTokensResponse{}
-	mi := &file_vnet_proto_msgTypes[27]
+	mi := &file_vnet_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1540,7 +1614,7 @@ func (x *ListTokensResponse) String() string {
 func (*ListTokensResponse) ProtoMessage() {}
 
 func (x *ListTokensResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[27]
+	mi := &file_vnet_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1553,7 +1627,7 @@ func (x *ListTokensResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTokensResponse.ProtoReflect.Descriptor instead.
 func (*ListTokensResponse) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{27}
+	return file_vnet_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListTokensResponse) GetTokens() []*JoinToken {
@@ -1576,7 +1650,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_vnet_proto_msgTypes[28]
+	mi := &file_vnet_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1588,7 +1662,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[28]
+	mi := &file_vnet_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1601,7 +1675,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{28}
+	return file_vnet_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *JoinRequest) GetToken() string {
@@ -1637,7 +1711,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_vnet_proto_msgTypes[29]
+	mi := &file_vnet_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1649,7 +1723,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[29]
+	mi := &file_vnet_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1662,7 +1736,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{29}
+	return file_vnet_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *JoinResponse) GetCertificatePem() []byte {
@@ -1707,7 +1781,7 @@ type AgentMessage struct {
 
 func (x *AgentMessage) Reset() {
 	*x = AgentMessage{}
-	mi := &file_vnet_proto_msgTypes[30]
+	mi := &file_vnet_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1719,7 +1793,7 @@ func (x *AgentMessage) String() string {
 func (*AgentMessage) ProtoMessage() {}
 
 func (x *AgentMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[30]
+	mi := &file_vnet_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1732,7 +1806,7 @@ func (x *AgentMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentMessage.ProtoReflect.Descriptor instead.
 func (*AgentMessage) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{30}
+	return file_vnet_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *AgentMessage) GetRegister() *AgentRegister {
@@ -1766,7 +1840,7 @@ type AgentRegister struct {
 
 func (x *AgentRegister) Reset() {
 	*x = AgentRegister{}
-	mi := &file_vnet_proto_msgTypes[31]
+	mi := &file_vnet_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1778,7 +1852,7 @@ func (x *AgentRegister) String() string {
 func (*AgentRegister) ProtoMessage() {}
 
 func (x *AgentRegister) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[31]
+	mi := &file_vnet_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1791,7 +1865,7 @@ func (x *AgentRegister) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentRegister.ProtoReflect.Descriptor instead.
 func (*AgentRegister) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{31}
+	return file_vnet_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *AgentRegister) GetApps() []*App {
@@ -1818,7 +1892,7 @@ type ProxyMessage struct {
 
 func (x *ProxyMessage) Reset() {
 	*x = ProxyMessage{}
-	mi := &file_vnet_proto_msgTypes[32]
+	mi := &file_vnet_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1830,7 +1904,7 @@ func (x *ProxyMessage) String() string {
 func (*ProxyMessage) ProtoMessage() {}
 
 func (x *ProxyMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[32]
+	mi := &file_vnet_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1843,7 +1917,7 @@ func (x *ProxyMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProxyMessage.ProtoReflect.Descriptor instead.
 func (*ProxyMessage) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{32}
+	return file_vnet_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ProxyMessage) GetWelcome() *AgentWelcome {
@@ -1874,7 +1948,7 @@ type AgentWelcome struct {
 
 func (x *AgentWelcome) Reset() {
 	*x = AgentWelcome{}
-	mi := &file_vnet_proto_msgTypes[33]
+	mi := &file_vnet_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1886,7 +1960,7 @@ func (x *AgentWelcome) String() string {
 func (*AgentWelcome) ProtoMessage() {}
 
 func (x *AgentWelcome) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[33]
+	mi := &file_vnet_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1899,7 +1973,7 @@ func (x *AgentWelcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentWelcome.ProtoReflect.Descriptor instead.
 func (*AgentWelcome) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{33}
+	return file_vnet_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *AgentWelcome) GetHeartbeatMillis() int64 {
@@ -1937,7 +2011,7 @@ type AgentDial struct {
 
 func (x *AgentDial) Reset() {
 	*x = AgentDial{}
-	mi := &file_vnet_proto_msgTypes[34]
+	mi := &file_vnet_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1949,7 +2023,7 @@ func (x *AgentDial) String() string {
 func (*AgentDial) ProtoMessage() {}
 
 func (x *AgentDial) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[34]
+	mi := &file_vnet_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1962,7 +2036,7 @@ func (x *AgentDial) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentDial.ProtoReflect.Descriptor instead.
 func (*AgentDial) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{34}
+	return file_vnet_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *AgentDial) GetId() uint64 {
@@ -2003,7 +2077,7 @@ type DeleteResourceRequest struct {
 
 func (x *DeleteResourceRequest) Reset() {
 	*x = DeleteResourceRequest{}
-	mi := &file_vnet_proto_msgTypes[35]
+	mi := &file_vnet_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2015,7 +2089,7 @@ func (x *DeleteResourceRequest) String() string {
 func (*DeleteResourceRequest) ProtoMessage() {}
 
 func (x *DeleteResourceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[35]
+	mi := &file_vnet_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2028,7 +2102,7 @@ func (x *DeleteResourceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResourceRequest.ProtoReflect.Descriptor instead.
 func (*DeleteResourceRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{35}
+	return file_vnet_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DeleteResourceRequest) GetKind() string {
@@ -2055,7 +2129,7 @@ type DeleteResourceResponse struct {
 
 func (x *DeleteResourceResponse) Reset() {
 	*x = DeleteResourceResponse{}
-	mi := &file_vnet_proto_msgTypes[36]
+	mi := &file_vnet_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2067,7 +2141,7 @@ func (x *DeleteResourceResponse) String() string {
 func (*DeleteResourceResponse) ProtoMessage() {}
 
 func (x *DeleteResourceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[36]
+	mi := &file_vnet_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2080,7 +2154,7 @@ func (x *DeleteResourceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResourceResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResourceResponse) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{36}
+	return file_vnet_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *DeleteResourceResponse) GetSessionsClosed() int32 {
@@ -2103,7 +2177,7 @@ type SearchAuditRequest struct {
 
 func (x *SearchAuditRequest) Reset() {
 	*x = SearchAuditRequest{}
-	mi := &file_vnet_proto_msgTypes[37]
+	mi := &file_vnet_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2115,7 +2189,7 @@ func (x *SearchAuditRequest) String() string {
 func (*SearchAuditRequest) ProtoMessage() {}
 
 func (x *SearchAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[37]
+	mi := &file_vnet_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2128,7 +2202,7 @@ func (x *SearchAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchAuditRequest.ProtoReflect.Descriptor instead.
 func (*SearchAuditRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{37}
+	return file_vnet_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *SearchAuditRequest) GetSinceUnixNano() int64 {
@@ -2176,7 +2250,7 @@ type SearchAuditResponse struct {
 
 func (x *SearchAuditResponse) Reset() {
 	*x = SearchAuditResponse{}
-	mi := &file_vnet_proto_msgTypes[38]
+	mi := &file_vnet_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2188,7 +2262,7 @@ func (x *SearchAuditResponse) String() string {
 func (*SearchAuditResponse) ProtoMessage() {}
 
 func (x *SearchAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[38]
+	mi := &file_vnet_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2201,7 +2275,7 @@ func (x *SearchAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchAuditResponse.ProtoReflect.Descriptor instead.
 func (*SearchAuditResponse) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{38}
+	return file_vnet_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *SearchAuditResponse) GetEventsJson() [][]byte {
@@ -2258,8 +2332,12 @@ const file_vnet_proto_rawDesc = "" +
 	"\x04apps\x18\x01 \x03(\v2\f.vnet.v1.AppR\x04apps\x12!\n" +
 	"\fcluster_name\x18\x02 \x01(\tR\vclusterName\x12*\n" +
 	"\x11proxy_public_addr\x18\x03 \x01(\tR\x0fproxyPublicAddr\"\x15\n" +
-	"\x13WatchCatalogRequest\"k\n" +
+	"\x13WatchCatalogRequest\"\x99\x01\n" +
 	"\rCatalogUpdate\x12+\n" +
+	"\x06config\x18\x01 \x01(\v2\x13.vnet.v1.VNetConfigR\x06config\x12-\n" +
+	"\x04apps\x18\x02 \x01(\v2\x19.vnet.v1.ListAppsResponseR\x04apps\x12,\n" +
+	"\x06leaves\x18\x03 \x03(\v2\x14.vnet.v1.LeafCatalogR\x06leaves\"i\n" +
+	"\vLeafCatalog\x12+\n" +
 	"\x06config\x18\x01 \x01(\v2\x13.vnet.v1.VNetConfigR\x06config\x12-\n" +
 	"\x04apps\x18\x02 \x01(\v2\x19.vnet.v1.ListAppsResponseR\x04apps\"A\n" +
 	"\x15CreateResourceRequest\x12\x12\n" +
@@ -2286,12 +2364,13 @@ const file_vnet_proto_rawDesc = "" +
 	"\x0eStatusResponse\x12!\n" +
 	"\fcluster_name\x18\x01 \x01(\tR\vclusterName\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x15\n" +
-	"\x06ca_pin\x18\x03 \x01(\tR\x05caPin\"T\n" +
+	"\x06ca_pin\x18\x03 \x01(\tR\x05caPin\"n\n" +
 	"\vDialRequest\x12\x10\n" +
 	"\x03app\x18\x01 \x01(\tR\x03app\x12\x12\n" +
 	"\x04port\x18\x02 \x01(\rR\x04port\x12\x1f\n" +
 	"\vclient_addr\x18\x03 \x01(\tR\n" +
-	"clientAddr\"O\n" +
+	"clientAddr\x12\x18\n" +
+	"\acluster\x18\x04 \x01(\tR\acluster\"O\n" +
 	"\n" +
 	"DialResult\x12\x14\n" +
 	"\x05error\x18\x01 \x01(\tR\x05error\x12\x12\n" +
@@ -2397,7 +2476,7 @@ func file_vnet_proto_rawDescGZIP() []byte {
 	return file_vnet_proto_rawDescData
 }
 
-var file_vnet_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_vnet_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_vnet_proto_goTypes = []any{
 	(*PingRequest)(nil),            // 0: vnet.v1.PingRequest
 	(*PingResponse)(nil),           // 1: vnet.v1.PingResponse
@@ -2411,89 +2490,93 @@ var file_vnet_proto_goTypes = []any{
 	(*ListAppsResponse)(nil),       // 9: vnet.v1.ListAppsResponse
 	(*WatchCatalogRequest)(nil),    // 10: vnet.v1.WatchCatalogRequest
 	(*CatalogUpdate)(nil),          // 11: vnet.v1.CatalogUpdate
-	(*CreateResourceRequest)(nil),  // 12: vnet.v1.CreateResourceRequest
-	(*CreateResourceResponse)(nil), // 13: vnet.v1.CreateResourceResponse
-	(*GetResourcesRequest)(nil),    // 14: vnet.v1.GetResourcesRequest
-	(*GetResourcesResponse)(nil),   // 15: vnet.v1.GetResourcesResponse
-	(*AddUserRequest)(nil),         // 16: vnet.v1.AddUserRequest
-	(*AddUserResponse)(nil),        // 17: vnet.v1.AddUserResponse
-	(*StatusRequest)(nil),          // 18: vnet.v1.StatusRequest
-	(*StatusResponse)(nil),         // 19: vnet.v1.StatusResponse
-	(*DialRequest)(nil),            // 20: vnet.v1.DialRequest
-	(*DialResult)(nil),             // 21: vnet.v1.DialResult
-	(*Frame)(nil),                  // 22: vnet.v1.Frame
-	(*AddTokenRequest)(nil),        // 23: vnet.v1.AddTokenRequest
-	(*AddTokenResponse)(nil),       // 24: vnet.v1.AddTokenResponse
-	(*ListTokensRequest)(nil),      // 25: vnet.v1.ListTokensRequest
-	(*JoinToken)(nil),              // 26: vnet.v1.JoinToken
-	(*ListTokensResponse)(nil),     // 27: vnet.v1.ListTokensResponse
-	(*JoinRequest)(nil),            // 28: vnet.v1.JoinRequest
-	(*JoinResponse)(nil),           // 29: vnet.v1.JoinResponse
-	(*AgentMessage)(nil),           // 30: vnet.v1.AgentMessage
-	(*AgentRegister)(nil),          // 31: vnet.v1.AgentRegister
-	(*ProxyMessage)(nil),           // 32: vnet.v1.ProxyMessage
-	(*AgentWelcome)(nil),           // 33: vnet.v1.AgentWelcome
-	(*AgentDial)(nil),              // 34: vnet.v1.AgentDial
-	(*DeleteResourceRequest)(nil),  // 35: vnet.v1.DeleteResourceRequest
-	(*DeleteResourceResponse)(nil), // 36: vnet.v1.DeleteResourceResponse
-	(*SearchAuditRequest)(nil),     // 37: vnet.v1.SearchAuditRequest
-	(*SearchAuditResponse)(nil),    // 38: vnet.v1.SearchAuditResponse
-	nil,                            // 39: vnet.v1.App.LabelsEntry
+	(*LeafCatalog)(nil),            // 12: vnet.v1.LeafCatalog
+	(*CreateResourceRequest)(nil),  // 13: vnet.v1.CreateResourceRequest
+	(*CreateResourceResponse)(nil), // 14: vnet.v1.CreateResourceResponse
+	(*GetResourcesRequest)(nil),    // 15: vnet.v1.GetResourcesRequest
+	(*GetResourcesResponse)(nil),   // 16: vnet.v1.GetResourcesResponse
+	(*AddUserRequest)(nil),         // 17: vnet.v1.AddUserRequest
+	(*AddUserResponse)(nil),        // 18: vnet.v1.AddUserResponse
+	(*StatusRequest)(nil),          // 19: vnet.v1.StatusRequest
+	(*StatusResponse)(nil),         // 20: vnet.v1.StatusResponse
+	(*DialRequest)(nil),            // 21: vnet.v1.DialRequest
+	(*DialResult)(nil),             // 22: vnet.v1.DialResult
+	(*Frame)(nil),                  // 23: vnet.v1.Frame
+	(*AddTokenRequest)(nil),        // 24: vnet.v1.AddTokenRequest
+	(*AddTokenResponse)(nil),       // 25: vnet.v1.AddTokenResponse
+	(*ListTokensRequest)(nil),      // 26: vnet.v1.ListTokensRequest
+	(*JoinToken)(nil),              // 27: vnet.v1.JoinToken
+	(*ListTokensResponse)(nil),     // 28: vnet.v1.ListTokensResponse
+	(*JoinRequest)(nil),            // 29: vnet.v1.JoinRequest
+	(*JoinResponse)(nil),           // 30: vnet.v1.JoinResponse
+	(*AgentMessage)(nil),           // 31: vnet.v1.AgentMessage
+	(*AgentRegister)(nil),          // 32: vnet.v1.AgentRegister
+	(*ProxyMessage)(nil),           // 33: vnet.v1.ProxyMessage
+	(*AgentWelcome)(nil),           // 34: vnet.v1.AgentWelcome
+	(*AgentDial)(nil),              // 35: vnet.v1.AgentDial
+	(*DeleteResourceRequest)(nil),  // 36: vnet.v1.DeleteResourceRequest
+	(*DeleteResourceResponse)(nil), // 37: vnet.v1.DeleteResourceResponse
+	(*SearchAuditRequest)(nil),     // 38: vnet.v1.SearchAuditRequest
+	(*SearchAuditResponse)(nil),    // 39: vnet.v1.SearchAuditResponse
+	nil,                            // 40: vnet.v1.App.LabelsEntry
 }
 var file_vnet_proto_depIdxs = []int32{
-	39, // 0: vnet.v1.App.labels:type_name -> vnet.v1.App.LabelsEntry
+	40, // 0: vnet.v1.App.labels:type_name -> vnet.v1.App.LabelsEntry
 	8,  // 1: vnet.v1.App.tcp_ports:type_name -> vnet.v1.PortRange
 	7,  // 2: vnet.v1.ListAppsResponse.apps:type_name -> vnet.v1.App
 	5,  // 3: vnet.v1.CatalogUpdate.config:type_name -> vnet.v1.VNetConfig
 	9,  // 4: vnet.v1.CatalogUpdate.apps:type_name -> vnet.v1.ListAppsResponse
-	20, // 5: vnet.v1.Frame.dial:type_name -> vnet.v1.DialRequest
-	21, // 6: vnet.v1.Frame.result:type_name -> vnet.v1.DialResult
-	26, // 7: vnet.v1.ListTokensResponse.tokens:type_name -> vnet.v1.JoinToken
-	31, // 8: vnet.v1.AgentMessage.register:type_name -> vnet.v1.AgentRegister
-	7,  // 9: vnet.v1.AgentRegister.apps:type_name -> vnet.v1.App
-	33, // 10: vnet.v1.ProxyMessage.welcome:type_name -> vnet.v1.AgentWelcome
-	34, // 11: vnet.v1.ProxyMessage.dial:type_name -> vnet.v1.AgentDial
-	0,  // 12: vnet.v1.Auth.Ping:input_type -> vnet.v1.PingRequest
-	2,  // 13: vnet.v1.Auth.Login:input_type -> vnet.v1.LoginRequest
-	4,  // 14: vnet.v1.Cluster.GetVNetConfig:input_type -> vnet.v1.GetVNetConfigRequest
-	6,  // 15: vnet.v1.Cluster.ListApps:input_type -> vnet.v1.ListAppsRequest
-	10, // 16: vnet.v1.Cluster.WatchCatalog:input_type -> vnet.v1.WatchCatalogRequest
-	12, // 17: vnet.v1.Cluster.CreateResource:input_type -> vnet.v1.CreateResourceRequest
-	14, // 18: vnet.v1.Cluster.GetResources:input_type -> vnet.v1.GetResourcesRequest
-	16, // 19: vnet.v1.Cluster.AddUser:input_type -> vnet.v1.AddUserRequest
-	18, // 20: vnet.v1.Cluster.Status:input_type -> vnet.v1.StatusRequest
-	23, // 21: vnet.v1.Cluster.AddToken:input_type -> vnet.v1.AddTokenRequest
-	25, // 22: vnet.v1.Cluster.ListTokens:input_type -> vnet.v1.ListTokensRequest
-	35, // 23: vnet.v1.Cluster.DeleteResource:input_type -> vnet.v1.DeleteResourceRequest
-	37, // 24: vnet.v1.Cluster.SearchAudit:input_type -> vnet.v1.SearchAuditRequest
-	22, // 25: vnet.v1.Tunnel.Dial:input_type -> vnet.v1.Frame
-	28, // 26: vnet.v1.Agent.Join:input_type -> vnet.v1.JoinRequest
-	30, // 27: vnet.v1.Agent.Control:input_type -> vnet.v1.AgentMessage
-	22, // 28: vnet.v1.Agent.Connect:input_type -> vnet.v1.Frame
-	22, // 29: vnet.v1.Peer.Dial:input_type -> vnet.v1.Frame
-	1,  // 30: vnet.v1.Auth.Ping:output_type -> vnet.v1.PingResponse
-	3,  // 31: vnet.v1.Auth.Login:output_type -> vnet.v1.LoginResponse
-	5,  // 32: vnet.v1.Cluster.GetVNetConfig:output_type -> vnet.v1.VNetConfig
-	9,  // 33: vnet.v1.Cluster.ListApps:output_type -> vnet.v1.ListAppsResponse
-	11, // 34: vnet.v1.Cluster.WatchCatalog:output_type -> vnet.v1.CatalogUpdate
-	13, // 35: vnet.v1.Cluster.CreateResource:output_type -> vnet.v1.CreateResourceResponse
-	15, // 36: vnet.v1.Cluster.GetResources:output_type -> vnet.v1.GetResourcesResponse
-	17, // 37: vnet.v1.Cluster.AddUser:output_type -> vnet.v1.AddUserResponse
-	19, // 38: vnet.v1.Cluster.Status:output_type -> vnet.v1.StatusResponse
-	24, // 39: vnet.v1.Cluster.AddToken:output_type -> vnet.v1.AddTokenResponse
-	27, // 40: vnet.v1.Cluster.ListTokens:output_type -> vnet.v1.ListTokensResponse
-	36, // 41: vnet.v1.Cluster.DeleteResource:output_type -> vnet.v1.DeleteResourceResponse
-	38, // 42: vnet.v1.Cluster.SearchAudit:output_type -> vnet.v1.SearchAuditResponse
-	22, // 43: vnet.v1.Tunnel.Dial:output_type -> vnet.v1.Frame
-	29, // 44: vnet.v1.Agent.Join:output_type -> vnet.v1.JoinResponse
-	32, // 45: vnet.v1.Agent.Control:output_type -> vnet.v1.ProxyMessage
-	22, // 46: vnet.v1.Agent.Connect:output_type -> vnet.v1.Frame
-	22, // 47: vnet.v1.Peer.Dial:output_type -> vnet.v1.Frame
-	30, // [30:48] is the sub-list for method output_type
-	12, // [12:30] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	12, // 5: vnet.v1.CatalogUpdate.leaves:type_name -> vnet.v1.LeafCatalog
+	5,  // 6: vnet.v1.LeafCatalog.config:type_name -> vnet.v1.VNetConfig
+	9,  // 7: vnet.v1.LeafCatalog.apps:type_name -> vnet.v1.ListAppsResponse
+	21, // 8: vnet.v1.Frame.dial:type_name -> vnet.v1.DialRequest
+	22, // 9: vnet.v1.Frame.result:type_name -> vnet.v1.DialResult
+	27, // 10: vnet.v1.ListTokensResponse.tokens:type_name -> vnet.v1.JoinToken
+	32, // 11: vnet.v1.AgentMessage.register:type_name -> vnet.v1.AgentRegister
+	7,  // 12: vnet.v1.AgentRegister.apps:type_name -> vnet.v1.App
+	34, // 13: vnet.v1.ProxyMessage.welcome:type_name -> vnet.v1.AgentWelcome
+	35, // 14: vnet.v1.ProxyMessage.dial:type_name -> vnet.v1.AgentDial
+	0,  // 15: vnet.v1.Auth.Ping:input_type -> vnet.v1.PingRequest
+	2,  // 16: vnet.v1.Auth.Login:input_type -> vnet.v1.LoginRequest
+	4,  // 17: vnet.v1.Cluster.GetVNetConfig:input_type -> vnet.v1.GetVNetConfigRequest
+	6,  // 18: vnet.v1.Cluster.ListApps:input_type -> vnet.v1.ListAppsRequest
+	10, // 19: vnet.v1.Cluster.WatchCatalog:input_type -> vnet.v1.WatchCatalogRequest
+	13, // 20: vnet.v1.Cluster.CreateResource:input_type -> vnet.v1.CreateResourceRequest
+	15, // 21: vnet.v1.Cluster.GetResources:input_type -> vnet.v1.GetResourcesRequest
+	17, // 22: vnet.v1.Cluster.AddUser:input_type -> vnet.v1.AddUserRequest
+	19, // 23: vnet.v1.Cluster.Status:input_type -> vnet.v1.StatusRequest
+	24, // 24: vnet.v1.Cluster.AddToken:input_type -> vnet.v1.AddTokenRequest
+	26, // 25: vnet.v1.Cluster.ListTokens:input_type -> vnet.v1.ListTokensRequest
+	36, // 26: vnet.v1.Cluster.DeleteResource:input_type -> vnet.v1.DeleteResourceRequest
+	38, // 27: vnet.v1.Cluster.SearchAudit:input_type -> vnet.v1.SearchAuditRequest
+	23, // 28: vnet.v1.Tunnel.Dial:input_type -> vnet.v1.Frame
+	29, // 29: vnet.v1.Agent.Join:input_type -> vnet.v1.JoinRequest
+	31, // 30: vnet.v1.Agent.Control:input_type -> vnet.v1.AgentMessage
+	23, // 31: vnet.v1.Agent.Connect:input_type -> vnet.v1.Frame
+	23, // 32: vnet.v1.Peer.Dial:input_type -> vnet.v1.Frame
+	1,  // 33: vnet.v1.Auth.Ping:output_type -> vnet.v1.PingResponse
+	3,  // 34: vnet.v1.Auth.Login:output_type -> vnet.v1.LoginResponse
+	5,  // 35: vnet.v1.Cluster.GetVNetConfig:output_type -> vnet.v1.VNetConfig
+	9,  // 36: vnet.v1.Cluster.ListApps:output_type -> vnet.v1.ListAppsResponse
+	11, // 37: vnet.v1.Cluster.WatchCatalog:output_type -> vnet.v1.CatalogUpdate
+	14, // 38: vnet.v1.Cluster.CreateResource:output_type -> vnet.v1.CreateResourceResponse
+	16, // 39: vnet.v1.Cluster.GetResources:output_type -> vnet.v1.GetResourcesResponse
+	18, // 40: vnet.v1.Cluster.AddUser:output_type -> vnet.v1.AddUserResponse
+	20, // 41: vnet.v1.Cluster.Status:output_type -> vnet.v1.StatusResponse
+	25, // 42: vnet.v1.Cluster.AddToken:output_type -> vnet.v1.AddTokenResponse
+	28, // 43: vnet.v1.Cluster.ListTokens:output_type -> vnet.v1.ListTokensResponse
+	37, // 44: vnet.v1.Cluster.DeleteResource:output_type -> vnet.v1.DeleteResourceResponse
+	39, // 45: vnet.v1.Cluster.SearchAudit:output_type -> vnet.v1.SearchAuditResponse
+	23, // 46: vnet.v1.Tunnel.Dial:output_type -> vnet.v1.Frame
+	30, // 47: vnet.v1.Agent.Join:output_type -> vnet.v1.JoinResponse
+	33, // 48: vnet.v1.Agent.Control:output_type -> vnet.v1.ProxyMessage
+	23, // 49: vnet.v1.Agent.Connect:output_type -> vnet.v1.Frame
+	23, // 50: vnet.v1.Peer.Dial:output_type -> vnet.v1.Frame
+	33, // [33:51] is the sub-list for method output_type
+	15, // [15:33] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_vnet_proto_init() }
@@ -2511,7 +2594,7 @@ func file_vnet_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vnet_proto_rawDesc), len(file_vnet_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   40,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   5,
 		},
