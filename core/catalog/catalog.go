@@ -24,7 +24,10 @@ func (a *App) AllowsPort(port uint16) bool { return resource.PortsAllow(a.TCPPor
 
 // Cluster is what one cluster offers.
 type Cluster struct {
-	Name      string // the cluster's own name
+	Name string // the cluster's own name
+	// Via is the logged-in cluster whose proxy reaches this one: Name
+	// itself for a root cluster, the root for a leaf.
+	Via       string
 	ProxyHost string // host of the proxy's public address, lower-case
 	IPv4Range netip.Prefix
 	Zones     []string // custom DNS zones, lower-case, no trailing dot

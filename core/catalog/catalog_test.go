@@ -79,13 +79,13 @@ func TestDomainsAndRanges(t *testing.T) {
 // fakeSource serves offers from a channel: each value sent is one
 // update; an error sent breaks the stream.
 type fakeSource struct {
-	updates chan any // Cluster or error
+	updates chan any // Cluster, []Cluster (root and leaves) or error
 	watches atomic.Int32
 }
 
 func newFakeSource() *fakeSource { return &fakeSource{updates: make(chan any, 4)} }
 
-func (f *fakeSource) Watch(ctx context.Context, update func(Cluster)) error {
+func (f *fakeSource) Watch(ctx context.Context, update func([]Cluster)) error {
 	f.watches.Add(1)
 	for {
 		select {
@@ -94,6 +94,8 @@ func (f *fakeSource) Watch(ctx context.Context, update func(Cluster)) error {
 		case v := <-f.updates:
 			switch v := v.(type) {
 			case Cluster:
+				update([]Cluster{v})
+			case []Cluster:
 				update(v)
 			case error:
 				return v
@@ -237,4 +239,30 @@ func TestOverlappingZones(t *testing.T) {
 	if o := testSnapshot().Overlaps(); len(o) != 1 {
 		t.Fatalf("testSnapshot overlaps = %q, want only company.test shared", o)
 	}
+}
+
+// TestCatalogLeaves: a source's leaves join the snapshot after their root,
+// in source order, and are listed in the source's status.
+func TestCatalogLeaves(t *testing.T) {
+	first, second := newFakeSource(), newFakeSource()
+	first.updates <- []Cluster{{Name: "root", Via: "root"}, {Name: "leaf", Via: "root"}}
+	second.updates <- Cluster{Name: "other", Via: "other"}
+	cat := runCatalog(t, first, second)
+	snap, err := ready(t, cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range snap.Clusters {
+		names = append(names, c.Name+"<"+c.Via)
+	}
+	if want := []string{"root<root", "leaf<root", "other<other"}; !slices.Equal(names, want) {
+		t.Fatalf("snapshot clusters = %v, want %v", names, want)
+	}
+	if st := cat.Status(); !slices.Equal(st[0].Leaves, []string{"leaf"}) || len(st[1].Leaves) != 0 {
+		t.Fatalf("status = %+v", st)
+	}
+	// A leaf that goes away leaves the snapshot.
+	first.updates <- []Cluster{{Name: "root", Via: "root"}}
+	waitFor(t, "the leaf to leave", func() bool { return len(cat.Current().Clusters) == 2 })
 }

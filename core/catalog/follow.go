@@ -33,7 +33,7 @@ type Catalog struct {
 }
 
 type sourceState struct {
-	cluster   *Cluster // last offer; kept while the stream is down so apps stay reachable
+	clusters  []Cluster // last offer, root first; kept while the stream is down so apps stay reachable
 	connected bool
 	lastErr   error
 	updated   time.Time
@@ -43,6 +43,7 @@ type sourceState struct {
 // ClusterStatus is how one source is doing, for `vnet status`.
 type ClusterStatus struct {
 	Name      string    `json:"name"`
+	Leaves    []string  `json:"leaves,omitempty"`
 	Connected bool      `json:"connected"`
 	Updated   time.Time `json:"updated,omitzero"`
 	Error     string    `json:"error,omitempty"`
@@ -91,7 +92,7 @@ func (c *Catalog) Run(ctx context.Context) {
 func (c *Catalog) follow(ctx context.Context, i int) {
 	backoff := minBackoff
 	for {
-		err := c.sources[i].Watch(ctx, func(cl Cluster) {
+		err := c.sources[i].Watch(ctx, func(cl []Cluster) {
 			backoff = minBackoff
 			c.update(i, cl)
 		})
@@ -110,14 +111,17 @@ func (c *Catalog) follow(ctx context.Context, i int) {
 	}
 }
 
-func (c *Catalog) update(i int, cl Cluster) {
+func (c *Catalog) update(i int, cl []Cluster) {
+	if len(cl) == 0 {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := &c.state[i]
 	if !st.connected {
-		c.log.Info("cluster connected", "cluster", cl.Name)
+		c.log.Info("cluster connected", "cluster", cl[0].Name, "leaves", len(cl)-1)
 	}
-	st.cluster, st.connected, st.lastErr, st.updated = &cl, true, nil, time.Now()
+	st.clusters, st.connected, st.lastErr, st.updated = cl, true, nil, time.Now()
 	// Publish first: Ready reads the snapshot as soon as the last source
 	// settles.
 	c.publish()
@@ -136,8 +140,8 @@ func (c *Catalog) fail(i int, err error) {
 }
 
 func (s *sourceState) name() string {
-	if s.cluster != nil {
-		return s.cluster.Name
+	if len(s.clusters) > 0 {
+		return s.clusters[0].Name
 	}
 	return "(not reached yet)"
 }
@@ -158,9 +162,7 @@ func (c *Catalog) settle(st *sourceState) {
 func (c *Catalog) publish() {
 	snap := &Snapshot{}
 	for _, st := range c.state {
-		if st.cluster != nil {
-			snap.Clusters = append(snap.Clusters, *st.cluster)
-		}
+		snap.Clusters = append(snap.Clusters, st.clusters...)
 	}
 	c.current.Store(snap)
 	select {
@@ -197,6 +199,9 @@ func (c *Catalog) Status() []ClusterStatus {
 	out := make([]ClusterStatus, len(c.state))
 	for i, st := range c.state {
 		out[i] = ClusterStatus{Name: st.name(), Connected: st.connected, Updated: st.updated}
+		for _, l := range st.clusters[min(1, len(st.clusters)):] {
+			out[i].Leaves = append(out[i].Leaves, l.Name)
+		}
 		if st.lastErr != nil {
 			out[i].Error = st.lastErr.Error()
 		}

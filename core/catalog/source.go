@@ -12,12 +12,14 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/resource"
 )
 
-// Source follows what one cluster offers.
+// Source follows what one logged-in cluster offers: its own apps and
+// those of the leaf clusters it trusts.
 type Source interface {
-	// Watch calls update with the cluster's offer at once and after every
-	// change, from the calling goroutine, until ctx is done or the stream
-	// breaks; it returns why it stopped.
-	Watch(ctx context.Context, update func(Cluster)) error
+	// Watch calls update with the offer at once and after every change,
+	// from the calling goroutine, until ctx is done or the stream breaks;
+	// it returns why it stopped. The logged-in cluster comes first, then
+	// its leaves, each with Via set to the first one's name.
+	Watch(ctx context.Context, update func([]Cluster)) error
 }
 
 // ProxySource follows a cluster's offer through its proxy.
@@ -30,7 +32,8 @@ func NewProxySource(conn grpc.ClientConnInterface) *ProxySource {
 	return &ProxySource{client: api.NewClusterClient(conn)}
 }
 
-// Fetch asks the proxy once for its vnet_config and its apps.
+// Fetch asks the proxy once for its vnet_config and its apps (not its
+// leaves': see Watch).
 func (p *ProxySource) Fetch(ctx context.Context) (Cluster, error) {
 	cfg, err := p.client.GetVNetConfig(ctx, &api.GetVNetConfigRequest{})
 	if err != nil {
@@ -44,7 +47,7 @@ func (p *ProxySource) Fetch(ctx context.Context) (Cluster, error) {
 }
 
 // Watch follows the proxy's catalog stream.
-func (p *ProxySource) Watch(ctx context.Context, update func(Cluster)) error {
+func (p *ProxySource) Watch(ctx context.Context, update func([]Cluster)) error {
 	s, err := p.client.WatchCatalog(ctx, &api.WatchCatalogRequest{})
 	if err != nil {
 		return fmt.Errorf("watch catalog: %w", err)
@@ -54,11 +57,22 @@ func (p *ProxySource) Watch(ctx context.Context, update func(Cluster)) error {
 		if err != nil {
 			return fmt.Errorf("watch catalog: %w", err)
 		}
-		c, err := clusterFrom(u.GetConfig(), u.GetApps())
+		root, err := clusterFrom(u.GetConfig(), u.GetApps())
 		if err != nil {
 			return err
 		}
-		update(c)
+		root.Via = root.Name
+		out := []Cluster{root}
+		for _, l := range u.GetLeaves() {
+			leaf, err := clusterFrom(l.GetConfig(), l.GetApps())
+			if err != nil {
+				// One leaf's bad config must not hide the others.
+				continue
+			}
+			leaf.Via = root.Name
+			out = append(out, leaf)
+		}
+		update(out)
 	}
 }
 

@@ -47,34 +47,44 @@ func NewPeerClient(conn grpc.ClientConnInterface, cluster string) *Client {
 // has reached the app, so that a caller can refuse its own client's
 // handshake when the app is down.
 func (c *Client) Dial(ctx context.Context, app string, port uint16, clientAddr string) (*Conn, error) {
+	return c.DialIn(ctx, "", app, port, clientAddr)
+}
+
+// DialIn is Dial for an app of cluster: a leaf cluster that the proxy's
+// cluster trusts, or "" for the proxy's own.
+func (c *Client) DialIn(ctx context.Context, cluster, app string, port uint16, clientAddr string) (*Conn, error) {
+	where := c.cluster
+	if cluster != "" {
+		where = cluster + " via " + c.cluster
+	}
 	sctx, cancel := context.WithCancel(context.Background())
 	stop := context.AfterFunc(ctx, cancel) // ctx bounds the dial only
 	s, err := c.open(sctx)
 	if err != nil {
 		stop()
 		cancel()
-		return nil, fmt.Errorf("dial %s through %s: %w: %v", app, c.cluster, ErrTransport, err)
+		return nil, fmt.Errorf("dial %s through %s: %w: %v", app, where, ErrTransport, err)
 	}
 	fail := func(err error) (*Conn, error) {
 		stop()
 		cancel()
 		return nil, err
 	}
-	if err := s.Send(&api.Frame{Dial: &api.DialRequest{App: app, Port: uint32(port), ClientAddr: clientAddr}}); err != nil {
-		return fail(fmt.Errorf("dial %s through %s: %w: %v", app, c.cluster, ErrTransport, err))
+	if err := s.Send(&api.Frame{Dial: &api.DialRequest{App: app, Port: uint32(port), ClientAddr: clientAddr, Cluster: cluster}}); err != nil {
+		return fail(fmt.Errorf("dial %s through %s: %w: %v", app, where, ErrTransport, err))
 	}
 	f, err := s.Recv()
 	if err != nil {
-		return fail(fmt.Errorf("dial %s through %s: %w", app, c.cluster, statusError(err)))
+		return fail(fmt.Errorf("dial %s through %s: %w", app, where, statusError(err)))
 	}
 	if r := f.GetResult(); r == nil || r.GetError() != "" {
-		return fail(fmt.Errorf("dial %s through %s: %w", app, c.cluster, resultError(r)))
+		return fail(fmt.Errorf("dial %s through %s: %w", app, where, resultError(r)))
 	}
 	if !stop() {
 		cancel()
 		return nil, ctx.Err()
 	}
-	return newClientConn(s, cancel, Addr{"vnet"}, Addr{c.cluster + "/" + app}), nil
+	return newClientConn(s, cancel, Addr{"vnet"}, Addr{where + "/" + app}), nil
 }
 
 // newClientConn is the Conn over the client end of a stream; cancel ends

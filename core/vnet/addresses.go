@@ -12,6 +12,7 @@ import (
 // appRef names an app independently of catalog snapshots.
 type appRef struct {
 	Cluster string
+	Via     string // see AppTarget.Via
 	App     string
 }
 
@@ -80,7 +81,7 @@ func (b *addressBook) sync(snap *catalog.Snapshot) (changes []change, errs []err
 				continue
 			}
 			k := appKey{Cluster: c.Name, PublicAddr: a.PublicAddr}
-			want[k], refs[k] = c, appRef{Cluster: c.Name, App: a.Name}
+			want[k], refs[k] = c, appRef{Cluster: c.Name, Via: c.Via, App: a.Name}
 		}
 	}
 	for k, h := range b.byKey {

@@ -44,13 +44,22 @@ func Connect(profiles []*profile.Profile) (*Clusters, error) {
 // Sources are the catalog sources, one per cluster, in profile order.
 func (c *Clusters) Sources() []catalog.Source { return c.sources }
 
-// DialApp reaches app through its cluster's tunnel.
-func (c *Clusters) DialApp(ctx context.Context, cluster, app string, port uint16, clientAddr string) (net.Conn, error) {
-	t, ok := c.tunnels[cluster]
-	if !ok {
-		return nil, fmt.Errorf("not logged in to cluster %q", cluster)
+// DialApp reaches an app through the tunnel of the logged-in cluster that
+// reaches its cluster.
+func (c *Clusters) DialApp(ctx context.Context, t AppTarget) (net.Conn, error) {
+	via := t.Via
+	if via == "" {
+		via = t.Cluster
 	}
-	return t.Dial(ctx, app, port, clientAddr)
+	tc, ok := c.tunnels[via]
+	if !ok {
+		return nil, fmt.Errorf("not logged in to cluster %q", via)
+	}
+	leaf := ""
+	if t.Cluster != via {
+		leaf = t.Cluster
+	}
+	return tc.DialIn(ctx, leaf, t.App, t.Port, t.ClientAddr)
 }
 
 // Close closes every connection.

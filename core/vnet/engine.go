@@ -26,10 +26,19 @@ import (
 // that cached an answer follows catalog changes quickly.
 const DefaultDNSTTL = 10
 
-// Dialer reaches an app of a cluster: in production through that cluster's
-// tunnel.
+// Dialer reaches an app of a cluster: in production through the tunnel of
+// the logged-in cluster that reaches it.
 type Dialer interface {
-	DialApp(ctx context.Context, cluster, app string, port uint16, clientAddr string) (net.Conn, error)
+	DialApp(ctx context.Context, t AppTarget) (net.Conn, error)
+}
+
+// AppTarget is one connection's destination.
+type AppTarget struct {
+	Cluster    string // the app's cluster
+	Via        string // the logged-in cluster whose proxy reaches Cluster (Cluster itself for a root)
+	App        string
+	Port       uint16 // the port the client used
+	ClientAddr string // for the audit log
 }
 
 // Config is what the engine needs.

@@ -34,7 +34,9 @@ func (e *Engine) handleTCP(ctx context.Context, req *stack.TCPRequest) {
 		return
 	}
 	dctx, cancel := context.WithTimeout(ctx, e.cfg.DialTimeout)
-	upstream, err := e.cfg.Dialer.DialApp(dctx, ref.Cluster, ref.App, req.Dst.Port(), req.Src.String())
+	upstream, err := e.cfg.Dialer.DialApp(dctx, AppTarget{
+		Cluster: ref.Cluster, Via: ref.Via, App: ref.App, Port: req.Dst.Port(), ClientAddr: req.Src.String(),
+	})
 	cancel()
 	if err != nil {
 		log.Info("refused", "err", err)
