@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -159,25 +158,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // greeter is an app that says msg to every connection and closes.
-func greeter(t *testing.T, msg string) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte(msg))
-			c.Close()
-		}
-	}()
-	return l.Addr().String()
-}
+func greeter(t *testing.T, msg string) string { return clustertest.GreeterServer(t, msg) }
 
 func app(name, addr, publicAddr string) clustertest.App {
 	return clustertest.App{Name: name, URI: "tcp://" + addr, PublicAddr: publicAddr, Labels: map[string]string{"env": "test"}}

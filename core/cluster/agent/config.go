@@ -1,15 +1,12 @@
 package agent
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"regexp"
 	"strings"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/vnetproject/vnet/core/cluster/config"
 	"github.com/vnetproject/vnet/core/cluster/resource"
@@ -49,13 +46,9 @@ type File struct {
 
 // LoadConfig reads and validates the file at path.
 func LoadConfig(path string) (*File, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
+	f := &File{}
+	if err := config.LoadInto(path, f); err != nil {
 		return nil, err
-	}
-	f, err := ParseConfig(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return f, nil
 }
@@ -63,12 +56,7 @@ func LoadConfig(path string) (*File, error) {
 // ParseConfig reads and validates agent.yaml contents.
 func ParseConfig(data []byte) (*File, error) {
 	f := &File{}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(f); err != nil {
-		return nil, fmt.Errorf("parse: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
-	}
-	if err := f.CheckAndSetDefaults(); err != nil {
+	if err := config.ParseInto(data, f); err != nil {
 		return nil, err
 	}
 	return f, nil

@@ -117,13 +117,9 @@ type StaticApp struct {
 
 // Load reads and validates the file at path.
 func Load(path string) (*File, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
+	f := &File{}
+	if err := LoadInto(path, f); err != nil {
 		return nil, err
-	}
-	f, err := Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return f, nil
 }
@@ -131,15 +127,37 @@ func Load(path string) (*File, error) {
 // Parse reads and validates cluster.yaml contents.
 func Parse(data []byte) (*File, error) {
 	f := &File{}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(f); err != nil {
-		return nil, fmt.Errorf("parse: %w", oneLine(err))
-	}
-	if err := f.CheckAndSetDefaults(); err != nil {
+	if err := ParseInto(data, f); err != nil {
 		return nil, err
 	}
 	return f, nil
+}
+
+// Checked is a configuration file that validates itself.
+type Checked interface{ CheckAndSetDefaults() error }
+
+// LoadInto reads the YAML file at path into v and validates it; errors
+// name the file. cluster.yaml and agent.yaml are read this way.
+func LoadInto(path string, v Checked) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := ParseInto(data, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// ParseInto decodes YAML into v, refusing unknown fields, and validates
+// it; every error is one line.
+func ParseInto(data []byte, v Checked) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("parse: %w", oneLine(err))
+	}
+	return v.CheckAndSetDefaults()
 }
 
 // CheckAndSetDefaults validates f and fills in defaults.
