@@ -1,6 +1,7 @@
 package resource
 
 import (
+	"encoding"
 	"fmt"
 	"reflect"
 	"slices"
@@ -52,6 +53,13 @@ func (c *fieldChecker) check(n *yaml.Node, t reflect.Type, path string) error {
 	if t.Implements(scalarOrListType) {
 		return c.scalarOrList(n, path)
 	}
+	if reflect.PointerTo(t).Implements(textUnmarshalerType) {
+		// A struct written as one value, such as time.Time.
+		if n.Kind != yaml.ScalarNode {
+			return c.fail(path, "expected a single value, got %s", describe(n))
+		}
+		return nil
+	}
 	switch t.Kind() {
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
@@ -91,6 +99,8 @@ func (c *fieldChecker) check(n *yaml.Node, t reflect.Type, path string) error {
 		return nil
 	}
 }
+
+var textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 
 // scalarOrListType is implemented by list types whose YAML may also be a
 // single value (LabelValues).

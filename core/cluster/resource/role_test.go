@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // roleYAML returns a role document named dev with the given spec body.
@@ -134,6 +135,10 @@ func TestRoleAndUserRoundTrip(t *testing.T) {
 		NewRole("dev", LabelSelector{"env": {"dev", "staging"}}, LabelSelector{"team": {"payments"}}),
 		NewRole("all", LabelSelector{"*": {"*"}}, nil),
 		NewUser("alice@corp", []string{"dev", "admin"}),
+		&User{
+			Header: Header{KindField: KindUser, Version: V1, Metadata: Metadata{Name: "bob"}},
+			Status: &UserStatus{Created: time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC), PasswordSet: true},
+		},
 		PresetRoles()[0],
 	} {
 		t.Run(r.Kind()+"/"+r.Name(), func(t *testing.T) {

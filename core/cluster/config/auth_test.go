@@ -1,0 +1,42 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAuthServiceCertTTL(t *testing.T) {
+	const base = "proxy_service: {public_addr: proxy.example.test:3080}\n"
+	tests := []struct {
+		name, yaml string
+		want       time.Duration
+		err        string
+	}{
+		{name: "default", yaml: base, want: 0},
+		{name: "hours", yaml: base + "auth_service: {cert_ttl: 8h}\n", want: 8 * time.Hour},
+		{name: "shortest", yaml: base + "auth_service: {cert_ttl: 1m}\n", want: time.Minute},
+		{name: "too short", yaml: base + "auth_service: {cert_ttl: 30s}\n", err: "auth_service.cert_ttl: 30s is out of range"},
+		{name: "too long", yaml: base + "auth_service: {cert_ttl: 721h}\n", err: "auth_service.cert_ttl: 721h0m0s is out of range"},
+		{name: "negative", yaml: base + "auth_service: {cert_ttl: -1h}\n", err: "out of range"},
+		{name: "not a duration", yaml: base + "auth_service: {cert_ttl: soon}\n", err: "parse"},
+		{name: "unknown field", yaml: base + "auth_service: {ttl: 1h}\n", err: "ttl"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := Parse([]byte(tt.yaml))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("Parse = %v; want an error containing %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Auth.CertTTL != tt.want {
+				t.Errorf("cert_ttl = %v, want %v", f.Auth.CertTTL, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vnetproject/vnet/core/cluster/clustertest"
+	"github.com/vnetproject/vnet/core/cluster/daemon"
+)
+
+// runCtlTest runs `vnet ctl` against c with env set, and returns what it
+// printed.
+func runCtlTest(t *testing.T, c *clustertest.Cluster, env map[string]string, args ...string) (string, error) {
+	t.Helper()
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	var out bytes.Buffer
+	stdout = &out
+	defer func() { stdout = os.Stdout }()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := runCtl(ctx, append([]string{"--identity", daemon.AdminProfileDir(c.Config.DataDir)}, args...))
+	return out.String(), err
+}
+
+// editorScript writes a shell script usable as $EDITOR that runs body on
+// the file ("$1").
+func editorScript(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "editor.sh")
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestCtl(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir()) // where edit keeps a refused file
+	c := clustertest.Start(t, "root.test", "proxy.root.test",
+		clustertest.App{Name: "tcp-app", URI: "tcp://127.0.0.1:5432", PublicAddr: "tcp-app.company.test", Labels: map[string]string{"env": "dev"}})
+	role := filepath.Join(t.TempDir(), "role.yaml")
+	if err := os.WriteFile(role, []byte("kind: role\nversion: v1\nmetadata: {name: prod-only}\nspec:\n  allow:\n    app_labels: {env: prod}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string // in the output, or in the error if err
+		err  bool
+	}{
+		{name: "create a role", args: []string{"create", role}, want: `role "prod-only" has been created`},
+		{name: "roles as a table", args: []string{"get", "roles", "--format", "text"}, want: "prod-only  env=prod          -"},
+		{name: "one role as JSON", args: []string{"get", "role/prod-only", "--format", "json"}, want: `"app_labels": {`},
+		{name: "apps as a table", args: []string{"get", "apps", "--format=text"}, want: "tcp-app  tcp-app.company.test  tcp://127.0.0.1:5432  env=dev"},
+		{name: "bad format", args: []string{"get", "apps", "--format", "xml"}, err: true, want: `--format "xml"`},
+		{name: "unknown kind", args: []string{"get", "widgets"}, err: true, want: `unknown kind "widgets"`},
+		{name: "users add", args: []string{"users", "add", "bob", "--roles=prod-only"}, want: "--user=bob --token="},
+		{name: "users ls", args: []string{"users", "ls"}, want: "bob    prod-only  not set"},
+		{
+			name: "edit: a change is saved",
+			env:  map[string]string{"EDITOR": editorScript(t, `sed -i 's/env: prod/env: [dev, prod]/' "$1"`), "VISUAL": ""},
+			args: []string{"edit", "role/prod-only"}, want: `role "prod-only" has been updated`,
+		},
+		{name: "edit: saved as edited", args: []string{"get", "role", "prod-only", "--format", "text"}, want: "env=dev|prod"},
+		{
+			name: "edit: no change",
+			env:  map[string]string{"EDITOR": "true", "VISUAL": ""},
+			args: []string{"edit", "role/prod-only"}, want: "no changes",
+		},
+		{
+			name: "edit: an invalid file is kept",
+			env:  map[string]string{"EDITOR": editorScript(t, `sed -i 's/- prod/- "dev-*"/' "$1"`), "VISUAL": ""},
+			args: []string{"edit", "role/prod-only"}, err: true, want: `spec.allow.app_labels["env"]: "dev-*": '*' matches whole values only; list the values, or use '*'; your changes are kept in `,
+		},
+		{
+			name: "edit: no renaming",
+			env:  map[string]string{"EDITOR": editorScript(t, `sed -i 's/name: prod-only/name: other/' "$1"`), "VISUAL": ""},
+			args: []string{"edit", "role/prod-only"}, err: true, want: `edit cannot turn role "prod-only" into role "other"`,
+		},
+		{
+			name: "edit a user's roles",
+			env:  map[string]string{"EDITOR": editorScript(t, `sed -i 's/- prod-only/- dev/' "$1"`), "VISUAL": ""},
+			args: []string{"edit", "user/bob"}, want: `user "bob" has been updated`,
+		},
+		{name: "the user's new role", args: []string{"users", "ls"}, want: "bob    dev"},
+		{name: "rm needs a name", args: []string{"rm", "role"}, err: true, want: "which role?"},
+		{name: "rm a role held by nobody", args: []string{"rm", "role/prod-only"}, want: `role "prod-only" has been removed`},
+		{name: "rm vnet_config", args: []string{"rm", "vnet_config"}, want: "vnet_config has been reset to the default"},
+		{name: "users rm", args: []string{"users", "rm", "bob"}, want: `user "bob" has been removed`},
+		{name: "audit table", args: []string{"audit", "--since", "1h"}, want: "TIME  EVENT"},
+		{name: "audit bad since", args: []string{"audit", "--since", "yesterday"}, err: true, want: `--since "yesterday"`},
+		{name: "audit bad format", args: []string{"audit", "--format", "yaml"}, err: true, want: `--format "yaml"`},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			out, err := runCtlTest(t, c, s.env, s.args...)
+			got := out
+			if s.err {
+				if err == nil {
+					t.Fatalf("succeeded, printing %q; want an error", out)
+				}
+				got = err.Error()
+			} else if err != nil {
+				t.Fatalf("error: %v", err)
+			}
+			if !strings.Contains(got, s.want) {
+				t.Errorf("got %q, want it to contain %q", got, s.want)
+			}
+		})
+	}
+}
+
+func TestParseWhen(t *testing.T) {
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want time.Time
+		err  bool
+	}{
+		{in: "", want: time.Unix(0, 0)},
+		{in: "1h", want: now.Add(-time.Hour)},
+		{in: "2029-12-31T00:00:00Z", want: time.Date(2029, 12, 31, 0, 0, 0, 0, time.UTC)},
+		{in: "-1h", err: true},
+		{in: "yesterday", err: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := parseWhen("--since", tt.in, now)
+			if tt.err != (err != nil) {
+				t.Fatalf("parseWhen(%q) = %d, %v", tt.in, got, err)
+			}
+			if !tt.err && got != tt.want.UnixNano() && !(tt.in == "" && got == 0) {
+				t.Errorf("parseWhen(%q) = %v, want %v", tt.in, time.Unix(0, got), tt.want)
+			}
+		})
+	}
+}
