@@ -8,11 +8,10 @@ import (
 	"log/slog"
 	"net/netip"
 	"path/filepath"
-	"regexp"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/catalog"
 	"github.com/vnetproject/vnet/core/dns"
 	"github.com/vnetproject/vnet/core/netcfg"
@@ -213,10 +212,5 @@ func (in *instance) stop() {
 	<-in.done
 }
 
-var grpcFraming = regexp.MustCompile(`rpc error: code = \w+ desc = `)
-
-// oneLine is the line a user sees for err: gRPC's framing dropped, no
-// line breaks (as the CLI shows errors).
-func oneLine(err error) string {
-	return strings.ReplaceAll(grpcFraming.ReplaceAllString(err.Error(), ""), "\n", " ")
-}
+// oneLine is the one line a person sees for err.
+func oneLine(err error) string { return api.ErrorLine(err) }

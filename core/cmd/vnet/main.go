@@ -11,9 +11,9 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"regexp"
-	"strings"
 	"syscall"
+
+	"github.com/vnetproject/vnet/core/api"
 )
 
 const usage = `vnet: reach private TCP apps by name through a cluster's proxy.
@@ -77,13 +77,8 @@ func main() {
 	}
 }
 
-var grpcFraming = regexp.MustCompile(`rpc error: code = \w+ desc = `)
-
-// oneLine turns an error into the one line a user sees: gRPC's
-// "rpc error: code = ... desc =" framing is dropped.
-func oneLine(err error) string {
-	return strings.ReplaceAll(grpcFraming.ReplaceAllString(err.Error(), ""), "\n", " ")
-}
+// oneLine is the one line a person sees for err.
+func oneLine(err error) string { return api.ErrorLine(err) }
 
 // newFlags returns a flag set for a subcommand whose errors go to the
 // caller instead of exiting.
