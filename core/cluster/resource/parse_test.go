@@ -123,15 +123,19 @@ func TestParseValid(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := Parse([]byte(tt.in))
-			if err != nil {
-				t.Fatalf("Parse: %v", err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("Parse =\n%#v\nwant\n%#v", got, tt.want)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { wantParsed(t, tt.in, tt.want) })
+	}
+}
+
+// wantParsed checks that Parse(in) is want.
+func wantParsed(t *testing.T, in string, want Resource) {
+	t.Helper()
+	got, err := Parse([]byte(in))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Parse =\n%#v\nwant\n%#v", got, want)
 	}
 }
 

@@ -45,15 +45,7 @@ func TestParseRole(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := Parse([]byte(tt.in))
-			if err != nil {
-				t.Fatalf("Parse: %v", err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("Parse =\n%#v\nwant\n%#v", got, tt.want)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { wantParsed(t, tt.in, tt.want) })
 	}
 }
 

@@ -172,6 +172,19 @@ func kindAndName(args []string) (kind, name string, err error) {
 	return kind, name, nil
 }
 
+// oneResource is kindAndName for commands about one resource: a name is
+// required except for the one vnet_config.
+func oneResource(args []string, use string) (kind, name string, err error) {
+	kind, name, err = kindAndName(args)
+	if err != nil {
+		return "", "", fmt.Errorf("%v; %s", err, use)
+	}
+	if name == "" && kind != resource.KindVNetConfig {
+		return "", "", fmt.Errorf("which %s? %s", kind, use)
+	}
+	return kind, name, nil
+}
+
 func ctlGet(ctx context.Context, c *ctlClient, args []string) error {
 	const use = "usage: vnet ctl get KIND[/NAME] [--format yaml|json|text]"
 	fs := newFlags("ctl get", use)
@@ -194,13 +207,9 @@ func ctlGet(ctx context.Context, c *ctlClient, args []string) error {
 }
 
 func ctlRemove(ctx context.Context, c *ctlClient, args []string) error {
-	const use = "usage: vnet ctl rm KIND/NAME (or rm vnet_config)"
-	kind, name, err := kindAndName(args)
+	kind, name, err := oneResource(args, "usage: vnet ctl rm KIND/NAME (or rm vnet_config)")
 	if err != nil {
-		return fmt.Errorf("%v; %s", err, use)
-	}
-	if name == "" && kind != resource.KindVNetConfig {
-		return fmt.Errorf("which %s? %s", kind, use)
+		return err
 	}
 	ctx, cancel := rpcContext(ctx)
 	defer cancel()

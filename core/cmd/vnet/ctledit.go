@@ -23,13 +23,9 @@ import (
 // editor opens again on the same file; otherwise the file is kept and its
 // path printed for another try.
 func ctlEdit(ctx context.Context, c *ctlClient, args []string) error {
-	const use = "usage: vnet ctl edit KIND[/NAME]"
-	kind, name, err := kindAndName(args)
+	kind, name, err := oneResource(args, "usage: vnet ctl edit KIND[/NAME]")
 	if err != nil {
-		return fmt.Errorf("%v; %s", err, use)
-	}
-	if name == "" && kind != resource.KindVNetConfig {
-		return fmt.Errorf("which %s? %s", kind, use)
+		return err
 	}
 	orig, err := fetchForEdit(ctx, c, kind, name)
 	if err != nil {
