@@ -209,6 +209,11 @@ func (a *agentServer) Control(st api.Agent_ControlServer) error {
 			}
 		case err := <-writeErr:
 			return err
+		case <-ctx.Done():
+			// The connection ended: the reader may have seen it first and
+			// left without a word.
+			s.cfg.Logger.Info("agent disconnected", "agent", agentID, "err", context.Cause(ctx))
+			return nil
 		case <-deadline.C:
 			s.cfg.Logger.Info("agent missed its heartbeats: cutting it off", "agent", agentID)
 			return status.Error(codes.DeadlineExceeded, "no heartbeat")
