@@ -164,6 +164,51 @@ check "resolv.conf restored byte for byte" outputs "^nameserver $CLUSTER_IP\$" c
 expect_fail "the TUN device is gone" 'not exist' in_user ip link show vnet0
 expect_fail "the app name no longer resolves" '' in_user dig +short +tries=1 +time=2 @100.64.0.2 tcp-app.company.test
 
+log "RBAC and audit: roles decide what a user sees and reaches; the audit log keeps sessions"
+cat >"$WORK/role-prod.yaml" <<EOF
+kind: role
+version: v1
+metadata:
+  name: prod-only
+spec:
+  allow:
+    app_labels:
+      env: prod
+EOF
+check "vnet ctl create a role" outputs '^role "prod-only" has been created$' ctl create "$WORK/role-prod.yaml"
+check "vnet ctl get roles --format text" outputs '^prod-only +env=prod +-$' ctl get roles --format text
+expect_fail "a role with a partial wildcard is refused, naming the field" 'spec.allow.app_labels\["env"\]' ctl create - <<<'{kind: role, version: v1, metadata: {name: bad}, spec: {allow: {app_labels: {env: "dev-*"}}}}'
+expect_fail "users add with an unknown role is refused" 'role "prod-onyl" does not exist' ctl users add carol --roles=prod-onyl
+out=$(ctl users add bob --roles=prod-only)
+bob_token=$(grep -o -- '--token=[0-9a-f]*' <<<"$out" | cut -d= -f2)
+[ -n "$bob_token" ] || die "no token in: $out"
+bob() { in_user env VNET_HOME="$WORK/bob-home" "$VNET" "$@"; }
+printf 'bob-password-1\n' >"$WORK/bob-pw"
+printf 'not-his-password\n' >"$WORK/bad-pw"
+check "bob signs up with the token and sets a password" bob login --proxy="$PROXY" --user=bob --token="$bob_token" --ca-pin="$CA_PIN" --new-password-file="$WORK/bob-pw"
+check "bob logs in again with the password alone" outputs 'Logged in to vnet.test as bob' bob login --proxy="$PROXY" --user=bob --password-file="$WORK/bob-pw"
+bob_lacks_tcp_app() { ! bob apps | grep -q tcp-app; }
+check "vnet apps does not list tcp-app (env: dev) for bob" bob_lacks_tcp_app
+check "alice still sees tcp-app" outputs 'tcp-app +tcp-app\.company\.test' in_user "$VNET" apps
+check "vnet ctl users ls shows bob's role and password" outputs '^bob +prod-only +set ' ctl users ls
+widen() { EDITOR="sed -i s/env:\ prod/env:\ [dev,\ prod]/" ctl edit role/prod-only; }
+check "vnet ctl edit widens the role to env: dev" outputs 'role "prod-only" has been updated' widen
+check "bob sees tcp-app at once, without logging in again" outputs 'tcp-app +tcp-app\.company\.test' bob apps
+unchanged_edit() { EDITOR=true ctl edit role/prod-only; }
+check "an edit that changes nothing saves nothing" outputs '^no changes$' unchanged_edit
+for i in 1 2 3 4 5; do
+	expect_fail "wrong password $i is refused" 'invalid user name, token or password' bob login --proxy="$PROXY" --user=bob --password-file="$WORK/bad-pw"
+done
+expect_fail "after 5 failures even the right password waits" 'too many failed logins, try again in [0-9]+ s' bob login --proxy="$PROXY" --user=bob --password-file="$WORK/bob-pw"
+check "vnet ctl users rm bob" outputs 'user "bob" has been removed' ctl users rm bob
+check "bob's certificate no longer works" outputs 'no longer exists' bob apps
+alice_session_bytes() {
+	ctl audit --user alice --app tcp-app --format json | grep '"event":"app.session.end"' | grep -qE '"bytes_out":[1-9][0-9]*'
+}
+check "vnet ctl audit shows alice's sessions to tcp-app with bytes" alice_session_bytes
+check "vnet ctl audit as a table" outputs 'app\.session\.end +alice +tcp-app ' ctl audit --user alice
+expect_fail "vnet ctl audit refuses a bad --since" 'since' ctl audit --since yesterday
+
 echo
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
