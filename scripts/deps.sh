@@ -12,6 +12,7 @@ declare -A need=(
 	[nginx]=nginx-light
 	[nc]=netcat-openbsd
 	[gcc]=gcc
+	[etcd]=etcd-server # the etcd store's tests (they skip without it)
 )
 
 missing=()

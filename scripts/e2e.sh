@@ -151,6 +151,73 @@ check "the new zone reaches the running VNet" wait_for "vnet.test in vnet status
 check "the proxy's name still resolves through the old resolver" outputs "^$CLUSTER_IP " in_user getent ahostsv4 proxy.vnet.test
 check "vnet apps still reaches the proxy by name" outputs 'tcp-app +tcp-app.company.test' in_user "$VNET" apps
 
+log "agents: a second app behind 'vnet agent start' (reverse tunnel, join token, SIGHUP, heartbeat timeout)"
+AGENT_APP_PORT=8081
+mkdir -p "$WORK/www-agent"
+echo "hello from agent-app" >"$WORK/www-agent/index.html"
+cat >"$WORK/nginx-agent.conf" <<EOF
+daemon off;
+pid $WORK/nginx-agent.pid;
+error_log $WORK/nginx-agent-error.log;
+events {}
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$AGENT_APP_PORT;
+    root $WORK/www-agent;
+  }
+}
+EOF
+bg nginx-agent "$NS_CLUSTER" nginx -c "$WORK/nginx-agent.conf" -p "$WORK"
+wait_for "the agent's nginx" in_cluster curl -sf "http://127.0.0.1:$AGENT_APP_PORT/"
+expect_fail "a join token of an unknown type is refused" 'token type' ctl tokens add --type=node
+join_token=$(ctl tokens add --type=app --ttl=1h | awk '/join_token:/ {print $2}')
+check "vnet ctl tokens add prints an app join token" outputs '^[0-9a-f]{32}$' echo "$join_token"
+check "vnet ctl tokens ls shows it" outputs '^[0-9a-f]{8} +app ' ctl tokens ls
+write_agent_yaml() {
+	cat >"$WORK/agent.yaml" <<EOF
+version: v1
+proxy_addr: $PROXY
+join_token: $join_token
+ca_pin: $CA_PIN
+data_dir: $WORK/agent-data
+app_service:
+  enabled: true
+  apps:
+    - name: agent-app
+      uri: tcp://127.0.0.1:$AGENT_APP_PORT
+      public_addr: $1
+EOF
+}
+write_agent_yaml agent-app.company.test
+bg agent "$NS_CLUSTER" "$VNET" agent start --config "$WORK/agent.yaml"
+AGENT_PID=$BG_PID
+agent_listed() { in_user "$VNET" apps | grep -q agent-app; }
+wait_for "agent-app in vnet apps" agent_listed
+check "vnet apps lists the agent's app" outputs 'agent-app +agent-app\.company\.test' in_user "$VNET" apps
+check "the agent's identity is private (0600)" outputs '^600$' stat -c %a "$WORK/agent-data/identity/key.pem"
+agent_curl() { in_user curl -sf --max-time 10 "http://$1:$AGENT_APP_PORT/"; }
+wait_for "agent-app by name through VNet" agent_curl agent-app.company.test
+check "curl reaches the agent's app by name" outputs '^hello from agent-app$' agent_curl agent-app.company.test
+check "the daemon's own app still works beside it" outputs '^hello from tcp-app$' in_user curl -sf --max-time 10 http://tcp-app.company.test:8080/
+
+write_agent_yaml agent-app2.company.test
+kill -HUP "$AGENT_PID"
+wait_for "the new public_addr after SIGHUP" agent_curl agent-app2.company.test
+check "after SIGHUP the new public_addr reaches the app" outputs '^hello from agent-app$' agent_curl agent-app2.company.test
+
+kill -KILL "$AGENT_PID"
+gone=no
+for _ in $(seq 120); do
+	# Only a listing that worked counts: a failed 'vnet apps' lists nothing.
+	if apps_out=$(in_user "$VNET" apps 2>&1) && ! grep -q agent-app <<<"$apps_out"; then gone=yes; break; fi
+	sleep 0.5
+done
+check "a killed agent's app leaves the catalog after the heartbeat timeout" test "$gone" = yes
+bg agent-again "$NS_CLUSTER" "$VNET" agent start --config "$WORK/agent.yaml"
+wait_for "agent-app back after the agent restarts" agent_curl agent-app2.company.test
+check "the restarted agent reuses its identity (one agent joined)" outputs '^1$' grep -c 'agent joined' "$WORK/cluster.log"
+
 log "a dead upstream: SERVFAIL in bounded time, VNet's own names still answer"
 kill -TERM "$DNSMASQ_PID"
 wait_for "dnsmasq to exit" bash -c "! kill -0 $DNSMASQ_PID"
