@@ -1886,6 +1886,7 @@ type ProxyMessage struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Welcome       *AgentWelcome          `protobuf:"bytes,1,opt,name=welcome,proto3" json:"welcome,omitempty"`
 	Dial          *AgentDial             `protobuf:"bytes,2,opt,name=dial,proto3" json:"dial,omitempty"`
+	Describe      *LeafDescribe          `protobuf:"bytes,3,opt,name=describe,proto3" json:"describe,omitempty"` // to leaves only
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1930,6 +1931,13 @@ func (x *ProxyMessage) GetWelcome() *AgentWelcome {
 func (x *ProxyMessage) GetDial() *AgentDial {
 	if x != nil {
 		return x.Dial
+	}
+	return nil
+}
+
+func (x *ProxyMessage) GetDescribe() *LeafDescribe {
+	if x != nil {
+		return x.Describe
 	}
 	return nil
 }
@@ -2000,11 +2008,16 @@ func (x *AgentWelcome) GetClusterName() string {
 // AgentDial asks the agent to connect to one of its apps and answer with a
 // Connect stream.
 type AgentDial struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	App           string                 `protobuf:"bytes,2,opt,name=app,proto3" json:"app,omitempty"`
-	Port          uint32                 `protobuf:"varint,3,opt,name=port,proto3" json:"port,omitempty"`
-	ClientAddr    string                 `protobuf:"bytes,4,opt,name=client_addr,json=clientAddr,proto3" json:"client_addr,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Id         uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	App        string                 `protobuf:"bytes,2,opt,name=app,proto3" json:"app,omitempty"`
+	Port       uint32                 `protobuf:"varint,3,opt,name=port,proto3" json:"port,omitempty"`
+	ClientAddr string                 `protobuf:"bytes,4,opt,name=client_addr,json=clientAddr,proto3" json:"client_addr,omitempty"`
+	// Set when a root cluster's proxy asks a leaf (Trust.Control): the root
+	// user and their roles in the root, which the leaf maps through its
+	// trusted_cluster's role_map. Empty for agents.
+	User          string   `protobuf:"bytes,5,opt,name=user,proto3" json:"user,omitempty"`
+	Roles         []string `protobuf:"bytes,6,rep,name=roles,proto3" json:"roles,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2067,6 +2080,261 @@ func (x *AgentDial) GetClientAddr() string {
 	return ""
 }
 
+func (x *AgentDial) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *AgentDial) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+type LeafMessage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Hello         *LeafHello             `protobuf:"bytes,1,opt,name=hello,proto3" json:"hello,omitempty"`
+	Heartbeat     bool                   `protobuf:"varint,2,opt,name=heartbeat,proto3" json:"heartbeat,omitempty"`
+	Goodbye       bool                   `protobuf:"varint,3,opt,name=goodbye,proto3" json:"goodbye,omitempty"`
+	Catalog       *LeafDescribeResult    `protobuf:"bytes,4,opt,name=catalog,proto3" json:"catalog,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeafMessage) Reset() {
+	*x = LeafMessage{}
+	mi := &file_vnet_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeafMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeafMessage) ProtoMessage() {}
+
+func (x *LeafMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeafMessage.ProtoReflect.Descriptor instead.
+func (*LeafMessage) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *LeafMessage) GetHello() *LeafHello {
+	if x != nil {
+		return x.Hello
+	}
+	return nil
+}
+
+func (x *LeafMessage) GetHeartbeat() bool {
+	if x != nil {
+		return x.Heartbeat
+	}
+	return false
+}
+
+func (x *LeafMessage) GetGoodbye() bool {
+	if x != nil {
+		return x.Goodbye
+	}
+	return false
+}
+
+func (x *LeafMessage) GetCatalog() *LeafDescribeResult {
+	if x != nil {
+		return x.Catalog
+	}
+	return nil
+}
+
+type LeafHello struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Version         string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	ProxyPublicAddr string                 `protobuf:"bytes,2,opt,name=proxy_public_addr,json=proxyPublicAddr,proto3" json:"proxy_public_addr,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *LeafHello) Reset() {
+	*x = LeafHello{}
+	mi := &file_vnet_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeafHello) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeafHello) ProtoMessage() {}
+
+func (x *LeafHello) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeafHello.ProtoReflect.Descriptor instead.
+func (*LeafHello) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *LeafHello) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *LeafHello) GetProxyPublicAddr() string {
+	if x != nil {
+		return x.ProxyPublicAddr
+	}
+	return ""
+}
+
+// LeafDescribe asks a leaf for what a root user may reach in it.
+type LeafDescribe struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	User          string                 `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	Roles         []string               `protobuf:"bytes,3,rep,name=roles,proto3" json:"roles,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeafDescribe) Reset() {
+	*x = LeafDescribe{}
+	mi := &file_vnet_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeafDescribe) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeafDescribe) ProtoMessage() {}
+
+func (x *LeafDescribe) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeafDescribe.ProtoReflect.Descriptor instead.
+func (*LeafDescribe) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *LeafDescribe) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *LeafDescribe) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *LeafDescribe) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+type LeafDescribeResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Catalog       *LeafCatalog           `protobuf:"bytes,2,opt,name=catalog,proto3" json:"catalog,omitempty"` // nil if error is set
+	Error         string                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeafDescribeResult) Reset() {
+	*x = LeafDescribeResult{}
+	mi := &file_vnet_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeafDescribeResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeafDescribeResult) ProtoMessage() {}
+
+func (x *LeafDescribeResult) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeafDescribeResult.ProtoReflect.Descriptor instead.
+func (*LeafDescribeResult) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *LeafDescribeResult) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *LeafDescribeResult) GetCatalog() *LeafCatalog {
+	if x != nil {
+		return x.Catalog
+	}
+	return nil
+}
+
+func (x *LeafDescribeResult) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 type DeleteResourceRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
@@ -2077,7 +2345,7 @@ type DeleteResourceRequest struct {
 
 func (x *DeleteResourceRequest) Reset() {
 	*x = DeleteResourceRequest{}
-	mi := &file_vnet_proto_msgTypes[36]
+	mi := &file_vnet_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2089,7 +2357,7 @@ func (x *DeleteResourceRequest) String() string {
 func (*DeleteResourceRequest) ProtoMessage() {}
 
 func (x *DeleteResourceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[36]
+	mi := &file_vnet_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2102,7 +2370,7 @@ func (x *DeleteResourceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResourceRequest.ProtoReflect.Descriptor instead.
 func (*DeleteResourceRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{36}
+	return file_vnet_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *DeleteResourceRequest) GetKind() string {
@@ -2129,7 +2397,7 @@ type DeleteResourceResponse struct {
 
 func (x *DeleteResourceResponse) Reset() {
 	*x = DeleteResourceResponse{}
-	mi := &file_vnet_proto_msgTypes[37]
+	mi := &file_vnet_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2141,7 +2409,7 @@ func (x *DeleteResourceResponse) String() string {
 func (*DeleteResourceResponse) ProtoMessage() {}
 
 func (x *DeleteResourceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[37]
+	mi := &file_vnet_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2154,7 +2422,7 @@ func (x *DeleteResourceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResourceResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResourceResponse) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{37}
+	return file_vnet_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *DeleteResourceResponse) GetSessionsClosed() int32 {
@@ -2177,7 +2445,7 @@ type SearchAuditRequest struct {
 
 func (x *SearchAuditRequest) Reset() {
 	*x = SearchAuditRequest{}
-	mi := &file_vnet_proto_msgTypes[38]
+	mi := &file_vnet_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2189,7 +2457,7 @@ func (x *SearchAuditRequest) String() string {
 func (*SearchAuditRequest) ProtoMessage() {}
 
 func (x *SearchAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[38]
+	mi := &file_vnet_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2202,7 +2470,7 @@ func (x *SearchAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchAuditRequest.ProtoReflect.Descriptor instead.
 func (*SearchAuditRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{38}
+	return file_vnet_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SearchAuditRequest) GetSinceUnixNano() int64 {
@@ -2250,7 +2518,7 @@ type SearchAuditResponse struct {
 
 func (x *SearchAuditResponse) Reset() {
 	*x = SearchAuditResponse{}
-	mi := &file_vnet_proto_msgTypes[39]
+	mi := &file_vnet_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2262,7 +2530,7 @@ func (x *SearchAuditResponse) String() string {
 func (*SearchAuditResponse) ProtoMessage() {}
 
 func (x *SearchAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[39]
+	mi := &file_vnet_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2275,7 +2543,7 @@ func (x *SearchAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchAuditResponse.ProtoReflect.Descriptor instead.
 func (*SearchAuditResponse) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{39}
+	return file_vnet_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *SearchAuditResponse) GetEventsJson() [][]byte {
@@ -2411,20 +2679,39 @@ const file_vnet_proto_rawDesc = "" +
 	"\agoodbye\x18\x03 \x01(\bR\agoodbye\"K\n" +
 	"\rAgentRegister\x12 \n" +
 	"\x04apps\x18\x01 \x03(\v2\f.vnet.v1.AppR\x04apps\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\tR\aversion\"g\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\"\x9a\x01\n" +
 	"\fProxyMessage\x12/\n" +
 	"\awelcome\x18\x01 \x01(\v2\x15.vnet.v1.AgentWelcomeR\awelcome\x12&\n" +
-	"\x04dial\x18\x02 \x01(\v2\x12.vnet.v1.AgentDialR\x04dial\"x\n" +
+	"\x04dial\x18\x02 \x01(\v2\x12.vnet.v1.AgentDialR\x04dial\x121\n" +
+	"\bdescribe\x18\x03 \x01(\v2\x15.vnet.v1.LeafDescribeR\bdescribe\"x\n" +
 	"\fAgentWelcome\x12)\n" +
 	"\x10heartbeat_millis\x18\x01 \x01(\x03R\x0fheartbeatMillis\x12\x1a\n" +
 	"\brejected\x18\x02 \x03(\tR\brejected\x12!\n" +
-	"\fcluster_name\x18\x03 \x01(\tR\vclusterName\"b\n" +
+	"\fcluster_name\x18\x03 \x01(\tR\vclusterName\"\x8c\x01\n" +
 	"\tAgentDial\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x10\n" +
 	"\x03app\x18\x02 \x01(\tR\x03app\x12\x12\n" +
 	"\x04port\x18\x03 \x01(\rR\x04port\x12\x1f\n" +
 	"\vclient_addr\x18\x04 \x01(\tR\n" +
-	"clientAddr\"?\n" +
+	"clientAddr\x12\x12\n" +
+	"\x04user\x18\x05 \x01(\tR\x04user\x12\x14\n" +
+	"\x05roles\x18\x06 \x03(\tR\x05roles\"\xa6\x01\n" +
+	"\vLeafMessage\x12(\n" +
+	"\x05hello\x18\x01 \x01(\v2\x12.vnet.v1.LeafHelloR\x05hello\x12\x1c\n" +
+	"\theartbeat\x18\x02 \x01(\bR\theartbeat\x12\x18\n" +
+	"\agoodbye\x18\x03 \x01(\bR\agoodbye\x125\n" +
+	"\acatalog\x18\x04 \x01(\v2\x1b.vnet.v1.LeafDescribeResultR\acatalog\"Q\n" +
+	"\tLeafHello\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\x12*\n" +
+	"\x11proxy_public_addr\x18\x02 \x01(\tR\x0fproxyPublicAddr\"H\n" +
+	"\fLeafDescribe\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
+	"\x04user\x18\x02 \x01(\tR\x04user\x12\x14\n" +
+	"\x05roles\x18\x03 \x03(\tR\x05roles\"j\n" +
+	"\x12LeafDescribeResult\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12.\n" +
+	"\acatalog\x18\x02 \x01(\v2\x14.vnet.v1.LeafCatalogR\acatalog\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"?\n" +
 	"\x15DeleteResourceRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"A\n" +
@@ -2462,7 +2749,10 @@ const file_vnet_proto_rawDesc = "" +
 	"\aControl\x12\x15.vnet.v1.AgentMessage\x1a\x15.vnet.v1.ProxyMessage(\x010\x01\x12-\n" +
 	"\aConnect\x12\x0e.vnet.v1.Frame\x1a\x0e.vnet.v1.Frame(\x010\x0122\n" +
 	"\x04Peer\x12*\n" +
-	"\x04Dial\x12\x0e.vnet.v1.Frame\x1a\x0e.vnet.v1.Frame(\x010\x01B&Z$github.com/vnetproject/vnet/core/apib\x06proto3"
+	"\x04Dial\x12\x0e.vnet.v1.Frame\x1a\x0e.vnet.v1.Frame(\x010\x012x\n" +
+	"\x05Trust\x123\n" +
+	"\x04Join\x12\x14.vnet.v1.JoinRequest\x1a\x15.vnet.v1.JoinResponse\x12:\n" +
+	"\aControl\x12\x14.vnet.v1.LeafMessage\x1a\x15.vnet.v1.ProxyMessage(\x010\x01B&Z$github.com/vnetproject/vnet/core/apib\x06proto3"
 
 var (
 	file_vnet_proto_rawDescOnce sync.Once
@@ -2476,7 +2766,7 @@ func file_vnet_proto_rawDescGZIP() []byte {
 	return file_vnet_proto_rawDescData
 }
 
-var file_vnet_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_vnet_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_vnet_proto_goTypes = []any{
 	(*PingRequest)(nil),            // 0: vnet.v1.PingRequest
 	(*PingResponse)(nil),           // 1: vnet.v1.PingResponse
@@ -2514,14 +2804,18 @@ var file_vnet_proto_goTypes = []any{
 	(*ProxyMessage)(nil),           // 33: vnet.v1.ProxyMessage
 	(*AgentWelcome)(nil),           // 34: vnet.v1.AgentWelcome
 	(*AgentDial)(nil),              // 35: vnet.v1.AgentDial
-	(*DeleteResourceRequest)(nil),  // 36: vnet.v1.DeleteResourceRequest
-	(*DeleteResourceResponse)(nil), // 37: vnet.v1.DeleteResourceResponse
-	(*SearchAuditRequest)(nil),     // 38: vnet.v1.SearchAuditRequest
-	(*SearchAuditResponse)(nil),    // 39: vnet.v1.SearchAuditResponse
-	nil,                            // 40: vnet.v1.App.LabelsEntry
+	(*LeafMessage)(nil),            // 36: vnet.v1.LeafMessage
+	(*LeafHello)(nil),              // 37: vnet.v1.LeafHello
+	(*LeafDescribe)(nil),           // 38: vnet.v1.LeafDescribe
+	(*LeafDescribeResult)(nil),     // 39: vnet.v1.LeafDescribeResult
+	(*DeleteResourceRequest)(nil),  // 40: vnet.v1.DeleteResourceRequest
+	(*DeleteResourceResponse)(nil), // 41: vnet.v1.DeleteResourceResponse
+	(*SearchAuditRequest)(nil),     // 42: vnet.v1.SearchAuditRequest
+	(*SearchAuditResponse)(nil),    // 43: vnet.v1.SearchAuditResponse
+	nil,                            // 44: vnet.v1.App.LabelsEntry
 }
 var file_vnet_proto_depIdxs = []int32{
-	40, // 0: vnet.v1.App.labels:type_name -> vnet.v1.App.LabelsEntry
+	44, // 0: vnet.v1.App.labels:type_name -> vnet.v1.App.LabelsEntry
 	8,  // 1: vnet.v1.App.tcp_ports:type_name -> vnet.v1.PortRange
 	7,  // 2: vnet.v1.ListAppsResponse.apps:type_name -> vnet.v1.App
 	5,  // 3: vnet.v1.CatalogUpdate.config:type_name -> vnet.v1.VNetConfig
@@ -2536,47 +2830,55 @@ var file_vnet_proto_depIdxs = []int32{
 	7,  // 12: vnet.v1.AgentRegister.apps:type_name -> vnet.v1.App
 	34, // 13: vnet.v1.ProxyMessage.welcome:type_name -> vnet.v1.AgentWelcome
 	35, // 14: vnet.v1.ProxyMessage.dial:type_name -> vnet.v1.AgentDial
-	0,  // 15: vnet.v1.Auth.Ping:input_type -> vnet.v1.PingRequest
-	2,  // 16: vnet.v1.Auth.Login:input_type -> vnet.v1.LoginRequest
-	4,  // 17: vnet.v1.Cluster.GetVNetConfig:input_type -> vnet.v1.GetVNetConfigRequest
-	6,  // 18: vnet.v1.Cluster.ListApps:input_type -> vnet.v1.ListAppsRequest
-	10, // 19: vnet.v1.Cluster.WatchCatalog:input_type -> vnet.v1.WatchCatalogRequest
-	13, // 20: vnet.v1.Cluster.CreateResource:input_type -> vnet.v1.CreateResourceRequest
-	15, // 21: vnet.v1.Cluster.GetResources:input_type -> vnet.v1.GetResourcesRequest
-	17, // 22: vnet.v1.Cluster.AddUser:input_type -> vnet.v1.AddUserRequest
-	19, // 23: vnet.v1.Cluster.Status:input_type -> vnet.v1.StatusRequest
-	24, // 24: vnet.v1.Cluster.AddToken:input_type -> vnet.v1.AddTokenRequest
-	26, // 25: vnet.v1.Cluster.ListTokens:input_type -> vnet.v1.ListTokensRequest
-	36, // 26: vnet.v1.Cluster.DeleteResource:input_type -> vnet.v1.DeleteResourceRequest
-	38, // 27: vnet.v1.Cluster.SearchAudit:input_type -> vnet.v1.SearchAuditRequest
-	23, // 28: vnet.v1.Tunnel.Dial:input_type -> vnet.v1.Frame
-	29, // 29: vnet.v1.Agent.Join:input_type -> vnet.v1.JoinRequest
-	31, // 30: vnet.v1.Agent.Control:input_type -> vnet.v1.AgentMessage
-	23, // 31: vnet.v1.Agent.Connect:input_type -> vnet.v1.Frame
-	23, // 32: vnet.v1.Peer.Dial:input_type -> vnet.v1.Frame
-	1,  // 33: vnet.v1.Auth.Ping:output_type -> vnet.v1.PingResponse
-	3,  // 34: vnet.v1.Auth.Login:output_type -> vnet.v1.LoginResponse
-	5,  // 35: vnet.v1.Cluster.GetVNetConfig:output_type -> vnet.v1.VNetConfig
-	9,  // 36: vnet.v1.Cluster.ListApps:output_type -> vnet.v1.ListAppsResponse
-	11, // 37: vnet.v1.Cluster.WatchCatalog:output_type -> vnet.v1.CatalogUpdate
-	14, // 38: vnet.v1.Cluster.CreateResource:output_type -> vnet.v1.CreateResourceResponse
-	16, // 39: vnet.v1.Cluster.GetResources:output_type -> vnet.v1.GetResourcesResponse
-	18, // 40: vnet.v1.Cluster.AddUser:output_type -> vnet.v1.AddUserResponse
-	20, // 41: vnet.v1.Cluster.Status:output_type -> vnet.v1.StatusResponse
-	25, // 42: vnet.v1.Cluster.AddToken:output_type -> vnet.v1.AddTokenResponse
-	28, // 43: vnet.v1.Cluster.ListTokens:output_type -> vnet.v1.ListTokensResponse
-	37, // 44: vnet.v1.Cluster.DeleteResource:output_type -> vnet.v1.DeleteResourceResponse
-	39, // 45: vnet.v1.Cluster.SearchAudit:output_type -> vnet.v1.SearchAuditResponse
-	23, // 46: vnet.v1.Tunnel.Dial:output_type -> vnet.v1.Frame
-	30, // 47: vnet.v1.Agent.Join:output_type -> vnet.v1.JoinResponse
-	33, // 48: vnet.v1.Agent.Control:output_type -> vnet.v1.ProxyMessage
-	23, // 49: vnet.v1.Agent.Connect:output_type -> vnet.v1.Frame
-	23, // 50: vnet.v1.Peer.Dial:output_type -> vnet.v1.Frame
-	33, // [33:51] is the sub-list for method output_type
-	15, // [15:33] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	38, // 15: vnet.v1.ProxyMessage.describe:type_name -> vnet.v1.LeafDescribe
+	37, // 16: vnet.v1.LeafMessage.hello:type_name -> vnet.v1.LeafHello
+	39, // 17: vnet.v1.LeafMessage.catalog:type_name -> vnet.v1.LeafDescribeResult
+	12, // 18: vnet.v1.LeafDescribeResult.catalog:type_name -> vnet.v1.LeafCatalog
+	0,  // 19: vnet.v1.Auth.Ping:input_type -> vnet.v1.PingRequest
+	2,  // 20: vnet.v1.Auth.Login:input_type -> vnet.v1.LoginRequest
+	4,  // 21: vnet.v1.Cluster.GetVNetConfig:input_type -> vnet.v1.GetVNetConfigRequest
+	6,  // 22: vnet.v1.Cluster.ListApps:input_type -> vnet.v1.ListAppsRequest
+	10, // 23: vnet.v1.Cluster.WatchCatalog:input_type -> vnet.v1.WatchCatalogRequest
+	13, // 24: vnet.v1.Cluster.CreateResource:input_type -> vnet.v1.CreateResourceRequest
+	15, // 25: vnet.v1.Cluster.GetResources:input_type -> vnet.v1.GetResourcesRequest
+	17, // 26: vnet.v1.Cluster.AddUser:input_type -> vnet.v1.AddUserRequest
+	19, // 27: vnet.v1.Cluster.Status:input_type -> vnet.v1.StatusRequest
+	24, // 28: vnet.v1.Cluster.AddToken:input_type -> vnet.v1.AddTokenRequest
+	26, // 29: vnet.v1.Cluster.ListTokens:input_type -> vnet.v1.ListTokensRequest
+	40, // 30: vnet.v1.Cluster.DeleteResource:input_type -> vnet.v1.DeleteResourceRequest
+	42, // 31: vnet.v1.Cluster.SearchAudit:input_type -> vnet.v1.SearchAuditRequest
+	23, // 32: vnet.v1.Tunnel.Dial:input_type -> vnet.v1.Frame
+	29, // 33: vnet.v1.Agent.Join:input_type -> vnet.v1.JoinRequest
+	31, // 34: vnet.v1.Agent.Control:input_type -> vnet.v1.AgentMessage
+	23, // 35: vnet.v1.Agent.Connect:input_type -> vnet.v1.Frame
+	23, // 36: vnet.v1.Peer.Dial:input_type -> vnet.v1.Frame
+	29, // 37: vnet.v1.Trust.Join:input_type -> vnet.v1.JoinRequest
+	36, // 38: vnet.v1.Trust.Control:input_type -> vnet.v1.LeafMessage
+	1,  // 39: vnet.v1.Auth.Ping:output_type -> vnet.v1.PingResponse
+	3,  // 40: vnet.v1.Auth.Login:output_type -> vnet.v1.LoginResponse
+	5,  // 41: vnet.v1.Cluster.GetVNetConfig:output_type -> vnet.v1.VNetConfig
+	9,  // 42: vnet.v1.Cluster.ListApps:output_type -> vnet.v1.ListAppsResponse
+	11, // 43: vnet.v1.Cluster.WatchCatalog:output_type -> vnet.v1.CatalogUpdate
+	14, // 44: vnet.v1.Cluster.CreateResource:output_type -> vnet.v1.CreateResourceResponse
+	16, // 45: vnet.v1.Cluster.GetResources:output_type -> vnet.v1.GetResourcesResponse
+	18, // 46: vnet.v1.Cluster.AddUser:output_type -> vnet.v1.AddUserResponse
+	20, // 47: vnet.v1.Cluster.Status:output_type -> vnet.v1.StatusResponse
+	25, // 48: vnet.v1.Cluster.AddToken:output_type -> vnet.v1.AddTokenResponse
+	28, // 49: vnet.v1.Cluster.ListTokens:output_type -> vnet.v1.ListTokensResponse
+	41, // 50: vnet.v1.Cluster.DeleteResource:output_type -> vnet.v1.DeleteResourceResponse
+	43, // 51: vnet.v1.Cluster.SearchAudit:output_type -> vnet.v1.SearchAuditResponse
+	23, // 52: vnet.v1.Tunnel.Dial:output_type -> vnet.v1.Frame
+	30, // 53: vnet.v1.Agent.Join:output_type -> vnet.v1.JoinResponse
+	33, // 54: vnet.v1.Agent.Control:output_type -> vnet.v1.ProxyMessage
+	23, // 55: vnet.v1.Agent.Connect:output_type -> vnet.v1.Frame
+	23, // 56: vnet.v1.Peer.Dial:output_type -> vnet.v1.Frame
+	30, // 57: vnet.v1.Trust.Join:output_type -> vnet.v1.JoinResponse
+	33, // 58: vnet.v1.Trust.Control:output_type -> vnet.v1.ProxyMessage
+	39, // [39:59] is the sub-list for method output_type
+	19, // [19:39] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_vnet_proto_init() }
@@ -2594,9 +2896,9 @@ func file_vnet_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vnet_proto_rawDesc), len(file_vnet_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   41,
+			NumMessages:   45,
 			NumExtensions: 0,
-			NumServices:   5,
+			NumServices:   6,
 		},
 		GoTypes:           file_vnet_proto_goTypes,
 		DependencyIndexes: file_vnet_proto_depIdxs,

@@ -1093,3 +1093,162 @@ var Peer_ServiceDesc = grpc.ServiceDesc{
 	},
 	Metadata: "vnet.proto",
 }
+
+const (
+	Trust_Join_FullMethodName    = "/vnet.v1.Trust/Join"
+	Trust_Control_FullMethodName = "/vnet.v1.Trust/Control"
+)
+
+// TrustClient is the client API for Trust service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// Trust is how a leaf cluster's proxy joins a root cluster and keeps its
+// reverse tunnel: one outbound connection to a root proxy carrying the
+// control stream; each dial is answered with Agent.Connect on that same
+// connection (with the leaf's certificate).
+type TrustClient interface {
+	// Join redeems a join token of type "trusted_cluster" for a leaf
+	// certificate; host_name is the leaf's cluster name. No client
+	// certificate needed.
+	Join(ctx context.Context, in *JoinRequest, opts ...grpc.CallOption) (*JoinResponse, error)
+	// Control is the leaf's long-lived stream: LeafMessage.hello first, then
+	// heartbeats and answers to LeafDescribe; the root answers the hello
+	// with AgentWelcome and sends LeafDescribe and AgentDial (with user and
+	// roles). Needs a leaf certificate.
+	Control(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[LeafMessage, ProxyMessage], error)
+}
+
+type trustClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewTrustClient(cc grpc.ClientConnInterface) TrustClient {
+	return &trustClient{cc}
+}
+
+func (c *trustClient) Join(ctx context.Context, in *JoinRequest, opts ...grpc.CallOption) (*JoinResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(JoinResponse)
+	err := c.cc.Invoke(ctx, Trust_Join_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *trustClient) Control(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[LeafMessage, ProxyMessage], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Trust_ServiceDesc.Streams[0], Trust_Control_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[LeafMessage, ProxyMessage]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Trust_ControlClient = grpc.BidiStreamingClient[LeafMessage, ProxyMessage]
+
+// TrustServer is the server API for Trust service.
+// All implementations must embed UnimplementedTrustServer
+// for forward compatibility.
+//
+// Trust is how a leaf cluster's proxy joins a root cluster and keeps its
+// reverse tunnel: one outbound connection to a root proxy carrying the
+// control stream; each dial is answered with Agent.Connect on that same
+// connection (with the leaf's certificate).
+type TrustServer interface {
+	// Join redeems a join token of type "trusted_cluster" for a leaf
+	// certificate; host_name is the leaf's cluster name. No client
+	// certificate needed.
+	Join(context.Context, *JoinRequest) (*JoinResponse, error)
+	// Control is the leaf's long-lived stream: LeafMessage.hello first, then
+	// heartbeats and answers to LeafDescribe; the root answers the hello
+	// with AgentWelcome and sends LeafDescribe and AgentDial (with user and
+	// roles). Needs a leaf certificate.
+	Control(grpc.BidiStreamingServer[LeafMessage, ProxyMessage]) error
+	mustEmbedUnimplementedTrustServer()
+}
+
+// UnimplementedTrustServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedTrustServer struct{}
+
+func (UnimplementedTrustServer) Join(context.Context, *JoinRequest) (*JoinResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Join not implemented")
+}
+func (UnimplementedTrustServer) Control(grpc.BidiStreamingServer[LeafMessage, ProxyMessage]) error {
+	return status.Error(codes.Unimplemented, "method Control not implemented")
+}
+func (UnimplementedTrustServer) mustEmbedUnimplementedTrustServer() {}
+func (UnimplementedTrustServer) testEmbeddedByValue()               {}
+
+// UnsafeTrustServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to TrustServer will
+// result in compilation errors.
+type UnsafeTrustServer interface {
+	mustEmbedUnimplementedTrustServer()
+}
+
+func RegisterTrustServer(s grpc.ServiceRegistrar, srv TrustServer) {
+	// If the following call panics, it indicates UnimplementedTrustServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&Trust_ServiceDesc, srv)
+}
+
+func _Trust_Join_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(JoinRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TrustServer).Join(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Trust_Join_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TrustServer).Join(ctx, req.(*JoinRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Trust_Control_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(TrustServer).Control(&grpc.GenericServerStream[LeafMessage, ProxyMessage]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Trust_ControlServer = grpc.BidiStreamingServer[LeafMessage, ProxyMessage]
+
+// Trust_ServiceDesc is the grpc.ServiceDesc for Trust service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var Trust_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "vnet.v1.Trust",
+	HandlerType: (*TrustServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Join",
+			Handler:    _Trust_Join_Handler,
+		},
+	},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Control",
+			Handler:       _Trust_Control_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
+	Metadata: "vnet.proto",
+}
