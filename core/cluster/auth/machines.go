@@ -64,6 +64,14 @@ func (s *Service) AuthenticateMachine(ctx context.Context, chain []*x509.Certifi
 			return "", fmt.Errorf("load agent %s: %w", name, err)
 		}
 	}
+	if role == RoleLeaf {
+		if _, err := s.store.Get(ctx, leavesPrefix+name); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return "", fmt.Errorf("%w: the trust of leaf cluster %s has been removed: join again with a new token", ErrAccessDenied, name)
+			}
+			return "", fmt.Errorf("load leaf cluster %s: %w", name, err)
+		}
+	}
 	return name, nil
 }
 
@@ -87,6 +95,8 @@ func machinePrefix(role string) (prefix, what string) {
 		return AgentUserPrefix, "an agent"
 	case RoleProxy:
 		return ProxyUserPrefix, "a proxy"
+	case RoleLeaf:
+		return LeafUserPrefix, "a leaf cluster"
 	}
 	return "", fmt.Sprintf("a %q", role)
 }

@@ -159,9 +159,9 @@ func TestParseInvalid(t *testing.T) {
 		{name: "too large", in: "kind: app\n#" + strings.Repeat("x", MaxSize), prefix: "resource is", want: []string{"more than the limit"}},
 
 		// kind, version, metadata.
-		{name: "kind missing", in: "version: v1\nmetadata: {name: x}\n", prefix: "kind: required (one of app, role, user, vnet_config)"},
+		{name: "kind missing", in: "version: v1\nmetadata: {name: x}\n", prefix: "kind: required (one of app, remote_cluster, role, trusted_cluster, user, vnet_config)"},
 		{name: "kind empty", in: "kind: \"\"\n", prefix: "kind: required"},
-		{name: "kind unknown", in: "kind: widget\nversion: v1\n", prefix: `kind: unknown kind "widget" (one of app, role, user, vnet_config)`},
+		{name: "kind unknown", in: "kind: widget\nversion: v1\n", prefix: `kind: unknown kind "widget" (one of app, remote_cluster, role, trusted_cluster, user, vnet_config)`},
 		{name: "kind wrong case", in: "kind: App\n", prefix: `kind: unknown kind "App"`},
 		{name: "kind a list", in: "kind: [app]\n", prefix: "kind: expected a string, got a list"},
 		{name: "version missing", in: "kind: app\nmetadata: {name: tcp-app}\nspec: {uri: \"tcp://h:1\"}\n", prefix: `app "tcp-app": version: required (use v1)`},
@@ -390,7 +390,7 @@ func TestKinds(t *testing.T) {
 		}
 	}
 	got := Kinds()
-	if want := []string{"app", "role", "user", "vnet_config"}; !reflect.DeepEqual(got, want) {
+	if want := []string{"app", "remote_cluster", "role", "trusted_cluster", "user", "vnet_config"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("Kinds = %v, want %v", got, want)
 	}
 	for _, k := range got {
