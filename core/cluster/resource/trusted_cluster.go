@@ -45,7 +45,7 @@ type TrustedClusterSpec struct {
 	WebProxyAddr string `yaml:"web_proxy_addr" json:"web_proxy_addr"`
 	// CAPin is sha256:<hex> of the root CA's public key: the leaf trusts
 	// the root only by this pin.
-	CAPin   string       `yaml:"ca_pin" json:"ca_pin"`
+	CAPin   string        `yaml:"ca_pin" json:"ca_pin"`
 	RoleMap []RoleMapping `yaml:"role_map,omitempty" json:"role_map,omitempty"`
 }
 
