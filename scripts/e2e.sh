@@ -218,19 +218,6 @@ bg agent-again "$NS_CLUSTER" "$VNET" agent start --config "$WORK/agent.yaml"
 wait_for "agent-app back after the agent restarts" agent_curl agent-app2.company.test
 check "the restarted agent reuses its identity (one agent joined)" outputs '^1$' grep -c 'agent joined' "$WORK/cluster.log"
 
-log "a dead upstream: SERVFAIL in bounded time, VNet's own names still answer"
-kill -TERM "$DNSMASQ_PID"
-wait_for "dnsmasq to exit" bash -c "! kill -0 $DNSMASQ_PID"
-check "forwarded name: SERVFAIL, not a hang" outputs 'status: SERVFAIL' in_user dig +tries=1 +time=15 @100.64.0.2 only-upstream.test
-check "an app name still resolves" outputs "^$app_ip\$" in_user dig +short +tries=1 +time=5 @100.64.0.2 tcp-app.company.test
-
-log "vnet up stops and restores everything"
-vnet_down
-expect_fail "vnet status says VNet is not running" 'not running' in_user "$VNET" status --state-dir "$WORK/state"
-check "resolv.conf restored byte for byte" outputs "^nameserver $CLUSTER_IP\$" cat "/etc/netns/$NS_USER/resolv.conf"
-expect_fail "the TUN device is gone" 'not exist' in_user ip link show vnet0
-expect_fail "the app name no longer resolves" '' in_user dig +short +tries=1 +time=2 @100.64.0.2 tcp-app.company.test
-
 log "RBAC and audit: roles decide what a user sees and reaches; the audit log keeps sessions"
 cat >"$WORK/role-prod.yaml" <<EOF
 kind: role
@@ -275,6 +262,19 @@ alice_session_bytes() {
 check "vnet ctl audit shows alice's sessions to tcp-app with bytes" alice_session_bytes
 check "vnet ctl audit as a table" outputs 'app\.session\.end +alice +tcp-app ' ctl audit --user alice
 expect_fail "vnet ctl audit refuses a bad --since" 'since' ctl audit --since yesterday
+
+log "a dead upstream: SERVFAIL in bounded time, VNet's own names still answer"
+kill -TERM "$DNSMASQ_PID"
+wait_for "dnsmasq to exit" bash -c "! kill -0 $DNSMASQ_PID"
+check "forwarded name: SERVFAIL, not a hang" outputs 'status: SERVFAIL' in_user dig +tries=1 +time=15 @100.64.0.2 only-upstream.test
+check "an app name still resolves" outputs "^$app_ip\$" in_user dig +short +tries=1 +time=5 @100.64.0.2 tcp-app.company.test
+
+log "vnet up stops and restores everything"
+vnet_down
+expect_fail "vnet status says VNet is not running" 'not running' in_user "$VNET" status --state-dir "$WORK/state"
+check "resolv.conf restored byte for byte" outputs "^nameserver $CLUSTER_IP\$" cat "/etc/netns/$NS_USER/resolv.conf"
+expect_fail "the TUN device is gone" 'not exist' in_user ip link show vnet0
+expect_fail "the app name no longer resolves" '' in_user dig +short +tries=1 +time=2 @100.64.0.2 tcp-app.company.test
 
 echo
 echo "e2e: $passed passed, $failed failed"
