@@ -7,46 +7,7 @@
 # failed" and exits non-zero on any failure.
 source "$(dirname "$0")/lib/world.sh"
 
-passed=0
-failed=0
-check() {
-	local name=$1
-	shift
-	if out=$("$@" 2>&1); then
-		passed=$((passed + 1))
-		echo "ok   $name"
-	else
-		failed=$((failed + 1))
-		echo "FAIL $name"
-		echo "$out" | sed 's/^/     /' | tail -n 15
-	fi
-}
-
-# outputs PATTERN CMD...: CMD succeeds and its output matches PATTERN.
-outputs() {
-	local pattern=$1 out
-	shift
-	out=$("$@") || return 1
-	grep -qE -- "$pattern" <<<"$out" || {
-		echo "output does not match /$pattern/:"
-		echo "$out" | head -n 20
-		return 1
-	}
-}
-
-# fails PATTERN CMD...: CMD fails and prints PATTERN.
-fails() {
-	local pattern=$1 out
-	shift
-	if out=$("$@" 2>&1); then
-		echo "succeeded, want failure: $out"
-		return 1
-	fi
-	grep -qE -- "$pattern" <<<"$out" || {
-		echo "error does not match /$pattern/: $out"
-		return 1
-	}
-}
+source "$(dirname "$0")/lib/checks.sh"
 
 world_up
 
@@ -146,6 +107,4 @@ cycles() {
 check "50 cycles, goroutines and fds back to the baseline" cycles
 grep '^cycle:' "$WORK/cycle.log" || true
 
-echo
-echo "bridge-e2e: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary bridge-e2e
