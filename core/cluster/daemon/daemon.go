@@ -20,6 +20,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/proxy"
 	"github.com/vnetproject/vnet/core/cluster/state"
 	"github.com/vnetproject/vnet/core/cluster/store"
+	"github.com/vnetproject/vnet/core/cluster/trust"
 	"github.com/vnetproject/vnet/core/profile"
 )
 
@@ -49,6 +50,10 @@ type Daemon struct {
 	proxy *proxy.Server
 	ln    net.Listener
 	auth  *auth.Service
+	// trustStop ends the leaf side's tunnels to root clusters (trust);
+	// trustDone is closed when they have ended. nil until start.
+	trustStop context.CancelFunc
+	trustDone chan struct{}
 }
 
 // Start opens the data directory, loads or creates the CA, registers the
@@ -127,6 +132,9 @@ func (d *Daemon) start(ctx context.Context) error {
 	if err := d.writeAdminIdentity(ctx, ca); err != nil {
 		return err
 	}
+	if err := d.startTrust(res); err != nil {
+		return err
+	}
 	d.log.Info("cluster started", "cluster", cfg.ClusterName, "listen", d.ln.Addr(), "public_addr", cfg.Proxy.PublicAddr, "ca_pin", ca.Pin(), "apps", len(apps))
 	return nil
 }
@@ -147,6 +155,13 @@ func (d *Daemon) Auth() *auth.Service { return d.auth }
 // Close stops everything. Idempotent.
 func (d *Daemon) Close() error {
 	var errs []error
+	if d.trustStop != nil {
+		// First: the tunnels to roots say goodbye while the proxy still
+		// serves.
+		d.trustStop()
+		<-d.trustDone
+		d.trustStop = nil
+	}
 	if d.proxy != nil {
 		errs = append(errs, d.proxy.Close())
 	}
@@ -162,6 +177,29 @@ func (d *Daemon) Close() error {
 		d.store = nil
 	}
 	return errors.Join(errs...)
+}
+
+// startTrust follows this cluster's trusted_cluster resources: the leaf
+// side of leaf clusters (package trust).
+func (d *Daemon) startTrust(res *state.State) error {
+	svc, err := trust.New(trust.Config{
+		ClusterName: d.cfg.ClusterName,
+		PublicAddr:  d.cfg.Proxy.PublicAddr,
+		State:       res,
+		Store:       d.store,
+		Local:       d.proxy,
+		Logger:      d.log,
+	})
+	if err != nil {
+		return err
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	d.trustStop, d.trustDone = stop, make(chan struct{})
+	go func() {
+		defer close(d.trustDone)
+		svc.Run(ctx)
+	}()
+	return nil
 }
 
 // hostCert issues the proxy's server certificate for every name a client

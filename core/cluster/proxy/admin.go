@@ -31,6 +31,8 @@ func (c *clusterServer) CreateResource(ctx context.Context, req *api.CreateResou
 	switch r := r.(type) {
 	case *resource.User:
 		err = c.createUser(ctx, r, req.GetForce(), out)
+	case *resource.RemoteCluster:
+		err = fmt.Errorf("a remote_cluster is recorded when a leaf cluster joins: create a trusted_cluster on the leaf, with a token from 'vnet ctl tokens add --type=trusted_cluster'")
 	default:
 		out.Created, err = c.s.cfg.State.Create(ctx, r, req.GetForce())
 	}
@@ -81,6 +83,8 @@ func (c *clusterServer) GetResources(ctx context.Context, req *api.GetResourcesR
 		rs = []resource.Resource{cfg}
 	case kind == resource.KindUser:
 		rs, err = c.users(ctx, name)
+	case kind == resource.KindRemoteCluster:
+		rs, err = c.s.remoteClusters(ctx, name) // leaves.go
 	case name != "":
 		var r resource.Resource
 		r, err = c.s.cfg.State.Get(ctx, kind, name)
@@ -149,8 +153,10 @@ func (c *clusterServer) DeleteResource(ctx context.Context, req *api.DeleteResou
 		} else if err = c.s.checkRoleUnused(ctx, name); err == nil {
 			err = c.s.cfg.State.Delete(ctx, kind, name)
 		}
-	case resource.KindApp:
+	case resource.KindApp, resource.KindTrustedCluster:
 		err = c.s.cfg.State.Delete(ctx, kind, name)
+	case resource.KindRemoteCluster:
+		err = c.s.removeRemoteCluster(ctx, name) // leaves.go
 	default:
 		return nil, status.Errorf(codes.InvalidArgument, "unknown kind %q (one of %s)", kind, resource.Kinds())
 	}

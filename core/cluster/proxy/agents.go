@@ -128,7 +128,14 @@ func (h *agentHub) take(id uint64, agent string) *pendingDial {
 // dial asks the agent behind l to connect to port of app and waits for its
 // Connect stream, until ctx is done or the agent goes away.
 func (h *agentHub) dial(ctx context.Context, l *agentLink, app string, port uint16, clientAddr string) (*tunnel.Conn, error) {
+	return h.request(ctx, l, &api.AgentDial{App: app, Port: uint32(port), ClientAddr: clientAddr})
+}
+
+// request sends d (its Id set here) on l's control stream and waits for
+// the answer, as dial does; leaf clusters' dials carry the root user too.
+func (h *agentHub) request(ctx context.Context, l *agentLink, d *api.AgentDial) (*tunnel.Conn, error) {
 	id := h.nextID.Add(1)
+	d.Id = id
 	p := &pendingDial{agent: l.id, ch: make(chan answer, 1)}
 	h.mu.Lock()
 	h.pending[id] = p
@@ -143,7 +150,7 @@ func (h *agentHub) dial(ctx context.Context, l *agentLink, app string, port uint
 		}
 		return nil, err
 	}
-	msg := &api.ProxyMessage{Dial: &api.AgentDial{Id: id, App: app, Port: uint32(port), ClientAddr: clientAddr}}
+	msg := &api.ProxyMessage{Dial: d}
 	select {
 	case l.send <- msg:
 	case <-l.done:

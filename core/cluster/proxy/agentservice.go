@@ -228,7 +228,8 @@ func (a *agentServer) Control(st api.Agent_ControlServer) error {
 // connection.
 func (a *agentServer) Connect(st api.Agent_ConnectServer) error {
 	s := a.s
-	agentID, err := s.authenticateMachine(st.Context(), auth.RoleAgent)
+	// Leaf clusters answer their root's dials here too (leaves.go).
+	agentID, err := s.authenticateAnswerer(st.Context())
 	if err != nil {
 		return err
 	}

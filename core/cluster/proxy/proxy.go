@@ -92,6 +92,7 @@ type Server struct {
 	sessions sessionSet
 
 	agentSide // agents' tunnels and forwarding between proxies (agents.go)
+	leaves    leafHub // leaf clusters' tunnels to this (root) proxy (leaves.go)
 }
 
 // New returns a proxy ready to Serve.
@@ -121,6 +122,7 @@ func New(cfg Config) (*Server, error) {
 	api.RegisterAuthServer(s.grpc, &authServer{s: s})
 	api.RegisterClusterServer(s.grpc, &clusterServer{s: s})
 	api.RegisterTunnelServer(s.grpc, &tunnelServer{s: s})
+	api.RegisterTrustServer(s.grpc, &trustServer{s: s})
 	if err := s.startAgents(); err != nil {
 		return nil, err
 	}

@@ -1,11 +1,13 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/vnetproject/vnet/core/api"
+	"github.com/vnetproject/vnet/core/cluster/auth"
 	"github.com/vnetproject/vnet/core/cluster/state"
 	"github.com/vnetproject/vnet/core/relay"
 	"github.com/vnetproject/vnet/core/tunnel"
@@ -16,9 +18,32 @@ type tunnelServer struct {
 	s *Server
 }
 
+// DialReply is how a dial is answered: on a user's Tunnel.Dial stream, or
+// (in a leaf cluster) on the Connect stream that answers the root's dial.
+type DialReply interface {
+	// Reject answers with an error; code is one of "refused",
+	// "not_found", "denied", "internal".
+	Reject(code string, err error) error
+	// Established answers with success and returns the connection to
+	// relay with the app.
+	Established() (*tunnel.Conn, error)
+}
+
+// streamReply answers on a Tunnel.Dial stream.
+type streamReply struct {
+	s          api.Tunnel_DialServer
+	clientAddr string
+}
+
+func (r streamReply) Reject(code string, err error) error { return tunnel.Reject(r.s, code, err) }
+func (r streamReply) Established() (*tunnel.Conn, error) {
+	return tunnel.Established(r.s, r.clientAddr)
+}
+
 // Dial reaches the app a user asked for and relays bytes until both sides
 // are done. The steps are seams of their own: authorize (rbac.go), reach
-// the app (route.go), record the session (audit.go).
+// the app (route.go) or the leaf cluster it lives in (leaves.go), record
+// the session (audit.go).
 //
 // The handler returns as soon as the connection is closed; the relay
 // goroutine finishes right after (Send and Recv fail once the handler has
@@ -33,58 +58,74 @@ func (t *tunnelServer) Dial(s api.Tunnel_DialServer) error {
 	if err != nil {
 		return err
 	}
+	reply := streamReply{s: s, clientAddr: req.GetClientAddr()}
+	if c := req.GetCluster(); c != "" && c != t.s.cfg.ClusterName {
+		return t.s.dialLeaf(ctx, id, req, reply)
+	}
+	return t.s.serveDial(ctx, id, false, req, reply)
+}
+
+// serveDial authorizes id's dial of req in this cluster, reaches the app
+// and relays. remote marks a root cluster's user (whose roles were mapped
+// by the trusted_cluster): such a session is not re-checked against this
+// cluster's users, which do not include them; it ends with the leaf's
+// tunnel.
+func (s *Server) serveDial(ctx context.Context, id auth.Identity, remote bool, req *api.DialRequest, reply DialReply) error {
 	sess := session{
-		User: id.User, Cluster: t.s.cfg.ClusterName, App: req.GetApp(),
+		User: id.User, Cluster: s.cfg.ClusterName, App: req.GetApp(),
 		Port: req.GetPort(), ClientAddr: req.GetClientAddr(), Start: time.Now(),
 	}
-	app, err := t.s.cfg.State.App(ctx, req.GetApp())
+	app, err := s.cfg.State.App(ctx, req.GetApp())
 	if errors.Is(err, state.ErrNotFound) {
-		sess.Err = fmt.Errorf("no app %q in cluster %s", req.GetApp(), t.s.cfg.ClusterName)
-		t.s.auditRejected(sess)
-		return tunnel.Reject(s, "not_found", sess.Err)
+		sess.Err = fmt.Errorf("no app %q in cluster %s", req.GetApp(), s.cfg.ClusterName)
+		s.auditRejected(sess)
+		return reply.Reject("not_found", sess.Err)
 	}
 	if err != nil {
-		return tunnel.Reject(s, "internal", err)
+		return reply.Reject("internal", err)
 	}
 	// A multi-port app is dialled on the client's port, if it listens
 	// there; a single-port app on its uri's port, whatever the client used.
 	target, ok := app.Spec.Target(uint16(req.GetPort()))
 	if !ok {
 		sess.Err = fmt.Errorf("app %q does not listen on port %d (its tcp_ports)", app.Name(), req.GetPort())
-		t.s.auditRejected(sess)
-		return tunnel.Reject(s, "refused", sess.Err)
+		s.auditRejected(sess)
+		return reply.Reject("refused", sess.Err)
 	}
 	app = app.WithTarget(target)
-	if err := t.s.authorize(ctx, id, app); err != nil {
+	if err := s.authorize(ctx, id, app); err != nil {
 		sess.Err = err
-		t.s.auditRejected(sess)
-		return tunnel.Reject(s, "denied", err)
+		s.auditRejected(sess)
+		return reply.Reject("denied", err)
 	}
-	appConn, target, err := t.s.dialApp(ctx, app)
+	appConn, target, err := s.dialApp(ctx, app)
 	sess.Target = target
 	if err != nil {
 		// Refused, unreachable and timed out look the same to a TCP
 		// client: its connection is refused.
 		sess.Err = err
-		t.s.auditRejected(sess)
-		return tunnel.Reject(s, "refused", err)
+		s.auditRejected(sess)
+		return reply.Reject("refused", err)
 	}
-	conn, err := tunnel.Established(s, req.GetClientAddr())
+	conn, err := reply.Established()
 	if err != nil {
 		appConn.Close()
 		return err
 	}
-	t.s.auditStart(sess)
+	s.auditStart(sess)
 	finished := make(chan struct{})
-	t.s.wg.Add(1)
+	s.wg.Add(1)
 	go func() {
-		defer t.s.wg.Done()
+		defer s.wg.Done()
 		defer close(finished)
-		sctx, untrack := t.s.trackSession(id.User, app)
+		sctx, untrack := s.ctx, func() {}
+		if !remote {
+			sctx, untrack = s.trackSession(id.User, app)
+		}
 		defer untrack()
 		res, err := relay.Splice(sctx, conn, appConn)
 		sess.BytesIn, sess.BytesOut, sess.Err = res.AToB, res.BToA, err
-		t.s.auditEnd(sess)
+		s.auditEnd(sess)
 	}()
 	select {
 	case <-finished:

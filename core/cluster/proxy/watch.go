@@ -32,6 +32,9 @@ func (c *clusterServer) WatchCatalog(_ *api.WatchCatalogRequest, s api.Cluster_W
 			return err
 		}
 		cur := &api.CatalogUpdate{Config: cfg, Apps: apps}
+		if id, err := identityFrom(ctx); err == nil {
+			cur.Leaves = c.s.leafCatalogs(ctx, id) // leaves.go
+		}
 		if last == nil || !proto.Equal(cur, last) {
 			if err := s.Send(cur); err != nil {
 				return err

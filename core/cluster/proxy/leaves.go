@@ -1,0 +1,376 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/vnetproject/vnet/core/api"
+	"github.com/vnetproject/vnet/core/cluster/auth"
+	"github.com/vnetproject/vnet/core/cluster/resource"
+	"github.com/vnetproject/vnet/core/relay"
+)
+
+// The root's side of leaf clusters. A leaf's proxy joins with a
+// trusted_cluster token (Trust.Join) and keeps one outbound connection to
+// a root proxy carrying its control stream (Trust.Control). Over it the
+// root asks the leaf what a root user may reach there (LeafDescribe, for
+// WatchCatalog) and to dial an app for a root user (AgentDial with user
+// and roles, answered on Agent.Connect like an agent's dial: the leaf's
+// link is an agentLink whose dials wait in s.agents). The leaf maps the
+// roles, enforces its own RBAC and writes the audit events.
+
+func init() {
+	publicMethods[api.Trust_Join_FullMethodName] = true
+	publicMethods[api.Trust_Control_FullMethodName] = true
+}
+
+// describeTimeout bounds one LeafDescribe round trip.
+const describeTimeout = 3 * time.Second
+
+// leafLink is one leaf's control stream on this proxy.
+type leafLink struct {
+	*agentLink                         // id "leaf:<name>"; dials go through s.agents
+	name       string                  // the leaf cluster's name
+	publicAddr string                  // the leaf proxy's public address, from its hello
+	end        context.CancelCauseFunc // ends the control stream; never nil
+
+	mu      sync.Mutex
+	pending map[uint64]chan *api.LeafDescribeResult // guarded by mu; buffered 1
+}
+
+// leafHub holds the leaves connected to this proxy.
+type leafHub struct {
+	mu     sync.Mutex
+	links  map[string]*leafLink // by leaf name; guarded by mu
+	nextID uint64               // guarded by mu
+}
+
+func (h *leafHub) attach(l *leafLink) (old *leafLink) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.links == nil {
+		h.links = map[string]*leafLink{}
+	}
+	old = h.links[l.name]
+	h.links[l.name] = l
+	return old
+}
+
+func (h *leafHub) detach(l *leafLink) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.links[l.name] == l {
+		delete(h.links, l.name)
+	}
+}
+
+func (h *leafHub) link(name string) *leafLink {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.links[name]
+}
+
+// all returns the connected leaves sorted by name.
+func (h *leafHub) all() []*leafLink {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]*leafLink, 0, len(h.links))
+	for _, l := range h.links {
+		out = append(out, l)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// authenticateAnswerer checks the certificate of a caller of
+// Agent.Connect: an agent, or a leaf cluster answering its root's dial.
+// It returns the ID its dials wait under.
+func (s *Server) authenticateAnswerer(ctx context.Context) (string, error) {
+	if p, ok := peer.FromContext(ctx); ok {
+		if info, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(info.State.PeerCertificates) > 0 &&
+			strings.HasPrefix(info.State.PeerCertificates[0].Subject.CommonName, auth.LeafUserPrefix) {
+			name, err := s.authenticateMachine(ctx, auth.RoleLeaf)
+			return auth.LeafUserPrefix + name, err
+		}
+	}
+	return s.authenticateMachine(ctx, auth.RoleAgent)
+}
+
+type trustServer struct {
+	api.UnimplementedTrustServer
+	s *Server
+}
+
+// Join redeems a trusted_cluster join token for a leaf certificate.
+func (t *trustServer) Join(ctx context.Context, req *api.JoinRequest) (*api.JoinResponse, error) {
+	s := t.s
+	name := req.GetHostName()
+	cert, err := s.cfg.Auth.JoinLeaf(ctx, req.GetToken(), name, req.GetPublicKey())
+	if err != nil {
+		s.cfg.Logger.Info("leaf cluster join failed", "leaf", name, "addr", peerAddr(ctx), "err", err)
+		if errors.Is(err, auth.ErrInvalidJoinToken) {
+			return nil, status.Error(codes.Unauthenticated, strings.Replace(err.Error(), "--type=app", "--type=trusted_cluster", 1))
+		}
+		return nil, grpcError(err)
+	}
+	s.cfg.Logger.Info("leaf cluster joined", "leaf", name, "addr", peerAddr(ctx))
+	return &api.JoinResponse{CertificatePem: cert, CaPem: s.cfg.Auth.CA().CertPEM, ClusterName: s.cfg.ClusterName, AgentId: name}, nil
+}
+
+// Control serves a leaf's control stream until it ends, the leaf misses
+// its heartbeats, its trust is removed or the proxy stops.
+func (t *trustServer) Control(st api.Trust_ControlServer) error {
+	s := t.s
+	ctx, cancel := context.WithCancelCause(st.Context())
+	defer cancel(nil)
+	name, err := s.authenticateMachine(ctx, auth.RoleLeaf)
+	if err != nil {
+		return err
+	}
+	first, err := st.Recv()
+	if err != nil {
+		return err
+	}
+	if first.GetHello() == nil {
+		return status.Error(codes.InvalidArgument, "the first message of a leaf's control stream must be its hello")
+	}
+	link := &leafLink{
+		agentLink:  newAgentLink(auth.LeafUserPrefix+name, peerAddr(ctx)),
+		name:       name,
+		publicAddr: first.GetHello().GetProxyPublicAddr(),
+		pending:    map[uint64]chan *api.LeafDescribeResult{},
+		end:        cancel,
+	}
+	if old := s.leaves.attach(link); old != nil {
+		s.cfg.Logger.Info("leaf cluster reconnected; its older stream is replaced", "leaf", name)
+	}
+	defer s.leaves.detach(link)
+	defer close(link.done)
+
+	go func() { // the one writer
+		for {
+			select {
+			case m := <-link.send:
+				if err := st.Send(m); err != nil {
+					cancel(err)
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	welcome := &api.ProxyMessage{Welcome: &api.AgentWelcome{HeartbeatMillis: s.cfg.AgentHeartbeat.Milliseconds(), ClusterName: s.cfg.ClusterName}}
+	link.send <- welcome // the channel is empty: never blocks
+	s.cfg.Logger.Info("leaf cluster connected", "leaf", name, "addr", link.addr, "proxy", link.publicAddr)
+
+	msgs := make(chan *api.LeafMessage)
+	recvErr := make(chan error, 1)
+	go func() { // the one reader
+		for {
+			m, err := st.Recv()
+			if err != nil {
+				recvErr <- err
+				return
+			}
+			select {
+			case msgs <- m:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	deadline := time.NewTimer(missedBeats * s.cfg.AgentHeartbeat)
+	defer deadline.Stop()
+	for {
+		select {
+		case m := <-msgs:
+			deadline.Reset(missedBeats * s.cfg.AgentHeartbeat)
+			switch {
+			case m.GetGoodbye():
+				s.cfg.Logger.Info("leaf cluster said goodbye", "leaf", name)
+				return nil
+			case m.GetCatalog() != nil:
+				link.deliver(m.GetCatalog())
+			}
+		case err := <-recvErr:
+			if errors.Is(err, io.EOF) || status.Code(err) == codes.Canceled {
+				err = nil
+			}
+			s.cfg.Logger.Info("leaf cluster disconnected", "leaf", name, "err", err)
+			return err
+		case <-ctx.Done():
+			s.cfg.Logger.Info("leaf cluster disconnected", "leaf", name, "err", context.Cause(ctx))
+			return nil
+		case <-deadline.C:
+			s.cfg.Logger.Info("leaf cluster missed its heartbeats: cutting it off", "leaf", name)
+			return status.Error(codes.DeadlineExceeded, "no heartbeat")
+		case <-s.ctx.Done():
+			return status.Error(codes.Unavailable, "proxy is stopping")
+		}
+	}
+}
+
+func (l *leafLink) deliver(r *api.LeafDescribeResult) {
+	l.mu.Lock()
+	ch := l.pending[r.GetId()]
+	delete(l.pending, r.GetId())
+	l.mu.Unlock()
+	if ch != nil {
+		ch <- r
+	}
+}
+
+// describe asks the leaf what id (a user of this cluster) may reach there.
+func (s *Server) describe(ctx context.Context, l *leafLink, id auth.Identity) (*api.LeafCatalog, error) {
+	ctx, cancel := context.WithTimeout(ctx, describeTimeout)
+	defer cancel()
+	s.leaves.mu.Lock()
+	s.leaves.nextID++
+	rid := s.leaves.nextID
+	s.leaves.mu.Unlock()
+	ch := make(chan *api.LeafDescribeResult, 1)
+	l.mu.Lock()
+	l.pending[rid] = ch
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		delete(l.pending, rid)
+		l.mu.Unlock()
+	}()
+	msg := &api.ProxyMessage{Describe: &api.LeafDescribe{Id: rid, User: id.User, Roles: id.Roles}}
+	select {
+	case l.send <- msg:
+	case <-l.done:
+		return nil, fmt.Errorf("leaf cluster %s disconnected", l.name)
+	case <-ctx.Done():
+		return nil, fmt.Errorf("leaf cluster %s is not reading its control stream: %w", l.name, ctx.Err())
+	}
+	select {
+	case r := <-ch:
+		if r.GetError() != "" {
+			return nil, fmt.Errorf("leaf cluster %s: %s", l.name, r.GetError())
+		}
+		return r.GetCatalog(), nil
+	case <-l.done:
+		return nil, fmt.Errorf("leaf cluster %s disconnected", l.name)
+	case <-ctx.Done():
+		return nil, fmt.Errorf("leaf cluster %s did not describe its catalog: %w", l.name, ctx.Err())
+	}
+}
+
+// leafCatalogs is what id may reach in each leaf connected to this proxy.
+// A leaf that does not answer is left out (its apps stop resolving) and
+// logged.
+func (s *Server) leafCatalogs(ctx context.Context, id auth.Identity) []*api.LeafCatalog {
+	var out []*api.LeafCatalog
+	for _, l := range s.leaves.all() {
+		c, err := s.describe(ctx, l, id)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.cfg.Logger.Warn("describe leaf cluster", "leaf", l.name, "user", id.User, "err", err)
+			}
+			continue
+		}
+		if c.GetApps() == nil {
+			c.Apps = &api.ListAppsResponse{}
+		}
+		// The leaf speaks for itself, but not under another name.
+		c.Apps.ClusterName = l.name
+		if c.Apps.ProxyPublicAddr == "" {
+			c.Apps.ProxyPublicAddr = l.publicAddr
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// dialLeaf routes a user's dial to the leaf cluster req names, through the
+// leaf's tunnel to this proxy. The leaf authorizes (with its role map and
+// roles) and writes the audit events; this proxy logs the outcome.
+func (s *Server) dialLeaf(ctx context.Context, id auth.Identity, req *api.DialRequest, reply DialReply) error {
+	leaf := req.GetCluster()
+	l := s.leaves.link(leaf)
+	if l == nil {
+		err := fmt.Errorf("leaf cluster %q is not connected to %s", leaf, s.cfg.ClusterName)
+		s.cfg.Logger.Info("leaf dial refused", "user", id.User, "leaf", leaf, "app", req.GetApp(), "err", err)
+		return reply.Reject("refused", err)
+	}
+	dctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
+	leafConn, err := s.agents.request(dctx, l.agentLink, &api.AgentDial{
+		App: req.GetApp(), Port: req.GetPort(), ClientAddr: req.GetClientAddr(), User: id.User, Roles: id.Roles,
+	})
+	cancel()
+	if err != nil {
+		if errors.Is(err, errAgentGone) {
+			err = fmt.Errorf("leaf cluster %q disconnected", leaf)
+		}
+		s.cfg.Logger.Info("leaf dial refused", "user", id.User, "leaf", leaf, "app", req.GetApp(), "err", err)
+		return reply.Reject("refused", err)
+	}
+	conn, err := reply.Established()
+	if err != nil {
+		leafConn.Close()
+		return err
+	}
+	finished := make(chan struct{})
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer close(finished)
+		res, err := relay.Splice(s.ctx, conn, leafConn)
+		s.cfg.Logger.Info("leaf session ended", "user", id.User, "leaf", leaf, "app", req.GetApp(), "bytes_in", res.AToB, "bytes_out", res.BToA, "err", err)
+	}()
+	select {
+	case <-finished:
+	case <-conn.Done():
+	}
+	return nil
+}
+
+// remoteClusters returns the leaves that joined (or the one called name)
+// as resources, with whether they are connected to this proxy.
+func (s *Server) remoteClusters(ctx context.Context, name string) ([]resource.Resource, error) {
+	leaves, err := s.cfg.Auth.ListLeaves(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []resource.Resource
+	for _, lf := range leaves {
+		if name != "" && lf.Name != name {
+			continue
+		}
+		st := &resource.RemoteClusterStatus{Joined: lf.Joined}
+		if l := s.leaves.link(lf.Name); l != nil {
+			st.Connected, st.ProxyPublicAddr = true, l.publicAddr
+		}
+		out = append(out, resource.NewRemoteCluster(lf.Name, st))
+	}
+	if name != "" && len(out) == 0 {
+		return nil, fmt.Errorf("remote_cluster %q: %w", name, auth.ErrNoSuchResource)
+	}
+	return out, nil
+}
+
+// removeRemoteCluster ends the trust of a leaf: its record goes, so its
+// certificate is refused from now on, and its tunnel here is cut.
+func (s *Server) removeRemoteCluster(ctx context.Context, name string) error {
+	if err := s.cfg.Auth.RemoveLeaf(ctx, name); err != nil {
+		return err
+	}
+	if l := s.leaves.link(name); l != nil {
+		l.end(fmt.Errorf("the trust of leaf cluster %s was removed", name))
+	}
+	return nil
+}

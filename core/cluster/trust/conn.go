@@ -1,0 +1,229 @@
+package trust
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/vnetproject/vnet/core/api"
+	"github.com/vnetproject/vnet/core/cluster/resource"
+	"github.com/vnetproject/vnet/core/tunnel"
+)
+
+// Version is sent in the leaf's hello.
+const Version = "0.1.0"
+
+// Reconnection back-off (jittered, as agents do) and bounds.
+const (
+	minBackoff     = 250 * time.Millisecond
+	maxBackoff     = 30 * time.Second
+	welcomeTimeout = 30 * time.Second
+	// maxConns bounds the root users' connections relayed at once.
+	maxConns = 4096
+)
+
+// conn is the leaf's tunnel to one root.
+type conn struct {
+	svc   *Service
+	tc    *resource.TrustedCluster // as it was when the connection started
+	conns chan struct{}            // one token per relayed connection
+	wg    sync.WaitGroup
+}
+
+// run keeps the tunnel up until ctx is done or the root removes the trust
+// (then it waits for the trusted_cluster to change: Service restarts it).
+func (c *conn) run(ctx context.Context) {
+	c.conns = make(chan struct{}, maxConns)
+	defer c.wg.Wait()
+	log := c.svc.cfg.Logger.With("root", c.tc.Name(), "proxy", c.tc.Spec.WebProxyAddr)
+	backoff := minBackoff
+	for {
+		welcomed, err := c.session(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, errTrustRemoved) {
+			log.Error("not connecting to the root cluster", "err", err)
+			<-ctx.Done()
+			return
+		}
+		if welcomed {
+			backoff = minBackoff
+		}
+		wait := backoff/2 + rand.N(backoff/2+1)
+		log.Warn("disconnected from the root cluster; reconnecting", "in", wait.Round(time.Millisecond), "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// session is one connection to the root's proxy.
+func (c *conn) session(ctx context.Context) (welcomed bool, err error) {
+	prof, err := c.loadOrJoin(ctx)
+	if err != nil {
+		return false, err
+	}
+	gc, err := prof.Dial()
+	if err != nil {
+		return false, err
+	}
+	defer gc.Close()
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := api.NewTrustClient(gc).Control(sctx)
+	if err != nil {
+		return false, c.checkRefused(ctx, err)
+	}
+	var sendMu sync.Mutex // a stream has one sender at a time
+	send := func(m *api.LeafMessage) error {
+		sendMu.Lock()
+		defer sendMu.Unlock()
+		return st.Send(m)
+	}
+	if err := send(&api.LeafMessage{Hello: &api.LeafHello{Version: Version, ProxyPublicAddr: c.svc.cfg.PublicAddr}}); err != nil {
+		return false, c.checkRefused(ctx, err)
+	}
+	welcomes := make(chan *api.AgentWelcome, 1)
+	recvErr := make(chan error, 1)
+	go func() {
+		for {
+			m, err := st.Recv()
+			if err != nil {
+				recvErr <- err
+				return
+			}
+			switch {
+			case m.GetWelcome() != nil:
+				select {
+				case welcomes <- m.GetWelcome():
+				default:
+				}
+			case m.GetDescribe() != nil:
+				c.wg.Add(1)
+				go func() {
+					defer c.wg.Done()
+					if err := send(&api.LeafMessage{Catalog: c.describe(sctx, m.GetDescribe())}); err != nil {
+						cancel()
+					}
+				}()
+			case m.GetDial() != nil:
+				c.serve(sctx, gc, m.GetDial())
+			}
+		}
+	}()
+	var w *api.AgentWelcome
+	select {
+	case w = <-welcomes:
+	case err := <-recvErr:
+		return false, c.checkRefused(ctx, err)
+	case <-time.After(welcomeTimeout):
+		return false, errors.New("the root proxy did not answer the hello")
+	case <-ctx.Done():
+		return false, nil
+	}
+	if w.GetClusterName() != c.tc.Name() {
+		return false, fmt.Errorf("the root proxy serves cluster %q, not %q", w.GetClusterName(), c.tc.Name())
+	}
+	beat := time.Duration(w.GetHeartbeatMillis()) * time.Millisecond
+	if beat <= 0 {
+		beat = 5 * time.Second
+	}
+	c.svc.cfg.Logger.Info("connected to the root cluster", "root", c.tc.Name(), "proxy", c.tc.Spec.WebProxyAddr, "heartbeat", beat)
+	tick := time.NewTicker(beat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			if err := send(&api.LeafMessage{Heartbeat: true}); err != nil {
+				return true, err
+			}
+		case err := <-recvErr:
+			return true, c.checkRefused(ctx, err)
+		case <-ctx.Done():
+			// Tell the root at once rather than let it wait for missed
+			// heartbeats; best effort.
+			_ = send(&api.LeafMessage{Goodbye: true})
+			_ = st.CloseSend()
+			select {
+			case <-recvErr:
+			case <-time.After(time.Second):
+			}
+			return true, nil
+		}
+	}
+}
+
+// checkRefused turns the root's refusal of this leaf's certificate into
+// errTrustRemoved, dropping the identity.
+func (c *conn) checkRefused(ctx context.Context, err error) error {
+	if status.Code(err) != codes.PermissionDenied {
+		return err
+	}
+	if rerr := refused(ctx, c.svc.cfg.Store, c.tc.Name()); rerr != nil {
+		c.svc.cfg.Logger.Warn("record the root's refusal", "root", c.tc.Name(), "err", rerr)
+	}
+	return fmt.Errorf("%w: %v", errTrustRemoved, status.Convert(err).Message())
+}
+
+// describe answers the root's question: what may this root user reach here?
+func (c *conn) describe(ctx context.Context, d *api.LeafDescribe) *api.LeafDescribeResult {
+	id := remoteIdentity(c.tc, d.GetUser(), d.GetRoles())
+	cat, err := c.svc.cfg.Local.RemoteCatalog(ctx, id)
+	if err != nil {
+		return &api.LeafDescribeResult{Id: d.GetId(), Error: status.Convert(err).Message()}
+	}
+	return &api.LeafDescribeResult{Id: d.GetId(), Catalog: cat}
+}
+
+// serve handles one of the root's dials in the background.
+func (c *conn) serve(ctx context.Context, gc grpc.ClientConnInterface, d *api.AgentDial) {
+	reply := answer{ctx: ctx, conn: gc, id: d.GetId(), app: d.GetApp()}
+	c.wg.Add(1)
+	select {
+	case c.conns <- struct{}{}:
+	default:
+		go func() {
+			defer c.wg.Done()
+			_ = reply.Reject("refused", fmt.Errorf("leaf cluster %s is at its limit of %d connections from its root", c.svc.cfg.ClusterName, maxConns))
+		}()
+		return
+	}
+	go func() {
+		defer c.wg.Done()
+		defer func() { <-c.conns }()
+		id := remoteIdentity(c.tc, d.GetUser(), d.GetRoles())
+		req := &api.DialRequest{App: d.GetApp(), Port: d.GetPort(), ClientAddr: d.GetClientAddr()}
+		if err := c.svc.cfg.Local.ServeRemoteDial(ctx, id, req, reply); err != nil {
+			c.svc.cfg.Logger.Info("root dial not answered", "root", c.tc.Name(), "app", d.GetApp(), "err", err)
+		}
+	}()
+}
+
+// answer replies to one of the root's dials with an Agent.Connect stream
+// on the leaf's connection, as an agent does.
+type answer struct {
+	ctx  context.Context
+	conn grpc.ClientConnInterface
+	id   uint64
+	app  string
+}
+
+func (a answer) Reject(_ string, err error) error {
+	_, aerr := tunnel.Answer(a.ctx, a.conn, a.id, a.app, err)
+	return aerr
+}
+
+func (a answer) Established() (*tunnel.Conn, error) {
+	return tunnel.Answer(a.ctx, a.conn, a.id, a.app, nil)
+}
