@@ -91,7 +91,7 @@ type Server struct {
 	// user loses access.
 	sessions sessionSet
 
-	agentSide // agents' tunnels and forwarding between proxies (agents.go)
+	agentSide         // agents' tunnels and forwarding between proxies (agents.go)
 	leaves    leafHub // leaf clusters' tunnels to this (root) proxy (leaves.go)
 }
 
