@@ -10,8 +10,11 @@ cd "$(dirname "$0")/.."
 if [ "$(id -u)" -eq 0 ]; then
 	scripts/deps.sh
 fi
-echo "==> go vet"
+echo "==> go vet, gofmt, and the darwin build (GOOS=darwin go vet)"
 go vet ./...
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*'))
+[ -z "$unformatted" ] || { echo "gofmt needed: $unformatted"; exit 1; }
+GOOS=darwin GOARCH=arm64 go vet ./...
 echo "==> Swift: tree-sitter parse, bridge calls against bridge/vnet.h"
 scripts/check-swift.sh
 echo "==> go test -race ./..."
