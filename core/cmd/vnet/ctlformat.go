@@ -54,6 +54,10 @@ func writeTable(w io.Writer, kind string, rs []resource.Resource) error {
 		row("NAME", "ROLES", "PASSWORD", "CREATED")
 	case resource.KindVNetConfig:
 		row("IPV4 RANGE", "CUSTOM DNS ZONES")
+	case resource.KindTrustedCluster:
+		row("NAME", "ENABLED", "ROOT PROXY", "ROLE MAP")
+	case resource.KindRemoteCluster:
+		row("NAME", "STATUS", "PROXY", "JOINED")
 	}
 	for _, r := range rs {
 		switch r := r.(type) {
@@ -78,6 +82,21 @@ func writeTable(w io.Writer, kind string, rs []resource.Resource) error {
 				zones = append(zones, z.Suffix)
 			}
 			row(r.Spec.IPv4CIDRRange, orDash(strings.Join(zones, ",")))
+		case *resource.TrustedCluster:
+			var maps []string
+			for _, m := range r.Spec.RoleMap {
+				maps = append(maps, m.Remote+"->"+strings.Join(m.Local, "|"))
+			}
+			row(r.Name(), fmt.Sprint(r.IsEnabled()), r.Spec.WebProxyAddr, orDash(strings.Join(maps, ",")))
+		case *resource.RemoteCluster:
+			state, proxy, joined := "offline", "-", "-"
+			if st := r.Status; st != nil {
+				if st.Connected {
+					state = "online"
+				}
+				proxy, joined = orDash(st.ProxyPublicAddr), st.Joined.Local().Format(time.DateTime)
+			}
+			row(r.Name(), state, proxy, joined)
 		}
 	}
 	return tw.Flush()
