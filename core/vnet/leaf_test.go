@@ -1,0 +1,51 @@
+package vnet_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/vnetproject/vnet/core/cluster/auth"
+	"github.com/vnetproject/vnet/core/cluster/clustertest"
+	"github.com/vnetproject/vnet/core/netcfg"
+)
+
+// TestSystemLeafCluster: a user logged in to a root reaches an app of a
+// leaf cluster by name through one VNet, with the leaf's own range and
+// zone, over the leaf's real reverse tunnel to the root.
+func TestSystemLeafCluster(t *testing.T) {
+	checkGoroutines(t)
+	root := clustertest.Start(t, "root.test", "proxy.root.test",
+		clustertest.App{Name: "root-app", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "app.root-zone.test"})
+	leaf := clustertest.Start(t, "leaf.test", "proxy.leaf.test",
+		clustertest.App{Name: "leaf-app", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "app.leaf-zone.test"})
+	createResource(t, root.Admin(t), vnetConfig("", "root-zone.test"))
+	leafRange := netip.MustParsePrefix("100.70.0.0/16")
+	createResource(t, leaf.Admin(t), vnetConfig(leafRange.String(), "leaf-zone.test"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	token, _, err := root.Daemon.Auth().AddJoinToken(ctx, auth.TokenTypeTrustedCluster, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	createResource(t, leaf.Admin(t), fmt.Sprintf(
+		"kind: trusted_cluster\nversion: v1\nmetadata: {name: root.test}\nspec:\n  token: %s\n  web_proxy_addr: %s\n  ca_pin: %s\n  role_map: [{remote: dev, local: [access]}]\n",
+		token, root.Addr, root.Daemon.Auth().CA().Pin()))
+
+	w := startVNet(t, root.AddUser(t, "alice", "dev"))
+	s := w.waitSettings(t, "the leaf's range and domains", func(s netcfg.Settings) bool {
+		return slices.Contains(s.Routes, leafRange) && slices.Contains(s.DNSZones, "leaf-zone.test") && slices.Contains(s.DNSZones, "proxy.leaf.test")
+	})
+	if s.TunAddr4 != hostAddr {
+		t.Errorf("device address %s, want %s from the root's range", s.TunAddr4, hostAddr)
+	}
+	ipRoot, ipLeaf := w.resolve(t, "app.root-zone.test"), w.resolve(t, "App.Leaf-Zone.Test.")
+	if !netip.MustParsePrefix("100.64.0.0/10").Contains(ipRoot) || !leafRange.Contains(ipLeaf) {
+		t.Fatalf("root app = %s, leaf app = %s: want each in its cluster's range", ipRoot, ipLeaf)
+	}
+	w.echo(t, hostAddr, netip.AddrPortFrom(ipLeaf, 80))
+	w.echo(t, hostAddr, netip.AddrPortFrom(ipRoot, 80))
+}
