@@ -22,6 +22,8 @@ go test -race -count=1 ./...
 if [ "$(id -u)" -eq 0 ]; then
 	echo "==> end-to-end tests (network namespaces)"
 	scripts/e2e.sh
+	echo "==> leaf clusters and two roots end-to-end (network namespaces)"
+	scripts/e2e-leaf.sh
 	echo "==> bridge end-to-end tests: the C API over a real TUN (network namespaces)"
 	scripts/bridge-e2e.sh
 else

@@ -127,9 +127,10 @@ world_up() {
 	echo "nameserver 127.0.0.1" >"/etc/netns/$NS_CLUSTER/resolv.conf"
 
 	log "starting the test upstream DNS server (dnsmasq) at $CLUSTER_IP:53"
+	: >"$WORK/hosts" # more names: add_host
 	bg dnsmasq "$NS_CLUSTER" dnsmasq --keep-in-foreground --no-resolv --no-hosts --no-poll \
 		--bind-interfaces --listen-address="$CLUSTER_IP" --listen-address=127.0.0.1 --user=root \
-		--pid-file="$WORK/dnsmasq.pid" --local=/test/ \
+		--pid-file="$WORK/dnsmasq.pid" --local=/test/ --addn-hosts="$WORK/hosts" \
 		--host-record="${PROXY%%:*},$CLUSTER_IP" \
 		--host-record=only-upstream.test,192.0.2.50 \
 		--host-record=tcp-app.evilcompany.test,192.0.2.51
@@ -197,4 +198,77 @@ vnet_down() {
 	kill -TERM "$pid"
 	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
 	die "vnet up did not stop on SIGTERM"
+}
+
+# add_host NAME IP: the test upstream answers NAME with IP from now on.
+add_host() {
+	echo "$2 $1" >>"$WORK/hosts"
+	kill -HUP "$DNSMASQ_PID"
+	# shellcheck disable=SC2317 # called through wait_for
+	host_known() { [ "$(in_cluster dig +short +time=1 +tries=1 @"$CLUSTER_IP" "$1")" = "$2" ]; }
+	wait_for "dnsmasq to answer $1" host_known "$1" "$2"
+}
+
+# web_app NAME PORT TEXT: nginx in the cluster namespace serving TEXT at
+# http://127.0.0.1:PORT/.
+web_app() {
+	local name=$1 port=$2 text=$3
+	mkdir -p "$WORK/www-$name"
+	echo "$text" >"$WORK/www-$name/index.html"
+	cat >"$WORK/nginx-$name.conf" <<-EOF
+		daemon off;
+		pid $WORK/nginx-$name.pid;
+		error_log $WORK/nginx-$name-error.log;
+		events {}
+		http {
+		  access_log off;
+		  server {
+		    listen 127.0.0.1:$port;
+		    root $WORK/www-$name;
+		  }
+		}
+	EOF
+	bg "nginx-$name" "$NS_CLUSTER" nginx -c "$WORK/nginx-$name.conf" -p "$WORK"
+	wait_for "nginx $name" in_cluster curl -sf "http://127.0.0.1:$port/"
+}
+
+# extra_cluster NAME HOST PORT APP APP_PORT APP_ADDR: another cluster daemon
+# in the cluster namespace, called NAME, with its proxy at $CLUSTER_IP:PORT
+# known to the upstream as HOST, its own data directory, and one app APP
+# (tcp://127.0.0.1:APP_PORT at APP_ADDR). Its config is
+# $WORK/NAME/cluster.yaml (for ctl_in); start_cluster NAME starts it (again).
+extra_cluster() {
+	local name=$1 host=$2 port=$3 app=$4 app_port=$5 app_addr=$6
+	mkdir -p "$WORK/$name"
+	cat >"$WORK/$name/cluster.yaml" <<-EOF
+		version: v1
+		cluster_name: $name
+		data_dir: $WORK/$name/data
+		proxy_service:
+		  listen_addr: $CLUSTER_IP:$port
+		  public_addr: $host:$port
+		app_service:
+		  enabled: true
+		  apps:
+		    - name: $app
+		      uri: tcp://127.0.0.1:$app_port
+		      public_addr: $app_addr
+	EOF
+	add_host "$host" "$CLUSTER_IP"
+	start_cluster "$name"
+}
+
+# start_cluster NAME: start (or restart) the extra cluster NAME; its PID is
+# left in CLUSTER_PID.
+start_cluster() {
+	bg "cluster-$1" "$NS_CLUSTER" "$VNET" cluster start --config "$WORK/$1/cluster.yaml"
+	CLUSTER_PID=$BG_PID
+	wait_for "cluster $1" ctl_in "$1" status
+}
+
+# ctl_in NAME ARGS...: `vnet ctl` of the extra cluster NAME.
+ctl_in() {
+	local name=$1
+	shift
+	in_cluster "$VNET" ctl --config "$WORK/$name/cluster.yaml" "$@"
 }

@@ -27,7 +27,7 @@ const ctlUsage = `vnet ctl [--config FILE | --identity DIR] COMMAND
   audit [--since 1h] [--until TIME] [--user NAME] [--app NAME] [--limit N] [--format text|json]
   status
   tokens add --type=app|trusted_cluster [--ttl=30m] | tokens ls
-KIND: ` + "app, role, user, vnet_config (plural forms work too)"
+KIND: ` + "app, role, user, vnet_config, trusted_cluster (on a leaf), remote_cluster (on a root; plural forms work too)"
 
 // stdout is where ctl writes its results; tests replace it.
 var stdout io.Writer = os.Stdout

@@ -46,6 +46,12 @@ func ctlTokens(ctx context.Context, c *ctlClient, args []string) error {
 		fmt.Fprintf(stdout, "The %s join token below can be used until %s.\n\n  %s\n\n", *typ, expires, res.GetToken())
 		if *typ == "app" {
 			fmt.Fprintf(stdout, "Put it in the agent's agent.yaml with the cluster's CA pin:\n\n  join_token: %s\n  ca_pin: %s\n", res.GetToken(), st.GetCaPin())
+		} else {
+			fmt.Fprintf(stdout, "Create a trusted_cluster with it on the leaf cluster ('vnet ctl create' there):\n\n"+
+				"  kind: trusted_cluster\n  version: v1\n  metadata:\n    name: %s\n  spec:\n    enabled: true\n    token: %s\n"+
+				"    web_proxy_addr: PROXY_HOST:PORT   # this cluster's proxy public address\n    ca_pin: %s\n"+
+				"    role_map:\n      - remote: dev        # a role here ('*': any)\n        local: [access]    # roles on the leaf\n",
+				st.GetClusterName(), res.GetToken(), st.GetCaPin())
 		}
 		return nil
 	case "ls":
