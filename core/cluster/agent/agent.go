@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"sync"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/vnetproject/vnet/core/api"
+	"github.com/vnetproject/vnet/core/cluster/backoff"
 	"github.com/vnetproject/vnet/core/cluster/resource"
 	"github.com/vnetproject/vnet/core/profile"
 	"github.com/vnetproject/vnet/core/relay"
@@ -26,11 +26,8 @@ import (
 // Version is sent with every registration.
 const Version = "0.1.0"
 
-// Reconnection back-off: from minBackoff, doubling up to maxBackoff, with
-// jitter so that agents cut off together do not come back together.
+// Reconnection back-off is package backoff's.
 const (
-	minBackoff = 250 * time.Millisecond
-	maxBackoff = 30 * time.Second
 	// welcomeTimeout bounds the wait for the proxy's answer to a
 	// registration.
 	welcomeTimeout = 30 * time.Second
@@ -111,24 +108,9 @@ func (a *Agent) app(name string) *resource.App {
 // back-off. On return every app connection has ended.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.wg.Wait()
-	backoff := minBackoff
-	for {
-		registered, err := a.session(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if registered {
-			backoff = minBackoff
-		}
-		wait := backoff/2 + rand.N(backoff/2+1)
+	return backoff.Loop(ctx, a.session, func(wait time.Duration, err error) {
 		a.log.Warn("agent disconnected from the proxy; reconnecting", "proxy", a.id.ProxyAddr, "in", wait.Round(time.Millisecond), "err", err)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(wait):
-		}
-		backoff = min(2*backoff, maxBackoff)
-	}
+	}, nil)
 }
 
 // session is one connection to the proxy, from registration until it

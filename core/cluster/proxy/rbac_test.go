@@ -124,32 +124,10 @@ func TestRolesDecideDialsAndListing(t *testing.T) {
 	})
 }
 
-// waitForEvents polls the audit log until want holds; the deadline only
-// keeps a broken test from hanging.
+// waitForEvents polls the audit log until want holds.
 func waitForEvents(t *testing.T, admin api.ClusterClient, req *api.SearchAuditRequest, want func([]audit.Event) bool) []audit.Event {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		res, err := admin.SearchAudit(ctx(t), req)
-		if err != nil {
-			t.Fatalf("SearchAudit: %v", err)
-		}
-		var evs []audit.Event
-		for _, data := range res.GetEventsJson() {
-			var ev audit.Event
-			if err := json.Unmarshal(data, &ev); err != nil {
-				t.Fatal(err)
-			}
-			evs = append(evs, ev)
-		}
-		if want(evs) {
-			return evs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("audit log never showed the expected events: %+v", evs)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return clustertest.WaitForEvents(t, admin, req, want)
 }
 
 func TestAuditRecordsSessionsAndDenials(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/vnetproject/vnet/core/api"
+	"github.com/vnetproject/vnet/core/cluster/backoff"
 	"github.com/vnetproject/vnet/core/cluster/resource"
 	"github.com/vnetproject/vnet/core/tunnel"
 )
@@ -20,10 +20,7 @@ import (
 // Version is sent in the leaf's hello.
 const Version = "0.1.0"
 
-// Reconnection back-off (jittered, as agents do) and bounds.
 const (
-	minBackoff     = 250 * time.Millisecond
-	maxBackoff     = 30 * time.Second
 	welcomeTimeout = 30 * time.Second
 	// maxConns bounds the root users' connections relayed at once.
 	maxConns = 4096
@@ -43,28 +40,12 @@ func (c *conn) run(ctx context.Context) {
 	c.conns = make(chan struct{}, maxConns)
 	defer c.wg.Wait()
 	log := c.svc.cfg.Logger.With("root", c.tc.Name(), "proxy", c.tc.Spec.WebProxyAddr)
-	backoff := minBackoff
-	for {
-		welcomed, err := c.session(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		if errors.Is(err, errTrustRemoved) {
-			log.Error("not connecting to the root cluster", "err", err)
-			<-ctx.Done()
-			return
-		}
-		if welcomed {
-			backoff = minBackoff
-		}
-		wait := backoff/2 + rand.N(backoff/2+1)
+	err := backoff.Loop(ctx, c.session, func(wait time.Duration, err error) {
 		log.Warn("disconnected from the root cluster; reconnecting", "in", wait.Round(time.Millisecond), "err", err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		backoff = min(2*backoff, maxBackoff)
+	}, func(err error) bool { return errors.Is(err, errTrustRemoved) })
+	if err != nil {
+		log.Error("not connecting to the root cluster", "err", err)
+		<-ctx.Done()
 	}
 }
 

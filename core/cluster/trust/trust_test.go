@@ -2,7 +2,6 @@ package trust_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -215,28 +214,7 @@ func remoteCluster(t *testing.T, admin api.ClusterClient, name string) (string, 
 
 func waitForEvents(t *testing.T, admin api.ClusterClient, user string, ok func([]audit.Event) bool) {
 	t.Helper()
-	deadline := time.Now().Add(patience)
-	for {
-		res, err := admin.SearchAudit(ctxFor(t), &api.SearchAuditRequest{User: user})
-		if err != nil {
-			t.Fatalf("SearchAudit: %v", err)
-		}
-		var evs []audit.Event
-		for _, data := range res.GetEventsJson() {
-			var ev audit.Event
-			if err := json.Unmarshal(data, &ev); err != nil {
-				t.Fatal(err)
-			}
-			evs = append(evs, ev)
-		}
-		if ok(evs) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the leaf's audit log never showed the expected events of %s: %+v", user, evs)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	clustertest.WaitForEvents(t, admin, &api.SearchAuditRequest{User: user}, ok)
 }
 
 func hasEvent(typ, app string) func([]audit.Event) bool {
