@@ -131,42 +131,22 @@ func (a *Agent) session(ctx context.Context) (registered bool, err error) {
 	if err := st.Send(a.registration()); err != nil {
 		return false, err
 	}
-	welcomes := make(chan *api.AgentWelcome, 1)
-	recvErr := make(chan error, 1)
-	go func() {
-		for {
-			m, err := st.Recv()
-			if err != nil {
-				recvErr <- err
-				return
-			}
-			switch {
-			case m.GetWelcome() != nil:
-				select {
-				case welcomes <- m.GetWelcome():
-				default: // only the first matters for the loop; log the rest
-					a.logWelcome(m.GetWelcome())
-				}
-			case m.GetDial() != nil:
-				a.serve(sctx, conn, m.GetDial())
-			}
+	w, recvErr, err := tunnel.ReadControl(ctx, st, func(m *api.ProxyMessage) {
+		switch {
+		case m.GetWelcome() != nil: // only the first matters for the loop; log the rest
+			a.logWelcome(m.GetWelcome())
+		case m.GetDial() != nil:
+			a.serve(sctx, conn, m.GetDial())
 		}
-	}()
-	var w *api.AgentWelcome
-	select {
-	case w = <-welcomes:
-	case err := <-recvErr:
-		return false, err
-	case <-time.After(welcomeTimeout):
-		return false, errors.New("the proxy did not answer the registration")
-	case <-ctx.Done():
-		return false, nil
+	}, welcomeTimeout)
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, nil
+		}
+		return false, fmt.Errorf("registration: %w", err)
 	}
 	a.logWelcome(w)
-	beat := time.Duration(w.GetHeartbeatMillis()) * time.Millisecond
-	if beat <= 0 {
-		beat = 5 * time.Second
-	}
+	beat := tunnel.HeartbeatOf(w)
 	tick := time.NewTicker(beat)
 	defer tick.Stop()
 	for {

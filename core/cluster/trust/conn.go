@@ -75,51 +75,30 @@ func (c *conn) session(ctx context.Context) (welcomed bool, err error) {
 	if err := send(&api.LeafMessage{Hello: &api.LeafHello{Version: Version, ProxyPublicAddr: c.svc.cfg.PublicAddr}}); err != nil {
 		return false, c.checkRefused(ctx, err)
 	}
-	welcomes := make(chan *api.AgentWelcome, 1)
-	recvErr := make(chan error, 1)
-	go func() {
-		for {
-			m, err := st.Recv()
-			if err != nil {
-				recvErr <- err
-				return
-			}
-			switch {
-			case m.GetWelcome() != nil:
-				select {
-				case welcomes <- m.GetWelcome():
-				default:
+	w, recvErr, err := tunnel.ReadControl(ctx, st, func(m *api.ProxyMessage) {
+		switch {
+		case m.GetDescribe() != nil:
+			c.wg.Add(1)
+			go func() {
+				defer c.wg.Done()
+				if err := send(&api.LeafMessage{Catalog: c.describe(sctx, m.GetDescribe())}); err != nil {
+					cancel()
 				}
-			case m.GetDescribe() != nil:
-				c.wg.Add(1)
-				go func() {
-					defer c.wg.Done()
-					if err := send(&api.LeafMessage{Catalog: c.describe(sctx, m.GetDescribe())}); err != nil {
-						cancel()
-					}
-				}()
-			case m.GetDial() != nil:
-				c.serve(sctx, gc, m.GetDial())
-			}
+			}()
+		case m.GetDial() != nil:
+			c.serve(sctx, gc, m.GetDial())
 		}
-	}()
-	var w *api.AgentWelcome
-	select {
-	case w = <-welcomes:
-	case err := <-recvErr:
+	}, welcomeTimeout)
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, nil
+		}
 		return false, c.checkRefused(ctx, err)
-	case <-time.After(welcomeTimeout):
-		return false, errors.New("the root proxy did not answer the hello")
-	case <-ctx.Done():
-		return false, nil
 	}
 	if w.GetClusterName() != c.tc.Name() {
 		return false, fmt.Errorf("the root proxy serves cluster %q, not %q", w.GetClusterName(), c.tc.Name())
 	}
-	beat := time.Duration(w.GetHeartbeatMillis()) * time.Millisecond
-	if beat <= 0 {
-		beat = 5 * time.Second
-	}
+	beat := tunnel.HeartbeatOf(w)
 	c.svc.cfg.Logger.Info("connected to the root cluster", "root", c.tc.Name(), "proxy", c.tc.Spec.WebProxyAddr, "heartbeat", beat)
 	tick := time.NewTicker(beat)
 	defer tick.Stop()
