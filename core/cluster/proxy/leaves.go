@@ -329,7 +329,10 @@ func (s *Server) dialLeaf(ctx context.Context, id auth.Identity, req *api.DialRe
 	go func() {
 		defer s.wg.Done()
 		defer close(finished)
-		res, err := relay.Splice(s.ctx, conn, leafConn)
+		// Tracked so that removing the user here cuts it at once.
+		sctx, untrack := s.track(&openSession{user: id.User, app: resource.NewApp(req.GetApp(), "", "", nil), leaf: leaf})
+		defer untrack()
+		res, err := relay.Splice(sctx, conn, leafConn)
 		s.cfg.Logger.Info("leaf session ended", "user", id.User, "leaf", leaf, "app", req.GetApp(), "bytes_in", res.AToB, "bytes_out", res.BToA, "err", err)
 	}()
 	select {

@@ -241,7 +241,8 @@ func TestLeafCluster(t *testing.T) {
 
 	leafCfg := clustertest.Config(t, "leaf.test", "proxy.leaf.test",
 		clustertest.App{Name: "leaf-app", URI: "tcp://" + clustertest.GreeterServer(t, "leaf"), PublicAddr: "leaf-app.leaf.test", Labels: map[string]string{"env": "dev"}},
-		clustertest.App{Name: "leaf-prod", URI: "tcp://" + clustertest.GreeterServer(t, "prod"), PublicAddr: "leaf-prod.leaf.test", Labels: map[string]string{"env": "prod"}})
+		clustertest.App{Name: "leaf-prod", URI: "tcp://" + clustertest.GreeterServer(t, "prod"), PublicAddr: "leaf-prod.leaf.test", Labels: map[string]string{"env": "prod"}},
+		clustertest.App{Name: "leaf-echo", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "leaf-echo.leaf.test", Labels: map[string]string{"env": "dev"}})
 	leaf := startNode(t, leafCfg)
 	leafAdmin := leaf.admin(t)
 	create(t, leafAdmin, "kind: role\nversion: v1\nmetadata: {name: leaf-dev}\nspec: {allow: {app_labels: {env: dev}}}\n")
@@ -254,7 +255,7 @@ func TestLeafCluster(t *testing.T) {
 	outer := t // what lives past a subtest is started with the test's t
 
 	t.Run("root user sees and reaches what the role map gives", func(t *testing.T) {
-		u := aw.waitFor(t, "leaf-app in leaf.test", hasLeafApps("leaf.test", "leaf-app"))
+		u := aw.waitFor(t, "leaf-app in leaf.test", hasLeafApps("leaf.test", "leaf-app", "leaf-echo"))
 		l := u.GetLeaves()[0]
 		if got := l.GetApps().GetProxyPublicAddr(); got != "proxy.leaf.test:3080" {
 			t.Errorf("leaf proxy address %q", got)
@@ -283,6 +284,28 @@ func TestLeafCluster(t *testing.T) {
 		waitForEvents(t, leafAdmin, "alice@root.test", hasEvent(audit.SessionRejected, "leaf-prod"))
 		waitForEvents(t, leafAdmin, "bob@root.test", hasEvent(audit.SessionRejected, "leaf-app"))
 	})
+	t.Run("removing the root user cuts their open leaf session", func(t *testing.T) {
+		carol := root.AddUser(t, "carol", "dev")
+		conn, err := tunnel.NewClient(clustertest.Dial(t, carol), "root.test").DialIn(ctxFor(t), "leaf.test", "leaf-echo", 80, "192.0.2.8:1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		buf := make([]byte, 4)
+		if _, err := conn.Write([]byte("ping")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(conn, buf); err != nil || string(buf) != "ping" {
+			t.Fatalf("echo: %q, %v", buf, err)
+		}
+		res, err := rootAdmin.DeleteResource(ctxFor(t), &api.DeleteResourceRequest{Kind: "user", Name: "carol"})
+		if err != nil || res.GetSessionsClosed() != 1 {
+			t.Fatalf("users rm carol: %v, %d sessions closed; want 1", err, res.GetSessionsClosed())
+		}
+		if _, err := io.ReadAll(conn); err == nil {
+			t.Error("carol's leaf session ended cleanly after she was removed; want it cut")
+		}
+	})
 	joined, err := remoteCluster(t, rootAdmin, "leaf.test")
 	if err != nil || !strings.Contains(joined, "connected: true") {
 		t.Fatalf("remote_cluster: %v\n%s", err, joined)
@@ -296,7 +319,7 @@ func TestLeafCluster(t *testing.T) {
 		}
 		leaf = startNode(outer, leafCfg)
 		leafAdmin = leaf.admin(outer)
-		aw.waitFor(t, "leaf-app back", hasLeafApps("leaf.test", "leaf-app"))
+		aw.waitFor(t, "leaf-app back", hasLeafApps("leaf.test", "leaf-app", "leaf-echo"))
 		if got, err := dialLeaf(t, alice, "leaf.test", "leaf-app"); err != nil || got != "leaf" {
 			t.Errorf("dial after restart = %q, %v", got, err)
 		}
@@ -315,7 +338,7 @@ func TestLeafCluster(t *testing.T) {
 			t.Error("remote_cluster still listed")
 		}
 		create(t, leafAdmin, trustedCluster(root, joinToken(t, root), roleMap))
-		aw.waitFor(t, "leaf-app back with a new token", hasLeafApps("leaf.test", "leaf-app"))
+		aw.waitFor(t, "leaf-app back with a new token", hasLeafApps("leaf.test", "leaf-app", "leaf-echo"))
 	})
 	t.Run("removing the trusted_cluster on the leaf disconnects", func(t *testing.T) {
 		if _, err := leafAdmin.DeleteResource(ctxFor(t), &api.DeleteResourceRequest{Kind: "trusted_cluster", Name: "root.test"}); err != nil {
