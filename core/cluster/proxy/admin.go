@@ -31,6 +31,10 @@ func (c *clusterServer) CreateResource(ctx context.Context, req *api.CreateResou
 	switch r := r.(type) {
 	case *resource.User:
 		err = c.createUser(ctx, r, req.GetForce(), out)
+	case *resource.TrustedCluster:
+		if err = c.s.checkRoleMap(ctx, r); err == nil {
+			out.Created, err = c.s.cfg.State.Create(ctx, r, req.GetForce())
+		}
 	case *resource.RemoteCluster:
 		err = fmt.Errorf("a remote_cluster is recorded when a leaf cluster joins: create a trusted_cluster on the leaf, with a token from 'vnet ctl tokens add --type=trusted_cluster'")
 	default:

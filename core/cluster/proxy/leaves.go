@@ -342,6 +342,17 @@ func (s *Server) dialLeaf(ctx context.Context, id auth.Identity, req *api.DialRe
 	return nil
 }
 
+// checkRoleMap refuses a trusted_cluster whose role map names a role
+// this (leaf) cluster does not have: it would grant nothing, silently.
+func (s *Server) checkRoleMap(ctx context.Context, tc *resource.TrustedCluster) error {
+	for i, m := range tc.Spec.RoleMap {
+		if err := s.checkRolesExist(ctx, m.Local); err != nil {
+			return fmt.Errorf("trusted_cluster %q: spec.role_map[%d].local: %w", tc.Name(), i, err)
+		}
+	}
+	return nil
+}
+
 // remoteClusters returns the leaves that joined (or the one called name)
 // as resources, with whether they are connected to this proxy.
 func (s *Server) remoteClusters(ctx context.Context, name string) ([]resource.Resource, error) {

@@ -249,6 +249,10 @@ func TestLeafCluster(t *testing.T) {
 	create(t, leafAdmin, "kind: vnet_config\nversion: v1\nmetadata: {name: vnet-config}\nspec:\n  ipv4_cidr_range: 100.70.0.0/16\n  custom_dns_zones: [{suffix: leaf.company.test}]\n")
 	// alice's dev maps to leaf-dev; bob's ops maps to nothing.
 	roleMap := "    - remote: dev\n      local: [leaf-dev]\n"
+	_, err := leafAdmin.CreateResource(ctxFor(t), &api.CreateResourceRequest{Yaml: []byte(trustedCluster(root, "t", "    - remote: dev\n      local: [typo]\n"))})
+	if want := `spec.role_map[0].local: role "typo" does not exist`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("a role map to an unknown role: %v; want %q", err, want)
+	}
 	create(t, leafAdmin, trustedCluster(root, joinToken(t, root), roleMap))
 
 	aw, bw := watch(t, alice), watch(t, bob)

@@ -30,22 +30,42 @@ func runApps(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		c, err := catalog.NewProxySource(conn).Fetch(ctx)
+		clusters, err := offer(ctx, catalog.NewProxySource(conn))
 		conn.Close()
 		if err != nil {
 			fmt.Fprintf(w, "%s\t(unreachable: %s)\t\t\n", p.ClusterName, oneLine(err))
 			continue
 		}
-		for _, a := range c.Apps {
-			reach := "yes"
-			switch {
-			case a.PublicAddr == "":
-				reach = "no: no public_addr"
-			case !c.Captured(a.PublicAddr):
-				reach = "no: add a custom_dns_zones suffix for it to vnet_config"
+		for _, c := range clusters {
+			for _, a := range c.Apps {
+				reach := "yes"
+				switch {
+				case a.PublicAddr == "":
+					reach = "no: no public_addr"
+				case !c.Captured(a.PublicAddr):
+					reach = "no: add a custom_dns_zones suffix for it to vnet_config"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", c.Name, a.Name, a.PublicAddr, reach)
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", c.Name, a.Name, a.PublicAddr, reach)
 		}
 	}
 	return w.Flush()
+}
+
+// offer is what a logged-in cluster offers now: itself and its leaf
+// clusters (the first update of its catalog stream).
+func offer(ctx context.Context, src catalog.Source) ([]catalog.Cluster, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var got []catalog.Cluster
+	err := src.Watch(ctx, func(cs []catalog.Cluster) {
+		if got == nil {
+			got = cs
+			cancel()
+		}
+	})
+	if got != nil {
+		return got, nil
+	}
+	return nil, err
 }
