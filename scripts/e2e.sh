@@ -80,6 +80,12 @@ parallel_downloads() {
 }
 check "8 downloads at once all succeed" parallel_downloads
 
+log "diagnostics: vnet diag follows a name as a client would"
+check "vnet diag: a working app passes every check" outputs 'ok +TCP to tcp-app\.company\.test:8080 +connected through VNet' in_user "$VNET" diag tcp-app.company.test --port 8080 --state-dir "$WORK/state"
+expect_fail "vnet diag: a down app shows what the cluster said" 'TCP to down-app.company.test:8080 .*the cluster said: .*refused' in_user "$VNET" diag down-app.company.test --port 8080 --state-dir "$WORK/state"
+expect_fail "vnet diag: a name that is no app says where to look" 'no app you may reach' in_user "$VNET" diag nope.company.test --state-dir "$WORK/state"
+expect_fail "vnet diag: a name outside the zones says to add a zone" 'custom_dns_zones' in_user "$VNET" diag db.elsewhere.test --state-dir "$WORK/state"
+
 log "IPv6: AAAA from the machine's ULA prefix, reached with curl -6"
 app_ip6=$(in_user dig +short @100.64.0.2 tcp-app.company.test AAAA)
 check "AAAA is in fd00::/8 ($app_ip6)" outputs '^fd[0-9a-f]{2}:' echo "$app_ip6"

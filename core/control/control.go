@@ -1,5 +1,6 @@
-// Package control lets `vnet status` ask a running `vnet up` what it is
-// doing: HTTP with JSON over a Unix socket in VNet's state directory.
+// Package control lets `vnet status` and `vnet diag` ask a running `vnet
+// up` what it is doing: HTTP with JSON over a Unix socket in VNet's state
+// directory.
 package control
 
 import (
@@ -11,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -27,11 +29,17 @@ type Server struct {
 	srv *http.Server
 }
 
-// Listen serves status() as JSON at GET /status on a Unix socket at path.
-// A stale socket left by a VNet that died is replaced; one that a running
-// VNet answers on is an error. uid/gid (if >= 0) own the socket, so that
-// the user who ran sudo can ask without it.
-func Listen(path string, uid, gid int, status func() any) (*Server, error) {
+// Handlers answer the socket's requests; each returns a value sent as JSON.
+type Handlers struct {
+	Status func() any                    // GET /status
+	Diag   func(ctx context.Context) any // GET /diag
+}
+
+// Listen serves h as JSON on a Unix socket at path. A stale socket left by
+// a VNet that died is replaced; one that a running VNet answers on is an
+// error. uid/gid (if >= 0) own the socket, so that the user who ran sudo
+// can ask without it.
+func Listen(path string, uid, gid int, h Handlers) (*Server, error) {
 	if _, err := Get(context.Background(), path); err == nil {
 		return nil, fmt.Errorf("another VNet is running (it answers on %s)", path)
 	}
@@ -48,14 +56,21 @@ func Listen(path string, uid, gid int, status func() any) (*Server, error) {
 	os.Chmod(path, 0o660)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		enc.Encode(status())
+		writeJSON(w, h.Status())
+	})
+	mux.HandleFunc("GET /diag", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, h.Diag(r.Context()))
 	})
 	s := &Server{ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
 	go s.srv.Serve(ln)
 	return s, nil
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
 }
 
 // Close stops serving and removes the socket. Idempotent.
@@ -67,15 +82,21 @@ func (s *Server) Close() error {
 }
 
 // Get fetches the raw status JSON from the VNet serving on path.
-func Get(ctx context.Context, path string) ([]byte, error) {
+func Get(ctx context.Context, path string) ([]byte, error) { return get(ctx, path, "/status") }
+
+// Diag asks the VNet serving on path to check what it depends on and
+// returns the raw JSON.
+func Diag(ctx context.Context, path string) ([]byte, error) { return get(ctx, path, "/diag") }
+
+func get(ctx context.Context, path, what string) ([]byte, error) {
 	c := &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "unix", path)
 		},
-	}, Timeout: 10 * time.Second}
+	}, Timeout: 30 * time.Second}
 	defer c.CloseIdleConnections()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://vnet/status", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://vnet"+what, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +109,8 @@ func Get(ctx context.Context, path string) ([]byte, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("status: %s", resp.Status)
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return nil, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(msg)))
 	}
 	return io.ReadAll(resp.Body)
 }

@@ -101,6 +101,7 @@ type Engine struct {
 	cfg      Config
 	log      *slog.Logger
 	addrs    *addressBook       // never nil
+	failures failures           // last failed dial per app, for status and diag
 	upstream *dns.NegativeCache // never nil; wraps cfg.Upstream
 
 	mu       sync.Mutex

@@ -31,6 +31,11 @@ type AppStatus struct {
 	PublicAddr string     `json:"public_addr"`
 	IPv4       netip.Addr `json:"ipv4,omitzero"`
 	IPv6       netip.Addr `json:"ipv6,omitzero"`
+	// LastError is what the cluster said about the last connection to the
+	// app that failed, if any, and when: the reason a client only saw
+	// "connection refused".
+	LastError     string    `json:"last_error,omitempty"`
+	LastErrorTime time.Time `json:"last_error_time,omitzero"`
 }
 
 // Status reports what the engine is doing now.
@@ -45,6 +50,9 @@ func (e *Engine) Status() Status {
 		c := &snap.Clusters[i]
 		for _, a := range c.Apps {
 			as := AppStatus{Cluster: c.Name, Name: a.Name, PublicAddr: a.PublicAddr}
+			if f, ok := e.failures.get(appRef{Cluster: c.Name, Via: c.Via, App: a.Name}); ok {
+				as.LastError, as.LastErrorTime = f.err, f.at
+			}
 			if v4, ok := e.addrs.addrOf(c.Name, a.PublicAddr); ok {
 				as.IPv4 = v4
 				if e.cfg.ULA.IsValid() {

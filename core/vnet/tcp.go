@@ -3,6 +3,7 @@ package vnet
 import (
 	"context"
 
+	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/ipam"
 	"github.com/vnetproject/vnet/core/relay"
 	"github.com/vnetproject/vnet/core/stack"
@@ -40,6 +41,7 @@ func (e *Engine) handleTCP(ctx context.Context, req *stack.TCPRequest) {
 	cancel()
 	if err != nil {
 		log.Info("refused", "err", err)
+		e.failures.put(ref, api.ErrorLine(err))
 		return
 	}
 	client, err := req.Accept()

@@ -45,7 +45,10 @@ fails() {
 outputs() {
 	local pattern=$1 out
 	shift
-	out=$("$@") || return 1
+	out=$("$@") || {
+		echo "$out" | tail -n 20
+		return 1
+	}
 	grep -qE -- "$pattern" <<<"$out" || {
 		echo "output does not match /$pattern/:"
 		echo "$out" | head -n 20

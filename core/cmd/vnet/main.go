@@ -37,6 +37,7 @@ User side:
   vnet apps                                  TCP apps of every logged-in cluster
   sudo vnet up                               start VNet in the foreground (Linux)
   vnet status                                what the running VNet serves, and any problem
+  vnet diag [NAME] [--port P]                what VNet depends on, and why NAME does or does not work
 
 Run 'vnet COMMAND -h' for a command's flags.
 `
@@ -51,6 +52,7 @@ var commands = map[string]command{
 	"apps":    runApps,
 	"up":      runUp,
 	"status":  runStatus,
+	"diag":    runDiag,
 	"version": func(context.Context, []string) error { fmt.Println("vnet", version); return nil },
 }
 

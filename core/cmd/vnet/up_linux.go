@@ -12,6 +12,7 @@ import (
 
 	"github.com/vnetproject/vnet/core/catalog"
 	"github.com/vnetproject/vnet/core/control"
+	"github.com/vnetproject/vnet/core/diag"
 	"github.com/vnetproject/vnet/core/dns"
 	"github.com/vnetproject/vnet/core/netcfg"
 	"github.com/vnetproject/vnet/core/platform"
@@ -122,7 +123,20 @@ func runUp(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	ctl, err := control.Listen(filepath.Join(*stateDir, control.SocketName), sudoID("SUDO_UID"), sudoID("SUDO_GID"), func() any { return eng.Status() })
+	ctl, err := control.Listen(filepath.Join(*stateDir, control.SocketName), sudoID("SUDO_UID"), sudoID("SUDO_GID"), control.Handlers{
+		Status: func() any { return eng.Status() },
+		// What VNet depends on; `vnet diag NAME` follows the name itself,
+		// from the asking process, as any client would.
+		Diag: func(ctx context.Context) any {
+			return diag.Run(ctx, diag.Env{
+				Status:   eng.Status,
+				Profiles: profiles,
+				Clusters: diag.FetchersOf(clusters.Sources()),
+				Upstream: upstream,
+				Now:      time.Now(),
+			}, "", 0)
+		},
+	})
 	if err != nil {
 		return err
 	}

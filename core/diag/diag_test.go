@@ -1,0 +1,136 @@
+package diag
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	mdns "github.com/miekg/dns"
+
+	"github.com/vnetproject/vnet/core/catalog"
+	"github.com/vnetproject/vnet/core/cluster/auth"
+	"github.com/vnetproject/vnet/core/cluster/store"
+	"github.com/vnetproject/vnet/core/dns"
+	"github.com/vnetproject/vnet/core/netcfg"
+	"github.com/vnetproject/vnet/core/profile"
+	"github.com/vnetproject/vnet/core/vnet"
+)
+
+var (
+	appV4 = netip.MustParseAddr("100.94.1.2")
+	appV6 = netip.MustParseAddr("fd00::645e:102")
+)
+
+func status(lastErr string) vnet.Status {
+	return vnet.Status{
+		Running:  true,
+		Settings: netcfg.Settings{DNSAddrs: []netip.Addr{netip.MustParseAddr("100.64.0.2")}, DNSZones: []string{"proxy.root.test", "company.test"}},
+		Apps:     []vnet.AppStatus{{Cluster: "root.test", Name: "db", PublicAddr: "db.company.test", IPv4: appV4, IPv6: appV6, LastError: lastErr}},
+	}
+}
+
+// find returns the check whose name starts with prefix.
+func find(t *testing.T, d []Check, prefix string) Check {
+	t.Helper()
+	for _, c := range d {
+		if strings.HasPrefix(c.Name, prefix) {
+			return c
+		}
+	}
+	t.Fatalf("no check %q in %+v", prefix, d)
+	return Check{}
+}
+
+func TestName(t *testing.T) {
+	resolveTo := func(addrs ...netip.Addr) func(context.Context, string) ([]netip.Addr, error) {
+		return func(context.Context, string) ([]netip.Addr, error) { return addrs, nil }
+	}
+	refused := func(context.Context, netip.AddrPort) error { return syscall.ECONNREFUSED }
+	connects := func(context.Context, netip.AddrPort) error { return nil }
+	for _, tc := range []struct {
+		name    string
+		query   string
+		env     Env
+		lastErr string
+		want    map[string]string // check name prefix -> "ok" or a substring of a failing detail
+	}{
+		{"works", "DB.company.test.", Env{Resolve: resolveTo(appV6, appV4), Dial: connects}, "",
+			map[string]string{"domain": "ok", "app": "ok", "system resolver": "ok", "TCP": "ok"}},
+		{"outside the zones", "db.other.test", Env{}, "",
+			map[string]string{"domain": "custom_dns_zones", "app": "vnet apps"}},
+		{"not an app for this user", "secret.company.test", Env{}, "",
+			map[string]string{"domain": "ok", "app": "role"}},
+		{"another resolver answers", "db.company.test", Env{Resolve: resolveTo(netip.MustParseAddr("192.0.2.9")), Dial: connects}, "",
+			map[string]string{"system resolver": "another resolver", "TCP": "ok"}},
+		{"refused: the cluster's reason is shown", "db.company.test", Env{Resolve: resolveTo(appV4), Dial: refused}, "access denied: user bob may not reach app db",
+			map[string]string{"TCP": "the cluster said: access denied"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := status(tc.lastErr)
+			tc.env.Status = func() vnet.Status { return st }
+			checks := Name(context.Background(), tc.env, st, tc.query, 5432)
+			for prefix, want := range tc.want {
+				c := find(t, checks, prefix)
+				if want == "ok" {
+					if !c.OK {
+						t.Errorf("%s: %s, want ok", c.Name, c.Detail)
+					}
+				} else if c.OK || !strings.Contains(c.Detail, want) {
+					t.Errorf("%s: ok=%v %q, want a failure saying %q", c.Name, c.OK, c.Detail, want)
+				}
+			}
+		})
+	}
+}
+
+type fetcher struct {
+	c   catalog.Cluster
+	err error
+}
+
+func (f fetcher) Fetch(context.Context) (catalog.Cluster, error) { return f.c, f.err }
+
+func TestRun(t *testing.T) {
+	ca, err := auth.LoadOrCreateCA(context.Background(), store.NewMemory(), "root.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := profile.NewKey()
+	cert, err := ca.IssueUser(key.Public, auth.Identity{User: "alice"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &profile.Profile{ProxyAddr: "proxy.root.test:3080", ClusterName: "root.test", User: "alice", CertPEM: cert}
+	up := dns.UpstreamFunc(func(ctx context.Context, q *mdns.Msg) (*mdns.Msg, error) { return nil, errors.New("i/o timeout") })
+	env := Env{
+		Status:   func() vnet.Status { return status("") },
+		Profiles: []*profile.Profile{p},
+		Clusters: []Fetcher{fetcher{err: errors.New("rpc error: code = Unavailable desc = connection refused")}},
+		Upstream: up,
+		Now:      time.Now(),
+	}
+	d := Run(context.Background(), env, "", 0)
+	if c := find(t, d.Checks, "VNet"); !c.OK {
+		t.Errorf("VNet: %+v", c)
+	}
+	if c := find(t, d.Checks, "login to root.test as alice"); !c.OK {
+		t.Errorf("login: %+v", c)
+	}
+	if c := find(t, d.Checks, "cluster at proxy.root.test:3080"); c.OK || c.Detail != "connection refused" {
+		t.Errorf("cluster: %+v, want the gRPC framing dropped", c)
+	}
+	if c := find(t, d.Checks, "upstream DNS"); c.OK || !strings.Contains(c.Detail, "timeout") {
+		t.Errorf("upstream: %+v", c)
+	}
+	env.Now = time.Now().Add(2 * time.Hour)
+	if c := find(t, Run(context.Background(), env, "", 0).Checks, "login"); c.OK || !strings.Contains(c.Detail, "vnet login") {
+		t.Errorf("expired login: %+v", c)
+	}
+	if !strings.Contains(d.Text(), "FAIL cluster at proxy.root.test:3080") {
+		t.Errorf("Text() =\n%s", d.Text())
+	}
+}
