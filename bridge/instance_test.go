@@ -12,6 +12,7 @@ import (
 	mdns "github.com/miekg/dns"
 
 	"github.com/vnetproject/vnet/core/stack"
+	"github.com/vnetproject/vnet/core/vnet/vnettest"
 )
 
 // query asks VNet's DNS server at server over UDP from the host stack.
@@ -22,18 +23,7 @@ func query(t *testing.T, host *stack.Stack, src netip.Addr, server netip.Addr, n
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	m := new(mdns.Msg)
-	m.SetQuestion(mdns.Fqdn(name), mdns.TypeA)
-	dc := &mdns.Conn{Conn: c}
-	if err := dc.WriteMsg(m); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := dc.ReadMsg()
-	if err != nil {
-		t.Fatalf("query %s: %v", name, err)
-	}
-	return resp
+	return vnettest.Query(t, c, name, mdns.TypeA)
 }
 
 // TestInstanceServes runs the whole path through the bridge's Go side:
@@ -41,7 +31,7 @@ func query(t *testing.T, host *stack.Stack, src netip.Addr, server netip.Addr, n
 // forwarded name, a TCP round trip through the real cluster, status and
 // diagnosis, and a stop that leaves nothing behind.
 func TestInstanceServes(t *testing.T) {
-	checkGoroutines(t)
+	vnettest.CheckGoroutines(t)
 	w := newWorld(t)
 	f := newFakeOS(t)
 	in := f.start(t, w.config(`, "log_level": "debug"`))
@@ -161,7 +151,7 @@ func TestInstanceStartStopCycles(t *testing.T) {
 }
 
 func TestInstanceStartFails(t *testing.T) {
-	checkGoroutines(t)
+	vnettest.CheckGoroutines(t)
 	w := newWorld(t)
 	empty := t.TempDir()
 	for _, tc := range []struct {

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vnetproject/vnet/core/vnet/vnettest"
 )
 
 func testSnapshot() *Snapshot {
@@ -124,18 +126,6 @@ func ready(t *testing.T, cat *Catalog) (*Snapshot, error) {
 	return cat.Ready(ctx)
 }
 
-// waitFor polls the catalog until cond holds (30 s at most).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for range 3000 {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 func TestCatalogFollowsSources(t *testing.T) {
 	down, up := newFakeSource(), newFakeSource()
 	down.updates <- errors.New("connection refused")
@@ -160,7 +150,7 @@ func TestCatalogFollowsSources(t *testing.T) {
 
 	// A broken stream keeps the last offer and is re-opened.
 	up.updates <- errors.New("stream reset")
-	waitFor(t, "the stream to be re-opened", func() bool { return up.watches.Load() >= 2 })
+	vnettest.Eventually(t, "the stream to be re-opened", func() bool { return up.watches.Load() >= 2 })
 	if st := cat.Status()[1]; st.Name != "up" || len(cat.Current().Clusters) != 1 {
 		t.Fatalf("after a break: status %+v, snapshot %+v; want the last offer kept", st, cat.Current().Clusters)
 	}
@@ -168,7 +158,7 @@ func TestCatalogFollowsSources(t *testing.T) {
 	// The cluster that was down comes up later, after the first one in
 	// source order.
 	down.updates <- Cluster{Name: "late"}
-	waitFor(t, "the late cluster", func() bool { return len(cat.Current().Clusters) == 2 })
+	vnettest.Eventually(t, "the late cluster", func() bool { return len(cat.Current().Clusters) == 2 })
 	if got := cat.Current().Clusters[0].Name; got != "late" {
 		t.Fatalf("first cluster = %s, want source order (late first)", got)
 	}
@@ -264,5 +254,5 @@ func TestCatalogLeaves(t *testing.T) {
 	}
 	// A leaf that goes away leaves the snapshot.
 	first.updates <- []Cluster{{Name: "root", Via: "root"}}
-	waitFor(t, "the leaf to leave", func() bool { return len(cat.Current().Clusters) == 2 })
+	vnettest.Eventually(t, "the leaf to leave", func() bool { return len(cat.Current().Clusters) == 2 })
 }

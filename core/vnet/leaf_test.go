@@ -11,13 +11,14 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/auth"
 	"github.com/vnetproject/vnet/core/cluster/clustertest"
 	"github.com/vnetproject/vnet/core/netcfg"
+	"github.com/vnetproject/vnet/core/vnet/vnettest"
 )
 
 // TestSystemLeafCluster: a user logged in to a root reaches an app of a
 // leaf cluster by name through one VNet, with the leaf's own range and
 // zone, over the leaf's real reverse tunnel to the root.
 func TestSystemLeafCluster(t *testing.T) {
-	checkGoroutines(t)
+	vnettest.CheckGoroutines(t)
 	root := clustertest.Start(t, "root.test", "proxy.root.test",
 		clustertest.App{Name: "root-app", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "app.root-zone.test"})
 	leaf := clustertest.Start(t, "leaf.test", "proxy.leaf.test",

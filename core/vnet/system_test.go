@@ -28,6 +28,7 @@ import (
 	"github.com/vnetproject/vnet/core/stack"
 	"github.com/vnetproject/vnet/core/stack/stacktest"
 	"github.com/vnetproject/vnet/core/vnet"
+	"github.com/vnetproject/vnet/core/vnet/vnettest"
 )
 
 var (
@@ -56,7 +57,7 @@ type world struct {
 
 func newWorld(t testing.TB) *world {
 	t.Helper()
-	checkGoroutines(t)
+	vnettest.CheckGoroutines(t)
 	firehose, firehoseWritten := clustertest.FirehoseServer(t)
 	c := clustertest.Start(t, "root.test", "proxy.root.test",
 		clustertest.App{Name: "echo", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "echo.company.test"},
@@ -127,7 +128,7 @@ func startVNet(t testing.TB, profiles ...*profile.Profile) *world {
 func (w *world) waitSettings(t testing.TB, what string, cond func(netcfg.Settings) bool) netcfg.Settings {
 	t.Helper()
 	var last netcfg.Settings
-	eventually(t, what, func() bool {
+	vnettest.Eventually(t, what, func() bool {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		if len(w.applied) == 0 {
@@ -137,19 +138,6 @@ func (w *world) waitSettings(t testing.TB, what string, cond func(netcfg.Setting
 		return cond(last)
 	})
 	return last
-}
-
-// eventually polls cond until it holds (30 s at most): for changes that
-// travel through the watch stream.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	for range 600 {
-		if cond() {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
 }
 
 func vnetConfig(rng string, zones ...string) string {
@@ -194,18 +182,7 @@ func (w *world) queryAt(t testing.TB, src netip.Addr, server netip.AddrPort, nam
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	m := new(mdns.Msg)
-	m.SetQuestion(mdns.Fqdn(name), qtype)
-	dc := &mdns.Conn{Conn: c}
-	if err := dc.WriteMsg(m); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := dc.ReadMsg()
-	if err != nil {
-		t.Fatalf("query %s: %v", name, err)
-	}
-	return resp
+	return vnettest.Query(t, c, name, qtype)
 }
 
 func (w *world) resolve(t testing.TB, name string) netip.Addr {
@@ -312,7 +289,7 @@ func TestSystemLiveChanges(t *testing.T) {
 		return slices.Contains(s.DNSZones, "new.test")
 	})
 	var late netip.Addr
-	eventually(t, "late.new.test to resolve", func() bool {
+	vnettest.Eventually(t, "late.new.test to resolve", func() bool {
 		resp := w.query(t, "late.new.test", mdns.TypeA)
 		if len(resp.Answer) == 1 {
 			late, _ = netip.AddrFromSlice(resp.Answer[0].(*mdns.A).A.To4())
@@ -337,7 +314,7 @@ func TestSystemLiveChanges(t *testing.T) {
 
 	// A zone that goes away takes its app's name with it.
 	createResource(t, w.admin, vnetConfig(newRange.String(), "company.test"))
-	eventually(t, "late.new.test to leave VNet's zones", func() bool {
+	vnettest.Eventually(t, "late.new.test to leave VNet's zones", func() bool {
 		return w.query(t, "late.new.test", mdns.TypeA).Rcode == mdns.RcodeNameError
 	})
 }
@@ -451,7 +428,7 @@ func TestSystemSlowReaderBackPressure(t *testing.T) {
 // each with its own range and zones, both reachable through one VNet; a
 // zone both capture goes to the first profile.
 func TestSystemTwoRootClusters(t *testing.T) {
-	checkGoroutines(t)
+	vnettest.CheckGoroutines(t)
 	a := clustertest.Start(t, "a.test", "proxy.a.test",
 		clustertest.App{Name: "app-a", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "app.a-zone.test"},
 		clustertest.App{Name: "shared-a", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "x.shared.test"},
@@ -550,7 +527,7 @@ func TestSystemNegativeCache(t *testing.T) {
 	}
 	// The name becomes an app: the cache must not hide it.
 	createResource(t, w.admin, "kind: app\nversion: v1\nmetadata:\n  name: soon\nspec:\n  uri: tcp://"+clustertest.EchoServer(t)+"\n  public_addr: soon.company.test\n")
-	eventually(t, "soon.company.test to resolve", func() bool {
+	vnettest.Eventually(t, "soon.company.test to resolve", func() bool {
 		return len(w.query(t, "soon.company.test", mdns.TypeA).Answer) == 1
 	})
 }
@@ -573,21 +550,4 @@ func TestSystemAppDownIsRefused(t *testing.T) {
 	if !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("dial to a free address: %v, want connection refused", err)
 	}
-}
-
-// checkGoroutines fails the test if goroutines started during it are
-// still running a while after it (and its cleanups) ended.
-func checkGoroutines(t testing.TB) {
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		var now int
-		for range 100 {
-			if now = runtime.NumGoroutine(); now <= before {
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		buf := make([]byte, 1<<20)
-		t.Errorf("goroutines: %d before, %d after\n%s", before, now, buf[:runtime.Stack(buf, true)])
-	})
 }
