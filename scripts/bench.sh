@@ -19,7 +19,7 @@ for cmd in iperf3 dnsperf; do
 done
 
 world_up
-printf 'kind: vnet_config\nversion: v1\nmetadata:\n  name: vnet-config\nspec:\n  custom_dns_zones:\n    - suffix: company.test\n' >"$WORK/vc.yaml"
+vnet_config_yaml company.test >"$WORK/vc.yaml"
 ctl create "$WORK/vc.yaml" >/dev/null
 printf 'kind: app\nversion: v1\nmetadata:\n  name: iperf\nspec:\n  uri: tcp://127.0.0.1:5201\n  public_addr: iperf.company.test\n' >"$WORK/iperf.yaml"
 ctl create "$WORK/iperf.yaml" >/dev/null

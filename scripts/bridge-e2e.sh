@@ -16,15 +16,7 @@ make -C "$REPO" --no-print-directory BIN="$WORK/bin" bridge >/dev/null
 HARNESS=$WORK/bin/vnet-harness
 
 log "admin: the custom DNS zone and the role dev; user: sign up and log in (as scripts/e2e.sh)"
-cat >"$WORK/vnet-config.yaml" <<EOF2
-kind: vnet_config
-version: v1
-metadata:
-  name: vnet-config
-spec:
-  custom_dns_zones:
-    - suffix: company.test
-EOF2
+vnet_config_yaml company.test >"$WORK/vnet-config.yaml"
 ctl create "$WORK/vnet-config.yaml" >/dev/null
 # The role alice gets: every app (tcp-app and down-app) is hers to reach.
 printf 'kind: role\nversion: v1\nmetadata:\n  name: dev\nspec:\n  allow:\n    app_labels: {"*": "*"}\n' >"$WORK/role.yaml"

@@ -8,15 +8,9 @@ say() { printf '\n\033[36m$ %s\033[0m\n' "$*"; }
 
 world_up
 
-cat >"$WORK/vnet-config.yaml" <<YAML
-kind: vnet_config
-version: v1
-metadata:
-  name: vnet-config
-spec:
-  custom_dns_zones:
-    - suffix: company.test
-YAML
+vnet_config_yaml company.test >"$WORK/vnet-config.yaml"
+say "cat vnet-config.yaml"
+cat "$WORK/vnet-config.yaml"
 say "vnet ctl create vnet-config.yaml          # on the cluster host"
 ctl create "$WORK/vnet-config.yaml"
 say "vnet ctl status"

@@ -12,27 +12,23 @@ source "$(dirname "$0")/lib/checks.sh"
 LEAF_RANGE=100.70.0.0/16
 ROOT2_RANGE=100.80.0.0/16
 
-vnet_config() { # RANGE ZONE
-	printf 'kind: vnet_config\nversion: v1\nmetadata:\n  name: vnet-config\nspec:\n  ipv4_cidr_range: "%s"\n  custom_dns_zones:\n    - suffix: %s\n' "$1" "$2"
-}
-
 world_up
 
 log "root (vnet.test): custom zone company.test, the default range"
-vnet_config 100.64.0.0/10 company.test >"$WORK/root-config.yaml"
+vnet_config_yaml 100.64.0.0/10 company.test >"$WORK/root-config.yaml"
 ctl create "$WORK/root-config.yaml" >/dev/null
 
 log "leaf (leaf.test): its own app, range $LEAF_RANGE and zone leafcorp.test"
 web_app leaf 8091 "hello from leaf-app"
 extra_cluster leaf.test proxy.leaf.test 3081 leaf-app 8091 leaf-app.leafcorp.test
 LEAF_PID=$CLUSTER_PID
-vnet_config "$LEAF_RANGE" leafcorp.test >"$WORK/leaf-config.yaml"
+vnet_config_yaml "$LEAF_RANGE" leafcorp.test >"$WORK/leaf-config.yaml"
 ctl_in leaf.test create "$WORK/leaf-config.yaml" >/dev/null
 
 log "second root (root2.test): its own app, range $ROOT2_RANGE and zone corp2.test"
 web_app root2 8092 "hello from root2-app"
 extra_cluster root2.test proxy.root2.test 3082 root2-app 8092 root2-app.corp2.test
-vnet_config "$ROOT2_RANGE" corp2.test >"$WORK/root2-config.yaml"
+vnet_config_yaml "$ROOT2_RANGE" corp2.test >"$WORK/root2-config.yaml"
 ctl_in root2.test create "$WORK/root2-config.yaml" >/dev/null
 
 log "the leaf joins the root: a trusted_cluster with a join token and the root's CA pin"

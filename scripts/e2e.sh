@@ -19,15 +19,7 @@ expect_fail "empty suffix refused" 'custom_dns_zones' bad '  custom_dns_zones: [
 check "nothing stored after bad input (the default)" outputs '^ +ipv4_cidr_range: 100\.64\.0\.0/10$' ctl get vnet_config
 
 log "admin: create the vnet_config with the custom DNS zone"
-cat >"$WORK/vnet-config.yaml" <<EOF
-kind: vnet_config
-version: v1
-metadata:
-  name: vnet-config
-spec:
-  custom_dns_zones:
-    - suffix: company.test
-EOF
+vnet_config_yaml company.test >"$WORK/vnet-config.yaml"
 check "vnet ctl create prints the guide's line" outputs '^vnet_config has been created$' ctl create "$WORK/vnet-config.yaml"
 check "vnet ctl get vnet_config shows the zone" outputs 'suffix: company.test' ctl get vnet_config
 
@@ -101,7 +93,7 @@ check "curl reaches the new app" outputs '^hello from tcp-app$' in_user curl -sf
 check "vnet up logged the new app" outputs 'live-app.company.test' cat "$WORK/vnet-up.log"
 
 log "a zone that covers the proxy's own address: login keeps working"
-printf 'kind: vnet_config\nversion: v1\nmetadata:\n  name: vnet-config\nspec:\n  custom_dns_zones:\n    - suffix: company.test\n    - suffix: vnet.test\n' >"$WORK/vnet-config-2.yaml"
+vnet_config_yaml company.test vnet.test >"$WORK/vnet-config-2.yaml"
 check "vnet ctl create -f with a zone over the proxy" outputs 'vnet_config has been updated' ctl create -f "$WORK/vnet-config-2.yaml"
 check "the new zone reaches the running VNet" wait_for "vnet.test in vnet status" bash -c "ip netns exec $NS_USER $VNET status --state-dir $WORK/state | grep -q 'Domains:.*vnet\.test'"
 check "the proxy's name still resolves through the old resolver" outputs "^$CLUSTER_IP " in_user getent ahostsv4 proxy.vnet.test

@@ -272,3 +272,16 @@ ctl_in() {
 	shift
 	in_cluster "$VNET" ctl --config "$WORK/$name/cluster.yaml" "$@"
 }
+
+# vnet_config_yaml [RANGE] ZONE...: a vnet_config resource on stdout; RANGE
+# (an IPv4 CIDR) is optional, each ZONE a custom_dns_zones suffix.
+vnet_config_yaml() {
+	printf 'kind: vnet_config\nversion: v1\nmetadata:\n  name: vnet-config\nspec:\n'
+	if [[ "${1:-}" == */* ]]; then
+		printf '  ipv4_cidr_range: "%s"\n' "$1"
+		shift
+	fi
+	[ $# -eq 0 ] && return
+	printf '  custom_dns_zones:\n'
+	printf '    - suffix: %s\n' "$@"
+}
