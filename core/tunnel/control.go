@@ -47,6 +47,15 @@ func ReadControl(ctx context.Context, st ProxyMessages, handle func(*api.ProxyMe
 	case w := <-welcomes:
 		return w, recvErr, nil
 	case err := <-recvErr:
+		select {
+		case w := <-welcomes:
+			// The stream ended right after its welcome and select
+			// happened to pick the end: the welcome still counts.
+			ended := make(chan error, 1)
+			ended <- err
+			return w, ended, nil
+		default:
+		}
 		return nil, nil, err
 	case <-time.After(timeout):
 		return nil, nil, errors.New("no welcome from the proxy")
