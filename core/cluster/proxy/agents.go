@@ -64,48 +64,31 @@ type pendingDial struct {
 // agentHub holds the agents connected to this proxy and the reverse dials
 // waiting for their answers.
 type agentHub struct {
+	links linkSet[agentLink] // by agent ID
+
 	mu      sync.Mutex
-	links   map[string]*agentLink   // by agent ID; guarded by mu
 	pending map[uint64]*pendingDial // by dial ID; guarded by mu
 	nextID  atomic.Uint64
 }
 
 func newAgentHub() *agentHub {
-	return &agentHub{links: map[string]*agentLink{}, pending: map[uint64]*pendingDial{}}
+	return &agentHub{pending: map[uint64]*pendingDial{}}
 }
 
 // attach makes l the agent's link. A link of the same agent that is still
 // attached (the agent reconnected before its old stream ended) is
 // replaced and returned.
-func (h *agentHub) attach(l *agentLink) (old *agentLink) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	old = h.links[l.id]
-	h.links[l.id] = l
-	return old
-}
+func (h *agentHub) attach(l *agentLink) (old *agentLink) { return h.links.attach(l.id, l) }
 
 // detach removes l if it is still the agent's link.
-func (h *agentHub) detach(l *agentLink) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.links[l.id] == l {
-		delete(h.links, l.id)
-	}
-}
+func (h *agentHub) detach(l *agentLink) { h.links.detach(l.id, l) }
 
-func (h *agentHub) link(id string) *agentLink {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.links[id]
-}
+func (h *agentHub) link(id string) *agentLink { return h.links.get(id) }
 
-// serving returns the links of the agents serving app, in no set order.
+// serving returns the links of the agents serving app.
 func (h *agentHub) serving(app string) []*agentLink {
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	var out []*agentLink
-	for _, l := range h.links {
+	for _, l := range h.links.all() {
 		if l.serves(app) {
 			out = append(out, l)
 		}

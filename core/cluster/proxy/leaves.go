@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -51,47 +50,20 @@ type leafLink struct {
 
 // leafHub holds the leaves connected to this proxy.
 type leafHub struct {
+	links linkSet[leafLink] // by leaf name
+
 	mu     sync.Mutex
-	links  map[string]*leafLink // by leaf name; guarded by mu
-	nextID uint64               // guarded by mu
+	nextID uint64 // guarded by mu
 }
 
-func (h *leafHub) attach(l *leafLink) (old *leafLink) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.links == nil {
-		h.links = map[string]*leafLink{}
-	}
-	old = h.links[l.name]
-	h.links[l.name] = l
-	return old
-}
+func (h *leafHub) attach(l *leafLink) (old *leafLink) { return h.links.attach(l.name, l) }
 
-func (h *leafHub) detach(l *leafLink) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.links[l.name] == l {
-		delete(h.links, l.name)
-	}
-}
+func (h *leafHub) detach(l *leafLink) { h.links.detach(l.name, l) }
 
-func (h *leafHub) link(name string) *leafLink {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.links[name]
-}
+func (h *leafHub) link(name string) *leafLink { return h.links.get(name) }
 
 // all returns the connected leaves sorted by name.
-func (h *leafHub) all() []*leafLink {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	out := make([]*leafLink, 0, len(h.links))
-	for _, l := range h.links {
-		out = append(out, l)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
-	return out
-}
+func (h *leafHub) all() []*leafLink { return h.links.all() }
 
 // authenticateAnswerer checks the certificate of a caller of
 // Agent.Connect: an agent, or a leaf cluster answering its root's dial.
