@@ -35,7 +35,11 @@ type Config struct {
 	QueueSize int
 	// WriteTimeout bounds one store write. Default DefaultWriteTimeout.
 	WriteTimeout time.Duration
-	Logger       *slog.Logger
+	// Retention is how long events are kept (DefaultRetention if 0);
+	// older ones are deleted in the background.
+	Retention time.Duration
+	Logger    *slog.Logger
+	Now       func() time.Time // default time.Now
 }
 
 // Log writes events to the store. Emit never blocks the caller: events
@@ -52,6 +56,8 @@ type Log struct {
 	mu      sync.RWMutex  // guards closed against Emit's send
 	closed  bool          // guarded by mu
 	once    sync.Once
+	stop    chan struct{}  // closed by Close: ends the pruner
+	pruneWG sync.WaitGroup // the pruner
 }
 
 // New starts a Log.
@@ -68,8 +74,16 @@ func New(cfg Config) (*Log, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	l := &Log{cfg: cfg, queue: make(chan Event, cfg.QueueSize), done: make(chan struct{})}
+	if cfg.Retention <= 0 {
+		cfg.Retention = DefaultRetention
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	l := &Log{cfg: cfg, queue: make(chan Event, cfg.QueueSize), done: make(chan struct{}), stop: make(chan struct{})}
 	go l.write()
+	l.pruneWG.Add(1)
+	go l.prune(l.stop)
 	return l, nil
 }
 
@@ -102,6 +116,8 @@ func (l *Log) Close() error {
 		l.closed = true
 		close(l.queue)
 		l.mu.Unlock()
+		close(l.stop)
+		l.pruneWG.Wait()
 	})
 	select {
 	case <-l.done:

@@ -40,3 +40,31 @@ func TestAuthServiceCertTTL(t *testing.T) {
 		})
 	}
 }
+
+func TestAuthServiceAuditRetention(t *testing.T) {
+	const base = "proxy_service: {public_addr: proxy.example.test:3080}\n"
+	for _, tt := range []struct {
+		name, yaml string
+		want       time.Duration
+		err        string
+	}{
+		{name: "default (the audit log's 90 days)", yaml: base, want: 0},
+		{name: "30 days", yaml: base + "auth_service: {audit_retention: 720h}\n", want: 720 * time.Hour},
+		{name: "too short", yaml: base + "auth_service: {audit_retention: 10m}\n", err: "auth_service.audit_retention: 10m0s is too short"},
+		{name: "negative", yaml: base + "auth_service: {audit_retention: -1h}\n", err: "auth_service.audit_retention"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := Parse([]byte(tt.yaml))
+			switch {
+			case tt.err != "":
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("Parse = %v; want an error containing %q", err, tt.err)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case f.Auth.AuditRetention != tt.want:
+				t.Errorf("audit_retention = %v, want %v", f.Auth.AuditRetention, tt.want)
+			}
+		})
+	}
+}

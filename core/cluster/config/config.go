@@ -37,6 +37,9 @@ type AuthService struct {
 	// 1m and 720h; 0 means the Auth Service's default (12h). Shorter means
 	// a stolen certificate is useful for less time, and more logins.
 	CertTTL time.Duration `yaml:"cert_ttl"`
+	// AuditRetention is how long audit events are kept: at least 1h; 0
+	// means 90 days. Older events are deleted in the background.
+	AuditRetention time.Duration `yaml:"audit_retention"`
 }
 
 // Bounds of auth_service.cert_ttl.
@@ -170,6 +173,9 @@ func (f *File) CheckAndSetDefaults() error {
 	}
 	if ttl := f.Auth.CertTTL; ttl != 0 && (ttl < minCertTTL || ttl > maxCertTTL) {
 		return fmt.Errorf("auth_service.cert_ttl: %v is out of range: use %v to %v", ttl, minCertTTL, maxCertTTL)
+	}
+	if r := f.Auth.AuditRetention; r != 0 && r < time.Hour {
+		return fmt.Errorf("auth_service.audit_retention: %v is too short: use 1h or more (0 keeps 90 days)", r)
 	}
 	if f.DataDir == "" {
 		f.DataDir = "/var/lib/vnet"

@@ -91,7 +91,7 @@ func (d *Daemon) start(ctx context.Context) error {
 	if err := proxy.SeedPresetRoles(ctx, d.store, res); err != nil {
 		return err
 	}
-	if d.audit, err = audit.New(audit.Config{Store: d.store, Logger: d.log}); err != nil {
+	if d.audit, err = audit.New(audit.Config{Store: d.store, Retention: cfg.Auth.AuditRetention, Logger: d.log}); err != nil {
 		return err
 	}
 	apps, err := cfg.StaticApps()
