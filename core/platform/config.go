@@ -7,9 +7,12 @@ import (
 )
 
 // DNS modes: how the Configurator points the OS resolver at VNet's DNS
-// server. systemd-resolved (per-link ~zone routing domains) is the next mode;
-// it plugs in as another dnsConfigurator (see dns.go).
+// server; each is a dnsConfigurator (see dns.go).
 const (
+	// DNSModeResolved gives the device VNet's DNS servers and a ~zone
+	// routing domain per captured domain in systemd-resolved (split DNS:
+	// only those zones reach VNet). See resolved.go.
+	DNSModeResolved = "systemd-resolved"
 	// DNSModeResolvConf rewrites the resolv.conf file in place so that every
 	// query goes to VNet, which forwards what is not its own to the
 	// original resolvers.
@@ -22,7 +25,7 @@ const (
 type Config struct {
 	// TunName is the device to configure; never empty.
 	TunName string
-	// DNSMode is DNSModeResolvConf or DNSModeNone.
+	// DNSMode is DNSModeResolved, DNSModeResolvConf or DNSModeNone.
 	DNSMode string
 	// ResolvConfPath is the file rewritten in resolv.conf mode; defaults to
 	// DefaultResolvConfPath.
@@ -37,11 +40,11 @@ func (c *Config) CheckAndSetDefaults() error {
 		return errors.New("platform config: TunName is empty")
 	}
 	switch c.DNSMode {
-	case DNSModeResolvConf, DNSModeNone:
+	case DNSModeResolved, DNSModeResolvConf, DNSModeNone:
 	case "":
-		return fmt.Errorf("platform config: DNSMode is empty (want %q or %q)", DNSModeResolvConf, DNSModeNone)
+		return fmt.Errorf("platform config: DNSMode is empty (want %q, %q or %q)", DNSModeResolved, DNSModeResolvConf, DNSModeNone)
 	default:
-		return fmt.Errorf("platform config: unknown DNSMode %q (want %q or %q)", c.DNSMode, DNSModeResolvConf, DNSModeNone)
+		return fmt.Errorf("platform config: unknown DNSMode %q (want %q, %q or %q)", c.DNSMode, DNSModeResolved, DNSModeResolvConf, DNSModeNone)
 	}
 	if c.ResolvConfPath == "" {
 		c.ResolvConfPath = DefaultResolvConfPath

@@ -22,6 +22,8 @@ type dnsConfigurator interface {
 // validated).
 func newDNSConfigurator(cfg Config) dnsConfigurator {
 	switch cfg.DNSMode {
+	case DNSModeResolved:
+		return newResolvedDNS(cfg.TunName)
 	case DNSModeResolvConf:
 		return newResolvConfDNS(cfg.ResolvConfPath, cfg.Logger)
 	default:
