@@ -202,7 +202,14 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.mu.Lock()
 	e.started = time.Now()
 	e.mu.Unlock()
-	e.reconcile(ctx, base, snap, true)
+	// The change signals so far are all in the current snapshot: take it
+	// and start from there, rather than reconcile (and flush the negative
+	// cache) again for changes already seen.
+	select {
+	case <-e.cfg.Catalog.Changed():
+	default:
+	}
+	e.reconcile(ctx, base, e.cfg.Catalog.Current(), true)
 	for {
 		select {
 		case <-ctx.Done():
