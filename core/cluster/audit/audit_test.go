@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -92,7 +91,6 @@ func TestLogAndSearch(t *testing.T) {
 type slowStore struct {
 	store.Store
 	release chan struct{}
-	once    sync.Once
 }
 
 func (s *slowStore) Create(ctx context.Context, key string, value []byte) error {
