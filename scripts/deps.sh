@@ -13,6 +13,10 @@ declare -A need=(
 	[nc]=netcat-openbsd
 	[gcc]=gcc
 	[etcd]=etcd-server # the etcd store's tests (they skip without it)
+	[pg_ctlcluster]=postgresql # a real PostgreSQL server and psql in the e2e
+	[redis-server]=redis-server
+	[redis-cli]=redis-tools
+	[runuser]=util-linux
 )
 
 missing=()

@@ -72,6 +72,30 @@ parallel_downloads() {
 }
 check "8 downloads at once all succeed" parallel_downloads
 
+log "real clients: psql to PostgreSQL and redis-cli to Redis, by name through VNet"
+# Both servers listen on 127.0.0.1 inside the cluster namespace only; the
+# apps are created while VNet runs.
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+mkdir -p "$WORK/pg" "$WORK/pgsock"
+chown postgres: "$WORK/pg" "$WORK/pgsock"
+in_cluster runuser -u postgres -- "$pg_bin/initdb" -D "$WORK/pg" --auth=trust -U postgres >"$WORK/initdb.log" 2>&1
+bg postgres "$NS_CLUSTER" runuser -u postgres -- "$pg_bin/postgres" -D "$WORK/pg" -k "$WORK/pgsock" -c listen_addresses=127.0.0.1 -p 5432
+bg redis "$NS_CLUSTER" redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no
+wait_for "PostgreSQL" in_cluster "$pg_bin/pg_isready" -h 127.0.0.1 -p 5432
+wait_for "Redis" in_cluster redis-cli -h 127.0.0.1 -p 6379 ping
+for app in "pg 5432" "redis 6379"; do
+	set -- $app
+	printf 'kind: app\nversion: v1\nmetadata:\n  name: %s\nspec:\n  uri: tcp://127.0.0.1:%s\n  public_addr: %s.company.test\n' "$1" "$2" "$1" >"$WORK/$1-app.yaml"
+	ctl create "$WORK/$1-app.yaml" >/dev/null
+done
+wait_for "pg.company.test" in_user getent ahostsv4 pg.company.test
+wait_for "redis.company.test" in_user getent ahostsv4 redis.company.test
+check "psql -h pg.company.test runs a query" outputs '^vnet-ok$' in_user psql -h pg.company.test -U postgres -At -c "select 'vnet-ok'"
+check "psql writes and reads a table" outputs '^3$' in_user psql -h pg.company.test -U postgres -At -c "create table t(x int); insert into t values (1),(2),(3); select count(*) from t"
+check "redis-cli SET through VNet" outputs '^OK$' in_user redis-cli -h redis.company.test -p 6379 set vnet-key hello
+check "redis-cli GET through VNet" outputs '^hello$' in_user redis-cli -h redis.company.test -p 6379 get vnet-key
+check "redis-cli on another port of the name still reaches Redis" outputs '^PONG$' in_user redis-cli -h redis.company.test -p 7000 ping
+
 log "diagnostics: vnet diag follows a name as a client would"
 check "vnet diag: a working app passes every check" outputs 'ok +TCP to tcp-app\.company\.test:8080 +connected through VNet' in_user "$VNET" diag tcp-app.company.test --port 8080 --state-dir "$WORK/state"
 expect_fail "vnet diag: a down app shows what the cluster said" 'TCP to down-app.company.test:8080 .*the cluster said: .*refused' in_user "$VNET" diag down-app.company.test --port 8080 --state-dir "$WORK/state"
