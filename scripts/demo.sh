@@ -37,6 +37,11 @@ in_user getent hosts only-upstream.test
 say "curl http://down-app.company.test:8080/   # the app is down: refused at once"
 in_user curl -sS --max-time 10 http://down-app.company.test:8080/ || true
 
+say "vnet status                               # what VNet serves"
+in_user "$VNET" status --state-dir "$WORK/state"
+say "vnet diag down-app.company.test --port 8080   # why it was refused"
+in_user "$VNET" diag down-app.company.test --port 8080 --state-dir "$WORK/state" || true
+
 say "kill -TERM <vnet up>                       # everything VNet changed is undone"
 vnet_down
 tail -n 1 "$WORK/vnet-up.log"
