@@ -90,6 +90,19 @@ func startVNet(t testing.TB, profiles ...*profile.Profile) *world {
 	w.upstream.AddRR("company.test. 60 IN SOA ns.company.test. h.company.test. 1 60 60 60 60")
 
 	vnetEnd, hostEnd := stacktest.Pipe(512)
+	// The host side first, so that its cleanup runs after the engine's:
+	// closing the pipe under a running engine is an error it reports.
+	w.host, err = stack.New(stack.Config{IO: hostEnd, Addresses: []netip.Addr{hostAddr, hostAddr6}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostCtx, hostCancel := context.WithCancel(context.Background())
+	go w.host.Run(hostCtx)
+	t.Cleanup(func() {
+		hostCancel()
+		w.host.Close()
+	})
+
 	eng, err := vnet.New(vnet.Config{
 		IO: vnetEnd, Catalog: cat, Dialer: clusters, Upstream: w.upstream, ULA: ula,
 		ApplySettings: func(_ context.Context, s netcfg.Settings) error {
@@ -111,13 +124,6 @@ func startVNet(t testing.TB, profiles ...*profile.Profile) *world {
 			t.Errorf("engine: %v", err)
 		}
 	})
-
-	w.host, err = stack.New(stack.Config{IO: hostEnd, Addresses: []netip.Addr{hostAddr, hostAddr6}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go w.host.Run(ctx)
-	t.Cleanup(func() { w.host.Close() })
 
 	w.settings = w.waitSettings(t, "the first settings", func(netcfg.Settings) bool { return true })
 	return w
