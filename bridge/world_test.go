@@ -12,9 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/cluster/clustertest"
 	"github.com/vnetproject/vnet/core/dns"
 	"github.com/vnetproject/vnet/core/dns/dnstest"
@@ -36,8 +34,8 @@ func newWorld(t *testing.T) *world {
 		clustertest.App{Name: "echo", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "echo.company.test"},
 	)
 	admin := c.Admin(t)
-	createResource(t, admin, "kind: vnet_config\nversion: v1\nmetadata:\n  name: vnet-config\nspec:\n  custom_dns_zones:\n    - suffix: company.test\n")
-	createResource(t, admin, "kind: role\nversion: v1\nmetadata:\n  name: dev\nspec:\n  allow:\n    app_labels: {'*': '*'}\n")
+	clustertest.CreateResource(t, admin, "kind: vnet_config\nversion: v1\nmetadata:\n  name: vnet-config\nspec:\n  custom_dns_zones:\n    - suffix: company.test\n")
+	clustertest.CreateResource(t, admin, "kind: role\nversion: v1\nmetadata:\n  name: dev\nspec:\n  allow:\n    app_labels: {'*': '*'}\n")
 	w := &world{profileDir: t.TempDir()}
 	if err := profile.Save(w.profileDir, c.AddUser(t, "alice", "dev")); err != nil {
 		t.Fatal(err)
@@ -48,21 +46,6 @@ func newWorld(t *testing.T) *world {
 
 func (w *world) config(extra string) []byte {
 	return fmt.Appendf(nil, `{"profile_dir": %q, "upstream_dns": [%q], "start_timeout_ms": 60000 %s}`, w.profileDir, w.upstream, extra)
-}
-
-// createResource writes a resource as the cluster's admin.
-func createResource(t *testing.T, admin *profile.Profile, y string) {
-	t.Helper()
-	conn, err := admin.Dial()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := api.NewClusterClient(conn).CreateResource(ctx, &api.CreateResourceRequest{Yaml: []byte(y), Force: true}); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // serveUpstream serves records over UDP on loopback until the test ends.

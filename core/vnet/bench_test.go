@@ -18,7 +18,7 @@ func benchWorld(b *testing.B) (w *world, sink, echo string) {
 		clustertest.App{Name: "sink", URI: "tcp://" + sink, PublicAddr: "sink.company.test"},
 		clustertest.App{Name: "echo", URI: "tcp://" + echo, PublicAddr: "echo.company.test"},
 	)
-	createResource(b, c.Admin(b), vnetConfig("", "company.test"))
+	clustertest.CreateResource(b, c.Admin(b), vnetConfig("", "company.test"))
 	return startVNet(b, c.AddUser(b, "alice", "dev")), sink, echo
 }
 

@@ -23,16 +23,16 @@ func TestSystemLeafCluster(t *testing.T) {
 		clustertest.App{Name: "root-app", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "app.root-zone.test"})
 	leaf := clustertest.Start(t, "leaf.test", "proxy.leaf.test",
 		clustertest.App{Name: "leaf-app", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "app.leaf-zone.test"})
-	createResource(t, root.Admin(t), vnetConfig("", "root-zone.test"))
+	clustertest.CreateResource(t, root.Admin(t), vnetConfig("", "root-zone.test"))
 	leafRange := netip.MustParsePrefix("100.70.0.0/16")
-	createResource(t, leaf.Admin(t), vnetConfig(leafRange.String(), "leaf-zone.test"))
+	clustertest.CreateResource(t, leaf.Admin(t), vnetConfig(leafRange.String(), "leaf-zone.test"))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	token, _, err := root.Daemon.Auth().AddJoinToken(ctx, auth.TokenTypeTrustedCluster, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	createResource(t, leaf.Admin(t), fmt.Sprintf(
+	clustertest.CreateResource(t, leaf.Admin(t), fmt.Sprintf(
 		"kind: trusted_cluster\nversion: v1\nmetadata: {name: root.test}\nspec:\n  token: %s\n  web_proxy_addr: %s\n  ca_pin: %s\n  role_map: [{remote: dev, local: [access]}]\n",
 		token, root.Addr, root.Daemon.Auth().CA().Pin()))
 

@@ -18,7 +18,6 @@ import (
 
 	mdns "github.com/miekg/dns"
 
-	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/catalog"
 	"github.com/vnetproject/vnet/core/cluster/clustertest"
 	"github.com/vnetproject/vnet/core/cluster/resource"
@@ -66,7 +65,7 @@ func newWorld(t testing.TB) *world {
 		multiPortApp(t),
 		clustertest.App{Name: "firehose", URI: "tcp://" + firehose, PublicAddr: "firehose.company.test"},
 	)
-	createResource(t, c.Admin(t), vnetConfig("", "company.test"))
+	clustertest.CreateResource(t, c.Admin(t), vnetConfig("", "company.test"))
 	w := startVNet(t, c.AddUser(t, "alice", "dev"))
 	w.cluster, w.admin, w.firehoseWritten = c, c.Admin(t), firehoseWritten
 	return w
@@ -158,21 +157,6 @@ func vnetConfig(rng string, zones ...string) string {
 		}
 	}
 	return y
-}
-
-// createResource writes a resource as the cluster's admin (overwriting).
-func createResource(t testing.TB, admin *profile.Profile, yaml string) {
-	t.Helper()
-	conn, err := admin.Dial()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := api.NewClusterClient(conn).CreateResource(ctx, &api.CreateResourceRequest{Yaml: []byte(yaml), Force: true}); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // query asks VNet's DNS server over UDP, through the host stack.
@@ -289,8 +273,8 @@ func TestSystemLiveChanges(t *testing.T) {
 	rng := netip.MustParsePrefix("100.64.0.0/10")
 
 	// A new app in a new zone.
-	createResource(t, w.admin, vnetConfig("", "company.test", "new.test"))
-	createResource(t, w.admin, "kind: app\nversion: v1\nmetadata:\n  name: late\nspec:\n  uri: tcp://"+clustertest.EchoServer(t)+"\n  public_addr: late.new.test\n")
+	clustertest.CreateResource(t, w.admin, vnetConfig("", "company.test", "new.test"))
+	clustertest.CreateResource(t, w.admin, "kind: app\nversion: v1\nmetadata:\n  name: late\nspec:\n  uri: tcp://"+clustertest.EchoServer(t)+"\n  public_addr: late.new.test\n")
 	w.waitSettings(t, "the new zone in the OS settings", func(s netcfg.Settings) bool {
 		return slices.Contains(s.DNSZones, "new.test")
 	})
@@ -307,7 +291,7 @@ func TestSystemLiveChanges(t *testing.T) {
 
 	// The range moves: apps follow, the old DNS address stays routed.
 	newRange := netip.MustParsePrefix("100.100.0.0/16")
-	createResource(t, w.admin, vnetConfig(newRange.String(), "company.test", "new.test"))
+	clustertest.CreateResource(t, w.admin, vnetConfig(newRange.String(), "company.test", "new.test"))
 	s := w.waitSettings(t, "the new range", func(s netcfg.Settings) bool { return slices.Contains(s.Routes, newRange) })
 	if slices.Contains(s.Routes, rng) || !slices.Contains(s.Routes, netip.PrefixFrom(dnsAddr.Addr(), 32)) {
 		t.Fatalf("routes after the move = %v: want the new range and the DNS /32, not the old range", s.Routes)
@@ -319,7 +303,7 @@ func TestSystemLiveChanges(t *testing.T) {
 	w.echo(t, hostAddr, netip.AddrPortFrom(moved, 5432))
 
 	// A zone that goes away takes its app's name with it.
-	createResource(t, w.admin, vnetConfig(newRange.String(), "company.test"))
+	clustertest.CreateResource(t, w.admin, vnetConfig(newRange.String(), "company.test"))
 	vnettest.Eventually(t, "late.new.test to leave VNet's zones", func() bool {
 		return w.query(t, "late.new.test", mdns.TypeA).Rcode == mdns.RcodeNameError
 	})
@@ -443,9 +427,9 @@ func TestSystemTwoRootClusters(t *testing.T) {
 		clustertest.App{Name: "app-b", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "app.b-zone.test"},
 		clustertest.App{Name: "shared-b", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "x.shared.test"},
 	)
-	createResource(t, a.Admin(t), vnetConfig("", "a-zone.test", "shared.test"))
+	clustertest.CreateResource(t, a.Admin(t), vnetConfig("", "a-zone.test", "shared.test"))
 	rangeB := netip.MustParsePrefix("100.120.0.0/16")
-	createResource(t, b.Admin(t), vnetConfig(rangeB.String(), "b-zone.test", "shared.test"))
+	clustertest.CreateResource(t, b.Admin(t), vnetConfig(rangeB.String(), "b-zone.test", "shared.test"))
 	w := startVNet(t, a.AddUser(t, "alice", "dev"), b.AddUser(t, "alice", "dev"))
 
 	if !slices.Contains(w.settings.Routes, rangeB) || w.settings.TunAddr4 != hostAddr {
@@ -532,7 +516,7 @@ func TestSystemNegativeCache(t *testing.T) {
 		t.Fatalf("three queries reached the upstream %d times, want once", got)
 	}
 	// The name becomes an app: the cache must not hide it.
-	createResource(t, w.admin, "kind: app\nversion: v1\nmetadata:\n  name: soon\nspec:\n  uri: tcp://"+clustertest.EchoServer(t)+"\n  public_addr: soon.company.test\n")
+	clustertest.CreateResource(t, w.admin, "kind: app\nversion: v1\nmetadata:\n  name: soon\nspec:\n  uri: tcp://"+clustertest.EchoServer(t)+"\n  public_addr: soon.company.test\n")
 	vnettest.Eventually(t, "soon.company.test to resolve", func() bool {
 		return len(w.query(t, "soon.company.test", mdns.TypeA).Answer) == 1
 	})

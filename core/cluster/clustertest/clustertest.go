@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/cluster/config"
 	"github.com/vnetproject/vnet/core/cluster/daemon"
 	"github.com/vnetproject/vnet/core/profile"
@@ -100,4 +101,20 @@ func (c *Cluster) Admin(t testing.TB) *profile.Profile {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// CreateResource writes a resource (YAML) through the proxy as admin,
+// overwriting one of the same kind and name, as `vnet ctl create -f` does.
+func CreateResource(t testing.TB, admin *profile.Profile, yaml string) {
+	t.Helper()
+	conn, err := admin.Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := api.NewClusterClient(conn).CreateResource(ctx, &api.CreateResourceRequest{Yaml: []byte(yaml), Force: true}); err != nil {
+		t.Fatal(err)
+	}
 }
