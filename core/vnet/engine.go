@@ -49,7 +49,8 @@ type Config struct {
 	Upstream dns.Upstream     // never nil: where names that are not VNet's go
 	// ApplySettings asks the OS to route VNet's addresses and DNS zones to
 	// IO. Called once the catalog is known, and again whenever what it
-	// asks for changes. An error is logged and retried at the next change.
+	// asks for changes. An error is logged, shown in Status and retried
+	// every few seconds until it succeeds.
 	ApplySettings func(context.Context, netcfg.Settings) error
 	// ULA is this machine's IPv6 prefix (a /64 from ipam.NewULAPrefix,
 	// kept across runs). Invalid: IPv6 is off.
@@ -209,8 +210,16 @@ func (e *Engine) Run(ctx context.Context) error {
 	case <-e.cfg.Catalog.Changed():
 	default:
 	}
-	e.reconcile(ctx, base, e.cfg.Catalog.Current(), true)
+	// A failed ApplySettings is retried on a timer too, not only at the
+	// next catalog change: the OS may have been busy for a moment.
+	retry := time.NewTimer(0)
+	retry.Stop()
+	defer retry.Stop()
+	force := true
 	for {
+		if !e.reconcile(ctx, base, e.cfg.Catalog.Current(), force) {
+			retry.Reset(applyRetry)
+		}
 		select {
 		case <-ctx.Done():
 			cancel()
@@ -219,14 +228,20 @@ func (e *Engine) Run(ctx context.Context) error {
 			defer errMu.Unlock()
 			return firstErr // nil when ctx ended the run
 		case <-e.cfg.Catalog.Changed():
-			e.reconcile(ctx, base, e.cfg.Catalog.Current(), false)
+			force = false
+		case <-retry.C:
+			force = true
 		}
 	}
 }
 
+// applyRetry is how soon a failed ApplySettings is tried again.
+const applyRetry = 5 * time.Second
+
 // reconcile brings addresses, the negative cache and the OS settings in
-// line with snap.
-func (e *Engine) reconcile(ctx context.Context, base netcfg.Settings, snap *catalog.Snapshot, first bool) {
+// line with snap; force applies the settings even if they look unchanged.
+// It reports whether the OS took the settings.
+func (e *Engine) reconcile(ctx context.Context, base netcfg.Settings, snap *catalog.Snapshot, force bool) bool {
 	var problems []string
 	changes, errs := e.addrs.sync(snap)
 	for _, err := range errs {
@@ -246,11 +261,13 @@ func (e *Engine) reconcile(ctx context.Context, base netcfg.Settings, snap *cata
 	}
 	s := settingsFor(base, snap, e.cfg.ULA)
 	e.mu.Lock()
-	same := !first && s.Equal(e.settings)
+	same := !force && s.Equal(e.settings)
 	e.mu.Unlock()
+	applied := true
 	if !same {
 		if err := e.cfg.ApplySettings(ctx, s); err != nil {
-			e.log.Error("configure the OS", "err", err)
+			applied = false
+			e.log.Error("configure the OS; retrying", "err", err, "in", applyRetry)
 			problems = append(problems, "configure the OS: "+err.Error())
 		} else {
 			e.mu.Lock()
@@ -262,6 +279,7 @@ func (e *Engine) reconcile(ctx context.Context, base netcfg.Settings, snap *cata
 	e.mu.Lock()
 	e.problems = problems
 	e.mu.Unlock()
+	return applied
 }
 
 // settingsFor is what the OS must do for snap: route every cluster's range

@@ -50,8 +50,9 @@ type world struct {
 	// firehoseWritten counts what the firehose app has written.
 	firehoseWritten *atomic.Int64
 
-	mu      sync.Mutex
-	applied []netcfg.Settings // guarded by mu; every ApplySettings call
+	mu          sync.Mutex
+	applied     []netcfg.Settings // guarded by mu; every ApplySettings call that succeeded
+	failApplies int               // guarded by mu; ApplySettings calls still to refuse
 }
 
 func newWorld(t testing.TB) *world {
@@ -75,6 +76,13 @@ func newWorld(t testing.TB) *world {
 // order), and a host stack joined to it.
 func startVNet(t testing.TB, profiles ...*profile.Profile) *world {
 	t.Helper()
+	return startVNetFailing(t, 0, profiles...)
+}
+
+// startVNetFailing is startVNet with an OS that refuses the first fail
+// settings it is asked for.
+func startVNetFailing(t testing.TB, fail int, profiles ...*profile.Profile) *world {
+	t.Helper()
 	clusters, err := vnet.Connect(profiles)
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +92,7 @@ func startVNet(t testing.TB, profiles ...*profile.Profile) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{upstream: dnstest.NewUpstream()}
+	w := &world{upstream: dnstest.NewUpstream(), failApplies: fail}
 	w.upstream.AddRR("only-upstream.test. 60 IN A 192.0.2.50")
 	w.upstream.AddRR("company.test. 60 IN SOA ns.company.test. h.company.test. 1 60 60 60 60")
 
@@ -107,6 +115,10 @@ func startVNet(t testing.TB, profiles ...*profile.Profile) *world {
 		ApplySettings: func(_ context.Context, s netcfg.Settings) error {
 			w.mu.Lock()
 			defer w.mu.Unlock()
+			if w.failApplies > 0 {
+				w.failApplies--
+				return errors.New("the OS said no")
+			}
 			w.applied = append(w.applied, s)
 			return nil
 		},
@@ -444,6 +456,22 @@ func TestSystemTwoRootClusters(t *testing.T) {
 	// The shared zone belongs to the first profile's cluster.
 	if shared := w.resolve(t, "x.shared.test"); !netip.MustParsePrefix("100.64.0.0/10").Contains(shared) || rangeB.Contains(shared) {
 		t.Fatalf("x.shared.test = %s, want cluster a's app", shared)
+	}
+}
+
+// TestSystemApplySettingsRetried: an OS that refuses VNet's settings at
+// first gets them again on a timer, without any catalog change.
+func TestSystemApplySettingsRetried(t *testing.T) {
+	vnettest.CheckGoroutines(t)
+	c := clustertest.Start(t, "root.test", "proxy.root.test",
+		clustertest.App{Name: "echo", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "echo.company.test"})
+	clustertest.CreateResource(t, c.Admin(t), vnetConfig("", "company.test"))
+	w := startVNetFailing(t, 1, c.AddUser(t, "alice", "dev"))
+	w.mu.Lock()
+	left := w.failApplies
+	w.mu.Unlock()
+	if left != 0 || w.settings.TunAddr4 != hostAddr {
+		t.Fatalf("settings %+v with %d refusals left: want them applied after the refusal", w.settings, left)
 	}
 }
 
