@@ -32,6 +32,24 @@ func newAgentLink(id, addr string) *agentLink {
 	return l
 }
 
+// startWriter runs the one writer of the link's control stream: it sends
+// what is queued on l.send until ctx ends; a failed send goes to onErr.
+func (l *agentLink) startWriter(ctx context.Context, send func(*api.ProxyMessage) error, onErr func(error)) {
+	go func() {
+		for {
+			select {
+			case m := <-l.send:
+				if err := send(m); err != nil {
+					onErr(err)
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+}
+
 func (l *agentLink) setApps(apps []*resource.App) {
 	names := make([]string, len(apps))
 	for i, a := range apps {

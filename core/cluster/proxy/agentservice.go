@@ -101,21 +101,8 @@ func (a *agentServer) Control(st api.Agent_ControlServer) error {
 	defer s.agents.detach(link)
 	defer close(link.done)
 
-	// The one writer of the stream.
 	writeErr := make(chan error, 1)
-	go func() {
-		for {
-			select {
-			case m := <-link.send:
-				if err := st.Send(m); err != nil {
-					writeErr <- err
-					return
-				}
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	link.startWriter(ctx, st.Send, func(err error) { writeErr <- err })
 	// The one reader.
 	type recv struct {
 		m   *api.AgentMessage

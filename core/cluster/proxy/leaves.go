@@ -130,19 +130,7 @@ func (t *trustServer) Control(st api.Trust_ControlServer) error {
 	defer s.leaves.detach(link)
 	defer close(link.done)
 
-	go func() { // the one writer
-		for {
-			select {
-			case m := <-link.send:
-				if err := st.Send(m); err != nil {
-					cancel(err)
-					return
-				}
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	link.startWriter(ctx, st.Send, cancel)
 	welcome := &api.ProxyMessage{Welcome: &api.AgentWelcome{HeartbeatMillis: s.cfg.AgentHeartbeat.Milliseconds(), ClusterName: s.cfg.ClusterName}}
 	link.send <- welcome // the channel is empty: never blocks
 	s.cfg.Logger.Info("leaf cluster connected", "leaf", name, "addr", link.addr, "proxy", link.publicAddr)
