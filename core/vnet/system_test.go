@@ -216,13 +216,7 @@ func TestSystemReachAppByName(t *testing.T) {
 		t.Fatalf("echo.company.test = %s, want a free address in %s", ip, rng)
 	}
 	// Any port reaches the app's port.
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	conn, err := w.host.DialTCP(ctx, hostAddr, netip.AddrPortFrom(ip, 5432))
-	if err != nil {
-		t.Fatalf("dial %s: %v", ip, err)
-	}
-	defer conn.Close()
+	conn := w.dial(t, hostAddr, netip.AddrPortFrom(ip, 5432))
 	msg := make([]byte, 256<<10)
 	for i := range msg {
 		msg[i] = byte(i * 7)
@@ -243,9 +237,9 @@ func TestSystemReachAppByName(t *testing.T) {
 	}
 }
 
-// echo dials addr through the host stack, checks an echo and the app's
-// answer to our half-close.
-func (w *world) echo(t testing.TB, src netip.Addr, addr netip.AddrPort) {
+// dial connects from src to addr through the host stack, as a client
+// process would through the kernel; the connection is closed with the test.
+func (w *world) dial(t testing.TB, src netip.Addr, addr netip.AddrPort) net.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -253,7 +247,15 @@ func (w *world) echo(t testing.TB, src netip.Addr, addr netip.AddrPort) {
 	if err != nil {
 		t.Fatalf("dial %s: %v", addr, err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// echo dials addr through the host stack, checks an echo and the app's
+// answer to our half-close.
+func (w *world) echo(t testing.TB, src netip.Addr, addr netip.AddrPort) {
+	t.Helper()
+	conn := w.dial(t, src, addr)
 	if _, err := conn.Write([]byte("ping")); err != nil {
 		t.Fatal(err)
 	}
@@ -326,13 +328,7 @@ func TestSystemLiveChanges(t *testing.T) {
 func TestSystemTunnelBreakResetsClient(t *testing.T) {
 	w := newWorld(t)
 	ip := w.resolve(t, "echo.company.test")
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	conn, err := w.host.DialTCP(ctx, hostAddr, netip.AddrPortFrom(ip, 5432))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := w.dial(t, hostAddr, netip.AddrPortFrom(ip, 5432))
 	if _, err := conn.Write([]byte("x")); err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +337,7 @@ func TestSystemTunnelBreakResetsClient(t *testing.T) {
 	}
 	w.cluster.Daemon.Close() // the proxy goes away with the stream
 	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
-	_, err = conn.Read(make([]byte, 1))
+	_, err := conn.Read(make([]byte, 1))
 	// gonet reports gVisor's reset as text, not as syscall.ECONNRESET.
 	if err == nil || !strings.Contains(err.Error(), "connection reset") {
 		t.Fatalf("read after the tunnel broke: %v, want connection reset", err)
@@ -381,13 +377,7 @@ func TestSystemMultiPort(t *testing.T) {
 func TestSystemSlowReaderBackPressure(t *testing.T) {
 	w := newWorld(t)
 	ip := w.resolve(t, "firehose.company.test")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := w.host.DialTCP(ctx, hostAddr, netip.AddrPortFrom(ip, 80))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := w.dial(t, hostAddr, netip.AddrPortFrom(ip, 80))
 
 	var before runtime.MemStats
 	runtime.GC()
