@@ -21,7 +21,7 @@ func (in *instance) diagnose(ctx context.Context, now time.Time) diag.Diagnosis 
 			return st.Engine
 		},
 		Profiles: in.profiles,
-		Clusters: diag.FetchersOf(in.clusters.Sources()),
+		Clusters: diag.FetchersOf(in.clusters.Logins()),
 		Upstream: in.upstream,
 		Now:      now,
 	}, "", 0)

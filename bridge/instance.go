@@ -92,7 +92,7 @@ func startInstance(opts *startOptions, h host) (*instance, error) {
 	if in.clusters, err = vnet.Connect(in.profiles); err != nil {
 		return nil, err
 	}
-	cat, err := catalog.New(in.clusters.Sources(), in.log)
+	cat, err := catalog.New(in.clusters.Logins(), in.log)
 	if err != nil {
 		in.clusters.Close()
 		return nil, err
@@ -105,7 +105,13 @@ func startInstance(opts *startOptions, h host) (*instance, error) {
 			return nil, err
 		}
 	}
+	// No cluster's range may cover a proxy or an upstream resolver. (The
+	// host's own networks are not read here yet: see docs/gaps.md.)
+	rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	protected := append(vnet.ProxyPrefixes(rctx, in.profiles, nil, in.log), vnet.AddrPrefixes(opts.upstream)...)
+	rcancel()
 	in.engine, err = vnet.New(vnet.Config{
+		Protected:     func() []netip.Prefix { return protected },
 		ULA:           ula,
 		IO:            in.queue,
 		Catalog:       cat,

@@ -1,10 +1,11 @@
 // Package catalog knows what every logged-in cluster offers VNet: its apps,
-// its DNS zones and its address range. It answers "which app is this name?"
-// and "which domains must VNet capture?".
+// its DNS zones and its address range. It decides which cluster owns which
+// name (the first one, in login order), refuses what a cluster may not
+// claim, and answers "which app is this name?" and "which domains must VNet
+// capture?".
 package catalog
 
 import (
-	"fmt"
 	"net/netip"
 	"strings"
 
@@ -14,9 +15,19 @@ import (
 // App is a TCP app reachable through a cluster.
 type App struct {
 	Name       string
-	PublicAddr string // lower-case, no trailing dot; may be empty
+	PublicAddr string // as the cluster sent it: lower-case, no trailing dot; may be empty
 	Labels     map[string]string
 	TCPPorts   []resource.PortRange // empty: every port
+
+	// Set by NewSnapshot.
+
+	// Addr is the app's effective address: PublicAddr, or
+	// <lower-cased name>.<proxy host> when PublicAddr is empty. Empty when
+	// the app can have no name at all (see Unnamed).
+	Addr string
+	// Unnamed is why the app cannot be reached by name, in one line; ""
+	// when its Addr resolves to it.
+	Unnamed string
 }
 
 // AllowsPort reports whether the app takes connections on port.
@@ -24,27 +35,48 @@ func (a *App) AllowsPort(port uint16) bool { return resource.PortsAllow(a.TCPPor
 
 // Cluster is what one cluster offers.
 type Cluster struct {
-	Name string // the cluster's own name
-	// Via is the logged-in cluster whose proxy reaches this one: Name
-	// itself for a root cluster, the root for a leaf.
+	// ID is who the cluster is on this laptop, never the name it reports:
+	// the profile's proxy address for a root, "<root ID>/<leaf name>" for
+	// a leaf. Set by the catalog (Identify), not by the cluster.
+	ID   string
+	Name string // the name the cluster reports; routes a dial to a leaf
+	// Via is the ID of the logged-in cluster (the profile) whose proxy
+	// reaches this one: ID itself for a root.
 	Via       string
 	ProxyHost string // host of the proxy's public address, lower-case
 	IPv4Range netip.Prefix
 	Zones     []string // custom DNS zones, lower-case, no trailing dot
 	Apps      []App
+	// Refused are the claims of this (leaf) cluster that its root refused,
+	// one line each, as the root sent them.
+	Refused []string
+
+	// Domains are the proxy host and zones the laptop accepted for this
+	// cluster; set by NewSnapshot.
+	Domains []string
 }
 
-// Snapshot is the catalog at one moment. It is never modified once built,
-// so readers need no lock.
+// IsLeaf reports whether the cluster is reached through another one.
+func (c *Cluster) IsLeaf() bool { return c.ID != c.Via }
+
+// Snapshot is the catalog at one moment, checked: who owns which domain
+// and name is decided when it is built (NewSnapshot). It is never modified
+// once built, so readers need no lock.
 type Snapshot struct {
-	Clusters []Cluster // in profile order; the first is the "root" whose range the TUN uses
+	// Clusters in login order (each profile's root, then its leaves).
+	Clusters []Cluster
+	// Refused is every claim the laptop refused, and every claim the
+	// clusters' roots refused, in cluster order.
+	Refused []Refusal
+	// proxies are every proxy host (clusters' and logins'): never apps.
+	proxies map[string]bool
 }
 
 // Match is an app found by name.
 type Match struct {
 	Cluster *Cluster
 	App     *App
-	Zone    string // the most specific captured domain holding the name
+	Zone    string // the owner's most specific domain holding the name
 }
 
 // Normalize lower-cases a DNS name and strips its trailing dot.
@@ -58,154 +90,88 @@ func InDomain(name, domain string) bool {
 	return name == domain || strings.HasSuffix(name, "."+domain)
 }
 
-// Captured reports whether c's DNS domains (the proxy's host and every
-// custom zone) contain name.
-func (c *Cluster) Captured(name string) bool { return c.Domain(name) != "" }
+// Captured reports whether c's accepted domains contain name.
+func (c *Cluster) Captured(name string) bool { return c.domainOf(name) != "" }
 
-// Domain is the most specific of c's DNS domains that contains name, or ""
-// if none does.
-func (c *Cluster) Domain(name string) string {
+// domainOf is the most specific of c's accepted domains that contains
+// name, or "" if none does.
+func (c *Cluster) domainOf(name string) string {
 	best := ""
-	for _, d := range append([]string{c.ProxyHost}, c.Zones...) {
-		if d != "" && InDomain(name, d) && len(d) > len(best) {
+	for _, d := range c.Domains {
+		if InDomain(name, d) && len(d) > len(best) {
 			best = d
 		}
 	}
 	return best
 }
 
-// Captures reports whether any cluster's domains contain name.
+// Captures reports whether any cluster's accepted domains contain name.
 func (s *Snapshot) Captures(name string) bool {
-	name = Normalize(name)
-	for i := range s.Clusters {
-		if s.Clusters[i].Captured(name) {
-			return true
-		}
-	}
-	return false
+	_, zone := s.owner(Normalize(name))
+	return zone != ""
 }
 
-// Lookup finds the app whose public address is name. A name belongs to
-// one cluster only: the one whose captured domain holding it is the most
-// specific; on equal domains, the first in profile order (see Overlaps).
-// A proxy's own address is never an app: login must keep working through
-// the OS resolver.
+// Lookup finds the app whose address is name. A name belongs to the first
+// cluster (in login order) whose accepted domains contain it, and to the
+// app there that holds it alone. A proxy's own address is never an app:
+// login must keep working through the OS resolver.
 func (s *Snapshot) Lookup(name string) (Match, bool) {
 	name = Normalize(name)
-	for i := range s.Clusters {
-		if s.Clusters[i].ProxyHost == name {
-			return Match{}, false
-		}
+	if s.proxies[name] {
+		return Match{}, false
 	}
 	c, zone := s.owner(name)
 	if c == nil {
 		return Match{}, false
 	}
 	for j := range c.Apps {
-		if c.Apps[j].PublicAddr == name {
-			return Match{Cluster: c, App: &c.Apps[j], Zone: zone}, true
+		if a := &c.Apps[j]; a.Addr == name && a.Unnamed == "" {
+			return Match{Cluster: c, App: a, Zone: zone}, true
 		}
 	}
 	return Match{}, false
 }
 
 // owner is the cluster a captured name belongs to, and the domain that
-// captures it there.
+// captures it there: the first cluster whose accepted domains contain it.
 func (s *Snapshot) owner(name string) (*Cluster, string) {
-	var best *Cluster
-	zone := ""
 	for i := range s.Clusters {
-		if d := s.Clusters[i].Domain(name); len(d) > len(zone) {
-			best, zone = &s.Clusters[i], d
+		if d := s.Clusters[i].domainOf(name); d != "" {
+			return &s.Clusters[i], d
 		}
 	}
-	return best, zone
+	return nil, ""
 }
 
-// Overlaps describes every domain that more than one cluster captures, or
-// that lies inside another cluster's domain, and which cluster gets its
-// names, so that `vnet status` can show it: overlaps are resolved by rule,
-// never silently.
-func (s *Snapshot) Overlaps() []string {
-	type claim struct{ domain, cluster string }
-	var claims []claim
-	for _, c := range s.Clusters {
-		for _, d := range append([]string{c.ProxyHost}, c.Zones...) {
-			if d != "" {
-				claims = append(claims, claim{d, c.Name})
-			}
-		}
-	}
-	var out []string
-	seen := map[string]bool{}
-	note := func(msg string) {
-		if !seen[msg] {
-			seen[msg] = true
-			out = append(out, msg)
-		}
-	}
-	for i, a := range claims {
-		for _, b := range claims[i+1:] {
-			switch {
-			case a.cluster == b.cluster:
-			case a.domain == b.domain:
-				note(fmt.Sprintf("domain %s is captured by clusters %s and %s: its names go to %s (first profile)", a.domain, a.cluster, b.cluster, a.cluster))
-			case InDomain(a.domain, b.domain):
-				note(fmt.Sprintf("domain %s of cluster %s lies inside %s of cluster %s: names under %s go to %s (most specific)", a.domain, a.cluster, b.domain, b.cluster, a.domain, a.cluster))
-			case InDomain(b.domain, a.domain):
-				note(fmt.Sprintf("domain %s of cluster %s lies inside %s of cluster %s: names under %s go to %s (most specific)", b.domain, b.cluster, a.domain, a.cluster, b.domain, b.cluster))
-			}
-		}
-	}
-	return out
-}
-
-// Domains lists every domain VNet must capture, without duplicates, in a
-// stable order.
+// Domains lists every accepted domain VNet must capture, without
+// duplicates, in cluster order.
 func (s *Snapshot) Domains() []string {
 	var out []string
 	seen := map[string]bool{}
-	add := func(d string) {
-		if d != "" && !seen[d] {
-			seen[d] = true
-			out = append(out, d)
-		}
-	}
 	for _, c := range s.Clusters {
-		add(c.ProxyHost)
-		for _, z := range c.Zones {
-			add(z)
+		for _, d := range c.Domains {
+			if !seen[d] {
+				seen[d] = true
+				out = append(out, d)
+			}
 		}
 	}
 	return out
 }
 
-// Ranges lists every cluster's IPv4 range, without duplicates.
-func (s *Snapshot) Ranges() []netip.Prefix {
-	var out []netip.Prefix
-	seen := map[netip.Prefix]bool{}
-	for _, c := range s.Clusters {
-		if c.IPv4Range.IsValid() && !seen[c.IPv4Range] {
-			seen[c.IPv4Range] = true
-			out = append(out, c.IPv4Range)
-		}
-	}
-	return out
-}
-
-// Cluster returns the cluster called name.
-func (s *Snapshot) Cluster(name string) (*Cluster, bool) {
+// Cluster returns the cluster whose ID is id.
+func (s *Snapshot) Cluster(id string) (*Cluster, bool) {
 	for i := range s.Clusters {
-		if s.Clusters[i].Name == name {
+		if s.Clusters[i].ID == id {
 			return &s.Clusters[i], true
 		}
 	}
 	return nil, false
 }
 
-// App returns the app called name in cluster.
-func (s *Snapshot) App(cluster, name string) (*App, bool) {
-	c, ok := s.Cluster(cluster)
+// App returns the app called name in the cluster whose ID is clusterID.
+func (s *Snapshot) App(clusterID, name string) (*App, bool) {
+	c, ok := s.Cluster(clusterID)
 	if !ok {
 		return nil, false
 	}

@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -14,8 +15,9 @@ import (
 )
 
 func testSnapshot() *Snapshot {
-	return &Snapshot{Clusters: []Cluster{
+	return NewSnapshot([]Cluster{
 		{
+			ID: "proxy.example.test:3080", Via: "proxy.example.test:3080",
 			Name: "root", ProxyHost: "proxy.example.test", IPv4Range: netip.MustParsePrefix("100.64.0.0/10"),
 			Zones: []string{"company.test", "bar.qux.test"},
 			Apps: []App{
@@ -27,11 +29,12 @@ func testSnapshot() *Snapshot {
 			},
 		},
 		{
+			ID: "other.test:3080", Via: "other.test:3080",
 			Name: "other", ProxyHost: "other.test", IPv4Range: netip.MustParsePrefix("100.64.0.0/10"),
 			Zones: []string{"company.test"},
 			Apps:  []App{{Name: "o", PublicAddr: "o.other.test"}},
 		},
-	}}
+	})
 }
 
 func TestLookup(t *testing.T) {
@@ -48,6 +51,7 @@ func TestLookup(t *testing.T) {
 		{"app outside every captured domain", "app.elsewhere.test", "", ""},
 		{"longer label is not a subdomain", "tcp-app.evilcompany.test", "", ""},
 		{"proxy address itself is never an app", "proxy.example.test", "", ""},
+		{"no public_addr: under the proxy host", "No-Addr.proxy.example.test", "no-addr", "root"},
 		{"empty", "", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -68,13 +72,14 @@ func TestLookup(t *testing.T) {
 	}
 }
 
-func TestDomainsAndRanges(t *testing.T) {
+func TestDomains(t *testing.T) {
 	s := testSnapshot()
+	// other's company.test is refused: root had it first.
 	if got, want := s.Domains(), []string{"proxy.example.test", "company.test", "bar.qux.test", "other.test"}; !slices.Equal(got, want) {
 		t.Errorf("Domains() = %v, want %v", got, want)
 	}
-	if got := s.Ranges(); len(got) != 1 || got[0] != netip.MustParsePrefix("100.64.0.0/10") {
-		t.Errorf("Ranges() = %v, want the one shared range", got)
+	if got := s.Clusters[1].Domains; !slices.Equal(got, []string{"other.test"}) {
+		t.Errorf("other's accepted domains = %v, want only its proxy host", got)
 	}
 }
 
@@ -106,9 +111,14 @@ func (f *fakeSource) Watch(ctx context.Context, update func([]Cluster)) error {
 	}
 }
 
+// runCatalog follows sources as logins "s0", "s1", ... in that order.
 func runCatalog(t *testing.T, sources ...Source) *Catalog {
 	t.Helper()
-	cat, err := New(sources, nil)
+	var logins []Login
+	for i, s := range sources {
+		logins = append(logins, Login{ID: fmt.Sprintf("s%d", i), Source: s})
+	}
+	cat, err := New(logins, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,6 +184,9 @@ func TestCatalogReadyFailsWhenNoClusterAnswers(t *testing.T) {
 	if _, err := New(nil, nil); err == nil {
 		t.Fatal("New without sources: want an error")
 	}
+	if _, err := New([]Login{{ID: "a", Source: down}, {ID: "a", Source: down}}, nil); err == nil {
+		t.Fatal("New with one login twice: want an error")
+	}
 }
 
 func TestLookupZone(t *testing.T) {
@@ -187,56 +200,13 @@ func TestLookupZone(t *testing.T) {
 	}
 }
 
-// TestOverlappingZones: two clusters that capture the same or nested
-// domains: the most specific domain wins, equal domains go to the first
-// profile, and every overlap is reported.
-func TestOverlappingZones(t *testing.T) {
-	s := &Snapshot{Clusters: []Cluster{
-		{Name: "a", ProxyHost: "proxy.a.test", Zones: []string{"company.test"}, Apps: []App{
-			{Name: "a-x", PublicAddr: "x.company.test"},
-			{Name: "a-y", PublicAddr: "y.db.company.test"},
-		}},
-		{Name: "b", ProxyHost: "proxy.b.test", Zones: []string{"company.test", "db.company.test"}, Apps: []App{
-			{Name: "b-x", PublicAddr: "x.company.test"},
-			{Name: "b-y", PublicAddr: "y.db.company.test"},
-			{Name: "b-z", PublicAddr: "z.company.test"},
-		}},
-	}}
-	for _, tc := range []struct{ name, want string }{
-		{"x.company.test", "a-x"},    // equal domains: first profile
-		{"y.db.company.test", "b-y"}, // most specific domain
-		{"z.company.test", ""},       // owned by a, which has no such app
-		{"w.db.company.test", ""},    // owned by b, no app
-		{"x.proxy.b.test", ""},       // b's proxy domain, no app
-	} {
-		m, ok := s.Lookup(tc.name)
-		got := ""
-		if ok {
-			got = m.App.Name
-		}
-		if got != tc.want {
-			t.Errorf("Lookup(%s) = %q, want %q", tc.name, got, tc.want)
-		}
-	}
-	got := s.Overlaps()
-	want := []string{
-		"domain company.test is captured by clusters a and b: its names go to a (first profile)",
-		"domain db.company.test of cluster b lies inside company.test of cluster a: names under db.company.test go to b (most specific)",
-	}
-	if !slices.Equal(got, want) {
-		t.Fatalf("Overlaps() =\n%q\nwant\n%q", got, want)
-	}
-	if o := testSnapshot().Overlaps(); len(o) != 1 {
-		t.Fatalf("testSnapshot overlaps = %q, want only company.test shared", o)
-	}
-}
-
 // TestCatalogLeaves: a source's leaves join the snapshot after their root,
-// in source order, and are listed in the source's status.
+// in source order, and are listed in the source's status. Who they are is
+// the login's ID, whatever a source says.
 func TestCatalogLeaves(t *testing.T) {
 	first, second := newFakeSource(), newFakeSource()
-	first.updates <- []Cluster{{Name: "root", Via: "root"}, {Name: "leaf", Via: "root"}}
-	second.updates <- Cluster{Name: "other", Via: "other"}
+	first.updates <- []Cluster{{Name: "root", ID: "lie", Via: "lie"}, {Name: "leaf", Via: "other"}}
+	second.updates <- Cluster{Name: "other"}
 	cat := runCatalog(t, first, second)
 	snap, err := ready(t, cat)
 	if err != nil {
@@ -244,15 +214,15 @@ func TestCatalogLeaves(t *testing.T) {
 	}
 	var names []string
 	for _, c := range snap.Clusters {
-		names = append(names, c.Name+"<"+c.Via)
+		names = append(names, c.ID+"="+c.Name+"<"+c.Via)
 	}
-	if want := []string{"root<root", "leaf<root", "other<other"}; !slices.Equal(names, want) {
+	if want := []string{"s0=root<s0", "s0/leaf=leaf<s0", "s1=other<s1"}; !slices.Equal(names, want) {
 		t.Fatalf("snapshot clusters = %v, want %v", names, want)
 	}
-	if st := cat.Status(); !slices.Equal(st[0].Leaves, []string{"leaf"}) || len(st[1].Leaves) != 0 {
+	if st := cat.Status(); !slices.Equal(st[0].Leaves, []string{"leaf"}) || len(st[1].Leaves) != 0 || st[0].ID != "s0" {
 		t.Fatalf("status = %+v", st)
 	}
 	// A leaf that goes away leaves the snapshot.
-	first.updates <- []Cluster{{Name: "root", Via: "root"}}
+	first.updates <- []Cluster{{Name: "root"}}
 	vnettest.Eventually(t, "the leaf to leave", func() bool { return len(cat.Current().Clusters) == 2 })
 }

@@ -18,10 +18,10 @@ const (
 )
 
 // Catalog combines the sources of every logged-in cluster into one
-// snapshot, kept live by their watch streams.
+// checked snapshot (NewSnapshot), kept live by their watch streams.
 type Catalog struct {
-	sources []Source     // never empty
-	log     *slog.Logger // never nil
+	logins []Login      // never empty; in login order, which decides who owns a name first
+	log    *slog.Logger // never nil
 
 	current atomic.Pointer[Snapshot] // never nil
 	changed chan struct{}            // capacity 1: "the snapshot changed since you last looked"
@@ -33,35 +33,44 @@ type Catalog struct {
 }
 
 type sourceState struct {
-	clusters  []Cluster // last offer, root first; kept while the stream is down so apps stay reachable
+	clusters  []Cluster // last offer, root first, identified; kept while the stream is down so apps stay reachable
 	connected bool
 	lastErr   error
 	updated   time.Time
 	settled   bool
 }
 
-// ClusterStatus is how one source is doing, for `vnet status`.
+// ClusterStatus is how one login is doing, for `vnet status`.
 type ClusterStatus struct {
-	Name      string    `json:"name"`
+	ID        string    `json:"id"`   // the profile's proxy address
+	Name      string    `json:"name"` // the name its cluster reports
 	Leaves    []string  `json:"leaves,omitempty"`
 	Connected bool      `json:"connected"`
 	Updated   time.Time `json:"updated,omitzero"`
 	Error     string    `json:"error,omitempty"`
 }
 
-// New returns a catalog over sources; Run follows them.
-func New(sources []Source, log *slog.Logger) (*Catalog, error) {
-	if len(sources) == 0 {
+// New returns a catalog over logins, given in login order (the first
+// login owns a contested name); Run follows them.
+func New(logins []Login, log *slog.Logger) (*Catalog, error) {
+	if len(logins) == 0 {
 		return nil, errors.New("catalog: no cluster to serve")
+	}
+	seen := map[string]bool{}
+	for _, l := range logins {
+		if l.ID == "" || l.Source == nil || seen[l.ID] {
+			return nil, fmt.Errorf("catalog: login %q is empty or given twice", l.ID)
+		}
+		seen[l.ID] = true
 	}
 	if log == nil {
 		log = slog.Default()
 	}
 	c := &Catalog{
-		sources: sources,
+		logins:  logins,
 		log:     log,
 		changed: make(chan struct{}, 1),
-		state:   make([]sourceState, len(sources)),
+		state:   make([]sourceState, len(logins)),
 		settled: make(chan struct{}),
 	}
 	c.current.Store(&Snapshot{})
@@ -79,7 +88,7 @@ func (c *Catalog) Changed() <-chan struct{} { return c.changed }
 // with back-off; meanwhile the cluster's last offer stays in the snapshot.
 func (c *Catalog) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	for i := range c.sources {
+	for i := range c.logins {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -92,7 +101,7 @@ func (c *Catalog) Run(ctx context.Context) {
 func (c *Catalog) follow(ctx context.Context, i int) {
 	backoff := minBackoff
 	for {
-		err := c.sources[i].Watch(ctx, func(cl []Cluster) {
+		err := c.logins[i].Source.Watch(ctx, func(cl []Cluster) {
 			backoff = minBackoff
 			c.update(i, cl)
 		})
@@ -118,8 +127,9 @@ func (c *Catalog) update(i int, cl []Cluster) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := &c.state[i]
+	cl = Identify(c.logins[i].ID, cl)
 	if !st.connected {
-		c.log.Info("cluster connected", "cluster", cl[0].Name, "leaves", len(cl)-1)
+		c.log.Info("cluster connected", "cluster", cl[0].Name, "proxy", cl[0].ID, "leaves", len(cl)-1)
 	}
 	st.clusters, st.connected, st.lastErr, st.updated = cl, true, nil, time.Now()
 	// Publish first: Ready reads the snapshot as soon as the last source
@@ -133,7 +143,7 @@ func (c *Catalog) fail(i int, err error) {
 	defer c.mu.Unlock()
 	st := &c.state[i]
 	if st.connected || !st.settled {
-		c.log.Warn("cluster unavailable", "cluster", st.name(), "err", err)
+		c.log.Warn("cluster unavailable", "cluster", st.name(), "proxy", c.logins[i].ID, "err", err)
 	}
 	st.connected, st.lastErr = false, err
 	c.settle(st)
@@ -153,18 +163,18 @@ func (c *Catalog) settle(st *sourceState) {
 	}
 	st.settled = true
 	c.nSettled++
-	if c.nSettled == len(c.sources) {
+	if c.nSettled == len(c.logins) {
 		close(c.settled)
 	}
 }
 
-// publish builds a new snapshot in source order. Called with mu held.
+// publish builds a new snapshot in login order. Called with mu held.
 func (c *Catalog) publish() {
-	snap := &Snapshot{}
+	var all []Cluster
 	for _, st := range c.state {
-		snap.Clusters = append(snap.Clusters, st.clusters...)
+		all = append(all, st.clusters...)
 	}
-	c.current.Store(snap)
+	c.current.Store(NewSnapshot(all))
 	select {
 	case c.changed <- struct{}{}:
 	default:
@@ -192,13 +202,13 @@ func (c *Catalog) Ready(ctx context.Context) (*Snapshot, error) {
 	return snap, nil
 }
 
-// Status reports each source, in source order.
+// Status reports each login, in login order.
 func (c *Catalog) Status() []ClusterStatus {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := make([]ClusterStatus, len(c.state))
 	for i, st := range c.state {
-		out[i] = ClusterStatus{Name: st.name(), Connected: st.connected, Updated: st.updated}
+		out[i] = ClusterStatus{ID: c.logins[i].ID, Name: st.name(), Connected: st.connected, Updated: st.updated}
 		for _, l := range st.clusters[min(1, len(st.clusters)):] {
 			out[i].Leaves = append(out[i].Leaves, l.Name)
 		}

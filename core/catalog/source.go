@@ -18,7 +18,8 @@ type Source interface {
 	// Watch calls update with the offer at once and after every change,
 	// from the calling goroutine, until ctx is done or the stream breaks;
 	// it returns why it stopped. The logged-in cluster comes first, then
-	// its leaves, each with Via set to the first one's name.
+	// its leaves; who they are (ID, Via) is the catalog's to say
+	// (Identify), not the source's.
 	Watch(ctx context.Context, update func([]Cluster)) error
 }
 
@@ -61,7 +62,6 @@ func (p *ProxySource) Watch(ctx context.Context, update func([]Cluster)) error {
 		if err != nil {
 			return err
 		}
-		root.Via = root.Name
 		out := []Cluster{root}
 		for _, l := range u.GetLeaves() {
 			leaf, err := clusterFrom(l.GetConfig(), l.GetApps())
@@ -69,7 +69,6 @@ func (p *ProxySource) Watch(ctx context.Context, update func([]Cluster)) error {
 				// One leaf's bad config must not hide the others.
 				continue
 			}
-			leaf.Via = root.Name
 			out = append(out, leaf)
 		}
 		update(out)

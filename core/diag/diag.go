@@ -168,24 +168,32 @@ func Name(ctx context.Context, env Env, st vnet.Status, name string, port uint16
 	} else {
 		captured.Detail = "outside every domain VNet captures: add a custom_dns_zones suffix for it to the vnet_config of the cluster that has the app"
 	}
-	for _, o := range st.Overlaps {
-		if zone != "" && strings.Contains(o, "domain "+zone+" ") {
-			captured.Detail += " (" + o + ")"
+	for _, r := range st.Refused {
+		if r.Kind == catalog.KindZone && catalog.InDomain(name, r.Claim) {
+			captured.Detail += fmt.Sprintf(" (zone %s of cluster %s at %s was refused: %s)", r.Claim, r.ClusterName, r.Cluster, r.Reason)
 		}
 	}
 	out = append(out, captured)
 
-	i := slices.IndexFunc(st.Apps, func(a vnet.AppStatus) bool { return a.PublicAddr == name })
+	// The app that has the name; else one that claims it but may not.
+	i := slices.IndexFunc(st.Apps, func(a vnet.AppStatus) bool { return a.PublicAddr == name && a.IPv4.IsValid() })
+	if i < 0 {
+		i = slices.IndexFunc(st.Apps, func(a vnet.AppStatus) bool { return a.PublicAddr == name })
+	}
 	app := Check{Name: "app " + name}
 	if i < 0 {
-		app.Detail = "no app you may reach has this public address: 'vnet apps' lists them; if it should be there, ask for a role that allows it"
+		app.Detail = "no app you may reach has this address: 'vnet apps' lists them; if it should be there, ask for a role that allows it"
 		return append(out, app)
 	}
 	a := st.Apps[i]
 	app.OK = a.IPv4.IsValid()
-	app.Detail = fmt.Sprintf("app %s of cluster %s at %s %s", a.Name, a.Cluster, a.IPv4, optional(a.IPv6))
+	app.Detail = fmt.Sprintf("app %s of cluster %s (%s) at %s %s", a.Name, a.Cluster, a.ClusterID, a.IPv4, optional(a.IPv6))
 	if !app.OK {
-		app.Detail = fmt.Sprintf("app %s of cluster %s has no address: see 'vnet status' problems", a.Name, a.Cluster)
+		why := a.Unreachable
+		if why == "" {
+			why = "no address: see 'vnet status' problems"
+		}
+		app.Detail = fmt.Sprintf("app %s of cluster %s (%s): %s", a.Name, a.Cluster, a.ClusterID, why)
 	}
 	out = append(out, app)
 	if !app.OK {
@@ -269,11 +277,12 @@ func (d Diagnosis) Text() string {
 	return b.String()
 }
 
-// FetchersOf picks the sources that can be asked once (proxy sources do).
-func FetchersOf(sources []catalog.Source) []Fetcher {
+// FetchersOf picks the logins' sources that can be asked once (proxy
+// sources do).
+func FetchersOf(logins []catalog.Login) []Fetcher {
 	var out []Fetcher
-	for _, s := range sources {
-		if f, ok := s.(Fetcher); ok {
+	for _, l := range logins {
+		if f, ok := l.Source.(Fetcher); ok {
 			out = append(out, f)
 		}
 	}

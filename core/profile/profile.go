@@ -25,6 +25,11 @@ type Profile struct {
 	ClusterName string   `yaml:"cluster_name"` // the cluster's own name
 	User        string   `yaml:"user"`
 	Roles       []string `yaml:"roles,omitempty"`
+	// FirstLogin is when this laptop first logged in to the proxy; kept
+	// across re-logins. Clusters logged in to first own contested names
+	// and ranges (LoadAll's order). Zero: a profile from before it was
+	// recorded, older than any that has it.
+	FirstLogin time.Time `yaml:"first_login,omitempty"`
 
 	CertPEM []byte `yaml:"-"` // client certificate
 	KeyPEM  []byte `yaml:"-"` // private key of CertPEM
@@ -67,13 +72,24 @@ func Dir(home, proxyAddr string) string {
 	return filepath.Join(home, "profiles", host)
 }
 
+// ID is who the profile's cluster is on this laptop: its proxy address.
+// Never the name the cluster reports, which another cluster may report too.
+func (p *Profile) ID() string { return p.ProxyAddr }
+
 // Save writes p under home; an earlier profile for the same proxy is
 // replaced.
 func Save(home string, p *Profile) error { return SaveDir(Dir(home, p.ProxyAddr), p) }
 
 // SaveDir writes p into dir. Keys are written with mode 0600 and the folder
-// with 0700.
+// with 0700. A p without FirstLogin keeps the one saved in dir before, or
+// gets the current time.
 func SaveDir(dir string, p *Profile) error {
+	if p.FirstLogin.IsZero() {
+		p.FirstLogin = time.Now().UTC()
+		if old, err := Load(dir); err == nil && old.ProxyAddr == p.ProxyAddr {
+			p.FirstLogin = old.FirstLogin
+		}
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -115,7 +131,9 @@ func Load(dir string) (*Profile, error) {
 	return p, nil
 }
 
-// LoadAll reads every profile under home, sorted by proxy address.
+// LoadAll reads every profile under home in login order: by first login,
+// then (for profiles that did not record it) by proxy address. The order
+// decides who owns a name or a range that two clusters claim.
 // ErrNoProfiles if there is none.
 func LoadAll(home string) ([]*Profile, error) {
 	entries, err := os.ReadDir(filepath.Join(home, "profiles"))
@@ -136,7 +154,12 @@ func LoadAll(home string) ([]*Profile, error) {
 	if len(out) == 0 {
 		return nil, ErrNoProfiles
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ProxyAddr < out[j].ProxyAddr })
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].FirstLogin.Equal(out[j].FirstLogin) {
+			return out[i].FirstLogin.Before(out[j].FirstLogin)
+		}
+		return out[i].ProxyAddr < out[j].ProxyAddr
+	})
 	return out, nil
 }
 

@@ -3,6 +3,7 @@ package vnet
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"sync"
 
 	"github.com/vnetproject/vnet/core/catalog"
@@ -11,121 +12,188 @@ import (
 
 // appRef names an app independently of catalog snapshots.
 type appRef struct {
-	Cluster string
-	Via     string // see AppTarget.Via
-	App     string
+	ClusterID string // catalog.Cluster.ID: who the cluster is
+	Cluster   string // the name it reports: routes a dial to a leaf
+	Via       string // see AppTarget.Via
+	App       string
 }
 
-// appKey is what an address is derived from: an app's public address in
-// its cluster. Renaming an app keeps its address; changing its public
-// address gives it a new one.
+// appKey is what an address is derived from: an app's effective address
+// in its cluster (by ID). Renaming an app that has a public_addr keeps its
+// address; changing the address gives it a new one.
 type appKey struct {
-	Cluster    string
-	PublicAddr string
+	ClusterID string
+	Addr      string
 }
 
-func (k appKey) ipamKey() string { return k.Cluster + "/" + k.PublicAddr }
+func (k appKey) ipamKey() string { return k.ClusterID + "/" + k.Addr }
+
+// allocKey is one allocator: a range of one profile. Clusters of one
+// profile that share a range share its allocator; profiles never share
+// one (their ranges may not overlap: catalog.AcceptRanges).
+type allocKey struct {
+	Via   string
+	Range netip.Prefix
+}
+
+// maxProbe bounds how often assign asks an allocator again when its
+// address is held through another allocator of the same profile (a leaf's
+// range nested in its root's).
+const maxProbe = 16
 
 type holder struct {
-	key   appKey
+	key  appKey
+	ipam string // the allocator's key: ipamKey, salted after a collision
+	// taken are keys that hold, in alloc, addresses found taken while
+	// probing, so that alloc does not offer them again; released with
+	// the holder.
+	taken []string
 	addr  netip.Addr
 	alloc *ipam.Allocator
 	ref   appRef
 }
 
 // addressBook gives apps their virtual IPv4 addresses and finds the app
-// behind an address. Clusters that share a range share one allocator, so
-// their apps never collide. An address whose app went away is not handed
-// out again while a connection to it lives.
+// behind an address. No address is ever held by two apps, even when
+// ranges of one profile nest. An address whose app went away is not
+// handed out again while a connection to it lives.
 type addressBook struct {
 	mu         sync.Mutex
-	allocators map[netip.Prefix]*ipam.Allocator // guarded by mu
-	byKey      map[appKey]holder                // current holders; guarded by mu
-	byAddr     map[netip.Addr]appKey            // guarded by mu
-	active     map[netip.Addr]int               // open connections per address; guarded by mu
-	retired    map[netip.Addr]holder            // gone apps with open connections; guarded by mu
+	allocators map[allocKey]*ipam.Allocator // guarded by mu
+	byKey      map[appKey]holder            // current holders; guarded by mu
+	byAddr     map[netip.Addr]appKey        // guarded by mu
+	active     map[netip.Addr]int           // open connections per address; guarded by mu
+	retired    map[netip.Addr]holder        // gone apps with open connections; guarded by mu
+	reserved   map[netip.Addr]bool          // the device's and DNS server's own; guarded by mu
 }
 
 func newAddressBook() *addressBook {
 	return &addressBook{
-		allocators: map[netip.Prefix]*ipam.Allocator{},
+		allocators: map[allocKey]*ipam.Allocator{},
 		byKey:      map[appKey]holder{},
 		byAddr:     map[netip.Addr]appKey{},
 		active:     map[netip.Addr]int{},
 		retired:    map[netip.Addr]holder{},
+		reserved:   map[netip.Addr]bool{},
+	}
+}
+
+// reserve keeps addrs (the device's, the DNS server's) from every app.
+func (b *addressBook) reserve(addrs ...netip.Addr) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, a := range addrs {
+		b.reserved[a] = true
 	}
 }
 
 // change is what a sync did to one app.
 type change struct {
-	Ref        appRef
-	PublicAddr string
-	Addr       netip.Addr
-	Added      bool // false: removed
+	Ref  appRef
+	Name string // the app's effective address
+	Addr netip.Addr
+	// Added is false when the app lost its address.
+	Added bool
 }
 
-// sync makes the book match snap: every app with a public address gets
-// one in its cluster's current range; apps that left (or whose range
-// changed) lose theirs. It returns what changed, and one error per app
-// that could not get an address (a range too small), so they can be
-// reported; the others work.
-func (b *addressBook) sync(snap *catalog.Snapshot) (changes []change, errs []error) {
+// sync makes the book match snap: every app with a name gets an address
+// in its cluster's accepted range (ranges, by cluster ID); apps that left,
+// lost their name, or whose range changed or was refused lose theirs. It
+// returns what changed, and one error per app that could not get an
+// address (a range too small), so they can be reported; the others work.
+func (b *addressBook) sync(snap *catalog.Snapshot, ranges map[string]netip.Prefix) (changes []change, errs []error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	want := map[appKey]*catalog.Cluster{}
+	want := map[appKey]allocKey{}
 	refs := map[appKey]appRef{}
 	for i := range snap.Clusters {
 		c := &snap.Clusters[i]
+		rng, ok := ranges[c.ID]
+		if !ok {
+			continue
+		}
 		for _, a := range c.Apps {
-			if a.PublicAddr == "" {
+			if a.Addr == "" || a.Unnamed != "" {
 				continue
 			}
-			k := appKey{Cluster: c.Name, PublicAddr: a.PublicAddr}
-			want[k], refs[k] = c, appRef{Cluster: c.Name, Via: c.Via, App: a.Name}
+			k := appKey{ClusterID: c.ID, Addr: a.Addr}
+			want[k] = allocKey{Via: c.Via, Range: rng}
+			refs[k] = appRef{ClusterID: c.ID, Cluster: c.Name, Via: c.Via, App: a.Name}
 		}
 	}
 	for k, h := range b.byKey {
-		if c, ok := want[k]; !ok || c.IPv4Range != h.alloc.Prefix() {
+		if ak, ok := want[k]; !ok || b.allocators[ak] != h.alloc {
 			b.drop(k, h)
-			changes = append(changes, change{Ref: h.ref, PublicAddr: k.PublicAddr, Addr: h.addr})
+			changes = append(changes, change{Ref: h.ref, Name: k.Addr, Addr: h.addr})
 		}
 	}
-	for k, c := range want {
+	for k, ak := range want {
 		if h, ok := b.byKey[k]; ok {
 			h.ref = refs[k] // renamed apps keep their address
 			b.byKey[k] = h
 			continue
 		}
-		addr, err := b.assign(k, c.IPv4Range, refs[k])
+		addr, err := b.assign(k, ak, refs[k])
 		if err != nil {
-			errs = append(errs, fmt.Errorf("app %s of cluster %s: %w", refs[k].App, c.Name, err))
+			errs = append(errs, fmt.Errorf("app %s of cluster %s (%s): %w", refs[k].App, refs[k].Cluster, k.ClusterID, err))
 			continue
 		}
-		changes = append(changes, change{Ref: refs[k], PublicAddr: k.PublicAddr, Addr: addr, Added: true})
+		changes = append(changes, change{Ref: refs[k], Name: k.Addr, Addr: addr, Added: true})
 	}
 	return changes, errs
 }
 
-// assign gives k an address in prefix. Called with mu held.
-func (b *addressBook) assign(k appKey, prefix netip.Prefix, ref appRef) (netip.Addr, error) {
-	alloc, ok := b.allocators[prefix]
+// assign gives k an address from the allocator ak. An address another
+// allocator of the profile handed out already, or a reserved one, is kept
+// (so that this allocator does not offer it again) under a salted key, and
+// the next one is tried. Called with mu held.
+func (b *addressBook) assign(k appKey, ak allocKey, ref appRef) (netip.Addr, error) {
+	alloc, ok := b.allocators[ak]
 	if !ok {
 		var err error
-		if alloc, err = ipam.New(prefix); err != nil {
-			return netip.Addr{}, fmt.Errorf("range %s: %w", prefix, err)
+		if alloc, err = ipam.New(ak.Range); err != nil {
+			return netip.Addr{}, fmt.Errorf("range %s: %w", ak.Range, err)
 		}
-		b.allocators[prefix] = alloc
+		b.allocators[ak] = alloc
 	}
-	addr, err := alloc.Assign(k.ipamKey())
-	if err != nil {
-		return netip.Addr{}, fmt.Errorf("no address for %s in %s: %w", k.PublicAddr, prefix, err)
+	var taken []string
+	for i := range maxProbe {
+		key := k.ipamKey()
+		if i > 0 {
+			key += "#" + strconv.Itoa(i)
+		}
+		addr, err := alloc.Assign(key)
+		if err != nil {
+			releaseAll(alloc, taken)
+			return netip.Addr{}, fmt.Errorf("no address for %s in %s: %w", k.Addr, ak.Range, err)
+		}
+		if _, held := b.byAddr[addr]; held || b.reserved[addr] || b.retiredElsewhere(addr, alloc) {
+			taken = append(taken, key)
+			continue
+		}
+		b.byKey[k] = holder{key: k, ipam: key, taken: taken, addr: addr, alloc: alloc, ref: ref}
+		b.byAddr[addr] = k
+		// An app that left while connected and came back holds its
+		// address again: it must not be released when those
+		// connections end.
+		delete(b.retired, addr)
+		return addr, nil
 	}
-	b.byKey[k] = holder{key: k, addr: addr, alloc: alloc, ref: ref}
-	b.byAddr[addr] = k
-	// An app that left while connected and came back holds its address
-	// again: it must not be released when those connections end.
-	delete(b.retired, addr)
-	return addr, nil
+	releaseAll(alloc, taken)
+	return netip.Addr{}, fmt.Errorf("no free address for %s in %s after %d tries", k.Addr, ak.Range, maxProbe)
+}
+
+func releaseAll(alloc *ipam.Allocator, keys []string) {
+	for _, k := range keys {
+		alloc.Release(k)
+	}
+}
+
+// retiredElsewhere reports whether addr is held for live connections
+// through another allocator. Called with mu held.
+func (b *addressBook) retiredElsewhere(addr netip.Addr, alloc *ipam.Allocator) bool {
+	h, ok := b.retired[addr]
+	return ok && h.alloc != alloc
 }
 
 // drop takes k's address away. Called with mu held.
@@ -136,14 +204,15 @@ func (b *addressBook) drop(k appKey, h holder) {
 		b.retired[h.addr] = h
 		return
 	}
-	h.alloc.Release(k.ipamKey())
+	h.alloc.Release(h.ipam)
+	releaseAll(h.alloc, h.taken)
 }
 
-// addrOf is the address of an app, if it has one.
-func (b *addressBook) addrOf(cluster, publicAddr string) (netip.Addr, bool) {
+// addrOf is the address of the app at name in a cluster, if it has one.
+func (b *addressBook) addrOf(clusterID, name string) (netip.Addr, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	h, ok := b.byKey[appKey{Cluster: cluster, PublicAddr: publicAddr}]
+	h, ok := b.byKey[appKey{ClusterID: clusterID, Addr: name}]
 	return h.addr, ok
 }
 
@@ -171,6 +240,7 @@ func (b *addressBook) release(addr netip.Addr) {
 	delete(b.active, addr)
 	if h, ok := b.retired[addr]; ok {
 		delete(b.retired, addr)
-		h.alloc.Release(h.key.ipamKey())
+		h.alloc.Release(h.ipam)
+		releaseAll(h.alloc, h.taken)
 	}
 }

@@ -7,12 +7,16 @@ import (
 	"github.com/vnetproject/vnet/core/catalog"
 )
 
-func snapshotOf(rng string, publicAddrs ...string) *catalog.Snapshot {
-	c := catalog.Cluster{Name: "c", IPv4Range: netip.MustParsePrefix(rng)}
-	for _, p := range publicAddrs {
-		c.Apps = append(c.Apps, catalog.App{Name: p, PublicAddr: p})
+// snapshotOf is one cluster "c" with range rng and apps at the addresses
+// given (each inside its proxy host's domain c.test), and its ranges.
+func snapshotOf(rng string, names ...string) (*catalog.Snapshot, map[string]netip.Prefix) {
+	c := catalog.Cluster{ID: "c", Via: "c", Name: "c", ProxyHost: "c.test", IPv4Range: netip.MustParsePrefix(rng)}
+	for _, n := range names {
+		c.Apps = append(c.Apps, catalog.App{Name: n, PublicAddr: n + ".c.test"})
 	}
-	return &catalog.Snapshot{Clusters: []catalog.Cluster{c}}
+	snap := catalog.NewSnapshot([]catalog.Cluster{c})
+	ranges, _ := snap.AcceptRanges(nil)
+	return snap, ranges
 }
 
 // TestAddressNotReusedWhileConnected: in a /29 (four usable addresses) an
@@ -23,7 +27,7 @@ func TestAddressNotReusedWhileConnected(t *testing.T) {
 	if _, errs := b.sync(snapshotOf("10.9.0.0/29", "old")); len(errs) != 0 {
 		t.Fatal(errs)
 	}
-	old, _ := b.addrOf("c", "old")
+	old, _ := b.addrOf("c", "old.c.test")
 	ref, release, ok := b.acquire(old)
 	if !ok || ref.App != "old" {
 		t.Fatalf("acquire(%s) = %v, %v", old, ref, ok)
@@ -35,7 +39,7 @@ func TestAddressNotReusedWhileConnected(t *testing.T) {
 		t.Fatalf("sync with the old address held: %d errors %v, want exactly one app left out", len(errs), errs)
 	}
 	for _, n := range newcomers {
-		if a, ok := b.addrOf("c", n); ok && a == old {
+		if a, ok := b.addrOf("c", n+".c.test"); ok && a == old {
 			t.Fatalf("%s got %s while a connection to its old holder lives", n, a)
 		}
 	}
@@ -52,14 +56,14 @@ func TestAddressNotReusedWhileConnected(t *testing.T) {
 
 func TestAddressFollowsRange(t *testing.T) {
 	b := newAddressBook()
-	b.sync(snapshotOf("100.64.0.0/10", "a.test"))
-	first, _ := b.addrOf("c", "a.test")
-	b.sync(snapshotOf("100.64.0.0/10", "a.test", "b.test"))
-	if again, _ := b.addrOf("c", "a.test"); again != first {
+	b.sync(snapshotOf("100.64.0.0/10", "a"))
+	first, _ := b.addrOf("c", "a.c.test")
+	b.sync(snapshotOf("100.64.0.0/10", "a", "b"))
+	if again, _ := b.addrOf("c", "a.c.test"); again != first {
 		t.Fatalf("a.test moved from %s to %s when another app came", first, again)
 	}
-	changes, _ := b.sync(snapshotOf("100.100.0.0/16", "a.test", "b.test"))
-	moved, _ := b.addrOf("c", "a.test")
+	changes, _ := b.sync(snapshotOf("100.100.0.0/16", "a", "b"))
+	moved, _ := b.addrOf("c", "a.c.test")
 	if !netip.MustParsePrefix("100.100.0.0/16").Contains(moved) {
 		t.Fatalf("a.test = %s after the range moved", moved)
 	}

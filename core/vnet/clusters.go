@@ -14,26 +14,32 @@ import (
 )
 
 // Clusters holds one gRPC connection per logged-in cluster and serves as
-// the engine's Dialer.
+// the engine's Dialer. Clusters are known by their profile's ID (its proxy
+// address), never by the name they report: two clusters that report the
+// same name never share a tunnel.
 type Clusters struct {
 	conns   []*grpc.ClientConn
-	sources []catalog.Source
-	tunnels map[string]*tunnel.Client // by cluster name; read-only after Connect
+	logins  []catalog.Login
+	tunnels map[string]*tunnel.Client // by profile ID; read-only after Connect
 }
 
-// Connect opens a connection to the cluster of every profile. Connections
-// are lazy: a cluster that is down now is retried on use.
+// Connect opens a connection to the cluster of every profile, given in
+// login order (profile.LoadAll). Connections are lazy: a cluster that is
+// down now is retried on use.
 func Connect(profiles []*profile.Profile) (*Clusters, error) {
 	c := &Clusters{tunnels: map[string]*tunnel.Client{}}
 	for _, p := range profiles {
+		if _, dup := c.tunnels[p.ID()]; dup {
+			continue // one profile per proxy address (profile.Dir)
+		}
 		conn, err := p.Dial()
 		if err != nil {
 			c.Close()
 			return nil, err
 		}
 		c.conns = append(c.conns, conn)
-		c.sources = append(c.sources, catalog.NewProxySource(conn))
-		c.tunnels[p.ClusterName] = tunnel.NewClient(conn, p.ClusterName)
+		c.logins = append(c.logins, catalog.Login{ID: p.ID(), Source: catalog.NewProxySource(conn)})
+		c.tunnels[p.ID()] = tunnel.NewClient(conn, p.ClusterName)
 	}
 	if len(c.conns) == 0 {
 		return nil, profile.ErrNoProfiles
@@ -41,22 +47,19 @@ func Connect(profiles []*profile.Profile) (*Clusters, error) {
 	return c, nil
 }
 
-// Sources are the catalog sources, one per cluster, in profile order.
-func (c *Clusters) Sources() []catalog.Source { return c.sources }
+// Logins are the catalog's logins, one per profile, in login order.
+func (c *Clusters) Logins() []catalog.Login { return c.logins }
 
-// DialApp reaches an app through the tunnel of the logged-in cluster that
-// reaches its cluster.
+// DialApp reaches an app through the tunnel of the profile that reaches
+// its cluster: t.Via, an ID, picks the tunnel; the cluster's name only
+// tells that profile's proxy which leaf to go to.
 func (c *Clusters) DialApp(ctx context.Context, t AppTarget) (net.Conn, error) {
-	via := t.Via
-	if via == "" {
-		via = t.Cluster
-	}
-	tc, ok := c.tunnels[via]
+	tc, ok := c.tunnels[t.Via]
 	if !ok {
-		return nil, fmt.Errorf("not logged in to cluster %q", via)
+		return nil, fmt.Errorf("not logged in at %q", t.Via)
 	}
 	leaf := ""
-	if t.Cluster != via {
+	if t.ClusterID != "" && t.ClusterID != t.Via {
 		leaf = t.Cluster
 	}
 	return tc.DialIn(ctx, leaf, t.App, t.Port, t.ClientAddr)

@@ -34,8 +34,12 @@ type Dialer interface {
 
 // AppTarget is one connection's destination.
 type AppTarget struct {
-	Cluster    string // the app's cluster
-	Via        string // the logged-in cluster whose proxy reaches Cluster (Cluster itself for a root)
+	ClusterID string // who the app's cluster is (catalog.Cluster.ID)
+	Cluster   string // the name it reports: tells Via's proxy which leaf to go to
+	// Via is the ID of the profile whose proxy reaches the cluster
+	// (ClusterID itself for a root). A dial goes through Via's tunnel
+	// only, whatever name the cluster reports.
+	Via        string
 	App        string
 	Port       uint16 // the port the client used
 	ClientAddr string // for the audit log
@@ -54,7 +58,12 @@ type Config struct {
 	ApplySettings func(context.Context, netcfg.Settings) error
 	// ULA is this machine's IPv6 prefix (a /64 from ipam.NewULAPrefix,
 	// kept across runs). Invalid: IPv6 is off.
-	ULA         netip.Prefix
+	ULA netip.Prefix
+	// Protected are the prefixes a cluster's range may never cover: the
+	// proxies' and upstream resolvers' addresses and the host's local
+	// networks (catalog.CheckRange). Called at every catalog change, so
+	// it may follow the host's routes; nil: none.
+	Protected   func() []netip.Prefix
 	MTU         int           // default 1500
 	DNSTTL      uint32        // default DefaultDNSTTL
 	NegativeTTL time.Duration // longest a negative upstream answer in VNet's zones is cached; default 5s
@@ -106,9 +115,11 @@ type Engine struct {
 	upstream *dns.NegativeCache // never nil; wraps cfg.Upstream
 
 	mu       sync.Mutex
-	settings netcfg.Settings // guarded by mu; what the OS was last asked for
-	started  time.Time       // guarded by mu
-	problems []string        // guarded by mu; what the last catalog change could not do
+	settings netcfg.Settings         // guarded by mu; what the OS was last asked for
+	started  time.Time               // guarded by mu
+	problems []string                // guarded by mu; what the last catalog change could not do
+	ranges   map[string]netip.Prefix // guarded by mu; accepted ranges by cluster ID, at the last change
+	refused  []catalog.Refusal       // guarded by mu; ranges refused at the last change
 }
 
 // New returns an engine ready to Run.
@@ -156,9 +167,13 @@ func (e *Engine) Run(ctx context.Context) error {
 		return err
 	}
 	// The device's and the DNS server's addresses come from the first
-	// cluster's range at start and stay for the whole run, even if that
+	// accepted range at start and stay for the whole run, even if that
 	// range changes (its /32s stay routed); apps follow range changes.
-	root := snap.Clusters[0].IPv4Range
+	root, err := e.baseRange(snap)
+	if err != nil {
+		return err
+	}
+	e.addrs.reserve(ipam.TunAddr(root), ipam.DNSAddr(root))
 	base := netcfg.Settings{
 		TunAddr4: ipam.TunAddr(root),
 		DNSAddrs: []netip.Addr{ipam.DNSAddr(root)},
@@ -235,6 +250,29 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 }
 
+// baseRange is the range the device's and the DNS server's addresses come
+// from: the first accepted one.
+func (e *Engine) baseRange(snap *catalog.Snapshot) (netip.Prefix, error) {
+	ranges, refused := snap.AcceptRanges(e.protected())
+	for _, c := range snap.Clusters {
+		if r, ok := ranges[c.ID]; ok {
+			return r, nil
+		}
+	}
+	why := "no cluster has a range"
+	if len(refused) > 0 {
+		why = refused[0].String()
+	}
+	return netip.Prefix{}, fmt.Errorf("no cluster's range can be used: %s", why)
+}
+
+func (e *Engine) protected() []netip.Prefix {
+	if e.cfg.Protected == nil {
+		return nil
+	}
+	return e.cfg.Protected()
+}
+
 // applyRetry is how soon a failed ApplySettings is tried again.
 const applyRetry = 5 * time.Second
 
@@ -243,23 +281,27 @@ const applyRetry = 5 * time.Second
 // It reports whether the OS took the settings.
 func (e *Engine) reconcile(ctx context.Context, base netcfg.Settings, snap *catalog.Snapshot, force bool) bool {
 	var problems []string
-	changes, errs := e.addrs.sync(snap)
+	ranges, refused := snap.AcceptRanges(e.protected())
+	for _, r := range refused {
+		e.log.Warn("range refused", "cluster", r.ClusterName, "id", r.Cluster, "range", r.Claim, "why", r.Reason)
+	}
+	changes, errs := e.addrs.sync(snap, ranges)
 	for _, err := range errs {
 		e.log.Warn("app left out", "err", err)
 		problems = append(problems, err.Error())
 	}
 	for _, c := range changes {
 		if c.Added {
-			e.log.Info("app available", "app", c.Ref.App, "cluster", c.Ref.Cluster, "name", c.PublicAddr, "ipv4", c.Addr)
+			e.log.Info("app available", "app", c.Ref.App, "cluster", c.Ref.Cluster, "id", c.Ref.ClusterID, "name", c.Name, "ipv4", c.Addr)
 		} else {
-			e.log.Info("app gone", "app", c.Ref.App, "cluster", c.Ref.Cluster, "name", c.PublicAddr, "ipv4", c.Addr)
+			e.log.Info("app gone", "app", c.Ref.App, "cluster", c.Ref.Cluster, "id", c.Ref.ClusterID, "name", c.Name, "ipv4", c.Addr)
 		}
 	}
 	e.upstream.Flush()
-	for _, o := range snap.Overlaps() {
-		e.log.Debug("overlap", "rule", o)
+	for _, r := range snap.Refused {
+		e.log.Debug("refused", "claim", r.String())
 	}
-	s := settingsFor(base, snap, e.cfg.ULA)
+	s := settingsFor(base, snap, ranges, e.cfg.ULA)
 	e.mu.Lock()
 	same := !force && s.Equal(e.settings)
 	e.mu.Unlock()
@@ -277,18 +319,22 @@ func (e *Engine) reconcile(ctx context.Context, base netcfg.Settings, snap *cata
 		}
 	}
 	e.mu.Lock()
-	e.problems = problems
+	e.problems, e.ranges, e.refused = problems, ranges, refused
 	e.mu.Unlock()
 	return applied
 }
 
-// settingsFor is what the OS must do for snap: route every cluster's range
+// settingsFor is what the OS must do for snap: route every accepted range
 // (and the device's own DNS address, should its range have moved) and the
-// ULA prefix to the device, and send every captured domain's queries to
-// VNet.
-func settingsFor(base netcfg.Settings, snap *catalog.Snapshot, ula netip.Prefix) netcfg.Settings {
+// ULA prefix to the device, and send every accepted domain's queries to
+// VNet. A refused range is never routed.
+func settingsFor(base netcfg.Settings, snap *catalog.Snapshot, ranges map[string]netip.Prefix, ula netip.Prefix) netcfg.Settings {
 	s := base
-	s.Routes = snap.Ranges()
+	for _, c := range snap.Clusters {
+		if r, ok := ranges[c.ID]; ok && !slices.Contains(s.Routes, r) {
+			s.Routes = append(s.Routes, r)
+		}
+	}
 	if dns4 := base.DNSAddrs[0]; !slices.ContainsFunc(s.Routes, func(p netip.Prefix) bool { return p.Contains(dns4) }) {
 		s.Routes = append(s.Routes, netip.PrefixFrom(dns4, 32))
 	}

@@ -11,8 +11,9 @@ import (
 // resolver answers the names of apps in the catalog.
 type resolver struct{ e *Engine }
 
-// Resolve owns a name only when it is a TCP app's public address inside a
-// captured domain; everything else goes upstream. An owned name answers A
+// Resolve owns a name only when it is a TCP app's address (its
+// public_addr, or <name>.<proxy host>) inside a domain its cluster owns
+// (catalog.Snapshot.Lookup); everything else goes upstream. An owned name answers A
 // with its IPv4 address and AAAA with the ULA address that carries it;
 // other types get an empty answer with the zone's SOA.
 func (r resolver) Resolve(ctx context.Context, name string, qtype uint16) (dns.Answer, bool) {
@@ -21,9 +22,9 @@ func (r resolver) Resolve(ctx context.Context, name string, qtype uint16) (dns.A
 		return dns.Answer{}, false
 	}
 	ans := dns.Answer{TTL: r.e.cfg.DNSTTL, Zone: m.Zone}
-	v4, ok := r.e.addrs.addrOf(m.Cluster.Name, m.App.PublicAddr)
+	v4, ok := r.e.addrs.addrOf(m.Cluster.ID, m.App.Addr)
 	if !ok {
-		// Its range is full (reported in status): the name is still
+		// Its range is full or refused (reported in status): the name is still
 		// VNet's, so answer NODATA rather than send it upstream.
 		return ans, true
 	}

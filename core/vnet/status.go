@@ -20,17 +20,26 @@ type Status struct {
 	Clusters []catalog.ClusterStatus `json:"clusters"`
 	Apps     []AppStatus             `json:"apps"`
 	Problems []string                `json:"problems,omitempty"`
-	// Overlaps are domains several clusters capture, and who gets them.
-	Overlaps []string `json:"overlaps,omitempty"`
+	// Refused are the claims (zones, ranges, names) the laptop refused,
+	// and those the clusters' roots refused, each with its reason. The
+	// rest works.
+	Refused []catalog.Refusal `json:"refused,omitempty"`
 }
 
 // AppStatus is one app as VNet serves it.
 type AppStatus struct {
-	Cluster    string     `json:"cluster"`
-	Name       string     `json:"name"`
-	PublicAddr string     `json:"public_addr"`
-	IPv4       netip.Addr `json:"ipv4,omitzero"`
-	IPv6       netip.Addr `json:"ipv6,omitzero"`
+	ClusterID string `json:"cluster_id"` // who the cluster is (its profile's proxy address, or root/leaf)
+	Cluster   string `json:"cluster"`    // the name it reports
+	Name      string `json:"name"`
+	// PublicAddr is the app's effective address: its public_addr, or
+	// <name>.<proxy host> (then DefaultAddr is true). Empty when it can
+	// have no name.
+	PublicAddr  string     `json:"public_addr"`
+	DefaultAddr bool       `json:"default_addr,omitempty"`
+	IPv4        netip.Addr `json:"ipv4,omitzero"`
+	IPv6        netip.Addr `json:"ipv6,omitzero"`
+	// Unreachable is why the app has no name or no address, in one line.
+	Unreachable string `json:"unreachable,omitempty"`
 	// LastError is what the cluster said about the last connection to the
 	// app that failed, if any, and when: the reason a client only saw
 	// "connection refused".
@@ -42,28 +51,41 @@ type AppStatus struct {
 func (e *Engine) Status() Status {
 	e.mu.Lock()
 	st := Status{Running: !e.started.IsZero(), Since: e.started, Settings: e.settings, Problems: slices.Clone(e.problems)}
+	rangeRefusals := slices.Clone(e.refused)
 	e.mu.Unlock()
 	st.Clusters = e.cfg.Catalog.Status()
 	snap := e.cfg.Catalog.Current()
-	st.Overlaps = snap.Overlaps()
+	st.Refused = append(slices.Clone(snap.Refused), rangeRefusals...)
 	for i := range snap.Clusters {
 		c := &snap.Clusters[i]
 		for _, a := range c.Apps {
-			as := AppStatus{Cluster: c.Name, Name: a.Name, PublicAddr: a.PublicAddr}
-			if f, ok := e.failures.get(appRef{Cluster: c.Name, Via: c.Via, App: a.Name}); ok {
+			as := AppStatus{ClusterID: c.ID, Cluster: c.Name, Name: a.Name, PublicAddr: a.Addr, DefaultAddr: a.PublicAddr == "" && a.Addr != "", Unreachable: a.Unnamed}
+			if f, ok := e.failures.get(appRef{ClusterID: c.ID, Cluster: c.Name, Via: c.Via, App: a.Name}); ok {
 				as.LastError, as.LastErrorTime = f.err, f.at
 			}
-			if v4, ok := e.addrs.addrOf(c.Name, a.PublicAddr); ok {
+			if v4, ok := e.addrs.addrOf(c.ID, a.Addr); ok && a.Unnamed == "" {
 				as.IPv4 = v4
 				if e.cfg.ULA.IsValid() {
 					as.IPv6 = ipam.MapToIPv6(e.cfg.ULA, v4)
 				}
+			} else if as.Unreachable == "" {
+				as.Unreachable = noAddress(c.ID, rangeRefusals)
 			}
 			st.Apps = append(st.Apps, as)
 		}
 	}
 	slices.SortFunc(st.Apps, func(a, b AppStatus) int {
-		return cmp.Or(strings.Compare(a.Cluster, b.Cluster), strings.Compare(a.Name, b.Name))
+		return cmp.Or(strings.Compare(a.Cluster, b.Cluster), strings.Compare(a.ClusterID, b.ClusterID), strings.Compare(a.Name, b.Name))
 	})
 	return st
+}
+
+// noAddress says why an app with a name of cluster id has no address.
+func noAddress(id string, refused []catalog.Refusal) string {
+	for _, r := range refused {
+		if r.Cluster == id {
+			return "no address: the cluster's range " + r.Claim + " was refused: " + r.Reason
+		}
+	}
+	return "no address: see the problems in vnet status"
 }

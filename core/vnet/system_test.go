@@ -88,7 +88,7 @@ func startVNetFailing(t testing.TB, fail int, profiles ...*profile.Profile) *wor
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { clusters.Close() })
-	cat, err := catalog.New(clusters.Sources(), nil)
+	cat, err := catalog.New(clusters.Logins(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -430,7 +430,7 @@ func TestSystemTwoRootClusters(t *testing.T) {
 		clustertest.App{Name: "shared-b", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "x.shared.test"},
 	)
 	clustertest.CreateResource(t, a.Admin(t), vnetConfig("", "a-zone.test", "shared.test"))
-	rangeB := netip.MustParsePrefix("100.120.0.0/16")
+	rangeB := netip.MustParsePrefix("10.120.0.0/16")
 	clustertest.CreateResource(t, b.Admin(t), vnetConfig(rangeB.String(), "b-zone.test", "shared.test"))
 	w := startVNet(t, a.AddUser(t, "alice", "dev"), b.AddUser(t, "alice", "dev"))
 

@@ -28,15 +28,15 @@ func (e *Engine) handleTCP(ctx context.Context, req *stack.TCPRequest) {
 		return
 	}
 	defer release()
-	log := e.log.With("app", ref.App, "cluster", ref.Cluster, "port", req.Dst.Port(), "client", req.Src)
-	if app, ok := e.cfg.Catalog.Current().App(ref.Cluster, ref.App); ok && !app.AllowsPort(req.Dst.Port()) {
+	log := e.log.With("app", ref.App, "cluster", ref.Cluster, "id", ref.ClusterID, "port", req.Dst.Port(), "client", req.Src)
+	if app, ok := e.cfg.Catalog.Current().App(ref.ClusterID, ref.App); ok && !app.AllowsPort(req.Dst.Port()) {
 		// Refused here, without a round trip: the proxy would refuse too.
 		log.Info("refused: the app does not listen on this port")
 		return
 	}
 	dctx, cancel := context.WithTimeout(ctx, e.cfg.DialTimeout)
 	upstream, err := e.cfg.Dialer.DialApp(dctx, AppTarget{
-		Cluster: ref.Cluster, Via: ref.Via, App: ref.App, Port: req.Dst.Port(), ClientAddr: req.Src.String(),
+		ClusterID: ref.ClusterID, Cluster: ref.Cluster, Via: ref.Via, App: ref.App, Port: req.Dst.Port(), ClientAddr: req.Src.String(),
 	})
 	cancel()
 	if err != nil {

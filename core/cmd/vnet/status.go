@@ -47,22 +47,32 @@ func printStatus(st vnet.Status) {
 	fmt.Printf("Device:  %s %s\nDNS:     %s\nDomains: %s\nRoutes:  %s\n\n",
 		s.TunAddr4, optional(s.TunAddr6.String(), s.TunAddr6.IsValid()), joinStrings(s.DNSAddrs), strings.Join(s.DNSZones, ", "), joinStrings(s.Routes))
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "CLUSTER\tSTATE\tLAST UPDATE")
+	// Clusters are who they are by their proxy address, not by the name
+	// they report: two may report the same one.
+	fmt.Fprintln(w, "CLUSTER\tSTATE\tLAST UPDATE\tPROXY")
 	for _, c := range st.Clusters {
 		state := "connected"
 		if !c.Connected {
 			state = "disconnected: " + c.Error
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\n", c.Name, state, c.Updated.Local().Format(time.TimeOnly))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", c.Name, state, c.Updated.Local().Format(time.TimeOnly), c.ID)
+		for _, l := range c.Leaves {
+			fmt.Fprintf(w, "%s\t(leaf)\t\t%s/%s\n", l, c.ID, l)
+		}
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "APP\tNAME\tIPV4\tIPV6\tCLUSTER")
+	fmt.Fprintln(w, "APP\tNAME\tIPV4\tIPV6\tCLUSTER\tAT")
 	for _, a := range st.Apps {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", a.Name, a.PublicAddr, optional(a.IPv4.String(), a.IPv4.IsValid()), optional(a.IPv6.String(), a.IPv6.IsValid()), a.Cluster)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, optional(a.PublicAddr, a.PublicAddr != ""), optional(a.IPv4.String(), a.IPv4.IsValid()), optional(a.IPv6.String(), a.IPv6.IsValid()), a.Cluster, a.ClusterID)
 	}
 	w.Flush()
-	for _, o := range st.Overlaps {
-		fmt.Println("overlap:", o)
+	for _, a := range st.Apps {
+		if a.Unreachable != "" {
+			fmt.Printf("unreachable: app %s of cluster %s (%s): %s\n", a.Name, a.Cluster, a.ClusterID, a.Unreachable)
+		}
+	}
+	for _, r := range st.Refused {
+		fmt.Println("refused:", r)
 	}
 	for _, p := range st.Problems {
 		fmt.Println("problem:", p)

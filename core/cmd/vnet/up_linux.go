@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
+
+	"github.com/vishvananda/netlink"
 
 	"github.com/vnetproject/vnet/core/catalog"
 	"github.com/vnetproject/vnet/core/control"
@@ -88,7 +92,12 @@ func runUp(ctx context.Context, args []string) error {
 		return err
 	}
 	defer clusters.Close()
-	cat, err := catalog.New(clusters.Sources(), log)
+	// Addresses no cluster's range may cover, learnt before VNet stands in
+	// front of the resolver.
+	rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
+	fixed := append(vnet.ProxyPrefixes(rctx, profiles, nil, log), vnet.AddrPrefixes(servers)...)
+	rcancel()
+	cat, err := catalog.New(clusters.Logins(), log)
 	if err != nil {
 		return err
 	}
@@ -116,6 +125,9 @@ func runUp(ctx context.Context, args []string) error {
 		ULA:      ula,
 		MTU:      *mtu,
 		Logger:   log,
+		Protected: func() []netip.Prefix {
+			return append(slices.Clone(fixed), localRoutes(tun.Name(), log)...)
+		},
 		ApplySettings: func(ctx context.Context, s netcfg.Settings) error {
 			if err := osConf.Apply(ctx, s); err != nil {
 				return err
@@ -135,7 +147,7 @@ func runUp(ctx context.Context, args []string) error {
 			return diag.Run(ctx, diag.Env{
 				Status:   eng.Status,
 				Profiles: profiles,
-				Clusters: diag.FetchersOf(clusters.Sources()),
+				Clusters: diag.FetchersOf(clusters.Logins()),
 				Upstream: upstream,
 				Now:      time.Now(),
 			}, "", 0)
@@ -156,9 +168,36 @@ func printUp(eng *vnet.Engine, s netcfg.Settings, upstreams any) {
 	fmt.Printf("VNet is up: device address %s, DNS at %v for %v, other names forwarded to %v.\n", s.TunAddr4, s.DNSAddrs, s.DNSZones, upstreams)
 	for _, a := range eng.Status().Apps {
 		if a.IPv4.IsValid() {
-			fmt.Printf("  %-28s %-16s %-28s (%s/%s)\n", a.PublicAddr, a.IPv4, a.IPv6, a.Cluster, a.Name)
+			fmt.Printf("  %-28s %-16s %-28s (%s/%s at %s)\n", a.PublicAddr, a.IPv4, a.IPv6, a.Cluster, a.Name, a.ClusterID)
 		}
 	}
+}
+
+// localRoutes are the host's connected (on-link), non-default IPv4 routes,
+// except VNet's own on dev: networks a cluster's range must not take over.
+func localRoutes(dev string, log *slog.Logger) []netip.Prefix {
+	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		log.Warn("list the host's routes to keep ranges off them", "err", err)
+		return nil
+	}
+	own := -1
+	if l, err := netlink.LinkByName(dev); err == nil {
+		own = l.Attrs().Index
+	}
+	var out []netip.Prefix
+	for _, r := range routes {
+		if r.Dst == nil || r.Scope != netlink.SCOPE_LINK || r.LinkIndex == own {
+			continue
+		}
+		ones, _ := r.Dst.Mask.Size()
+		a, ok := netip.AddrFromSlice(r.Dst.IP.To4())
+		if !ok || ones == 0 {
+			continue
+		}
+		out = append(out, netip.PrefixFrom(a, ones).Masked())
+	}
+	return out
 }
 
 // sudoID is the invoking user's uid or gid under sudo, or -1.

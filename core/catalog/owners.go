@@ -1,0 +1,142 @@
+package catalog
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+)
+
+// NewSnapshot checks clusters (in login order: each profile's root, then
+// its leaves, IDs set by Identify) and decides who owns what. The first
+// owner wins:
+//
+//   - a proxy domain or zone that is not a real domain below a public
+//     suffix is refused (CheckZone);
+//   - a domain equal to or inside an accepted domain of an earlier cluster
+//     is refused: earlier clusters are those of profiles logged in to
+//     first, or the cluster's own root (or an earlier leaf of it);
+//   - a name belongs to the earliest cluster whose accepted domains
+//     contain it; an app of another cluster at that name gets none;
+//   - two apps of one cluster at the same address both get none
+//     (ambiguous), and a proxy's own host is never an app.
+//
+// Refused claims are listed in Snapshot.Refused; the rest works. Ranges are
+// checked separately (AcceptRanges): they depend on the host.
+func NewSnapshot(clusters []Cluster) *Snapshot {
+	s := &Snapshot{proxies: map[string]bool{}}
+	ids := map[string]bool{}
+	for _, c := range clusters {
+		if ids[c.ID] {
+			s.Refused = append(s.Refused, refusal(&c, KindCluster, c.Name, c.ID, "reported twice by its root: the first is kept"))
+			continue
+		}
+		ids[c.ID] = true
+		c.Apps = slices.Clone(c.Apps)
+		c.Domains = nil
+		s.Clusters = append(s.Clusters, c)
+		if c.ProxyHost != "" {
+			s.proxies[c.ProxyHost] = true
+		}
+		if !c.IsLeaf() {
+			// The address this laptop dials is never an app either.
+			if host, _, err := net.SplitHostPort(c.ID); err == nil {
+				s.proxies[Normalize(host)] = true
+			}
+		}
+	}
+	for i := range s.Clusters {
+		s.acceptDomains(i)
+	}
+	for i := range s.Clusters {
+		s.nameApps(&s.Clusters[i])
+	}
+	return s
+}
+
+// acceptDomains decides which of cluster i's proxy host and zones it owns,
+// given the clusters before it.
+func (s *Snapshot) acceptDomains(i int) {
+	c := &s.Clusters[i]
+	for _, r := range c.Refused {
+		s.Refused = append(s.Refused, refusal(c, KindRoot, r, "", r))
+	}
+	seen := map[string]bool{}
+	for _, d := range append([]string{c.ProxyHost}, c.Zones...) {
+		if d == "" || seen[d] {
+			continue
+		}
+		seen[d] = true
+		if _, err := netip.ParseAddr(d); err == nil && d == c.ProxyHost {
+			// A proxy at an IP address has no domain to claim: its
+			// apps need a public_addr (EffectiveAddr says so).
+			continue
+		}
+		if why := CheckZone(d); why != "" {
+			s.Refused = append(s.Refused, refusal(c, KindZone, d, "", why))
+			continue
+		}
+		if holder, in := s.heldBefore(i, d); holder != nil {
+			s.Refused = append(s.Refused, refusal(c, KindZone, d, holder.ID,
+				fmt.Sprintf("inside %s of cluster %s (%s), which was there first", in, holder.Name, holder.ID)))
+			continue
+		}
+		c.Domains = append(c.Domains, d)
+	}
+}
+
+// heldBefore is the first cluster before i with an accepted domain that
+// contains d, and that domain.
+func (s *Snapshot) heldBefore(i int, d string) (*Cluster, string) {
+	for j := range s.Clusters[:i] {
+		if in := s.Clusters[j].domainOf(d); in != "" {
+			return &s.Clusters[j], in
+		}
+	}
+	return nil, ""
+}
+
+// nameApps gives c's apps their effective addresses and says why those
+// without a usable one have none.
+func (s *Snapshot) nameApps(c *Cluster) {
+	holders := map[string][]string{} // address -> app names in c
+	for j := range c.Apps {
+		a := &c.Apps[j]
+		a.Addr, a.Unnamed = EffectiveAddr(a, c.ProxyHost)
+		if a.Addr != "" {
+			holders[a.Addr] = append(holders[a.Addr], a.Name)
+		}
+	}
+	for j := range c.Apps {
+		a := &c.Apps[j]
+		if a.Unnamed != "" {
+			continue
+		}
+		owner, _ := s.owner(a.Addr)
+		switch {
+		case len(holders[a.Addr]) > 1:
+			a.Unnamed = fmt.Sprintf("ambiguous: apps %v of this cluster all have the address %s, so none gets it", holders[a.Addr], a.Addr)
+			if holders[a.Addr][0] == a.Name {
+				s.Refused = append(s.Refused, refusal(c, KindName, a.Addr, "", a.Unnamed))
+			}
+		case s.proxies[a.Addr]:
+			a.Unnamed = fmt.Sprintf("%s is a proxy's address, which is never an app", a.Addr)
+			s.Refused = append(s.Refused, refusal(c, KindName, a.Addr, "", a.Unnamed))
+		case owner == nil:
+			a.Unnamed = s.outside(c, a.Addr)
+		case owner != c:
+			a.Unnamed = fmt.Sprintf("%s belongs to cluster %s (%s), whose domain holds it and was there first", a.Addr, owner.Name, owner.ID)
+			s.Refused = append(s.Refused, refusal(c, KindName, a.Addr, owner.ID, a.Unnamed))
+		}
+	}
+}
+
+// outside says why addr, an address of c's, lies in no accepted domain.
+func (s *Snapshot) outside(c *Cluster, addr string) string {
+	for _, r := range s.Refused {
+		if r.Cluster == c.ID && r.Kind == KindZone && InDomain(addr, r.Claim) {
+			return fmt.Sprintf("its zone %s was refused: %s", r.Claim, r.Reason)
+		}
+	}
+	return fmt.Sprintf("%s is outside the cluster's DNS domains: add a custom_dns_zones suffix for it to vnet_config", addr)
+}
