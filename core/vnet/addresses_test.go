@@ -1,6 +1,7 @@
 package vnet
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 
@@ -69,5 +70,49 @@ func TestAddressFollowsRange(t *testing.T) {
 	}
 	if len(changes) != 4 {
 		t.Fatalf("changes = %+v, want two removed and two added", changes)
+	}
+}
+
+// TestNestedRangesOfOneProfile: a leaf's range inside its root's (one
+// profile, two allocators) never yields an address held twice, and
+// clusters that report the same name but are different profiles keep
+// apart (keyed by ID).
+func TestNestedRangesOfOneProfile(t *testing.T) {
+	root := catalog.Cluster{ID: "p:1", Via: "p:1", Name: "same", ProxyHost: "r.test", IPv4Range: netip.MustParsePrefix("10.9.0.0/25")}
+	leaf := catalog.Cluster{ID: "p:1/same", Via: "p:1", Name: "same", ProxyHost: "l.test", IPv4Range: netip.MustParsePrefix("10.9.0.0/27")}
+	for i := range 60 {
+		root.Apps = append(root.Apps, catalog.App{Name: fmt.Sprintf("r%d", i)})
+	}
+	for i := range 8 {
+		leaf.Apps = append(leaf.Apps, catalog.App{Name: fmt.Sprintf("l%d", i)})
+	}
+	snap := catalog.NewSnapshot([]catalog.Cluster{root, leaf})
+	ranges, refused := snap.AcceptRanges(nil)
+	if len(refused) != 0 {
+		t.Fatal(refused)
+	}
+	for range 20 { // map order varies: try many
+		b := newAddressBook()
+		if _, errs := b.sync(snap, ranges); len(errs) != 0 {
+			t.Fatal(errs)
+		}
+		seen := map[netip.Addr]string{}
+		for _, c := range snap.Clusters {
+			for _, a := range c.Apps {
+				addr, ok := b.addrOf(c.ID, a.Addr)
+				if !ok || !c.IPv4Range.Contains(addr) {
+					t.Fatalf("%s of %s: %s, %v", a.Name, c.ID, addr, ok)
+				}
+				if other, dup := seen[addr]; dup {
+					t.Fatalf("%s held by %s and %s", addr, other, a.Name)
+				}
+				seen[addr] = a.Name
+				if ref, release, _ := b.acquire(addr); ref.ClusterID != c.ID || ref.App != a.Name {
+					t.Fatalf("acquire(%s) = %+v, want %s of %s", addr, ref, a.Name, c.ID)
+				} else {
+					release()
+				}
+			}
+		}
 	}
 }
