@@ -16,13 +16,15 @@ import (
 
 // TestSystemLeafCluster: a user logged in to a root reaches an app of a
 // leaf cluster by name through one VNet, with the leaf's own range and
-// zone, over the leaf's real reverse tunnel to the root.
+// zone, over the leaf's real reverse tunnel to the root; an app of the leaf
+// without public_addr at <name>.<leaf proxy host>.
 func TestSystemLeafCluster(t *testing.T) {
 	vnettest.CheckGoroutines(t)
 	root := clustertest.Start(t, "root.test", "proxy.root.test",
 		clustertest.App{Name: "root-app", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "app.root-zone.test"})
 	leaf := clustertest.Start(t, "leaf.test", "proxy.leaf.test",
-		clustertest.App{Name: "leaf-app", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "app.leaf-zone.test"})
+		clustertest.App{Name: "leaf-app", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "app.leaf-zone.test"},
+		clustertest.App{Name: "leaf-default", URI: "tcp://" + clustertest.EchoServer(t)})
 	clustertest.CreateResource(t, root.Admin(t), vnetConfig("", "root-zone.test"))
 	leafRange := netip.MustParsePrefix("100.70.0.0/16")
 	clustertest.CreateResource(t, leaf.Admin(t), vnetConfig(leafRange.String(), "leaf-zone.test"))
@@ -49,4 +51,9 @@ func TestSystemLeafCluster(t *testing.T) {
 	}
 	w.echo(t, hostAddr, netip.AddrPortFrom(ipLeaf, 80))
 	w.echo(t, hostAddr, netip.AddrPortFrom(ipRoot, 80))
+	ipDefault := w.resolve(t, "leaf-default.proxy.leaf.test")
+	if !leafRange.Contains(ipDefault) || ipDefault == ipLeaf {
+		t.Fatalf("leaf-default.proxy.leaf.test = %s, want its own address in the leaf's range", ipDefault)
+	}
+	w.echo(t, hostAddr, netip.AddrPortFrom(ipDefault, 80))
 }

@@ -47,6 +47,7 @@ type world struct {
 	upstream *dnstest.Upstream
 	cluster  *clustertest.Cluster
 	admin    *profile.Profile
+	engine   *vnet.Engine
 	// firehoseWritten counts what the firehose app has written.
 	firehoseWritten *atomic.Int64
 
@@ -76,12 +77,18 @@ func newWorld(t testing.TB) *world {
 // order), and a host stack joined to it.
 func startVNet(t testing.TB, profiles ...*profile.Profile) *world {
 	t.Helper()
-	return startVNetFailing(t, 0, profiles...)
+	return startVNetWith(t, 0, nil, profiles...)
 }
 
 // startVNetFailing is startVNet with an OS that refuses the first fail
 // settings it is asked for.
 func startVNetFailing(t testing.TB, fail int, profiles ...*profile.Profile) *world {
+	t.Helper()
+	return startVNetWith(t, fail, nil, profiles...)
+}
+
+// startVNetWith is startVNetFailing with the engine's protected prefixes.
+func startVNetWith(t testing.TB, fail int, protected func() []netip.Prefix, profiles ...*profile.Profile) *world {
 	t.Helper()
 	clusters, err := vnet.Connect(profiles)
 	if err != nil {
@@ -111,7 +118,7 @@ func startVNetFailing(t testing.TB, fail int, profiles ...*profile.Profile) *wor
 	})
 
 	eng, err := vnet.New(vnet.Config{
-		IO: vnetEnd, Catalog: cat, Dialer: clusters, Upstream: w.upstream, ULA: ula,
+		IO: vnetEnd, Catalog: cat, Dialer: clusters, Upstream: w.upstream, ULA: ula, Protected: protected,
 		ApplySettings: func(_ context.Context, s netcfg.Settings) error {
 			w.mu.Lock()
 			defer w.mu.Unlock()
@@ -126,6 +133,7 @@ func startVNetFailing(t testing.TB, fail int, profiles ...*profile.Profile) *wor
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.engine = eng
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- eng.Run(ctx) }()
