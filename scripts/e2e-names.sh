@@ -2,8 +2,8 @@
 # End-to-end tests of names and who owns them on the laptop: apps without a
 # public_addr at <name>.<proxy host>; two root clusters that report the same
 # cluster name (vnet.test), each reached by name through its own tunnel; a
-# third cluster whose zone (`test`, a public suffix) and range (inside the
-# first login's) are refused, shown in `vnet status`, while every other name
+# third cluster whose zones (`co.uk`, a public suffix; company.test, the
+# first login's) and range (inside the first login's) are refused, shown in `vnet status`, while every other name
 # keeps working. Needs root. Prints "N passed, N failed" and exits non-zero
 # on any failure.
 source "$(dirname "$0")/lib/world.sh"
@@ -33,10 +33,12 @@ ctl_in vnet.test create "$WORK/twin-config.yaml" >/dev/null
 app_yaml web 8093 >"$WORK/twin-web.yaml"
 ctl_in vnet.test create "$WORK/twin-web.yaml" >/dev/null
 
-log "third root (bad.test at proxy.bad.test:3084): zone 'test' and range $BAD_RANGE"
+log "third root (bad.test at proxy.bad.test:3084): zones co.uk and company.test, range $BAD_RANGE"
+# The cluster itself refuses a one-label zone such as `test`; `co.uk` has
+# two labels but is a public suffix, which only the laptop knows to refuse.
 web_app bad 8094 "hello from bad"
-extra_cluster bad.test proxy.bad.test 3084 bad-app 8094 bad-app.test
-vnet_config_yaml "$BAD_RANGE" test company.test >"$WORK/bad-config.yaml"
+extra_cluster bad.test proxy.bad.test 3084 bad-app 8094 bad-app.co.uk
+vnet_config_yaml "$BAD_RANGE" co.uk company.test >"$WORK/bad-config.yaml"
 ctl_in bad.test create "$WORK/bad-config.yaml" >/dev/null
 app_yaml plain 8094 >"$WORK/plain.yaml"
 ctl_in bad.test create "$WORK/plain.yaml" >/dev/null
@@ -54,7 +56,7 @@ check "login to the second root, which reports the same name" login ctl_in vnet.
 check "login to the third root" login ctl_in bad.test proxy.bad.test:3084
 check "vnet apps shows the default address" outputs 'vnet\.test \(proxy\.vnet\.test:3080\) +web +web\.proxy\.vnet\.test +yes' in_user "$VNET" apps
 check "vnet apps tells the twins apart by proxy" outputs 'vnet\.test \(proxy\.twin\.test:3083\) +web +web\.proxy\.twin\.test +yes' in_user "$VNET" apps
-check "vnet apps says why bad-app has no name" outputs 'bad-app +bad-app\.test +no: its zone test was refused' in_user "$VNET" apps
+check "vnet apps says why bad-app has no name" outputs 'bad-app +bad-app\.co\.uk +no: its zone co\.uk was refused' in_user "$VNET" apps
 vnet_up
 
 log "default addresses: <app name>.<proxy host>"
@@ -76,20 +78,23 @@ check "vnet status lists the first, with its proxy" outputs 'vnet\.test +connect
 check "vnet status shows each web at its own address" outputs 'web +web\.proxy\.twin\.test +10\.81\.' in_user "$VNET" status --state-dir "$WORK/state"
 check "the twin's audit names the dial" outputs 'web' ctl_in vnet.test audit --since 1h
 
-log "refused claims: zone 'test', a zone the first login holds, an overlapping range"
+log "refused claims: zone co.uk, a zone the first login holds, an overlapping range"
 status() { in_user "$VNET" status --state-dir "$WORK/state" "$@"; }
-check "vnet status: zone test refused (public suffix)" outputs '^refused: zone test of cluster bad\.test \(proxy\.bad\.test:3084\) refused: test is a public suffix' status
+check "vnet status: zone co.uk refused (public suffix)" outputs '^refused: zone co\.uk of cluster bad\.test \(proxy\.bad\.test:3084\) refused: co\.uk is a public suffix' status
 check "vnet status: company.test refused (the first login holds it)" outputs '^refused: zone company\.test of cluster bad\.test .*inside company\.test of cluster vnet\.test \(proxy\.vnet\.test:3080\)' status
 check "vnet status: the range refused (overlaps the first login's)" outputs "^refused: range ${BAD_RANGE//./\\.} of cluster bad\\.test .*overlaps 100\\.64\\.0\\.0/10" status
-check "vnet status says why bad-app is unreachable" outputs '^unreachable: app bad-app of cluster bad\.test .*zone test was refused' status
+check "vnet status says why bad-app is unreachable" outputs '^unreachable: app bad-app of cluster bad\.test .*zone co\.uk was refused' status
 check "the refused range is not routed" bash -c "! ip netns exec $NS_USER ip route | grep -q '^${BAD_RANGE} '"
 check "the refused zone is not captured: only-upstream.test is forwarded" outputs '^192\.0\.2\.50 ' in_user getent ahostsv4 only-upstream.test
 check "vnet status says why plain (of the refused range) has no address" outputs '^unreachable: app plain of cluster bad\.test .*range 100\.100\.0\.0/16 was refused' status
 check "plain.proxy.bad.test is VNet's name (NOERROR)" outputs 'status: NOERROR' in_user dig @100.64.0.2 plain.proxy.bad.test
 check "plain.proxy.bad.test has no address" outputs 'ANSWER: 0,' in_user dig @100.64.0.2 plain.proxy.bad.test
 check "vnet status --format json lists the refusals" outputs '"kind": ?"range"' status --format json
-check "vnet diag says why a name of a refused zone does not work" fails 'zone test of cluster bad\.test at proxy\.bad\.test:3084 was refused' in_user "$VNET" diag bad-app.test --state-dir "$WORK/state"
-check "vnet diag: a default address passes every check" outputs 'ok +TCP to web\.proxy\.vnet\.test:8080 +connected through VNet' in_user "$VNET" diag web.proxy.vnet.test --port 8080 --state-dir "$WORK/state"
+check "vnet diag says why a name of a refused zone does not work" fails 'zone co\.uk of cluster bad\.test at proxy\.bad\.test:3084 was refused' in_user "$VNET" diag bad-app.co.uk --state-dir "$WORK/state"
+# With claims refused, vnet diag fails (it lists them), whatever the name.
+diag() { in_user "$VNET" diag "$@" --state-dir "$WORK/state" || true; }
+check "vnet diag lists the refused range" outputs '^FAIL refused range of bad\.test' diag
+check "vnet diag: a default address works end to end" outputs 'ok +TCP to web\.proxy\.vnet\.test:8080 +connected through VNet' diag web.proxy.vnet.test --port 8080
 check "the rest keeps working: tcp-app.company.test" outputs '^hello from tcp-app$' fetch tcp-app.company.test 8080
 check "the rest keeps working: web.proxy.twin.test" outputs '^hello from twin$' fetch web.proxy.twin.test 8093
 

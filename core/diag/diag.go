@@ -73,12 +73,28 @@ func Run(ctx context.Context, env Env, name string, port uint16) Diagnosis {
 		engine.Detail = "not running"
 	}
 	checks = append(checks, engine)
+	checks = append(checks, Refused(st)...)
 	checks = append(checks, Profiles(env.Profiles, env.Now)...)
 	checks = append(checks, concurrently(ctx, env)...)
 	if name != "" {
 		checks = append(checks, Name(ctx, env, st, name, port)...)
 	}
 	return Diagnosis{Checks: checks}
+}
+
+// Refused is one failing check per claim a cluster made that the laptop
+// (or the cluster's root) refused: the rest works, but what was refused
+// does not, and here is why.
+func Refused(st vnet.Status) []Check {
+	var out []Check
+	for _, r := range st.Refused {
+		name := fmt.Sprintf("refused %s of %s", r.Kind, r.ClusterName)
+		if r.Kind == catalog.KindRoot {
+			name = "refused by the root of " + r.ClusterName
+		}
+		out = append(out, Check{Name: name, Detail: r.String()})
+	}
+	return out
 }
 
 // Profiles checks that every login's certificate is still valid.

@@ -134,3 +134,25 @@ func TestRun(t *testing.T) {
 		t.Errorf("Text() =\n%s", d.Text())
 	}
 }
+
+// TestRefusedShown: every refused claim is a failing check that says why,
+// and a name of a refused zone or an app without a name says why.
+func TestRefusedShown(t *testing.T) {
+	st := status("")
+	st.Refused = []catalog.Refusal{
+		{Cluster: "proxy.bad.test:3084", ClusterName: "bad.test", Kind: catalog.KindZone, Claim: "test", Reason: "test is a public suffix: a cluster may only claim a domain below it"},
+		{Cluster: "proxy.bad.test:3084", ClusterName: "bad.test", Kind: catalog.KindRange, Claim: "100.100.0.0/16", Reason: "overlaps 100.64.0.0/10"},
+	}
+	st.Apps = append(st.Apps, vnet.AppStatus{ClusterID: "proxy.bad.test:3084", Cluster: "bad.test", Name: "bad-app", PublicAddr: "bad-app.test", Unreachable: "its zone test was refused: test is a public suffix"})
+	checks := Refused(st)
+	if len(checks) != 2 || checks[0].OK || !strings.Contains(checks[0].Detail, "public suffix") || checks[1].Name != "refused range of bad.test" {
+		t.Fatalf("Refused = %+v", checks)
+	}
+	got := Name(context.Background(), Env{}, st, "bad-app.test", 80)
+	if c := find(t, got, "domain"); c.OK || !strings.Contains(c.Detail, "zone test of cluster bad.test at proxy.bad.test:3084 was refused") {
+		t.Errorf("domain: %+v", c)
+	}
+	if c := find(t, got, "app"); c.OK || !strings.Contains(c.Detail, "its zone test was refused") {
+		t.Errorf("app: %+v", c)
+	}
+}
