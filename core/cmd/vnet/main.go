@@ -34,6 +34,7 @@ Cluster side:
 User side:
   vnet login --proxy=HOST:PORT --user=NAME --token=TOKEN [--ca-pin=sha256:...]   first login; sets a password
   vnet login --proxy=HOST:PORT --user=NAME [--password-file=FILE]                 later logins
+  vnet logout [--proxy=HOST:PORT]            remove a login (every login without --proxy)
   vnet apps                                  TCP apps of every logged-in cluster
   sudo vnet up                               start VNet in the foreground (Linux)
   vnet status                                what the running VNet serves, and any problem
@@ -49,6 +50,7 @@ var commands = map[string]command{
 	"agent":   runAgent,
 	"ctl":     runCtl,
 	"login":   runLogin,
+	"logout":  runLogout,
 	"apps":    runApps,
 	"up":      runUp,
 	"status":  runStatus,

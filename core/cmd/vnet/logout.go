@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/vnetproject/vnet/core/profile"
+)
+
+const logoutUsage = `vnet logout [--proxy=HOST[:PORT]]
+  Removes the login to one cluster (its key and certificate), or to every
+  cluster without --proxy. A running VNet drops the cluster's apps within
+  a few seconds.`
+
+// runLogout removes profiles.
+func runLogout(_ context.Context, args []string) error {
+	fs := newFlags("logout", logoutUsage)
+	proxyAddr := fs.String("proxy", "", "the cluster's proxy address, host:port (default: every cluster)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q: usage: %s", fs.Arg(0), "vnet logout [--proxy=HOST[:PORT]]")
+	}
+	home := profile.Home()
+	var targets []string
+	if *proxyAddr != "" {
+		addr := *proxyAddr
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			addr = net.JoinHostPort(addr, "3080")
+		}
+		targets = []string{addr}
+	} else {
+		ps, err := profile.LoadAll(home)
+		if errors.Is(err, profile.ErrNoProfiles) {
+			return errors.New("not logged in to any cluster")
+		}
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			targets = append(targets, p.ProxyAddr)
+		}
+	}
+	for _, addr := range targets {
+		if err := profile.Remove(home, addr); err != nil {
+			return err
+		}
+		fmt.Printf("Logged out of %s.\n", addr)
+	}
+	return nil
+}

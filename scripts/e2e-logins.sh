@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# End-to-end tests of logins that follow the user while VNet runs: a login
+# to a second cluster, a logout, a certificate that expires during the run
+# (the second cluster's cert_ttl is one minute) and the re-login after it,
+# all without restarting `vnet up`. Needs root. Prints "N passed, N failed"
+# and exits non-zero on any failure.
+source "$(dirname "$0")/lib/world.sh"
+source "$(dirname "$0")/lib/checks.sh"
+
+ROOT2=proxy.root2.test:3082
+
+world_up
+
+log "root (vnet.test): zone company.test in 100.64.0.0/16"
+vnet_config_yaml 100.64.0.0/16 company.test >"$WORK/root-config.yaml"
+ctl create "$WORK/root-config.yaml" >/dev/null
+
+log "second root (root2.test): one app, zone corp2.test in 100.80.0.0/16, certificates valid one minute"
+web_app root2 8092 "hello from root2-app"
+extra_cluster root2.test "${ROOT2%%:*}" "${ROOT2##*:}" root2-app 8092 root2-app.corp2.test
+printf 'auth_service:\n  cert_ttl: 1m\n' >>"$WORK/root2.test/cluster.yaml"
+kill -TERM "$CLUSTER_PID"
+for _ in $(seq 50); do kill -0 "$CLUSTER_PID" 2>/dev/null || break; sleep 0.1; done
+start_cluster root2.test
+vnet_config_yaml 100.80.0.0/16 corp2.test >"$WORK/root2-config.yaml"
+ctl_in root2.test create "$WORK/root2-config.yaml" >/dev/null
+ROOT2_PIN=$(ctl_in root2.test status | awk '/CA pin/ {print $3}')
+
+log "alice logs in to the root only and starts VNet"
+signup_token() { grep -o -- '--token=[0-9a-f]*' | cut -d= -f2; }
+check "login to the root" in_user "$VNET" login --proxy="$PROXY" --user=alice --token="$(ctl users add alice --roles=dev | signup_token)" --ca-pin="$CA_PIN"
+vnet_up
+
+fetch() { in_user curl -sf --max-time 10 "http://$1:$2/"; }
+root2_works() { [ "$(fetch root2-app.corp2.test 8092)" = "hello from root2-app" ]; }
+root2_unknown() { [ -z "$(in_user dig +short +time=2 +tries=1 root2-app.corp2.test)" ]; }
+check "the root's app works" outputs '^hello from tcp-app$' fetch tcp-app.company.test 8080
+check "before the login the second root's app has no address" root2_unknown
+
+log "a login while VNet runs"
+echo "alice-secret-pw" >"$WORK/alice-pw"
+check "login to the second root (sets a password)" in_user "$VNET" login --proxy="$ROOT2" --user=alice \
+	--token="$(ctl_in root2.test users add alice --roles=dev | signup_token)" --ca-pin="$ROOT2_PIN" --new-password-file="$WORK/alice-pw"
+wait_for "the second root's app after the login" root2_works
+check "curl reaches the second root's app without a restart" root2_works
+check "vnet status lists the second root" outputs 'root2\.test' in_user "$VNET" status --state-dir "$WORK/state"
+
+log "a logout while VNet runs"
+check "vnet logout --proxy removes the profile" outputs "Logged out of $ROOT2" in_user "$VNET" logout --proxy="$ROOT2"
+check "the profile's key is gone" test ! -e "$WORK/home/profiles/${ROOT2%%:*}/key.pem"
+wait_for "the second root's app to go" root2_unknown
+check "after the logout the second root's name is not VNet's any more" root2_unknown
+check "the root's app still works" outputs '^hello from tcp-app$' fetch tcp-app.company.test 8080
+expect_fail "vnet logout of a cluster not logged in to says so" 'not logged in to' in_user "$VNET" logout --proxy="$ROOT2"
+
+log "a certificate that expires during the run (cert_ttl 1m)"
+check "login to the second root again with the password" in_user "$VNET" login --proxy="$ROOT2" --user=alice --password-file="$WORK/alice-pw"
+wait_for "the second root's app after the re-login" root2_works
+expired() { in_user "$VNET" status --state-dir "$WORK/state" | grep -q 'certificate expired at'; }
+for _ in $(seq 90); do expired && break; sleep 1; done
+check "vnet status says the certificate expired and how to renew it" outputs "certificate expired at .*vnet login --proxy=$ROOT2" in_user "$VNET" status --state-dir "$WORK/state"
+check "DNS still answers the app's name" outputs '^100\.80\.' in_user dig +short root2-app.corp2.test
+# curl's exit code 7 is "connection refused" (a RST), 28 a time-out: the
+# engine refuses at once instead of waiting for a dial to fail.
+refused() {
+	local rc=0
+	in_user curl -s --max-time 8 "http://root2-app.corp2.test:8092/" >/dev/null || rc=$?
+	[ "$rc" -eq 7 ] || { echo "curl exit code $rc, want 7 (connection refused)"; return 1; }
+}
+check "a connection to the expired cluster's app is refused (RST)" refused
+check "the root's app still works" outputs '^hello from tcp-app$' fetch tcp-app.company.test 8080
+
+log "the re-login after expiry: no restart"
+check "login with the password" in_user "$VNET" login --proxy="$ROOT2" --user=alice --password-file="$WORK/alice-pw"
+wait_for "the second root's app after the re-login" root2_works
+check "curl reaches the second root's app again" root2_works
+check "vnet up never restarted" kill -0 "$VNET_UP_PID"
+
+summary "e2e-logins"
