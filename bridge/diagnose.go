@@ -20,7 +20,7 @@ func (in *instance) diagnose(ctx context.Context, now time.Time) diag.Diagnosis 
 			}
 			return st.Engine
 		},
-		Profiles: in.profiles,
+		Profiles: in.clusters.Profiles(),
 		Clusters: diag.FetchersOf(in.clusters.Logins()),
 		Upstream: in.upstream,
 		Now:      now,

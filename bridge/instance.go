@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -49,7 +50,6 @@ type instance struct {
 	opts     *startOptions
 	host     host
 	log      *slog.Logger
-	profiles []*profile.Profile
 	upstream *dns.Forwarder
 	queue    *packetQueue
 	clusters *vnet.Clusters
@@ -83,13 +83,14 @@ func startInstance(opts *startOptions, h host) (*instance, error) {
 		done:    make(chan struct{}),
 		state:   StateStarting,
 	}
-	if in.profiles, err = profile.LoadAll(opts.profileDir); err != nil {
+	profiles, err := profile.LoadAll(opts.profileDir)
+	if err != nil {
 		return nil, err
 	}
 	if in.upstream, err = dns.NewForwarder(opts.upstream, upstreamTimeout); err != nil {
 		return nil, err
 	}
-	if in.clusters, err = vnet.Connect(in.profiles); err != nil {
+	if in.clusters, err = vnet.Connect(profiles); err != nil {
 		return nil, err
 	}
 	cat, err := catalog.New(in.clusters.Logins(), in.log)
@@ -107,11 +108,10 @@ func startInstance(opts *startOptions, h host) (*instance, error) {
 	}
 	// No cluster's range may cover a proxy or an upstream resolver. (The
 	// host's own networks are not read here yet: see docs/gaps.md.)
-	rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
-	protected := append(vnet.ProxyPrefixes(rctx, in.profiles, nil, in.log), vnet.AddrPrefixes(opts.upstream)...)
-	rcancel()
+	in.clusters.SetLogger(in.log)
+	upstreamPrefixes := vnet.AddrPrefixes(opts.upstream)
 	in.engine, err = vnet.New(vnet.Config{
-		Protected:     func() []netip.Prefix { return protected },
+		Protected:     func() []netip.Prefix { return slices.Concat(in.clusters.ProxyPrefixes(), upstreamPrefixes) },
 		ULA:           ula,
 		IO:            in.queue,
 		Catalog:       cat,
@@ -127,7 +127,7 @@ func startInstance(opts *startOptions, h host) (*instance, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	in.cancel = cancel
-	go in.run(ctx)
+	go in.run(ctx, cat)
 
 	timer := time.NewTimer(opts.startTimeout)
 	defer timer.Stop()
@@ -147,9 +147,18 @@ func startInstance(opts *startOptions, h host) (*instance, error) {
 
 // run serves until ctx is done or the engine fails, then releases the
 // instance's connections and reports an end it was not asked for.
-func (in *instance) run(ctx context.Context) {
+func (in *instance) run(ctx context.Context, cat *catalog.Catalog) {
 	defer close(in.done)
+	// Logins, re-logins and logouts in profile_dir reach the running VNet.
+	fctx, stopFollow := context.WithCancel(ctx)
+	following := make(chan struct{})
+	go func() {
+		defer close(following)
+		in.clusters.Follow(fctx, in.opts.profileDir, cat)
+	}()
 	err := in.engine.Run(ctx)
+	stopFollow()
+	<-following
 	in.queue.Close()
 	if cerr := in.clusters.Close(); cerr != nil {
 		in.log.Debug("close cluster connections", "err", cerr)

@@ -47,7 +47,7 @@ check "vnet status lists the second root" outputs 'root2\.test' in_user "$VNET" 
 
 log "a logout while VNet runs"
 check "vnet logout --proxy removes the profile" outputs "Logged out of $ROOT2" in_user "$VNET" logout --proxy="$ROOT2"
-check "the profile's key is gone" test ! -e "$WORK/home/profiles/${ROOT2%%:*}/key.pem"
+check "the profile's key is gone" test ! -e "$WORK/home/profiles/${ROOT2%%:*}_${ROOT2##*:}/key.pem"
 wait_for "the second root's app to go" root2_unknown
 check "after the logout the second root's name is not VNet's any more" root2_unknown
 check "the root's app still works" outputs '^hello from tcp-app$' fetch tcp-app.company.test 8080

@@ -18,18 +18,29 @@ const (
 )
 
 // Catalog combines the sources of every logged-in cluster into one
-// checked snapshot (NewSnapshot), kept live by their watch streams.
+// checked snapshot (NewSnapshot), kept live by their watch streams. Logins
+// come and go while it runs (SetLogins): a login, a re-login with a new
+// certificate, a logout.
 type Catalog struct {
-	logins []Login      // never empty; in login order, which decides who owns a name first
-	log    *slog.Logger // never nil
+	log *slog.Logger // never nil
 
 	current atomic.Pointer[Snapshot] // never nil
 	changed chan struct{}            // capacity 1: "the snapshot changed since you last looked"
+	settled chan struct{}            // closed when every login given to New has answered or failed once
 
-	mu       sync.Mutex
-	state    []sourceState // by source index; guarded by mu
-	nSettled int           // sources that have answered or failed once; guarded by mu
-	settled  chan struct{} // closed when nSettled == len(sources)
+	mu        sync.Mutex
+	followers []*follower     // guarded by mu; in login order, which decides who owns a name first
+	runCtx    context.Context // guarded by mu; Run's while it runs, else nil
+	wg        sync.WaitGroup  // one per running follower
+	unsettled int             // guarded by mu; followers from New that have not settled
+}
+
+// follower follows one login. Its fields are guarded by Catalog.mu.
+type follower struct {
+	Login
+	cancel  context.CancelFunc // nil until started; ends the follow
+	initial bool               // given to New: Ready waits for it
+	st      sourceState
 }
 
 type sourceState struct {
@@ -56,25 +67,34 @@ func New(logins []Login, log *slog.Logger) (*Catalog, error) {
 	if len(logins) == 0 {
 		return nil, errors.New("catalog: no cluster to serve")
 	}
-	seen := map[string]bool{}
-	for _, l := range logins {
-		if l.ID == "" || l.Source == nil || seen[l.ID] {
-			return nil, fmt.Errorf("catalog: login %q is empty or given twice", l.ID)
-		}
-		seen[l.ID] = true
+	if err := checkLogins(logins); err != nil {
+		return nil, err
 	}
 	if log == nil {
 		log = slog.Default()
 	}
 	c := &Catalog{
-		logins:  logins,
-		log:     log,
-		changed: make(chan struct{}, 1),
-		state:   make([]sourceState, len(logins)),
-		settled: make(chan struct{}),
+		log:       log,
+		changed:   make(chan struct{}, 1),
+		settled:   make(chan struct{}),
+		unsettled: len(logins),
+	}
+	for _, l := range logins {
+		c.followers = append(c.followers, &follower{Login: l, initial: true})
 	}
 	c.current.Store(&Snapshot{})
 	return c, nil
+}
+
+func checkLogins(logins []Login) error {
+	seen := map[string]bool{}
+	for _, l := range logins {
+		if l.ID == "" || l.Source == nil || seen[l.ID] {
+			return fmt.Errorf("catalog: login %q is empty or given twice", l.ID)
+		}
+		seen[l.ID] = true
+	}
+	return nil
 }
 
 // Current is the latest snapshot; never nil.
@@ -84,31 +104,100 @@ func (c *Catalog) Current() *Snapshot { return c.current.Load() }
 // between two reads coalesce into one.
 func (c *Catalog) Changed() <-chan struct{} { return c.changed }
 
-// Run follows every source until ctx is done. A broken stream is re-opened
+// Run follows every login until ctx is done. A broken stream is re-opened
 // with back-off; meanwhile the cluster's last offer stays in the snapshot.
 func (c *Catalog) Run(ctx context.Context) {
-	var wg sync.WaitGroup
-	for i := range c.logins {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.follow(ctx, i)
-		}()
+	c.mu.Lock()
+	c.runCtx = ctx
+	for _, f := range c.followers {
+		c.start(f)
 	}
-	wg.Wait()
+	c.mu.Unlock()
+	<-ctx.Done()
+	// No follower starts after this (start checks runCtx under mu), so
+	// Wait does not race with Add.
+	c.mu.Lock()
+	c.runCtx = nil
+	c.mu.Unlock()
+	c.wg.Wait()
 }
 
-func (c *Catalog) follow(ctx context.Context, i int) {
+// SetLogins makes the catalog follow logins, in login order, from now on:
+// a new ID is followed, a missing one is dropped with its apps at once,
+// and an ID whose Source changed (a re-login) is followed through the new
+// Source while its last offer stays in the snapshot until that answers.
+func (c *Catalog) SetLogins(logins []Login) error {
+	if err := checkLogins(logins); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := map[string]*follower{}
+	for _, f := range c.followers {
+		old[f.ID] = f
+	}
+	var next []*follower
+	for _, l := range logins {
+		f, ok := old[l.ID]
+		delete(old, l.ID)
+		switch {
+		case ok && f.Source == l.Source:
+		case ok:
+			c.log.Info("cluster login renewed", "proxy", l.ID)
+			c.stop(f)
+			f = &follower{Login: l, st: f.st}
+			f.st.settled = true
+			c.start(f)
+		default:
+			c.log.Info("cluster logged in", "proxy", l.ID)
+			f = &follower{Login: l, st: sourceState{settled: true}}
+			c.start(f)
+		}
+		next = append(next, f)
+	}
+	for _, f := range old {
+		c.log.Info("cluster logged out", "proxy", f.ID, "cluster", f.st.name())
+		c.stop(f)
+	}
+	c.followers = next
+	c.publish()
+	return nil
+}
+
+// start follows f if Run has begun. Called with mu held.
+func (c *Catalog) start(f *follower) {
+	if c.runCtx == nil || c.runCtx.Err() != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(c.runCtx)
+	f.cancel = cancel
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.follow(ctx, f)
+	}()
+}
+
+// stop ends f's follow; a login Ready waits for counts as settled. Called
+// with mu held.
+func (c *Catalog) stop(f *follower) {
+	if f.cancel != nil {
+		f.cancel()
+	}
+	c.settle(f)
+}
+
+func (c *Catalog) follow(ctx context.Context, f *follower) {
 	backoff := minBackoff
 	for {
-		err := c.logins[i].Source.Watch(ctx, func(cl []Cluster) {
+		err := f.Source.Watch(ctx, func(cl []Cluster) {
 			backoff = minBackoff
-			c.update(i, cl)
+			c.update(ctx, f, cl)
 		})
 		if ctx.Err() != nil {
 			return
 		}
-		c.fail(i, err)
+		c.fail(ctx, f, err)
 		// Full jitter, so that many clients do not return at once.
 		wait := time.Duration(rand.Int64N(int64(backoff))) + minBackoff/2
 		select {
@@ -120,14 +209,18 @@ func (c *Catalog) follow(ctx context.Context, i int) {
 	}
 }
 
-func (c *Catalog) update(i int, cl []Cluster) {
+// update takes f's new offer, unless f was stopped meanwhile.
+func (c *Catalog) update(ctx context.Context, f *follower, cl []Cluster) {
 	if len(cl) == 0 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st := &c.state[i]
-	cl = Identify(c.logins[i].ID, cl)
+	if ctx.Err() != nil {
+		return
+	}
+	st := &f.st
+	cl = Identify(f.ID, cl)
 	if !st.connected {
 		c.log.Info("cluster connected", "cluster", cl[0].Name, "proxy", cl[0].ID, "leaves", len(cl)-1)
 	}
@@ -135,18 +228,21 @@ func (c *Catalog) update(i int, cl []Cluster) {
 	// Publish first: Ready reads the snapshot as soon as the last source
 	// settles.
 	c.publish()
-	c.settle(st)
+	c.settle(f)
 }
 
-func (c *Catalog) fail(i int, err error) {
+func (c *Catalog) fail(ctx context.Context, f *follower, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st := &c.state[i]
-	if st.connected || !st.settled {
-		c.log.Warn("cluster unavailable", "cluster", st.name(), "proxy", c.logins[i].ID, "err", err)
+	if ctx.Err() != nil {
+		return
+	}
+	st := &f.st
+	if st.connected || !st.settled || st.lastErr == nil || st.lastErr.Error() != err.Error() {
+		c.log.Warn("cluster unavailable", "cluster", st.name(), "proxy", f.ID, "err", err)
 	}
 	st.connected, st.lastErr = false, err
-	c.settle(st)
+	c.settle(f)
 }
 
 func (s *sourceState) name() string {
@@ -156,23 +252,25 @@ func (s *sourceState) name() string {
 	return "(not reached yet)"
 }
 
-// settle counts a source's first answer or failure. Called with mu held.
-func (c *Catalog) settle(st *sourceState) {
-	if st.settled {
+// settle counts a login's first answer or failure. Called with mu held.
+func (c *Catalog) settle(f *follower) {
+	if f.st.settled {
 		return
 	}
-	st.settled = true
-	c.nSettled++
-	if c.nSettled == len(c.logins) {
-		close(c.settled)
+	f.st.settled = true
+	if f.initial {
+		c.unsettled--
+		if c.unsettled == 0 {
+			close(c.settled)
+		}
 	}
 }
 
 // publish builds a new snapshot in login order. Called with mu held.
 func (c *Catalog) publish() {
 	var all []Cluster
-	for _, st := range c.state {
-		all = append(all, st.clusters...)
+	for _, f := range c.followers {
+		all = append(all, f.st.clusters...)
 	}
 	c.current.Store(NewSnapshot(all))
 	select {
@@ -194,8 +292,8 @@ func (c *Catalog) Ready(ctx context.Context) (*Snapshot, error) {
 	snap := c.Current()
 	if len(snap.Clusters) == 0 {
 		var errs []error
-		for _, st := range c.state {
-			errs = append(errs, st.lastErr)
+		for _, f := range c.followers {
+			errs = append(errs, f.st.lastErr)
 		}
 		return nil, fmt.Errorf("no cluster answered: %w", errors.Join(errs...))
 	}
@@ -206,9 +304,10 @@ func (c *Catalog) Ready(ctx context.Context) (*Snapshot, error) {
 func (c *Catalog) Status() []ClusterStatus {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]ClusterStatus, len(c.state))
-	for i, st := range c.state {
-		out[i] = ClusterStatus{ID: c.logins[i].ID, Name: st.name(), Connected: st.connected, Updated: st.updated}
+	out := make([]ClusterStatus, len(c.followers))
+	for i, f := range c.followers {
+		st := f.st
+		out[i] = ClusterStatus{ID: f.ID, Name: st.name(), Connected: st.connected, Updated: st.updated}
 		for _, l := range st.clusters[min(1, len(st.clusters)):] {
 			out[i].Leaves = append(out[i].Leaves, l.Name)
 		}

@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
-	"sort"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -63,14 +62,23 @@ func Home() string {
 	return ".vnet"
 }
 
-// Dir is the folder of the profile for proxyAddr under home.
+// Dir is the folder of the profile for proxyAddr under home:
+// profiles/<host> for the default port 3080, profiles/<host>_<port> for
+// another, so that two proxies on one host are two profiles (a profile is
+// known by its whole proxy address, ID).
 func Dir(home, proxyAddr string) string {
-	host, _, err := net.SplitHostPort(proxyAddr)
+	host, port, err := net.SplitHostPort(proxyAddr)
 	if err != nil {
-		host = proxyAddr
+		host, port = proxyAddr, DefaultPort
+	}
+	if port != DefaultPort {
+		host += "_" + port
 	}
 	return filepath.Join(home, "profiles", host)
 }
+
+// DefaultPort is the proxy's port when an address leaves it out.
+const DefaultPort = "3080"
 
 // ID is who the profile's cluster is on this laptop: its proxy address.
 // Never the name the cluster reports, which another cluster may report too.
@@ -154,12 +162,7 @@ func LoadAll(home string) ([]*Profile, error) {
 	if len(out) == 0 {
 		return nil, ErrNoProfiles
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].FirstLogin.Equal(out[j].FirstLogin) {
-			return out[i].FirstLogin.Before(out[j].FirstLogin)
-		}
-		return out[i].ProxyAddr < out[j].ProxyAddr
-	})
+	Sort(out)
 	return out, nil
 }
 

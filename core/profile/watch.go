@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -138,7 +139,11 @@ func fingerprint(dir string) ([sha256.Size]byte, bool) {
 	return sum, true
 }
 
-// Sort puts profiles in the order LoadAll returns them.
+// Sort puts profiles in login order: by first login, then (for profiles
+// that did not record it) by proxy address. The order decides who owns a
+// name or a range that two clusters claim.
 func Sort(ps []*Profile) {
-	slices.SortStableFunc(ps, func(a, b *Profile) int { return strings.Compare(a.ProxyAddr, b.ProxyAddr) })
+	slices.SortStableFunc(ps, func(a, b *Profile) int {
+		return cmp.Or(a.FirstLogin.Compare(b.FirstLogin), strings.Compare(a.ProxyAddr, b.ProxyAddr))
+	})
 }

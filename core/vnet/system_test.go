@@ -48,6 +48,8 @@ type world struct {
 	cluster  *clustertest.Cluster
 	admin    *profile.Profile
 	engine   *vnet.Engine
+	clusters *vnet.Clusters
+	catalog  *catalog.Catalog
 	// firehoseWritten counts what the firehose app has written.
 	firehoseWritten *atomic.Int64
 
@@ -99,7 +101,7 @@ func startVNetWith(t testing.TB, fail int, protected func() []netip.Prefix, prof
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{upstream: dnstest.NewUpstream(), failApplies: fail}
+	w := &world{upstream: dnstest.NewUpstream(), failApplies: fail, clusters: clusters, catalog: cat}
 	w.upstream.AddRR("only-upstream.test. 60 IN A 192.0.2.50")
 	w.upstream.AddRR("company.test. 60 IN SOA ns.company.test. h.company.test. 1 60 60 60 60")
 

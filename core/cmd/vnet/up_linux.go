@@ -92,11 +92,10 @@ func runUp(ctx context.Context, args []string) error {
 		return err
 	}
 	defer clusters.Close()
-	// Addresses no cluster's range may cover, learnt before VNet stands in
-	// front of the resolver.
-	rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
-	fixed := append(vnet.ProxyPrefixes(rctx, profiles, nil, log), vnet.AddrPrefixes(servers)...)
-	rcancel()
+	clusters.SetLogger(log)
+	// Addresses no cluster's range may cover: the upstream resolvers here,
+	// the proxies' in clusters (resolved as each login is added).
+	upstreamPrefixes := vnet.AddrPrefixes(servers)
 	cat, err := catalog.New(clusters.Logins(), log)
 	if err != nil {
 		return err
@@ -126,7 +125,7 @@ func runUp(ctx context.Context, args []string) error {
 		MTU:      *mtu,
 		Logger:   log,
 		Protected: func() []netip.Prefix {
-			return append(slices.Clone(fixed), localRoutes(tun.Name(), log)...)
+			return slices.Concat(clusters.ProxyPrefixes(), upstreamPrefixes, localRoutes(tun.Name(), log))
 		},
 		ApplySettings: func(ctx context.Context, s netcfg.Settings) error {
 			if err := osConf.Apply(ctx, s); err != nil {
@@ -146,7 +145,7 @@ func runUp(ctx context.Context, args []string) error {
 		Diag: func(ctx context.Context) any {
 			return diag.Run(ctx, diag.Env{
 				Status:   eng.Status,
-				Profiles: profiles,
+				Profiles: clusters.Profiles(),
 				Clusters: diag.FetchersOf(clusters.Logins()),
 				Upstream: upstream,
 				Now:      time.Now(),
@@ -157,6 +156,14 @@ func runUp(ctx context.Context, args []string) error {
 		return err
 	}
 	defer ctl.Close()
+	// Logins, re-logins and logouts reach the running VNet.
+	fctx, stopFollow := context.WithCancel(ctx)
+	following := make(chan struct{})
+	go func() {
+		defer close(following)
+		clusters.Follow(fctx, profile.Home(), cat)
+	}()
+	defer func() { stopFollow(); <-following }()
 	err = eng.Run(ctx)
 	fmt.Println("VNet stopped; network settings restored.")
 	return err
