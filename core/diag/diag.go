@@ -101,7 +101,7 @@ func Refused(st vnet.Status) []Check {
 func Profiles(ps []*profile.Profile, now time.Time) []Check {
 	var out []Check
 	for _, p := range ps {
-		c := Check{Name: fmt.Sprintf("login to %s as %s", p.ClusterName, p.User)}
+		c := Check{Name: fmt.Sprintf("login to %s as %s at %s", p.ClusterName, p.User, p.ProxyAddr)}
 		exp, err := p.Expires()
 		switch {
 		case err != nil:
