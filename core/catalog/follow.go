@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,19 +21,25 @@ const (
 // Catalog combines the sources of every logged-in cluster into one
 // checked snapshot (NewSnapshot), kept live by their watch streams.
 type Catalog struct {
-	logins []Login      // never empty; in login order, which decides who owns a name first
-	log    *slog.Logger // never nil
+	log *slog.Logger // never nil
 
 	current atomic.Pointer[Snapshot] // never nil
 	changed chan struct{}            // capacity 1: "the snapshot changed since you last looked"
 
-	mu       sync.Mutex
-	state    []sourceState // by source index; guarded by mu
-	nSettled int           // sources that have answered or failed once; guarded by mu
-	settled  chan struct{} // closed when nSettled == len(sources)
+	mu sync.Mutex
+	// logins in login order, which decides who owns a name first. Each
+	// is followed by its own goroutine holding its *login, not an index,
+	// so that logins can later be added and removed by ID. Fixed after
+	// New today; guarded by mu.
+	logins   []*login
+	nSettled int           // logins that have answered or failed once; guarded by mu
+	settled  chan struct{} // closed when nSettled == len(logins)
 }
 
-type sourceState struct {
+// login is one followed login and what it last offered. Every field but
+// the embedded Login is guarded by Catalog.mu.
+type login struct {
+	Login
 	clusters  []Cluster // last offer, root first, identified; kept while the stream is down so apps stay reachable
 	connected bool
 	lastErr   error
@@ -67,11 +74,12 @@ func New(logins []Login, log *slog.Logger) (*Catalog, error) {
 		log = slog.Default()
 	}
 	c := &Catalog{
-		logins:  logins,
 		log:     log,
 		changed: make(chan struct{}, 1),
-		state:   make([]sourceState, len(logins)),
 		settled: make(chan struct{}),
+	}
+	for _, l := range logins {
+		c.logins = append(c.logins, &login{Login: l})
 	}
 	c.current.Store(&Snapshot{})
 	return c, nil
@@ -88,27 +96,26 @@ func (c *Catalog) Changed() <-chan struct{} { return c.changed }
 // with back-off; meanwhile the cluster's last offer stays in the snapshot.
 func (c *Catalog) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	for i := range c.logins {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.follow(ctx, i)
-		}()
+	c.mu.Lock()
+	logins := slices.Clone(c.logins)
+	c.mu.Unlock()
+	for _, l := range logins {
+		wg.Go(func() { c.follow(ctx, l) })
 	}
 	wg.Wait()
 }
 
-func (c *Catalog) follow(ctx context.Context, i int) {
+func (c *Catalog) follow(ctx context.Context, l *login) {
 	backoff := minBackoff
 	for {
-		err := c.logins[i].Source.Watch(ctx, func(cl []Cluster) {
+		err := l.Source.Watch(ctx, func(cl []Cluster) {
 			backoff = minBackoff
-			c.update(i, cl)
+			c.update(l, cl)
 		})
 		if ctx.Err() != nil {
 			return
 		}
-		c.fail(i, err)
+		c.fail(l, err)
 		// Full jitter, so that many clients do not return at once.
 		wait := time.Duration(rand.Int64N(int64(backoff))) + minBackoff/2
 		select {
@@ -120,44 +127,43 @@ func (c *Catalog) follow(ctx context.Context, i int) {
 	}
 }
 
-func (c *Catalog) update(i int, cl []Cluster) {
+func (c *Catalog) update(l *login, cl []Cluster) {
 	if len(cl) == 0 {
 		return
 	}
+	cl = Identify(l.ID, cl)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st := &c.state[i]
-	cl = Identify(c.logins[i].ID, cl)
-	if !st.connected {
-		c.log.Info("cluster connected", "cluster", cl[0].Name, "proxy", cl[0].ID, "leaves", len(cl)-1)
+	if !l.connected {
+		c.log.Info("cluster connected", "cluster", cl[0].Name, "proxy", l.ID, "leaves", len(cl)-1)
 	}
-	st.clusters, st.connected, st.lastErr, st.updated = cl, true, nil, time.Now()
-	// Publish first: Ready reads the snapshot as soon as the last source
+	l.clusters, l.connected, l.lastErr, l.updated = cl, true, nil, time.Now()
+	// Publish first: Ready reads the snapshot as soon as the last login
 	// settles.
 	c.publish()
-	c.settle(st)
+	c.settle(l)
 }
 
-func (c *Catalog) fail(i int, err error) {
+func (c *Catalog) fail(l *login, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st := &c.state[i]
-	if st.connected || !st.settled {
-		c.log.Warn("cluster unavailable", "cluster", st.name(), "proxy", c.logins[i].ID, "err", err)
+	if l.connected || !l.settled {
+		c.log.Warn("cluster unavailable", "cluster", l.name(), "proxy", l.ID, "err", err)
 	}
-	st.connected, st.lastErr = false, err
-	c.settle(st)
+	l.connected, l.lastErr = false, err
+	c.settle(l)
 }
 
-func (s *sourceState) name() string {
+// name is the name the login's cluster reports. Called with mu held.
+func (s *login) name() string {
 	if len(s.clusters) > 0 {
 		return s.clusters[0].Name
 	}
 	return "(not reached yet)"
 }
 
-// settle counts a source's first answer or failure. Called with mu held.
-func (c *Catalog) settle(st *sourceState) {
+// settle counts a login's first answer or failure. Called with mu held.
+func (c *Catalog) settle(st *login) {
 	if st.settled {
 		return
 	}
@@ -171,8 +177,8 @@ func (c *Catalog) settle(st *sourceState) {
 // publish builds a new snapshot in login order. Called with mu held.
 func (c *Catalog) publish() {
 	var all []Cluster
-	for _, st := range c.state {
-		all = append(all, st.clusters...)
+	for _, l := range c.logins {
+		all = append(all, l.clusters...)
 	}
 	c.current.Store(NewSnapshot(all))
 	select {
@@ -194,8 +200,8 @@ func (c *Catalog) Ready(ctx context.Context) (*Snapshot, error) {
 	snap := c.Current()
 	if len(snap.Clusters) == 0 {
 		var errs []error
-		for _, st := range c.state {
-			errs = append(errs, st.lastErr)
+		for _, l := range c.logins {
+			errs = append(errs, l.lastErr)
 		}
 		return nil, fmt.Errorf("no cluster answered: %w", errors.Join(errs...))
 	}
@@ -206,9 +212,9 @@ func (c *Catalog) Ready(ctx context.Context) (*Snapshot, error) {
 func (c *Catalog) Status() []ClusterStatus {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]ClusterStatus, len(c.state))
-	for i, st := range c.state {
-		out[i] = ClusterStatus{ID: c.logins[i].ID, Name: st.name(), Connected: st.connected, Updated: st.updated}
+	out := make([]ClusterStatus, len(c.logins))
+	for i, st := range c.logins {
+		out[i] = ClusterStatus{ID: st.ID, Name: st.name(), Connected: st.connected, Updated: st.updated}
 		for _, l := range st.clusters[min(1, len(st.clusters)):] {
 			out[i].Leaves = append(out[i].Leaves, l.Name)
 		}
