@@ -117,6 +117,7 @@ if out=$(ctl create "$WORK/my_app.yaml" 2>&1); then
 	wait_for "my_app in vnet status" bash -c "ip netns exec $NS_USER $VNET status --state-dir $WORK/state | grep -q my_app"
 	check "vnet status says my_app is no DNS label" outputs 'unreachable: app my_app .*not a DNS label' status
 	check "vnet apps says my_app needs a public_addr" outputs 'my_app +- +no: .*not a DNS label.*public_addr' in_user "$VNET" apps
+	check "vnet diag says my_app has no name" outputs '^FAIL app my_app of vnet\.test .*not a DNS label' diag
 else
 	check "the cluster refuses my_app with one line" outputs 'DNS label' echo "$out"
 fi
