@@ -98,6 +98,18 @@ check "vnet diag: a default address works end to end" outputs 'ok +TCP to web\.p
 check "the rest keeps working: tcp-app.company.test" outputs '^hello from tcp-app$' fetch tcp-app.company.test 8080
 check "the rest keeps working: web.proxy.twin.test" outputs '^hello from twin$' fetch web.proxy.twin.test 8093
 
+log "a range over a local network of this machine (read from its routes) is refused"
+# A second network on the user namespace's veth: a connected route only
+# there. The bad cluster moves its range onto it while VNet runs.
+in_user ip addr add 10.99.0.2/24 dev "$VETH_U"
+vnet_config_yaml 10.99.0.0/16 co.uk company.test >"$WORK/bad-config-2.yaml"
+ctl_in bad.test create -f "$WORK/bad-config-2.yaml" >/dev/null
+local_refused() { status | grep -q '^refused: range 10\.99\.0\.0/16 of cluster bad\.test .*covers 10\.99\.0\.0/24'; }
+wait_for "the range over the local network refused" local_refused
+check "vnet status: the range covers a local network" local_refused
+check "the range over the local network is not routed to VNet" bash -c "! ip netns exec $NS_USER ip route | grep -q '^10\.99\.0\.0/16'"
+check "the rest keeps working after the change" outputs '^hello from twin$' fetch web.proxy.twin.test 8093
+
 log "an app name that is not a DNS label and has no public_addr"
 app_yaml my_app "$APP_PORT" >"$WORK/my_app.yaml"
 if out=$(ctl create "$WORK/my_app.yaml" 2>&1); then
@@ -105,6 +117,7 @@ if out=$(ctl create "$WORK/my_app.yaml" 2>&1); then
 	wait_for "my_app in vnet status" bash -c "ip netns exec $NS_USER $VNET status --state-dir $WORK/state | grep -q my_app"
 	check "vnet status says my_app is no DNS label" outputs 'unreachable: app my_app .*not a DNS label' status
 	check "vnet apps says my_app needs a public_addr" outputs 'my_app +- +no: .*not a DNS label.*public_addr' in_user "$VNET" apps
+	check "vnet diag says my_app has no name" outputs '^FAIL app my_app of vnet\.test .*not a DNS label' diag
 else
 	check "the cluster refuses my_app with one line" outputs 'DNS label' echo "$out"
 fi

@@ -83,8 +83,8 @@ func Run(ctx context.Context, env Env, name string, port uint16) Diagnosis {
 }
 
 // Refused is one failing check per claim a cluster made that the laptop
-// (or the cluster's root) refused: the rest works, but what was refused
-// does not, and here is why.
+// (or the cluster's root) refused, and per app that can have no name: the
+// rest works, but these do not, and here is why.
 func Refused(st vnet.Status) []Check {
 	var out []Check
 	for _, r := range st.Refused {
@@ -94,6 +94,13 @@ func Refused(st vnet.Status) []Check {
 		}
 		out = append(out, Check{Name: name, Detail: r.String()})
 	}
+	// Apps that can have no name at all (no public_addr, and a name that
+	// is not a DNS label): nothing else would mention them.
+	for _, a := range st.Apps {
+		if a.PublicAddr == "" && a.Unreachable != "" {
+			out = append(out, Check{Name: "app " + a.Name + " of " + a.Cluster, Detail: fmt.Sprintf("no name (cluster at %s): %s", a.ClusterID, a.Unreachable)})
+		}
+	}
 	return out
 }
 
@@ -101,7 +108,7 @@ func Refused(st vnet.Status) []Check {
 func Profiles(ps []*profile.Profile, now time.Time) []Check {
 	var out []Check
 	for _, p := range ps {
-		c := Check{Name: fmt.Sprintf("login to %s as %s", p.ClusterName, p.User)}
+		c := Check{Name: fmt.Sprintf("login to %s as %s at %s", p.ClusterName, p.User, p.ProxyAddr)}
 		exp, err := p.Expires()
 		switch {
 		case err != nil:

@@ -115,11 +115,10 @@ type Engine struct {
 	upstream *dns.NegativeCache // never nil; wraps cfg.Upstream
 
 	mu       sync.Mutex
-	settings netcfg.Settings         // guarded by mu; what the OS was last asked for
-	started  time.Time               // guarded by mu
-	problems []string                // guarded by mu; what the last catalog change could not do
-	ranges   map[string]netip.Prefix // guarded by mu; accepted ranges by cluster ID, at the last change
-	refused  []catalog.Refusal       // guarded by mu; ranges refused at the last change
+	settings netcfg.Settings   // guarded by mu; what the OS was last asked for
+	started  time.Time         // guarded by mu
+	problems []string          // guarded by mu; what the last catalog change could not do
+	refused  []catalog.Refusal // guarded by mu; ranges refused at the last change
 }
 
 // New returns an engine ready to Run.
@@ -319,7 +318,7 @@ func (e *Engine) reconcile(ctx context.Context, base netcfg.Settings, snap *cata
 		}
 	}
 	e.mu.Lock()
-	e.problems, e.ranges, e.refused = problems, ranges, refused
+	e.problems, e.refused = problems, refused
 	e.mu.Unlock()
 	return applied
 }
