@@ -117,7 +117,8 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, log: cfg.Logger, addrs: newAddressBook()}
-	e.upstream = dns.NewNegativeCache(cfg.Upstream, func(name string) bool {
+	guarded := dns.NewRebindGuard(cfg.Upstream, e.ownsAddr, cfg.Logger)
+	e.upstream = dns.NewNegativeCache(guarded, func(name string) bool {
 		return e.cfg.Catalog.Current().Captures(name)
 	}, cfg.NegativeTTL)
 	return e, nil
