@@ -105,8 +105,14 @@ func startInstance(opts *startOptions, h host) (*instance, error) {
 			return nil, err
 		}
 	}
+	secret, err := vnet.LoadOrCreateSecret(filepath.Join(opts.profileDir, "address-secret"))
+	if err != nil {
+		in.clusters.Close()
+		return nil, err
+	}
 	in.engine, err = vnet.New(vnet.Config{
 		ULA:           ula,
+		AddressSecret: secret,
 		IO:            in.queue,
 		Catalog:       cat,
 		Dialer:        in.clusters,

@@ -38,6 +38,8 @@ type holder struct {
 // their apps never collide. An address whose app went away is not handed
 // out again while a connection to it lives.
 type addressBook struct {
+	secret []byte // keys every allocator (ipam.NewKeyed); set before first use
+
 	mu         sync.Mutex
 	allocators map[netip.Prefix]*ipam.Allocator // guarded by mu
 	byKey      map[appKey]holder                // current holders; guarded by mu
@@ -111,7 +113,7 @@ func (b *addressBook) assign(k appKey, prefix netip.Prefix, ref appRef) (netip.A
 	alloc, ok := b.allocators[prefix]
 	if !ok {
 		var err error
-		if alloc, err = ipam.New(prefix); err != nil {
+		if alloc, err = ipam.NewKeyed(prefix, b.secret); err != nil {
 			return netip.Addr{}, fmt.Errorf("range %s: %w", prefix, err)
 		}
 		b.allocators[prefix] = alloc

@@ -2,6 +2,7 @@ package vnet
 
 import (
 	"bytes"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,5 +92,46 @@ func TestLoadOrCreateSecretConcurrent(t *testing.T) {
 		if errs[i] != nil || !bytes.Equal(got[i], stored) {
 			t.Errorf("start %d: %x, %v; want the stored %x", i, got[i], errs[i], stored)
 		}
+	}
+}
+
+// TestAddressBookUsesSecret: the engine's addresses follow
+// Config.AddressSecret: the same secret gives the same address on every
+// run, another secret another address.
+func TestAddressBookUsesSecret(t *testing.T) {
+	addrWith := func(secret []byte) netip.Addr {
+		b := newAddressBook()
+		b.secret = secret
+		if _, errs := b.sync(snapshotOf("100.64.0.0/10", "db.company.test")); len(errs) != 0 {
+			t.Fatal(errs)
+		}
+		a, ok := b.addrOf("c", "db.company.test")
+		if !ok {
+			t.Fatal("no address")
+		}
+		return a
+	}
+	dir := t.TempDir()
+	secretA, err := LoadOrCreateSecret(filepath.Join(dir, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secretB, err := LoadOrCreateSecret(filepath.Join(dir, "b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reloaded, err := LoadOrCreateSecret(filepath.Join(dir, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := addrWith(secretA)
+	if again := addrWith(reloaded); again != first {
+		t.Errorf("same secret, next run: %s, want %s", again, first)
+	}
+	if other := addrWith(secretB); other == first {
+		t.Errorf("another machine's secret gave the same address %s", other)
+	}
+	if unkeyed := addrWith(nil); unkeyed == first {
+		t.Errorf("the secret did not change the unkeyed address %s", unkeyed)
 	}
 }

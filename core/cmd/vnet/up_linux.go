@@ -82,6 +82,10 @@ func runUp(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	secret, err := vnet.LoadOrCreateSecret(filepath.Join(*stateDir, "address-secret"))
+	if err != nil {
+		return err
+	}
 
 	clusters, err := vnet.Connect(profiles)
 	if err != nil {
@@ -123,6 +127,7 @@ func runUp(ctx context.Context, args []string) error {
 			printUp(eng, s, servers)
 			return nil
 		},
+		AddressSecret: secret,
 	})
 	if err != nil {
 		return err
