@@ -109,6 +109,27 @@ check "curl -6 http://tcp-app.company.test:8080/" outputs '^hello from tcp-app$'
 dns6=$(sed -n 's/^nameserver \(fd.*\)/\1/p' "/etc/netns/$NS_USER/resolv.conf" | head -n1)
 check "DNS answers over IPv6 too ($dns6)" outputs "^$app_ip\$" in_user dig +short "@$dns6" tcp-app.company.test
 
+log "DNS rebinding: upstream answers into VNet's range or ULA prefix never reach a client"
+add_host fine.evil.test 192.0.2.60
+add_host rebind.evil.test 100.64.1.1
+ula_prefix=$(cat "$WORK/state/ula-prefix")
+rebind6=${ula_prefix%/64}99
+# add_host asks for A; this name has only an AAAA.
+echo "$rebind6 rebind6.evil.test" >>"$WORK/hosts"
+kill -HUP "$DNSMASQ_PID"
+aaaa_known() { [ "$(in_cluster dig +short +time=1 +tries=1 @"$CLUSTER_IP" rebind6.evil.test AAAA)" = "$rebind6" ]; }
+wait_for "dnsmasq to answer rebind6.evil.test AAAA" aaaa_known
+check "the upstream itself answers rebind.evil.test with 100.64.1.1" outputs '^100\.64\.1\.1$' in_cluster dig +short @"$CLUSTER_IP" rebind.evil.test
+check "dig through VNet: rebind.evil.test is NOERROR" outputs 'status: NOERROR' in_user dig @100.64.0.2 rebind.evil.test
+check "dig through VNet: rebind.evil.test has no answer" outputs 'ANSWER: 0,' in_user dig @100.64.0.2 rebind.evil.test
+check "dig +tcp through VNet: rebind.evil.test has no answer" outputs 'ANSWER: 0,' in_user dig +tcp @100.64.0.2 rebind.evil.test
+expect_fail "getent: rebind.evil.test gets no address" '' in_user getent ahosts rebind.evil.test
+check "dig AAAA through VNet: rebind6.evil.test ($rebind6, in the ULA) has no answer" outputs 'ANSWER: 0,' in_user dig @100.64.0.2 rebind6.evil.test AAAA
+expect_fail "getent: rebind6.evil.test gets no address" '' in_user getent ahosts rebind6.evil.test
+check "getent: fine.evil.test from the same upstream works" outputs '^192\.0\.2\.60 ' in_user getent ahostsv4 fine.evil.test
+check "VNet's own name keeps its address" outputs "^$app_ip\$" in_user dig +short @100.64.0.2 tcp-app.company.test
+check "vnet up logged the removal with the name" outputs 'records removed.*name=rebind\.evil\.test' cat "$WORK/vnet-up.log"
+
 log "live changes: a new app reaches the running VNet without a restart"
 printf 'kind: app\nversion: v1\nmetadata:\n  name: live-app\nspec:\n  uri: tcp://127.0.0.1:%s\n  public_addr: live-app.company.test\n' "$APP_PORT" >"$WORK/live-app.yaml"
 check "vnet ctl create app" outputs 'has been created' ctl create "$WORK/live-app.yaml"
