@@ -18,10 +18,11 @@ import (
 //
 // Every A and AAAA record whose address is VNet's is removed, in every
 // section, together with the signatures over its RRset, which no longer
-// verify. If that leaves the answer section without an A or AAAA record,
-// the answer section is emptied (CNAMEs that led there go too) and the
-// client gets the upstream's rcode with no answer. Answers with no such
-// record pass unchanged. Names VNet answers itself never come here.
+// verify. If a record left the answer section and no A or AAAA record for
+// the question's name (or its CNAME chain) is left there, the section is
+// emptied, CNAMEs that led there included: the client gets the upstream's
+// rcode with no answer. Answers with no such record pass unchanged. Names
+// VNet answers itself never come here.
 type RebindGuard struct {
 	next   Upstream              // never nil
 	isVNet func(netip.Addr) bool // never nil; given unmapped addresses
@@ -44,14 +45,19 @@ func (g *RebindGuard) Exchange(ctx context.Context, q *mdns.Msg) (*mdns.Msg, err
 	if err != nil || resp == nil {
 		return resp, err
 	}
-	var dropped []netip.Addr
-	touched := map[rrsetKey]bool{} // RRsets that lost a record
+	var (
+		dropped []netip.Addr
+		touched map[rrsetKey]bool // RRsets that lost a record
+	)
 	keep := func(rr mdns.RR) bool {
 		a, ok := rrAddr(rr)
 		if !ok || !g.isVNet(a) {
 			return true
 		}
 		dropped = append(dropped, a)
+		if touched == nil {
+			touched = map[rrsetKey]bool{}
+		}
 		h := rr.Header()
 		touched[rrsetKey{strings.ToLower(h.Name), h.Rrtype}] = true
 		return false
@@ -59,6 +65,7 @@ func (g *RebindGuard) Exchange(ctx context.Context, q *mdns.Msg) (*mdns.Msg, err
 	// DeleteFunc changes nothing when it deletes nothing: an answer
 	// without VNet's addresses is handed on as it came.
 	resp.Answer = slices.DeleteFunc(resp.Answer, not(keep))
+	fromAnswer := len(dropped) > 0
 	resp.Ns = slices.DeleteFunc(resp.Ns, not(keep))
 	resp.Extra = slices.DeleteFunc(resp.Extra, not(keep))
 	if len(dropped) == 0 {
@@ -75,7 +82,7 @@ func (g *RebindGuard) Exchange(ctx context.Context, q *mdns.Msg) (*mdns.Msg, err
 	if len(q.Question) > 0 {
 		name, qtype = q.Question[0].Name, mdns.TypeToString[q.Question[0].Qtype]
 	}
-	if !hasAddrFor(resp.Answer, name) {
+	if fromAnswer && !hasAddrFor(resp.Answer, name) {
 		resp.Answer = nil
 	}
 	g.log.InfoContext(ctx, "dns: upstream answer pointed into VNet; records removed",

@@ -199,6 +199,30 @@ func TestRebindGuardStrayAddress(t *testing.T) {
 	}
 }
 
+// TestRebindGuardGlueOnly: an answer of another type keeps its records
+// when only an additional-section address went.
+func TestRebindGuardGlueOnly(t *testing.T) {
+	up := dns.UpstreamFunc(func(_ context.Context, q *mdns.Msg) (*mdns.Msg, error) {
+		m := new(mdns.Msg)
+		m.SetReply(q)
+		mx, _ := mdns.NewRR("good.test. 60 IN MX 10 mail.good.test.")
+		glue, _ := mdns.NewRR("mail.good.test. 60 IN A 100.64.0.25")
+		m.Answer, m.Extra = []mdns.RR{mx}, []mdns.RR{glue}
+		return m, nil
+	})
+	g := dns.NewRebindGuard(up, vnetAddrs, slog.New(slog.DiscardHandler))
+	resp, err := g.Exchange(context.Background(), query("good.test.", mdns.TypeMX))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := brief(resp.Answer), []string{"good.test. MX 10 mail.good.test."}; !slices.Equal(got, want) {
+		t.Errorf("answer %q, want %q", got, want)
+	}
+	if len(resp.Extra) != 0 {
+		t.Errorf("additional %q, want the glue into VNet gone", brief(resp.Extra))
+	}
+}
+
 // TestRebindGuardOverTCP: an answer the Forwarder had to fetch again over
 // TCP (the UDP one was truncated) is filtered like any other.
 func TestRebindGuardOverTCP(t *testing.T) {
