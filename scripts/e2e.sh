@@ -40,6 +40,7 @@ check "resolv.conf points at VNet" in_user grep -q '^nameserver 100.64.0.2' /etc
 check "vnet status lists the app with its address" outputs 'tcp-app +tcp-app\.company\.test +100\.' in_user "$VNET" status --state-dir "$WORK/state"
 check "vnet status shows the cluster connected" outputs 'vnet\.test +connected' in_user "$VNET" status --state-dir "$WORK/state"
 check "the TUN has network+1" outputs ' 100\.64\.0\.1/32 ' in_user ip -o addr show dev vnet0
+check "the address secret is private (0600)" outputs '^600$' stat -c %a "$WORK/state/address-secret"
 
 log "names: through the real glibc resolver"
 app_ip=$(in_user getent ahostsv4 tcp-app.company.test | awk 'NR==1 {print $1}')
@@ -90,6 +91,7 @@ for app in "pg 5432" "redis 6379"; do
 done
 wait_for "pg.company.test" in_user getent ahostsv4 pg.company.test
 wait_for "redis.company.test" in_user getent ahostsv4 redis.company.test
+pg_ip=$(in_user dig +short @100.64.0.2 pg.company.test)
 check "psql -h pg.company.test runs a query" outputs '^vnet-ok$' in_user psql -h pg.company.test -U postgres -At -c "select 'vnet-ok'"
 check "psql writes and reads a table" outputs '^3$' in_user psql -h pg.company.test -U postgres -At -c "create table t(x int); insert into t values (1),(2),(3); select count(*) from t"
 check "redis-cli SET through VNet" outputs '^OK$' in_user redis-cli -h redis.company.test -p 6379 set vnet-key hello
@@ -256,6 +258,12 @@ alice_session_bytes() {
 check "vnet ctl audit shows alice's sessions to tcp-app with bytes" alice_session_bytes
 check "vnet ctl audit as a table" outputs 'app\.session\.end +alice +tcp-app ' ctl audit --user alice
 expect_fail "vnet ctl audit refuses a bad --since" 'since' ctl audit --since yesterday
+
+log "a restart keeps every address: they come from the machine's secret in the state dir"
+vnet_down
+vnet_up
+check "tcp-app.company.test has the same address after a restart" outputs "^$app_ip\$" in_user dig +short @100.64.0.2 tcp-app.company.test
+check "pg.company.test too" outputs "^$pg_ip\$" in_user dig +short @100.64.0.2 pg.company.test
 
 log "a dead upstream: SERVFAIL in bounded time, VNet's own names still answer"
 kill -TERM "$DNSMASQ_PID"
