@@ -106,6 +106,11 @@ func startInstance(opts *startOptions, h host) (*instance, error) {
 			return nil, err
 		}
 	}
+	secret, err := vnet.LoadOrCreateSecret(filepath.Join(opts.profileDir, "address-secret"))
+	if err != nil {
+		in.clusters.Close()
+		return nil, err
+	}
 	// No cluster's range may cover a proxy or an upstream resolver. (The
 	// host's own networks are not read here yet: see docs/gaps.md.)
 	in.clusters.SetLogger(in.log)
@@ -113,6 +118,7 @@ func startInstance(opts *startOptions, h host) (*instance, error) {
 	in.engine, err = vnet.New(vnet.Config{
 		Protected:     func() []netip.Prefix { return slices.Concat(in.clusters.ProxyPrefixes(), upstreamPrefixes) },
 		ULA:           ula,
+		AddressSecret: secret,
 		IO:            in.queue,
 		Catalog:       cat,
 		Dialer:        in.clusters,

@@ -40,6 +40,7 @@ check "resolv.conf points at VNet" in_user grep -q '^nameserver 100.64.0.2' /etc
 check "vnet status lists the app with its address" outputs 'tcp-app +tcp-app\.company\.test +100\.' in_user "$VNET" status --state-dir "$WORK/state"
 check "vnet status shows the cluster connected" outputs 'vnet\.test +connected' in_user "$VNET" status --state-dir "$WORK/state"
 check "the TUN has network+1" outputs ' 100\.64\.0\.1/32 ' in_user ip -o addr show dev vnet0
+check "the address secret is private (0600)" outputs '^600$' stat -c %a "$WORK/state/address-secret"
 
 log "names: through the real glibc resolver"
 app_ip=$(in_user getent ahostsv4 tcp-app.company.test | awk 'NR==1 {print $1}')
@@ -90,6 +91,7 @@ for app in "pg 5432" "redis 6379"; do
 done
 wait_for "pg.company.test" in_user getent ahostsv4 pg.company.test
 wait_for "redis.company.test" in_user getent ahostsv4 redis.company.test
+pg_ip=$(in_user dig +short @100.64.0.2 pg.company.test)
 check "psql -h pg.company.test runs a query" outputs '^vnet-ok$' in_user psql -h pg.company.test -U postgres -At -c "select 'vnet-ok'"
 check "psql writes and reads a table" outputs '^3$' in_user psql -h pg.company.test -U postgres -At -c "create table t(x int); insert into t values (1),(2),(3); select count(*) from t"
 check "redis-cli SET through VNet" outputs '^OK$' in_user redis-cli -h redis.company.test -p 6379 set vnet-key hello
@@ -108,6 +110,27 @@ check "AAAA is in fd00::/8 ($app_ip6)" outputs '^fd[0-9a-f]{2}:' echo "$app_ip6"
 check "curl -6 http://tcp-app.company.test:8080/" outputs '^hello from tcp-app$' in_user curl -6 -sf --max-time 10 http://tcp-app.company.test:8080/
 dns6=$(sed -n 's/^nameserver \(fd.*\)/\1/p' "/etc/netns/$NS_USER/resolv.conf" | head -n1)
 check "DNS answers over IPv6 too ($dns6)" outputs "^$app_ip\$" in_user dig +short "@$dns6" tcp-app.company.test
+
+log "DNS rebinding: upstream answers into VNet's range or ULA prefix never reach a client"
+add_host fine.evil.test 192.0.2.60
+add_host rebind.evil.test 100.64.1.1
+ula_prefix=$(cat "$WORK/state/ula-prefix")
+rebind6=${ula_prefix%/64}99
+# add_host asks for A; this name has only an AAAA.
+echo "$rebind6 rebind6.evil.test" >>"$WORK/hosts"
+kill -HUP "$DNSMASQ_PID"
+aaaa_known() { [ "$(in_cluster dig +short +time=1 +tries=1 @"$CLUSTER_IP" rebind6.evil.test AAAA)" = "$rebind6" ]; }
+wait_for "dnsmasq to answer rebind6.evil.test AAAA" aaaa_known
+check "the upstream itself answers rebind.evil.test with 100.64.1.1" outputs '^100\.64\.1\.1$' in_cluster dig +short @"$CLUSTER_IP" rebind.evil.test
+check "dig through VNet: rebind.evil.test is NOERROR" outputs 'status: NOERROR' in_user dig @100.64.0.2 rebind.evil.test
+check "dig through VNet: rebind.evil.test has no answer" outputs 'ANSWER: 0,' in_user dig @100.64.0.2 rebind.evil.test
+check "dig +tcp through VNet: rebind.evil.test has no answer" outputs 'ANSWER: 0,' in_user dig +tcp @100.64.0.2 rebind.evil.test
+expect_fail "getent: rebind.evil.test gets no address" '' in_user getent ahosts rebind.evil.test
+check "dig AAAA through VNet: rebind6.evil.test ($rebind6, in the ULA) has no answer" outputs 'ANSWER: 0,' in_user dig @100.64.0.2 rebind6.evil.test AAAA
+expect_fail "getent: rebind6.evil.test gets no address" '' in_user getent ahosts rebind6.evil.test
+check "getent: fine.evil.test from the same upstream works" outputs '^192\.0\.2\.60 ' in_user getent ahostsv4 fine.evil.test
+check "VNet's own name keeps its address" outputs "^$app_ip\$" in_user dig +short @100.64.0.2 tcp-app.company.test
+check "vnet up logged the removal with the name" outputs 'records removed.*name=rebind\.evil\.test' cat "$WORK/vnet-up.log"
 
 log "live changes: a new app reaches the running VNet without a restart"
 printf 'kind: app\nversion: v1\nmetadata:\n  name: live-app\nspec:\n  uri: tcp://127.0.0.1:%s\n  public_addr: live-app.company.test\n' "$APP_PORT" >"$WORK/live-app.yaml"
@@ -235,6 +258,14 @@ alice_session_bytes() {
 check "vnet ctl audit shows alice's sessions to tcp-app with bytes" alice_session_bytes
 check "vnet ctl audit as a table" outputs 'app\.session\.end +alice +tcp-app ' ctl audit --user alice
 expect_fail "vnet ctl audit refuses a bad --since" 'since' ctl audit --since yesterday
+
+log "a restart keeps every address: they come from the machine's secret in the state dir"
+vnet_down
+# vnet_up waits for "VNet is up" in this log: the first run's must go.
+mv "$WORK/vnet-up.log" "$WORK/vnet-up-first.log"
+vnet_up
+check "tcp-app.company.test has the same address after a restart" outputs "^$app_ip\$" in_user dig +short @100.64.0.2 tcp-app.company.test
+check "pg.company.test too" outputs "^$pg_ip\$" in_user dig +short @100.64.0.2 pg.company.test
 
 log "a dead upstream: SERVFAIL in bounded time, VNet's own names still answer"
 kill -TERM "$DNSMASQ_PID"

@@ -19,6 +19,9 @@
 //     (RFC 2308 section 7.1) and turn a burst into minutes of failures. TCP
 //     queries wait for a slot instead, which pushes back on the sender
 //     through TCP flow control.
+//   - A forwarded answer never points into VNet's own addresses: the engine
+//     puts a RebindGuard between the server and the Forwarder, which
+//     removes such A and AAAA records (DNS rebinding, issue 9).
 //   - A UDP response larger than the client's buffer (512 bytes, or its
 //     EDNS0 size) is truncated with TC set; over TCP nothing is truncated.
 package dns

@@ -2,6 +2,10 @@ package dns_test
 
 import (
 	"context"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
 	"testing"
 
 	mdns "github.com/miekg/dns"
@@ -58,6 +62,59 @@ func FuzzHandle(f *testing.F) {
 		}
 		// What ServeUDP does next must not panic either.
 		resp.Truncate(512)
+		resp.Pack()
+	})
+}
+
+// FuzzRebindGuard hands arbitrary upstream answers to a RebindGuard: it
+// must not panic, and nothing it passes on may hold one of VNet's
+// addresses.
+func FuzzRebindGuard(f *testing.F) {
+	for _, rrs := range [][]string{
+		{"a.test. 60 IN A 100.64.1.1"},
+		{"a.test. 60 IN A 192.0.2.1", "a.test. 60 IN AAAA fd12:3456:789a::1"},
+		{"a.test. 60 IN CNAME b.test.", "b.test. 60 IN A 100.64.0.9"},
+		{"a.test. 60 IN AAAA ::ffff:100.64.0.9"},
+	} {
+		m := query("a.test.", mdns.TypeA)
+		m.Response = true
+		for _, s := range rrs {
+			rr, err := mdns.NewRR(s)
+			if err != nil {
+				f.Fatal(err)
+			}
+			m.Answer = append(m.Answer, rr)
+			m.Extra = append(m.Extra, mdns.Copy(rr))
+		}
+		b, err := m.Pack()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		canned := new(mdns.Msg)
+		if err := canned.Unpack(b); err != nil {
+			return
+		}
+		up := dns.UpstreamFunc(func(context.Context, *mdns.Msg) (*mdns.Msg, error) { return canned.Copy(), nil })
+		g := dns.NewRebindGuard(up, vnetAddrs, slog.New(slog.DiscardHandler))
+		resp, err := g.Exchange(context.Background(), canned)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rr := range slices.Concat(resp.Answer, resp.Ns, resp.Extra) {
+			var ip net.IP
+			switch rr := rr.(type) {
+			case *mdns.A:
+				ip = rr.A
+			case *mdns.AAAA:
+				ip = rr.AAAA
+			}
+			if a, ok := netip.AddrFromSlice(ip); ok && vnetAddrs(a.Unmap()) {
+				t.Fatalf("passed on %s", rr)
+			}
+		}
 		resp.Pack()
 	})
 }

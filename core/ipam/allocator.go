@@ -3,8 +3,8 @@ package ipam
 import (
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"net/netip"
+	"slices"
 	"sync"
 )
 
@@ -29,14 +29,16 @@ const reservedLow = 3
 // Allocator assigns addresses of one IPv4 range to keys (app names). It is
 // safe for concurrent use.
 //
-// The first address tried for a key is derived from a hash of the key, so in
-// any process the same key gets the same address unless another key already
-// holds it; on a collision the next free address is taken (linear probing),
-// which depends on which keys came first.
+// The first address tried for a key is derived from a hash of the key (and
+// of the machine's secret, see NewKeyed), so in any process the same key
+// gets the same address unless another key already holds it; on a
+// collision the next free address is taken (linear probing), which depends
+// on which keys came first.
 type Allocator struct {
 	prefix netip.Prefix // masked IPv4, never changes
 	base   uint32       // network address as an integer
 	size   uint32       // number of assignable addresses, >= 4
+	secret []byte       // keys the hash; empty: unkeyed. Never changes
 
 	mu     sync.Mutex
 	byKey  map[string]netip.Addr // guarded by mu
@@ -44,8 +46,17 @@ type Allocator struct {
 }
 
 // New returns an Allocator for prefix, which must be a masked IPv4 prefix
-// with at least 3 host bits. Errors wrap ErrNotInRange.
+// with at least 3 host bits, whose addresses anyone can compute from the
+// keys (see NewKeyed). Errors wrap ErrNotInRange.
 func New(prefix netip.Prefix) (*Allocator, error) {
+	return NewKeyed(prefix, nil)
+}
+
+// NewKeyed is New with addresses derived from secret as well as from the
+// keys: allocators with the same secret agree, and without the secret an
+// app's address cannot be computed from its name. An empty secret gives
+// New's allocator.
+func NewKeyed(prefix netip.Prefix, secret []byte) (*Allocator, error) {
 	if !prefix.IsValid() {
 		return nil, fmt.Errorf("%w: invalid prefix", ErrNotInRange)
 	}
@@ -64,6 +75,7 @@ func New(prefix netip.Prefix) (*Allocator, error) {
 		prefix: prefix,
 		base:   addrToUint32(prefix.Addr()),
 		size:   uint32(total - reservedLow - 1), // minus the broadcast address
+		secret: slices.Clone(secret),
 		byKey:  make(map[string]netip.Addr),
 		byAddr: make(map[netip.Addr]string),
 	}, nil
@@ -85,7 +97,7 @@ func (a *Allocator) Assign(key string) (netip.Addr, error) {
 		return netip.Addr{}, fmt.Errorf("assign %q in %s: %w", key, a.prefix, ErrFull)
 	}
 	size := uint64(a.size)
-	start := hashKey(key) % size
+	start := probeStart(a.secret, key) % size
 	// The loop ends: fewer than size addresses are taken.
 	for i := uint64(0); ; i++ {
 		off := uint32((start + i) % size)
@@ -123,14 +135,6 @@ func TunAddr(p netip.Prefix) netip.Addr { return p.Masked().Addr().Next() }
 
 // DNSAddr returns the address of VNet's DNS server in p: network+2.
 func DNSAddr(p netip.Prefix) netip.Addr { return TunAddr(p).Next() }
-
-// hashKey is FNV-1a 64: fixed by its spec, so every process and every
-// version of VNet starts probing at the same address for a key.
-func hashKey(key string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(key))
-	return h.Sum64()
-}
 
 func addrToUint32(a netip.Addr) uint32 {
 	b := a.As4()

@@ -58,6 +58,8 @@ type holder struct {
 // ranges of one profile nest. An address whose app went away is not
 // handed out again while a connection to it lives.
 type addressBook struct {
+	secret []byte // keys every allocator (ipam.NewKeyed); set before first use
+
 	mu         sync.Mutex
 	allocators map[allocKey]*ipam.Allocator // guarded by mu
 	byKey      map[appKey]holder            // current holders; guarded by mu
@@ -151,7 +153,7 @@ func (b *addressBook) assign(k appKey, ak allocKey, ref appRef) (netip.Addr, err
 	alloc, ok := b.allocators[ak]
 	if !ok {
 		var err error
-		if alloc, err = ipam.New(ak.Range); err != nil {
+		if alloc, err = ipam.NewKeyed(ak.Range, b.secret); err != nil {
 			return netip.Addr{}, fmt.Errorf("range %s: %w", ak.Range, err)
 		}
 		b.allocators[ak] = alloc

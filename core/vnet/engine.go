@@ -69,6 +69,11 @@ type Config struct {
 	NegativeTTL time.Duration // longest a negative upstream answer in VNet's zones is cached; default 5s
 	DialTimeout time.Duration // bounds a tunnel dial; default 10s
 	Logger      *slog.Logger
+
+	// AddressSecret keys where apps' virtual addresses lie
+	// (LoadOrCreateSecret, ipam.NewKeyed). Empty: addresses anyone can
+	// compute from the names, as tests want.
+	AddressSecret []byte
 }
 
 // CheckAndSetDefaults validates c and fills in defaults.
@@ -127,7 +132,9 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{cfg: cfg, log: cfg.Logger, addrs: newAddressBook()}
-	e.upstream = dns.NewNegativeCache(cfg.Upstream, func(name string) bool {
+	e.addrs.secret = cfg.AddressSecret
+	guarded := dns.NewRebindGuard(cfg.Upstream, e.ownsAddr, cfg.Logger)
+	e.upstream = dns.NewNegativeCache(guarded, func(name string) bool {
 		return e.cfg.Catalog.Current().Captures(name)
 	}, cfg.NegativeTTL)
 	return e, nil

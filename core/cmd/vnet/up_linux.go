@@ -86,6 +86,10 @@ func runUp(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	secret, err := vnet.LoadOrCreateSecret(filepath.Join(*stateDir, "address-secret"))
+	if err != nil {
+		return err
+	}
 
 	clusters, err := vnet.Connect(profiles)
 	if err != nil {
@@ -134,6 +138,7 @@ func runUp(ctx context.Context, args []string) error {
 			printUp(eng, s, servers)
 			return nil
 		},
+		AddressSecret: secret,
 	})
 	if err != nil {
 		return err

@@ -9,8 +9,9 @@ import (
 )
 
 // Upstream is a fake dns.Upstream holding a small zone: it answers the
-// records added with AddRR (a negative answer carries an added SOA of its zone), NODATA for a known name of another type, and
-// NXDOMAIN for an unknown name. It records every query and is safe for
+// records added with AddRR, following CNAME chains as a recursive resolver
+// does; NODATA for a known name of another type, and NXDOMAIN for an
+// unknown name (a negative answer carries an added SOA of its zone). It records every query and is safe for
 // concurrent use.
 type Upstream struct {
 	arrived chan *mdns.Msg // a copy of each query, dropped when full
@@ -117,15 +118,30 @@ func (u *Upstream) Exchange(ctx context.Context, q *mdns.Msg) (*mdns.Msg, error)
 	known := false
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	for _, rr := range u.records {
-		h := rr.Header()
-		if !strings.EqualFold(h.Name, mdns.Fqdn(qq.Name)) {
-			continue
+	// Follow CNAMEs as a recursive resolver does: the answer holds the
+	// chain and the records at its end. maxChain bounds a loop.
+	const maxChain = 8
+	name := mdns.Fqdn(qq.Name)
+	for range maxChain {
+		next := ""
+		for _, rr := range u.records {
+			h := rr.Header()
+			if !strings.EqualFold(h.Name, name) {
+				continue
+			}
+			known = true
+			switch {
+			case h.Rrtype == qq.Qtype || qq.Qtype == mdns.TypeANY:
+				resp.Answer = append(resp.Answer, mdns.Copy(rr))
+			case h.Rrtype == mdns.TypeCNAME:
+				resp.Answer = append(resp.Answer, mdns.Copy(rr))
+				next = rr.(*mdns.CNAME).Target
+			}
 		}
-		known = true
-		if h.Rrtype == qq.Qtype || qq.Qtype == mdns.TypeANY {
-			resp.Answer = append(resp.Answer, mdns.Copy(rr))
+		if next == "" {
+			break
 		}
+		name = next
 	}
 	if !known {
 		resp.Rcode = mdns.RcodeNameError
