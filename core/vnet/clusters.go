@@ -179,7 +179,7 @@ func (c *Clusters) dial(ctx context.Context, p *profile.Profile) (*login, error)
 		profile: p,
 		conn:    conn,
 		tunnel:  tunnel.NewClient(conn, p.ClusterName),
-		source:  certSource{Source: catalog.NewProxySource(conn), profile: p},
+		source:  certSource{ProxySource: catalog.NewProxySource(conn), profile: p},
 		proxy:   ProxyPrefixes(rctx, []*profile.Profile{p}, nil, c.log),
 	}, nil
 }
@@ -315,11 +315,25 @@ func (c *Clusters) Close() error {
 // `vnet status`); the catalog keeps the cluster's last offer, so its names
 // still resolve while DialApp refuses their connections.
 type certSource struct {
-	catalog.Source
+	*catalog.ProxySource
 	profile *profile.Profile
 }
 
+// Fetch asks the cluster once (diag.Fetcher), unless the certificate has
+// expired.
+func (s certSource) Fetch(ctx context.Context) (catalog.Cluster, error) {
+	if err := s.profile.CheckCert(time.Now()); err != nil {
+		return catalog.Cluster{}, err
+	}
+	return s.ProxySource.Fetch(ctx)
+}
+
 func (s certSource) Watch(ctx context.Context, update func([]catalog.Cluster)) error {
+	return s.watchWith(ctx, s.ProxySource.Watch, update)
+}
+
+// watchWith is Watch over any watch function (tests).
+func (s certSource) watchWith(ctx context.Context, watch func(context.Context, func([]catalog.Cluster)) error, update func([]catalog.Cluster)) error {
 	if err := s.profile.CheckCert(time.Now()); err != nil {
 		return err
 	}
@@ -329,7 +343,7 @@ func (s certSource) Watch(ctx context.Context, update func([]catalog.Cluster)) e
 	}
 	wctx, cancel := context.WithDeadline(ctx, exp)
 	defer cancel()
-	werr := s.Source.Watch(wctx, update)
+	werr := watch(wctx, update)
 	if ctx.Err() == nil {
 		if err := s.profile.CheckCert(time.Now().Add(time.Second)); err != nil {
 			return err

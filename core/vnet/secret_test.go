@@ -102,10 +102,10 @@ func TestAddressBookUsesSecret(t *testing.T) {
 	addrWith := func(secret []byte) netip.Addr {
 		b := newAddressBook()
 		b.secret = secret
-		if _, errs := b.sync(snapshotOf("100.64.0.0/10", "db.company.test")); len(errs) != 0 {
+		if _, errs := b.sync(snapshotOf("100.64.0.0/10", "db")); len(errs) != 0 {
 			t.Fatal(errs)
 		}
-		a, ok := b.addrOf("c", "db.company.test")
+		a, ok := b.addrOf("c", "db.c.test")
 		if !ok {
 			t.Fatal("no address")
 		}
