@@ -17,6 +17,10 @@ const (
 	// SessionRejected: a dial was denied or failed (no such app, access
 	// denied, app unreachable).
 	SessionRejected = "app.session.rejected"
+	// AppClaimRefused: the cluster refused an agent's claim of an app
+	// (User is "agent:<id>", Error the reason); audited once while the
+	// agent repeats the same claim.
+	AppClaimRefused = "app.claim.refused"
 	// Dropped: events were lost because the store could not keep up; Count
 	// says how many.
 	Dropped = "audit.dropped"

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vnetproject/vnet/core/cluster/audit"
+	"github.com/vnetproject/vnet/core/cluster/auth"
 )
 
 // AuditLog is where the proxy records sessions: the cluster's durable
@@ -72,6 +73,13 @@ func (s *Server) auditRejected(sess session) {
 	ev := sess.event(audit.SessionRejected)
 	ev.Time = time.Now()
 	s.cfg.Logger.Info(ev.Type, "user", sess.User, "app", sess.App, "port", sess.Port, "client", sess.ClientAddr, "err", sess.Err)
+	s.emit(ev)
+}
+
+// auditClaimRefused records that an agent's claim of an app was refused.
+func (s *Server) auditClaimRefused(agent string, c claimRefusal) {
+	ev := audit.Event{Time: time.Now(), Type: audit.AppClaimRefused, User: auth.AgentUserPrefix + agent, Cluster: s.cfg.ClusterName, App: c.App, Error: c.Reason}
+	s.cfg.Logger.Warn(ev.Type, "agent", agent, "app", c.App, "reason", c.Reason)
 	s.emit(ev)
 }
 
