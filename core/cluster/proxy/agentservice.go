@@ -270,7 +270,10 @@ func (a *agentServer) Connect(st api.Agent_ConnectServer) error {
 	select {
 	case <-conn.Done():
 	case <-removed:
-		conn.Close() // 'vnet ctl agents rm' cuts its connections too
+		// 'vnet ctl agents rm' cuts its connections too. Ending the stream
+		// (not closing conn, which the relay would take for its own
+		// teardown) makes the relay fail and abort both sides.
+		return status.Error(codes.PermissionDenied, "agent removed from the cluster")
 	case <-s.ctx.Done():
 		conn.Close()
 	}
