@@ -231,4 +231,3 @@ func TestRemoveAgent(t *testing.T) {
 		t.Fatalf("RemoveAgent again = %v, want NotFound", err)
 	}
 }
-
