@@ -24,6 +24,8 @@ if [ "$(id -u)" -eq 0 ]; then
 	scripts/e2e.sh
 	echo "==> leaf clusters and two roots end-to-end (network namespaces)"
 	scripts/e2e-leaf.sh
+	echo "==> agents' claims end-to-end: app names, addresses, token limits, agents rm (network namespaces)"
+	scripts/e2e-agents.sh
 	echo "==> bridge end-to-end tests: the C API over a real TUN (network namespaces)"
 	scripts/bridge-e2e.sh
 else
