@@ -222,7 +222,7 @@ func (s *Server) sweepLoop() {
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(s.ctx, registryTimeout)
-		if err := s.registry.sweep(ctx); err != nil && s.ctx.Err() == nil {
+		if err := s.registry.sweepLocked(ctx); err != nil && s.ctx.Err() == nil {
 			s.cfg.Logger.Warn("sweep agent registrations", "err", err)
 		}
 		cancel()

@@ -59,6 +59,11 @@ func (s *Server) authenticateMachine(ctx context.Context, role string) (string, 
 	return id, nil
 }
 
+// agentRemoved is what a removed agent's control stream ends with.
+func (s *Server) agentRemoved() error {
+	return status.Error(codes.PermissionDenied, s.cfg.ClusterName+": this agent has been removed from the cluster: join it again with a new token")
+}
+
 type agentServer struct {
 	api.UnimplementedAgentServer
 	s *Server
@@ -136,7 +141,7 @@ func (a *agentServer) Control(st api.Agent_ControlServer) error {
 		accepted, refused, err := s.registry.register(rctx, agentID, wanted)
 		if errors.Is(err, auth.ErrNoSuchResource) {
 			s.cfg.Logger.Info("agent was removed: cutting it off", "agent", agentID)
-			return status.Error(codes.PermissionDenied, s.cfg.ClusterName+": this agent has been removed from the cluster: join it again with a new token")
+			return s.agentRemoved()
 		}
 		if err != nil {
 			return status.Errorf(codes.Unavailable, "register apps: %v", err)
@@ -222,7 +227,7 @@ func (a *agentServer) Control(st api.Agent_ControlServer) error {
 			}
 		case <-link.removed:
 			s.cfg.Logger.Info("agent was removed: cutting it off", "agent", agentID)
-			return status.Error(codes.PermissionDenied, s.cfg.ClusterName+": this agent has been removed from the cluster: join it again with a new token")
+			return s.agentRemoved()
 		case err := <-writeErr:
 			return err
 		case <-ctx.Done():

@@ -291,6 +291,15 @@ func (r *registry) serving(ctx context.Context) (map[string][]string, error) {
 	return out, nil
 }
 
+// sweepLocked is sweep under mu: a sweep between a claim's reading of the
+// apps and its writing of a registration would remove an app the claim
+// found stored.
+func (r *registry) sweepLocked(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sweep(ctx)
+}
+
 // sweep deletes expired registrations, and the agent apps that have no
 // live registration left. Any proxy may sweep: the outcome is the same.
 func (r *registry) sweep(ctx context.Context) error {
