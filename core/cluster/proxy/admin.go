@@ -55,8 +55,13 @@ func (c *clusterServer) CreateResource(ctx context.Context, req *api.CreateResou
 // app holds (the app stored first keeps it). With force it replaces an
 // app of the same name, an agent's too: the administrator may.
 func (s *Server) createApp(ctx context.Context, app *resource.App, force bool) (bool, error) {
-	if err := app.CheckNew(); err != nil {
+	refuse := func(err error) (bool, error) {
+		id, _ := identityFrom(ctx)
+		s.auditClaimRefused(id.User, claimRefusal{App: app.Name(), Reason: err.Error()})
 		return false, err
+	}
+	if err := app.CheckNew(); err != nil {
+		return refuse(err)
 	}
 	s.registry.mu.Lock()
 	defer s.registry.mu.Unlock()
@@ -65,7 +70,7 @@ func (s *Server) createApp(ctx context.Context, app *resource.App, force bool) (
 		return false, err
 	}
 	if err := resource.CheckAddrFree(app, apps, s.registry.proxyHost); err != nil {
-		return false, err
+		return refuse(err)
 	}
 	return s.cfg.State.Create(ctx, app, force)
 }

@@ -153,7 +153,7 @@ func (a *agentServer) Control(st api.Agent_ControlServer) error {
 			s.cfg.Logger.Warn("record refused claims", "agent", agentID, "err", err)
 		}
 		for _, c := range fresh {
-			s.auditClaimRefused(agentID, c)
+			s.auditAgentClaimRefused(agentID, c)
 		}
 		if !welcome && slices.Equal(refused, lastRefused) {
 			return nil

@@ -76,10 +76,17 @@ func (s *Server) auditRejected(sess session) {
 	s.emit(ev)
 }
 
-// auditClaimRefused records that an agent's claim of an app was refused.
-func (s *Server) auditClaimRefused(agent string, c claimRefusal) {
-	ev := audit.Event{Time: time.Now(), Type: audit.AppClaimRefused, User: auth.AgentUserPrefix + agent, Cluster: s.cfg.ClusterName, App: c.App, Error: c.Reason}
-	s.cfg.Logger.Warn(ev.Type, "agent", agent, "app", c.App, "reason", c.Reason)
+// auditAgentClaimRefused records that an agent's claim of an app was
+// refused.
+func (s *Server) auditAgentClaimRefused(agent string, c claimRefusal) {
+	s.auditClaimRefused(auth.AgentUserPrefix+agent, c)
+}
+
+// auditClaimRefused records that who's claim of an app (an agent's, or an
+// administrator's 'vnet ctl create') was refused.
+func (s *Server) auditClaimRefused(who string, c claimRefusal) {
+	ev := audit.Event{Time: time.Now(), Type: audit.AppClaimRefused, User: who, Cluster: s.cfg.ClusterName, App: c.App, Error: c.Reason}
+	s.cfg.Logger.Warn(ev.Type, "by", who, "app", c.App, "reason", c.Reason)
 	s.emit(ev)
 }
 

@@ -80,6 +80,19 @@ func TestCtlAppsAndAgents(t *testing.T) {
 		t.Run(s.name, func(t *testing.T) { run(t, s.want, s.err, s.args...) })
 	}
 
+	// The refused creations are audited.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := runCtlTest(t, c, nil, "audit", "--app", "b", "--format", "json")
+		if err == nil && strings.Contains(out, `"app.claim.refused"`) && strings.Contains(out, `"user":"admin"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no app.claim.refused event for b: %q, %v", out, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
 	out := run(t, "may serve only apps named db-* and labelled env=dev", false, "tokens", "add", "--type=app", "--apps=db-*", "--labels", "env=dev")
 	token := regexp.MustCompile(`(?m)^  ([0-9a-f]{32})$`).FindStringSubmatch(out)
 	if token == nil {
@@ -115,7 +128,7 @@ func TestCtlAppsAndAgents(t *testing.T) {
 	t.Cleanup(func() { cancel(); <-done })
 	agentID := strings.TrimPrefix(id.User, "agent:")
 
-	deadline := time.Now().Add(time.Minute)
+	deadline = time.Now().Add(time.Minute)
 	for {
 		out, err := runCtlTest(t, c, nil, "get", "apps", "--format", "text")
 		if err == nil && strings.Contains(out, "db-main") && strings.Contains(out, "REFUSED CLAIMS\nagent "+agentID+`: app "web": the agent's join token allows only apps named db-*`) {
