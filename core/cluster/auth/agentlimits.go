@@ -37,9 +37,9 @@ func (l AgentLimits) Check() error {
 	return nil
 }
 
-// Allows returns why an app called name with labels is outside the
+// Outside returns why an app called name with labels is outside the
 // limits, or "".
-func (l AgentLimits) Allows(name string, labels map[string]string) string {
+func (l AgentLimits) Outside(name string, labels map[string]string) string {
 	if len(l.Apps) > 0 && !slices.ContainsFunc(l.Apps, func(g string) bool {
 		ok, _ := path.Match(g, name)
 		return ok

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-func TestAgentLimitsAllows(t *testing.T) {
+func TestAgentLimitsOutside(t *testing.T) {
 	dev := map[string]string{"env": "dev", "team": "db"}
 	tests := []struct {
 		name   string
@@ -29,9 +29,9 @@ func TestAgentLimitsAllows(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := tt.limits.Allows(tt.app, tt.labels)
+			got := tt.limits.Outside(tt.app, tt.labels)
 			if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
-				t.Fatalf("Allows = %q, want %q", got, tt.want)
+				t.Fatalf("Outside = %q, want %q", got, tt.want)
 			}
 		})
 	}

@@ -138,7 +138,7 @@ func (r *registry) register(ctx context.Context, agentID string, apps []*resourc
 	}
 	keep := map[string]bool{}
 	for _, app := range apps {
-		if reason := agent.Limits.Allows(app.Name(), app.Metadata.Labels); reason != "" {
+		if reason := agent.Limits.Outside(app.Name(), app.Metadata.Labels); reason != "" {
 			refuse(app, fmt.Sprintf("app %q: %s", app.Name(), reason))
 			continue
 		}
