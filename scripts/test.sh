@@ -26,6 +26,10 @@ if [ "$(id -u)" -eq 0 ]; then
 	scripts/e2e-leaf.sh
 	echo "==> names on the laptop: default addresses, two clusters with one name, refused claims (network namespaces)"
 	scripts/e2e-names.sh
+	echo "==> agents' claims end-to-end: app names, addresses, token limits, agents rm (network namespaces)"
+	scripts/e2e-agents.sh
+	echo "==> logins that follow the user: login, logout, expiry while VNet runs (network namespaces)"
+	scripts/e2e-logins.sh
 	echo "==> bridge end-to-end tests: the C API over a real TUN (network namespaces)"
 	scripts/bridge-e2e.sh
 else

@@ -948,7 +948,10 @@ func (x *GetResourcesRequest) GetName() string {
 type GetResourcesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Each resource as YAML.
-	Yaml          [][]byte `protobuf:"bytes,1,rep,name=yaml,proto3" json:"yaml,omitempty"`
+	Yaml [][]byte `protobuf:"bytes,1,rep,name=yaml,proto3" json:"yaml,omitempty"`
+	// For kind app: one line per claim of an agent that the cluster refused
+	// (which agent, which app, why).
+	Refused       []string `protobuf:"bytes,10,rep,name=refused,proto3" json:"refused,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -986,6 +989,13 @@ func (*GetResourcesResponse) Descriptor() ([]byte, []int) {
 func (x *GetResourcesResponse) GetYaml() [][]byte {
 	if x != nil {
 		return x.Yaml
+	}
+	return nil
+}
+
+func (x *GetResourcesResponse) GetRefused() []string {
+	if x != nil {
+		return x.Refused
 	}
 	return nil
 }
@@ -1393,9 +1403,14 @@ func (x *Frame) GetEof() bool {
 }
 
 type AddTokenRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Type          string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"` // "app" or "trusted_cluster"
-	TtlSeconds    int64                  `protobuf:"varint,2,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Type       string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"` // "app" or "trusted_cluster"
+	TtlSeconds int64                  `protobuf:"varint,2,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`
+	// Type "app" only: the agents that join with the token may serve only
+	// apps whose name matches one of these globs (path.Match; none: any
+	// name) and whose labels include all of these.
+	Apps          []string          `protobuf:"bytes,10,rep,name=apps,proto3" json:"apps,omitempty"`
+	Labels        map[string]string `protobuf:"bytes,11,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1442,6 +1457,20 @@ func (x *AddTokenRequest) GetTtlSeconds() int64 {
 		return x.TtlSeconds
 	}
 	return 0
+}
+
+func (x *AddTokenRequest) GetApps() []string {
+	if x != nil {
+		return x.Apps
+	}
+	return nil
+}
+
+func (x *AddTokenRequest) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
 }
 
 type AddTokenResponse struct {
@@ -1535,9 +1564,12 @@ func (*ListTokensRequest) Descriptor() ([]byte, []int) {
 type JoinToken struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The first characters of the token's SHA-256: the token itself is not stored.
-	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Type          string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
-	ExpiresUnix   int64  `protobuf:"varint,3,opt,name=expires_unix,json=expiresUnix,proto3" json:"expires_unix,omitempty"`
+	Id          string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Type        string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	ExpiresUnix int64  `protobuf:"varint,3,opt,name=expires_unix,json=expiresUnix,proto3" json:"expires_unix,omitempty"`
+	// The limits of an "app" token (AddTokenRequest).
+	Apps          []string          `protobuf:"bytes,10,rep,name=apps,proto3" json:"apps,omitempty"`
+	Labels        map[string]string `protobuf:"bytes,11,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1591,6 +1623,20 @@ func (x *JoinToken) GetExpiresUnix() int64 {
 		return x.ExpiresUnix
 	}
 	return 0
+}
+
+func (x *JoinToken) GetApps() []string {
+	if x != nil {
+		return x.Apps
+	}
+	return nil
+}
+
+func (x *JoinToken) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
 }
 
 type ListTokensResponse struct {
@@ -2508,6 +2554,271 @@ func (x *SearchAuditRequest) GetLimit() int32 {
 	return 0
 }
 
+type ListAgentsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAgentsRequest) Reset() {
+	*x = ListAgentsRequest{}
+	mi := &file_vnet_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAgentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAgentsRequest) ProtoMessage() {}
+
+func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAgentsRequest.ProtoReflect.Descriptor instead.
+func (*ListAgentsRequest) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{43}
+}
+
+type AgentInfo struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	HostName   string                 `protobuf:"bytes,2,opt,name=host_name,json=hostName,proto3" json:"host_name,omitempty"`
+	JoinedUnix int64                  `protobuf:"varint,3,opt,name=joined_unix,json=joinedUnix,proto3" json:"joined_unix,omitempty"`
+	// Whether the agent holds live registrations or a control stream to
+	// this proxy.
+	Connected bool `protobuf:"varint,4,opt,name=connected,proto3" json:"connected,omitempty"`
+	// The apps it serves now.
+	Apps []string `protobuf:"bytes,5,rep,name=apps,proto3" json:"apps,omitempty"`
+	// The limits of its join token.
+	AllowedApps   []string          `protobuf:"bytes,6,rep,name=allowed_apps,json=allowedApps,proto3" json:"allowed_apps,omitempty"`
+	AllowedLabels map[string]string `protobuf:"bytes,7,rep,name=allowed_labels,json=allowedLabels,proto3" json:"allowed_labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentInfo) Reset() {
+	*x = AgentInfo{}
+	mi := &file_vnet_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentInfo) ProtoMessage() {}
+
+func (x *AgentInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentInfo.ProtoReflect.Descriptor instead.
+func (*AgentInfo) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *AgentInfo) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AgentInfo) GetHostName() string {
+	if x != nil {
+		return x.HostName
+	}
+	return ""
+}
+
+func (x *AgentInfo) GetJoinedUnix() int64 {
+	if x != nil {
+		return x.JoinedUnix
+	}
+	return 0
+}
+
+func (x *AgentInfo) GetConnected() bool {
+	if x != nil {
+		return x.Connected
+	}
+	return false
+}
+
+func (x *AgentInfo) GetApps() []string {
+	if x != nil {
+		return x.Apps
+	}
+	return nil
+}
+
+func (x *AgentInfo) GetAllowedApps() []string {
+	if x != nil {
+		return x.AllowedApps
+	}
+	return nil
+}
+
+func (x *AgentInfo) GetAllowedLabels() map[string]string {
+	if x != nil {
+		return x.AllowedLabels
+	}
+	return nil
+}
+
+type ListAgentsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Agents        []*AgentInfo           `protobuf:"bytes,1,rep,name=agents,proto3" json:"agents,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAgentsResponse) Reset() {
+	*x = ListAgentsResponse{}
+	mi := &file_vnet_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAgentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAgentsResponse) ProtoMessage() {}
+
+func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAgentsResponse.ProtoReflect.Descriptor instead.
+func (*ListAgentsResponse) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *ListAgentsResponse) GetAgents() []*AgentInfo {
+	if x != nil {
+		return x.Agents
+	}
+	return nil
+}
+
+type RemoveAgentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveAgentRequest) Reset() {
+	*x = RemoveAgentRequest{}
+	mi := &file_vnet_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveAgentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveAgentRequest) ProtoMessage() {}
+
+func (x *RemoveAgentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveAgentRequest.ProtoReflect.Descriptor instead.
+func (*RemoveAgentRequest) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *RemoveAgentRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type RemoveAgentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The apps that went with it (no other agent served them).
+	AppsRemoved   []string `protobuf:"bytes,1,rep,name=apps_removed,json=appsRemoved,proto3" json:"apps_removed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveAgentResponse) Reset() {
+	*x = RemoveAgentResponse{}
+	mi := &file_vnet_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveAgentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveAgentResponse) ProtoMessage() {}
+
+func (x *RemoveAgentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveAgentResponse.ProtoReflect.Descriptor instead.
+func (*RemoveAgentResponse) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *RemoveAgentResponse) GetAppsRemoved() []string {
+	if x != nil {
+		return x.AppsRemoved
+	}
+	return nil
+}
+
 type SearchAuditResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Each event as JSON (the audit package's Event), oldest first.
@@ -2518,7 +2829,7 @@ type SearchAuditResponse struct {
 
 func (x *SearchAuditResponse) Reset() {
 	*x = SearchAuditResponse{}
-	mi := &file_vnet_proto_msgTypes[43]
+	mi := &file_vnet_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2530,7 +2841,7 @@ func (x *SearchAuditResponse) String() string {
 func (*SearchAuditResponse) ProtoMessage() {}
 
 func (x *SearchAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[43]
+	mi := &file_vnet_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2543,7 +2854,7 @@ func (x *SearchAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchAuditResponse.ProtoReflect.Descriptor instead.
 func (*SearchAuditResponse) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{43}
+	return file_vnet_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *SearchAuditResponse) GetEventsJson() [][]byte {
@@ -2619,9 +2930,11 @@ const file_vnet_proto_rawDesc = "" +
 	"\x19signup_token_expires_unix\x18\x05 \x01(\x03R\x16signupTokenExpiresUnix\"=\n" +
 	"\x13GetResourcesRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\"*\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"D\n" +
 	"\x14GetResourcesResponse\x12\x12\n" +
-	"\x04yaml\x18\x01 \x03(\fR\x04yaml\":\n" +
+	"\x04yaml\x18\x01 \x03(\fR\x04yaml\x12\x18\n" +
+	"\arefused\x18\n" +
+	" \x03(\tR\arefused\":\n" +
 	"\x0eAddUserRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05roles\x18\x02 \x03(\tR\x05roles\"U\n" +
@@ -2648,19 +2961,31 @@ const file_vnet_proto_rawDesc = "" +
 	"\x04dial\x18\x01 \x01(\v2\x14.vnet.v1.DialRequestR\x04dial\x12+\n" +
 	"\x06result\x18\x02 \x01(\v2\x13.vnet.v1.DialResultR\x06result\x12\x12\n" +
 	"\x04data\x18\x03 \x01(\fR\x04data\x12\x10\n" +
-	"\x03eof\x18\x04 \x01(\bR\x03eof\"F\n" +
+	"\x03eof\x18\x04 \x01(\bR\x03eof\"\xd3\x01\n" +
 	"\x0fAddTokenRequest\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x1f\n" +
 	"\vttl_seconds\x18\x02 \x01(\x03R\n" +
-	"ttlSeconds\"K\n" +
+	"ttlSeconds\x12\x12\n" +
+	"\x04apps\x18\n" +
+	" \x03(\tR\x04apps\x12<\n" +
+	"\x06labels\x18\v \x03(\v2$.vnet.v1.AddTokenRequest.LabelsEntryR\x06labels\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"K\n" +
 	"\x10AddTokenResponse\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12!\n" +
 	"\fexpires_unix\x18\x02 \x01(\x03R\vexpiresUnix\"\x13\n" +
-	"\x11ListTokensRequest\"R\n" +
+	"\x11ListTokensRequest\"\xd9\x01\n" +
 	"\tJoinToken\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12!\n" +
-	"\fexpires_unix\x18\x03 \x01(\x03R\vexpiresUnix\"@\n" +
+	"\fexpires_unix\x18\x03 \x01(\x03R\vexpiresUnix\x12\x12\n" +
+	"\x04apps\x18\n" +
+	" \x03(\tR\x04apps\x126\n" +
+	"\x06labels\x18\v \x03(\v2\x1e.vnet.v1.JoinToken.LabelsEntryR\x06labels\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"@\n" +
 	"\x12ListTokensResponse\x12*\n" +
 	"\x06tokens\x18\x01 \x03(\v2\x12.vnet.v1.JoinTokenR\x06tokens\"_\n" +
 	"\vJoinRequest\x12\x14\n" +
@@ -2722,13 +3047,32 @@ const file_vnet_proto_rawDesc = "" +
 	"\x0funtil_unix_nano\x18\x02 \x01(\x03R\runtilUnixNano\x12\x12\n" +
 	"\x04user\x18\x03 \x01(\tR\x04user\x12\x10\n" +
 	"\x03app\x18\x04 \x01(\tR\x03app\x12\x14\n" +
-	"\x05limit\x18\x05 \x01(\x05R\x05limit\"6\n" +
+	"\x05limit\x18\x05 \x01(\x05R\x05limit\"\x13\n" +
+	"\x11ListAgentsRequest\"\xbe\x02\n" +
+	"\tAgentInfo\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
+	"\thost_name\x18\x02 \x01(\tR\bhostName\x12\x1f\n" +
+	"\vjoined_unix\x18\x03 \x01(\x03R\n" +
+	"joinedUnix\x12\x1c\n" +
+	"\tconnected\x18\x04 \x01(\bR\tconnected\x12\x12\n" +
+	"\x04apps\x18\x05 \x03(\tR\x04apps\x12!\n" +
+	"\fallowed_apps\x18\x06 \x03(\tR\vallowedApps\x12L\n" +
+	"\x0eallowed_labels\x18\a \x03(\v2%.vnet.v1.AgentInfo.AllowedLabelsEntryR\rallowedLabels\x1a@\n" +
+	"\x12AllowedLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"@\n" +
+	"\x12ListAgentsResponse\x12*\n" +
+	"\x06agents\x18\x01 \x03(\v2\x12.vnet.v1.AgentInfoR\x06agents\"$\n" +
+	"\x12RemoveAgentRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"8\n" +
+	"\x13RemoveAgentResponse\x12!\n" +
+	"\fapps_removed\x18\x01 \x03(\tR\vappsRemoved\"6\n" +
 	"\x13SearchAuditResponse\x12\x1f\n" +
 	"\vevents_json\x18\x01 \x03(\fR\n" +
 	"eventsJson2s\n" +
 	"\x04Auth\x123\n" +
 	"\x04Ping\x12\x14.vnet.v1.PingRequest\x1a\x15.vnet.v1.PingResponse\x126\n" +
-	"\x05Login\x12\x15.vnet.v1.LoginRequest\x1a\x16.vnet.v1.LoginResponse2\x95\x06\n" +
+	"\x05Login\x12\x15.vnet.v1.LoginRequest\x1a\x16.vnet.v1.LoginResponse2\xa6\a\n" +
 	"\aCluster\x12C\n" +
 	"\rGetVNetConfig\x12\x1d.vnet.v1.GetVNetConfigRequest\x1a\x13.vnet.v1.VNetConfig\x12?\n" +
 	"\bListApps\x12\x18.vnet.v1.ListAppsRequest\x1a\x19.vnet.v1.ListAppsResponse\x12F\n" +
@@ -2741,7 +3085,10 @@ const file_vnet_proto_rawDesc = "" +
 	"\n" +
 	"ListTokens\x12\x1a.vnet.v1.ListTokensRequest\x1a\x1b.vnet.v1.ListTokensResponse\x12Q\n" +
 	"\x0eDeleteResource\x12\x1e.vnet.v1.DeleteResourceRequest\x1a\x1f.vnet.v1.DeleteResourceResponse\x12H\n" +
-	"\vSearchAudit\x12\x1b.vnet.v1.SearchAuditRequest\x1a\x1c.vnet.v1.SearchAuditResponse24\n" +
+	"\vSearchAudit\x12\x1b.vnet.v1.SearchAuditRequest\x1a\x1c.vnet.v1.SearchAuditResponse\x12E\n" +
+	"\n" +
+	"ListAgents\x12\x1a.vnet.v1.ListAgentsRequest\x1a\x1b.vnet.v1.ListAgentsResponse\x12H\n" +
+	"\vRemoveAgent\x12\x1b.vnet.v1.RemoveAgentRequest\x1a\x1c.vnet.v1.RemoveAgentResponse24\n" +
 	"\x06Tunnel\x12*\n" +
 	"\x04Dial\x12\x0e.vnet.v1.Frame\x1a\x0e.vnet.v1.Frame(\x010\x012\xa8\x01\n" +
 	"\x05Agent\x123\n" +
@@ -2766,7 +3113,7 @@ func file_vnet_proto_rawDescGZIP() []byte {
 	return file_vnet_proto_rawDescData
 }
 
-var file_vnet_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_vnet_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
 var file_vnet_proto_goTypes = []any{
 	(*PingRequest)(nil),            // 0: vnet.v1.PingRequest
 	(*PingResponse)(nil),           // 1: vnet.v1.PingResponse
@@ -2811,11 +3158,19 @@ var file_vnet_proto_goTypes = []any{
 	(*DeleteResourceRequest)(nil),  // 40: vnet.v1.DeleteResourceRequest
 	(*DeleteResourceResponse)(nil), // 41: vnet.v1.DeleteResourceResponse
 	(*SearchAuditRequest)(nil),     // 42: vnet.v1.SearchAuditRequest
-	(*SearchAuditResponse)(nil),    // 43: vnet.v1.SearchAuditResponse
-	nil,                            // 44: vnet.v1.App.LabelsEntry
+	(*ListAgentsRequest)(nil),      // 43: vnet.v1.ListAgentsRequest
+	(*AgentInfo)(nil),              // 44: vnet.v1.AgentInfo
+	(*ListAgentsResponse)(nil),     // 45: vnet.v1.ListAgentsResponse
+	(*RemoveAgentRequest)(nil),     // 46: vnet.v1.RemoveAgentRequest
+	(*RemoveAgentResponse)(nil),    // 47: vnet.v1.RemoveAgentResponse
+	(*SearchAuditResponse)(nil),    // 48: vnet.v1.SearchAuditResponse
+	nil,                            // 49: vnet.v1.App.LabelsEntry
+	nil,                            // 50: vnet.v1.AddTokenRequest.LabelsEntry
+	nil,                            // 51: vnet.v1.JoinToken.LabelsEntry
+	nil,                            // 52: vnet.v1.AgentInfo.AllowedLabelsEntry
 }
 var file_vnet_proto_depIdxs = []int32{
-	44, // 0: vnet.v1.App.labels:type_name -> vnet.v1.App.LabelsEntry
+	49, // 0: vnet.v1.App.labels:type_name -> vnet.v1.App.LabelsEntry
 	8,  // 1: vnet.v1.App.tcp_ports:type_name -> vnet.v1.PortRange
 	7,  // 2: vnet.v1.ListAppsResponse.apps:type_name -> vnet.v1.App
 	5,  // 3: vnet.v1.CatalogUpdate.config:type_name -> vnet.v1.VNetConfig
@@ -2825,60 +3180,68 @@ var file_vnet_proto_depIdxs = []int32{
 	9,  // 7: vnet.v1.LeafCatalog.apps:type_name -> vnet.v1.ListAppsResponse
 	21, // 8: vnet.v1.Frame.dial:type_name -> vnet.v1.DialRequest
 	22, // 9: vnet.v1.Frame.result:type_name -> vnet.v1.DialResult
-	27, // 10: vnet.v1.ListTokensResponse.tokens:type_name -> vnet.v1.JoinToken
-	32, // 11: vnet.v1.AgentMessage.register:type_name -> vnet.v1.AgentRegister
-	7,  // 12: vnet.v1.AgentRegister.apps:type_name -> vnet.v1.App
-	34, // 13: vnet.v1.ProxyMessage.welcome:type_name -> vnet.v1.AgentWelcome
-	35, // 14: vnet.v1.ProxyMessage.dial:type_name -> vnet.v1.AgentDial
-	38, // 15: vnet.v1.ProxyMessage.describe:type_name -> vnet.v1.LeafDescribe
-	37, // 16: vnet.v1.LeafMessage.hello:type_name -> vnet.v1.LeafHello
-	39, // 17: vnet.v1.LeafMessage.catalog:type_name -> vnet.v1.LeafDescribeResult
-	12, // 18: vnet.v1.LeafDescribeResult.catalog:type_name -> vnet.v1.LeafCatalog
-	0,  // 19: vnet.v1.Auth.Ping:input_type -> vnet.v1.PingRequest
-	2,  // 20: vnet.v1.Auth.Login:input_type -> vnet.v1.LoginRequest
-	4,  // 21: vnet.v1.Cluster.GetVNetConfig:input_type -> vnet.v1.GetVNetConfigRequest
-	6,  // 22: vnet.v1.Cluster.ListApps:input_type -> vnet.v1.ListAppsRequest
-	10, // 23: vnet.v1.Cluster.WatchCatalog:input_type -> vnet.v1.WatchCatalogRequest
-	13, // 24: vnet.v1.Cluster.CreateResource:input_type -> vnet.v1.CreateResourceRequest
-	15, // 25: vnet.v1.Cluster.GetResources:input_type -> vnet.v1.GetResourcesRequest
-	17, // 26: vnet.v1.Cluster.AddUser:input_type -> vnet.v1.AddUserRequest
-	19, // 27: vnet.v1.Cluster.Status:input_type -> vnet.v1.StatusRequest
-	24, // 28: vnet.v1.Cluster.AddToken:input_type -> vnet.v1.AddTokenRequest
-	26, // 29: vnet.v1.Cluster.ListTokens:input_type -> vnet.v1.ListTokensRequest
-	40, // 30: vnet.v1.Cluster.DeleteResource:input_type -> vnet.v1.DeleteResourceRequest
-	42, // 31: vnet.v1.Cluster.SearchAudit:input_type -> vnet.v1.SearchAuditRequest
-	23, // 32: vnet.v1.Tunnel.Dial:input_type -> vnet.v1.Frame
-	29, // 33: vnet.v1.Agent.Join:input_type -> vnet.v1.JoinRequest
-	31, // 34: vnet.v1.Agent.Control:input_type -> vnet.v1.AgentMessage
-	23, // 35: vnet.v1.Agent.Connect:input_type -> vnet.v1.Frame
-	23, // 36: vnet.v1.Peer.Dial:input_type -> vnet.v1.Frame
-	29, // 37: vnet.v1.Trust.Join:input_type -> vnet.v1.JoinRequest
-	36, // 38: vnet.v1.Trust.Control:input_type -> vnet.v1.LeafMessage
-	1,  // 39: vnet.v1.Auth.Ping:output_type -> vnet.v1.PingResponse
-	3,  // 40: vnet.v1.Auth.Login:output_type -> vnet.v1.LoginResponse
-	5,  // 41: vnet.v1.Cluster.GetVNetConfig:output_type -> vnet.v1.VNetConfig
-	9,  // 42: vnet.v1.Cluster.ListApps:output_type -> vnet.v1.ListAppsResponse
-	11, // 43: vnet.v1.Cluster.WatchCatalog:output_type -> vnet.v1.CatalogUpdate
-	14, // 44: vnet.v1.Cluster.CreateResource:output_type -> vnet.v1.CreateResourceResponse
-	16, // 45: vnet.v1.Cluster.GetResources:output_type -> vnet.v1.GetResourcesResponse
-	18, // 46: vnet.v1.Cluster.AddUser:output_type -> vnet.v1.AddUserResponse
-	20, // 47: vnet.v1.Cluster.Status:output_type -> vnet.v1.StatusResponse
-	25, // 48: vnet.v1.Cluster.AddToken:output_type -> vnet.v1.AddTokenResponse
-	28, // 49: vnet.v1.Cluster.ListTokens:output_type -> vnet.v1.ListTokensResponse
-	41, // 50: vnet.v1.Cluster.DeleteResource:output_type -> vnet.v1.DeleteResourceResponse
-	43, // 51: vnet.v1.Cluster.SearchAudit:output_type -> vnet.v1.SearchAuditResponse
-	23, // 52: vnet.v1.Tunnel.Dial:output_type -> vnet.v1.Frame
-	30, // 53: vnet.v1.Agent.Join:output_type -> vnet.v1.JoinResponse
-	33, // 54: vnet.v1.Agent.Control:output_type -> vnet.v1.ProxyMessage
-	23, // 55: vnet.v1.Agent.Connect:output_type -> vnet.v1.Frame
-	23, // 56: vnet.v1.Peer.Dial:output_type -> vnet.v1.Frame
-	30, // 57: vnet.v1.Trust.Join:output_type -> vnet.v1.JoinResponse
-	33, // 58: vnet.v1.Trust.Control:output_type -> vnet.v1.ProxyMessage
-	39, // [39:59] is the sub-list for method output_type
-	19, // [19:39] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	50, // 10: vnet.v1.AddTokenRequest.labels:type_name -> vnet.v1.AddTokenRequest.LabelsEntry
+	51, // 11: vnet.v1.JoinToken.labels:type_name -> vnet.v1.JoinToken.LabelsEntry
+	27, // 12: vnet.v1.ListTokensResponse.tokens:type_name -> vnet.v1.JoinToken
+	32, // 13: vnet.v1.AgentMessage.register:type_name -> vnet.v1.AgentRegister
+	7,  // 14: vnet.v1.AgentRegister.apps:type_name -> vnet.v1.App
+	34, // 15: vnet.v1.ProxyMessage.welcome:type_name -> vnet.v1.AgentWelcome
+	35, // 16: vnet.v1.ProxyMessage.dial:type_name -> vnet.v1.AgentDial
+	38, // 17: vnet.v1.ProxyMessage.describe:type_name -> vnet.v1.LeafDescribe
+	37, // 18: vnet.v1.LeafMessage.hello:type_name -> vnet.v1.LeafHello
+	39, // 19: vnet.v1.LeafMessage.catalog:type_name -> vnet.v1.LeafDescribeResult
+	12, // 20: vnet.v1.LeafDescribeResult.catalog:type_name -> vnet.v1.LeafCatalog
+	52, // 21: vnet.v1.AgentInfo.allowed_labels:type_name -> vnet.v1.AgentInfo.AllowedLabelsEntry
+	44, // 22: vnet.v1.ListAgentsResponse.agents:type_name -> vnet.v1.AgentInfo
+	0,  // 23: vnet.v1.Auth.Ping:input_type -> vnet.v1.PingRequest
+	2,  // 24: vnet.v1.Auth.Login:input_type -> vnet.v1.LoginRequest
+	4,  // 25: vnet.v1.Cluster.GetVNetConfig:input_type -> vnet.v1.GetVNetConfigRequest
+	6,  // 26: vnet.v1.Cluster.ListApps:input_type -> vnet.v1.ListAppsRequest
+	10, // 27: vnet.v1.Cluster.WatchCatalog:input_type -> vnet.v1.WatchCatalogRequest
+	13, // 28: vnet.v1.Cluster.CreateResource:input_type -> vnet.v1.CreateResourceRequest
+	15, // 29: vnet.v1.Cluster.GetResources:input_type -> vnet.v1.GetResourcesRequest
+	17, // 30: vnet.v1.Cluster.AddUser:input_type -> vnet.v1.AddUserRequest
+	19, // 31: vnet.v1.Cluster.Status:input_type -> vnet.v1.StatusRequest
+	24, // 32: vnet.v1.Cluster.AddToken:input_type -> vnet.v1.AddTokenRequest
+	26, // 33: vnet.v1.Cluster.ListTokens:input_type -> vnet.v1.ListTokensRequest
+	40, // 34: vnet.v1.Cluster.DeleteResource:input_type -> vnet.v1.DeleteResourceRequest
+	42, // 35: vnet.v1.Cluster.SearchAudit:input_type -> vnet.v1.SearchAuditRequest
+	43, // 36: vnet.v1.Cluster.ListAgents:input_type -> vnet.v1.ListAgentsRequest
+	46, // 37: vnet.v1.Cluster.RemoveAgent:input_type -> vnet.v1.RemoveAgentRequest
+	23, // 38: vnet.v1.Tunnel.Dial:input_type -> vnet.v1.Frame
+	29, // 39: vnet.v1.Agent.Join:input_type -> vnet.v1.JoinRequest
+	31, // 40: vnet.v1.Agent.Control:input_type -> vnet.v1.AgentMessage
+	23, // 41: vnet.v1.Agent.Connect:input_type -> vnet.v1.Frame
+	23, // 42: vnet.v1.Peer.Dial:input_type -> vnet.v1.Frame
+	29, // 43: vnet.v1.Trust.Join:input_type -> vnet.v1.JoinRequest
+	36, // 44: vnet.v1.Trust.Control:input_type -> vnet.v1.LeafMessage
+	1,  // 45: vnet.v1.Auth.Ping:output_type -> vnet.v1.PingResponse
+	3,  // 46: vnet.v1.Auth.Login:output_type -> vnet.v1.LoginResponse
+	5,  // 47: vnet.v1.Cluster.GetVNetConfig:output_type -> vnet.v1.VNetConfig
+	9,  // 48: vnet.v1.Cluster.ListApps:output_type -> vnet.v1.ListAppsResponse
+	11, // 49: vnet.v1.Cluster.WatchCatalog:output_type -> vnet.v1.CatalogUpdate
+	14, // 50: vnet.v1.Cluster.CreateResource:output_type -> vnet.v1.CreateResourceResponse
+	16, // 51: vnet.v1.Cluster.GetResources:output_type -> vnet.v1.GetResourcesResponse
+	18, // 52: vnet.v1.Cluster.AddUser:output_type -> vnet.v1.AddUserResponse
+	20, // 53: vnet.v1.Cluster.Status:output_type -> vnet.v1.StatusResponse
+	25, // 54: vnet.v1.Cluster.AddToken:output_type -> vnet.v1.AddTokenResponse
+	28, // 55: vnet.v1.Cluster.ListTokens:output_type -> vnet.v1.ListTokensResponse
+	41, // 56: vnet.v1.Cluster.DeleteResource:output_type -> vnet.v1.DeleteResourceResponse
+	48, // 57: vnet.v1.Cluster.SearchAudit:output_type -> vnet.v1.SearchAuditResponse
+	45, // 58: vnet.v1.Cluster.ListAgents:output_type -> vnet.v1.ListAgentsResponse
+	47, // 59: vnet.v1.Cluster.RemoveAgent:output_type -> vnet.v1.RemoveAgentResponse
+	23, // 60: vnet.v1.Tunnel.Dial:output_type -> vnet.v1.Frame
+	30, // 61: vnet.v1.Agent.Join:output_type -> vnet.v1.JoinResponse
+	33, // 62: vnet.v1.Agent.Control:output_type -> vnet.v1.ProxyMessage
+	23, // 63: vnet.v1.Agent.Connect:output_type -> vnet.v1.Frame
+	23, // 64: vnet.v1.Peer.Dial:output_type -> vnet.v1.Frame
+	30, // 65: vnet.v1.Trust.Join:output_type -> vnet.v1.JoinResponse
+	33, // 66: vnet.v1.Trust.Control:output_type -> vnet.v1.ProxyMessage
+	45, // [45:67] is the sub-list for method output_type
+	23, // [23:45] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_vnet_proto_init() }
@@ -2896,7 +3259,7 @@ func file_vnet_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vnet_proto_rawDesc), len(file_vnet_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   45,
+			NumMessages:   53,
 			NumExtensions: 0,
 			NumServices:   6,
 		},

@@ -187,6 +187,8 @@ const (
 	Cluster_ListTokens_FullMethodName     = "/vnet.v1.Cluster/ListTokens"
 	Cluster_DeleteResource_FullMethodName = "/vnet.v1.Cluster/DeleteResource"
 	Cluster_SearchAudit_FullMethodName    = "/vnet.v1.Cluster/SearchAudit"
+	Cluster_ListAgents_FullMethodName     = "/vnet.v1.Cluster/ListAgents"
+	Cluster_RemoveAgent_FullMethodName    = "/vnet.v1.Cluster/RemoveAgent"
 )
 
 // ClusterClient is the client API for Cluster service.
@@ -216,6 +218,11 @@ type ClusterClient interface {
 	DeleteResource(ctx context.Context, in *DeleteResourceRequest, opts ...grpc.CallOption) (*DeleteResourceResponse, error)
 	// SearchAudit reads the audit log. Admin only.
 	SearchAudit(ctx context.Context, in *SearchAuditRequest, opts ...grpc.CallOption) (*SearchAuditResponse, error)
+	// ListAgents shows the App Service agents that have joined. Admin only.
+	ListAgents(ctx context.Context, in *ListAgentsRequest, opts ...grpc.CallOption) (*ListAgentsResponse, error)
+	// RemoveAgent deletes an agent's record (its certificate stops working),
+	// cuts its control stream and removes its apps. Admin only.
+	RemoveAgent(ctx context.Context, in *RemoveAgentRequest, opts ...grpc.CallOption) (*RemoveAgentResponse, error)
 }
 
 type clusterClient struct {
@@ -345,6 +352,26 @@ func (c *clusterClient) SearchAudit(ctx context.Context, in *SearchAuditRequest,
 	return out, nil
 }
 
+func (c *clusterClient) ListAgents(ctx context.Context, in *ListAgentsRequest, opts ...grpc.CallOption) (*ListAgentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAgentsResponse)
+	err := c.cc.Invoke(ctx, Cluster_ListAgents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clusterClient) RemoveAgent(ctx context.Context, in *RemoveAgentRequest, opts ...grpc.CallOption) (*RemoveAgentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveAgentResponse)
+	err := c.cc.Invoke(ctx, Cluster_RemoveAgent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ClusterServer is the server API for Cluster service.
 // All implementations must embed UnimplementedClusterServer
 // for forward compatibility.
@@ -372,6 +399,11 @@ type ClusterServer interface {
 	DeleteResource(context.Context, *DeleteResourceRequest) (*DeleteResourceResponse, error)
 	// SearchAudit reads the audit log. Admin only.
 	SearchAudit(context.Context, *SearchAuditRequest) (*SearchAuditResponse, error)
+	// ListAgents shows the App Service agents that have joined. Admin only.
+	ListAgents(context.Context, *ListAgentsRequest) (*ListAgentsResponse, error)
+	// RemoveAgent deletes an agent's record (its certificate stops working),
+	// cuts its control stream and removes its apps. Admin only.
+	RemoveAgent(context.Context, *RemoveAgentRequest) (*RemoveAgentResponse, error)
 	mustEmbedUnimplementedClusterServer()
 }
 
@@ -414,6 +446,12 @@ func (UnimplementedClusterServer) DeleteResource(context.Context, *DeleteResourc
 }
 func (UnimplementedClusterServer) SearchAudit(context.Context, *SearchAuditRequest) (*SearchAuditResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SearchAudit not implemented")
+}
+func (UnimplementedClusterServer) ListAgents(context.Context, *ListAgentsRequest) (*ListAgentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAgents not implemented")
+}
+func (UnimplementedClusterServer) RemoveAgent(context.Context, *RemoveAgentRequest) (*RemoveAgentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveAgent not implemented")
 }
 func (UnimplementedClusterServer) mustEmbedUnimplementedClusterServer() {}
 func (UnimplementedClusterServer) testEmbeddedByValue()                 {}
@@ -627,6 +665,42 @@ func _Cluster_SearchAudit_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Cluster_ListAgents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAgentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClusterServer).ListAgents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Cluster_ListAgents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClusterServer).ListAgents(ctx, req.(*ListAgentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Cluster_RemoveAgent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveAgentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClusterServer).RemoveAgent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Cluster_RemoveAgent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClusterServer).RemoveAgent(ctx, req.(*RemoveAgentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Cluster_ServiceDesc is the grpc.ServiceDesc for Cluster service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -673,6 +747,14 @@ var Cluster_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SearchAudit",
 			Handler:    _Cluster_SearchAudit_Handler,
+		},
+		{
+			MethodName: "ListAgents",
+			Handler:    _Cluster_ListAgents_Handler,
+		},
+		{
+			MethodName: "RemoveAgent",
+			Handler:    _Cluster_RemoveAgent_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

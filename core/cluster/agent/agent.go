@@ -41,7 +41,11 @@ type Config struct {
 	Apps     []*resource.App  // validated
 	// DialTimeout bounds a dial of an app; default 5s.
 	DialTimeout time.Duration
-	Logger      *slog.Logger
+	// DialApp reaches an app's target. Default: a TCP dial with
+	// DialTimeout. Tests give two agents of one app (same uri) targets
+	// of their own.
+	DialApp func(ctx context.Context, network, addr string) (net.Conn, error)
+	Logger  *slog.Logger
 }
 
 // Agent is a running App Service agent.
@@ -49,6 +53,7 @@ type Agent struct {
 	id      *profile.Profile
 	log     *slog.Logger
 	timeout time.Duration
+	dial    func(ctx context.Context, network, addr string) (net.Conn, error) // never nil
 
 	mu     sync.Mutex
 	apps   []*resource.App // guarded by mu
@@ -69,8 +74,12 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.DialApp == nil {
+		d := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}
+		cfg.DialApp = d.DialContext
+	}
 	return &Agent{
-		id: cfg.Identity, log: cfg.Logger, timeout: cfg.DialTimeout,
+		id: cfg.Identity, log: cfg.Logger, timeout: cfg.DialTimeout, dial: cfg.DialApp,
 		apps:   cfg.Apps,
 		reload: make(chan struct{}, 1),
 		conns:  make(chan struct{}, maxConns),
@@ -236,8 +245,9 @@ func (a *Agent) dialApp(ctx context.Context, name string, port uint16) (net.Conn
 	if !ok {
 		return nil, "", fmt.Errorf("app %q does not listen on port %d", name, port)
 	}
-	d := net.Dialer{Timeout: a.timeout, KeepAlive: 30 * time.Second}
-	c, err := d.DialContext(ctx, "tcp", target)
+	dctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	c, err := a.dial(dctx, "tcp", target)
 	if err != nil {
 		return nil, target, fmt.Errorf("app %q at %s: %w", name, target, err)
 	}

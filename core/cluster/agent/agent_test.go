@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -37,6 +39,7 @@ func startCluster(t *testing.T, apps ...clustertest.App) *clustertest.Cluster {
 // runningAgent is an agent.Agent running in the test.
 type runningAgent struct {
 	*agent.Agent
+	id   string // its agent ID
 	stop func()
 }
 
@@ -44,22 +47,46 @@ type runningAgent struct {
 // ends.
 func startAgent(t *testing.T, c *clustertest.Cluster, proxyAddr string, apps ...clustertest.App) *runningAgent {
 	t.Helper()
+	return startAgentWith(t, c, proxyAddr, agentOptions{}, apps...)
+}
+
+// agentOptions change how startAgentWith starts an agent.
+type agentOptions struct {
+	token string // the join token; "": a new one without limits
+	// dial replaces the agent's dial of its apps' targets: two agents of
+	// one app (one uri) reach targets of their own.
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	log  *slog.Logger // default: clustertest.Logger()
+}
+
+func startAgentWith(t *testing.T, c *clustertest.Cluster, proxyAddr string, o agentOptions, apps ...clustertest.App) *runningAgent {
+	t.Helper()
 	ctx := ctxFor(t)
-	token, _, err := c.Daemon.Auth().AddJoinToken(ctx, auth.TokenTypeApp, time.Hour)
-	if err != nil {
-		t.Fatal(err)
+	if o.token == "" {
+		var err error
+		if o.token, _, err = c.Daemon.Auth().AddJoinToken(ctx, auth.TokenTypeApp, time.Hour); err != nil {
+			t.Fatal(err)
+		}
 	}
 	f := &agent.File{
-		ProxyAddr: proxyAddr, JoinToken: token, CAPin: c.Daemon.Auth().CA().Pin(), DataDir: t.TempDir(),
+		ProxyAddr: proxyAddr, JoinToken: o.token, CAPin: c.Daemon.Auth().CA().Pin(), DataDir: t.TempDir(),
 		Apps: config.AppService{Enabled: true, Apps: apps},
 	}
 	if err := f.CheckAndSetDefaults(); err != nil {
 		t.Fatal(err)
 	}
-	return runAgent(t, f)
+	return runAgent(t, f, o)
 }
 
-func runAgent(t *testing.T, f *agent.File) *runningAgent {
+// dialTo is an agentOptions.dial that reaches addr whatever the app.
+func dialTo(addr string) func(ctx context.Context, network, _ string) (net.Conn, error) {
+	return func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+}
+
+func runAgent(t *testing.T, f *agent.File, o agentOptions) *runningAgent {
 	t.Helper()
 	id, err := agent.LoadOrJoin(ctxFor(t), f)
 	if err != nil {
@@ -69,7 +96,10 @@ func runAgent(t *testing.T, f *agent.File) *runningAgent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := agent.New(agent.Config{Identity: id, Apps: apps, Logger: clustertest.Logger()})
+	if o.log == nil {
+		o.log = clustertest.Logger()
+	}
+	a, err := agent.New(agent.Config{Identity: id, Apps: apps, Logger: o.log, DialApp: o.dial})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +116,7 @@ func runAgent(t *testing.T, f *agent.File) *runningAgent {
 		})
 	}
 	t.Cleanup(stop)
-	return &runningAgent{Agent: a, stop: stop}
+	return &runningAgent{Agent: a, id: strings.TrimPrefix(id.User, auth.AgentUserPrefix), stop: stop}
 }
 
 // user is a logged-in user allowed every app.
@@ -164,14 +194,16 @@ func app(name, addr, publicAddr string) clustertest.App {
 	return clustertest.App{Name: name, URI: "tcp://" + addr, PublicAddr: publicAddr, Labels: map[string]string{"env": "test"}}
 }
 
-// TestTwoAgentsFailover: two agents serve one app; dials reach both; one
-// agent is cut off without a goodbye (as if killed) and every dial after
-// that reaches the other, while the app stays listed.
+// TestTwoAgentsFailover: two agents serve one app (the same uri; each
+// reaches a target of its own); dials reach both; one agent is cut off
+// without a goodbye (as if killed) and every dial after that reaches the
+// other, while the app stays listed.
 func TestTwoAgentsFailover(t *testing.T) {
 	c := startCluster(t)
 	cut := clustertest.NewCutter(t, c.Addr)
-	startAgent(t, c, cut.Addr(), app("svc", greeter(t, "one"), "svc.company.test"))
-	startAgent(t, c, c.Addr, app("svc", greeter(t, "two"), "svc.company.test"))
+	svc := app("svc", "svc.internal:80", "svc.company.test")
+	startAgentWith(t, c, cut.Addr(), agentOptions{dial: dialTo(greeter(t, "one"))}, svc)
+	startAgentWith(t, c, c.Addr, agentOptions{dial: dialTo(greeter(t, "two"))}, svc)
 	u := newUser(t, c, c.Addr)
 	waitFor(t, "svc listed", func() bool { return u.apps(t)["svc"] == "svc.company.test" })
 

@@ -12,16 +12,18 @@ import (
 )
 
 // TestDialFailsOverToAnotherAgent: an agent whose dial of the app fails
-// makes the proxy try another agent serving the same app.
+// makes the proxy try another agent serving the same app (the same uri:
+// each agent reaches a target of its own).
 func TestDialFailsOverToAnotherAgent(t *testing.T) {
 	c := startCluster(t)
-	startAgent(t, c, c.Addr, app("svc", clustertest.ClosedPort(t), "svc.company.test"))
+	svc := app("svc", "svc.internal:80", "svc.company.test")
+	startAgentWith(t, c, c.Addr, agentOptions{dial: dialTo(clustertest.ClosedPort(t))}, svc)
 	u := newUser(t, c, c.Addr)
 	waitFor(t, "svc listed", func() bool { return u.apps(t)["svc"] != "" })
 	if _, err := u.read(t, "svc"); !errors.Is(err, tunnel.ErrRefused) {
 		t.Fatalf("dial with only the broken agent: %v, want ErrRefused", err)
 	}
-	startAgent(t, c, c.Addr, app("svc", greeter(t, "up"), "svc.company.test"))
+	startAgentWith(t, c, c.Addr, agentOptions{dial: dialTo(greeter(t, "up"))}, svc)
 	waitFor(t, "the second agent", func() bool { got, err := u.read(t, "svc"); return err == nil && got == "up" })
 	// The broken agent is still registered and alive: each dial that
 	// picks it first must go on to the other.

@@ -17,6 +17,11 @@ const (
 	// SessionRejected: a dial was denied or failed (no such app, access
 	// denied, app unreachable).
 	SessionRejected = "app.session.rejected"
+	// AppClaimRefused: the cluster refused a claim of an app (User is
+	// "agent:<id>" for an agent, audited once while it repeats the same
+	// claim; the administrator for 'vnet ctl create'; "cluster.yaml" at
+	// start), Error the reason.
+	AppClaimRefused = "app.claim.refused"
 	// Dropped: events were lost because the store could not keep up; Count
 	// says how many.
 	Dropped = "audit.dropped"

@@ -39,6 +39,8 @@ type JoinToken struct {
 	Type    string    `json:"type"`
 	Created time.Time `json:"created"`
 	Expires time.Time `json:"expires"`
+	// Limits of an app token: what the agents joining with it may serve.
+	Limits AgentLimits `json:"limits,omitempty"`
 }
 
 // AddJoinToken creates a join token of typ valid for ttl (DefaultJoinTokenTTL
@@ -50,6 +52,20 @@ func (s *Service) AddJoinToken(ctx context.Context, typ string, ttl time.Duratio
 	default:
 		return "", time.Time{}, fmt.Errorf("token type %q: use %s or %s", typ, TokenTypeApp, TokenTypeTrustedCluster)
 	}
+	return s.addJoinToken(ctx, JoinToken{Type: typ}, ttl)
+}
+
+// AddAppJoinToken is AddJoinToken for App Service agents that may serve
+// only the apps limits allow.
+func (s *Service) AddAppJoinToken(ctx context.Context, ttl time.Duration, limits AgentLimits) (token string, expires time.Time, err error) {
+	if err := limits.Check(); err != nil {
+		return "", time.Time{}, err
+	}
+	return s.addJoinToken(ctx, JoinToken{Type: TokenTypeApp, Limits: limits}, ttl)
+}
+
+// addJoinToken stores t (its type and limits set) with a new secret.
+func (s *Service) addJoinToken(ctx context.Context, t JoinToken, ttl time.Duration) (token string, expires time.Time, err error) {
 	switch {
 	case ttl == 0:
 		ttl = DefaultJoinTokenTTL
@@ -64,7 +80,7 @@ func (s *Service) AddJoinToken(ctx context.Context, typ string, ttl time.Duratio
 	}
 	token = hex.EncodeToString(raw)
 	now := s.now().UTC()
-	t := JoinToken{Type: typ, Created: now, Expires: now.Add(ttl)}
+	t.Created, t.Expires = now, now.Add(ttl)
 	data, _ := json.Marshal(t)
 	if err := s.store.Create(ctx, joinTokensPrefix+hashToken(token), data); err != nil {
 		return "", time.Time{}, fmt.Errorf("store join token: %w", err)
@@ -114,14 +130,16 @@ func (s *Service) JoinAgent(ctx context.Context, token, hostName string, pubDER 
 	if err != nil {
 		return nil, Agent{}, fmt.Errorf("public key: %w", err)
 	}
-	if _, err := s.lookupJoinToken(ctx, token, TokenTypeApp); err != nil {
+	t, err := s.lookupJoinToken(ctx, token, TokenTypeApp)
+	if err != nil {
 		return nil, Agent{}, err
 	}
 	raw := make([]byte, 8)
 	if _, err := rand.Read(raw); err != nil {
 		return nil, Agent{}, err
 	}
-	agent = Agent{ID: hex.EncodeToString(raw), HostName: hostName, Joined: s.now().UTC()}
+	// The token's limits bind the agent for as long as its record lives.
+	agent = Agent{ID: hex.EncodeToString(raw), HostName: hostName, Joined: s.now().UTC(), Limits: t.Limits}
 	data, _ := json.Marshal(agent)
 	if err := s.store.Create(ctx, agentsPrefix+agent.ID, data); err != nil {
 		return nil, Agent{}, fmt.Errorf("store agent: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -34,6 +35,8 @@ type Agent struct {
 	ID       string    `json:"id"`
 	HostName string    `json:"host_name"`
 	Joined   time.Time `json:"joined"`
+	// Limits are its join token's: the apps it may serve.
+	Limits AgentLimits `json:"limits,omitempty"`
 }
 
 // IssueProxy signs the client certificate a proxy presents to the other
@@ -85,6 +88,42 @@ func (s *Service) RemoveAgent(ctx context.Context, id string) error {
 		return fmt.Errorf("remove agent %q: %w", id, err)
 	}
 	return nil
+}
+
+// GetAgent returns the record of the agent id; ErrNoSuchResource once it
+// has been removed.
+func (s *Service) GetAgent(ctx context.Context, id string) (Agent, error) {
+	data, err := s.store.Get(ctx, agentsPrefix+id)
+	if errors.Is(err, store.ErrNotFound) {
+		return Agent{}, fmt.Errorf("agent %q: %w", id, ErrNoSuchResource)
+	}
+	if err != nil {
+		return Agent{}, fmt.Errorf("load agent %q: %w", id, err)
+	}
+	var a Agent
+	if err := json.Unmarshal(data, &a); err != nil {
+		return Agent{}, fmt.Errorf("stored agent %q is damaged: %w", id, err)
+	}
+	a.ID = id
+	return a, nil
+}
+
+// ListAgents returns the agents that have joined, by ID.
+func (s *Service) ListAgents(ctx context.Context) ([]Agent, error) {
+	items, err := s.store.List(ctx, agentsPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("list agents: %w", err)
+	}
+	out := make([]Agent, 0, len(items))
+	for _, it := range items {
+		var a Agent
+		if err := json.Unmarshal(it.Value, &a); err != nil {
+			return nil, fmt.Errorf("stored agent %s is damaged: %w", it.Key, err)
+		}
+		a.ID = strings.TrimPrefix(it.Key, agentsPrefix)
+		out = append(out, a)
+	}
+	return out, nil
 }
 
 // machinePrefix is the user-name prefix of role's certificates and how a

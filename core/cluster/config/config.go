@@ -204,8 +204,16 @@ func (f *File) CheckAndSetDefaults() error {
 	if err := f.Storage.CheckAndSetDefaults(); err != nil {
 		return err
 	}
-	if _, err := f.StaticApps(); err != nil {
+	apps, err := f.StaticApps()
+	if err != nil {
 		return err
+	}
+	// One address, one app: a later entry may not take an earlier one's
+	// (a config error, so the daemon does not start).
+	for i, app := range apps {
+		if err := resource.CheckAddrFree(app, apps[:i], resource.ProxyHost(f.Proxy.PublicAddr)); err != nil {
+			return fmt.Errorf("app_service.apps[%d]: %w", i, err)
+		}
 	}
 	return nil
 }
@@ -227,6 +235,9 @@ func (a *AppService) Resources() ([]*resource.App, error) {
 		app := resource.NewApp(sa.Name, sa.URI, sa.PublicAddr, sa.Labels)
 		app.Spec.TCPPorts = sa.TCPPorts
 		if err := app.CheckAndSetDefaults(); err != nil {
+			return nil, fmt.Errorf("app_service.apps[%d]: %w", i, err)
+		}
+		if err := app.CheckNew(); err != nil {
 			return nil, fmt.Errorf("app_service.apps[%d]: %w", i, err)
 		}
 		if seen[app.Name()] {

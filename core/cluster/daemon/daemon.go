@@ -12,12 +12,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/vnetproject/vnet/core/cluster/audit"
 	"github.com/vnetproject/vnet/core/cluster/auth"
 	"github.com/vnetproject/vnet/core/cluster/config"
 	"github.com/vnetproject/vnet/core/cluster/proxy"
+	"github.com/vnetproject/vnet/core/cluster/resource"
 	"github.com/vnetproject/vnet/core/cluster/state"
 	"github.com/vnetproject/vnet/core/cluster/store"
 	"github.com/vnetproject/vnet/core/cluster/trust"
@@ -98,10 +100,8 @@ func (d *Daemon) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, a := range apps {
-		if _, err := res.Create(ctx, a, true); err != nil {
-			return fmt.Errorf("register app %q: %w", a.Name(), err)
-		}
+	if apps, err = d.storeStaticApps(ctx, res, apps); err != nil {
+		return err
 	}
 	cert, err := d.hostCert(ca)
 	if err != nil {
@@ -137,6 +137,33 @@ func (d *Daemon) start(ctx context.Context) error {
 	}
 	d.log.Info("cluster started", "cluster", cfg.ClusterName, "listen", d.ln.Addr(), "public_addr", cfg.Proxy.PublicAddr, "ca_pin", ca.Pin(), "apps", len(apps))
 	return nil
+}
+
+// storeStaticApps writes cluster.yaml's apps (replacing an app of the same
+// name: the file is the administrator's) and returns those stored. An app
+// whose address another stored app already holds ('vnet ctl create', an
+// agent, an earlier cluster.yaml) is refused with one line in the log and
+// the audit log: the daemon starts with the rest.
+func (d *Daemon) storeStaticApps(ctx context.Context, res *state.State, apps []*resource.App) ([]*resource.App, error) {
+	stored, err := res.Apps(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []*resource.App
+	for _, a := range apps {
+		if err := resource.CheckAddrFree(a, stored, resource.ProxyHost(d.cfg.Proxy.PublicAddr)); err != nil {
+			d.log.Warn("cluster.yaml app refused: "+err.Error(), "app", a.Name())
+			d.audit.Emit(audit.Event{Time: time.Now(), Type: audit.AppClaimRefused, User: "cluster.yaml", Cluster: d.cfg.ClusterName, App: a.Name(), Error: err.Error()})
+			continue
+		}
+		if _, err := res.Create(ctx, a, true); err != nil {
+			return nil, fmt.Errorf("register app %q: %w", a.Name(), err)
+		}
+		// a replaces its stored version, whose address may have been another.
+		stored = append(slices.DeleteFunc(stored, func(b *resource.App) bool { return b.Name() == a.Name() }), a)
+		out = append(out, a)
+	}
+	return out, nil
 }
 
 // Serve runs the proxy until ctx is done.

@@ -37,6 +37,8 @@ func (c *clusterServer) CreateResource(ctx context.Context, req *api.CreateResou
 		}
 	case *resource.RemoteCluster:
 		err = fmt.Errorf("a remote_cluster is recorded when a leaf cluster joins: create a trusted_cluster on the leaf, with a token from 'vnet ctl tokens add --type=trusted_cluster'")
+	case *resource.App:
+		out.Created, err = c.s.createApp(ctx, r, req.GetForce())
 	default:
 		out.Created, err = c.s.cfg.State.Create(ctx, r, req.GetForce())
 	}
@@ -46,6 +48,31 @@ func (c *clusterServer) CreateResource(ctx context.Context, req *api.CreateResou
 	id, _ := identityFrom(ctx)
 	c.s.cfg.Logger.Info("resource written", "kind", r.Kind(), "name", r.Name(), "created", out.Created, "by", id.User)
 	return out, nil
+}
+
+// createApp stores an app of the cluster's own after the creation rules:
+// a DNS-label name unless it has a public_addr, and an address no other
+// app holds (the app stored first keeps it). With force it replaces an
+// app of the same name, an agent's too: the administrator may.
+func (s *Server) createApp(ctx context.Context, app *resource.App, force bool) (bool, error) {
+	refuse := func(err error) (bool, error) {
+		id, _ := identityFrom(ctx)
+		s.auditClaimRefused(id.User, claimRefusal{App: app.Name(), Reason: err.Error()})
+		return false, err
+	}
+	if err := app.CheckNew(); err != nil {
+		return refuse(err)
+	}
+	s.registry.mu.Lock()
+	defer s.registry.mu.Unlock()
+	apps, err := s.cfg.State.Apps(ctx)
+	if err != nil {
+		return false, err
+	}
+	if err := resource.CheckAddrFree(app, apps, s.registry.proxyHost); err != nil {
+		return refuse(err)
+	}
+	return s.cfg.State.Create(ctx, app, force)
 }
 
 // createUser adds a user (and returns their sign-up token in out) or,
@@ -100,6 +127,11 @@ func (c *clusterServer) GetResources(ctx context.Context, req *api.GetResourcesR
 		return nil, grpcError(err)
 	}
 	out := &api.GetResourcesResponse{}
+	if kind == resource.KindApp {
+		if out.Refused, err = c.s.refusedClaims(ctx, name); err != nil {
+			return nil, grpcError(err)
+		}
+	}
 	for _, r := range rs {
 		data, err := resource.Marshal(r)
 		if err != nil {

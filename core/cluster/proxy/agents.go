@@ -24,13 +24,20 @@ type agentLink struct {
 	send chan *api.ProxyMessage   // to the stream's one writer; bounded
 	done chan struct{}            // closed when the control stream has ended
 	apps atomic.Pointer[[]string] // names of the apps it registered; never nil after attach
+	// removed is closed when the agent is removed from the cluster: its
+	// control stream and app connections end.
+	removed    chan struct{}
+	removeOnce sync.Once
 }
 
 func newAgentLink(id, addr string) *agentLink {
-	l := &agentLink{id: id, addr: addr, send: make(chan *api.ProxyMessage, 64), done: make(chan struct{})}
+	l := &agentLink{id: id, addr: addr, send: make(chan *api.ProxyMessage, 64), done: make(chan struct{}), removed: make(chan struct{})}
 	l.apps.Store(&[]string{})
 	return l
 }
+
+// remove cuts the link of a removed agent. Idempotent.
+func (l *agentLink) remove() { l.removeOnce.Do(func() { close(l.removed) }) }
 
 // startWriter runs the one writer of the link's control stream: it sends
 // what is queued on l.send until ctx ends; a failed send goes to onErr.
@@ -188,7 +195,9 @@ func (s *Server) startAgents() error {
 		agents: newAgentHub(),
 		registry: &registry{
 			store: s.cfg.Store, state: s.cfg.State, self: s.cfg.PeerAddr,
-			ttl: missedBeats * s.cfg.AgentHeartbeat, now: time.Now,
+			proxyHost: resource.ProxyHost(s.cfg.PublicAddr),
+			ttl:       missedBeats * s.cfg.AgentHeartbeat, now: time.Now,
+			agent: s.cfg.Auth.GetAgent,
 		},
 		peers: peers,
 	}
@@ -213,7 +222,7 @@ func (s *Server) sweepLoop() {
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(s.ctx, registryTimeout)
-		if err := s.registry.sweep(ctx); err != nil && s.ctx.Err() == nil {
+		if err := s.registry.sweepLocked(ctx); err != nil && s.ctx.Err() == nil {
 			s.cfg.Logger.Warn("sweep agent registrations", "err", err)
 		}
 		cancel()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -56,6 +57,11 @@ func (s *Server) authenticateMachine(ctx context.Context, role string) (string, 
 		return "", status.Error(code, s.cfg.ClusterName+": "+err.Error())
 	}
 	return id, nil
+}
+
+// agentRemoved is what a removed agent's control stream ends with.
+func (s *Server) agentRemoved() error {
+	return status.Error(codes.PermissionDenied, s.cfg.ClusterName+": this agent has been removed from the cluster: join it again with a new token")
 }
 
 type agentServer struct {
@@ -123,38 +129,64 @@ func (a *agentServer) Control(st api.Agent_ControlServer) error {
 		}
 	}()
 
-	var apps []*resource.App // what the agent serves; the registry renews these
-	register := func(reg *api.AgentRegister) error {
-		var valid []*resource.App
-		var rejected []string
-		for _, in := range reg.GetApps() {
-			app, err := appFromAPI(in)
-			if err != nil {
-				rejected = append(rejected, err.Error())
-				continue
-			}
-			valid = append(valid, app)
-		}
+	// wanted is what the agent asks to serve: every heartbeat claims it
+	// again (registry.register), so that a refused app is served once
+	// what stood in its way has gone, and a removed agent is cut off.
+	var wanted []*resource.App
+	var invalid []claimRefusal
+	var lastRefused []claimRefusal // as last sent to the agent
+	claim := func(welcome bool) error {
 		rctx, cancel := context.WithTimeout(s.ctx, registryTimeout)
 		defer cancel()
-		accepted, refused, err := s.registry.register(rctx, agentID, valid)
+		accepted, refused, err := s.registry.register(rctx, agentID, wanted)
+		if errors.Is(err, auth.ErrNoSuchResource) {
+			s.cfg.Logger.Info("agent was removed: cutting it off", "agent", agentID)
+			return s.agentRemoved()
+		}
 		if err != nil {
 			return status.Errorf(codes.Unavailable, "register apps: %v", err)
 		}
-		apps, rejected = accepted, append(rejected, refused...)
-		link.setApps(apps)
-		s.cfg.Logger.Info("agent registered", "agent", agentID, "addr", link.addr, "apps", len(apps), "rejected", rejected)
-		welcome := &api.ProxyMessage{Welcome: &api.AgentWelcome{
+		refused = append(slices.Clip(invalid), refused...)
+		link.setApps(accepted)
+		fresh, err := s.registry.recordRefusals(rctx, agentID, refused)
+		if err != nil {
+			s.cfg.Logger.Warn("record refused claims", "agent", agentID, "err", err)
+		}
+		for _, c := range fresh {
+			s.auditAgentClaimRefused(agentID, c)
+		}
+		if !welcome && slices.Equal(refused, lastRefused) {
+			return nil
+		}
+		lastRefused = refused
+		var lines []string
+		for _, c := range refused {
+			lines = append(lines, c.Reason)
+		}
+		s.cfg.Logger.Info("agent registered", "agent", agentID, "addr", link.addr, "apps", len(accepted), "refused", lines)
+		msg := &api.ProxyMessage{Welcome: &api.AgentWelcome{
 			HeartbeatMillis: s.cfg.AgentHeartbeat.Milliseconds(),
-			Rejected:        rejected,
+			Rejected:        lines,
 			ClusterName:     s.cfg.ClusterName,
 		}}
 		select {
-		case link.send <- welcome:
+		case link.send <- msg:
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}
+	register := func(reg *api.AgentRegister) error {
+		wanted, invalid = nil, nil
+		for _, in := range reg.GetApps() {
+			app, err := appFromAPI(in)
+			if err != nil {
+				invalid = append(invalid, claimRefusal{App: in.GetName(), Reason: err.Error()})
+				continue
+			}
+			wanted = append(wanted, app)
+		}
+		return claim(true)
 	}
 	if err := register(first.GetRegister()); err != nil {
 		return err
@@ -178,7 +210,7 @@ func (a *agentServer) Control(st api.Agent_ControlServer) error {
 			switch m := r.m; {
 			case m.GetGoodbye():
 				rctx, cancel := context.WithTimeout(s.ctx, registryTimeout)
-				err := s.registry.drop(rctx, agentID, nil)
+				err := s.registry.forget(rctx, agentID)
 				cancel()
 				s.cfg.Logger.Info("agent said goodbye", "agent", agentID, "err", err)
 				return nil
@@ -187,13 +219,15 @@ func (a *agentServer) Control(st api.Agent_ControlServer) error {
 					return err
 				}
 			case m.GetHeartbeat():
-				rctx, cancel := context.WithTimeout(s.ctx, registryTimeout)
-				err := s.registry.renew(rctx, agentID, apps)
-				cancel()
-				if err != nil {
+				if err := claim(false); status.Code(err) == codes.PermissionDenied {
+					return err
+				} else if err != nil {
 					s.cfg.Logger.Warn("renew agent registrations", "agent", agentID, "err", err)
 				}
 			}
+		case <-link.removed:
+			s.cfg.Logger.Info("agent was removed: cutting it off", "agent", agentID)
+			return s.agentRemoved()
 		case err := <-writeErr:
 			return err
 		case <-ctx.Done():
@@ -234,8 +268,17 @@ func (a *agentServer) Connect(st api.Agent_ConnectServer) error {
 	}
 	conn := tunnel.ServerConn(st, "agent "+agentID)
 	p.ch <- answer{conn: conn}
+	var removed <-chan struct{} // nil (never) for a leaf's answer
+	if l := s.agents.link(agentID); l != nil {
+		removed = l.removed
+	}
 	select {
 	case <-conn.Done():
+	case <-removed:
+		// 'vnet ctl agents rm' cuts its connections too. Ending the stream
+		// (not closing conn, which the relay would take for its own
+		// teardown) makes the relay fail and abort both sides.
+		return status.Error(codes.PermissionDenied, "agent removed from the cluster")
 	case <-s.ctx.Done():
 		conn.Close()
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vnetproject/vnet/core/cluster/audit"
+	"github.com/vnetproject/vnet/core/cluster/auth"
 )
 
 // AuditLog is where the proxy records sessions: the cluster's durable
@@ -72,6 +73,20 @@ func (s *Server) auditRejected(sess session) {
 	ev := sess.event(audit.SessionRejected)
 	ev.Time = time.Now()
 	s.cfg.Logger.Info(ev.Type, "user", sess.User, "app", sess.App, "port", sess.Port, "client", sess.ClientAddr, "err", sess.Err)
+	s.emit(ev)
+}
+
+// auditAgentClaimRefused records that an agent's claim of an app was
+// refused.
+func (s *Server) auditAgentClaimRefused(agent string, c claimRefusal) {
+	s.auditClaimRefused(auth.AgentUserPrefix+agent, c)
+}
+
+// auditClaimRefused records that who's claim of an app (an agent's, or an
+// administrator's 'vnet ctl create') was refused.
+func (s *Server) auditClaimRefused(who string, c claimRefusal) {
+	ev := audit.Event{Time: time.Now(), Type: audit.AppClaimRefused, User: who, Cluster: s.cfg.ClusterName, App: c.App, Error: c.Reason}
+	s.cfg.Logger.Warn(ev.Type, "by", who, "app", c.App, "reason", c.Reason)
 	s.emit(ev)
 }
 

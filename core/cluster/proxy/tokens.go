@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -31,11 +32,24 @@ func (c *clusterServer) AddToken(ctx context.Context, req *api.AddTokenRequest) 
 	if err != nil {
 		return nil, err
 	}
-	token, expires, err := c.s.cfg.Auth.AddJoinToken(ctx, req.GetType(), time.Duration(req.GetTtlSeconds())*time.Second)
+	ttl := time.Duration(req.GetTtlSeconds()) * time.Second
+	limits := auth.AgentLimits{Apps: req.GetApps(), Labels: req.GetLabels()}
+	var (
+		token   string
+		expires time.Time
+	)
+	switch {
+	case len(limits.Apps) == 0 && len(limits.Labels) == 0:
+		token, expires, err = c.s.cfg.Auth.AddJoinToken(ctx, req.GetType(), ttl)
+	case req.GetType() != auth.TokenTypeApp:
+		err = fmt.Errorf("--apps and --labels limit tokens of type %s only", auth.TokenTypeApp)
+	default:
+		token, expires, err = c.s.cfg.Auth.AddAppJoinToken(ctx, ttl, limits)
+	}
 	if err != nil {
 		return nil, grpcError(err)
 	}
-	c.s.cfg.Logger.Info("join token added", "type", req.GetType(), "expires", expires, "by", id.User)
+	c.s.cfg.Logger.Info("join token added", "type", req.GetType(), "expires", expires, "limits", limits, "by", id.User)
 	return &api.AddTokenResponse{Token: token, ExpiresUnix: expires.Unix()}, nil
 }
 
@@ -50,7 +64,7 @@ func (c *clusterServer) ListTokens(ctx context.Context, _ *api.ListTokensRequest
 	}
 	out := &api.ListTokensResponse{}
 	for _, t := range tokens {
-		out.Tokens = append(out.Tokens, &api.JoinToken{Id: t.ID, Type: t.Type, ExpiresUnix: t.Expires.Unix()})
+		out.Tokens = append(out.Tokens, &api.JoinToken{Id: t.ID, Type: t.Type, ExpiresUnix: t.Expires.Unix(), Apps: t.Limits.Apps, Labels: t.Limits.Labels})
 	}
 	return out, nil
 }

@@ -26,7 +26,8 @@ const ctlUsage = `vnet ctl [--config FILE | --identity DIR] COMMAND
   users add NAME [--roles=a,b] | users ls | users rm NAME
   audit [--since 1h] [--until TIME] [--user NAME] [--app NAME] [--limit N] [--format text|json]
   status
-  tokens add --type=app|trusted_cluster [--ttl=30m] | tokens ls
+  tokens add --type=app|trusted_cluster [--ttl=30m] [--apps=GLOB,...] [--labels=k=v,...] | tokens ls
+  agents ls | agents rm ID               App Service agents; rm cuts the agent and its apps at once
 KIND: ` + "app, role, user, vnet_config, trusted_cluster (on a leaf), remote_cluster (on a root; plural forms work too)"
 
 // stdout is where ctl writes its results; tests replace it.
@@ -48,6 +49,7 @@ var ctlCommands = map[string]func(ctx context.Context, c *ctlClient, args []stri
 	"audit":  ctlAudit,
 	"status": ctlStatus,
 	"tokens": ctlTokens,
+	"agents": ctlAgents,
 }
 
 // runCtl administers a cluster with the admin identity that the cluster
@@ -203,7 +205,35 @@ func ctlGet(ctx context.Context, c *ctlClient, args []string) error {
 	if err != nil {
 		return err
 	}
-	return writeResources(stdout, kind, res.GetYaml(), *format)
+	if err := writeResources(stdout, kind, res.GetYaml(), *format); err != nil {
+		return err
+	}
+	return writeRefused(stdout, os.Stderr, res.GetRefused(), *format)
+}
+
+// writeRefused prints the agents' refused claims after the apps: a
+// section of the table, YAML comments (the output still parses), or on
+// errOut for JSON.
+func writeRefused(out, errOut io.Writer, lines []string, format string) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	prefix := "refused: "
+	switch format {
+	case "text":
+		fmt.Fprintln(out, "\nREFUSED CLAIMS")
+		prefix = ""
+	case "json":
+		out = errOut
+	default:
+		prefix = "# refused: "
+	}
+	for _, l := range lines {
+		if _, err := fmt.Fprintln(out, prefix+l); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func ctlRemove(ctx context.Context, c *ctlClient, args []string) error {

@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/vnetproject/vnet/core/api"
 )
 
-const tokensUsage = "vnet ctl tokens add --type=app|trusted_cluster [--ttl=30m] | tokens ls"
+const tokensUsage = "vnet ctl tokens add --type=app|trusted_cluster [--ttl=30m] [--apps=GLOB,...] [--labels=k=v,...] | tokens ls"
 
 // ctlTokens makes and lists join tokens.
 func ctlTokens(ctx context.Context, c *ctlClient, args []string) error {
@@ -21,20 +22,26 @@ func ctlTokens(ctx context.Context, c *ctlClient, args []string) error {
 	}
 	switch args[0] {
 	case "add":
-		fs := newFlags("ctl tokens add", "vnet ctl tokens add --type=app|trusted_cluster [--ttl=30m]")
+		fs := newFlags("ctl tokens add", tokensUsage)
 		typ := fs.String("type", "", "what the token joins: app (an App Service agent) or trusted_cluster (a leaf cluster)")
 		ttl := fs.Duration("ttl", 30*time.Minute, "how long the token can be used")
+		apps := fs.String("apps", "", "type app: the agents may serve only apps whose names match one of these comma-separated globs (db-*,web)")
+		labels := fs.String("labels", "", "type app: the agents may serve only apps with all these labels (env=dev,team=db)")
 		pos, err := parseInterspersed(fs, args[1:])
 		if err != nil {
 			return err
 		}
 		if len(pos) != 0 || *typ == "" {
-			return errors.New("usage: vnet ctl tokens add --type=app|trusted_cluster [--ttl=30m]")
+			return errors.New("usage: " + tokensUsage)
 		}
 		if *ttl <= 0 {
 			return fmt.Errorf("--ttl %v: must be positive", *ttl)
 		}
-		res, err := c.api.AddToken(ctx, &api.AddTokenRequest{Type: *typ, TtlSeconds: int64(ttl.Seconds())})
+		req := &api.AddTokenRequest{Type: *typ, TtlSeconds: int64(ttl.Seconds()), Apps: splitList(*apps)}
+		if req.Labels, err = parseLabels(*labels); err != nil {
+			return err
+		}
+		res, err := c.api.AddToken(ctx, req)
 		if err != nil {
 			return err
 		}
@@ -44,6 +51,9 @@ func ctlTokens(ctx context.Context, c *ctlClient, args []string) error {
 		}
 		expires := time.Unix(res.GetExpiresUnix(), 0).UTC().Format(time.RFC3339)
 		fmt.Fprintf(stdout, "The %s join token below can be used until %s.\n\n  %s\n\n", *typ, expires, res.GetToken())
+		if len(req.Apps) > 0 || len(req.Labels) > 0 {
+			fmt.Fprintf(stdout, "Agents that join with it may serve only apps %s.\n\n", formatTokenLimits(req.GetApps(), req.GetLabels()))
+		}
 		if *typ == "app" {
 			fmt.Fprintf(stdout, "Put it in the agent's agent.yaml with the cluster's CA pin:\n\n  join_token: %s\n  ca_pin: %s\n", res.GetToken(), st.GetCaPin())
 		} else {
@@ -63,12 +73,51 @@ func ctlTokens(ctx context.Context, c *ctlClient, args []string) error {
 			return err
 		}
 		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "ID\tTYPE\tEXPIRES")
+		fmt.Fprintln(w, "ID\tTYPE\tEXPIRES\tLIMITS")
 		for _, t := range res.GetTokens() {
-			fmt.Fprintf(w, "%s\t%s\t%s\n", t.GetId(), t.GetType(), time.Unix(t.GetExpiresUnix(), 0).UTC().Format(time.RFC3339))
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", t.GetId(), t.GetType(), time.Unix(t.GetExpiresUnix(), 0).UTC().Format(time.RFC3339), orDash(formatTokenLimits(t.GetApps(), t.GetLabels())))
 		}
 		return w.Flush()
 	default:
 		return fmt.Errorf("unknown tokens command %q; usage: %s", args[0], tokensUsage)
 	}
+}
+
+// splitList reads a comma-separated list, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// parseLabels reads k=v,k2=v2.
+func parseLabels(s string) (map[string]string, error) {
+	var out map[string]string
+	for _, p := range splitList(s) {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || k == "" || v == "" {
+			return nil, fmt.Errorf("--labels: %q is not key=value", p)
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// formatTokenLimits is "named db-*,web labelled env=dev", or "".
+func formatTokenLimits(apps []string, labels map[string]string) string {
+	var parts []string
+	if len(apps) > 0 {
+		parts = append(parts, "named "+strings.Join(apps, ","))
+	}
+	if len(labels) > 0 {
+		parts = append(parts, "labelled "+formatLabels(labels))
+	}
+	return strings.Join(parts, " and ")
 }
