@@ -32,6 +32,7 @@ type Cluster struct {
 	IPv4Range netip.Prefix
 	Zones     []string // custom DNS zones, lower-case, no trailing dot
 	Apps      []App
+	Refused   []string // a leaf's claims its root dropped, one line each
 }
 
 // Snapshot is the catalog at one moment. It is never modified once built,

@@ -70,6 +70,7 @@ func (p *ProxySource) Watch(ctx context.Context, update func([]Cluster)) error {
 				continue
 			}
 			leaf.Via = root.Name
+			leaf.Refused = l.GetRefused()
 			out = append(out, leaf)
 		}
 		update(out)

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/vnetproject/vnet/core/cluster/resource"
 )
 
 // Join token types: what a token lets its holder join as.
@@ -39,12 +41,21 @@ type JoinToken struct {
 	Type    string    `json:"type"`
 	Created time.Time `json:"created"`
 	Expires time.Time `json:"expires"`
+	// Grants are what a leaf joining with a trusted_cluster token may
+	// claim at first (see JoinLeaf); nil for none.
+	Grants *resource.LeafGrants `json:"grants,omitempty"`
 }
 
 // AddJoinToken creates a join token of typ valid for ttl (DefaultJoinTokenTTL
 // if zero). Only its SHA-256 is stored. A token may be redeemed by any
 // number of joiners until it expires, so one token can enrol a fleet.
 func (s *Service) AddJoinToken(ctx context.Context, typ string, ttl time.Duration) (token string, expires time.Time, err error) {
+	return s.addJoinToken(ctx, JoinToken{Type: typ}, ttl)
+}
+
+// addJoinToken stores t (its type and grants) as a new join token.
+func (s *Service) addJoinToken(ctx context.Context, t JoinToken, ttl time.Duration) (token string, expires time.Time, err error) {
+	typ := t.Type
 	switch typ {
 	case TokenTypeApp, TokenTypeTrustedCluster:
 	default:
@@ -64,7 +75,7 @@ func (s *Service) AddJoinToken(ctx context.Context, typ string, ttl time.Duratio
 	}
 	token = hex.EncodeToString(raw)
 	now := s.now().UTC()
-	t := JoinToken{Type: typ, Created: now, Expires: now.Add(ttl)}
+	t.Created, t.Expires = now, now.Add(ttl)
 	data, _ := json.Marshal(t)
 	if err := s.store.Create(ctx, joinTokensPrefix+hashToken(token), data); err != nil {
 		return "", time.Time{}, fmt.Errorf("store join token: %w", err)

@@ -31,7 +31,16 @@ func (c *clusterServer) AddToken(ctx context.Context, req *api.AddTokenRequest) 
 	if err != nil {
 		return nil, err
 	}
-	token, expires, err := c.s.cfg.Auth.AddJoinToken(ctx, req.GetType(), time.Duration(req.GetTtlSeconds())*time.Second)
+	ttl := time.Duration(req.GetTtlSeconds()) * time.Second
+	var (
+		token   string
+		expires time.Time
+	)
+	if grants := leafTokenGrants(req); grants != nil {
+		token, expires, err = c.s.addLeafToken(ctx, req.GetType(), ttl, *grants) // leaves.go
+	} else {
+		token, expires, err = c.s.cfg.Auth.AddJoinToken(ctx, req.GetType(), ttl)
+	}
 	if err != nil {
 		return nil, grpcError(err)
 	}

@@ -26,7 +26,7 @@ const ctlUsage = `vnet ctl [--config FILE | --identity DIR] COMMAND
   users add NAME [--roles=a,b] | users ls | users rm NAME
   audit [--since 1h] [--until TIME] [--user NAME] [--app NAME] [--limit N] [--format text|json]
   status
-  tokens add --type=app|trusted_cluster [--ttl=30m] | tokens ls
+  tokens add --type=app|trusted_cluster [--ttl=30m] [--zones=a.test,b.test --range=CIDR] | tokens ls
 KIND: ` + "app, role, user, vnet_config, trusted_cluster (on a leaf), remote_cluster (on a root; plural forms work too)"
 
 // stdout is where ctl writes its results; tests replace it.

@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/vnetproject/vnet/core/api"
 )
 
-const tokensUsage = "vnet ctl tokens add --type=app|trusted_cluster [--ttl=30m] | tokens ls"
+const tokensUsage = "vnet ctl tokens add --type=app|trusted_cluster [--ttl=30m] [--zones=a.test,b.test --range=CIDR] | tokens ls"
 
 // ctlTokens makes and lists join tokens.
 func ctlTokens(ctx context.Context, c *ctlClient, args []string) error {
@@ -21,9 +22,11 @@ func ctlTokens(ctx context.Context, c *ctlClient, args []string) error {
 	}
 	switch args[0] {
 	case "add":
-		fs := newFlags("ctl tokens add", "vnet ctl tokens add --type=app|trusted_cluster [--ttl=30m]")
+		fs := newFlags("ctl tokens add", "vnet ctl tokens add --type=app|trusted_cluster [--ttl=30m] [--zones=a.test,b.test --range=CIDR]")
 		typ := fs.String("type", "", "what the token joins: app (an App Service agent) or trusted_cluster (a leaf cluster)")
 		ttl := fs.Duration("ttl", 30*time.Minute, "how long the token can be used")
+		zones := fs.String("zones", "", "trusted_cluster: DNS zones the joining leaf may claim besides its proxy's host (comma-separated)")
+		rng := fs.String("range", "", "trusted_cluster: the IPv4 range the joining leaf may use (else its apps take this cluster's range)")
 		pos, err := parseInterspersed(fs, args[1:])
 		if err != nil {
 			return err
@@ -34,7 +37,11 @@ func ctlTokens(ctx context.Context, c *ctlClient, args []string) error {
 		if *ttl <= 0 {
 			return fmt.Errorf("--ttl %v: must be positive", *ttl)
 		}
-		res, err := c.api.AddToken(ctx, &api.AddTokenRequest{Type: *typ, TtlSeconds: int64(ttl.Seconds())})
+		req := &api.AddTokenRequest{Type: *typ, TtlSeconds: int64(ttl.Seconds()), LeafIpv4CidrRange: *rng}
+		if *zones != "" {
+			req.LeafZones = strings.Split(*zones, ",")
+		}
+		res, err := c.api.AddToken(ctx, req)
 		if err != nil {
 			return err
 		}
