@@ -85,8 +85,8 @@ func (c *claims) admit(leaf auth.Leaf, cat *api.LeafCatalog) (refused []string) 
 	var zones []string
 	for _, z := range cfg.GetCustomDnsZones() {
 		z = normalizeName(z)
-		why := c.taken(z)
-		if !granted(z, leaf.Grants.Zones) {
+		why := c.taken(z) // first: a grant cannot help
+		if why == "" && !granted(z, leaf.Grants.Zones) {
 			why = "not granted by " + c.root
 		}
 		if why != "" {
