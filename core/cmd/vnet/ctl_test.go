@@ -94,7 +94,7 @@ func TestCtl(t *testing.T) {
 		{name: "rm a role held by nobody", args: []string{"rm", "role/prod-only"}, want: `role "prod-only" has been removed`},
 		{name: "rm vnet_config", args: []string{"rm", "vnet_config"}, want: "vnet_config has been reset to the default"},
 		{name: "users rm", args: []string{"users", "rm", "bob"}, want: `user "bob" has been removed`},
-		{name: "no leaf clusters", args: []string{"get", "remote_clusters", "--format", "text"}, want: "NAME  STATUS  PROXY  JOINED"},
+		{name: "no leaf clusters", args: []string{"get", "remote_clusters", "--format", "text"}, want: "NAME  STATUS  PROXY  JOINED  GRANTS  REFUSED"},
 		{name: "rm an unknown leaf", args: []string{"rm", "remote_cluster/nope"}, err: true, want: `remote_cluster "nope": not found`},
 		{name: "no trusted clusters", args: []string{"get", "trusted_clusters", "--format", "text"}, want: "NAME  ENABLED  ROOT PROXY  ROLE MAP"},
 		{name: "audit table", args: []string{"audit", "--since", "1h"}, want: "TIME  EVENT"},
