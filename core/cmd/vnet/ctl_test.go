@@ -3,6 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +15,7 @@ import (
 
 	"github.com/vnetproject/vnet/core/cluster/clustertest"
 	"github.com/vnetproject/vnet/core/cluster/daemon"
+	"github.com/vnetproject/vnet/core/cluster/resource"
 )
 
 // runCtlTest runs `vnet ctl` against c with env set, and returns what it
@@ -147,5 +152,47 @@ func TestParseWhen(t *testing.T) {
 				t.Errorf("parseWhen(%q) = %v, want %v", tt.in, time.Unix(0, got), tt.want)
 			}
 		})
+	}
+}
+
+// TestCtlRemoteClusterGrants: a leaf's grants come from its token, show in
+// `get remote_clusters` and change with `edit` (without its read-only
+// status).
+func TestCtlRemoteClusterGrants(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	c := clustertest.Start(t, "root.test", "proxy.root.test")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	token, _, err := c.Daemon.Auth().AddLeafJoinToken(ctx, time.Hour, resource.LeafGrants{Zones: []string{"leafcorp.test"}, IPv4CIDRRange: "10.70.0.0/16"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if _, err := c.Daemon.Auth().JoinLeaf(ctx, token, "leaf.test", pub); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCtlTest(t, c, nil, "get", "remote_clusters", "--format", "text")
+	if err != nil || !strings.Contains(out, "leafcorp.test,10.70.0.0/16  0") {
+		t.Fatalf("get remote_clusters = %q, %v; want the token's grants", out, err)
+	}
+	editor := editorScript(t, `if grep -q status: "$1"; then exit 1; fi; sed -i 's#10.70.0.0/16#10.71.0.0/16#' "$1"`)
+	out, err = runCtlTest(t, c, map[string]string{"EDITOR": editor, "VISUAL": ""}, "edit", "remote_cluster/leaf.test")
+	if err != nil || !strings.Contains(out, `remote_cluster "leaf.test" has been updated`) {
+		t.Fatalf("edit = %q, %v", out, err)
+	}
+	out, err = runCtlTest(t, c, nil, "get", "remote_cluster/leaf.test")
+	if err != nil || !strings.Contains(out, "ipv4_cidr_range: 10.71.0.0/16") {
+		t.Fatalf("after edit: %q, %v", out, err)
+	}
+	f := filepath.Join(t.TempDir(), "rc.yaml")
+	if err := os.WriteFile(f, []byte("kind: remote_cluster\nversion: v1\nmetadata: {name: leaf.test}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runCtlTest(t, c, nil, "create", f); err == nil || !strings.Contains(err.Error(), "use -f to overwrite") {
+		t.Fatalf("create without -f: %v", err)
 	}
 }
