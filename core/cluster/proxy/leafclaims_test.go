@@ -1,13 +1,18 @@
 package proxy
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/vnetproject/vnet/core/api"
+	"github.com/vnetproject/vnet/core/cluster/audit"
 	"github.com/vnetproject/vnet/core/cluster/auth"
 	"github.com/vnetproject/vnet/core/cluster/resource"
 )
@@ -229,5 +234,52 @@ func TestCheckGrantedRange(t *testing.T) {
 		if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
 			t.Errorf("grant %q to %q: %v, want %q", tt.grant, tt.leaf, err, tt.wantErr)
 		}
+	}
+}
+
+// recordingAudit keeps emitted events.
+type recordingAudit struct {
+	mu  sync.Mutex
+	evs []audit.Event
+}
+
+func (r *recordingAudit) Emit(ev audit.Event) { r.mu.Lock(); r.evs = append(r.evs, ev); r.mu.Unlock() }
+
+func (r *recordingAudit) Search(context.Context, audit.Query) ([]audit.Event, error) { return nil, nil }
+
+// TestRefusalsAuditedOnce: a refusal seen at every catalog pass is audited
+// once, shown while recent, and a leaf inventing ever new claims fills at
+// most maxRefusals.
+func TestRefusalsAuditedOnce(t *testing.T) {
+	rec := &recordingAudit{}
+	s := &Server{cfg: Config{Logger: slog.New(slog.DiscardHandler), Audit: rec}}
+	for range 3 {
+		s.noteRefused("leaf.test", []string{"zone a.test: not granted by root.test", "zone b.test: not granted by root.test"})
+	}
+	s.noteRefused("other.test", []string{"zone a.test: not granted by root.test"})
+	if len(rec.evs) != 3 {
+		t.Fatalf("%d events, want 3 (one per leaf and line): %+v", len(rec.evs), rec.evs)
+	}
+	if ev := rec.evs[0]; ev.Type != audit.LeafClaimRefused || ev.Cluster != "leaf.test" || ev.User != "leaf:leaf.test" || ev.Error != "zone a.test: not granted by root.test" {
+		t.Errorf("event %+v", ev)
+	}
+	if got := s.recentRefused("leaf.test"); len(got) != 2 {
+		t.Errorf("recentRefused = %q, want both lines", got)
+	}
+	s.leaves.refused["leaf.test"]["zone a.test: not granted by root.test"] = time.Now().Add(-refusalMemory - time.Second)
+	if got := s.recentRefused("leaf.test"); len(got) != 1 {
+		t.Errorf("recentRefused = %q, want only the line seen lately", got)
+	}
+	s.noteRefused("leaf.test", []string{"zone a.test: not granted by root.test"})
+	if len(rec.evs) != 4 {
+		t.Errorf("a refusal forgotten after refusalMemory is audited again: %d events, want 4", len(rec.evs))
+	}
+	many := make([]string, 2*maxRefusals)
+	for i := range many {
+		many[i] = fmt.Sprintf("app a%d: address a%d.x.test lies outside the leaf's domains", i, i)
+	}
+	s.noteRefused("flood.test", many)
+	if n := len(s.leaves.refused["flood.test"]); n != maxRefusals {
+		t.Errorf("%d refusals remembered, want at most %d", n, maxRefusals)
 	}
 }

@@ -53,10 +53,13 @@ type leafLink struct {
 // How long a refused leaf claim is remembered: it is shown in
 // remote_cluster status while seen within refusalShown (a watching user's
 // catalog pass, or the admin's own at `ctl get`), and audited again only
-// after it was not seen for refusalMemory.
+// after it was not seen for refusalMemory. At most maxRefusals lines are
+// remembered per leaf: a leaf that makes up ever new claims is not audited
+// beyond that (its users still get every line).
 const (
 	refusalShown  = 10 * watchInterval
 	refusalMemory = 10 * time.Minute
+	maxRefusals   = 1000
 )
 
 // leafHub holds the leaves connected to this proxy.
@@ -325,6 +328,9 @@ func (s *Server) noteRefused(leaf string, lines []string) {
 	}
 	for _, line := range lines {
 		if _, ok := seen[line]; !ok {
+			if len(seen) >= maxRefusals {
+				continue
+			}
 			fresh = append(fresh, line)
 		}
 		seen[line] = now
