@@ -25,8 +25,8 @@ type claims struct {
 	rootDomains []string        // this proxy's host and this cluster's zones
 	rootAddrs   map[string]bool // the address of every app of this cluster
 
-	domains []held            // the domains of the leaves admitted so far
-	ranges  []heldRange       // their granted ranges
+	domains []held            // the proxy hosts of the leaves admitted so far, and the zones granted to those before
+	ranges  []heldRange       // the ranges granted to the leaves before
 	addrs   map[string]string // their apps' addresses, to the leaf's name
 }
 
@@ -58,9 +58,9 @@ func newClaims(name, publicAddr string, cfg *resource.VNetConfig, apps []*resour
 }
 
 // admit drops from cat, the catalog of leaf, every claim the leaf may not
-// make, and returns one line for each. What it keeps is held against the
-// leaves admitted after it. A leaf without an admitted range gets the
-// root's.
+// make, and returns one line for each. Its proxy host, if kept, and its
+// grants are held against the leaves admitted after it. A leaf without an
+// admitted range gets the root's.
 func (c *claims) admit(leaf auth.Leaf, cat *api.LeafCatalog) (refused []string) {
 	refuse := func(format string, args ...any) { refused = append(refused, fmt.Sprintf(format, args...)) }
 	if cat.Config == nil {
@@ -119,13 +119,23 @@ func (c *claims) admit(leaf auth.Leaf, cat *api.LeafCatalog) (refused []string) 
 	}
 	apps.Apps = kept
 
-	for _, d := range domains {
-		c.domains = append(c.domains, held{d, leaf.Name})
+	if host != "" {
+		c.domains = append(c.domains, held{host, leaf.Name})
 	}
-	if rng != c.rootRange {
-		c.ranges = append(c.ranges, heldRange{rng, leaf.Name})
-	}
+	c.reserve(leaf) // covers the zones and the range admitted
 	return refused
+}
+
+// reserve holds what leaf was granted against the leaves after it, whether
+// or not it is connected or claims it: a grant belongs to the leaf that
+// joined first, and does not move while that leaf is away.
+func (c *claims) reserve(leaf auth.Leaf) {
+	for _, z := range leaf.Grants.Zones {
+		c.domains = append(c.domains, held{z, leaf.Name})
+	}
+	if g := leaf.Grants.IPv4Prefix(); g.IsValid() && g != c.rootRange {
+		c.ranges = append(c.ranges, heldRange{g, leaf.Name})
+	}
 }
 
 // taken says why the domain d cannot be a leaf's: it is, lies in or

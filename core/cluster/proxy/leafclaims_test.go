@@ -64,6 +64,7 @@ func TestLeafClaims(t *testing.T) {
 		apps: []*api.App{app("db", "db.leafcorp.test")}}
 	tests := []struct {
 		name     string
+		away     []auth.Leaf // joined first, not connected
 		earlier  []claimant
 		last     claimant
 		rootRng  string   // the root's range, if not 100.64.0.0/16 (changed after the grant)
@@ -163,6 +164,17 @@ func TestLeafClaims(t *testing.T) {
 			},
 		},
 		{
+			name: "what a leaf that joined first was granted, while it is away",
+			away: []auth.Leaf{leafA},
+			last: claimant{leaf: leaf("b.test", "100.70.0.0/16", "shared.test", "b-corp.test"), proxy: "proxy.b.test:3080", rng: "100.70.0.0/16",
+				zones: []string{"shared.test", "b-corp.test"}},
+			zones: []string{"b-corp.test"}, rng: "100.64.0.0/16", proxy: "proxy.b.test:3080",
+			refused: []string{
+				"zone shared.test: is shared.test, a domain of leaf cluster a.test (joined first)",
+				"range 100.70.0.0/16: overlaps 100.70.0.0/16, the range of leaf cluster a.test (joined first)",
+			},
+		},
+		{
 			name: "two apps of one leaf at one address",
 			last: claimant{leaf: leaf("b.test", ""), proxy: "proxy.b.test:3080", apps: []*api.App{app("web", ""), app("other", "web.proxy.b.test")}},
 			rng:  "100.64.0.0/16", proxy: "proxy.b.test:3080", apps: []string{"web"},
@@ -174,6 +186,9 @@ func TestLeafClaims(t *testing.T) {
 			c := testRoot()
 			if tt.rootRng != "" {
 				c.rootRange = netip.MustParsePrefix(tt.rootRng)
+			}
+			for _, l := range tt.away {
+				c.reserve(l)
 			}
 			for _, e := range tt.earlier {
 				if refused := c.admit(e.leaf, e.catalog()); len(refused) != 0 {

@@ -264,6 +264,7 @@ func (s *Server) leafCatalogs(ctx context.Context, id auth.Identity) []*api.Leaf
 	for _, lf := range leaves {
 		l := s.leaves.link(lf.Name)
 		if l == nil {
+			cl.reserve(lf) // its grants stay its own while it is away
 			continue
 		}
 		c, err := s.describe(ctx, l, id)
@@ -271,6 +272,7 @@ func (s *Server) leafCatalogs(ctx context.Context, id auth.Identity) []*api.Leaf
 			if ctx.Err() == nil {
 				s.cfg.Logger.Warn("describe leaf cluster", "leaf", l.name, "user", id.User, "err", err)
 			}
+			cl.reserve(lf)
 			continue
 		}
 		if c.GetApps() == nil {

@@ -74,7 +74,7 @@ func TestLeafClaimsOnlyWhatItsRootGrants(t *testing.T) {
 	create(t, rootAdmin, "kind: role\nversion: v1\nmetadata: {name: ops}\nspec: {allow: {app_labels: {'*': '*'}}}\n")
 	alice := root.AddUser(t, "alice", "ops")
 	const roleMap = "    - remote: '*'\n      local: [all]\n"
-	startLeaf := func(name string, zones string, apps ...clustertest.App) {
+	startLeaf := func(name string, zones string, apps ...clustertest.App) *node {
 		t.Helper()
 		for i := range apps {
 			apps[i].URI = "tcp://" + clustertest.GreeterServer(t, name+"/"+apps[i].Name)
@@ -89,9 +89,10 @@ func TestLeafClaimsOnlyWhatItsRootGrants(t *testing.T) {
 		}
 		token := joinToken(t, root, rng, "leafcorp.test")
 		create(t, admin, trustedCluster(root, token, roleMap))
+		return leaf
 	}
 
-	startLeaf("leaf.test", "[{suffix: leafcorp.test}, {suffix: company.test}, {suffix: outside.test}]",
+	first := startLeaf("leaf.test", "[{suffix: leafcorp.test}, {suffix: company.test}, {suffix: outside.test}]",
 		clustertest.App{Name: "leaf-app"},                                       // leaf-app.proxy.leaf.test
 		clustertest.App{Name: "corp-app", PublicAddr: "corp-app.leafcorp.test"}, // in the granted zone
 		clustertest.App{Name: "fake", PublicAddr: "root-app.company.test"},      // a root app's address, in the root's zone
@@ -200,6 +201,16 @@ func TestLeafClaimsOnlyWhatItsRootGrants(t *testing.T) {
 		}
 		if !leafShows("leaf.test", "100.70.0.0/16", []string{"leafcorp.test", "outside.test"}, "corp-app", "leaf-app", "out")(u) {
 			t.Errorf("the first leaf lost something to the second: %v", leafCatalog(u, "leaf.test"))
+		}
+	})
+	t.Run("the first leaf's grants stay its own while it is away", func(t *testing.T) {
+		first.stop()
+		u := aw.waitFor(t, "leaf.test gone", noLeaf("leaf.test"))
+		if !leafShows("leaf2.test", "100.64.0.0/16", nil, "own")(u) {
+			t.Errorf("leaf2.test took over: %v", leafCatalog(u, "leaf2.test"))
+		}
+		if got := leafCatalog(u, "leaf2.test").GetRefused(); !refusedAll(got, "zone leafcorp.test: is leafcorp.test, a domain of leaf cluster leaf.test (joined first)") {
+			t.Errorf("refused: %q", got)
 		}
 	})
 }
