@@ -711,10 +711,16 @@ func (x *CatalogUpdate) GetLeaves() []*LeafCatalog {
 	return nil
 }
 
+// A leaf's catalog as its root lets it through: only what the root
+// granted the leaf and nobody before it holds. A leaf without a granted
+// range carries its root's range.
 type LeafCatalog struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Config        *VNetConfig            `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
-	Apps          *ListAppsResponse      `protobuf:"bytes,2,opt,name=apps,proto3" json:"apps,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Config *VNetConfig            `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
+	Apps   *ListAppsResponse      `protobuf:"bytes,2,opt,name=apps,proto3" json:"apps,omitempty"`
+	// The leaf's claims the root dropped (zones, range, proxy host, apps),
+	// one line each, for `vnet status`.
+	Refused       []string `protobuf:"bytes,3,rep,name=refused,proto3" json:"refused,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -759,6 +765,13 @@ func (x *LeafCatalog) GetConfig() *VNetConfig {
 func (x *LeafCatalog) GetApps() *ListAppsResponse {
 	if x != nil {
 		return x.Apps
+	}
+	return nil
+}
+
+func (x *LeafCatalog) GetRefused() []string {
+	if x != nil {
+		return x.Refused
 	}
 	return nil
 }
@@ -1409,10 +1422,14 @@ type AddTokenRequest struct {
 	// Type "app" only: the agents that join with the token may serve only
 	// apps whose name matches one of these globs (path.Match; none: any
 	// name) and whose labels include all of these.
-	Apps          []string          `protobuf:"bytes,10,rep,name=apps,proto3" json:"apps,omitempty"`
-	Labels        map[string]string `protobuf:"bytes,11,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Apps   []string          `protobuf:"bytes,10,rep,name=apps,proto3" json:"apps,omitempty"`
+	Labels map[string]string `protobuf:"bytes,11,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// trusted_cluster only: what the leaves joining with the token may
+	// claim besides their proxy's host (remote_cluster spec.grants).
+	LeafZones         []string `protobuf:"bytes,12,rep,name=leaf_zones,json=leafZones,proto3" json:"leaf_zones,omitempty"`
+	LeafIpv4CidrRange string   `protobuf:"bytes,13,opt,name=leaf_ipv4_cidr_range,json=leafIpv4CidrRange,proto3" json:"leaf_ipv4_cidr_range,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *AddTokenRequest) Reset() {
@@ -1471,6 +1488,20 @@ func (x *AddTokenRequest) GetLabels() map[string]string {
 		return x.Labels
 	}
 	return nil
+}
+
+func (x *AddTokenRequest) GetLeafZones() []string {
+	if x != nil {
+		return x.LeafZones
+	}
+	return nil
+}
+
+func (x *AddTokenRequest) GetLeafIpv4CidrRange() string {
+	if x != nil {
+		return x.LeafIpv4CidrRange
+	}
+	return ""
 }
 
 type AddTokenResponse struct {
@@ -2915,10 +2946,11 @@ const file_vnet_proto_rawDesc = "" +
 	"\rCatalogUpdate\x12+\n" +
 	"\x06config\x18\x01 \x01(\v2\x13.vnet.v1.VNetConfigR\x06config\x12-\n" +
 	"\x04apps\x18\x02 \x01(\v2\x19.vnet.v1.ListAppsResponseR\x04apps\x12,\n" +
-	"\x06leaves\x18\x03 \x03(\v2\x14.vnet.v1.LeafCatalogR\x06leaves\"i\n" +
+	"\x06leaves\x18\x03 \x03(\v2\x14.vnet.v1.LeafCatalogR\x06leaves\"\x83\x01\n" +
 	"\vLeafCatalog\x12+\n" +
 	"\x06config\x18\x01 \x01(\v2\x13.vnet.v1.VNetConfigR\x06config\x12-\n" +
-	"\x04apps\x18\x02 \x01(\v2\x19.vnet.v1.ListAppsResponseR\x04apps\"A\n" +
+	"\x04apps\x18\x02 \x01(\v2\x19.vnet.v1.ListAppsResponseR\x04apps\x12\x18\n" +
+	"\arefused\x18\x03 \x03(\tR\arefused\"A\n" +
 	"\x15CreateResourceRequest\x12\x12\n" +
 	"\x04yaml\x18\x01 \x01(\fR\x04yaml\x12\x14\n" +
 	"\x05force\x18\x02 \x01(\bR\x05force\"\xb8\x01\n" +
@@ -2961,14 +2993,17 @@ const file_vnet_proto_rawDesc = "" +
 	"\x04dial\x18\x01 \x01(\v2\x14.vnet.v1.DialRequestR\x04dial\x12+\n" +
 	"\x06result\x18\x02 \x01(\v2\x13.vnet.v1.DialResultR\x06result\x12\x12\n" +
 	"\x04data\x18\x03 \x01(\fR\x04data\x12\x10\n" +
-	"\x03eof\x18\x04 \x01(\bR\x03eof\"\xd3\x01\n" +
+	"\x03eof\x18\x04 \x01(\bR\x03eof\"\xa3\x02\n" +
 	"\x0fAddTokenRequest\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x1f\n" +
 	"\vttl_seconds\x18\x02 \x01(\x03R\n" +
 	"ttlSeconds\x12\x12\n" +
 	"\x04apps\x18\n" +
 	" \x03(\tR\x04apps\x12<\n" +
-	"\x06labels\x18\v \x03(\v2$.vnet.v1.AddTokenRequest.LabelsEntryR\x06labels\x1a9\n" +
+	"\x06labels\x18\v \x03(\v2$.vnet.v1.AddTokenRequest.LabelsEntryR\x06labels\x12\x1d\n" +
+	"\n" +
+	"leaf_zones\x18\f \x03(\tR\tleafZones\x12/\n" +
+	"\x14leaf_ipv4_cidr_range\x18\r \x01(\tR\x11leafIpv4CidrRange\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"K\n" +

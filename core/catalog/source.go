@@ -69,6 +69,7 @@ func (p *ProxySource) Watch(ctx context.Context, update func([]Cluster)) error {
 				// One leaf's bad config must not hide the others.
 				continue
 			}
+			leaf.Refused = l.GetRefused()
 			out = append(out, leaf)
 		}
 		update(out)

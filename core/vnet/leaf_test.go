@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vnetproject/vnet/core/cluster/auth"
 	"github.com/vnetproject/vnet/core/cluster/clustertest"
+	"github.com/vnetproject/vnet/core/cluster/resource"
 	"github.com/vnetproject/vnet/core/netcfg"
 	"github.com/vnetproject/vnet/core/vnet/vnettest"
 )
@@ -25,12 +25,13 @@ func TestSystemLeafCluster(t *testing.T) {
 	leaf := clustertest.Start(t, "leaf.test", "proxy.leaf.test",
 		clustertest.App{Name: "leaf-app", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "app.leaf-zone.test"},
 		clustertest.App{Name: "leaf-default", URI: "tcp://" + clustertest.EchoServer(t)})
-	clustertest.CreateResource(t, root.Admin(t), vnetConfig("", "root-zone.test"))
+	clustertest.CreateResource(t, root.Admin(t), vnetConfig("100.64.0.0/16", "root-zone.test"))
 	leafRange := netip.MustParsePrefix("100.70.0.0/16")
 	clustertest.CreateResource(t, leaf.Admin(t), vnetConfig(leafRange.String(), "leaf-zone.test"))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	token, _, err := root.Daemon.Auth().AddJoinToken(ctx, auth.TokenTypeTrustedCluster, time.Hour)
+	// The root grants the leaf its zone and range (else it drops them).
+	token, _, err := root.Daemon.Auth().AddLeafJoinToken(ctx, time.Hour, resource.LeafGrants{Zones: []string{"leaf-zone.test"}, IPv4CIDRRange: leafRange.String()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,11 @@ const (
 	// claim; the administrator for 'vnet ctl create'; "cluster.yaml" at
 	// start), Error the reason.
 	AppClaimRefused = "app.claim.refused"
+	// LeafClaimRefused: the root dropped a claim of a leaf cluster (a
+	// zone, its range, its proxy's host or an app's address) from what it
+	// sends its users; Error is the one-line reason. Written once per
+	// refusal, not at every catalog pass.
+	LeafClaimRefused = "leaf.claim.refused"
 	// Dropped: events were lost because the store could not keep up; Count
 	// says how many.
 	Dropped = "audit.dropped"

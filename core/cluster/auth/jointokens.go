@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/vnetproject/vnet/core/cluster/resource"
 )
 
 // Join token types: what a token lets its holder join as.
@@ -41,17 +43,15 @@ type JoinToken struct {
 	Expires time.Time `json:"expires"`
 	// Limits of an app token: what the agents joining with it may serve.
 	Limits AgentLimits `json:"limits,omitempty"`
+	// Grants are what a leaf joining with a trusted_cluster token may
+	// claim at first (see JoinLeaf); nil for none.
+	Grants *resource.LeafGrants `json:"grants,omitempty"`
 }
 
 // AddJoinToken creates a join token of typ valid for ttl (DefaultJoinTokenTTL
 // if zero). Only its SHA-256 is stored. A token may be redeemed by any
 // number of joiners until it expires, so one token can enrol a fleet.
 func (s *Service) AddJoinToken(ctx context.Context, typ string, ttl time.Duration) (token string, expires time.Time, err error) {
-	switch typ {
-	case TokenTypeApp, TokenTypeTrustedCluster:
-	default:
-		return "", time.Time{}, fmt.Errorf("token type %q: use %s or %s", typ, TokenTypeApp, TokenTypeTrustedCluster)
-	}
 	return s.addJoinToken(ctx, JoinToken{Type: typ}, ttl)
 }
 
@@ -64,8 +64,14 @@ func (s *Service) AddAppJoinToken(ctx context.Context, ttl time.Duration, limits
 	return s.addJoinToken(ctx, JoinToken{Type: TokenTypeApp, Limits: limits}, ttl)
 }
 
-// addJoinToken stores t (its type and limits set) with a new secret.
+// addJoinToken stores t (its type, and an app token's limits or a
+// trusted_cluster token's grants) with a new secret.
 func (s *Service) addJoinToken(ctx context.Context, t JoinToken, ttl time.Duration) (token string, expires time.Time, err error) {
+	switch t.Type {
+	case TokenTypeApp, TokenTypeTrustedCluster:
+	default:
+		return "", time.Time{}, fmt.Errorf("token type %q: use %s or %s", t.Type, TokenTypeApp, TokenTypeTrustedCluster)
+	}
 	switch {
 	case ttl == 0:
 		ttl = DefaultJoinTokenTTL

@@ -30,19 +30,39 @@ const (
 // Leaf is a leaf cluster that has joined this (root) cluster.
 type Leaf struct {
 	Name   string    `json:"name"`
-	Joined time.Time `json:"joined"`
+	Joined time.Time `json:"joined"` // the first join of this record: earlier leaves win conflicting claims
+	// Grants are what the root's admin lets this leaf claim besides its
+	// proxy's host.
+	Grants resource.LeafGrants `json:"grants"`
+}
+
+// AddLeafJoinToken creates a trusted_cluster join token whose leaves
+// start with grants (already checked by the caller against this cluster's
+// range and the other leaves').
+func (s *Service) AddLeafJoinToken(ctx context.Context, ttl time.Duration, grants resource.LeafGrants) (token string, expires time.Time, err error) {
+	if err := grants.CheckAndSetDefaults(); err != nil {
+		return "", time.Time{}, err
+	}
+	t := JoinToken{Type: TokenTypeTrustedCluster}
+	if len(grants.Zones) > 0 || grants.IPv4CIDRRange != "" {
+		t.Grants = &grants
+	}
+	return s.addJoinToken(ctx, t, ttl)
 }
 
 // JoinLeaf redeems a trusted_cluster join token for the leaf cluster
-// called name and signs a leaf certificate for pubDER (PKIX, DER). A leaf
-// that joins again (a new key, after its trust was removed) replaces its
-// record.
+// called name and signs a leaf certificate for pubDER (PKIX, DER). A new
+// leaf's record starts with the token's grants. A leaf that joins again
+// while its record exists (a new key) keeps the record: its grants, which
+// the root's admin may have changed since, and its place among the
+// leaves. After its trust was removed it starts anew.
 func (s *Service) JoinLeaf(ctx context.Context, token, name string, pubDER []byte) (certPEM []byte, err error) {
 	pub, err := x509.ParsePKIXPublicKey(pubDER)
 	if err != nil {
 		return nil, fmt.Errorf("public key: %w", err)
 	}
-	if _, err := s.lookupJoinToken(ctx, token, TokenTypeTrustedCluster); err != nil {
+	t, err := s.lookupJoinToken(ctx, token, TokenTypeTrustedCluster)
+	if err != nil {
 		return nil, err
 	}
 	if err := resource.CheckClusterName(name); err != nil {
@@ -51,11 +71,44 @@ func (s *Service) JoinLeaf(ctx context.Context, token, name string, pubDER []byt
 	if name == s.ca.ClusterName {
 		return nil, fmt.Errorf("leaf cluster name %q is this cluster's own name", name)
 	}
-	data, _ := json.Marshal(Leaf{Name: name, Joined: s.now().UTC()})
-	if err := s.store.Put(ctx, leavesPrefix+name, data); err != nil {
+	l := Leaf{Name: name, Joined: s.now().UTC()}
+	if t.Grants != nil {
+		l.Grants = *t.Grants
+	}
+	data, _ := json.Marshal(l)
+	if err := s.store.Create(ctx, leavesPrefix+name, data); err != nil && !errors.Is(err, store.ErrExists) {
 		return nil, fmt.Errorf("store leaf cluster: %w", err)
 	}
 	return s.ca.IssueUser(pub, Identity{User: LeafUserPrefix + name, Roles: []string{RoleLeaf}}, LeafCertTTL)
+}
+
+// SetLeafGrants replaces the grants of the leaf cluster called name.
+// grants must have been checked (LeafGrants.CheckAndSetDefaults and the
+// caller's checks against the other leaves).
+func (s *Service) SetLeafGrants(ctx context.Context, name string, grants resource.LeafGrants) error {
+	key := leavesPrefix + name
+	for {
+		old, err := s.store.Get(ctx, key)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("remote_cluster %q: no leaf cluster of that name has joined: %w", name, ErrNoSuchResource)
+		}
+		if err != nil {
+			return fmt.Errorf("load leaf cluster %q: %w", name, err)
+		}
+		var l Leaf
+		if err := json.Unmarshal(old, &l); err != nil {
+			return fmt.Errorf("stored leaf cluster %s is damaged: %w", name, err)
+		}
+		l.Grants = grants
+		data, _ := json.Marshal(l)
+		err = s.store.CompareAndSwap(ctx, key, old, data)
+		if !errors.Is(err, store.ErrConflict) {
+			if errors.Is(err, store.ErrNotFound) {
+				continue // removed meanwhile: say so above
+			}
+			return err
+		}
+	}
 }
 
 // ListLeaves returns the leaf clusters that have joined, by name.

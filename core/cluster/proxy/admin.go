@@ -36,7 +36,7 @@ func (c *clusterServer) CreateResource(ctx context.Context, req *api.CreateResou
 			out.Created, err = c.s.cfg.State.Create(ctx, r, req.GetForce())
 		}
 	case *resource.RemoteCluster:
-		err = fmt.Errorf("a remote_cluster is recorded when a leaf cluster joins: create a trusted_cluster on the leaf, with a token from 'vnet ctl tokens add --type=trusted_cluster'")
+		err = c.s.setRemoteCluster(ctx, r, req.GetForce()) // leaves.go
 	case *resource.App:
 		out.Created, err = c.s.createApp(ctx, r, req.GetForce())
 	default:

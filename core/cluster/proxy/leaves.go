@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/vnetproject/vnet/core/api"
+	"github.com/vnetproject/vnet/core/cluster/audit"
 	"github.com/vnetproject/vnet/core/cluster/auth"
 	"github.com/vnetproject/vnet/core/cluster/resource"
 	"github.com/vnetproject/vnet/core/relay"
@@ -48,12 +50,25 @@ type leafLink struct {
 	pending map[uint64]chan *api.LeafDescribeResult // guarded by mu; buffered 1
 }
 
+// How long a refused leaf claim is remembered: it is shown in
+// remote_cluster status while seen within refusalShown (a watching user's
+// catalog pass, or the admin's own at `ctl get`), and audited again only
+// after it was not seen for refusalMemory. At most maxRefusals lines are
+// remembered per leaf: a leaf that makes up ever new claims is not audited
+// beyond that (its users still get every line).
+const (
+	refusalShown  = 10 * watchInterval
+	refusalMemory = 10 * time.Minute
+	maxRefusals   = 1000
+)
+
 // leafHub holds the leaves connected to this proxy.
 type leafHub struct {
 	links linkSet[leafLink] // by leaf name
 
-	mu     sync.Mutex
-	nextID uint64 // guarded by mu
+	mu      sync.Mutex
+	nextID  uint64                          // guarded by mu
+	refused map[string]map[string]time.Time // guarded by mu; leaf name, refusal line: when last seen
 }
 
 func (h *leafHub) attach(l *leafLink) (old *leafLink) { return h.links.attach(l.name, l) }
@@ -230,17 +245,34 @@ func (s *Server) describe(ctx context.Context, l *leafLink, id auth.Identity) (*
 	}
 }
 
-// leafCatalogs is what id may reach in each leaf connected to this proxy.
-// A leaf that does not answer is left out (its apps stop resolving) and
-// logged.
+// leafCatalogs is what id may reach in each leaf connected to this proxy,
+// first joined first, each cut down to what the leaf may claim
+// (leafclaims.go). A leaf that does not answer is left out (its apps stop
+// resolving) and logged.
 func (s *Server) leafCatalogs(ctx context.Context, id auth.Identity) []*api.LeafCatalog {
+	if len(s.leaves.all()) == 0 {
+		return nil
+	}
+	leaves, cl, err := s.leafClaims(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.cfg.Logger.Warn("leaf catalogs", "err", err)
+		}
+		return nil
+	}
 	var out []*api.LeafCatalog
-	for _, l := range s.leaves.all() {
+	for _, lf := range leaves {
+		l := s.leaves.link(lf.Name)
+		if l == nil {
+			cl.reserve(lf) // its grants stay its own while it is away
+			continue
+		}
 		c, err := s.describe(ctx, l, id)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.cfg.Logger.Warn("describe leaf cluster", "leaf", l.name, "user", id.User, "err", err)
 			}
+			cl.reserve(lf)
 			continue
 		}
 		if c.GetApps() == nil {
@@ -251,8 +283,78 @@ func (s *Server) leafCatalogs(ctx context.Context, id auth.Identity) []*api.Leaf
 		if c.Apps.ProxyPublicAddr == "" {
 			c.Apps.ProxyPublicAddr = l.publicAddr
 		}
+		c.Refused = cl.admit(lf, c)
+		s.noteRefused(lf.Name, c.Refused)
 		out = append(out, c)
 	}
+	return out
+}
+
+// leafClaims returns the leaves that joined, first joined first, and a
+// pass of claims over what this cluster holds.
+func (s *Server) leafClaims(ctx context.Context) ([]auth.Leaf, *claims, error) {
+	leaves, err := s.cfg.Auth.ListLeaves(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	slices.SortStableFunc(leaves, func(a, b auth.Leaf) int { return a.Joined.Compare(b.Joined) })
+	cfg, err := s.cfg.State.VNetConfig(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	apps, err := s.cfg.State.Apps(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return leaves, newClaims(s.cfg.ClusterName, s.cfg.PublicAddr, cfg, apps), nil
+}
+
+// noteRefused remembers the refused claims of leaf and audits those not
+// seen within refusalMemory: once per refusal, not at every catalog pass.
+func (s *Server) noteRefused(leaf string, lines []string) {
+	now := time.Now()
+	var fresh []string
+	s.leaves.mu.Lock()
+	if s.leaves.refused == nil {
+		s.leaves.refused = map[string]map[string]time.Time{}
+	}
+	seen := s.leaves.refused[leaf]
+	if seen == nil {
+		seen = map[string]time.Time{}
+		s.leaves.refused[leaf] = seen
+	}
+	for line, t := range seen {
+		if now.Sub(t) > refusalMemory {
+			delete(seen, line)
+		}
+	}
+	for _, line := range lines {
+		if _, ok := seen[line]; !ok {
+			if len(seen) >= maxRefusals {
+				continue
+			}
+			fresh = append(fresh, line)
+		}
+		seen[line] = now
+	}
+	s.leaves.mu.Unlock()
+	for _, line := range fresh {
+		s.cfg.Logger.Info(audit.LeafClaimRefused, "leaf", leaf, "refused", line)
+		s.emit(audit.Event{Time: now, Type: audit.LeafClaimRefused, User: auth.LeafUserPrefix + leaf, Cluster: leaf, Error: line})
+	}
+}
+
+// recentRefused is what the root dropped of leaf's claims lately, sorted.
+func (s *Server) recentRefused(leaf string) []string {
+	s.leaves.mu.Lock()
+	defer s.leaves.mu.Unlock()
+	var out []string
+	for line, t := range s.leaves.refused[leaf] {
+		if time.Since(t) <= refusalShown {
+			out = append(out, line)
+		}
+	}
+	slices.Sort(out)
 	return out
 }
 
@@ -314,8 +416,13 @@ func (s *Server) checkRoleMap(ctx context.Context, tc *resource.TrustedCluster) 
 }
 
 // remoteClusters returns the leaves that joined (or the one called name)
-// as resources, with whether they are connected to this proxy.
+// as resources, with their grants, whether they are connected to this
+// proxy, and what of their claims this proxy drops. It makes a catalog
+// pass as the caller first, so that refusals show without a watching user.
 func (s *Server) remoteClusters(ctx context.Context, name string) ([]resource.Resource, error) {
+	if id, err := identityFrom(ctx); err == nil {
+		s.leafCatalogs(ctx, id)
+	}
 	leaves, err := s.cfg.Auth.ListLeaves(ctx)
 	if err != nil {
 		return nil, err
@@ -328,13 +435,70 @@ func (s *Server) remoteClusters(ctx context.Context, name string) ([]resource.Re
 		st := &resource.RemoteClusterStatus{Joined: lf.Joined}
 		if l := s.leaves.link(lf.Name); l != nil {
 			st.Connected, st.ProxyPublicAddr = true, l.publicAddr
+			st.Refused = s.recentRefused(lf.Name)
 		}
-		out = append(out, resource.NewRemoteCluster(lf.Name, st))
+		out = append(out, resource.NewRemoteCluster(lf.Name, lf.Grants, st))
 	}
 	if name != "" && len(out) == 0 {
 		return nil, fmt.Errorf("remote_cluster %q: %w", name, auth.ErrNoSuchResource)
 	}
 	return out, nil
+}
+
+// setRemoteCluster writes the grants of a leaf that has joined (vnet ctl
+// create -f, or edit remote_cluster/NAME); its status is read-only and
+// ignored.
+func (s *Server) setRemoteCluster(ctx context.Context, rc *resource.RemoteCluster, force bool) error {
+	leaves, err := s.cfg.Auth.ListLeaves(ctx)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(leaves, func(l auth.Leaf) bool { return l.Name == rc.Name() }) {
+		return fmt.Errorf("remote_cluster %q: no leaf cluster of that name has joined (a remote_cluster is recorded when a leaf joins with a token from 'vnet ctl tokens add --type=trusted_cluster'): %w", rc.Name(), auth.ErrNoSuchResource)
+	}
+	if !force {
+		return fmt.Errorf("remote_cluster %q already exists: use -f to overwrite its grants, or 'vnet ctl edit remote_cluster/%s'", rc.Name(), rc.Name())
+	}
+	cfg, err := s.cfg.State.VNetConfig(ctx)
+	if err != nil {
+		return err
+	}
+	if err := checkGrantedRange(rc.Spec.Grants.IPv4CIDRRange, rc.Name(), cfg.Spec.IPv4Prefix(), leaves); err != nil {
+		return &resource.ValidationError{Kind: resource.KindRemoteCluster, Name: rc.Name(), Field: "spec.grants.ipv4_cidr_range", Reason: err.Error()}
+	}
+	return s.cfg.Auth.SetLeafGrants(ctx, rc.Name(), rc.Spec.Grants)
+}
+
+// leafTokenGrants returns the leaf grants a token request asks for, or
+// nil if none.
+func leafTokenGrants(req *api.AddTokenRequest) *resource.LeafGrants {
+	if len(req.GetLeafZones()) == 0 && req.GetLeafIpv4CidrRange() == "" {
+		return nil
+	}
+	return &resource.LeafGrants{Zones: req.GetLeafZones(), IPv4CIDRRange: req.GetLeafIpv4CidrRange()}
+}
+
+// addLeafToken makes a trusted_cluster join token whose leaves start with
+// grants, refusing a range that overlaps this cluster's or a leaf's.
+func (s *Server) addLeafToken(ctx context.Context, typ string, ttl time.Duration, g resource.LeafGrants) (string, time.Time, error) {
+	if typ != auth.TokenTypeTrustedCluster {
+		return "", time.Time{}, fmt.Errorf("--zones and --range are grants to leaf clusters: use them with --type=%s", auth.TokenTypeTrustedCluster)
+	}
+	if err := g.CheckAndSetDefaults(); err != nil {
+		return "", time.Time{}, fmt.Errorf("token grants: %w", err)
+	}
+	cfg, err := s.cfg.State.VNetConfig(ctx)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	leaves, err := s.cfg.Auth.ListLeaves(ctx)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if err := checkGrantedRange(g.IPv4CIDRRange, "", cfg.Spec.IPv4Prefix(), leaves); err != nil {
+		return "", time.Time{}, fmt.Errorf("token grants: ipv4_cidr_range: %w", err)
+	}
+	return s.cfg.Auth.AddLeafJoinToken(ctx, ttl, g)
 }
 
 // removeRemoteCluster ends the trust of a leaf: its record goes, so its
@@ -346,5 +510,8 @@ func (s *Server) removeRemoteCluster(ctx context.Context, name string) error {
 	if l := s.leaves.link(name); l != nil {
 		l.end(fmt.Errorf("the trust of leaf cluster %s was removed", name))
 	}
+	s.leaves.mu.Lock()
+	delete(s.leaves.refused, name)
+	s.leaves.mu.Unlock()
 	return nil
 }

@@ -34,11 +34,16 @@ func (c *clusterServer) AddToken(ctx context.Context, req *api.AddTokenRequest) 
 	}
 	ttl := time.Duration(req.GetTtlSeconds()) * time.Second
 	limits := auth.AgentLimits{Apps: req.GetApps(), Labels: req.GetLabels()}
+	grants := leafTokenGrants(req)
 	var (
 		token   string
 		expires time.Time
 	)
 	switch {
+	case grants != nil && (len(limits.Apps) > 0 || len(limits.Labels) > 0):
+		err = fmt.Errorf("--apps and --labels limit tokens of type %s, --zones and --range tokens of type %s: not both", auth.TokenTypeApp, auth.TokenTypeTrustedCluster)
+	case grants != nil:
+		token, expires, err = c.s.addLeafToken(ctx, req.GetType(), ttl, *grants) // leaves.go
 	case len(limits.Apps) == 0 && len(limits.Labels) == 0:
 		token, expires, err = c.s.cfg.Auth.AddJoinToken(ctx, req.GetType(), ttl)
 	case req.GetType() != auth.TokenTypeApp:

@@ -194,13 +194,16 @@ spec:
 %s`, token, root.Addr, root.Daemon.Auth().CA().Pin(), roleMap)
 }
 
-func joinToken(t *testing.T, root *clustertest.Cluster) string {
+// joinToken makes a trusted_cluster token through the root's admin API,
+// granting its leaves zones and rng (none if empty).
+func joinToken(t *testing.T, root *clustertest.Cluster, rng string, zones ...string) string {
 	t.Helper()
-	token, _, err := root.Daemon.Auth().AddJoinToken(ctxFor(t), auth.TokenTypeTrustedCluster, time.Hour)
+	admin := api.NewClusterClient(clustertest.Dial(t, root.Admin(t)))
+	res, err := admin.AddToken(ctxFor(t), &api.AddTokenRequest{Type: auth.TokenTypeTrustedCluster, TtlSeconds: 3600, LeafZones: zones, LeafIpv4CidrRange: rng})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return token
+	return res.GetToken()
 }
 
 func remoteCluster(t *testing.T, admin api.ClusterClient, name string) (string, error) {
@@ -236,13 +239,15 @@ func TestLeafCluster(t *testing.T) {
 	root := clustertest.StartConfig(t, rootCfg)
 	rootAdmin := api.NewClusterClient(clustertest.Dial(t, root.Admin(t)))
 	create(t, rootAdmin, "kind: role\nversion: v1\nmetadata: {name: ops}\nspec: {allow: {app_labels: {'*': '*'}}}\n")
+	// Outside the leaf's range: a granted range must not overlap the root's.
+	create(t, rootAdmin, "kind: vnet_config\nversion: v1\nmetadata: {name: vnet-config}\nspec: {ipv4_cidr_range: 100.64.0.0/16}\n")
 	alice := root.AddUser(t, "alice", "dev")
 	bob := root.AddUser(t, "bob", "ops")
 
 	leafCfg := clustertest.Config(t, "leaf.test", "proxy.leaf.test",
-		clustertest.App{Name: "leaf-app", URI: "tcp://" + clustertest.GreeterServer(t, "leaf"), PublicAddr: "leaf-app.leaf.test", Labels: map[string]string{"env": "dev"}},
-		clustertest.App{Name: "leaf-prod", URI: "tcp://" + clustertest.GreeterServer(t, "prod"), PublicAddr: "leaf-prod.leaf.test", Labels: map[string]string{"env": "prod"}},
-		clustertest.App{Name: "leaf-echo", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "leaf-echo.leaf.test", Labels: map[string]string{"env": "dev"}})
+		clustertest.App{Name: "leaf-app", URI: "tcp://" + clustertest.GreeterServer(t, "leaf"), Labels: map[string]string{"env": "dev"}},
+		clustertest.App{Name: "leaf-prod", URI: "tcp://" + clustertest.GreeterServer(t, "prod"), PublicAddr: "leaf-prod.leaf.company.test", Labels: map[string]string{"env": "prod"}},
+		clustertest.App{Name: "leaf-echo", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "leaf-echo.leaf.company.test", Labels: map[string]string{"env": "dev"}})
 	leaf := startNode(t, leafCfg)
 	leafAdmin := leaf.admin(t)
 	create(t, leafAdmin, "kind: role\nversion: v1\nmetadata: {name: leaf-dev}\nspec: {allow: {app_labels: {env: dev}}}\n")
@@ -253,7 +258,9 @@ func TestLeafCluster(t *testing.T) {
 	if want := `spec.role_map[0].local: role "typo" does not exist`; err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("a role map to an unknown role: %v; want %q", err, want)
 	}
-	create(t, leafAdmin, trustedCluster(root, joinToken(t, root), roleMap))
+	// The token grants the leaf its zone and range: without them the
+	// root would drop both.
+	create(t, leafAdmin, trustedCluster(root, joinToken(t, root, "100.70.0.0/16", "leaf.company.test"), roleMap))
 
 	aw, bw := watch(t, alice), watch(t, bob)
 	outer := t // what lives past a subtest is started with the test's t
@@ -341,7 +348,7 @@ func TestLeafCluster(t *testing.T) {
 		if _, err := remoteCluster(t, rootAdmin, "leaf.test"); err == nil {
 			t.Error("remote_cluster still listed")
 		}
-		create(t, leafAdmin, trustedCluster(root, joinToken(t, root), roleMap))
+		create(t, leafAdmin, trustedCluster(root, joinToken(t, root, "100.70.0.0/16", "leaf.company.test"), roleMap))
 		aw.waitFor(t, "leaf-app back with a new token", hasLeafApps("leaf.test", "leaf-app", "leaf-echo"))
 	})
 	t.Run("removing the trusted_cluster on the leaf disconnects", func(t *testing.T) {

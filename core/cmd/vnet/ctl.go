@@ -26,7 +26,7 @@ const ctlUsage = `vnet ctl [--config FILE | --identity DIR] COMMAND
   users add NAME [--roles=a,b] | users ls | users rm NAME
   audit [--since 1h] [--until TIME] [--user NAME] [--app NAME] [--limit N] [--format text|json]
   status
-  tokens add --type=app|trusted_cluster [--ttl=30m] [--apps=GLOB,...] [--labels=k=v,...] | tokens ls
+  tokens add --type=app|trusted_cluster [--ttl=30m] [--apps=GLOB,...] [--labels=k=v,...] [--zones=a.test,b.test --range=CIDR] | tokens ls
   agents ls | agents rm ID               App Service agents; rm cuts the agent and its apps at once
 KIND: ` + "app, role, user, vnet_config, trusted_cluster (on a leaf), remote_cluster (on a root; plural forms work too)"
 

@@ -3,6 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +15,7 @@ import (
 
 	"github.com/vnetproject/vnet/core/cluster/clustertest"
 	"github.com/vnetproject/vnet/core/cluster/daemon"
+	"github.com/vnetproject/vnet/core/cluster/resource"
 )
 
 // runCtlTest runs `vnet ctl` against c with env set, and returns what it
@@ -94,7 +99,11 @@ func TestCtl(t *testing.T) {
 		{name: "rm a role held by nobody", args: []string{"rm", "role/prod-only"}, want: `role "prod-only" has been removed`},
 		{name: "rm vnet_config", args: []string{"rm", "vnet_config"}, want: "vnet_config has been reset to the default"},
 		{name: "users rm", args: []string{"users", "rm", "bob"}, want: `user "bob" has been removed`},
-		{name: "no leaf clusters", args: []string{"get", "remote_clusters", "--format", "text"}, want: "NAME  STATUS  PROXY  JOINED"},
+		{name: "a leaf token with grants", args: []string{"tokens", "add", "--type=trusted_cluster", "--zones=leafcorp.test,eu.test", "--range=10.70.0.0/16"}, want: "kind: trusted_cluster"},
+		{name: "grants are for leaves", args: []string{"tokens", "add", "--type=app", "--zones=leafcorp.test"}, err: true, want: "--zones and --range are grants to leaf clusters"},
+		{name: "a granted range inside the root's", args: []string{"tokens", "add", "--type=trusted_cluster", "--range=100.65.0.0/16"}, err: true, want: "100.65.0.0/16 overlaps this cluster's range 100.64.0.0/10"},
+		{name: "a bad granted zone", args: []string{"tokens", "add", "--type=trusted_cluster", "--zones=test"}, err: true, want: `zones[0]: "test" is a single label`},
+		{name: "no leaf clusters", args: []string{"get", "remote_clusters", "--format", "text"}, want: "NAME  STATUS  PROXY  JOINED  GRANTS  REFUSED"},
 		{name: "rm an unknown leaf", args: []string{"rm", "remote_cluster/nope"}, err: true, want: `remote_cluster "nope": not found`},
 		{name: "no trusted clusters", args: []string{"get", "trusted_clusters", "--format", "text"}, want: "NAME  ENABLED  ROOT PROXY  ROLE MAP"},
 		{name: "audit table", args: []string{"audit", "--since", "1h"}, want: "TIME  EVENT"},
@@ -143,5 +152,47 @@ func TestParseWhen(t *testing.T) {
 				t.Errorf("parseWhen(%q) = %v, want %v", tt.in, time.Unix(0, got), tt.want)
 			}
 		})
+	}
+}
+
+// TestCtlRemoteClusterGrants: a leaf's grants come from its token, show in
+// `get remote_clusters` and change with `edit` (without its read-only
+// status).
+func TestCtlRemoteClusterGrants(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	c := clustertest.Start(t, "root.test", "proxy.root.test")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	token, _, err := c.Daemon.Auth().AddLeafJoinToken(ctx, time.Hour, resource.LeafGrants{Zones: []string{"leafcorp.test"}, IPv4CIDRRange: "10.70.0.0/16"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if _, err := c.Daemon.Auth().JoinLeaf(ctx, token, "leaf.test", pub); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCtlTest(t, c, nil, "get", "remote_clusters", "--format", "text")
+	if err != nil || !strings.Contains(out, "leafcorp.test,10.70.0.0/16  0") {
+		t.Fatalf("get remote_clusters = %q, %v; want the token's grants", out, err)
+	}
+	editor := editorScript(t, `if grep -q status: "$1"; then exit 1; fi; sed -i 's#10.70.0.0/16#10.71.0.0/16#' "$1"`)
+	out, err = runCtlTest(t, c, map[string]string{"EDITOR": editor, "VISUAL": ""}, "edit", "remote_cluster/leaf.test")
+	if err != nil || !strings.Contains(out, `remote_cluster "leaf.test" has been updated`) {
+		t.Fatalf("edit = %q, %v", out, err)
+	}
+	out, err = runCtlTest(t, c, nil, "get", "remote_cluster/leaf.test")
+	if err != nil || !strings.Contains(out, "ipv4_cidr_range: 10.71.0.0/16") {
+		t.Fatalf("after edit: %q, %v", out, err)
+	}
+	f := filepath.Join(t.TempDir(), "rc.yaml")
+	if err := os.WriteFile(f, []byte("kind: remote_cluster\nversion: v1\nmetadata: {name: leaf.test}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runCtlTest(t, c, nil, "create", f); err == nil || !strings.Contains(err.Error(), "use -f to overwrite") {
+		t.Fatalf("create without -f: %v", err)
 	}
 }

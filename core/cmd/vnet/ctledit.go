@@ -76,7 +76,7 @@ func ctlEdit(ctx context.Context, c *ctlClient, args []string) error {
 }
 
 // fetchForEdit returns the resource as the YAML a person edits: a user's
-// read-only status is left out.
+// or a remote_cluster's read-only status is left out.
 func fetchForEdit(ctx context.Context, c *ctlClient, kind, name string) ([]byte, error) {
 	ctx, cancel := rpcContext(ctx)
 	defer cancel()
@@ -91,8 +91,11 @@ func fetchForEdit(ctx context.Context, c *ctlClient, kind, name string) ([]byte,
 	if err != nil {
 		return nil, fmt.Errorf("the cluster sent a resource this vnet cannot read: %w", err)
 	}
-	if u, ok := r.(*resource.User); ok {
-		u.Status = nil
+	switch r := r.(type) {
+	case *resource.User:
+		r.Status = nil
+	case *resource.RemoteCluster:
+		r.Status = nil
 	}
 	return resource.Marshal(r)
 }

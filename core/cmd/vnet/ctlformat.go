@@ -57,7 +57,7 @@ func writeTable(w io.Writer, kind string, rs []resource.Resource) error {
 	case resource.KindTrustedCluster:
 		row("NAME", "ENABLED", "ROOT PROXY", "ROLE MAP")
 	case resource.KindRemoteCluster:
-		row("NAME", "STATUS", "PROXY", "JOINED")
+		row("NAME", "STATUS", "PROXY", "JOINED", "GRANTS", "REFUSED")
 	}
 	for _, r := range rs {
 		switch r := r.(type) {
@@ -96,7 +96,15 @@ func writeTable(w io.Writer, kind string, rs []resource.Resource) error {
 				}
 				proxy, joined = orDash(st.ProxyPublicAddr), st.Joined.Local().Format(time.DateTime)
 			}
-			row(r.Name(), state, proxy, joined)
+			grants := strings.Join(r.Spec.Grants.Zones, ",")
+			if rng := r.Spec.Grants.IPv4CIDRRange; rng != "" {
+				grants = strings.TrimPrefix(grants+","+rng, ",")
+			}
+			refused := 0
+			if r.Status != nil {
+				refused = len(r.Status.Refused)
+			}
+			row(r.Name(), state, proxy, joined, orDash(grants), fmt.Sprint(refused))
 		}
 	}
 	return tw.Flush()

@@ -11,7 +11,7 @@ import (
 	"github.com/vnetproject/vnet/core/api"
 )
 
-const tokensUsage = "vnet ctl tokens add --type=app|trusted_cluster [--ttl=30m] [--apps=GLOB,...] [--labels=k=v,...] | tokens ls"
+const tokensUsage = "vnet ctl tokens add --type=app|trusted_cluster [--ttl=30m] [--apps=GLOB,...] [--labels=k=v,...] [--zones=a.test,b.test --range=CIDR] | tokens ls"
 
 // ctlTokens makes and lists join tokens.
 func ctlTokens(ctx context.Context, c *ctlClient, args []string) error {
@@ -27,6 +27,8 @@ func ctlTokens(ctx context.Context, c *ctlClient, args []string) error {
 		ttl := fs.Duration("ttl", 30*time.Minute, "how long the token can be used")
 		apps := fs.String("apps", "", "type app: the agents may serve only apps whose names match one of these comma-separated globs (db-*,web)")
 		labels := fs.String("labels", "", "type app: the agents may serve only apps with all these labels (env=dev,team=db)")
+		zones := fs.String("zones", "", "trusted_cluster: DNS zones the joining leaf may claim besides its proxy's host (comma-separated)")
+		rng := fs.String("range", "", "trusted_cluster: the IPv4 range the joining leaf may use (else its apps take this cluster's range)")
 		pos, err := parseInterspersed(fs, args[1:])
 		if err != nil {
 			return err
@@ -37,7 +39,7 @@ func ctlTokens(ctx context.Context, c *ctlClient, args []string) error {
 		if *ttl <= 0 {
 			return fmt.Errorf("--ttl %v: must be positive", *ttl)
 		}
-		req := &api.AddTokenRequest{Type: *typ, TtlSeconds: int64(ttl.Seconds()), Apps: splitList(*apps)}
+		req := &api.AddTokenRequest{Type: *typ, TtlSeconds: int64(ttl.Seconds()), Apps: splitList(*apps), LeafZones: splitList(*zones), LeafIpv4CidrRange: *rng}
 		if req.Labels, err = parseLabels(*labels); err != nil {
 			return err
 		}
