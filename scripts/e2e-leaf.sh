@@ -16,7 +16,7 @@ source "$(dirname "$0")/lib/checks.sh"
 
 ROOT_RANGE=100.64.0.0/16
 LEAF_RANGE=100.70.0.0/16
-# Another profile's range may not overlap the root's 100.64.0.0/10 (the
+# Another profile's range may not overlap the root's or the leaf's (the
 # laptop refuses it): the second root takes private space.
 ROOT2_RANGE=10.80.0.0/16
 
