@@ -54,7 +54,7 @@ check "the root's app still works" outputs '^hello from tcp-app$' fetch tcp-app.
 expect_fail "vnet logout of a cluster not logged in to says so" 'not logged in to' in_user "$VNET" logout --proxy="$ROOT2"
 
 log "a certificate that expires during the run (cert_ttl 1m)"
-check "login to the second root again with the password" in_user "$VNET" login --proxy="$ROOT2" --user=alice --password-file="$WORK/alice-pw"
+check "login to the second root again with the password (the CA is pinned again: the logout removed it)" in_user "$VNET" login --proxy="$ROOT2" --user=alice --password-file="$WORK/alice-pw" --ca-pin="$ROOT2_PIN"
 wait_for "the second root's app after the re-login" root2_works
 expired() { in_user "$VNET" status --state-dir "$WORK/state" | grep -q 'certificate expired at'; }
 for _ in $(seq 90); do expired && break; sleep 1; done
