@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"golang.org/x/net/publicsuffix"
+
+	"github.com/vnetproject/vnet/core/dnsname"
 )
 
 // maxNameLen is the longest DNS name in text form (RFC 1035 section 2.3.4).
@@ -39,7 +41,7 @@ func checkDomainSyntax(d string) string {
 		return fmt.Sprintf("%d characters is longer than a DNS name may be", len(d))
 	}
 	for _, l := range strings.Split(d, ".") {
-		if l == "" || len(l) > maxLabelLen {
+		if l == "" || len(l) > dnsname.MaxLabelLen {
 			return fmt.Sprintf("%q is not a DNS name (empty or over-long label)", d)
 		}
 		for _, r := range l {

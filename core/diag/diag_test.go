@@ -144,7 +144,7 @@ func TestRefusedShown(t *testing.T) {
 		{Cluster: "proxy.bad.test:3084", ClusterName: "bad.test", Kind: catalog.KindRange, Claim: "100.100.0.0/16", Reason: "overlaps 100.64.0.0/10"},
 	}
 	st.Apps = append(st.Apps, vnet.AppStatus{ClusterID: "proxy.bad.test:3084", Cluster: "bad.test", Name: "bad-app", PublicAddr: "bad-app.test", Unreachable: "its zone test was refused: test is a public suffix"})
-	st.Apps = append(st.Apps, vnet.AppStatus{ClusterID: "proxy.root.test:3080", Cluster: "root.test", Name: "my_app", Unreachable: `app name "my_app" is not a DNS label (contains '_'): it needs a public_addr`})
+	st.Apps = append(st.Apps, vnet.AppStatus{ClusterID: "proxy.root.test:3080", Cluster: "root.test", Name: "my_app", Unreachable: `app name "my_app" is not a DNS label (it contains '_'; use letters, digits and '-'): it needs a public_addr`})
 	checks := Refused(st)
 	if c := checks[len(checks)-1]; len(checks) != 3 || c.OK || c.Name != "app my_app of root.test" || !strings.Contains(c.Detail, "not a DNS label") {
 		t.Fatalf("Refused = %+v, want my_app last", checks)

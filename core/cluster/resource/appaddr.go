@@ -3,6 +3,8 @@ package resource
 import (
 	"fmt"
 	"net"
+
+	"github.com/vnetproject/vnet/core/dnsname"
 )
 
 // An app's address is the DNS name clients reach it at: spec.public_addr,
@@ -18,29 +20,10 @@ func (a *App) CheckNew() error {
 	if a.Spec.PublicAddr != "" {
 		return nil
 	}
-	if reason := checkDNSLabel(normalizeDNSName(a.Metadata.Name)); reason != "" {
+	if reason := dnsname.CheckLabel(normalizeDNSName(a.Metadata.Name)); reason != "" {
 		return newError(KindApp, a.Metadata.Name, "", "metadata.name %q is not a DNS label (%s): set spec.public_addr or rename the app", a.Metadata.Name, reason)
 	}
 	return nil
-}
-
-// checkDNSLabel returns why the lower-cased label is not one DNS label
-// (letters, digits, '-', not at either end, 1-63 bytes), or "".
-func checkDNSLabel(l string) string {
-	switch {
-	case l == "":
-		return "it is empty"
-	case len(l) > maxDNSLabelLen:
-		return fmt.Sprintf("%d bytes, at most %d", len(l), maxDNSLabelLen)
-	case l[0] == '-' || l[len(l)-1] == '-':
-		return "it starts or ends with '-'"
-	}
-	for _, r := range l {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
-			return fmt.Sprintf("it contains %q; use letters, digits and '-'", r)
-		}
-	}
-	return ""
 }
 
 // ProxyHost returns the host of a proxy public address (host:port, or a
