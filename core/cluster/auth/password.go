@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"runtime"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
@@ -46,11 +48,104 @@ func CheckPassword(password string) error {
 	return nil
 }
 
-func hashPassword(password string) ([]byte, error) {
+// Limits on the other fields of a login, checked before anything else is
+// done with them. A user name is at most 64 bytes (resource.CheckUserName);
+// a sign-up token is 32 hex digits; a public key in PKIX DER is a few
+// hundred bytes even for RSA-4096.
+const (
+	MaxUserNameLen  = 64
+	MaxTokenLen     = 128
+	MaxPublicKeyLen = 4096
+)
+
+// checkLoginRequest returns one line saying which field of a login is too
+// long, or nil. It does not echo the field: it comes from anyone.
+func checkLoginRequest(user, token, password, newPassword string, pubDER []byte) error {
+	for _, f := range []struct {
+		what     string
+		len, max int
+	}{
+		{"user name", len(user), MaxUserNameLen},
+		{"token", len(token), MaxTokenLen},
+		{"password", len(password), MaxPasswordLen},
+		{"new password", len(newPassword), MaxPasswordLen},
+		{"public key", len(pubDER), MaxPublicKeyLen},
+	} {
+		if f.len > f.max {
+			return fmt.Errorf("%s is too long (%d bytes, at most %d)", f.what, f.len, f.max)
+		}
+	}
+	return nil
+}
+
+// ErrLoginBusy: the proxy is checking as many passwords as it may at once
+// and the caller waited long enough for a turn.
+var ErrLoginBusy = errors.New("the cluster is checking too many logins at once: try again in a moment")
+
+// bcryptPool bounds the bcrypt work one proxy does at once: each hash or
+// comparison costs tens of milliseconds of CPU, and a flood of logins
+// must not starve everything else. Callers over the bound wait their turn
+// up to maxWait (or their context), then get ErrLoginBusy.
+type bcryptPool struct {
+	slots   chan struct{} // one token per bcrypt call in flight; never nil
+	maxWait time.Duration
+	// compare and generate are bcrypt's; tests count or hold the calls.
+	compare  func(hash, password []byte) error
+	generate func(password []byte, cost int) ([]byte, error)
+}
+
+func newBcryptPool(n int) *bcryptPool {
+	return &bcryptPool{
+		slots:    make(chan struct{}, n),
+		maxWait:  10 * time.Second,
+		compare:  bcrypt.CompareHashAndPassword,
+		generate: bcrypt.GenerateFromPassword,
+	}
+}
+
+// defaultBcryptSlots leaves the other cores to the proxy's data path on a
+// big machine and still runs two logins at once on a small one.
+func defaultBcryptSlots() int { return max(2, runtime.GOMAXPROCS(0)/2) }
+
+func (p *bcryptPool) acquire(ctx context.Context) error {
+	select {
+	case p.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(p.maxWait)
+	defer t.Stop()
+	select {
+	case p.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ErrLoginBusy
+	case <-t.C:
+		return ErrLoginBusy
+	}
+}
+
+func (p *bcryptPool) release() { <-p.slots }
+
+// compareHash checks password against hash in a bcrypt slot.
+func (p *bcryptPool) compareHash(ctx context.Context, hash []byte, password string) (match bool, err error) {
+	if err := p.acquire(ctx); err != nil {
+		return false, err
+	}
+	defer p.release()
+	return p.compare(hash, []byte(password)) == nil, nil
+}
+
+// hashPassword checks password and hashes it in a bcrypt slot.
+func (p *bcryptPool) hashPassword(ctx context.Context, password string) ([]byte, error) {
 	if err := CheckPassword(password); err != nil {
 		return nil, err
 	}
-	h, err := bcrypt.GenerateFromPassword([]byte(password), bcryptCost)
+	if err := p.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer p.release()
+	h, err := p.generate([]byte(password), bcryptCost)
 	if err != nil {
 		return nil, fmt.Errorf("hash password: %w", err)
 	}
@@ -58,19 +153,24 @@ func hashPassword(password string) ([]byte, error) {
 }
 
 // LoginWithPassword checks user's password and signs a client certificate
-// for pubDER (PKIX, DER). Failed logins are limited per user and per
-// source address (the caller's IP); over the limit it returns an error
-// matching ErrTooManyLogins without checking the password. A wrong
-// password, an unknown user and a user without a password all fail with
-// ErrInvalidLogin.
+// for pubDER (PKIX, DER). Logins are limited per user and source address
+// (the caller's IP) and per user overall; the attempt is counted before
+// the password is checked, and over the limit it returns an error matching
+// ErrTooManyLogins without checking it. A wrong password, an unknown user
+// and a user without a password all fail with ErrInvalidLogin.
 func (s *Service) LoginWithPassword(ctx context.Context, user, password string, pubDER []byte, source string) ([]byte, Identity, error) {
+	if err := checkLoginRequest(user, "", password, "", pubDER); err != nil {
+		return nil, Identity{}, err
+	}
 	pub, err := x509.ParsePKIXPublicKey(pubDER)
 	if err != nil {
 		return nil, Identity{}, fmt.Errorf("public key: %w", err)
 	}
-	if err := s.limiter.check(s.now(), user, source); err != nil {
+	res, err := s.limiter.reserve(s.now(), user, source)
+	if err != nil {
 		return nil, Identity{}, err
 	}
+	defer res.release() // if nothing settled it: no password was checked
 	u, err := s.GetUser(ctx, user)
 	if err != nil && !errors.Is(err, ErrUnknownUser) {
 		return nil, Identity{}, err
@@ -79,10 +179,14 @@ func (s *Service) LoginWithPassword(ctx context.Context, user, password string, 
 	if len(hash) == 0 {
 		hash = dummyHash
 	}
-	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || len(u.PasswordHash) == 0 {
-		s.limiter.failed(s.now(), user, source)
+	match, err := s.bcrypt.compareHash(ctx, hash, password)
+	if err != nil {
+		return nil, Identity{}, err
+	}
+	ok := match && len(u.PasswordHash) > 0
+	res.settle(ok)
+	if !ok {
 		return nil, Identity{}, ErrInvalidLogin
 	}
-	s.limiter.succeeded(user)
 	return s.issue(pub, u)
 }

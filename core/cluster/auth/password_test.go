@@ -2,7 +2,6 @@ package auth
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -75,62 +74,3 @@ func TestPasswordLogin(t *testing.T) {
 	}
 }
 
-func TestLoginRateLimit(t *testing.T) {
-	s, ctx := newTestService(t)
-	_, pub := newPub(t)
-	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	s.now = func() time.Time { return now }
-	for _, name := range []string{"alice", "bob"} {
-		token, _, err := s.AddUser(ctx, name, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := s.LoginWithToken(ctx, name, token, "correct horse", pub, ""); err != nil {
-			t.Fatal(err)
-		}
-	}
-	login := func(user, pw, addr string) error {
-		_, _, err := s.LoginWithPassword(ctx, user, pw, pub, addr)
-		return err
-	}
-	for i := 0; i < maxUserFailures; i++ {
-		if err := login("alice", "wrong horse!", "192.0.2.1"); !errors.Is(err, ErrInvalidLogin) {
-			t.Fatalf("failure %d: %v", i, err)
-		}
-		now = now.Add(time.Second)
-	}
-	// The first failure was maxUserFailures seconds ago.
-	want := fmt.Sprintf("too many failed logins, try again in %d s", int((loginWindow - maxUserFailures*time.Second).Seconds()))
-	if err := login("alice", "correct horse", "192.0.2.2"); !errors.Is(err, ErrTooManyLogins) || err.Error() != want {
-		t.Fatalf("right password after %d failures: %v; want %q", maxUserFailures, err, want)
-	}
-	if err := login("bob", "correct horse", "192.0.2.1"); err != nil {
-		t.Fatalf("another user from the same address: %v", err)
-	}
-	now = now.Add(loginWindow)
-	if err := login("alice", "correct horse", "192.0.2.2"); err != nil {
-		t.Fatalf("after the window: %v", err)
-	}
-
-	// Per address: many names from one address.
-	for i := 0; i < maxAddrFailures; i++ {
-		_ = login("user"+string(rune('a'+i)), "x", "192.0.2.9")
-	}
-	if err := login("bob", "correct horse", "192.0.2.9"); !errors.Is(err, ErrTooManyLogins) {
-		t.Fatalf("address after %d failures: %v, want too many failed logins", maxAddrFailures, err)
-	}
-	if err := login("bob", "correct horse", "192.0.2.10"); err != nil {
-		t.Fatalf("same user from another address: %v", err)
-	}
-}
-
-func TestLimiterMemoryIsBounded(t *testing.T) {
-	l := newLoginLimiter()
-	now := time.Now()
-	for i := 0; i < maxLimiterKeys*2; i++ {
-		l.failed(now, "u"+strings.Repeat("x", i%7)+string(rune(i)), "")
-	}
-	if n := len(l.fails); n > maxLimiterKeys {
-		t.Fatalf("limiter holds %d keys, bound %d", n, maxLimiterKeys)
-	}
-}

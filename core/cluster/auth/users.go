@@ -48,6 +48,7 @@ type Service struct {
 	certTTL time.Duration
 	now     func() time.Time
 	limiter *loginLimiter // never nil
+	bcrypt  *bcryptPool   // never nil
 }
 
 // NewService returns the Auth Service over st, signing with ca.
@@ -58,7 +59,7 @@ func NewService(st store.Store, ca *CA, certTTL time.Duration) (*Service, error)
 	if certTTL <= 0 {
 		certTTL = DefaultCertTTL
 	}
-	return &Service{store: st, ca: ca, certTTL: certTTL, now: time.Now, limiter: newLoginLimiter()}, nil
+	return &Service{store: st, ca: ca, certTTL: certTTL, now: time.Now, limiter: newLoginLimiter(), bcrypt: newBcryptPool(defaultBcryptSlots())}, nil
 }
 
 // CA returns the cluster's certificate authority.
@@ -142,57 +143,71 @@ func (s *Service) GetUser(ctx context.Context, name string) (User, error) {
 // LoginWithToken redeems a one-time token of user and signs a client
 // certificate for the public key pubDER (PKIX, DER). A non-empty
 // newPassword becomes the user's password; it is checked before the token
-// is spent, so a weak one does not cost the token. source is the caller's
-// address, for the limit on failed logins. Every other failure looks the
-// same to the caller so that names and tokens cannot be probed.
+// is spent, so a weak one does not cost the token. The attempt is counted
+// (source is the caller's address) and the token checked before the new
+// password is hashed: nothing costly happens for a caller without a valid
+// token. Every other failure looks the same to the caller so that names
+// and tokens cannot be probed.
 func (s *Service) LoginWithToken(ctx context.Context, user, token, newPassword string, pubDER []byte, source string) (certPEM []byte, id Identity, err error) {
+	if err := checkLoginRequest(user, token, "", newPassword, pubDER); err != nil {
+		return nil, Identity{}, err
+	}
 	pub, err := x509.ParsePKIXPublicKey(pubDER)
 	if err != nil {
 		return nil, Identity{}, fmt.Errorf("public key: %w", err)
 	}
-	var hash []byte
 	if newPassword != "" {
-		if hash, err = hashPassword(newPassword); err != nil {
+		if err := CheckPassword(newPassword); err != nil {
 			return nil, Identity{}, err
 		}
 	}
-	if err := s.limiter.check(s.now(), user, source); err != nil {
+	res, err := s.limiter.reserve(s.now(), user, source)
+	if err != nil {
 		return nil, Identity{}, err
 	}
-	u, err := s.redeemToken(ctx, user, token)
+	defer res.release() // if nothing settled it: the token was not checked
+	key, ok := s.validToken(ctx, user, token)
+	if !ok {
+		res.settle(false)
+		return nil, Identity{}, ErrInvalidLogin
+	}
+	var hash []byte
+	if newPassword != "" {
+		if hash, err = s.bcrypt.hashPassword(ctx, newPassword); err != nil {
+			return nil, Identity{}, err // the token is not spent: try again
+		}
+	}
+	// Delete is atomic: of two logins racing with one token, one wins.
+	if err := s.store.Delete(ctx, key); err != nil {
+		res.settle(false)
+		return nil, Identity{}, ErrInvalidLogin
+	}
+	res.settle(true)
+	u, err := s.GetUser(ctx, user)
 	if err != nil {
-		s.limiter.failed(s.now(), user, source)
-		return nil, Identity{}, err
+		return nil, Identity{}, ErrInvalidLogin
 	}
 	if hash != nil {
 		if u, err = s.updateUser(ctx, user, func(u *User) error { u.PasswordHash = hash; return nil }); err != nil {
 			return nil, Identity{}, fmt.Errorf("set password: %w", err)
 		}
 	}
-	s.limiter.succeeded(user)
 	return s.issue(pub, u)
 }
 
-// redeemToken spends user's one-time token and returns the user.
-func (s *Service) redeemToken(ctx context.Context, user, token string) (User, error) {
-	key := tokensPrefix + hashToken(token)
+// validToken returns the store key of user's unexpired one-time token, or
+// false; it does not spend it.
+func (s *Service) validToken(ctx context.Context, user, token string) (key string, ok bool) {
+	key = tokensPrefix + hashToken(token)
 	data, err := s.store.Get(ctx, key)
 	if err != nil {
-		return User{}, ErrInvalidLogin
+		return "", false
 	}
 	var t signupToken
 	if json.Unmarshal(data, &t) != nil || t.User != user || s.now().After(t.Expires) {
-		return User{}, ErrInvalidLogin
+		return "", false
 	}
-	// Delete is atomic: of two logins racing with one token, one wins.
-	if err := s.store.Delete(ctx, key); err != nil {
-		return User{}, ErrInvalidLogin
-	}
-	u, err := s.GetUser(ctx, user)
-	if err != nil {
-		return User{}, ErrInvalidLogin
-	}
-	return u, nil
+	return key, true
 }
 
 // issue signs a certificate for pub carrying u's name and roles.
@@ -275,7 +290,7 @@ func (s *Service) RemoveUser(ctx context.Context, name string) error {
 			}
 		}
 	}
-	s.limiter.succeeded(name) // a new user of that name starts afresh
+	s.limiter.forgetUser(name) // a new user of that name starts afresh
 	return nil
 }
 
