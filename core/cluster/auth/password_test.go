@@ -73,4 +73,3 @@ func TestPasswordLogin(t *testing.T) {
 		})
 	}
 }
-
