@@ -73,7 +73,7 @@ type agentServer struct {
 func (a *agentServer) Join(ctx context.Context, req *api.JoinRequest) (*api.JoinResponse, error) {
 	cert, agent, err := a.s.cfg.Auth.JoinAgent(ctx, req.GetToken(), req.GetHostName(), req.GetPublicKey())
 	if err != nil {
-		a.s.cfg.Logger.Info("agent join failed", "host", req.GetHostName(), "addr", peerAddr(ctx), "err", err)
+		a.s.cfg.Logger.Info("agent join failed", "host", clip(req.GetHostName()), "addr", peerAddr(ctx), "err", err)
 		if errors.Is(err, auth.ErrInvalidJoinToken) {
 			return nil, status.Error(codes.Unauthenticated, err.Error())
 		}

@@ -111,6 +111,8 @@ func grpcError(err error) error {
 		return status.Error(codes.Unauthenticated, msg)
 	case errors.Is(err, auth.ErrTooManyLogins):
 		return status.Error(codes.ResourceExhausted, msg)
+	case errors.Is(err, auth.ErrLoginBusy):
+		return status.Error(codes.Unavailable, msg)
 	case errors.Is(err, auth.ErrAccessDenied):
 		return status.Error(codes.PermissionDenied, msg)
 	case errors.Is(err, auth.ErrNoSuchResource), errors.Is(err, state.ErrNotFound):

@@ -105,7 +105,7 @@ func (t *trustServer) Join(ctx context.Context, req *api.JoinRequest) (*api.Join
 	name := req.GetHostName()
 	cert, err := s.cfg.Auth.JoinLeaf(ctx, req.GetToken(), name, req.GetPublicKey())
 	if err != nil {
-		s.cfg.Logger.Info("leaf cluster join failed", "leaf", name, "addr", peerAddr(ctx), "err", err)
+		s.cfg.Logger.Info("leaf cluster join failed", "leaf", clip(name), "addr", peerAddr(ctx), "err", err)
 		if errors.Is(err, auth.ErrInvalidJoinToken) {
 			return nil, status.Error(codes.Unauthenticated, strings.Replace(err.Error(), "--type=app", "--type=trusted_cluster", 1))
 		}

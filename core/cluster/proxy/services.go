@@ -37,7 +37,7 @@ func (a *authServer) Login(ctx context.Context, req *api.LoginRequest) (*api.Log
 		cert, id, err = a.s.cfg.Auth.LoginWithPassword(ctx, req.GetUser(), req.GetPassword(), req.GetPublicKey(), peerHost(ctx))
 	}
 	if err != nil {
-		a.s.cfg.Logger.Info("login failed", "user", req.GetUser(), "addr", peerAddr(ctx), "err", err)
+		a.s.cfg.Logger.Info("login failed", "user", clip(req.GetUser()), "addr", peerAddr(ctx), "err", err)
 		return nil, grpcError(err)
 	}
 	a.s.cfg.Logger.Info("login", "user", id.User, "roles", id.Roles, "addr", peerAddr(ctx), "password_set", req.GetNewPassword() != "")
