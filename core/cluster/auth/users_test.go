@@ -77,3 +77,42 @@ func TestUserAdministration(t *testing.T) {
 		t.Fatalf("dropping admin from the built-in admin: %v", err)
 	}
 }
+
+// TestUserNamesCannotConfuseUserAtCluster: a new user's name has no '@'
+// (a leaf shows a root user as user@cluster), refused in one line; a user
+// stored with one before keeps working.
+func TestUserNamesCannotConfuseUserAtCluster(t *testing.T) {
+	s, ctx := newTestService(t)
+	for _, name := range []string{"bob@corp", "bob@root.test", "@bob"} {
+		_, _, err := s.AddUser(ctx, name, nil)
+		if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "no '@'") && name != "@bob" {
+			t.Fatalf("AddUser(%q) = %v; want one line refusing the '@'", name, err)
+		}
+	}
+	if _, err := s.GetUser(ctx, "bob@corp"); !errors.Is(err, ErrUnknownUser) {
+		t.Fatalf("a refused name was stored: %v", err)
+	}
+	for _, name := range []string{"bob", "bob.smith", "bob_smith-2"} {
+		if _, _, err := s.AddUser(ctx, name, nil); err != nil {
+			t.Fatalf("AddUser(%q): %v", name, err)
+		}
+	}
+	// A user created before '@' was refused: roles, login and removal work.
+	if err := s.EnsureUser(ctx, "carol@corp", []string{"dev"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetRoles(ctx, "carol@corp", []string{"ops"}); err != nil {
+		t.Fatalf("roles of an existing user with '@': %v", err)
+	}
+	token, _, err := s.newSignupToken(ctx, "carol@corp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, pub := newPub(t)
+	if _, id, err := s.LoginWithToken(ctx, "carol@corp", token, "correct horse", pub, "192.0.2.1"); err != nil || id.User != "carol@corp" {
+		t.Fatalf("login of an existing user with '@': %+v, %v", id, err)
+	}
+	if err := s.RemoveUser(ctx, "carol@corp"); err != nil {
+		t.Fatalf("removing an existing user with '@': %v", err)
+	}
+}

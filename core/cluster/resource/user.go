@@ -38,12 +38,24 @@ type UserStatus struct {
 	PasswordSet bool      `yaml:"password_set" json:"password_set"`
 }
 
-var userNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._@-]{0,63}$`)
+// userNameRE is the form of a new user's name. It has no '@': a root
+// cluster's user is "user@cluster" on its leaves, which a name with an
+// '@' of its own would make ambiguous in their audits.
+var userNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 
-// CheckUserName returns an error if name cannot be a user's name.
+// existingUserNameRE is userNameRE with the '@' that names created before
+// it was refused may hold: such users keep working (edit, remove, log in).
+var existingUserNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._@-]{0,63}$`)
+
+const userNameRule = "use 1-64 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+// CheckUserName returns an error if name cannot be a new user's name.
 func CheckUserName(name string) error {
 	if !userNameRE.MatchString(name) {
-		return fmt.Errorf("user name %q: use 1-64 lower-case letters, digits, '.', '_', '@' or '-', starting with a letter or digit", name)
+		if existingUserNameRE.MatchString(name) {
+			return fmt.Errorf("user name %q: %s (no '@': on a leaf cluster a user is shown as user@cluster)", name, userNameRule)
+		}
+		return fmt.Errorf("user name %q: %s", name, userNameRule)
 	}
 	return nil
 }
@@ -64,8 +76,10 @@ func (u *User) Kind() string { return KindUser }
 // role names; whether they exist is for the cluster to check.
 func (u *User) CheckAndSetDefaults() error {
 	if err := u.Header.checkNamed(KindUser, func(name string) string {
-		if CheckUserName(name) != nil {
-			return "is not a user name: use 1-64 lower-case letters, digits, '.', '_', '@' or '-', starting with a letter or digit"
+		// Existing names too: a user is created by the Auth Service,
+		// which applies CheckUserName.
+		if !existingUserNameRE.MatchString(name) {
+			return "is not a user name: " + userNameRule
 		}
 		return ""
 	}); err != nil {
