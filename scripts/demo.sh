@@ -18,7 +18,7 @@ ctl status
 say "vnet ctl users add alice --roles=dev"
 out=$(ctl users add alice --roles=dev)
 echo "$out"
-token=$(grep -o -- '--token=[0-9a-f]*' <<<"$out" | cut -d= -f2)
+token=$(awk '$1 == "token:" {print $2}' <<<"$out")
 
 say "vnet login --proxy=$PROXY --user=alice --token=... --ca-pin=...   # on the laptop"
 in_user "$VNET" login --proxy="$PROXY" --user=alice --token="$token" --ca-pin="$CA_PIN"

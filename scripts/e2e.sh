@@ -25,7 +25,7 @@ check "vnet ctl get vnet_config shows the zone" outputs 'suffix: company.test' c
 
 log "user: sign up and log in"
 out=$(ctl users add alice --roles=dev)
-token=$(grep -o -- '--token=[0-9a-f]*' <<<"$out" | cut -d= -f2)
+token=$(awk '$1 == "token:" {print $2}' <<<"$out")
 [ -n "$token" ] || die "no token in: $out"
 expect_fail "login with a wrong CA pin is refused" 'CA pin' in_user "$VNET" login --proxy="$PROXY" --user=alice --token="$token" --ca-pin=sha256:0000
 expect_fail "first login without a pin and no terminal asks for --ca-pin" 'ca-pin' in_user "$VNET" login --proxy="$PROXY" --user=alice --token="$token" </dev/null
@@ -229,12 +229,13 @@ check "vnet ctl get roles --format text" outputs '^prod-only +env=prod +-$' ctl 
 expect_fail "a role with a partial wildcard is refused, naming the field" 'spec.allow.app_labels\["env"\]' ctl create - <<<'{kind: role, version: v1, metadata: {name: bad}, spec: {allow: {app_labels: {env: "dev-*"}}}}'
 expect_fail "users add with an unknown role is refused" 'role "prod-onyl" does not exist' ctl users add carol --roles=prod-onyl
 out=$(ctl users add bob --roles=prod-only)
-bob_token=$(grep -o -- '--token=[0-9a-f]*' <<<"$out" | cut -d= -f2)
+bob_token=$(awk '$1 == "token:" {print $2}' <<<"$out")
 [ -n "$bob_token" ] || die "no token in: $out"
 bob() { in_user env VNET_HOME="$WORK/bob-home" "$VNET" "$@"; }
 printf 'bob-password-1\n' >"$WORK/bob-pw"
 printf 'not-his-password\n' >"$WORK/bad-pw"
-check "bob signs up with the token and sets a password" bob login --proxy="$PROXY" --user=bob --token="$bob_token" --ca-pin="$CA_PIN" --new-password-file="$WORK/bob-pw"
+printf '%s\n' "$bob_token" >"$WORK/bob-token"
+check "bob signs up with the token from a file and sets a password" bob login --proxy="$PROXY" --user=bob --token-file="$WORK/bob-token" --ca-pin="$CA_PIN" --new-password-file="$WORK/bob-pw"
 check "bob logs in again with the password alone" outputs 'Logged in to vnet.test as bob' bob login --proxy="$PROXY" --user=bob --password-file="$WORK/bob-pw"
 bob_lacks_tcp_app() { ! bob apps | grep -q tcp-app; }
 check "vnet apps does not list tcp-app (env: dev) for bob" bob_lacks_tcp_app

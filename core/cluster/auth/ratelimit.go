@@ -14,8 +14,8 @@ import (
 var ErrTooManyLogins = errors.New("too many failed logins")
 
 // Limits on failed logins. Three counts are kept, each with back-off once
-// its free failures are used up (1 s, 2 s, 4 s, ... up to maxBackoff after
-// the latest failure):
+// its free failures are used up (15 s, 30 s, 1 min, ... up to maxBackoff
+// after the latest failure):
 //
 //   - per (user, source address): a password guesser from one address;
 //   - per source address, over all users: a sprayer of names (more free
@@ -34,7 +34,7 @@ const (
 	maxPairFailures = 5
 	maxAddrFailures = 20
 	userCeiling     = 30
-	backoffBase     = time.Second
+	backoffBase     = 15 * time.Second
 	maxBackoff      = 5 * time.Minute
 	forgetAfter     = 15 * time.Minute
 	cleanSpacing    = 5 * time.Second

@@ -61,7 +61,8 @@ func TestLoginBackoffPerUserAndSource(t *testing.T) {
 			t.Fatalf("failure %d: %v", i, err)
 		}
 	}
-	for i, wait := range []int{1, 2, 4, 8} {
+	base := int(backoffBase / time.Second)
+	for i, wait := range []int{base, 2 * base, 4 * base, 8 * base} {
 		lt.wantWait(lt.login("alice", "correct horse", "192.0.2.1"), wait, fmt.Sprintf("back-off %d", i))
 		lt.now = lt.now.Add(time.Duration(wait) * time.Second)
 		if err := lt.login("alice", "wrong horse!", "192.0.2.1"); !errors.Is(err, ErrInvalidLogin) {
@@ -74,7 +75,7 @@ func TestLoginBackoffPerUserAndSource(t *testing.T) {
 	if err := lt.login("alice", "correct horse", "192.0.2.2"); err != nil {
 		t.Fatalf("the same user from another address: %v", err)
 	}
-	lt.now = lt.now.Add(16 * time.Second)
+	lt.now = lt.now.Add(16 * backoffBase)
 	if err := lt.login("alice", "correct horse", "192.0.2.1"); err != nil {
 		t.Fatalf("right password after the back-off: %v", err)
 	}
@@ -87,7 +88,7 @@ func TestLoginBackoffPerUserAndSource(t *testing.T) {
 	for i := 0; i < maxAddrFailures; i++ {
 		_ = lt.login(fmt.Sprintf("user%d", i), "x", "192.0.2.9")
 	}
-	lt.wantWait(lt.login("bob", "correct horse", "192.0.2.9"), 1, fmt.Sprintf("address after %d failures", maxAddrFailures))
+	lt.wantWait(lt.login("bob", "correct horse", "192.0.2.9"), base, fmt.Sprintf("address after %d failures", maxAddrFailures))
 	if err := lt.login("bob", "correct horse", "192.0.2.10"); err != nil {
 		t.Fatalf("same user from another address: %v", err)
 	}

@@ -304,11 +304,13 @@ func ctlUsersAdd(ctx context.Context, c *ctlClient, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "User %q has been created. ", pos[0])
+	fmt.Fprintf(stdout, "User %q has been created.\n", pos[0])
 	return printSignup(ctx, c, pos[0], res.GetToken(), res.GetTokenExpiresUnix())
 }
 
-// printSignup prints the command a new user logs in with.
+// printSignup prints the one-time token and the command a new user logs
+// in with. The command reads the token from a file: a token on a command
+// line is visible to every local user (ps, /proc) while it is usable.
 func printSignup(ctx context.Context, c *ctlClient, user, token string, expiresUnix int64) error {
 	st, err := c.api.Status(ctx, &api.StatusRequest{})
 	if err != nil {
@@ -318,7 +320,17 @@ func printSignup(ctx context.Context, c *ctlClient, user, token string, expiresU
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "The token below is valid once, until %s.\nShare this command with them (it asks them to choose a password at a terminal):\n\n  vnet login --proxy=%s --user=%s --token=%s --ca-pin=%s\n",
-		time.Unix(expiresUnix, 0).UTC().Format(time.RFC3339), ping.GetProxyPublicAddr(), user, token, st.GetCaPin())
+	fmt.Fprintf(stdout, `Their one-time sign-up token, valid once until %s:
+
+  token: %s
+
+Send it to them privately. They save it in a file and log in with this
+command (it asks them to choose a password at a terminal):
+
+  vnet login --proxy=%s --user=%s --token-file=FILE --ca-pin=%s
+
+or, at a terminal, with --signup instead of --token-file to type the token in.
+Avoid --token=...: a command line is visible to other local users.
+`, time.Unix(expiresUnix, 0).UTC().Format(time.RFC3339), token, ping.GetProxyPublicAddr(), user, st.GetCaPin())
 	return nil
 }

@@ -66,7 +66,7 @@ func TestCtl(t *testing.T) {
 		{name: "apps as a table", args: []string{"get", "apps", "--format=text"}, want: "tcp-app  tcp-app.company.test  tcp://127.0.0.1:5432  env=dev"},
 		{name: "bad format", args: []string{"get", "apps", "--format", "xml"}, err: true, want: `--format "xml"`},
 		{name: "unknown kind", args: []string{"get", "widgets"}, err: true, want: `unknown kind "widgets"`},
-		{name: "users add", args: []string{"users", "add", "bob", "--roles=prod-only"}, want: "--user=bob --token="},
+		{name: "users add", args: []string{"users", "add", "bob", "--roles=prod-only"}, want: "--user=bob --token-file=FILE"},
 		{name: "users ls", args: []string{"users", "ls"}, want: "bob    prod-only  not set"},
 		{
 			name: "edit: a change is saved",

@@ -19,22 +19,39 @@ import (
 	"github.com/vnetproject/vnet/core/profile"
 )
 
-const loginUsage = `vnet login --proxy=HOST:PORT --user=NAME [--token=TOKEN [--new-password-file=FILE]] [--password-file=FILE] [--ca-pin=sha256:...]
-  With --token (from 'vnet ctl users add'): first login; at a terminal it asks
-  for a password for later logins (or reads --new-password-file).
-  Without --token: logs in with the password (asked at a terminal, or read
-  from the first line of --password-file).`
+const loginUsage = `vnet login --proxy=HOST:PORT --user=NAME [--token-file=FILE | --signup | --token=TOKEN] [--new-password-file=FILE] [--password-file=FILE] [--ca-pin=sha256:...]
+  First login, with the one-time token from 'vnet ctl users add': read from
+  the first line of --token-file, or typed at a terminal with --signup (or
+  --token / $VNET_TOKEN, which other local users can see while the token is
+  usable). At a terminal it asks for a password for later logins (or reads
+  --new-password-file).
+  Later logins: with the password (asked at a terminal, or read from the
+  first line of --password-file).`
+
+// loginFlags are the ways a user proves who they are.
+type loginFlags struct {
+	token, tokenFile string // the one-time token, or the file holding it
+	signup           bool   // ask for the one-time token at a terminal
+	newPasswordFile  string
+	passwordFile     string
+}
 
 func runLogin(ctx context.Context, args []string) error {
 	fs := newFlags("login", loginUsage)
 	proxyAddr := fs.String("proxy", "", "the cluster's proxy address, host:port")
 	userName := fs.String("user", "", "your user name")
-	token := fs.String("token", os.Getenv("VNET_TOKEN"), "one-time token from 'vnet ctl users add'")
-	newPasswordFile := fs.String("new-password-file", "", "with --token: set the password in this file's first line")
-	passwordFile := fs.String("password-file", "", "log in with the password in this file's first line")
+	var lf loginFlags
+	fs.StringVar(&lf.token, "token", "", "one-time token from 'vnet ctl users add' (default $VNET_TOKEN); prefer --token-file or --signup: a command line is visible to other local users")
+	fs.StringVar(&lf.tokenFile, "token-file", "", "first login: read the one-time token from this file's first line")
+	fs.BoolVar(&lf.signup, "signup", false, "first login: type the one-time token at a terminal")
+	fs.StringVar(&lf.newPasswordFile, "new-password-file", "", "first login: set the password in this file's first line")
+	fs.StringVar(&lf.passwordFile, "password-file", "", "log in with the password in this file's first line")
 	pin := fs.String("ca-pin", "", "expected CA fingerprint (sha256:...) as 'vnet ctl status' prints it")
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return err
+	}
+	if lf.token == "" && lf.tokenFile == "" && !lf.signup {
+		lf.token = os.Getenv("VNET_TOKEN")
 	}
 	if *proxyAddr == "" || *userName == "" {
 		return errors.New("--proxy and --user are required")
@@ -42,7 +59,7 @@ func runLogin(ctx context.Context, args []string) error {
 	if _, _, err := net.SplitHostPort(*proxyAddr); err != nil {
 		*proxyAddr = net.JoinHostPort(*proxyAddr, "3080")
 	}
-	cred, err := loginCredentials(*token, *newPasswordFile, *passwordFile, *userName, *proxyAddr)
+	cred, err := loginCredentials(lf, *userName, *proxyAddr)
 	if err != nil {
 		return err
 	}
@@ -77,17 +94,21 @@ func runLogin(ctx context.Context, args []string) error {
 
 // loginCredentials gathers what the user proves themselves with: the
 // token (and, if they choose one, a new password), or their password.
-func loginCredentials(token, newPasswordFile, passwordFile, user, proxyAddr string) (profile.Credentials, error) {
+func loginCredentials(lf loginFlags, user, proxyAddr string) (profile.Credentials, error) {
 	interactive := term.IsTerminal(int(os.Stdin.Fd()))
+	token, err := signupToken(lf, interactive)
+	if err != nil {
+		return profile.Credentials{}, err
+	}
 	switch {
-	case token != "" && passwordFile != "":
-		return profile.Credentials{}, errors.New("--token and --password-file do not go together: the token is for the first login, the password for later ones")
+	case token != "" && lf.passwordFile != "":
+		return profile.Credentials{}, errors.New("a token and --password-file do not go together: the token is for the first login, the password for later ones")
 	case token != "":
 		cred := profile.Credentials{Token: token}
 		var err error
 		switch {
-		case newPasswordFile != "":
-			cred.NewPassword, err = readPasswordFile(newPasswordFile)
+		case lf.newPasswordFile != "":
+			cred.NewPassword, err = readPasswordFile(lf.newPasswordFile)
 		case interactive:
 			cred.NewPassword, err = askNewPassword()
 		}
@@ -95,20 +116,48 @@ func loginCredentials(token, newPasswordFile, passwordFile, user, proxyAddr stri
 			err = auth.CheckPassword(cred.NewPassword)
 		}
 		return cred, err
-	case newPasswordFile != "":
-		return profile.Credentials{}, errors.New("--new-password-file needs --token: a password is set at sign-up (ask your administrator for a new token to change it)")
-	case passwordFile != "":
-		pw, err := readPasswordFile(passwordFile)
+	case lf.newPasswordFile != "":
+		return profile.Credentials{}, errors.New("--new-password-file needs a token (--token-file or --signup): a password is set at sign-up (ask your administrator for a new token to change it)")
+	case lf.passwordFile != "":
+		pw, err := readPasswordFile(lf.passwordFile)
 		return profile.Credentials{Password: pw}, err
 	case interactive:
 		pw, err := askPassword(fmt.Sprintf("Password for %s at %s: ", user, proxyAddr))
 		return profile.Credentials{Password: pw}, err
 	default:
-		return profile.Credentials{}, errors.New("no terminal to ask for a password: pass --password-file, or --token for a first login")
+		return profile.Credentials{}, errors.New("no terminal to ask for a password: pass --password-file, or --token-file for a first login")
 	}
 }
 
-// readPasswordFile returns the first line of path.
+// signupToken returns the one-time token from the one place lf names, or
+// "" for a login with a password.
+func signupToken(lf loginFlags, interactive bool) (string, error) {
+	n := 0
+	for _, set := range []bool{lf.token != "", lf.tokenFile != "", lf.signup} {
+		if set {
+			n++
+		}
+	}
+	switch {
+	case n > 1:
+		return "", errors.New("--token, --token-file and --signup are three ways to give the one-time token: use one")
+	case lf.tokenFile != "":
+		token, err := readPasswordFile(lf.tokenFile)
+		return strings.TrimSpace(token), err
+	case lf.signup && !interactive:
+		return "", errors.New("--signup asks for the token at a terminal and there is none: pass --token-file")
+	case lf.signup:
+		token, err := askPassword("One-time token from your administrator: ")
+		if err == nil && strings.TrimSpace(token) == "" {
+			err = errors.New("no token given")
+		}
+		return strings.TrimSpace(token), err
+	}
+	return lf.token, nil
+}
+
+// readPasswordFile returns the first line of path (a password or a
+// token).
 func readPasswordFile(path string) (string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
