@@ -61,6 +61,9 @@ func (a *App) CheckAndSetDefaults() error {
 	if a.Spec.URI == "" {
 		return fail("spec.uri", "required (e.g. tcp://localhost:5432)")
 	}
+	if len(a.Spec.URI) > maxURILen {
+		return fail("spec.uri", "is too long (%d bytes, at most %d)", len(a.Spec.URI), maxURILen)
+	}
 	if reason := checkAppURI(a.Spec.URI, len(a.Spec.TCPPorts) > 0); reason != "" {
 		return fail("spec.uri", "%q %s", a.Spec.URI, reason)
 	}
@@ -76,6 +79,10 @@ func (a *App) CheckAndSetDefaults() error {
 	}
 	return nil
 }
+
+// maxURILen bounds an app's URI: tcp:// and a DNS name (at most 253
+// bytes) or an IP address, and a port.
+const maxURILen = 512
 
 // checkAppURI returns why uri is not a tcp://host:port URI (tcp://host
 // for a multi-port app), or "".

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // ErrInvalid matches every *ValidationError: errors.Is(err, ErrInvalid)
@@ -42,7 +43,30 @@ func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
 // newError returns a *ValidationError whose reason is formatted and forced
 // onto one line (parser messages may span several).
 func newError(kind, name, field, format string, args ...any) *ValidationError {
-	return &ValidationError{Kind: kind, Name: name, Field: field, Reason: oneLine(fmt.Sprintf(format, args...))}
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			args[i] = clipEcho(s)
+		}
+	}
+	return &ValidationError{Kind: kind, Name: clipEcho(name), Field: field, Reason: oneLine(fmt.Sprintf(format, args...))}
+}
+
+// maxEchoLen is how much of a value an error quotes back: a resource (or
+// an agent's announced app) may carry a huge string, and the error that
+// refuses it stays one readable line.
+const maxEchoLen = 256
+
+// clipEcho returns s, or its first maxEchoLen bytes (cut at a rune) and
+// how many more there were.
+func clipEcho(s string) string {
+	if len(s) <= maxEchoLen {
+		return s
+	}
+	n := maxEchoLen
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return fmt.Sprintf("%s…(%d more bytes)", s[:n], len(s)-n)
 }
 
 // oneLine joins the lines of s with "; ", dropping blank ones and

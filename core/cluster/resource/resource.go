@@ -109,6 +109,9 @@ func (h *Header) checkNamed(kind string, nameRule func(string) string) error {
 	if len(h.Metadata.Labels) == 0 {
 		h.Metadata.Labels = nil // one form for "no labels", so round trips compare equal
 	}
+	if len(h.Metadata.Labels) > maxLabels {
+		return fail("metadata.labels", "%d labels, at most %d", len(h.Metadata.Labels), maxLabels)
+	}
 	keys := make([]string, 0, len(h.Metadata.Labels))
 	for k := range h.Metadata.Labels {
 		keys = append(keys, k)
@@ -118,7 +121,10 @@ func (h *Header) checkNamed(kind string, nameRule func(string) string) error {
 		if k == "" {
 			return fail("metadata.labels", "a label has an empty key")
 		}
-		field := fmt.Sprintf("metadata.labels[%q]", k)
+		field := fmt.Sprintf("metadata.labels[%q]", clipEcho(k))
+		if len(k) > maxLabelLen || len(h.Metadata.Labels[k]) > maxLabelLen {
+			return fail(field, "the key or the value is too long (at most %d bytes each)", maxLabelLen)
+		}
 		if r, ok := firstBadLabelKeyRune(k); ok {
 			return fail(field, "the key contains %q: use letters, digits and '-', '_', '.', '/', ':'", r)
 		}
@@ -132,6 +138,13 @@ func (h *Header) checkNamed(kind string, nameRule func(string) string) error {
 	}
 	return nil
 }
+
+// Bounds on labels: enough for any selector, small enough that an agent
+// cannot make the catalog or the audit carry megabytes.
+const (
+	maxLabels   = 64
+	maxLabelLen = 256
+)
 
 // maxNameLen matches the longest DNS name: names end up in keys, file names
 // and, for apps, next to DNS names in messages.
