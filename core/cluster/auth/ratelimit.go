@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -105,6 +106,7 @@ type reservation struct {
 // matching ErrTooManyLogins if they must wait. The caller settles the
 // reservation (or releases it if no password was checked).
 func (l *loginLimiter) reserve(now time.Time, user, source string) (*reservation, error) {
+	source = sourceKey(source)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	pair := l.get(limitKey{kindPair, user, source}, now)
@@ -242,4 +244,16 @@ func keysFor(user, source string) []limitKey {
 		keys = append(keys, limitKey{kindAddr, "", source})
 	}
 	return keys
+}
+
+// sourceKey is what a source address is counted as: an IPv6 address by
+// its /64, which one host or site typically holds whole (counting each
+// address would give it 2^64 budgets); anything else as it is.
+func sourceKey(source string) string {
+	ip, err := netip.ParseAddr(source)
+	if err != nil || !ip.Is6() || ip.Is4In6() {
+		return source
+	}
+	p, _ := ip.WithZone("").Prefix(64)
+	return p.String()
 }

@@ -364,3 +364,23 @@ func TestLimiterEvictsOldest(t *testing.T) {
 		t.Fatal("the oldest failure is still tracked")
 	}
 }
+
+// TestIPv6SourcesCountPerPrefix: the addresses of one IPv6 /64 are one
+// source, so a guesser cannot rotate through them for fresh budgets.
+func TestIPv6SourcesCountPerPrefix(t *testing.T) {
+	lt := newLimitTest(t, "alice")
+	for i := 0; i < maxPairFailures; i++ {
+		if err := lt.login("alice", "wrong horse!", fmt.Sprintf("2001:db8:1:2::%x", i+1)); !errors.Is(err, ErrInvalidLogin) {
+			t.Fatalf("failure %d: %v", i, err)
+		}
+	}
+	if err := lt.login("alice", "correct horse", "2001:db8:1:2::ffff"); !errors.Is(err, ErrTooManyLogins) {
+		t.Fatalf("another address of the same /64: %v, want too many failed logins", err)
+	}
+	if err := lt.login("alice", "correct horse", "2001:db8:1:3::1"); err != nil {
+		t.Fatalf("another /64: %v", err)
+	}
+	if got := sourceKey("192.0.2.1"); got != "192.0.2.1" {
+		t.Errorf("sourceKey(IPv4) = %q", got)
+	}
+}
