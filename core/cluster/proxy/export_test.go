@@ -20,3 +20,12 @@ func PolicyOf(method string) (string, bool) {
 	p, ok := policies[method]
 	return p.String(), ok
 }
+
+// PolicyMethods is every method the policy table names.
+func PolicyMethods() []string {
+	var out []string
+	for m := range policies {
+		out = append(out, m)
+	}
+	return out
+}

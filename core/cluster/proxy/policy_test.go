@@ -59,6 +59,13 @@ func TestEveryMethodHasAPolicy(t *testing.T) {
 		}
 		t.Logf("%s: %s", m, p)
 	}
+	// And nothing else: an entry for a method the proxy no longer serves
+	// would hide a rename.
+	for _, m := range proxy.PolicyMethods() {
+		if _, ok := methods[m]; !ok {
+			t.Errorf("the policy table names %s, which the proxy does not serve", m)
+		}
+	}
 }
 
 // TestMethodWithoutPolicyIsDenied: deny by default. A call of a method
@@ -102,9 +109,13 @@ const (
 	agentCert callerKind = "agent"
 	leafCert  callerKind = "leaf cluster"
 	proxyCert callerKind = "peer proxy"
+	// Machines whose record was removed: their certificates are still
+	// signed by the CA and unexpired, and let through public calls only.
+	removedAgent callerKind = "removed agent"
+	removedLeaf  callerKind = "removed leaf cluster"
 )
 
-var allCallers = []callerKind{noCert, userCert, adminCert, agentCert, leafCert, proxyCert}
+var allCallers = []callerKind{noCert, userCert, adminCert, agentCert, leafCert, proxyCert, removedAgent, removedLeaf}
 
 // wantAllowed is who may call each method, written out here on its own
 // (not read from the proxy's table) so that a change of the table that
@@ -157,31 +168,17 @@ func callers(t *testing.T, c *clustertest.Cluster) map[callerKind]*grpc.ClientCo
 	none := *alice
 	none.CertPEM, none.KeyPEM = nil, nil
 
-	agentKey, err := profile.NewKey()
-	if err != nil {
+	agent, agentID := joinAgent(t, c)
+	gone, goneID := joinAgent(t, c)
+	if err := a.RemoveAgent(ctx(t), goneID); err != nil {
 		t.Fatal(err)
 	}
-	token, _, err := a.AddJoinToken(ctx(t), auth.TokenTypeApp, time.Hour)
-	if err != nil {
+	leaf := joinLeaf(t, c, "leaf.test")
+	goneLeaf := joinLeaf(t, c, "gone.test")
+	if err := a.RemoveLeaf(ctx(t), "gone.test"); err != nil {
 		t.Fatal(err)
 	}
-	agentPEM, ag, err := a.JoinAgent(ctx(t), token, "agent-host", agentKey.PubDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	leafKey, err := profile.NewKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	token, _, err = a.AddJoinToken(ctx(t), auth.TokenTypeTrustedCluster, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leafPEM, err := a.JoinLeaf(ctx(t), token, "leaf.test", leafKey.PubDER)
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Logf("agent %s, removed agent %s", agentID, goneID)
 
 	proxyKey, err := profile.NewKey()
 	if err != nil {
@@ -193,13 +190,65 @@ func callers(t *testing.T, c *clustertest.Cluster) map[callerKind]*grpc.ClientCo
 	}
 
 	return map[callerKind]*grpc.ClientConn{
-		noCert:    dial(t, &none),
-		userCert:  dial(t, alice),
-		adminCert: dial(t, c.Admin(t)),
-		agentCert: dial(t, machineProfile(c, auth.AgentUserPrefix+ag.ID, agentKey, agentPEM)),
-		leafCert:  dial(t, machineProfile(c, auth.LeafUserPrefix+"leaf.test", leafKey, leafPEM)),
-		proxyCert: dial(t, machineProfile(c, auth.ProxyUserPrefix+"other-proxy", proxyKey, proxyPEM)),
+		noCert:       dial(t, &none),
+		userCert:     dial(t, alice),
+		adminCert:    dial(t, c.Admin(t)),
+		agentCert:    dial(t, agent),
+		leafCert:     dial(t, leaf),
+		proxyCert:    dial(t, machineProfile(c, auth.ProxyUserPrefix+"other-proxy", proxyKey, proxyPEM)),
+		removedAgent: dial(t, gone),
+		removedLeaf:  dial(t, goneLeaf),
 	}
+}
+
+// sameKind reports whether who is a removed machine of a kind allowed
+// admits: refused for its record, not for its kind.
+func sameKind(who callerKind, allowed []callerKind) bool {
+	switch who {
+	case removedAgent:
+		return slices.Contains(allowed, agentCert)
+	case removedLeaf:
+		return slices.Contains(allowed, leafCert)
+	}
+	return false
+}
+
+// joinAgent joins an agent with a token, as 'vnet-agent' does, and
+// returns its profile and ID.
+func joinAgent(t *testing.T, c *clustertest.Cluster) (*profile.Profile, string) {
+	t.Helper()
+	key, err := profile.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := c.Daemon.Auth().AddJoinToken(ctx(t), auth.TokenTypeApp, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, ag, err := c.Daemon.Auth().JoinAgent(ctx(t), token, "agent-host", key.PubDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return machineProfile(c, auth.AgentUserPrefix+ag.ID, key, cert), ag.ID
+}
+
+// joinLeaf joins a leaf cluster called name with a token and returns the
+// profile of its certificate.
+func joinLeaf(t *testing.T, c *clustertest.Cluster, name string) *profile.Profile {
+	t.Helper()
+	key, err := profile.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := c.Daemon.Auth().AddJoinToken(ctx(t), auth.TokenTypeTrustedCluster, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := c.Daemon.Auth().JoinLeaf(ctx(t), token, name, key.PubDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return machineProfile(c, auth.LeafUserPrefix+name, key, cert)
 }
 
 // call makes one call of method with an empty request (a stream: closed
@@ -265,7 +314,9 @@ func TestPolicyMatrix(t *testing.T) {
 					t.Fatalf("got %v; want a refusal by policy (PermissionDenied saying %q, or Unauthenticated without a certificate)", err, auth.ErrAccessDenied)
 				case !want && strings.Contains(msg, "\n"):
 					t.Fatalf("refusal %q is not one line", msg)
-				case !want && who != noCert && !(who == userCert && slices.Contains(allowed, adminCert)) && !strings.Contains(msg, m):
+				case !want && sameKind(who, allowed) && !strings.Contains(msg, "removed"):
+					t.Fatalf("refusal %q of a removed machine does not say it was removed", msg)
+				case !want && who != noCert && !(who == userCert && slices.Contains(allowed, adminCert)) && !sameKind(who, allowed) && !strings.Contains(msg, m):
 					// A certificate of the wrong kind (not a user without
 					// the admin role): the message says which call takes
 					// which certificate.
