@@ -29,7 +29,8 @@ type policy uint8
 
 const (
 	// allowPublic: anyone, without a certificate. Ping, login, and the joins,
-	// whose request carries its credential (a token).
+	// whose request carries its credential (a token). It stands alone:
+	// combined with another kind it would demand a certificate.
 	allowPublic policy = 1 << iota
 	// allowUser: a user of this cluster, whatever their roles.
 	allowUser
