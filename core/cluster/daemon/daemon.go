@@ -176,6 +176,10 @@ func (d *Daemon) Serve(ctx context.Context) error {
 // Addr is where the proxy listens.
 func (d *Daemon) Addr() net.Addr { return d.ln.Addr() }
 
+// Proxy is the cluster's Proxy Service, for tests that look at what it
+// serves; nil until start.
+func (d *Daemon) Proxy() *proxy.Server { return d.proxy }
+
 // Auth is the cluster's Auth Service.
 func (d *Daemon) Auth() *auth.Service { return d.auth }
 
