@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/vnetproject/vnet/core/atomicfile"
 )
 
 // Profile is one login: a user of a cluster reached through a proxy.
@@ -106,19 +108,11 @@ func SaveDir(dir string, p *Profile) error {
 		return err
 	}
 	for name, data := range map[string][]byte{metaFile: meta, certFile: p.CertPEM, keyFile: p.KeyPEM, caFile: p.CAPEM} {
-		if err := writeFileAtomic(filepath.Join(dir, name), data, 0o600); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
 			return fmt.Errorf("save profile %s: %w", dir, err)
 		}
 	}
 	return nil
-}
-
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // Load reads the profile stored in dir.
