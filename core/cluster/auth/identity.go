@@ -80,6 +80,13 @@ func (ca *CA) Verify(chain []*x509.Certificate, now time.Time) (Identity, error)
 	return Identity{User: leaf.Subject.CommonName, Roles: leaf.Subject.OrganizationalUnit, Generation: leaf.Subject.SerialNumber}, nil
 }
 
+// IssuedFor reports whether a certificate carrying id was issued for the
+// stored user u: the same name and the same record generation. A session
+// opened with the certificate keeps checking it.
+func (id Identity) IssuedFor(u User) bool {
+	return id.User == u.Name && bound(u.Generation, id.Generation)
+}
+
 // generationBytes is the size of a record generation: enough that two
 // records never draw the same one.
 const generationBytes = 16
