@@ -107,8 +107,14 @@ func SaveDir(dir string, p *Profile) error {
 	if err != nil {
 		return err
 	}
-	for name, data := range map[string][]byte{metaFile: meta, certFile: p.CertPEM, keyFile: p.KeyPEM, caFile: p.CAPEM} {
-		if err := atomicfile.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+	// Each file is replaced whole (atomicfile). profile.yaml goes last:
+	// Load needs it, so a first save cut short leaves no profile rather
+	// than one without its key.
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{caFile, p.CAPEM}, {keyFile, p.KeyPEM}, {certFile, p.CertPEM}, {metaFile, meta}} {
+		if err := atomicfile.WriteFile(filepath.Join(dir, f.name), f.data, 0o600); err != nil {
 			return fmt.Errorf("save profile %s: %w", dir, err)
 		}
 	}
