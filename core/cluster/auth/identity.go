@@ -24,18 +24,19 @@ const BuiltinAdmin = "admin"
 
 // Sentinel errors a caller turns into a user-facing message.
 var (
-	ErrNoCertificate = errors.New("no client certificate: run 'vnet login' first")
-	ErrCertExpired   = errors.New("client certificate has expired: run 'vnet login' again")
-	ErrForeignCert   = errors.New("client certificate is not signed by this cluster's CA: log in to this cluster with 'vnet login'")
-	ErrUnknownUser   = errors.New("user no longer exists in this cluster")
-	// ErrRevoked: the certificate's record was removed, and a record of
-	// the same name made since (a new user, a re-joined agent or leaf)
-	// does not take over its certificates.
-	ErrRevoked        = errors.New("client certificate was issued to a removed record of that name")
+	ErrNoCertificate  = errors.New("no client certificate: run 'vnet login' first")
+	ErrCertExpired    = errors.New("client certificate has expired: run 'vnet login' again")
+	ErrForeignCert    = errors.New("client certificate is not signed by this cluster's CA: log in to this cluster with 'vnet login'")
+	ErrUnknownUser    = errors.New("user no longer exists in this cluster")
 	ErrAccessDenied   = errors.New("access denied")
 	ErrInvalidLogin   = errors.New("invalid user name, token or password")
 	ErrNoSuchResource = errors.New("not found")
 )
+
+// ErrRevoked means the certificate's record was removed: a record of the
+// same name made since (a new user, a re-joined agent or leaf) does not
+// take over its certificates.
+var ErrRevoked = errors.New("client certificate was issued to a removed record of that name")
 
 // Identity is who a client certificate says its holder is.
 type Identity struct {
