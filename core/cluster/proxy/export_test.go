@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"context"
+	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 )
@@ -28,4 +30,12 @@ func PolicyMethods() []string {
 		out = append(out, m)
 	}
 	return out
+}
+
+// SetRecheckInterval makes the proxies started during the test recheck
+// their open sessions every d.
+func SetRecheckInterval(t testing.TB, d time.Duration) {
+	old := recheckInterval
+	recheckInterval = d
+	t.Cleanup(func() { recheckInterval = old })
 }

@@ -381,7 +381,7 @@ func (s *Server) dialLeaf(ctx context.Context, id auth.Identity, req *api.DialRe
 		defer s.wg.Done()
 		defer close(finished)
 		// Tracked so that removing the user here cuts it at once.
-		sctx, untrack := s.track(&openSession{user: id.User, app: resource.NewApp(req.GetApp(), "", "", nil), leaf: leaf})
+		sctx, untrack := s.track(&openSession{user: id.User, generation: id.Generation, app: resource.NewApp(req.GetApp(), "", "", nil), leaf: leaf})
 		defer untrack()
 		res, err := relay.Splice(sctx, conn, leafConn)
 		s.cfg.Logger.Info("leaf session ended", "user", id.User, "leaf", leaf, "app", req.GetApp(), "bytes_in", res.AToB, "bytes_out", res.BToA, "err", err)
