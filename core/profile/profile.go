@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/vnetproject/vnet/core/atomicfile"
 )
 
 // Profile is one login: a user of a cluster reached through a proxy.
@@ -105,20 +107,18 @@ func SaveDir(dir string, p *Profile) error {
 	if err != nil {
 		return err
 	}
-	for name, data := range map[string][]byte{metaFile: meta, certFile: p.CertPEM, keyFile: p.KeyPEM, caFile: p.CAPEM} {
-		if err := writeFileAtomic(filepath.Join(dir, name), data, 0o600); err != nil {
+	// Each file is replaced whole (atomicfile). profile.yaml goes last:
+	// Load needs it, so a first save cut short leaves no profile rather
+	// than one without its key.
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{caFile, p.CAPEM}, {keyFile, p.KeyPEM}, {certFile, p.CertPEM}, {metaFile, meta}} {
+		if err := atomicfile.WriteFile(filepath.Join(dir, f.name), f.data, 0o600); err != nil {
 			return fmt.Errorf("save profile %s: %w", dir, err)
 		}
 	}
 	return nil
-}
-
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // Load reads the profile stored in dir.

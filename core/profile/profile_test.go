@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -37,7 +38,7 @@ func TestFirstLoginOrder(t *testing.T) {
 	}
 	old.FirstLogin = time.Time{}
 	meta, _ := yaml.Marshal(old)
-	if err := writeFileAtomic(filepath.Join(Dir(home, old.ProxyAddr), metaFile), meta, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(Dir(home, old.ProxyAddr), metaFile), meta, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	all, err := LoadAll(home)

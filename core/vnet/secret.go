@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/vnetproject/vnet/core/atomicfile"
 )
 
 // secretSize is the length of the machine's address secret in bytes.
@@ -21,9 +23,9 @@ const secretSize = 32
 // other, by a web page for instance.
 //
 // The file is written whole under a temporary name and then linked into
-// place, which fails if path already exists: of two first starts at once,
-// one creates the file and both return its secret; nobody ever reads a
-// half-written one.
+// place (atomicfile.CreateFile), which fails if path already exists: of
+// two first starts at once, one creates the file and both return its
+// secret; nobody ever reads a half-written one.
 func LoadOrCreateSecret(path string) ([]byte, error) {
 	secret, err := readSecret(path)
 	if !errors.Is(err, fs.ErrNotExist) {
@@ -35,26 +37,11 @@ func LoadOrCreateSecret(path string) ([]byte, error) {
 	}
 	secret = make([]byte, secretSize)
 	rand.Read(secret) // crypto/rand.Read never fails since Go 1.24
-	// CreateTemp makes the file with mode 0600.
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return nil, err
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.WriteString(hex.EncodeToString(secret) + "\n")
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
+	err = atomicfile.CreateFile(path, []byte(hex.EncodeToString(secret)+"\n"), 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return readSecret(path) // another start made it first
 	}
 	if err != nil {
-		return nil, fmt.Errorf("write %s: %w", tmp.Name(), err)
-	}
-	if err := os.Link(tmp.Name(), path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return readSecret(path) // another start made it first
-		}
 		return nil, err
 	}
 	return secret, nil

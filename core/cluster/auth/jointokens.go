@@ -140,20 +140,24 @@ func (s *Service) JoinAgent(ctx context.Context, token, hostName string, pubDER 
 	if err != nil {
 		return nil, Agent{}, err
 	}
-	raw := make([]byte, 8)
-	if _, err := rand.Read(raw); err != nil {
-		return nil, Agent{}, err
-	}
 	// The token's limits bind the agent for as long as its record lives.
-	agent = Agent{ID: hex.EncodeToString(raw), HostName: hostName, Joined: s.now().UTC(), Limits: t.Limits}
+	agent = Agent{ID: s.newAgentID(), HostName: hostName, Joined: s.now().UTC(), Limits: t.Limits, Generation: NewGeneration()}
 	data, _ := json.Marshal(agent)
 	if err := s.store.Create(ctx, agentsPrefix+agent.ID, data); err != nil {
 		return nil, Agent{}, fmt.Errorf("store agent: %w", err)
 	}
-	certPEM, err = s.ca.IssueUser(pub, Identity{User: AgentUserPrefix + agent.ID, Roles: []string{RoleAgent}}, AgentCertTTL)
+	certPEM, err = s.ca.IssueUser(pub, Identity{User: AgentUserPrefix + agent.ID, Roles: []string{RoleAgent}, Generation: agent.Generation}, AgentCertTTL)
 	if err != nil {
 		_ = s.store.Delete(ctx, agentsPrefix+agent.ID)
 		return nil, Agent{}, err
 	}
 	return certPEM, agent, nil
+}
+
+// randomAgentID is an agent's ID: random, so that agents never share one;
+// its generation (not the ID) is what binds its certificate to its record.
+func randomAgentID() string {
+	raw := make([]byte, 8)
+	rand.Read(raw) // crypto/rand.Read never fails since Go 1.24
+	return hex.EncodeToString(raw)
 }

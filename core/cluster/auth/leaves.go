@@ -34,6 +34,12 @@ type Leaf struct {
 	// Grants are what the root's admin lets this leaf claim besides its
 	// proxy's host.
 	Grants resource.LeafGrants `json:"grants"`
+	// Generation is made when the record is created (the first join, or
+	// the first after the trust was removed) and carried by the leaf's
+	// certificates (see NewGeneration). A re-join while the record lives
+	// keeps it: two proxies of one leaf cluster that join at once must
+	// not refuse each other. Empty in a record from before generations.
+	Generation string `json:"generation,omitempty"`
 }
 
 // AddLeafJoinToken creates a trusted_cluster join token whose leaves
@@ -71,15 +77,49 @@ func (s *Service) JoinLeaf(ctx context.Context, token, name string, pubDER []byt
 	if name == s.ca.ClusterName {
 		return nil, fmt.Errorf("leaf cluster name %q is this cluster's own name", name)
 	}
-	l := Leaf{Name: name, Joined: s.now().UTC()}
+	l := Leaf{Name: name, Joined: s.now().UTC(), Generation: NewGeneration()}
 	if t.Grants != nil {
 		l.Grants = *t.Grants
 	}
 	data, _ := json.Marshal(l)
-	if err := s.store.Create(ctx, leavesPrefix+name, data); err != nil && !errors.Is(err, store.ErrExists) {
-		return nil, fmt.Errorf("store leaf cluster: %w", err)
+	for {
+		err := s.store.Create(ctx, leavesPrefix+name, data)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, store.ErrExists) {
+			return nil, fmt.Errorf("store leaf cluster: %w", err)
+		}
+		// A re-join: the certificate is bound to the record that lives.
+		old, err := s.getLeaf(ctx, name)
+		if errors.Is(err, ErrNoSuchResource) {
+			continue // removed meanwhile: create it anew
+		}
+		if err != nil {
+			return nil, err
+		}
+		l = old
+		break
 	}
-	return s.ca.IssueUser(pub, Identity{User: LeafUserPrefix + name, Roles: []string{RoleLeaf}}, LeafCertTTL)
+	return s.ca.IssueUser(pub, Identity{User: LeafUserPrefix + name, Roles: []string{RoleLeaf}, Generation: l.Generation}, LeafCertTTL)
+}
+
+// getLeaf returns the record of the leaf cluster name; ErrNoSuchResource
+// if there is none.
+func (s *Service) getLeaf(ctx context.Context, name string) (Leaf, error) {
+	data, err := s.store.Get(ctx, leavesPrefix+name)
+	if errors.Is(err, store.ErrNotFound) {
+		return Leaf{}, fmt.Errorf("leaf cluster %q: %w", name, ErrNoSuchResource)
+	}
+	if err != nil {
+		return Leaf{}, fmt.Errorf("load leaf cluster %q: %w", name, err)
+	}
+	var l Leaf
+	if err := json.Unmarshal(data, &l); err != nil {
+		return Leaf{}, fmt.Errorf("stored leaf cluster %s is damaged: %w", name, err)
+	}
+	l.Name = name
+	return l, nil
 }
 
 // SetLeafGrants replaces the grants of the leaf cluster called name.

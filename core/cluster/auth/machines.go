@@ -37,6 +37,10 @@ type Agent struct {
 	Joined   time.Time `json:"joined"`
 	// Limits are its join token's: the apps it may serve.
 	Limits AgentLimits `json:"limits,omitempty"`
+	// Generation is made at the join and carried by the agent's
+	// certificate (see NewGeneration). Empty in a record from before
+	// generations.
+	Generation string `json:"generation,omitempty"`
 }
 
 // IssueProxy signs the client certificate a proxy presents to the other
@@ -46,9 +50,12 @@ func (ca *CA) IssueProxy(pub crypto.PublicKey, name string, ttl time.Duration) (
 }
 
 // AuthenticateMachine checks a client certificate chain of a machine (an
-// agent or a proxy, not a user) and that it carries role. For agents it
-// also checks that the agent has not been removed. It returns the
-// machine's ID (the certificate's user without its prefix).
+// agent, a leaf or a proxy, not a user) and that it carries role. For
+// agents and leaves it also checks that the record the certificate was
+// issued for still exists: the name and the generation, so that a record
+// made again after a removal (a re-join) does not revive the removed
+// one's certificates. It returns the machine's ID (the certificate's user
+// without its prefix).
 func (s *Service) AuthenticateMachine(ctx context.Context, chain []*x509.Certificate, role string) (string, error) {
 	id, err := s.ca.Verify(chain, s.now())
 	if err != nil {
@@ -59,20 +66,22 @@ func (s *Service) AuthenticateMachine(ctx context.Context, chain []*x509.Certifi
 	if prefix == "" || !ok || len(id.Roles) != 1 || id.Roles[0] != role {
 		return "", fmt.Errorf("%w: %s certificate is required", ErrAccessDenied, what)
 	}
-	if role == RoleAgent {
-		if _, err := s.store.Get(ctx, agentsPrefix+name); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return "", fmt.Errorf("%w: agent %s has been removed from the cluster: join it again with a new token", ErrAccessDenied, name)
-			}
-			return "", fmt.Errorf("load agent %s: %w", name, err)
+	switch role {
+	case RoleAgent:
+		a, err := s.GetAgent(ctx, name)
+		if errors.Is(err, ErrNoSuchResource) || (err == nil && !bound(a.Generation, id.Generation)) {
+			return "", fmt.Errorf("%w: agent %s has been removed from the cluster: join it again with a new token", ErrAccessDenied, name)
 		}
-	}
-	if role == RoleLeaf {
-		if _, err := s.store.Get(ctx, leavesPrefix+name); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return "", fmt.Errorf("%w: the trust of leaf cluster %s has been removed: join again with a new token", ErrAccessDenied, name)
-			}
-			return "", fmt.Errorf("load leaf cluster %s: %w", name, err)
+		if err != nil {
+			return "", err
+		}
+	case RoleLeaf:
+		l, err := s.getLeaf(ctx, name)
+		if errors.Is(err, ErrNoSuchResource) || (err == nil && !bound(l.Generation, id.Generation)) {
+			return "", fmt.Errorf("%w: the trust of leaf cluster %s has been removed: join again with a new token", ErrAccessDenied, name)
+		}
+		if err != nil {
+			return "", err
 		}
 	}
 	return name, nil

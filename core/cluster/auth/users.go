@@ -32,6 +32,11 @@ type User struct {
 	Name    string    `json:"name"`
 	Roles   []string  `json:"roles"`
 	Created time.Time `json:"created"`
+	// Generation is made when the record is created and carried by every
+	// certificate issued to the user: a user of the same name created
+	// after this one was removed does not accept this one's certificates.
+	// Empty in a record from before generations.
+	Generation string `json:"generation,omitempty"`
 	// PasswordHash is bcrypt's; empty until the user sets a password.
 	PasswordHash []byte `json:"password_hash,omitempty"`
 }
@@ -49,6 +54,8 @@ type Service struct {
 	now     func() time.Time
 	limiter *loginLimiter // never nil
 	bcrypt  *bcryptPool   // never nil
+	// newAgentID is randomAgentID; a test makes IDs repeat.
+	newAgentID func() string
 }
 
 // NewService returns the Auth Service over st, signing with ca.
@@ -59,7 +66,7 @@ func NewService(st store.Store, ca *CA, certTTL time.Duration) (*Service, error)
 	if certTTL <= 0 {
 		certTTL = DefaultCertTTL
 	}
-	return &Service{store: st, ca: ca, certTTL: certTTL, now: time.Now, limiter: newLoginLimiter(), bcrypt: newBcryptPool(defaultBcryptSlots())}, nil
+	return &Service{store: st, ca: ca, certTTL: certTTL, now: time.Now, limiter: newLoginLimiter(), bcrypt: newBcryptPool(defaultBcryptSlots()), newAgentID: randomAgentID}, nil
 }
 
 // CA returns the cluster's certificate authority.
@@ -75,7 +82,7 @@ func (s *Service) AddUser(ctx context.Context, name string, roles []string) (tok
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	u := User{Name: name, Roles: roles, Created: s.now().UTC()}
+	u := User{Name: name, Roles: roles, Created: s.now().UTC(), Generation: NewGeneration()}
 	data, _ := json.Marshal(u)
 	if err := s.store.Create(ctx, usersPrefix+name, data); err != nil {
 		if errors.Is(err, store.ErrExists) {
@@ -93,14 +100,32 @@ func (s *Service) AddUser(ctx context.Context, name string, roles []string) (tok
 }
 
 // EnsureUser creates the user if it does not exist yet (used for the local
-// admin identity), without a token.
-func (s *Service) EnsureUser(ctx context.Context, name string, roles []string) error {
-	data, _ := json.Marshal(User{Name: name, Roles: roles, Created: s.now().UTC()})
+// admin identity), without a token, and returns the stored user. A user
+// stored before generations gets one: the certificates issued to it
+// before stop working, so the caller issues a new one (IssueFor).
+func (s *Service) EnsureUser(ctx context.Context, name string, roles []string) (User, error) {
+	u := User{Name: name, Roles: roles, Created: s.now().UTC(), Generation: NewGeneration()}
+	data, _ := json.Marshal(u)
 	err := s.store.Create(ctx, usersPrefix+name, data)
-	if err != nil && !errors.Is(err, store.ErrExists) {
-		return fmt.Errorf("store user %q: %w", name, err)
+	if err == nil {
+		return u, nil
 	}
-	return nil
+	if !errors.Is(err, store.ErrExists) {
+		return User{}, fmt.Errorf("store user %q: %w", name, err)
+	}
+	return s.updateUser(ctx, name, func(u *User) error {
+		if u.Generation == "" {
+			u.Generation = NewGeneration()
+		}
+		return nil
+	})
+}
+
+// IssueFor signs a certificate for pub, valid for ttl, bound to the
+// stored user u (as EnsureUser or GetUser return it): it works while u's
+// record lives, with the roles the record has at each call.
+func (s *Service) IssueFor(pub crypto.PublicKey, u User, ttl time.Duration) ([]byte, error) {
+	return s.ca.IssueUser(pub, Identity{User: u.Name, Roles: u.Roles, Generation: u.Generation}, ttl)
 }
 
 func (s *Service) newSignupToken(ctx context.Context, user string) (string, time.Time, error) {
@@ -210,15 +235,18 @@ func (s *Service) validToken(ctx context.Context, user, token string) (key strin
 	return key, true
 }
 
-// issue signs a certificate for pub carrying u's name and roles.
+// issue signs a certificate for pub carrying u's name, roles and
+// generation. A u read before a concurrent remove and re-create gets a
+// certificate of the removed record, which Authenticate refuses.
 func (s *Service) issue(pub crypto.PublicKey, u User) ([]byte, Identity, error) {
-	id := Identity{User: u.Name, Roles: u.Roles}
+	id := Identity{User: u.Name, Roles: u.Roles, Generation: u.Generation}
 	certPEM, err := s.ca.IssueUser(pub, id, s.certTTL)
 	return certPEM, id, err
 }
 
-// Authenticate checks a presented client certificate chain and that its
-// user still exists.
+// Authenticate checks a presented client certificate chain and that the
+// user record it was issued for still exists: the same name is not
+// enough, the record's generation must match the certificate's.
 func (s *Service) Authenticate(ctx context.Context, chain []*x509.Certificate) (Identity, error) {
 	id, err := s.ca.Verify(chain, s.now())
 	if err != nil {
@@ -227,6 +255,9 @@ func (s *Service) Authenticate(ctx context.Context, chain []*x509.Certificate) (
 	u, err := s.GetUser(ctx, id.User)
 	if err != nil {
 		return Identity{}, err
+	}
+	if !bound(u.Generation, id.Generation) {
+		return Identity{}, fmt.Errorf("%w: user %q was removed and created again since; run 'vnet login' again", ErrRevoked, id.User)
 	}
 	// The stored roles, not the certificate's: a change of a user's roles
 	// takes effect at their next call.
@@ -266,8 +297,9 @@ func (s *Service) SetRoles(ctx context.Context, name string, roles []string) err
 }
 
 // RemoveUser deletes a user and their unused sign-up tokens. Their
-// certificates stop working at once: Authenticate checks that the user
-// exists on every call.
+// certificates stop working at once and for good: Authenticate checks on
+// every call that the record they were issued for (its generation, not
+// just the name) exists.
 func (s *Service) RemoveUser(ctx context.Context, name string) error {
 	if name == BuiltinAdmin {
 		return fmt.Errorf("user %q is the built-in administrator that 'vnet ctl' uses and cannot be removed", name)

@@ -70,7 +70,7 @@ func TestUserAdministration(t *testing.T) {
 			}
 		})
 	}
-	if err := s.EnsureUser(ctx, BuiltinAdmin, []string{RoleAdmin}); err != nil {
+	if _, err := s.EnsureUser(ctx, BuiltinAdmin, []string{RoleAdmin}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.SetRoles(ctx, BuiltinAdmin, []string{"dev"}); err == nil || !strings.Contains(err.Error(), "keeps the admin role") {
@@ -98,7 +98,7 @@ func TestUserNamesCannotConfuseUserAtCluster(t *testing.T) {
 		}
 	}
 	// A user created before '@' was refused: roles, login and removal work.
-	if err := s.EnsureUser(ctx, "carol@corp", []string{"dev"}); err != nil {
+	if _, err := s.EnsureUser(ctx, "carol@corp", []string{"dev"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.SetRoles(ctx, "carol@corp", []string{"ops"}); err != nil {

@@ -176,6 +176,10 @@ func (d *Daemon) Serve(ctx context.Context) error {
 // Addr is where the proxy listens.
 func (d *Daemon) Addr() net.Addr { return d.ln.Addr() }
 
+// Proxy is the cluster's Proxy Service, for tests that look at what it
+// serves; nil until start.
+func (d *Daemon) Proxy() *proxy.Server { return d.proxy }
+
 // Auth is the cluster's Auth Service.
 func (d *Daemon) Auth() *auth.Service { return d.auth }
 
@@ -256,15 +260,17 @@ func (d *Daemon) hostCert(ca *auth.CA) (tls.Certificate, error) {
 
 // writeAdminIdentity issues a fresh admin certificate at every start and
 // stores it as a profile in the data directory, readable by root only.
+// The certificate is bound to the admin user's record like any user's.
 func (d *Daemon) writeAdminIdentity(ctx context.Context, ca *auth.CA) error {
-	if err := d.auth.EnsureUser(ctx, AdminUser, []string{auth.RoleAdmin}); err != nil {
+	admin, err := d.auth.EnsureUser(ctx, AdminUser, []string{auth.RoleAdmin})
+	if err != nil {
 		return err
 	}
 	key, err := profile.NewKey()
 	if err != nil {
 		return err
 	}
-	certPEM, err := ca.IssueUser(key.Public, auth.Identity{User: AdminUser, Roles: []string{auth.RoleAdmin}}, adminTTL)
+	certPEM, err := d.auth.IssueFor(key.Public, admin, adminTTL)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/state"
 )
 
-// The administration calls (admin role only, see adminMethods): resources
+// The administration calls (admin role only, see policies in policy.go): resources
 // of every kind, users and the audit log. Users are a resource kind backed
 // by the Auth Service (their secrets stay there); the other kinds live in
 // the state store.

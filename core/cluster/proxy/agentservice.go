@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/vnetproject/vnet/core/api"
@@ -18,46 +16,8 @@ import (
 	"github.com/vnetproject/vnet/core/tunnel"
 )
 
-// The Agent and Peer services are called by machines, not users: Join with
-// a join token, the others with an agent or proxy certificate, which their
-// handlers check themselves (authenticateMachine). The user interceptor
-// lets them through as it does login.
-func init() {
-	for _, m := range []string{
-		api.Agent_Join_FullMethodName,
-		api.Agent_Control_FullMethodName,
-		api.Agent_Connect_FullMethodName,
-		api.Peer_Dial_FullMethodName,
-	} {
-		publicMethods[m] = true
-	}
-}
-
 // registryTimeout bounds one round of store writes for an agent.
 const registryTimeout = 10 * time.Second
-
-// authenticateMachine checks the caller's client certificate for role and
-// returns the machine's ID.
-func (s *Server) authenticateMachine(ctx context.Context, role string) (string, error) {
-	p, ok := peer.FromContext(ctx)
-	if !ok {
-		return "", status.Error(codes.Unauthenticated, "no peer")
-	}
-	info, ok := p.AuthInfo.(credentials.TLSInfo)
-	if !ok {
-		return "", status.Error(codes.Unauthenticated, "not a TLS connection")
-	}
-	id, err := s.cfg.Auth.AuthenticateMachine(ctx, info.State.PeerCertificates, role)
-	if err != nil {
-		s.cfg.Logger.Info("rejected machine", "addr", p.Addr, "role", role, "err", err)
-		code := codes.Unauthenticated
-		if errors.Is(err, auth.ErrAccessDenied) {
-			code = codes.PermissionDenied
-		}
-		return "", status.Error(code, s.cfg.ClusterName+": "+err.Error())
-	}
-	return id, nil
-}
 
 // agentRemoved is what a removed agent's control stream ends with.
 func (s *Server) agentRemoved() error {
@@ -89,7 +49,7 @@ func (a *agentServer) Join(ctx context.Context, req *api.JoinRequest) (*api.Join
 func (a *agentServer) Control(st api.Agent_ControlServer) error {
 	s := a.s
 	ctx := st.Context()
-	agentID, err := s.authenticateMachine(ctx, auth.RoleAgent)
+	agentID, err := machineFrom(ctx, auth.RoleAgent) // policy.go
 	if err != nil {
 		return err
 	}
@@ -250,7 +210,7 @@ func (a *agentServer) Control(st api.Agent_ControlServer) error {
 func (a *agentServer) Connect(st api.Agent_ConnectServer) error {
 	s := a.s
 	// Leaf clusters answer their root's dials here too (leaves.go).
-	agentID, err := s.authenticateAnswerer(st.Context())
+	agentID, err := answererFrom(st.Context())
 	if err != nil {
 		return err
 	}

@@ -8,55 +8,14 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
-	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/cluster/auth"
 	"github.com/vnetproject/vnet/core/cluster/state"
 )
 
 type identityKey struct{}
-
-// publicMethods need no client certificate.
-var publicMethods = map[string]bool{
-	api.Auth_Ping_FullMethodName:  true,
-	api.Auth_Login_FullMethodName: true,
-}
-
-// adminMethods need the admin role.
-var adminMethods = map[string]bool{
-	api.Cluster_CreateResource_FullMethodName: true,
-	api.Cluster_GetResources_FullMethodName:   true,
-	api.Cluster_AddUser_FullMethodName:        true,
-	api.Cluster_Status_FullMethodName:         true,
-	api.Cluster_DeleteResource_FullMethodName: true,
-	api.Cluster_SearchAudit_FullMethodName:    true,
-}
-
-func (s *Server) authenticate(ctx context.Context, method string) (context.Context, error) {
-	if publicMethods[method] {
-		return ctx, nil
-	}
-	p, ok := peer.FromContext(ctx)
-	if !ok {
-		return nil, status.Error(codes.Unauthenticated, "no peer")
-	}
-	info, ok := p.AuthInfo.(credentials.TLSInfo)
-	if !ok {
-		return nil, status.Error(codes.Unauthenticated, "not a TLS connection")
-	}
-	id, err := s.cfg.Auth.Authenticate(ctx, info.State.PeerCertificates)
-	if err != nil {
-		s.cfg.Logger.Info("rejected client", "addr", p.Addr, "method", method, "err", err)
-		return nil, status.Error(codes.Unauthenticated, s.cfg.ClusterName+": "+err.Error())
-	}
-	if adminMethods[method] && !id.IsAdmin() {
-		return nil, status.Errorf(codes.PermissionDenied, "%s: %s: user %q lacks the %s role", s.cfg.ClusterName, auth.ErrAccessDenied, id.User, auth.RoleAdmin)
-	}
-	return context.WithValue(ctx, identityKey{}, id), nil
-}
 
 func identityFrom(ctx context.Context) (auth.Identity, error) {
 	id, ok := ctx.Value(identityKey{}).(auth.Identity)

@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/vnetproject/vnet/core/api"
@@ -30,11 +28,6 @@ import (
 // and roles, answered on Agent.Connect like an agent's dial: the leaf's
 // link is an agentLink whose dials wait in s.agents). The leaf maps the
 // roles, enforces its own RBAC and writes the audit events.
-
-func init() {
-	publicMethods[api.Trust_Join_FullMethodName] = true
-	publicMethods[api.Trust_Control_FullMethodName] = true
-}
 
 // describeTimeout bounds one LeafDescribe round trip.
 const describeTimeout = 3 * time.Second
@@ -80,18 +73,14 @@ func (h *leafHub) link(name string) *leafLink { return h.links.get(name) }
 // all returns the connected leaves sorted by name.
 func (h *leafHub) all() []*leafLink { return h.links.all() }
 
-// authenticateAnswerer checks the certificate of a caller of
-// Agent.Connect: an agent, or a leaf cluster answering its root's dial.
-// It returns the ID its dials wait under.
-func (s *Server) authenticateAnswerer(ctx context.Context) (string, error) {
-	if p, ok := peer.FromContext(ctx); ok {
-		if info, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(info.State.PeerCertificates) > 0 &&
-			strings.HasPrefix(info.State.PeerCertificates[0].Subject.CommonName, auth.LeafUserPrefix) {
-			name, err := s.authenticateMachine(ctx, auth.RoleLeaf)
-			return auth.LeafUserPrefix + name, err
-		}
+// answererFrom returns the ID the dials of a caller of Agent.Connect wait
+// under: an agent's ID, or "leaf:<name>" for a leaf cluster answering its
+// root's dial. The interceptor authenticated it (policy.go).
+func answererFrom(ctx context.Context) (string, error) {
+	if name, err := machineFrom(ctx, auth.RoleLeaf); err == nil {
+		return auth.LeafUserPrefix + name, nil
 	}
-	return s.authenticateMachine(ctx, auth.RoleAgent)
+	return machineFrom(ctx, auth.RoleAgent)
 }
 
 type trustServer struct {
@@ -121,7 +110,7 @@ func (t *trustServer) Control(st api.Trust_ControlServer) error {
 	s := t.s
 	ctx, cancel := context.WithCancelCause(st.Context())
 	defer cancel(nil)
-	name, err := s.authenticateMachine(ctx, auth.RoleLeaf)
+	name, err := machineFrom(ctx, auth.RoleLeaf) // policy.go
 	if err != nil {
 		return err
 	}
@@ -392,7 +381,7 @@ func (s *Server) dialLeaf(ctx context.Context, id auth.Identity, req *api.DialRe
 		defer s.wg.Done()
 		defer close(finished)
 		// Tracked so that removing the user here cuts it at once.
-		sctx, untrack := s.track(&openSession{user: id.User, app: resource.NewApp(req.GetApp(), "", "", nil), leaf: leaf})
+		sctx, untrack := s.track(&openSession{user: id.User, generation: id.Generation, app: resource.NewApp(req.GetApp(), "", "", nil), leaf: leaf})
 		defer untrack()
 		res, err := relay.Splice(sctx, conn, leafConn)
 		s.cfg.Logger.Info("leaf session ended", "user", id.User, "leaf", leaf, "app", req.GetApp(), "bytes_in", res.AToB, "bytes_out", res.BToA, "err", err)

@@ -1,7 +1,7 @@
 // Package proxy is the cluster's Proxy Service: the one TLS endpoint that
 // VNet and the admin CLI talk to. It authenticates every call by client
-// certificate, serves the catalog and administration, and tunnels app
-// connections.
+// certificate against one policy table (policy.go), serves the catalog
+// and administration, and tunnels app connections.
 package proxy
 
 import (

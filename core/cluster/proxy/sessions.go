@@ -14,8 +14,8 @@ import (
 // recheckInterval is how often open sessions are checked against the
 // store: a user removed or a role changed through another proxy (or by
 // editing the store) cuts the sessions it no longer allows within this
-// time. Removals through this proxy cut at once.
-const recheckInterval = 30 * time.Second
+// time. Removals through this proxy cut at once. A var for tests.
+var recheckInterval = 30 * time.Second
 
 // sessionSet is the tunnelled connections open at this proxy, so that
 // they can be cut when their user loses access.
@@ -31,12 +31,15 @@ type openSession struct {
 	// leaf is set for a session with an app of a leaf cluster (app is
 	// then only its name): the leaf checks roles, this proxy the user.
 	leaf string
+	// generation is that of the user record the session's certificate
+	// was issued for: a new user of the same name does not keep it open.
+	generation string
 }
 
 // trackSession returns the context a session's relay runs under and the
 // function that forgets the session when it ends.
-func (s *Server) trackSession(user string, app *resource.App) (context.Context, func()) {
-	return s.track(&openSession{user: user, app: app})
+func (s *Server) trackSession(id auth.Identity, app *resource.App) (context.Context, func()) {
+	return s.track(&openSession{user: id.User, generation: id.Generation, app: app})
 }
 
 func (s *Server) track(o *openSession) (context.Context, func()) {
@@ -107,6 +110,9 @@ func (s *Server) recheckSessions() {
 			}
 			if err != nil {
 				return nil // the store is unwell: keep the session, look again later
+			}
+			if !(auth.Identity{User: o.user, Generation: o.generation}).IssuedFor(u) {
+				return fmt.Errorf("%w: user %q was removed and created again", auth.ErrRevoked, o.user)
 			}
 			if o.leaf != "" {
 				return nil

@@ -120,7 +120,7 @@ func (s *Server) serveDial(ctx context.Context, id auth.Identity, remote bool, r
 		defer close(finished)
 		sctx, untrack := s.ctx, func() {}
 		if !remote {
-			sctx, untrack = s.trackSession(id.User, app)
+			sctx, untrack = s.trackSession(id, app)
 		}
 		defer untrack()
 		res, err := relay.Splice(sctx, conn, appConn)
