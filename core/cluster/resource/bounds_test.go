@@ -1,6 +1,7 @@
 package resource
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -36,5 +37,12 @@ func TestHugeFieldsGiveABoundedError(t *testing.T) {
 				t.Fatalf("error (%d bytes) %.300v; want one short line with %q", len(err.Error()), err, tc.want)
 			}
 		})
+	}
+}
+
+func TestHugeUserNameGivesABoundedError(t *testing.T) {
+	err := CheckUserName(strings.Repeat("a", 1<<20))
+	if err == nil || len(err.Error()) > 1024 {
+		t.Fatalf("CheckUserName of 1 MiB: an error of %d bytes, want a short one", len(fmt.Sprint(err)))
 	}
 }

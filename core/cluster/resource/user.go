@@ -53,9 +53,9 @@ const userNameRule = "use 1-64 lower-case letters, digits, '.', '_' or '-', star
 func CheckUserName(name string) error {
 	if !userNameRE.MatchString(name) {
 		if existingUserNameRE.MatchString(name) {
-			return fmt.Errorf("user name %q: %s (no '@': on a leaf cluster a user is shown as user@cluster)", name, userNameRule)
+			return fmt.Errorf("user name %q: %s (no '@': on a leaf cluster a user is shown as user@cluster)", clipEcho(name), userNameRule)
 		}
-		return fmt.Errorf("user name %q: %s", name, userNameRule)
+		return fmt.Errorf("user name %q: %s", clipEcho(name), userNameRule)
 	}
 	return nil
 }
