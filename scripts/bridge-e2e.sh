@@ -22,7 +22,7 @@ ctl create "$WORK/vnet-config.yaml" >/dev/null
 printf 'kind: role\nversion: v1\nmetadata:\n  name: dev\nspec:\n  allow:\n    app_labels: {"*": "*"}\n' >"$WORK/role.yaml"
 ctl create -f "$WORK/role.yaml" >/dev/null
 out=$(ctl users add alice --roles=dev)
-token=$(grep -o -- '--token=[0-9a-f]*' <<<"$out" | cut -d= -f2)
+token=$(signup_token <<<"$out")
 [ -n "$token" ] || die "no token in: $out"
 in_user "$VNET" login --proxy="$PROXY" --user=alice --token="$token" --ca-pin="$CA_PIN" >/dev/null
 

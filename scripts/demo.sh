@@ -18,7 +18,7 @@ ctl status
 say "vnet ctl users add alice --roles=dev"
 out=$(ctl users add alice --roles=dev)
 echo "$out"
-token=$(awk '$1 == "token:" {print $2}' <<<"$out")
+token=$(signup_token <<<"$out")
 
 say "vnet login --proxy=$PROXY --user=alice --token=... --ca-pin=...   # on the laptop"
 in_user "$VNET" login --proxy="$PROXY" --user=alice --token="$token" --ca-pin="$CA_PIN"

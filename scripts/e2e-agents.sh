@@ -14,7 +14,7 @@ world_up
 log "admin: zone company.test; alice (role dev) logs in; vnet up"
 vnet_config_yaml company.test >"$WORK/vnet-config.yaml"
 ctl create "$WORK/vnet-config.yaml" >/dev/null
-token=$(ctl users add alice --roles=dev | grep -o -- '--token=[0-9a-f]*' | cut -d= -f2)
+token=$(ctl users add alice --roles=dev | signup_token)
 check "login" in_user "$VNET" login --proxy="$PROXY" --user=alice --token="$token" --ca-pin="$CA_PIN"
 vnet_up
 

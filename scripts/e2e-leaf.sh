@@ -86,7 +86,6 @@ check "nothing granted is refused" fails '' refused "zone leafcorp|range "
 check "the refusals are audited" outputs 'leaf\.claim\.refused +leaf:leaf\.test .*zone company\.test' ctl audit --since 1h --user leaf:leaf.test
 
 log "user: alice logs in to the root and to the second root (two profiles)"
-signup_token() { awk '$1 == "token:" {print $2}'; }
 login_root() { in_user "$VNET" login --proxy="$PROXY" --user=alice --token="$(ctl users add alice --roles=dev | signup_token)" --ca-pin="$CA_PIN"; }
 ROOT2_PIN=$(ctl_in root2.test status | awk '/CA pin/ {print $3}')
 login_root2() { in_user "$VNET" login --proxy=proxy.root2.test:3082 --user=alice --token="$(ctl_in root2.test users add alice --roles=dev | signup_token)" --ca-pin="$ROOT2_PIN"; }

@@ -27,7 +27,6 @@ ctl_in root2.test create "$WORK/root2-config.yaml" >/dev/null
 ROOT2_PIN=$(ctl_in root2.test status | awk '/CA pin/ {print $3}')
 
 log "alice logs in to the root only and starts VNet"
-signup_token() { grep -o -- '--token=[0-9a-f]*' | cut -d= -f2; }
 check "login to the root" in_user "$VNET" login --proxy="$PROXY" --user=alice --token="$(ctl users add alice --roles=dev | signup_token)" --ca-pin="$CA_PIN"
 vnet_up
 

@@ -44,7 +44,6 @@ app_yaml plain 8094 >"$WORK/plain.yaml"
 ctl_in bad.test create "$WORK/plain.yaml" >/dev/null
 
 log "alice logs in to the three, in this order (the first login owns contested names)"
-signup_token() { grep -o -- '--token=[0-9a-f]*' | cut -d= -f2; }
 login() { # CTL-PREFIX... -- PROXY
 	local proxy=${*: -1} pin token
 	pin=$("${@:1:$#-1}" status | awk '/CA pin/ {print $3}')

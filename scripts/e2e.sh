@@ -25,7 +25,7 @@ check "vnet ctl get vnet_config shows the zone" outputs 'suffix: company.test' c
 
 log "user: sign up and log in"
 out=$(ctl users add alice --roles=dev)
-token=$(awk '$1 == "token:" {print $2}' <<<"$out")
+token=$(signup_token <<<"$out")
 [ -n "$token" ] || die "no token in: $out"
 expect_fail "login with a wrong CA pin is refused" 'CA pin' in_user "$VNET" login --proxy="$PROXY" --user=alice --token="$token" --ca-pin=sha256:0000
 expect_fail "first login without a pin and no terminal asks for --ca-pin" 'ca-pin' in_user "$VNET" login --proxy="$PROXY" --user=alice --token="$token" </dev/null
@@ -229,7 +229,7 @@ check "vnet ctl get roles --format text" outputs '^prod-only +env=prod +-$' ctl 
 expect_fail "a role with a partial wildcard is refused, naming the field" 'spec.allow.app_labels\["env"\]' ctl create - <<<'{kind: role, version: v1, metadata: {name: bad}, spec: {allow: {app_labels: {env: "dev-*"}}}}'
 expect_fail "users add with an unknown role is refused" 'role "prod-onyl" does not exist' ctl users add carol --roles=prod-onyl
 out=$(ctl users add bob --roles=prod-only)
-bob_token=$(awk '$1 == "token:" {print $2}' <<<"$out")
+bob_token=$(signup_token <<<"$out")
 [ -n "$bob_token" ] || die "no token in: $out"
 bob() { in_user env VNET_HOME="$WORK/bob-home" "$VNET" "$@"; }
 printf 'bob-password-1\n' >"$WORK/bob-pw"

@@ -185,6 +185,9 @@ world_up() {
 # ctl ARGS...: run `vnet ctl` on the cluster host.
 ctl() { in_cluster "$VNET" ctl "$@"; }
 
+# signup_token: the one-time token in `vnet ctl users add`'s output (stdin).
+signup_token() { awk '$1 == "token:" {print $2}'; }
+
 # vnet_up [FLAGS...]: start `vnet up` in the user namespace and wait until it serves.
 vnet_up() {
 	bg vnet-up "$NS_USER" "$VNET" up --state-dir "$WORK/state" "$@"
