@@ -141,7 +141,7 @@ func (s *Server) clientTLS(t testing.TB) *tls.Config {
 }
 
 // EnableAuth turns on etcd's authentication: a root user (with a password
-// nobody keeps) and user with password, allowed to read and write the
+// nobody keeps) and a user with password, allowed to read and write the
 // keys under prefix only. A StartTLS server only (it talks to etcd with
 // the client certificate).
 func (s *Server) EnableAuth(t testing.TB, user, password, prefix string) {
