@@ -167,12 +167,12 @@ func (l *Log) Close() error {
 	})
 	select {
 	case <-l.done:
-		l.persistDropped(0, true)
+		l.persistDropped(0, true, false)
 		return nil
 	case <-time.After(closeTimeout):
 		// What is still queued is lost with this process: count it.
 		queued := len(l.queue)
-		l.persistDropped(int64(queued), true)
+		l.persistDropped(int64(queued), true, false)
 		return fmt.Errorf("audit: %d events still queued after %v", queued, closeTimeout)
 	}
 }
@@ -184,24 +184,29 @@ func (l *Log) write() {
 		if sheddable(ev.Type) {
 			l.shedQueued.Add(-1)
 		}
+		failed := false
 		if err := l.put(ev); err != nil {
 			l.dropped.Add(1)
 			l.cfg.Logger.Error("audit event lost", "event", ev.Type, "user", ev.User, "app", ev.App, "err", err)
+			failed = true
 		} else {
-			l.recordDropped()
+			failed = !l.recordDropped()
 		}
-		l.persistDropped(0, false)
+		l.persistDropped(0, false, failed)
 	}
 }
 
 // recordDropped writes an audit.dropped event with the count of events
-// lost since the last one, if any.
-func (l *Log) recordDropped() {
+// lost since the last one, if any. It reports whether the count is
+// recorded (or there was none).
+func (l *Log) recordDropped() bool {
 	if n := l.dropped.Swap(0); n > 0 {
 		if err := l.put(Event{Time: time.Now(), Type: Dropped, Count: n}); err != nil {
 			l.dropped.Add(n)
+			return false
 		}
 	}
+	return true
 }
 
 // loadDropped reads the count a previous run left in cfg.DroppedFile.
@@ -226,15 +231,19 @@ func (l *Log) loadDropped() int64 {
 
 // persistDropped writes the count not yet recorded (plus extra, events
 // about to be lost) to cfg.DroppedFile when it changed. The writer calls
-// it after every event, Close a last time (final): the writer may outlive
-// a Close that timed out and must not overwrite that count.
-func (l *Log) persistDropped(extra int64, final bool) {
+// it after every event: while the store takes writes and the file says 0
+// it writes nothing (what is dropped then is recorded in the store at the
+// next write; a file write per event would only slow a busy writer), but
+// after a failed write (failed) or while the file holds a count it does.
+// Close calls it a last time (final): the writer may outlive a Close that
+// timed out and must not overwrite that count.
+func (l *Log) persistDropped(extra int64, final, failed bool) {
 	if l.cfg.DroppedFile == "" {
 		return
 	}
 	l.persistMu.Lock()
 	defer l.persistMu.Unlock()
-	if l.final {
+	if l.final || (!final && !failed && l.persisted == 0) {
 		return
 	}
 	l.final = final
