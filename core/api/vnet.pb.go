@@ -1221,9 +1221,13 @@ type DialRequest struct {
 	ClientAddr string `protobuf:"bytes,3,opt,name=client_addr,json=clientAddr,proto3" json:"client_addr,omitempty"`
 	// The cluster the app is in: empty for the cluster dialled, else the
 	// name of a leaf cluster it trusts.
-	Cluster       string `protobuf:"bytes,4,opt,name=cluster,proto3" json:"cluster,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Cluster string `protobuf:"bytes,4,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	// Set only by a leaf cluster's proxy, for a root cluster's user: the
+	// address the user's client reported to the root (client_addr is then
+	// the address the root's proxy saw). A user's own is ignored.
+	ClientReportedAddr string `protobuf:"bytes,50,opt,name=client_reported_addr,json=clientReportedAddr,proto3" json:"client_reported_addr,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *DialRequest) Reset() {
@@ -1280,6 +1284,13 @@ func (x *DialRequest) GetClientAddr() string {
 func (x *DialRequest) GetCluster() string {
 	if x != nil {
 		return x.Cluster
+	}
+	return ""
+}
+
+func (x *DialRequest) GetClientReportedAddr() string {
+	if x != nil {
+		return x.ClientReportedAddr
 	}
 	return ""
 }
@@ -2093,10 +2104,13 @@ type AgentDial struct {
 	// Set when a root cluster's proxy asks a leaf (Trust.Control): the root
 	// user and their roles in the root, which the leaf maps through its
 	// trusted_cluster's role_map. Empty for agents.
-	User          string   `protobuf:"bytes,5,opt,name=user,proto3" json:"user,omitempty"`
-	Roles         []string `protobuf:"bytes,6,rep,name=roles,proto3" json:"roles,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	User  string   `protobuf:"bytes,5,opt,name=user,proto3" json:"user,omitempty"`
+	Roles []string `protobuf:"bytes,6,rep,name=roles,proto3" json:"roles,omitempty"`
+	// Set when a root cluster's proxy asks a leaf: the address the user's
+	// client reported (client_addr is the address the root's proxy saw).
+	ClientReportedAddr string `protobuf:"bytes,50,opt,name=client_reported_addr,json=clientReportedAddr,proto3" json:"client_reported_addr,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *AgentDial) Reset() {
@@ -2169,6 +2183,13 @@ func (x *AgentDial) GetRoles() []string {
 		return x.Roles
 	}
 	return nil
+}
+
+func (x *AgentDial) GetClientReportedAddr() string {
+	if x != nil {
+		return x.ClientReportedAddr
+	}
+	return ""
 }
 
 type LeafMessage struct {
@@ -2977,13 +2998,14 @@ const file_vnet_proto_rawDesc = "" +
 	"\x0eStatusResponse\x12!\n" +
 	"\fcluster_name\x18\x01 \x01(\tR\vclusterName\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x15\n" +
-	"\x06ca_pin\x18\x03 \x01(\tR\x05caPin\"n\n" +
+	"\x06ca_pin\x18\x03 \x01(\tR\x05caPin\"\xa0\x01\n" +
 	"\vDialRequest\x12\x10\n" +
 	"\x03app\x18\x01 \x01(\tR\x03app\x12\x12\n" +
 	"\x04port\x18\x02 \x01(\rR\x04port\x12\x1f\n" +
 	"\vclient_addr\x18\x03 \x01(\tR\n" +
 	"clientAddr\x12\x18\n" +
-	"\acluster\x18\x04 \x01(\tR\acluster\"O\n" +
+	"\acluster\x18\x04 \x01(\tR\acluster\x120\n" +
+	"\x14client_reported_addr\x182 \x01(\tR\x12clientReportedAddr\"O\n" +
 	"\n" +
 	"DialResult\x12\x14\n" +
 	"\x05error\x18\x01 \x01(\tR\x05error\x12\x12\n" +
@@ -3047,7 +3069,7 @@ const file_vnet_proto_rawDesc = "" +
 	"\fAgentWelcome\x12)\n" +
 	"\x10heartbeat_millis\x18\x01 \x01(\x03R\x0fheartbeatMillis\x12\x1a\n" +
 	"\brejected\x18\x02 \x03(\tR\brejected\x12!\n" +
-	"\fcluster_name\x18\x03 \x01(\tR\vclusterName\"\x8c\x01\n" +
+	"\fcluster_name\x18\x03 \x01(\tR\vclusterName\"\xbe\x01\n" +
 	"\tAgentDial\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x10\n" +
 	"\x03app\x18\x02 \x01(\tR\x03app\x12\x12\n" +
@@ -3055,7 +3077,8 @@ const file_vnet_proto_rawDesc = "" +
 	"\vclient_addr\x18\x04 \x01(\tR\n" +
 	"clientAddr\x12\x12\n" +
 	"\x04user\x18\x05 \x01(\tR\x04user\x12\x14\n" +
-	"\x05roles\x18\x06 \x03(\tR\x05roles\"\xa6\x01\n" +
+	"\x05roles\x18\x06 \x03(\tR\x05roles\x120\n" +
+	"\x14client_reported_addr\x182 \x01(\tR\x12clientReportedAddr\"\xa6\x01\n" +
 	"\vLeafMessage\x12(\n" +
 	"\x05hello\x18\x01 \x01(\v2\x12.vnet.v1.LeafHelloR\x05hello\x12\x1c\n" +
 	"\theartbeat\x18\x02 \x01(\bR\theartbeat\x12\x18\n" +

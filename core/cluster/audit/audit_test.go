@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vnetproject/vnet/core/cluster/store"
 )
@@ -155,5 +157,119 @@ func TestNewAndFailingStore(t *testing.T) {
 	}
 	if got := l.dropped.Load(); got != 1 {
 		t.Fatalf("dropped = %d, want 1 (the failed write)", got)
+	}
+}
+
+// TestEventFieldsBounded: an event's string fields are stored cut to
+// their bounds, whatever length the client sent.
+func TestEventFieldsBounded(t *testing.T) {
+	st := store.NewMemory()
+	l, err := New(Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("é", 50_000) // two bytes a rune: a cut must not split one
+	l.Emit(Event{Type: SessionRejected, User: "alice", App: long, Target: long, ClientAddr: "192.0.2.1:4000", ClientReportedAddr: long, Error: "no app " + long})
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Search(ctx(t), st, Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 {
+		t.Fatalf("Search = %d events, want 1", len(got))
+	}
+	ev := got[0]
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{{"app", ev.App, MaxFieldLen}, {"target", ev.Target, MaxFieldLen}, {"client_reported_addr", ev.ClientReportedAddr, MaxFieldLen}, {"error", ev.Error, MaxErrorLen}} {
+		if len(f.v) > f.max || !utf8.ValidString(f.v) || !strings.Contains(f.v, "more bytes)") || !strings.Contains(f.v, "éé") {
+			t.Errorf("%s = %d bytes %q, want a valid prefix of at most %d bytes with a marker", f.name, len(f.v), f.v, f.max)
+		}
+	}
+	if ev.User != "alice" || ev.ClientAddr != "192.0.2.1:4000" {
+		t.Errorf("short fields changed: user %q client_addr %q", ev.User, ev.ClientAddr)
+	}
+}
+
+// TestRejectionFloodKeepsSessionEvents: with the store stalled and a
+// flood of rejected dials filling the queue, a session's start and end
+// still get in; every event is stored or counted.
+func TestRejectionFloodKeepsSessionEvents(t *testing.T) {
+	st := &slowStore{Store: store.NewMemory(), release: make(chan struct{})}
+	l, err := New(Config{Store: st, QueueSize: 8, WriteTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const flood = 100
+	for i := 0; i < flood; i++ {
+		l.Emit(Event{Type: SessionRejected, User: "mallory", App: fmt.Sprint("nope", i)})
+	}
+	l.Emit(Event{Type: SessionStart, User: "alice", App: "db", SessionID: "s1"})
+	l.Emit(Event{Type: SessionEnd, User: "alice", App: "db", SessionID: "s1"})
+	close(st.release)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Search(ctx(t), st.Store, Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var start, end bool
+	var rejected, dropped int64
+	for _, ev := range got {
+		switch ev.Type {
+		case SessionStart:
+			start = true
+		case SessionEnd:
+			end = true
+		case SessionRejected:
+			rejected++
+		case Dropped:
+			dropped += ev.Count
+		}
+	}
+	if !start || !end {
+		t.Errorf("session start kept %v, end kept %v; want both kept under a flood of rejections", start, end)
+	}
+	if rejected > 8/2+1 || rejected+dropped != flood {
+		t.Errorf("kept %d rejections and counted %d dropped of %d; want at most half the queue (and the one being written) kept, the rest counted", rejected, dropped, flood)
+	}
+}
+
+// TestDroppedCountSurvivesRestart: events dropped while the store
+// refuses writes are recorded at a later start, also after a start whose
+// store still refused them.
+func TestDroppedCountSurvivesRestart(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "audit-dropped")
+	mem := store.NewMemory()
+	run := func(st store.Store, events int) {
+		t.Helper()
+		l, err := New(Config{Store: st, DroppedFile: file})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < events; i++ {
+			l.Emit(Event{Type: SessionStart, User: "alice"})
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(failingStore{mem}, 3) // the disk is full
+	run(failingStore{mem}, 2) // restarted before it recovered
+	run(mem, 0)               // it recovered
+	got, err := Search(ctx(t), mem, Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Type != Dropped || got[0].Count != 5 {
+		t.Fatalf("after the store recovered the log holds %+v, want one %s event of count 5", got, Dropped)
+	}
+	run(mem, 0) // recorded once, not again at the next start
+	if got, err = Search(ctx(t), mem, Query{Types: []string{Dropped}}); err != nil || len(got) != 1 {
+		t.Fatalf("after another start: %d %s events (err %v), want still 1", len(got), Dropped, err)
 	}
 }

@@ -27,8 +27,10 @@ const (
 	// sends its users; Error is the one-line reason. Written once per
 	// refusal, not at every catalog pass.
 	LeafClaimRefused = "leaf.claim.refused"
-	// Dropped: events were lost because the store could not keep up; Count
-	// says how many.
+	// Dropped: events were lost because the store could not keep up (or
+	// a flood of rejections filled their share of the queue); Count says
+	// how many. A count not yet recorded when the daemon stopped is
+	// recorded at its next start.
 	Dropped = "audit.dropped"
 )
 
@@ -44,6 +46,13 @@ type Event struct {
 	Port       uint32 `json:"port,omitempty"`
 	Target     string `json:"target,omitempty"`
 	ClientAddr string `json:"client_addr,omitempty"`
+	// ClientAddr is the address the proxy saw the client's connection
+	// come from (its TLS peer; for a root cluster's user, the address the
+	// root's proxy saw). ClientReportedAddr is the address the client
+	// says it connected from (its side of the tunnelled connection, as
+	// the laptop saw it): useful to tell a user's programs apart, but the
+	// client's word only.
+	ClientReportedAddr string `json:"client_reported_addr,omitempty"`
 	// BytesIn went from the client to the app, BytesOut back.
 	BytesIn  int64         `json:"bytes_in,omitempty"`
 	BytesOut int64         `json:"bytes_out,omitempty"`

@@ -8,10 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/vnetproject/vnet/core/atomicfile"
 	"github.com/vnetproject/vnet/core/cluster/store"
 )
 
@@ -31,8 +35,15 @@ const (
 type Config struct {
 	Store store.Store // never nil
 	// QueueSize bounds the events waiting to be written; beyond it events
-	// are dropped and counted. Default DefaultQueueSize.
+	// are dropped and counted. Rejected dials may hold at most half of it,
+	// so that a flood of them cannot push session starts and ends out.
+	// Default DefaultQueueSize.
 	QueueSize int
+	// DroppedFile keeps the number of dropped events not yet recorded in
+	// the store (a file in the data directory): a daemon that stops while
+	// the store refuses writes records the count at its next start.
+	// Empty: the count lives in memory only.
+	DroppedFile string
 	// WriteTimeout bounds one store write. Default DefaultWriteTimeout.
 	WriteTimeout time.Duration
 	// Retention is how long events are kept (DefaultRetention if 0);
@@ -47,17 +58,27 @@ type Config struct {
 // slower than the events come, the queue fills and further events are
 // dropped; the writer then records an audit.dropped event with their
 // number as soon as the store takes writes again, so a gap is never
-// silent.
+// silent. Rejected dials, which any user can cause at will, are dropped
+// first: they may fill half the queue, session events all of it. The
+// count not yet recorded is kept in Config.DroppedFile, so that it
+// survives a restart.
 type Log struct {
 	cfg     Config
-	queue   chan Event    // never nil; closed by Close
-	dropped atomic.Int64  // events lost since the last audit.dropped record
-	done    chan struct{} // closed when the writer has returned
-	mu      sync.RWMutex  // guards closed against Emit's send
-	closed  bool          // guarded by mu
-	once    sync.Once
-	stop    chan struct{}  // closed by Close: ends the pruner
-	pruneWG sync.WaitGroup // the pruner
+	queue   chan Event   // never nil; closed by Close
+	dropped atomic.Int64 // events lost since the last audit.dropped record
+	// shedQueued counts the sheddable events (rejections) in queue; Emit
+	// keeps it at most shedCap.
+	shedQueued atomic.Int64
+	shedCap    int64
+	persistMu  sync.Mutex    // serializes writes of cfg.DroppedFile
+	persisted  int64         // the count in cfg.DroppedFile; guarded by persistMu
+	final      bool          // Close has written the last count; guarded by persistMu
+	done       chan struct{} // closed when the writer has returned
+	mu         sync.RWMutex  // guards closed against Emit's send
+	closed     bool          // guarded by mu
+	once       sync.Once
+	stop       chan struct{}  // closed by Close: ends the pruner
+	pruneWG    sync.WaitGroup // the pruner
 }
 
 // New starts a Log.
@@ -80,31 +101,56 @@ func New(cfg Config) (*Log, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	l := &Log{cfg: cfg, queue: make(chan Event, cfg.QueueSize), done: make(chan struct{}), stop: make(chan struct{})}
+	l := &Log{cfg: cfg, queue: make(chan Event, cfg.QueueSize), shedCap: int64(max(1, cfg.QueueSize/2)), done: make(chan struct{}), stop: make(chan struct{})}
+	if n := l.loadDropped(); n > 0 {
+		l.dropped.Store(n)
+		l.persisted = n
+		cfg.Logger.Warn("audit: events dropped before the last stop are not recorded yet; recording them now", "count", n)
+	}
 	go l.write()
 	l.pruneWG.Add(1)
 	go l.prune(l.stop)
 	return l, nil
 }
 
-// Emit queues ev for writing; its Time is set now if zero. It never
-// blocks: a full queue or a closed log drops the event (and counts it).
+// Emit queues ev for writing, its string fields bounded (Event.Bounded);
+// its Time is set now if zero. It never blocks: a full queue or a closed
+// log drops the event (and counts it), and a rejection is dropped already
+// when rejections fill their half of the queue.
 func (l *Log) Emit(ev Event) {
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
 	}
+	ev = ev.Bounded()
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.closed {
 		l.dropped.Add(1)
 		return
 	}
+	shed := sheddable(ev.Type)
+	if shed && l.shedQueued.Add(1) > l.shedCap {
+		l.shedQueued.Add(-1)
+		l.drop()
+		return
+	}
 	select {
 	case l.queue <- ev:
 	default:
-		if l.dropped.Add(1) == 1 {
-			l.cfg.Logger.Warn("audit queue is full: dropping events until the store catches up", "queue", l.cfg.QueueSize)
+		if shed {
+			l.shedQueued.Add(-1)
 		}
+		l.drop()
+	}
+}
+
+// sheddable tells the events dropped first under pressure: rejected
+// dials, which a user causes as fast as it likes.
+func sheddable(typ string) bool { return typ == SessionRejected }
+
+func (l *Log) drop() {
+	if l.dropped.Add(1) == 1 {
+		l.cfg.Logger.Warn("audit queue is full: dropping events until the store catches up", "queue", l.cfg.QueueSize)
 	}
 }
 
@@ -121,26 +167,95 @@ func (l *Log) Close() error {
 	})
 	select {
 	case <-l.done:
+		l.persistDropped(0, true, false)
 		return nil
 	case <-time.After(closeTimeout):
-		return fmt.Errorf("audit: %d events still queued after %v", len(l.queue), closeTimeout)
+		// What is still queued is lost with this process: count it.
+		queued := len(l.queue)
+		l.persistDropped(int64(queued), true, false)
+		return fmt.Errorf("audit: %d events still queued after %v", queued, closeTimeout)
 	}
 }
 
 func (l *Log) write() {
 	defer close(l.done)
+	l.recordDropped() // what the last run could not record
 	for ev := range l.queue {
+		if sheddable(ev.Type) {
+			l.shedQueued.Add(-1)
+		}
+		failed := false
 		if err := l.put(ev); err != nil {
 			l.dropped.Add(1)
 			l.cfg.Logger.Error("audit event lost", "event", ev.Type, "user", ev.User, "app", ev.App, "err", err)
-			continue
+			failed = true
+		} else {
+			failed = !l.recordDropped()
 		}
-		if n := l.dropped.Swap(0); n > 0 {
-			if err := l.put(Event{Time: time.Now(), Type: Dropped, Count: n}); err != nil {
-				l.dropped.Add(n)
-			}
+		l.persistDropped(0, false, failed)
+	}
+}
+
+// recordDropped writes an audit.dropped event with the count of events
+// lost since the last one, if any. It reports whether the count is
+// recorded (or there was none).
+func (l *Log) recordDropped() bool {
+	if n := l.dropped.Swap(0); n > 0 {
+		if err := l.put(Event{Time: time.Now(), Type: Dropped, Count: n}); err != nil {
+			l.dropped.Add(n)
+			return false
 		}
 	}
+	return true
+}
+
+// loadDropped reads the count a previous run left in cfg.DroppedFile.
+func (l *Log) loadDropped() int64 {
+	if l.cfg.DroppedFile == "" {
+		return 0
+	}
+	data, err := os.ReadFile(l.cfg.DroppedFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0
+	}
+	var n int64
+	if err == nil {
+		n, err = strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+	}
+	if err != nil || n < 0 {
+		l.cfg.Logger.Error("audit: the count of events dropped before the last stop is unreadable; it is not recorded", "file", l.cfg.DroppedFile, "err", err)
+		return 0
+	}
+	return n
+}
+
+// persistDropped writes the count not yet recorded (plus extra, events
+// about to be lost) to cfg.DroppedFile when it changed. The writer calls
+// it after every event: while the store takes writes and the file says 0
+// it writes nothing (what is dropped then is recorded in the store at the
+// next write; a file write per event would only slow a busy writer), but
+// after a failed write (failed) or while the file holds a count it does.
+// Close calls it a last time (final): the writer may outlive a Close that
+// timed out and must not overwrite that count.
+func (l *Log) persistDropped(extra int64, final, failed bool) {
+	if l.cfg.DroppedFile == "" {
+		return
+	}
+	l.persistMu.Lock()
+	defer l.persistMu.Unlock()
+	if l.final || (!final && !failed && l.persisted == 0) {
+		return
+	}
+	l.final = final
+	n := l.dropped.Load() + extra
+	if n == l.persisted {
+		return
+	}
+	if err := atomicfile.WriteFile(l.cfg.DroppedFile, []byte(strconv.FormatInt(n, 10)+"\n"), 0o600); err != nil {
+		l.cfg.Logger.Error("audit: cannot keep the count of dropped events", "count", n, "err", err)
+		return
+	}
+	l.persisted = n
 }
 
 func (l *Log) put(ev Event) error {

@@ -93,7 +93,9 @@ func (d *Daemon) start(ctx context.Context) error {
 	if err := proxy.SeedPresetRoles(ctx, d.store, res); err != nil {
 		return err
 	}
-	if d.audit, err = audit.New(audit.Config{Store: d.store, Retention: cfg.Auth.AuditRetention, Logger: d.log}); err != nil {
+	// The count of audit events dropped and not yet recorded lives next to
+	// the store, not in it: it matters most when the store refuses writes.
+	if d.audit, err = audit.New(audit.Config{Store: d.store, Retention: cfg.Auth.AuditRetention, Logger: d.log, DroppedFile: filepath.Join(cfg.DataDir, "audit-dropped")}); err != nil {
 		return err
 	}
 	apps, err := cfg.StaticApps()

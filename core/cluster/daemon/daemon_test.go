@@ -2,6 +2,9 @@ package daemon_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -63,5 +66,23 @@ func TestStaticAppAddressTaken(t *testing.T) {
 	clustertest.WaitForEvents(t, admin, &api.SearchAuditRequest{App: "b"}, func(evs []audit.Event) bool {
 		return len(evs) == 1 && evs[0].Type == audit.AppClaimRefused && evs[0].User == "cluster.yaml" &&
 			evs[0].Error == `app "b": spec.public_addr "db.company.test" is already the address of app "a"`
+	})
+}
+
+// TestAuditDroppedCountFromLastRun: a count of dropped audit events that
+// the last run kept in data_dir (its store refused writes until it
+// stopped) is recorded as audit.dropped when the daemon starts.
+func TestAuditDroppedCountFromLastRun(t *testing.T) {
+	cfg := clustertest.Config(t, "root.test", "proxy.root.test")
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.DataDir, "audit-dropped"), []byte("7\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := clustertest.StartConfig(t, cfg)
+	admin := api.NewClusterClient(clustertest.Dial(t, c.Admin(t)))
+	clustertest.WaitForEvents(t, admin, &api.SearchAuditRequest{}, func(evs []audit.Event) bool {
+		return slices.ContainsFunc(evs, func(ev audit.Event) bool { return ev.Type == audit.Dropped && ev.Count == 7 })
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/cluster/audit"
 	"github.com/vnetproject/vnet/core/cluster/auth"
 )
@@ -28,6 +29,9 @@ type session struct {
 	Start              time.Time
 	BytesIn, BytesOut  int64 // client to app, app to client
 	Err                error
+	// ReportedAddr is the client's own word on its address (ClientAddr is
+	// what this proxy, or the root's proxy for a root's user, saw).
+	ReportedAddr string
 }
 
 // id ties a session's start and end events together. It is derived from
@@ -39,10 +43,22 @@ func (sess *session) id() string {
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
+// addrs sets the session's addresses: the TLS peer of ctx's connection,
+// and the address the client reported as an extra. A root cluster's
+// user (remote) comes through the leaf's own connection to the root: the
+// root's proxy saw the client, and reports both in req.
+func (sess *session) addrs(ctx context.Context, remote bool, req *api.DialRequest) {
+	if remote {
+		sess.ClientAddr, sess.ReportedAddr = req.GetClientAddr(), req.GetClientReportedAddr()
+		return
+	}
+	sess.ClientAddr, sess.ReportedAddr = peerAddr(ctx), req.GetClientAddr()
+}
+
 func (sess *session) event(typ string) audit.Event {
 	ev := audit.Event{
 		Type: typ, SessionID: sess.id(), User: sess.User, Cluster: sess.Cluster, App: sess.App,
-		Port: sess.Port, Target: sess.Target, ClientAddr: sess.ClientAddr,
+		Port: sess.Port, Target: sess.Target, ClientAddr: sess.ClientAddr, ClientReportedAddr: sess.ReportedAddr,
 	}
 	if sess.Err != nil {
 		ev.Error = sess.Err.Error()
@@ -56,7 +72,7 @@ func (sess *session) event(typ string) audit.Event {
 func (s *Server) auditStart(sess session) {
 	ev := sess.event(audit.SessionStart)
 	ev.Time = sess.Start
-	s.cfg.Logger.Info(ev.Type, "user", sess.User, "app", sess.App, "port", sess.Port, "target", sess.Target, "client", sess.ClientAddr)
+	s.cfg.Logger.Info(ev.Type, "user", sess.User, "app", clip(sess.App), "port", sess.Port, "target", sess.Target, "client", sess.ClientAddr, "client_reported", clip(sess.ReportedAddr))
 	s.emit(ev)
 }
 
@@ -72,7 +88,7 @@ func (s *Server) auditEnd(sess session) {
 func (s *Server) auditRejected(sess session) {
 	ev := sess.event(audit.SessionRejected)
 	ev.Time = time.Now()
-	s.cfg.Logger.Info(ev.Type, "user", sess.User, "app", sess.App, "port", sess.Port, "client", sess.ClientAddr, "err", sess.Err)
+	s.cfg.Logger.Info(ev.Type, "user", sess.User, "app", clip(sess.App), "port", sess.Port, "client", sess.ClientAddr, "client_reported", clip(sess.ReportedAddr), "err", clip(errString(sess.Err)))
 	s.emit(ev)
 }
 
@@ -94,4 +110,11 @@ func (s *Server) emit(ev audit.Event) {
 	if s.cfg.Audit != nil {
 		s.cfg.Audit.Emit(ev)
 	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }

@@ -360,7 +360,10 @@ func (s *Server) dialLeaf(ctx context.Context, id auth.Identity, req *api.DialRe
 	}
 	dctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
 	leafConn, err := s.agents.request(dctx, l.agentLink, &api.AgentDial{
-		App: req.GetApp(), Port: req.GetPort(), ClientAddr: req.GetClientAddr(), User: id.User, Roles: id.Roles,
+		App: req.GetApp(), Port: req.GetPort(), User: id.User, Roles: id.Roles,
+		// The leaf audits the address this proxy saw; the client's own
+		// word goes along as such.
+		ClientAddr: peerAddr(ctx), ClientReportedAddr: req.GetClientAddr(),
 	})
 	cancel()
 	if err != nil {

@@ -174,7 +174,7 @@ func TestAuditRecordsSessionsAndDenials(t *testing.T) {
 	if start == nil || end == nil || denied == nil {
 		t.Fatalf("want alice's start and end and bob's rejection, got %+v", evs)
 	}
-	if start.App != "dev-db" || start.Cluster != "root.test" || start.ClientAddr != "100.64.0.1:40000" || start.Target == "" || start.SessionID == "" {
+	if start.App != "dev-db" || start.Cluster != "root.test" || start.ClientReportedAddr != "100.64.0.1:40000" || start.ClientAddr == "" || start.Target == "" || start.SessionID == "" {
 		t.Errorf("start = %+v", start)
 	}
 	if end.SessionID != start.SessionID || end.BytesIn != 11 || end.BytesOut != 14 || end.Duration <= 0 || end.Error != "" {

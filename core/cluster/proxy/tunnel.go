@@ -75,6 +75,7 @@ func (s *Server) serveDial(ctx context.Context, id auth.Identity, remote bool, r
 		User: id.User, Cluster: s.cfg.ClusterName, App: req.GetApp(),
 		Port: req.GetPort(), ClientAddr: req.GetClientAddr(), Start: time.Now(),
 	}
+	sess.addrs(ctx, remote, req)
 	app, err := s.cfg.State.App(ctx, req.GetApp())
 	if errors.Is(err, state.ErrNotFound) {
 		sess.Err = fmt.Errorf("no app %q in cluster %s", req.GetApp(), s.cfg.ClusterName)

@@ -163,7 +163,7 @@ func (c *conn) serve(ctx context.Context, gc grpc.ClientConnInterface, d *api.Ag
 		defer c.wg.Done()
 		defer func() { <-c.conns }()
 		id := remoteIdentity(c.tc, d.GetUser(), d.GetRoles())
-		req := &api.DialRequest{App: d.GetApp(), Port: d.GetPort(), ClientAddr: d.GetClientAddr()}
+		req := &api.DialRequest{App: d.GetApp(), Port: d.GetPort(), ClientAddr: d.GetClientAddr(), ClientReportedAddr: d.GetClientReportedAddr()}
 		if err := c.svc.cfg.Local.ServeRemoteDial(ctx, id, req, reply); err != nil {
 			c.svc.cfg.Logger.Info("root dial not answered", "root", c.tc.Name(), "app", d.GetApp(), "err", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -294,6 +295,14 @@ func TestLeafCluster(t *testing.T) {
 		waitForEvents(t, leafAdmin, "alice@root.test", hasEvent(audit.SessionStart, "leaf-app"))
 		waitForEvents(t, leafAdmin, "alice@root.test", hasEvent(audit.SessionRejected, "leaf-prod"))
 		waitForEvents(t, leafAdmin, "bob@root.test", hasEvent(audit.SessionRejected, "leaf-app"))
+		// The client address is the one the root's proxy saw (loopback
+		// here); what the client claimed (dialLeaf's) is kept apart.
+		evs := clustertest.WaitForEvents(t, leafAdmin, &api.SearchAuditRequest{User: "alice@root.test"}, hasEvent(audit.SessionStart, "leaf-app"))
+		for _, ev := range evs {
+			if host, _, err := net.SplitHostPort(ev.ClientAddr); err != nil || !net.ParseIP(host).IsLoopback() || ev.ClientReportedAddr != "192.0.2.7:5555" {
+				t.Errorf("%s: client_addr %q, client_reported_addr %q; want the root's loopback peer and 192.0.2.7:5555", ev.Type, ev.ClientAddr, ev.ClientReportedAddr)
+			}
+		}
 	})
 	t.Run("removing the root user cuts their open leaf session", func(t *testing.T) {
 		carol := root.AddUser(t, "carol", "dev")

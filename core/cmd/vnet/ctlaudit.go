@@ -90,9 +90,12 @@ func parseWhen(flag, s string, now time.Time) (int64, error) {
 	return t.UnixNano(), nil
 }
 
+// writeAuditTable prints evs as a table. CLIENT is the address the proxy
+// saw; CLIENT REPORTED, the client's own word, comes last so that the
+// columns before it stay where scripts expect them.
 func writeAuditTable(w io.Writer, evs []audit.Event) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tEVENT\tUSER\tAPP\tCLIENT\tTARGET\tBYTES IN\tBYTES OUT\tDURATION\tERROR")
+	fmt.Fprintln(tw, "TIME\tEVENT\tUSER\tAPP\tCLIENT\tTARGET\tBYTES IN\tBYTES OUT\tDURATION\tERROR\tCLIENT REPORTED")
 	for _, ev := range evs {
 		in, out, dur := "-", "-", "-"
 		if ev.Type == audit.SessionEnd {
@@ -103,9 +106,9 @@ func writeAuditTable(w io.Writer, evs []audit.Event) error {
 		if ev.Type == audit.Dropped {
 			user = fmt.Sprintf("(%d events lost)", ev.Count)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			ev.Time.Local().Format("2006-01-02 15:04:05.000"), ev.Type, orDash(user), orDash(ev.App),
-			orDash(ev.ClientAddr), orDash(ev.Target), in, out, dur, orDash(ev.Error))
+			orDash(ev.ClientAddr), orDash(ev.Target), in, out, dur, orDash(ev.Error), orDash(ev.ClientReportedAddr))
 	}
 	return tw.Flush()
 }
