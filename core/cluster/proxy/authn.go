@@ -45,7 +45,7 @@ func (s *Server) streamAuth(srv any, ss grpc.ServerStream, info *grpc.StreamServ
 	if err != nil {
 		return err
 	}
-	limited := limitedStream{ServerStream: ss, max: s.cfg.MaxMessageBytes}
+	limited := limitedStream{ServerStream: ss, s: s}
 	return s.limitStream(ctx, info.FullMethod, func() error { // limits.go
 		return h(srv, authedStream{ServerStream: limited, ctx: ctx})
 	})

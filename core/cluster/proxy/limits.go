@@ -78,17 +78,19 @@ func (s *Server) limitStream(ctx context.Context, method string, h func() error)
 	return h()
 }
 
-// limitedStream rewrites gRPC's own error for a message over the size
-// limit so that it says which setting raises it.
+// limitedStream logs a message over the size limit with the setting
+// that raises it. gRPC has already answered the client with
+// ResourceExhausted and its own line naming both sizes.
 type limitedStream struct {
 	grpc.ServerStream
-	max int
+	s *Server
 }
 
 func (l limitedStream) RecvMsg(m any) error {
 	err := l.ServerStream.RecvMsg(m)
 	if status.Code(err) == codes.ResourceExhausted {
-		return status.Errorf(codes.ResourceExhausted, "%s (the proxy's limit is %d bytes: proxy_service.max_message_bytes in cluster.yaml)", status.Convert(err).Message(), l.max)
+		l.s.cfg.Logger.Info("message refused: over the size limit (proxy_service.max_message_bytes in cluster.yaml)",
+			"limit", l.s.cfg.MaxMessageBytes, "addr", peerAddr(l.Context()), "err", err)
 	}
 	return err
 }
