@@ -1,6 +1,8 @@
 package proxy_test
 
 import (
+	"context"
+	"encoding/pem"
 	"errors"
 	"io"
 	"net"
@@ -13,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/vnetproject/vnet/core/api"
+	"github.com/vnetproject/vnet/core/cluster/auth"
 	"github.com/vnetproject/vnet/core/cluster/clustertest"
 	"github.com/vnetproject/vnet/core/cluster/proxy"
 	"github.com/vnetproject/vnet/core/profile"
@@ -318,5 +321,116 @@ func TestMessageSizeLimit(t *testing.T) {
 	// The connection serves the next call.
 	if _, err := api.NewClusterClient(dial(t, c.Admin(t))).Status(ctx(t), &api.StatusRequest{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// stubbornAgent is an agent that joins, serves app "stubborn" by echoing,
+// and never closes a connection it answered: whether a removed agent's
+// connections end is the proxy's doing, not the agent's good will.
+func stubbornAgent(t *testing.T, c *clustertest.Cluster) (id string) {
+	t.Helper()
+	token, _, err := c.Daemon.Auth().AddJoinToken(ctx(t), auth.TokenTypeApp, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, trustedCA, err := profile.DialPinned(c.Addr, func(string) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	key, err := profile.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := api.NewAgentClient(conn).Join(ctx(t), &api.JoinRequest{Token: token, PublicKey: key.PubDER, HostName: "stubborn.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &profile.Profile{
+		ProxyAddr: c.Addr, ClusterName: res.GetClusterName(), User: auth.AgentUserPrefix + res.GetAgentId(),
+		CertPEM: res.GetCertificatePem(), KeyPEM: key.PEM,
+		CAPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: trustedCA().Raw}),
+	}
+	ac := dial(t, p)
+	st, err := api.NewAgentClient(ac).Control(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := &api.AgentMessage{Register: &api.AgentRegister{Apps: []*api.App{{Name: "stubborn", Uri: "tcp://stubborn.internal:80"}}}}
+	if err := st.Send(reg); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			m, err := st.Recv()
+			if err != nil {
+				return // removed: it says nothing and keeps what it has
+			}
+			if d := m.GetDial(); d != nil {
+				go func() {
+					tc, err := tunnel.Answer(context.Background(), ac, d.GetId(), d.GetApp(), nil)
+					if err == nil {
+						io.Copy(tc, tc)
+					}
+				}()
+			}
+		}
+	}()
+	go func() { // heartbeats, until the stream is refused
+		for st.Send(&api.AgentMessage{Heartbeat: true}) == nil {
+			select {
+			case <-st.Context().Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	return res.GetAgentId()
+}
+
+// TestAgentRemovedEndsTunnels: an agent removed, through this proxy or
+// elsewhere (the store, as another proxy sharing it does), loses the
+// users' tunnels through it even though it keeps them open itself.
+func TestAgentRemovedEndsTunnels(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		recheck time.Duration
+		remove  func(t *testing.T, c *clustertest.Cluster, id string)
+	}{
+		{"agents rm", time.Hour, func(t *testing.T, c *clustertest.Cluster, id string) {
+			if _, err := api.NewClusterClient(dial(t, c.Admin(t))).RemoveAgent(ctx(t), &api.RemoveAgentRequest{Id: id}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"removed elsewhere", 20 * time.Millisecond, func(t *testing.T, c *clustertest.Cluster, id string) {
+			if err := c.Daemon.Auth().RemoveAgent(ctx(t), id); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			proxy.SetRecheckInterval(t, tt.recheck)
+			c := startCluster(t)
+			bob := c.AddUser(t, "bob", "dev")
+			id := stubbornAgent(t, c)
+			var conn *tunnel.Conn
+			tc, wait := tunnel.NewClient(dial(t, bob), "root.test"), ctx(t)
+			for conn == nil { // until the agent's app is registered
+				var err error
+				conn, err = tc.Dial(wait, "stubborn", 80, "")
+				if err != nil && !errors.Is(err, tunnel.ErrNotFound) && !errors.Is(err, tunnel.ErrRefused) {
+					t.Fatal(err)
+				}
+				select {
+				case <-wait.Done():
+					t.Fatal("the stubborn agent's app never answered")
+				case <-time.After(10 * time.Millisecond):
+				}
+			}
+			t.Cleanup(func() { conn.Close() })
+			stillOpen(t, conn, "the tunnel through the agent")
+			tt.remove(t, c, id)
+			waitCut(t, conn, "the tunnel through the removed agent")
+		})
 	}
 }
