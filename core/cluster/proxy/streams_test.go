@@ -324,12 +324,18 @@ func TestMessageSizeLimit(t *testing.T) {
 	}
 }
 
-// stubbornAgent is an agent that joins, serves app "stubborn" by echoing,
-// and never closes a connection it answered: whether a removed agent's
-// connections end is the proxy's doing, not the agent's good will.
-func stubbornAgent(t *testing.T, c *clustertest.Cluster) (id string) {
+// stubborn joins c as an agent serving app "stubborn" (leaf false) or
+// as leaf cluster "leaf.test" (leaf true), answers every dial by echoing,
+// and never closes a connection it answered: whether a removed
+// machine's connections end is the proxy's doing, not the machine's
+// good will. It returns the agent's ID or the leaf's name.
+func stubborn(t *testing.T, c *clustertest.Cluster, leaf bool) string {
 	t.Helper()
-	token, _, err := c.Daemon.Auth().AddJoinToken(ctx(t), auth.TokenTypeApp, time.Hour)
+	typ, prefix := auth.TokenTypeApp, auth.AgentUserPrefix
+	if leaf {
+		typ, prefix = auth.TokenTypeTrustedCluster, auth.LeafUserPrefix
+	}
+	token, _, err := c.Daemon.Auth().AddJoinToken(ctx(t), typ, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,33 +348,56 @@ func stubbornAgent(t *testing.T, c *clustertest.Cluster) (id string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := api.NewAgentClient(conn).Join(ctx(t), &api.JoinRequest{Token: token, PublicKey: key.PubDER, HostName: "stubborn.test"})
+	req := &api.JoinRequest{Token: token, PublicKey: key.PubDER, HostName: "leaf.test"}
+	var res *api.JoinResponse
+	if leaf {
+		res, err = api.NewTrustClient(conn).Join(ctx(t), req)
+	} else {
+		res, err = api.NewAgentClient(conn).Join(ctx(t), req)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := &profile.Profile{
-		ProxyAddr: c.Addr, ClusterName: res.GetClusterName(), User: auth.AgentUserPrefix + res.GetAgentId(),
+		ProxyAddr: c.Addr, ClusterName: res.GetClusterName(), User: prefix + res.GetAgentId(),
 		CertPEM: res.GetCertificatePem(), KeyPEM: key.PEM,
 		CAPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: trustedCA().Raw}),
 	}
-	ac := dial(t, p)
-	st, err := api.NewAgentClient(ac).Control(ctx(t))
-	if err != nil {
-		t.Fatal(err)
+	mc := dial(t, p)
+	// The control stream, as an agent's or a leaf's.
+	var (
+		recv  func() (*api.ProxyMessage, error)
+		beat  func() error
+		sctx  context.Context
+		first error
+	)
+	if leaf {
+		st, err := api.NewTrustClient(mc).Control(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		first = st.Send(&api.LeafMessage{Hello: &api.LeafHello{ProxyPublicAddr: "proxy.leaf.test:3080"}})
+		recv, beat, sctx = st.Recv, func() error { return st.Send(&api.LeafMessage{Heartbeat: true}) }, st.Context()
+	} else {
+		st, err := api.NewAgentClient(mc).Control(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		first = st.Send(&api.AgentMessage{Register: &api.AgentRegister{Apps: []*api.App{{Name: "stubborn", Uri: "tcp://stubborn.internal:80"}}}})
+		recv, beat, sctx = st.Recv, func() error { return st.Send(&api.AgentMessage{Heartbeat: true}) }, st.Context()
 	}
-	reg := &api.AgentMessage{Register: &api.AgentRegister{Apps: []*api.App{{Name: "stubborn", Uri: "tcp://stubborn.internal:80"}}}}
-	if err := st.Send(reg); err != nil {
-		t.Fatal(err)
+	if first != nil {
+		t.Fatal(first)
 	}
 	go func() {
 		for {
-			m, err := st.Recv()
+			m, err := recv()
 			if err != nil {
 				return // removed: it says nothing and keeps what it has
 			}
 			if d := m.GetDial(); d != nil {
 				go func() {
-					tc, err := tunnel.Answer(context.Background(), ac, d.GetId(), d.GetApp(), nil)
+					tc, err := tunnel.Answer(context.Background(), mc, d.GetId(), d.GetApp(), nil)
 					if err == nil {
 						io.Copy(tc, tc)
 					}
@@ -377,15 +406,70 @@ func stubbornAgent(t *testing.T, c *clustertest.Cluster) (id string) {
 		}
 	}()
 	go func() { // heartbeats, until the stream is refused
-		for st.Send(&api.AgentMessage{Heartbeat: true}) == nil {
+		for beat() == nil {
 			select {
-			case <-st.Context().Done():
+			case <-sctx.Done():
 				return
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
 	}()
 	return res.GetAgentId()
+}
+
+// dialStubborn dials the stubborn machine's app as p (in leaf, if set)
+// until it is registered, and checks that it echoes.
+func dialStubborn(t *testing.T, p *profile.Profile, leaf string) *tunnel.Conn {
+	t.Helper()
+	tc, wait := tunnel.NewClient(dial(t, p), "root.test"), ctx(t)
+	for {
+		conn, err := tc.DialIn(wait, leaf, "stubborn", 80, "")
+		if err == nil {
+			t.Cleanup(func() { conn.Close() })
+			stillOpen(t, conn, "the tunnel through the stubborn machine")
+			return conn
+		}
+		if !errors.Is(err, tunnel.ErrNotFound) && !errors.Is(err, tunnel.ErrRefused) {
+			t.Fatal(err)
+		}
+		select {
+		case <-wait.Done():
+			t.Fatal("the stubborn machine's app never answered")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// TestLeafRemovedEndsTunnels: removing a leaf's trust (through this proxy,
+// or in the store) ends the users' tunnels to it even though the leaf
+// keeps them open itself.
+func TestLeafRemovedEndsTunnels(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		recheck time.Duration
+		remove  func(t *testing.T, c *clustertest.Cluster)
+	}{
+		{"rm remote_cluster", time.Hour, func(t *testing.T, c *clustertest.Cluster) {
+			if _, err := api.NewClusterClient(dial(t, c.Admin(t))).DeleteResource(ctx(t), &api.DeleteResourceRequest{Kind: "remote_cluster", Name: "leaf.test"}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"removed elsewhere", 20 * time.Millisecond, func(t *testing.T, c *clustertest.Cluster) {
+			if err := c.Daemon.Auth().RemoveLeaf(ctx(t), "leaf.test"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			proxy.SetRecheckInterval(t, tt.recheck)
+			c := startCluster(t)
+			bob := c.AddUser(t, "bob", "dev")
+			stubborn(t, c, true)
+			conn := dialStubborn(t, bob, "leaf.test")
+			tt.remove(t, c)
+			waitCut(t, conn, "the tunnel to the removed leaf")
+		})
+	}
 }
 
 // TestAgentRemovedEndsTunnels: an agent removed, through this proxy or
@@ -412,23 +496,8 @@ func TestAgentRemovedEndsTunnels(t *testing.T) {
 			proxy.SetRecheckInterval(t, tt.recheck)
 			c := startCluster(t)
 			bob := c.AddUser(t, "bob", "dev")
-			id := stubbornAgent(t, c)
-			var conn *tunnel.Conn
-			tc, wait := tunnel.NewClient(dial(t, bob), "root.test"), ctx(t)
-			for conn == nil { // until the agent's app is registered
-				var err error
-				conn, err = tc.Dial(wait, "stubborn", 80, "")
-				if err != nil && !errors.Is(err, tunnel.ErrNotFound) && !errors.Is(err, tunnel.ErrRefused) {
-					t.Fatal(err)
-				}
-				select {
-				case <-wait.Done():
-					t.Fatal("the stubborn agent's app never answered")
-				case <-time.After(10 * time.Millisecond):
-				}
-			}
-			t.Cleanup(func() { conn.Close() })
-			stillOpen(t, conn, "the tunnel through the agent")
+			id := stubborn(t, c, false)
+			conn := dialStubborn(t, bob, "")
 			tt.remove(t, c, id)
 			waitCut(t, conn, "the tunnel through the removed agent")
 		})
