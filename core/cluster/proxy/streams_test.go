@@ -503,3 +503,37 @@ func TestAgentRemovedEndsTunnels(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamLimitPerConnection: past proxy_service.max_streams_per_connection
+// a connection's next call waits for a stream to end (HTTP/2
+// MaxConcurrentStreams) while another connection of the same user is
+// served.
+func TestStreamLimitPerConnection(t *testing.T) {
+	cfg := clustertest.Config(t, "root.test", "proxy.root.test")
+	cfg.Proxy.MaxStreamsPerConnection = 1
+	c := clustertest.StartConfig(t, cfg)
+	bob := c.AddUser(t, "bob", "dev")
+	conn := dial(t, bob)
+	wctx, stop := context.WithCancel(ctx(t))
+	st, err := api.NewClusterClient(conn).WatchCatalog(wctx, &api.WatchCatalogRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	// The bound only ends the wait: the call cannot get a stream while
+	// the watch holds the connection's one.
+	short, cancel := context.WithTimeout(ctx(t), 300*time.Millisecond)
+	defer cancel()
+	if _, err := api.NewClusterClient(conn).ListApps(short, &api.ListAppsRequest{}); status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("a second stream on the connection: %v; want it to wait", err)
+	}
+	if _, err := api.NewClusterClient(dial(t, bob)).ListApps(ctx(t), &api.ListAppsRequest{}); err != nil {
+		t.Fatalf("another connection: %v", err)
+	}
+	stop()
+	if _, err := api.NewClusterClient(conn).ListApps(ctx(t), &api.ListAppsRequest{}); err != nil {
+		t.Fatalf("after the watch ended: %v", err)
+	}
+}
