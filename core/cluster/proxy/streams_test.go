@@ -17,7 +17,9 @@ import (
 	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/cluster/auth"
 	"github.com/vnetproject/vnet/core/cluster/clustertest"
+	"github.com/vnetproject/vnet/core/cluster/config"
 	"github.com/vnetproject/vnet/core/cluster/proxy"
+	"github.com/vnetproject/vnet/core/cluster/store/etcdtest"
 	"github.com/vnetproject/vnet/core/profile"
 	"github.com/vnetproject/vnet/core/tunnel"
 )
@@ -536,4 +538,34 @@ func TestStreamLimitPerConnection(t *testing.T) {
 	if _, err := api.NewClusterClient(conn).ListApps(ctx(t), &api.ListAppsRequest{}); err != nil {
 		t.Fatalf("after the watch ended: %v", err)
 	}
+}
+
+// TestUsersRmThroughAnotherProxy: two proxies on one etcd; 'users rm bob'
+// through A ends bob's watch and tunnel held at B (B's recheck, every
+// second by default).
+func TestUsersRmThroughAnotherProxy(t *testing.T) {
+	url := etcdtest.Start(t)
+	start := func() *clustertest.Cluster {
+		cfg := clustertest.Config(t, "root.test", "proxy.root.test",
+			clustertest.App{Name: "echo", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "echo.company.test"})
+		cfg.Storage = config.Storage{Type: config.StorageEtcd, Peers: []string{url}, Prefix: "/streams/"}
+		return clustertest.StartConfig(t, cfg)
+	}
+	a, b := start(), start()
+	bob := a.AddUser(t, "bob", "dev")
+	bob.ProxyAddr = b.Addr
+	w := openWatch(t, bob)
+	if _, err := w.next(t); err != nil {
+		t.Fatal(err)
+	}
+	conn := openTunnel(t, bob, "echo")
+
+	res, err := api.NewClusterClient(dial(t, a.Admin(t))).DeleteResource(ctx(t), &api.DeleteResourceRequest{Kind: "user", Name: "bob"})
+	if err != nil || res.GetSessionsClosed() != 0 {
+		t.Fatalf("users rm bob through A: %v, %d closed at A; want 0 (bob's streams are at B)", err, res.GetSessionsClosed())
+	}
+	if u, err := w.next(t); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("bob's watch at B after users rm through A: update %v, err %v; want PermissionDenied", u, err)
+	}
+	waitCut(t, conn, "bob's tunnel at B after users rm through A")
 }
