@@ -18,10 +18,10 @@ ctl status
 say "vnet ctl users add alice --roles=dev"
 out=$(ctl users add alice --roles=dev)
 echo "$out"
-token=$(signup_token <<<"$out")
+signup_token <<<"$out" >"$WORK/alice-token"
 
-say "vnet login --proxy=$PROXY --user=alice --token=... --ca-pin=...   # on the laptop"
-in_user "$VNET" login --proxy="$PROXY" --user=alice --token="$token" --ca-pin="$CA_PIN"
+say "vnet login --proxy=$PROXY --user=alice --token-file=alice-token --ca-pin=...   # on the laptop"
+in_user "$VNET" login --proxy="$PROXY" --user=alice --token-file="$WORK/alice-token" --ca-pin="$CA_PIN"
 say "vnet apps"
 in_user "$VNET" apps
 say "sudo vnet up &"

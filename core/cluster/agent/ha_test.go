@@ -2,6 +2,8 @@ package agent_test
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/vnetproject/vnet/core/api"
@@ -36,12 +38,23 @@ func TestDialFailsOverToAnotherAgent(t *testing.T) {
 
 // TestTwoProxiesOneEtcd: two cluster processes on one etcd share the CA,
 // users, config and apps, and a dial through one proxy reaches an app whose
-// agent is connected to the other.
+// agent is connected to the other. The etcd is set up as the docs advise:
+// TLS with client certificates, and a user allowed only the cluster's
+// prefix.
 func TestTwoProxiesOneEtcd(t *testing.T) {
-	url := etcdtest.Start(t)
+	etcd := etcdtest.StartTLS(t)
+	etcd.EnableAuth(t, "vnet", "ha password", "/ha/")
+	passwordFile := filepath.Join(t.TempDir(), "etcd-password")
+	if err := os.WriteFile(passwordFile, []byte("ha password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	start := func(apps ...clustertest.App) *clustertest.Cluster {
 		cfg := clustertest.Config(t, "root.test", "proxy.root.test", apps...)
-		cfg.Storage = config.Storage{Type: config.StorageEtcd, Peers: []string{url}, Prefix: "/ha/"}
+		cfg.Storage = config.Storage{
+			Type: config.StorageEtcd, Peers: []string{etcd.URL}, Prefix: "/ha/",
+			TLSCAFile: etcd.CA.File, TLSCertFile: etcd.CertFile, TLSKeyFile: etcd.KeyFile,
+			Username: "vnet", PasswordFile: passwordFile,
+		}
 		cfg.Proxy.AgentHeartbeat = heartbeat
 		return clustertest.StartConfig(t, cfg)
 	}

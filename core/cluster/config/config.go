@@ -53,8 +53,16 @@ const (
 // can share.
 type Storage struct {
 	Type   string   `yaml:"type"`   // bolt (default) or etcd
-	Peers  []string `yaml:"peers"`  // etcd client URLs, e.g. http://10.0.0.1:2379
+	Peers  []string `yaml:"peers"`  // etcd client URLs, e.g. https://10.0.0.1:2379
 	Prefix string   `yaml:"prefix"` // etcd key prefix; default /vnet/
+	// etcd over TLS (https:// peers): the CA of the servers' certificates
+	// (default: the system's roots), and a client certificate and key.
+	TLSCAFile   string `yaml:"tls_ca_file"`
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
+	// etcd authentication: a user and the file holding its password.
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"`
 }
 
 // Storage types.
@@ -68,8 +76,8 @@ func (s *Storage) CheckAndSetDefaults() error {
 	switch s.Type {
 	case "", StorageBolt:
 		s.Type = StorageBolt
-		if len(s.Peers) > 0 || s.Prefix != "" {
-			return errors.New("storage: peers and prefix are for type etcd only")
+		if len(s.Peers) > 0 || s.Prefix != "" || s.TLSCAFile != "" || s.TLSCertFile != "" || s.TLSKeyFile != "" || s.Username != "" || s.PasswordFile != "" {
+			return errors.New("storage: peers, prefix, tls_*, username and password_file are for type etcd only")
 		}
 		return nil
 	case StorageEtcd:
@@ -86,7 +94,15 @@ func (s *Storage) CheckAndSetDefaults() error {
 
 // Etcd is the etcd client configuration of an etcd storage section.
 func (s *Storage) Etcd() store.EtcdConfig {
-	return store.EtcdConfig{Peers: s.Peers, Prefix: s.Prefix}
+	return store.EtcdConfig{
+		Peers:        s.Peers,
+		Prefix:       s.Prefix,
+		CAFile:       s.TLSCAFile,
+		CertFile:     s.TLSCertFile,
+		KeyFile:      s.TLSKeyFile,
+		Username:     s.Username,
+		PasswordFile: s.PasswordFile,
+	}
 }
 
 // ProxyService is where the proxy listens and how users reach it.

@@ -1,8 +1,15 @@
 package config
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/vnetproject/vnet/core/cluster/store"
+	"github.com/vnetproject/vnet/core/cluster/store/etcdtest"
 )
 
 func TestStorageAndPeerAddr(t *testing.T) {
@@ -41,6 +48,51 @@ func TestStorageAndPeerAddr(t *testing.T) {
 			}
 			if f.Storage.Type != tt.wantType || f.Storage.Prefix != tt.wantPrefix {
 				t.Fatalf("storage = %+v, want type %s prefix %q", f.Storage, tt.wantType, tt.wantPrefix)
+			}
+		})
+	}
+}
+
+// TestStorageEtcdSecurity: the TLS and password options reach the etcd
+// configuration, and a mistake in them fails Parse with one line that
+// names the option.
+func TestStorageEtcdSecurity(t *testing.T) {
+	const head = "proxy_service:\n  public_addr: proxy.example.test:3080\n"
+	ca := etcdtest.NewCA(t)
+	cert, key := ca.Issue(t, "vnet-proxy", false)
+	password := filepath.Join(t.TempDir(), "etcd-password")
+	if err := os.WriteFile(password, []byte("pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(t.TempDir(), "missing.pem")
+	storage := func(fields string) string { return head + "storage: {type: etcd, " + fields + "}\n" }
+	full := fmt.Sprintf("peers: [https://etcd.example.test:2379], tls_ca_file: %s, tls_cert_file: %s, tls_key_file: %s, username: vnet, password_file: %s", ca.File, cert, key, password)
+
+	f, err := Parse([]byte(storage(full)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := store.EtcdConfig{Peers: []string{"https://etcd.example.test:2379"}, Prefix: "/vnet/", CAFile: ca.File, CertFile: cert, KeyFile: key, Username: "vnet", PasswordFile: password}
+	if got := f.Storage.Etcd(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("Etcd() = %+v, want %+v", got, want)
+	}
+
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"missing CA file", storage("peers: [https://a:2379], tls_ca_file: " + missing), "storage: etcd tls_ca_file: open " + missing},
+		{"key without cert", storage("peers: [https://a:2379], tls_key_file: " + key), "storage: etcd tls_key_file: needs tls_cert_file"},
+		{"TLS over http", storage("peers: [http://a:2379], tls_ca_file: " + ca.File), "storage: etcd tls_ca_file: TLS options need https:// peers"},
+		{"password without username", storage("peers: [https://a:2379], password_file: " + password), "storage: etcd password_file: needs username"},
+		{"password in clear", storage("peers: [http://a:2379], username: vnet, password_file: " + password), "in clear"},
+		{"TLS for bolt", head + "storage: {tls_ca_file: " + ca.File + "}\n", "for type etcd only"},
+		{"password for bolt", head + "storage: {type: bolt, username: vnet}\n", "for type etcd only"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml))
+			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("Parse = %v, want one line containing %q", err, tt.want)
 			}
 		})
 	}

@@ -2,8 +2,15 @@ package store
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -21,23 +28,52 @@ const DefaultEtcdPrefix = "/vnet/"
 // error at start, not a hang.
 const etcdDialTimeout = 5 * time.Second
 
-// EtcdConfig says how to reach etcd.
+// EtcdConfig says how to reach etcd. Its errors name the fields by their
+// cluster.yaml keys (storage.tls_ca_file, ...), where users set them.
 type EtcdConfig struct {
 	Peers  []string // client URLs, e.g. http://127.0.0.1:2379; at least one
 	Prefix string   // prepended to every key; default DefaultEtcdPrefix
 	// DialTimeout bounds the first connection; default 5s.
 	DialTimeout time.Duration
+
+	// TLS, for https:// peers only. CAFile is the CA that signed the
+	// servers' certificates (PEM; default: the system's roots); CertFile
+	// and KeyFile a client certificate and its key (PEM, both or
+	// neither), for an etcd started with --client-cert-auth. Each peer's
+	// certificate must name the peer's host as written in Peers: there is
+	// no server name override (gRPC checks the dialed host). The files
+	// are read at Open: new files need a restart.
+	CAFile, CertFile, KeyFile string
+
+	// Username and PasswordFile (both or neither) log in to an etcd with
+	// authentication enabled; the file holds the password (one trailing
+	// newline is dropped). Over http:// only to loopback peers: the
+	// password and etcd's tokens would cross the network in clear.
+	Username, PasswordFile string
+
+	tls      *tls.Config // set by CheckAndSetDefaults for https:// peers
+	password string      // set by CheckAndSetDefaults from PasswordFile
 }
 
-// CheckAndSetDefaults validates c and fills in defaults.
+// CheckAndSetDefaults validates c, reads its files and fills in defaults.
+// Each mistake is one line.
 func (c *EtcdConfig) CheckAndSetDefaults() error {
 	if len(c.Peers) == 0 {
 		return errors.New("etcd: at least one peer is required (e.g. http://127.0.0.1:2379)")
 	}
+	var plain, secure []string
 	for _, p := range c.Peers {
-		if !strings.HasPrefix(p, "http://") && !strings.HasPrefix(p, "https://") {
+		switch {
+		case strings.HasPrefix(p, "http://"):
+			plain = append(plain, p)
+		case strings.HasPrefix(p, "https://"):
+			secure = append(secure, p)
+		default:
 			return fmt.Errorf("etcd peer %q: use a client URL such as http://127.0.0.1:2379", p)
 		}
+	}
+	if len(plain) > 0 && len(secure) > 0 {
+		return fmt.Errorf("etcd peers: %s is http:// and %s https://: use https:// for every peer", plain[0], secure[0])
 	}
 	if c.Prefix == "" {
 		c.Prefix = DefaultEtcdPrefix
@@ -48,7 +84,101 @@ func (c *EtcdConfig) CheckAndSetDefaults() error {
 	if c.DialTimeout <= 0 {
 		c.DialTimeout = etcdDialTimeout
 	}
+	if err := c.loadTLS(len(secure) > 0); err != nil {
+		return err
+	}
+	return c.loadPassword(plain)
+}
+
+// loadTLS checks the TLS options against the peers' scheme and builds the
+// client's TLS configuration from the files.
+func (c *EtcdConfig) loadTLS(https bool) error {
+	if !https {
+		for _, o := range []struct{ key, value string }{
+			{"tls_ca_file", c.CAFile}, {"tls_cert_file", c.CertFile}, {"tls_key_file", c.KeyFile},
+		} {
+			if o.value != "" {
+				return fmt.Errorf("etcd %s: TLS options need https:// peers (peers: %s)", o.key, strings.Join(c.Peers, ", "))
+			}
+		}
+		c.tls = nil
+		return nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return fmt.Errorf("etcd tls_ca_file: %w", err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("etcd tls_ca_file %s: no PEM certificate in it", c.CAFile)
+		}
+	}
+	switch {
+	case c.CertFile != "" && c.KeyFile == "":
+		return errors.New("etcd tls_cert_file: needs tls_key_file (the certificate's private key)")
+	case c.CertFile == "" && c.KeyFile != "":
+		return errors.New("etcd tls_key_file: needs tls_cert_file (the key's certificate)")
+	case c.CertFile != "":
+		for _, f := range []struct{ key, path string }{{"tls_cert_file", c.CertFile}, {"tls_key_file", c.KeyFile}} {
+			// A missing file is named by its key; LoadX509KeyPair's own
+			// errors do not say which file.
+			if _, err := os.Stat(f.path); err != nil {
+				return fmt.Errorf("etcd %s: %w", f.key, err)
+			}
+		}
+		pair, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		if err != nil {
+			return fmt.Errorf("etcd tls_cert_file %s and tls_key_file %s: %w", c.CertFile, c.KeyFile, err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	c.tls = cfg
 	return nil
+}
+
+// loadPassword checks username and password_file and reads the password.
+// plain lists the http:// peers.
+func (c *EtcdConfig) loadPassword(plain []string) error {
+	switch {
+	case c.Username == "" && c.PasswordFile == "":
+		c.password = ""
+		return nil
+	case c.Username == "":
+		return errors.New("etcd password_file: needs username")
+	case c.PasswordFile == "":
+		return errors.New("etcd username: needs password_file (a client certificate alone names its etcd user by its common name)")
+	}
+	for _, p := range plain {
+		if !loopbackURL(p) {
+			return fmt.Errorf("etcd password_file: the password would cross the network in clear to %s: use https:// peers", p)
+		}
+	}
+	b, err := os.ReadFile(c.PasswordFile)
+	if err != nil {
+		return fmt.Errorf("etcd password_file: %w", err)
+	}
+	pw := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	if pw == "" {
+		return fmt.Errorf("etcd password_file %s: empty", c.PasswordFile)
+	}
+	c.password = pw
+	return nil
+}
+
+// loopbackURL reports whether the client URL u names a loopback host.
+func loopbackURL(u string) bool {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	host := parsed.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Etcd is a Store in etcd, for clusters with several proxies. Keys are
@@ -73,6 +203,9 @@ func OpenEtcd(ctx context.Context, cfg EtcdConfig) (*Etcd, error) {
 		DialTimeout: cfg.DialTimeout,
 		Context:     context.WithoutCancel(ctx),
 		Logger:      zap.NewNop(),
+		TLS:         cfg.tls,
+		Username:    cfg.Username,
+		Password:    cfg.password,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connect to etcd %s: %w", strings.Join(cfg.Peers, ","), err)
@@ -83,9 +216,66 @@ func OpenEtcd(ctx context.Context, cfg EtcdConfig) (*Etcd, error) {
 	defer cancel()
 	if _, err := cli.Get(sctx, cfg.Prefix, clientv3.WithCountOnly()); err != nil {
 		cli.Close()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			if peer, why := diagnose(ctx, cfg); why != nil {
+				return nil, fmt.Errorf("connect to etcd %s: %w", peer, why)
+			}
+		}
 		return nil, fmt.Errorf("connect to etcd %s: %w", strings.Join(cfg.Peers, ","), err)
 	}
 	return &Etcd{cli: cli, prefix: cfg.Prefix}, nil
+}
+
+// diagnose finds why no peer answered the client, which only says its
+// deadline passed: it asks each peer for /health over HTTP(S) with the
+// same TLS configuration, and returns the first peer whose connection
+// fails and why (connection refused, a certificate the client does not
+// trust, or one the server refused). It returns a nil error when every
+// connection succeeds.
+func diagnose(ctx context.Context, cfg EtcdConfig) (peer string, why error) {
+	ctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
+	defer cancel()
+	tr := &http.Transport{TLSClientConfig: cfg.tls, DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	for _, p := range cfg.Peers {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(p, "/")+"/health", nil)
+		if err != nil {
+			return p, err
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			var uerr *url.Error
+			if errors.As(err, &uerr) {
+				err = uerr.Err // not the repeated URL
+			}
+			return p, withHint(err, cfg, strings.HasPrefix(p, "https://"))
+		}
+		res.Body.Close()
+	}
+	return "", nil
+}
+
+// withHint adds to a connection error what to change in the storage
+// section, when the cause is known.
+func withHint(err error, cfg EtcdConfig, https bool) error {
+	var unknownCA x509.UnknownAuthorityError
+	var hint string
+	switch {
+	case !https && errors.Is(err, io.EOF):
+		hint = "the server closed the connection: if it serves TLS, use https:// peers and the tls_* options"
+	case errors.As(err, &unknownCA) && cfg.CAFile == "":
+		hint = "set tls_ca_file to the CA that signed the server's certificate"
+	case errors.As(err, &unknownCA):
+		hint = "tls_ca_file is not the CA that signed the server's certificate"
+	case strings.Contains(err.Error(), "remote error: tls:") && cfg.CertFile == "":
+		hint = "the server wants a client certificate: set tls_cert_file and tls_key_file"
+	case strings.Contains(err.Error(), "remote error: tls:"):
+		hint = "the server refused tls_cert_file: is it signed by the CA of the server's --trusted-ca-file?"
+	default:
+		return err
+	}
+	return fmt.Errorf("%w (%s)", err, hint)
 }
 
 // check runs before every call: ctx first, then the store's state, then
