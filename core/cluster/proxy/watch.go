@@ -37,6 +37,8 @@ func (c *clusterServer) WatchCatalog(_ *api.WatchCatalogRequest, s api.Cluster_W
 	var sending sync.Mutex // held across a send: a cut waits for it
 	ctx, untrack := c.s.track(s.Context(), &openSession{
 		user: id.User, generation: id.Generation,
+		// Taking the lock waits out a send in flight; every later send
+		// sees the cut (ctx) under the lock and is not made.
 		quiet: func() { sending.Lock(); sending.Unlock() },
 	})
 	defer untrack()
