@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/vnetproject/vnet/core/api"
 )
@@ -19,6 +21,10 @@ var (
 	ErrNotFound  = errors.New("no such app")
 	ErrDenied    = errors.New("access denied")
 	ErrTransport = errors.New("cluster unreachable")
+	// ErrLimit: the proxy refused the stream because the caller is at a
+	// limit (its streams per user); the message says which and how to
+	// raise it.
+	ErrLimit = errors.New("limit reached at the proxy")
 )
 
 // gracefulWait bounds how long Close waits for the proxy to end a stream
@@ -129,6 +135,9 @@ func resultError(r *api.DialResult) error {
 func statusError(err error) error {
 	if errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w: proxy closed the stream", ErrTransport)
+	}
+	if status.Code(err) == codes.ResourceExhausted {
+		return fmt.Errorf("%w: %s", ErrLimit, status.Convert(err).Message())
 	}
 	return fmt.Errorf("%w: %v", ErrTransport, err)
 }

@@ -116,6 +116,37 @@ type ProxyService struct {
 	// AgentHeartbeat is how often agents heartbeat (default 5s). Not in
 	// the file: tests shorten it.
 	AgentHeartbeat time.Duration `yaml:"-"`
+	// MaxStreamsPerUser bounds the streams (tunnels and catalog watches)
+	// one user may have open at this proxy at once; past it a new one is
+	// refused with a message naming this setting. 0: 1024.
+	MaxStreamsPerUser int `yaml:"max_streams_per_user"`
+	// MaxStreamsPerConnection is the HTTP/2 limit of concurrent streams
+	// on one connection (users', agents', leaves', peer proxies'); a
+	// client past it waits. 0: 16384.
+	MaxStreamsPerConnection int `yaml:"max_streams_per_connection"`
+	// MaxMessageBytes is the largest message a client may send. 0: 4 MiB.
+	MaxMessageBytes int `yaml:"max_message_bytes"`
+}
+
+// Bounds of proxy_service's limits (0 means the default).
+const (
+	maxStreamsBound    = 1 << 20
+	minMessageBytes    = 64 << 10 // above a tunnel frame (32 KiB) and its envelope
+	maxMessageBytesCap = 64 << 20
+)
+
+// checkLimits validates proxy_service's limits.
+func (p *ProxyService) checkLimits() error {
+	if n := p.MaxStreamsPerUser; n < 0 || n > maxStreamsBound {
+		return fmt.Errorf("proxy_service.max_streams_per_user: %d is out of range: use 1 to %d (0 means 1024)", n, maxStreamsBound)
+	}
+	if n := p.MaxStreamsPerConnection; n < 0 || n > maxStreamsBound {
+		return fmt.Errorf("proxy_service.max_streams_per_connection: %d is out of range: use 1 to %d (0 means 16384)", n, maxStreamsBound)
+	}
+	if n := p.MaxMessageBytes; n != 0 && (n < minMessageBytes || n > maxMessageBytesCap) {
+		return fmt.Errorf("proxy_service.max_message_bytes: %d is out of range: use %d to %d (0 means 4 MiB)", n, minMessageBytes, maxMessageBytesCap)
+	}
+	return nil
 }
 
 // AppService lists apps this process serves itself.
@@ -216,6 +247,9 @@ func (f *File) CheckAndSetDefaults() error {
 		if host, _, err := net.SplitHostPort(f.Proxy.PeerAddr); err != nil || host == "" {
 			return fmt.Errorf("proxy_service.peer_addr: %q is not host:port", f.Proxy.PeerAddr)
 		}
+	}
+	if err := f.Proxy.checkLimits(); err != nil {
+		return err
 	}
 	if err := f.Storage.CheckAndSetDefaults(); err != nil {
 		return err

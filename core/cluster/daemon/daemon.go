@@ -127,6 +127,10 @@ func (d *Daemon) start(ctx context.Context) error {
 		Store:          d.store,
 		PeerAddr:       d.peerAddr(),
 		AgentHeartbeat: cfg.Proxy.AgentHeartbeat,
+
+		MaxStreamsPerUser:       cfg.Proxy.MaxStreamsPerUser,
+		MaxStreamsPerConnection: cfg.Proxy.MaxStreamsPerConnection,
+		MaxMessageBytes:         cfg.Proxy.MaxMessageBytes,
 	})
 	if err != nil {
 		return err

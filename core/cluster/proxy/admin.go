@@ -45,8 +45,16 @@ func (c *clusterServer) CreateResource(ctx context.Context, req *api.CreateResou
 	if err != nil {
 		return nil, grpcError(err)
 	}
+	cut := 0
+	switch r.Kind() {
+	case resource.KindUser, resource.KindRole, resource.KindApp:
+		// A user's roles, a role's labels or an app's labels changed:
+		// the streams they no longer allow end before this call returns
+		// (sessions.go).
+		cut = c.s.recheckNow()
+	}
 	id, _ := identityFrom(ctx)
-	c.s.cfg.Logger.Info("resource written", "kind", r.Kind(), "name", r.Name(), "created", out.Created, "by", id.User)
+	c.s.cfg.Logger.Info("resource written", "kind", r.Kind(), "name", r.Name(), "created", out.Created, "by", id.User, "sessions_closed", cut)
 	return out, nil
 }
 

@@ -47,6 +47,9 @@ func (c *clusterServer) RemoveAgent(ctx context.Context, req *api.RemoveAgentReq
 	if l := s.agents.link(req.GetId()); l != nil {
 		l.remove()
 	}
+	// The users' tunnels through it, also those forwarded to the proxy
+	// that holds its stream (sessions.go).
+	s.cutAgent(req.GetId())
 	before, err := s.cfg.State.Apps(ctx)
 	if err != nil {
 		return nil, grpcError(err)

@@ -101,6 +101,9 @@ func (a *agentServer) Control(st api.Agent_ControlServer) error {
 		accepted, refused, err := s.registry.register(rctx, agentID, wanted)
 		if errors.Is(err, auth.ErrNoSuchResource) {
 			s.cfg.Logger.Info("agent was removed: cutting it off", "agent", agentID)
+			// Removed through another proxy or the store: its app
+			// connections here end too (Connect).
+			link.remove()
 			return s.agentRemoved()
 		}
 		if err != nil {

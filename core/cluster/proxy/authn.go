@@ -45,7 +45,10 @@ func (s *Server) streamAuth(srv any, ss grpc.ServerStream, info *grpc.StreamServ
 	if err != nil {
 		return err
 	}
-	return h(srv, authedStream{ServerStream: ss, ctx: ctx})
+	limited := limitedStream{ServerStream: ss, s: s}
+	return s.limitStream(ctx, info.FullMethod, func() error { // limits.go
+		return h(srv, authedStream{ServerStream: limited, ctx: ctx})
+	})
 }
 
 // peerAddr is the client's address as the proxy sees it.

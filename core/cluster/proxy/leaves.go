@@ -384,7 +384,7 @@ func (s *Server) dialLeaf(ctx context.Context, id auth.Identity, req *api.DialRe
 		defer s.wg.Done()
 		defer close(finished)
 		// Tracked so that removing the user here cuts it at once.
-		sctx, untrack := s.track(&openSession{user: id.User, generation: id.Generation, app: resource.NewApp(req.GetApp(), "", "", nil), leaf: leaf})
+		sctx, untrack := s.track(s.ctx, &openSession{user: id.User, generation: id.Generation, app: resource.NewApp(req.GetApp(), "", "", nil), leaf: leaf})
 		defer untrack()
 		res, err := relay.Splice(sctx, conn, leafConn)
 		s.cfg.Logger.Info("leaf session ended", "user", id.User, "leaf", leaf, "app", req.GetApp(), "bytes_in", res.AToB, "bytes_out", res.BToA, "err", err)
@@ -494,7 +494,8 @@ func (s *Server) addLeafToken(ctx context.Context, typ string, ttl time.Duration
 }
 
 // removeRemoteCluster ends the trust of a leaf: its record goes, so its
-// certificate is refused from now on, and its tunnel here is cut.
+// certificate is refused from now on, and its tunnel here and the users'
+// tunnels to it are cut.
 func (s *Server) removeRemoteCluster(ctx context.Context, name string) error {
 	if err := s.cfg.Auth.RemoveLeaf(ctx, name); err != nil {
 		return err
@@ -502,6 +503,7 @@ func (s *Server) removeRemoteCluster(ctx context.Context, name string) error {
 	if l := s.leaves.link(name); l != nil {
 		l.end(fmt.Errorf("the trust of leaf cluster %s was removed", name))
 	}
+	s.cutLeaf(name) // its users' tunnels to it (sessions.go)
 	s.leaves.mu.Lock()
 	delete(s.leaves.refused, name)
 	s.leaves.mu.Unlock()

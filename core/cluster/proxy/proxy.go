@@ -47,6 +47,15 @@ type Config struct {
 	// AgentHeartbeat is how often agents heartbeat; an agent missing
 	// three beats is gone and so are its apps. Default 5s.
 	AgentHeartbeat time.Duration
+	// MaxStreamsPerUser bounds the streams one user has open at this
+	// proxy (limits.go); 0: DefaultMaxStreamsPerUser.
+	MaxStreamsPerUser int
+	// MaxStreamsPerConnection is the HTTP/2 MaxConcurrentStreams of every
+	// connection; 0: DefaultMaxStreamsPerConnection.
+	MaxStreamsPerConnection int
+	// MaxMessageBytes is the largest message a client may send; 0:
+	// DefaultMaxMessageBytes.
+	MaxMessageBytes int
 }
 
 // CheckAndSetDefaults validates cfg and fills in defaults.
@@ -76,7 +85,7 @@ func (c *Config) CheckAndSetDefaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	return nil
+	return c.checkLimits() // limits.go
 }
 
 // Server is a running proxy.
@@ -90,6 +99,8 @@ type Server struct {
 	// sessions are the open tunnelled connections, to cut when their
 	// user loses access.
 	sessions sessionSet
+	// streams counts each user's open streams (limits.go).
+	streams streamLimiter
 
 	agentSide         // agents' tunnels and forwarding between proxies (agents.go)
 	leaves    leafHub // leaf clusters' tunnels to this (root) proxy (leaves.go)
@@ -108,7 +119,7 @@ func New(cfg Config) (*Server, error) {
 		// gets a message that says so instead of a TLS alert.
 		ClientAuth: tls.RequestClientCert,
 	}
-	s := &Server{cfg: cfg}
+	s := &Server{cfg: cfg, streams: streamLimiter{max: cfg.MaxStreamsPerUser}}
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	s.grpc = grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(tlsCfg)),
@@ -118,6 +129,8 @@ func New(cfg Config) (*Server, error) {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.InitialWindowSize(4<<20),
 		grpc.InitialConnWindowSize(16<<20),
+		grpc.MaxConcurrentStreams(uint32(cfg.MaxStreamsPerConnection)),
+		grpc.MaxRecvMsgSize(cfg.MaxMessageBytes),
 	)
 	api.RegisterAuthServer(s.grpc, &authServer{s: s})
 	api.RegisterClusterServer(s.grpc, &clusterServer{s: s})

@@ -17,25 +17,31 @@ import (
 // through a live agent: one connected here first, then one connected to
 // another proxy of the cluster (forwarded over the Peer service), trying
 // the next when a dial fails. target names what was dialled, for the
-// audit log.
-func (s *Server) dialApp(ctx context.Context, app *resource.App) (conn net.Conn, target string, err error) {
+// audit log; agent is the agent the connection goes through, if any (its
+// removal ends the connection: sessions.go).
+func (s *Server) dialApp(ctx context.Context, app *resource.App) (conn net.Conn, target, agent string, err error) {
 	target = app.Spec.DialAddr()
 	if isAgentApp(app) {
-		return s.dialThroughAgents(ctx, app, target)
+		conn, agent, err := s.dialThroughAgents(ctx, app, target)
+		if err == nil {
+			target = "agent " + agent + " " + target
+		}
+		return conn, target, agent, err
 	}
 	dctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
 	defer cancel()
 	conn, err = s.cfg.DialApp(dctx, "tcp", target)
 	if err != nil {
-		return nil, target, fmt.Errorf("app %q at %s: %w", app.Name(), target, err)
+		return nil, target, "", fmt.Errorf("app %q at %s: %w", app.Name(), target, err)
 	}
-	return conn, target, nil
+	return conn, target, "", nil
 }
 
+// dialThroughAgents returns the connection and the agent that answered.
 func (s *Server) dialThroughAgents(ctx context.Context, app *resource.App, target string) (net.Conn, string, error) {
 	regs, err := s.registry.live(ctx, app.Name())
 	if err != nil {
-		return nil, target, fmt.Errorf("app %q: find its agents: %w", app.Name(), err)
+		return nil, "", fmt.Errorf("app %q: find its agents: %w", app.Name(), err)
 	}
 	rand.Shuffle(len(regs), func(i, j int) { regs[i], regs[j] = regs[j], regs[i] })
 	// Agents connected here first: no extra hop.
@@ -64,14 +70,14 @@ func (s *Server) dialThroughAgents(ctx context.Context, app *resource.App, targe
 			conn, err = s.dialPeer(ctx, r.Proxy, app.Name(), port)
 		}
 		if err == nil {
-			return conn, "agent " + r.Agent + " " + target, nil
+			return conn, r.Agent, nil
 		}
 		errs = append(errs, fmt.Sprintf("agent %s via %s: %v", r.Agent, r.Proxy, err))
 	}
 	if len(errs) == 0 {
-		return nil, target, fmt.Errorf("app %q: no agent serving it is connected", app.Name())
+		return nil, "", fmt.Errorf("app %q: no agent serving it is connected", app.Name())
 	}
-	return nil, target, fmt.Errorf("app %q: %w", app.Name(), errors.New(strings.Join(errs, "; ")))
+	return nil, "", fmt.Errorf("app %q: %w", app.Name(), errors.New(strings.Join(errs, "; ")))
 }
 
 // dialPeer is one forwarded dial, bounded by the dial timeout.

@@ -99,7 +99,7 @@ func (s *Server) serveDial(ctx context.Context, id auth.Identity, remote bool, r
 		s.auditRejected(sess)
 		return reply.Reject("denied", err)
 	}
-	appConn, target, err := s.dialApp(ctx, app)
+	appConn, target, agent, err := s.dialApp(ctx, app)
 	sess.Target = target
 	if err != nil {
 		// Refused, unreachable and timed out look the same to a TCP
@@ -121,7 +121,7 @@ func (s *Server) serveDial(ctx context.Context, id auth.Identity, remote bool, r
 		defer close(finished)
 		sctx, untrack := s.ctx, func() {}
 		if !remote {
-			sctx, untrack = s.trackSession(id, app)
+			sctx, untrack = s.trackSession(id, app, agent)
 		}
 		defer untrack()
 		res, err := relay.Splice(sctx, conn, appConn)

@@ -350,8 +350,24 @@ func TestLeafCluster(t *testing.T) {
 		}
 	})
 	t.Run("removing the remote_cluster on the root ends the trust until a new token", func(t *testing.T) {
+		// An open tunnel to the leaf ends with its trust (issue 10).
+		conn, err := tunnel.NewClient(clustertest.Dial(t, alice), "root.test").DialIn(ctxFor(t), "leaf.test", "leaf-echo", 80, "192.0.2.9:1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		buf := make([]byte, 4)
+		if _, err := conn.Write([]byte("ping")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(conn, buf); err != nil || string(buf) != "ping" {
+			t.Fatalf("echo: %q, %v", buf, err)
+		}
 		if _, err := rootAdmin.DeleteResource(ctxFor(t), &api.DeleteResourceRequest{Kind: "remote_cluster", Name: "leaf.test"}); err != nil {
 			t.Fatal(err)
+		}
+		if _, err := io.ReadAll(conn); err == nil {
+			t.Error("alice's tunnel to the leaf ended cleanly after its trust was removed; want it cut")
 		}
 		aw.waitFor(t, "no leaf.test", noLeaf("leaf.test"))
 		if _, err := remoteCluster(t, rootAdmin, "leaf.test"); err == nil {
