@@ -51,9 +51,12 @@ type Service struct {
 	store   store.Store // never nil
 	ca      *CA         // never nil
 	certTTL time.Duration
-	now     func() time.Time
-	limiter *loginLimiter // never nil
-	bcrypt  *bcryptPool   // never nil
+	// machineTTL is how long agents' and leaves' certificates are valid
+	// (SetMachineCertTTL).
+	machineTTL time.Duration
+	now        func() time.Time
+	limiter    *loginLimiter // never nil
+	bcrypt     *bcryptPool   // never nil
 	// newAgentID is randomAgentID; a test makes IDs repeat.
 	newAgentID func() string
 }
@@ -66,7 +69,7 @@ func NewService(st store.Store, ca *CA, certTTL time.Duration) (*Service, error)
 	if certTTL <= 0 {
 		certTTL = DefaultCertTTL
 	}
-	return &Service{store: st, ca: ca, certTTL: certTTL, now: time.Now, limiter: newLoginLimiter(), bcrypt: newBcryptPool(defaultBcryptSlots()), newAgentID: randomAgentID}, nil
+	return &Service{store: st, ca: ca, certTTL: certTTL, machineTTL: DefaultMachineCertTTL, now: time.Now, limiter: newLoginLimiter(), bcrypt: newBcryptPool(defaultBcryptSlots()), newAgentID: randomAgentID}, nil
 }
 
 // CA returns the cluster's certificate authority.

@@ -35,8 +35,11 @@ const (
 	// AdminUser is the local administrator whose identity the daemon
 	// writes into its data directory for `vnet ctl`.
 	AdminUser = "admin"
-	adminTTL  = 30 * 24 * time.Hour
-	hostTTL   = 365 * 24 * time.Hour
+	// AdminCertTTL is the lifetime of the admin identity, issued anew at
+	// every start: a copy that leaks is useful for half a day at most
+	// (docs/security.md says how to end it at once).
+	AdminCertTTL = 12 * time.Hour
+	hostTTL      = 365 * 24 * time.Hour
 )
 
 // AdminProfileDir is where the admin identity of the cluster whose data
@@ -89,6 +92,7 @@ func (d *Daemon) start(ctx context.Context) error {
 	if d.auth, err = auth.NewService(d.store, ca, cfg.Auth.CertTTL); err != nil {
 		return err
 	}
+	d.auth.SetMachineCertTTL(cfg.Auth.MachineCertTTL)
 	res := state.New(d.store)
 	if err := proxy.SeedPresetRoles(ctx, d.store, res); err != nil {
 		return err
@@ -270,7 +274,7 @@ func (d *Daemon) writeAdminIdentity(ctx context.Context, ca *auth.CA) error {
 	if err != nil {
 		return err
 	}
-	certPEM, err := d.auth.IssueFor(key.Public, admin, adminTTL)
+	certPEM, err := d.auth.IssueFor(key.Public, admin, AdminCertTTL)
 	if err != nil {
 		return err
 	}
