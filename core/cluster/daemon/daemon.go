@@ -59,6 +59,10 @@ type Daemon struct {
 	// trustDone is closed when they have ended. nil until start.
 	trustStop context.CancelFunc
 	trustDone chan struct{}
+	// adminStop ends the renewal of the admin identity; adminDone is
+	// closed when it has ended. nil until start.
+	adminStop context.CancelFunc
+	adminDone chan struct{}
 }
 
 // Start opens the data directory, loads or creates the CA, registers the
@@ -136,6 +140,7 @@ func (d *Daemon) start(ctx context.Context) error {
 	if err := d.writeAdminIdentity(ctx, ca); err != nil {
 		return err
 	}
+	d.renewAdminIdentity(ca)
 	if err := d.startTrust(res); err != nil {
 		return err
 	}
@@ -196,6 +201,11 @@ func (d *Daemon) Close() error {
 		d.trustStop()
 		<-d.trustDone
 		d.trustStop = nil
+	}
+	if d.adminStop != nil {
+		d.adminStop()
+		<-d.adminDone
+		d.adminStop = nil
 	}
 	if d.proxy != nil {
 		errs = append(errs, d.proxy.Close())
@@ -287,4 +297,29 @@ func (d *Daemon) writeAdminIdentity(ctx context.Context, ca *auth.CA) error {
 		KeyPEM:      key.PEM,
 		CAPEM:       ca.CertPEM,
 	})
+}
+
+// renewAdminIdentity writes a new admin identity at two thirds of the
+// last one's life, so that 'vnet ctl' keeps working on a daemon that runs
+// for longer than AdminCertTTL.
+func (d *Daemon) renewAdminIdentity(ca *auth.CA) {
+	ctx, stop := context.WithCancel(context.Background())
+	d.adminStop, d.adminDone = stop, make(chan struct{})
+	go func() {
+		defer close(d.adminDone)
+		t := time.NewTicker(AdminCertTTL * 2 / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			if err := d.writeAdminIdentity(wctx, ca); err != nil {
+				d.log.Error("renew the admin identity", "dir", AdminProfileDir(d.cfg.DataDir), "err", err)
+			}
+			cancel()
+		}
+	}()
 }
