@@ -17,6 +17,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/auth"
 	"github.com/vnetproject/vnet/core/cluster/clustertest"
 	"github.com/vnetproject/vnet/core/cluster/config"
+	"github.com/vnetproject/vnet/core/cluster/store/etcdtest"
 	"github.com/vnetproject/vnet/core/profile"
 )
 
@@ -217,4 +218,39 @@ func TestExpiredAgentMustJoinAgain(t *testing.T) {
 	ctx, cancel := context.WithTimeout(ctxFor(t), time.Minute)
 	defer cancel()
 	check("run with an expired identity", a.Run(ctx))
+}
+
+// TestTwoProxiesRenewTheirPeerIdentity: with machine certificates of
+// seconds, a dial through proxy A of an app whose agent is connected to B
+// still works after A's first peer certificate (and the agent's first
+// certificate) has ended: A renewed its peer identity and dials B with it.
+func TestTwoProxiesRenewTheirPeerIdentity(t *testing.T) {
+	url := etcdtest.Start(t)
+	start := func() *clustertest.Cluster {
+		cfg := clustertest.Config(t, "root.test", "proxy.root.test")
+		cfg.Storage = config.Storage{Type: config.StorageEtcd, Peers: []string{url}, Prefix: "/ha/"}
+		cfg.Proxy.AgentHeartbeat = heartbeat
+		cfg.Auth.MachineCertTTL = machineTTL
+		return clustertest.StartConfig(t, cfg)
+	}
+	a := start()
+	b := start()
+	// Every certificate the proxies issued so far ends by then.
+	firstEnd := time.Now().Add(machineTTL)
+	startAgent(t, b, b.Addr, app("far", greeter(t, "far away"), "far.company.test"))
+	viaA := newUser(t, a, a.Addr)
+	waitFor(t, "far listed through A", func() bool { return viaA.apps(t)["far"] == "far.company.test" })
+	if got, err := viaA.read(t, "far"); err != nil || got != "far away" {
+		t.Fatalf("dial through A of an app behind B = %q, %v", got, err)
+	}
+	waitFor(t, "the first peer certificates to end", func() bool { return time.Now().After(firstEnd) })
+	var got string
+	waitFor(t, "a dial through A after the first peer certificate ended", func() bool {
+		var err error
+		got, err = viaA.read(t, "far")
+		return err == nil
+	})
+	if got != "far away" {
+		t.Fatalf("read = %q", got)
+	}
 }

@@ -189,6 +189,10 @@ func (d *Daemon) Addr() net.Addr { return d.ln.Addr() }
 // serves; nil until start.
 func (d *Daemon) Proxy() *proxy.Server { return d.proxy }
 
+// Store is where the cluster keeps its state, for tests that look at
+// what it stored (a leaf's identity at its root).
+func (d *Daemon) Store() store.Store { return d.store }
+
 // Auth is the cluster's Auth Service.
 func (d *Daemon) Auth() *auth.Service { return d.auth }
 
