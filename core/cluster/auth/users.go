@@ -124,6 +124,17 @@ func (s *Service) EnsureUser(ctx context.Context, name string, roles []string) (
 	})
 }
 
+// RotateUser gives the user name a new record generation: every
+// certificate issued to them until now stops working at its next call
+// (a leaked admin identity, say), and the user keeps their roles and
+// password. It returns the stored user, for IssueFor.
+func (s *Service) RotateUser(ctx context.Context, name string) (User, error) {
+	return s.updateUser(ctx, name, func(u *User) error {
+		u.Generation = NewGeneration()
+		return nil
+	})
+}
+
 // IssueFor signs a certificate for pub, valid for ttl, bound to the
 // stored user u (as EnsureUser or GetUser return it): it works while u's
 // record lives, with the roles the record has at each call.

@@ -303,6 +303,18 @@ func (d *Daemon) writeAdminIdentity(ctx context.Context, ca *auth.CA) error {
 	})
 }
 
+// RotateAdminIdentity ends every admin certificate issued so far (a
+// leaked copy of DATA_DIR/admin) and writes a new admin identity: the
+// admin user's record gets a new generation. In a cluster of several
+// proxies, the others' admin identities end too; each writes a new one at
+// its next start.
+func (d *Daemon) RotateAdminIdentity(ctx context.Context) error {
+	if _, err := d.auth.RotateUser(ctx, AdminUser); err != nil {
+		return fmt.Errorf("rotate the admin identity: %w", err)
+	}
+	return d.writeAdminIdentity(ctx, d.auth.CA())
+}
+
 // renewAdminIdentity writes a new admin identity at two thirds of the
 // last one's life, so that 'vnet ctl' keeps working on a daemon that runs
 // for longer than AdminCertTTL.
