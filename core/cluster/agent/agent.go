@@ -45,7 +45,7 @@ type Config struct {
 	// are kept in memory only (the next start needs a new token once the
 	// saved certificate has ended).
 	IdentityDir string
-	Apps     []*resource.App  // validated
+	Apps        []*resource.App // validated
 	// DialTimeout bounds a dial of an app; default 5s.
 	DialTimeout time.Duration
 	// DialApp reaches an app's target. Default: a TCP dial with
@@ -66,7 +66,7 @@ type Agent struct {
 	id      *profile.Profile // the current identity; guarded by mu
 	renewAt time.Time        // when id is renewed; guarded by mu
 	apps    []*resource.App  // guarded by mu
-	reload chan struct{}   // a SetApps happened; buffered 1
+	reload  chan struct{}    // a SetApps happened; buffered 1
 
 	conns chan struct{} // one token per app connection relaying; bounds them
 	wg    sync.WaitGroup
