@@ -1426,6 +1426,97 @@ func (x *Frame) GetEof() bool {
 	return false
 }
 
+// RenewRequest asks for a new machine certificate (an agent's or a leaf's)
+// for the record the caller's current certificate is bound to.
+type RenewRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// PKIX, DER-encoded public key the new certificate is issued for.
+	PublicKey     []byte `protobuf:"bytes,30,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenewRequest) Reset() {
+	*x = RenewRequest{}
+	mi := &file_vnet_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenewRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenewRequest) ProtoMessage() {}
+
+func (x *RenewRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenewRequest.ProtoReflect.Descriptor instead.
+func (*RenewRequest) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *RenewRequest) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
+type RenewResponse struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	CertificatePem []byte                 `protobuf:"bytes,30,opt,name=certificate_pem,json=certificatePem,proto3" json:"certificate_pem,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RenewResponse) Reset() {
+	*x = RenewResponse{}
+	mi := &file_vnet_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenewResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenewResponse) ProtoMessage() {}
+
+func (x *RenewResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenewResponse.ProtoReflect.Descriptor instead.
+func (*RenewResponse) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *RenewResponse) GetCertificatePem() []byte {
+	if x != nil {
+		return x.CertificatePem
+	}
+	return nil
+}
+
 type AddTokenRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Type       string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"` // "app" or "trusted_cluster"
@@ -1445,7 +1536,7 @@ type AddTokenRequest struct {
 
 func (x *AddTokenRequest) Reset() {
 	*x = AddTokenRequest{}
-	mi := &file_vnet_proto_msgTypes[24]
+	mi := &file_vnet_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1457,7 +1548,7 @@ func (x *AddTokenRequest) String() string {
 func (*AddTokenRequest) ProtoMessage() {}
 
 func (x *AddTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[24]
+	mi := &file_vnet_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1470,7 +1561,7 @@ func (x *AddTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddTokenRequest.ProtoReflect.Descriptor instead.
 func (*AddTokenRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{24}
+	return file_vnet_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *AddTokenRequest) GetType() string {
@@ -1525,7 +1616,7 @@ type AddTokenResponse struct {
 
 func (x *AddTokenResponse) Reset() {
 	*x = AddTokenResponse{}
-	mi := &file_vnet_proto_msgTypes[25]
+	mi := &file_vnet_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1537,7 +1628,7 @@ func (x *AddTokenResponse) String() string {
 func (*AddTokenResponse) ProtoMessage() {}
 
 func (x *AddTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[25]
+	mi := &file_vnet_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1550,7 +1641,7 @@ func (x *AddTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddTokenResponse.ProtoReflect.Descriptor instead.
 func (*AddTokenResponse) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{25}
+	return file_vnet_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *AddTokenResponse) GetToken() string {
@@ -1575,7 +1666,7 @@ type ListTokensRequest struct {
 
 func (x *ListTokensRequest) Reset() {
 	*x = ListTokensRequest{}
-	mi := &file_vnet_proto_msgTypes[26]
+	mi := &file_vnet_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1587,7 +1678,7 @@ func (x *ListTokensRequest) String() string {
 func (*ListTokensRequest) ProtoMessage() {}
 
 func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[26]
+	mi := &file_vnet_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1600,7 +1691,7 @@ func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTokensRequest.ProtoReflect.Descriptor instead.
 func (*ListTokensRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{26}
+	return file_vnet_proto_rawDescGZIP(), []int{28}
 }
 
 type JoinToken struct {
@@ -1618,7 +1709,7 @@ type JoinToken struct {
 
 func (x *JoinToken) Reset() {
 	*x = JoinToken{}
-	mi := &file_vnet_proto_msgTypes[27]
+	mi := &file_vnet_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1630,7 +1721,7 @@ func (x *JoinToken) String() string {
 func (*JoinToken) ProtoMessage() {}
 
 func (x *JoinToken) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[27]
+	mi := &file_vnet_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1643,7 +1734,7 @@ func (x *JoinToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinToken.ProtoReflect.Descriptor instead.
 func (*JoinToken) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{27}
+	return file_vnet_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *JoinToken) GetId() string {
@@ -1690,7 +1781,7 @@ type ListTokensResponse struct {
 
 func (x *ListTokensResponse) Reset() {
 	*x = ListTokensResponse{}
-	mi := &file_vnet_proto_msgTypes[28]
+	mi := &file_vnet_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1702,7 +1793,7 @@ func (x *ListTokensResponse) String() string {
 func (*ListTokensResponse) ProtoMessage() {}
 
 func (x *ListTokensResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[28]
+	mi := &file_vnet_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1715,7 +1806,7 @@ func (x *ListTokensResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTokensResponse.ProtoReflect.Descriptor instead.
 func (*ListTokensResponse) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{28}
+	return file_vnet_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListTokensResponse) GetTokens() []*JoinToken {
@@ -1738,7 +1829,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_vnet_proto_msgTypes[29]
+	mi := &file_vnet_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1750,7 +1841,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[29]
+	mi := &file_vnet_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1763,7 +1854,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{29}
+	return file_vnet_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *JoinRequest) GetToken() string {
@@ -1799,7 +1890,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_vnet_proto_msgTypes[30]
+	mi := &file_vnet_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1811,7 +1902,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[30]
+	mi := &file_vnet_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1824,7 +1915,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{30}
+	return file_vnet_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *JoinResponse) GetCertificatePem() []byte {
@@ -1869,7 +1960,7 @@ type AgentMessage struct {
 
 func (x *AgentMessage) Reset() {
 	*x = AgentMessage{}
-	mi := &file_vnet_proto_msgTypes[31]
+	mi := &file_vnet_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1881,7 +1972,7 @@ func (x *AgentMessage) String() string {
 func (*AgentMessage) ProtoMessage() {}
 
 func (x *AgentMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[31]
+	mi := &file_vnet_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1894,7 +1985,7 @@ func (x *AgentMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentMessage.ProtoReflect.Descriptor instead.
 func (*AgentMessage) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{31}
+	return file_vnet_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *AgentMessage) GetRegister() *AgentRegister {
@@ -1928,7 +2019,7 @@ type AgentRegister struct {
 
 func (x *AgentRegister) Reset() {
 	*x = AgentRegister{}
-	mi := &file_vnet_proto_msgTypes[32]
+	mi := &file_vnet_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1940,7 +2031,7 @@ func (x *AgentRegister) String() string {
 func (*AgentRegister) ProtoMessage() {}
 
 func (x *AgentRegister) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[32]
+	mi := &file_vnet_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1953,7 +2044,7 @@ func (x *AgentRegister) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentRegister.ProtoReflect.Descriptor instead.
 func (*AgentRegister) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{32}
+	return file_vnet_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *AgentRegister) GetApps() []*App {
@@ -1981,7 +2072,7 @@ type ProxyMessage struct {
 
 func (x *ProxyMessage) Reset() {
 	*x = ProxyMessage{}
-	mi := &file_vnet_proto_msgTypes[33]
+	mi := &file_vnet_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1993,7 +2084,7 @@ func (x *ProxyMessage) String() string {
 func (*ProxyMessage) ProtoMessage() {}
 
 func (x *ProxyMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[33]
+	mi := &file_vnet_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2006,7 +2097,7 @@ func (x *ProxyMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProxyMessage.ProtoReflect.Descriptor instead.
 func (*ProxyMessage) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{33}
+	return file_vnet_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ProxyMessage) GetWelcome() *AgentWelcome {
@@ -2044,7 +2135,7 @@ type AgentWelcome struct {
 
 func (x *AgentWelcome) Reset() {
 	*x = AgentWelcome{}
-	mi := &file_vnet_proto_msgTypes[34]
+	mi := &file_vnet_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2056,7 +2147,7 @@ func (x *AgentWelcome) String() string {
 func (*AgentWelcome) ProtoMessage() {}
 
 func (x *AgentWelcome) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[34]
+	mi := &file_vnet_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2069,7 +2160,7 @@ func (x *AgentWelcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentWelcome.ProtoReflect.Descriptor instead.
 func (*AgentWelcome) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{34}
+	return file_vnet_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *AgentWelcome) GetHeartbeatMillis() int64 {
@@ -2115,7 +2206,7 @@ type AgentDial struct {
 
 func (x *AgentDial) Reset() {
 	*x = AgentDial{}
-	mi := &file_vnet_proto_msgTypes[35]
+	mi := &file_vnet_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2127,7 +2218,7 @@ func (x *AgentDial) String() string {
 func (*AgentDial) ProtoMessage() {}
 
 func (x *AgentDial) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[35]
+	mi := &file_vnet_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2140,7 +2231,7 @@ func (x *AgentDial) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentDial.ProtoReflect.Descriptor instead.
 func (*AgentDial) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{35}
+	return file_vnet_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *AgentDial) GetId() uint64 {
@@ -2204,7 +2295,7 @@ type LeafMessage struct {
 
 func (x *LeafMessage) Reset() {
 	*x = LeafMessage{}
-	mi := &file_vnet_proto_msgTypes[36]
+	mi := &file_vnet_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2216,7 +2307,7 @@ func (x *LeafMessage) String() string {
 func (*LeafMessage) ProtoMessage() {}
 
 func (x *LeafMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[36]
+	mi := &file_vnet_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2229,7 +2320,7 @@ func (x *LeafMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeafMessage.ProtoReflect.Descriptor instead.
 func (*LeafMessage) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{36}
+	return file_vnet_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *LeafMessage) GetHello() *LeafHello {
@@ -2270,7 +2361,7 @@ type LeafHello struct {
 
 func (x *LeafHello) Reset() {
 	*x = LeafHello{}
-	mi := &file_vnet_proto_msgTypes[37]
+	mi := &file_vnet_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2282,7 +2373,7 @@ func (x *LeafHello) String() string {
 func (*LeafHello) ProtoMessage() {}
 
 func (x *LeafHello) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[37]
+	mi := &file_vnet_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2295,7 +2386,7 @@ func (x *LeafHello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeafHello.ProtoReflect.Descriptor instead.
 func (*LeafHello) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{37}
+	return file_vnet_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *LeafHello) GetVersion() string {
@@ -2324,7 +2415,7 @@ type LeafDescribe struct {
 
 func (x *LeafDescribe) Reset() {
 	*x = LeafDescribe{}
-	mi := &file_vnet_proto_msgTypes[38]
+	mi := &file_vnet_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2336,7 +2427,7 @@ func (x *LeafDescribe) String() string {
 func (*LeafDescribe) ProtoMessage() {}
 
 func (x *LeafDescribe) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[38]
+	mi := &file_vnet_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2349,7 +2440,7 @@ func (x *LeafDescribe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeafDescribe.ProtoReflect.Descriptor instead.
 func (*LeafDescribe) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{38}
+	return file_vnet_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *LeafDescribe) GetId() uint64 {
@@ -2384,7 +2475,7 @@ type LeafDescribeResult struct {
 
 func (x *LeafDescribeResult) Reset() {
 	*x = LeafDescribeResult{}
-	mi := &file_vnet_proto_msgTypes[39]
+	mi := &file_vnet_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2396,7 +2487,7 @@ func (x *LeafDescribeResult) String() string {
 func (*LeafDescribeResult) ProtoMessage() {}
 
 func (x *LeafDescribeResult) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[39]
+	mi := &file_vnet_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2409,7 +2500,7 @@ func (x *LeafDescribeResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeafDescribeResult.ProtoReflect.Descriptor instead.
 func (*LeafDescribeResult) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{39}
+	return file_vnet_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *LeafDescribeResult) GetId() uint64 {
@@ -2443,7 +2534,7 @@ type DeleteResourceRequest struct {
 
 func (x *DeleteResourceRequest) Reset() {
 	*x = DeleteResourceRequest{}
-	mi := &file_vnet_proto_msgTypes[40]
+	mi := &file_vnet_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2455,7 +2546,7 @@ func (x *DeleteResourceRequest) String() string {
 func (*DeleteResourceRequest) ProtoMessage() {}
 
 func (x *DeleteResourceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[40]
+	mi := &file_vnet_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2468,7 +2559,7 @@ func (x *DeleteResourceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResourceRequest.ProtoReflect.Descriptor instead.
 func (*DeleteResourceRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{40}
+	return file_vnet_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *DeleteResourceRequest) GetKind() string {
@@ -2495,7 +2586,7 @@ type DeleteResourceResponse struct {
 
 func (x *DeleteResourceResponse) Reset() {
 	*x = DeleteResourceResponse{}
-	mi := &file_vnet_proto_msgTypes[41]
+	mi := &file_vnet_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2507,7 +2598,7 @@ func (x *DeleteResourceResponse) String() string {
 func (*DeleteResourceResponse) ProtoMessage() {}
 
 func (x *DeleteResourceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[41]
+	mi := &file_vnet_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2520,7 +2611,7 @@ func (x *DeleteResourceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResourceResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResourceResponse) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{41}
+	return file_vnet_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *DeleteResourceResponse) GetSessionsClosed() int32 {
@@ -2543,7 +2634,7 @@ type SearchAuditRequest struct {
 
 func (x *SearchAuditRequest) Reset() {
 	*x = SearchAuditRequest{}
-	mi := &file_vnet_proto_msgTypes[42]
+	mi := &file_vnet_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2555,7 +2646,7 @@ func (x *SearchAuditRequest) String() string {
 func (*SearchAuditRequest) ProtoMessage() {}
 
 func (x *SearchAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[42]
+	mi := &file_vnet_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2568,7 +2659,7 @@ func (x *SearchAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchAuditRequest.ProtoReflect.Descriptor instead.
 func (*SearchAuditRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{42}
+	return file_vnet_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *SearchAuditRequest) GetSinceUnixNano() int64 {
@@ -2614,7 +2705,7 @@ type ListAgentsRequest struct {
 
 func (x *ListAgentsRequest) Reset() {
 	*x = ListAgentsRequest{}
-	mi := &file_vnet_proto_msgTypes[43]
+	mi := &file_vnet_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2626,7 +2717,7 @@ func (x *ListAgentsRequest) String() string {
 func (*ListAgentsRequest) ProtoMessage() {}
 
 func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[43]
+	mi := &file_vnet_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2639,7 +2730,7 @@ func (x *ListAgentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsRequest.ProtoReflect.Descriptor instead.
 func (*ListAgentsRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{43}
+	return file_vnet_proto_rawDescGZIP(), []int{45}
 }
 
 type AgentInfo struct {
@@ -2661,7 +2752,7 @@ type AgentInfo struct {
 
 func (x *AgentInfo) Reset() {
 	*x = AgentInfo{}
-	mi := &file_vnet_proto_msgTypes[44]
+	mi := &file_vnet_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2673,7 +2764,7 @@ func (x *AgentInfo) String() string {
 func (*AgentInfo) ProtoMessage() {}
 
 func (x *AgentInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[44]
+	mi := &file_vnet_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2686,7 +2777,7 @@ func (x *AgentInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentInfo.ProtoReflect.Descriptor instead.
 func (*AgentInfo) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{44}
+	return file_vnet_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *AgentInfo) GetId() string {
@@ -2747,7 +2838,7 @@ type ListAgentsResponse struct {
 
 func (x *ListAgentsResponse) Reset() {
 	*x = ListAgentsResponse{}
-	mi := &file_vnet_proto_msgTypes[45]
+	mi := &file_vnet_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2759,7 +2850,7 @@ func (x *ListAgentsResponse) String() string {
 func (*ListAgentsResponse) ProtoMessage() {}
 
 func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[45]
+	mi := &file_vnet_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2772,7 +2863,7 @@ func (x *ListAgentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAgentsResponse.ProtoReflect.Descriptor instead.
 func (*ListAgentsResponse) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{45}
+	return file_vnet_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListAgentsResponse) GetAgents() []*AgentInfo {
@@ -2791,7 +2882,7 @@ type RemoveAgentRequest struct {
 
 func (x *RemoveAgentRequest) Reset() {
 	*x = RemoveAgentRequest{}
-	mi := &file_vnet_proto_msgTypes[46]
+	mi := &file_vnet_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2803,7 +2894,7 @@ func (x *RemoveAgentRequest) String() string {
 func (*RemoveAgentRequest) ProtoMessage() {}
 
 func (x *RemoveAgentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[46]
+	mi := &file_vnet_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2816,7 +2907,7 @@ func (x *RemoveAgentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveAgentRequest.ProtoReflect.Descriptor instead.
 func (*RemoveAgentRequest) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{46}
+	return file_vnet_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *RemoveAgentRequest) GetId() string {
@@ -2836,7 +2927,7 @@ type RemoveAgentResponse struct {
 
 func (x *RemoveAgentResponse) Reset() {
 	*x = RemoveAgentResponse{}
-	mi := &file_vnet_proto_msgTypes[47]
+	mi := &file_vnet_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2848,7 +2939,7 @@ func (x *RemoveAgentResponse) String() string {
 func (*RemoveAgentResponse) ProtoMessage() {}
 
 func (x *RemoveAgentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[47]
+	mi := &file_vnet_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2861,7 +2952,7 @@ func (x *RemoveAgentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveAgentResponse.ProtoReflect.Descriptor instead.
 func (*RemoveAgentResponse) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{47}
+	return file_vnet_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *RemoveAgentResponse) GetAppsRemoved() []string {
@@ -2881,7 +2972,7 @@ type SearchAuditResponse struct {
 
 func (x *SearchAuditResponse) Reset() {
 	*x = SearchAuditResponse{}
-	mi := &file_vnet_proto_msgTypes[48]
+	mi := &file_vnet_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2893,7 +2984,7 @@ func (x *SearchAuditResponse) String() string {
 func (*SearchAuditResponse) ProtoMessage() {}
 
 func (x *SearchAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_vnet_proto_msgTypes[48]
+	mi := &file_vnet_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2906,7 +2997,7 @@ func (x *SearchAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchAuditResponse.ProtoReflect.Descriptor instead.
 func (*SearchAuditResponse) Descriptor() ([]byte, []int) {
-	return file_vnet_proto_rawDescGZIP(), []int{48}
+	return file_vnet_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *SearchAuditResponse) GetEventsJson() [][]byte {
@@ -3015,7 +3106,12 @@ const file_vnet_proto_rawDesc = "" +
 	"\x04dial\x18\x01 \x01(\v2\x14.vnet.v1.DialRequestR\x04dial\x12+\n" +
 	"\x06result\x18\x02 \x01(\v2\x13.vnet.v1.DialResultR\x06result\x12\x12\n" +
 	"\x04data\x18\x03 \x01(\fR\x04data\x12\x10\n" +
-	"\x03eof\x18\x04 \x01(\bR\x03eof\"\xa3\x02\n" +
+	"\x03eof\x18\x04 \x01(\bR\x03eof\"-\n" +
+	"\fRenewRequest\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x1e \x01(\fR\tpublicKey\"8\n" +
+	"\rRenewResponse\x12'\n" +
+	"\x0fcertificate_pem\x18\x1e \x01(\fR\x0ecertificatePem\"\xa3\x02\n" +
 	"\x0fAddTokenRequest\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x1f\n" +
 	"\vttl_seconds\x18\x02 \x01(\x03R\n" +
@@ -3148,16 +3244,18 @@ const file_vnet_proto_rawDesc = "" +
 	"ListAgents\x12\x1a.vnet.v1.ListAgentsRequest\x1a\x1b.vnet.v1.ListAgentsResponse\x12H\n" +
 	"\vRemoveAgent\x12\x1b.vnet.v1.RemoveAgentRequest\x1a\x1c.vnet.v1.RemoveAgentResponse24\n" +
 	"\x06Tunnel\x12*\n" +
-	"\x04Dial\x12\x0e.vnet.v1.Frame\x1a\x0e.vnet.v1.Frame(\x010\x012\xa8\x01\n" +
+	"\x04Dial\x12\x0e.vnet.v1.Frame\x1a\x0e.vnet.v1.Frame(\x010\x012\xe0\x01\n" +
 	"\x05Agent\x123\n" +
 	"\x04Join\x12\x14.vnet.v1.JoinRequest\x1a\x15.vnet.v1.JoinResponse\x12;\n" +
 	"\aControl\x12\x15.vnet.v1.AgentMessage\x1a\x15.vnet.v1.ProxyMessage(\x010\x01\x12-\n" +
-	"\aConnect\x12\x0e.vnet.v1.Frame\x1a\x0e.vnet.v1.Frame(\x010\x0122\n" +
+	"\aConnect\x12\x0e.vnet.v1.Frame\x1a\x0e.vnet.v1.Frame(\x010\x01\x126\n" +
+	"\x05Renew\x12\x15.vnet.v1.RenewRequest\x1a\x16.vnet.v1.RenewResponse22\n" +
 	"\x04Peer\x12*\n" +
-	"\x04Dial\x12\x0e.vnet.v1.Frame\x1a\x0e.vnet.v1.Frame(\x010\x012x\n" +
+	"\x04Dial\x12\x0e.vnet.v1.Frame\x1a\x0e.vnet.v1.Frame(\x010\x012\xb0\x01\n" +
 	"\x05Trust\x123\n" +
 	"\x04Join\x12\x14.vnet.v1.JoinRequest\x1a\x15.vnet.v1.JoinResponse\x12:\n" +
-	"\aControl\x12\x14.vnet.v1.LeafMessage\x1a\x15.vnet.v1.ProxyMessage(\x010\x01B&Z$github.com/vnetproject/vnet/core/apib\x06proto3"
+	"\aControl\x12\x14.vnet.v1.LeafMessage\x1a\x15.vnet.v1.ProxyMessage(\x010\x01\x126\n" +
+	"\x05Renew\x12\x15.vnet.v1.RenewRequest\x1a\x16.vnet.v1.RenewResponseB&Z$github.com/vnetproject/vnet/core/apib\x06proto3"
 
 var (
 	file_vnet_proto_rawDescOnce sync.Once
@@ -3171,7 +3269,7 @@ func file_vnet_proto_rawDescGZIP() []byte {
 	return file_vnet_proto_rawDescData
 }
 
-var file_vnet_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
+var file_vnet_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
 var file_vnet_proto_goTypes = []any{
 	(*PingRequest)(nil),            // 0: vnet.v1.PingRequest
 	(*PingResponse)(nil),           // 1: vnet.v1.PingResponse
@@ -3197,38 +3295,40 @@ var file_vnet_proto_goTypes = []any{
 	(*DialRequest)(nil),            // 21: vnet.v1.DialRequest
 	(*DialResult)(nil),             // 22: vnet.v1.DialResult
 	(*Frame)(nil),                  // 23: vnet.v1.Frame
-	(*AddTokenRequest)(nil),        // 24: vnet.v1.AddTokenRequest
-	(*AddTokenResponse)(nil),       // 25: vnet.v1.AddTokenResponse
-	(*ListTokensRequest)(nil),      // 26: vnet.v1.ListTokensRequest
-	(*JoinToken)(nil),              // 27: vnet.v1.JoinToken
-	(*ListTokensResponse)(nil),     // 28: vnet.v1.ListTokensResponse
-	(*JoinRequest)(nil),            // 29: vnet.v1.JoinRequest
-	(*JoinResponse)(nil),           // 30: vnet.v1.JoinResponse
-	(*AgentMessage)(nil),           // 31: vnet.v1.AgentMessage
-	(*AgentRegister)(nil),          // 32: vnet.v1.AgentRegister
-	(*ProxyMessage)(nil),           // 33: vnet.v1.ProxyMessage
-	(*AgentWelcome)(nil),           // 34: vnet.v1.AgentWelcome
-	(*AgentDial)(nil),              // 35: vnet.v1.AgentDial
-	(*LeafMessage)(nil),            // 36: vnet.v1.LeafMessage
-	(*LeafHello)(nil),              // 37: vnet.v1.LeafHello
-	(*LeafDescribe)(nil),           // 38: vnet.v1.LeafDescribe
-	(*LeafDescribeResult)(nil),     // 39: vnet.v1.LeafDescribeResult
-	(*DeleteResourceRequest)(nil),  // 40: vnet.v1.DeleteResourceRequest
-	(*DeleteResourceResponse)(nil), // 41: vnet.v1.DeleteResourceResponse
-	(*SearchAuditRequest)(nil),     // 42: vnet.v1.SearchAuditRequest
-	(*ListAgentsRequest)(nil),      // 43: vnet.v1.ListAgentsRequest
-	(*AgentInfo)(nil),              // 44: vnet.v1.AgentInfo
-	(*ListAgentsResponse)(nil),     // 45: vnet.v1.ListAgentsResponse
-	(*RemoveAgentRequest)(nil),     // 46: vnet.v1.RemoveAgentRequest
-	(*RemoveAgentResponse)(nil),    // 47: vnet.v1.RemoveAgentResponse
-	(*SearchAuditResponse)(nil),    // 48: vnet.v1.SearchAuditResponse
-	nil,                            // 49: vnet.v1.App.LabelsEntry
-	nil,                            // 50: vnet.v1.AddTokenRequest.LabelsEntry
-	nil,                            // 51: vnet.v1.JoinToken.LabelsEntry
-	nil,                            // 52: vnet.v1.AgentInfo.AllowedLabelsEntry
+	(*RenewRequest)(nil),           // 24: vnet.v1.RenewRequest
+	(*RenewResponse)(nil),          // 25: vnet.v1.RenewResponse
+	(*AddTokenRequest)(nil),        // 26: vnet.v1.AddTokenRequest
+	(*AddTokenResponse)(nil),       // 27: vnet.v1.AddTokenResponse
+	(*ListTokensRequest)(nil),      // 28: vnet.v1.ListTokensRequest
+	(*JoinToken)(nil),              // 29: vnet.v1.JoinToken
+	(*ListTokensResponse)(nil),     // 30: vnet.v1.ListTokensResponse
+	(*JoinRequest)(nil),            // 31: vnet.v1.JoinRequest
+	(*JoinResponse)(nil),           // 32: vnet.v1.JoinResponse
+	(*AgentMessage)(nil),           // 33: vnet.v1.AgentMessage
+	(*AgentRegister)(nil),          // 34: vnet.v1.AgentRegister
+	(*ProxyMessage)(nil),           // 35: vnet.v1.ProxyMessage
+	(*AgentWelcome)(nil),           // 36: vnet.v1.AgentWelcome
+	(*AgentDial)(nil),              // 37: vnet.v1.AgentDial
+	(*LeafMessage)(nil),            // 38: vnet.v1.LeafMessage
+	(*LeafHello)(nil),              // 39: vnet.v1.LeafHello
+	(*LeafDescribe)(nil),           // 40: vnet.v1.LeafDescribe
+	(*LeafDescribeResult)(nil),     // 41: vnet.v1.LeafDescribeResult
+	(*DeleteResourceRequest)(nil),  // 42: vnet.v1.DeleteResourceRequest
+	(*DeleteResourceResponse)(nil), // 43: vnet.v1.DeleteResourceResponse
+	(*SearchAuditRequest)(nil),     // 44: vnet.v1.SearchAuditRequest
+	(*ListAgentsRequest)(nil),      // 45: vnet.v1.ListAgentsRequest
+	(*AgentInfo)(nil),              // 46: vnet.v1.AgentInfo
+	(*ListAgentsResponse)(nil),     // 47: vnet.v1.ListAgentsResponse
+	(*RemoveAgentRequest)(nil),     // 48: vnet.v1.RemoveAgentRequest
+	(*RemoveAgentResponse)(nil),    // 49: vnet.v1.RemoveAgentResponse
+	(*SearchAuditResponse)(nil),    // 50: vnet.v1.SearchAuditResponse
+	nil,                            // 51: vnet.v1.App.LabelsEntry
+	nil,                            // 52: vnet.v1.AddTokenRequest.LabelsEntry
+	nil,                            // 53: vnet.v1.JoinToken.LabelsEntry
+	nil,                            // 54: vnet.v1.AgentInfo.AllowedLabelsEntry
 }
 var file_vnet_proto_depIdxs = []int32{
-	49, // 0: vnet.v1.App.labels:type_name -> vnet.v1.App.LabelsEntry
+	51, // 0: vnet.v1.App.labels:type_name -> vnet.v1.App.LabelsEntry
 	8,  // 1: vnet.v1.App.tcp_ports:type_name -> vnet.v1.PortRange
 	7,  // 2: vnet.v1.ListAppsResponse.apps:type_name -> vnet.v1.App
 	5,  // 3: vnet.v1.CatalogUpdate.config:type_name -> vnet.v1.VNetConfig
@@ -3238,19 +3338,19 @@ var file_vnet_proto_depIdxs = []int32{
 	9,  // 7: vnet.v1.LeafCatalog.apps:type_name -> vnet.v1.ListAppsResponse
 	21, // 8: vnet.v1.Frame.dial:type_name -> vnet.v1.DialRequest
 	22, // 9: vnet.v1.Frame.result:type_name -> vnet.v1.DialResult
-	50, // 10: vnet.v1.AddTokenRequest.labels:type_name -> vnet.v1.AddTokenRequest.LabelsEntry
-	51, // 11: vnet.v1.JoinToken.labels:type_name -> vnet.v1.JoinToken.LabelsEntry
-	27, // 12: vnet.v1.ListTokensResponse.tokens:type_name -> vnet.v1.JoinToken
-	32, // 13: vnet.v1.AgentMessage.register:type_name -> vnet.v1.AgentRegister
+	52, // 10: vnet.v1.AddTokenRequest.labels:type_name -> vnet.v1.AddTokenRequest.LabelsEntry
+	53, // 11: vnet.v1.JoinToken.labels:type_name -> vnet.v1.JoinToken.LabelsEntry
+	29, // 12: vnet.v1.ListTokensResponse.tokens:type_name -> vnet.v1.JoinToken
+	34, // 13: vnet.v1.AgentMessage.register:type_name -> vnet.v1.AgentRegister
 	7,  // 14: vnet.v1.AgentRegister.apps:type_name -> vnet.v1.App
-	34, // 15: vnet.v1.ProxyMessage.welcome:type_name -> vnet.v1.AgentWelcome
-	35, // 16: vnet.v1.ProxyMessage.dial:type_name -> vnet.v1.AgentDial
-	38, // 17: vnet.v1.ProxyMessage.describe:type_name -> vnet.v1.LeafDescribe
-	37, // 18: vnet.v1.LeafMessage.hello:type_name -> vnet.v1.LeafHello
-	39, // 19: vnet.v1.LeafMessage.catalog:type_name -> vnet.v1.LeafDescribeResult
+	36, // 15: vnet.v1.ProxyMessage.welcome:type_name -> vnet.v1.AgentWelcome
+	37, // 16: vnet.v1.ProxyMessage.dial:type_name -> vnet.v1.AgentDial
+	40, // 17: vnet.v1.ProxyMessage.describe:type_name -> vnet.v1.LeafDescribe
+	39, // 18: vnet.v1.LeafMessage.hello:type_name -> vnet.v1.LeafHello
+	41, // 19: vnet.v1.LeafMessage.catalog:type_name -> vnet.v1.LeafDescribeResult
 	12, // 20: vnet.v1.LeafDescribeResult.catalog:type_name -> vnet.v1.LeafCatalog
-	52, // 21: vnet.v1.AgentInfo.allowed_labels:type_name -> vnet.v1.AgentInfo.AllowedLabelsEntry
-	44, // 22: vnet.v1.ListAgentsResponse.agents:type_name -> vnet.v1.AgentInfo
+	54, // 21: vnet.v1.AgentInfo.allowed_labels:type_name -> vnet.v1.AgentInfo.AllowedLabelsEntry
+	46, // 22: vnet.v1.ListAgentsResponse.agents:type_name -> vnet.v1.AgentInfo
 	0,  // 23: vnet.v1.Auth.Ping:input_type -> vnet.v1.PingRequest
 	2,  // 24: vnet.v1.Auth.Login:input_type -> vnet.v1.LoginRequest
 	4,  // 25: vnet.v1.Cluster.GetVNetConfig:input_type -> vnet.v1.GetVNetConfigRequest
@@ -3260,43 +3360,47 @@ var file_vnet_proto_depIdxs = []int32{
 	15, // 29: vnet.v1.Cluster.GetResources:input_type -> vnet.v1.GetResourcesRequest
 	17, // 30: vnet.v1.Cluster.AddUser:input_type -> vnet.v1.AddUserRequest
 	19, // 31: vnet.v1.Cluster.Status:input_type -> vnet.v1.StatusRequest
-	24, // 32: vnet.v1.Cluster.AddToken:input_type -> vnet.v1.AddTokenRequest
-	26, // 33: vnet.v1.Cluster.ListTokens:input_type -> vnet.v1.ListTokensRequest
-	40, // 34: vnet.v1.Cluster.DeleteResource:input_type -> vnet.v1.DeleteResourceRequest
-	42, // 35: vnet.v1.Cluster.SearchAudit:input_type -> vnet.v1.SearchAuditRequest
-	43, // 36: vnet.v1.Cluster.ListAgents:input_type -> vnet.v1.ListAgentsRequest
-	46, // 37: vnet.v1.Cluster.RemoveAgent:input_type -> vnet.v1.RemoveAgentRequest
+	26, // 32: vnet.v1.Cluster.AddToken:input_type -> vnet.v1.AddTokenRequest
+	28, // 33: vnet.v1.Cluster.ListTokens:input_type -> vnet.v1.ListTokensRequest
+	42, // 34: vnet.v1.Cluster.DeleteResource:input_type -> vnet.v1.DeleteResourceRequest
+	44, // 35: vnet.v1.Cluster.SearchAudit:input_type -> vnet.v1.SearchAuditRequest
+	45, // 36: vnet.v1.Cluster.ListAgents:input_type -> vnet.v1.ListAgentsRequest
+	48, // 37: vnet.v1.Cluster.RemoveAgent:input_type -> vnet.v1.RemoveAgentRequest
 	23, // 38: vnet.v1.Tunnel.Dial:input_type -> vnet.v1.Frame
-	29, // 39: vnet.v1.Agent.Join:input_type -> vnet.v1.JoinRequest
-	31, // 40: vnet.v1.Agent.Control:input_type -> vnet.v1.AgentMessage
+	31, // 39: vnet.v1.Agent.Join:input_type -> vnet.v1.JoinRequest
+	33, // 40: vnet.v1.Agent.Control:input_type -> vnet.v1.AgentMessage
 	23, // 41: vnet.v1.Agent.Connect:input_type -> vnet.v1.Frame
-	23, // 42: vnet.v1.Peer.Dial:input_type -> vnet.v1.Frame
-	29, // 43: vnet.v1.Trust.Join:input_type -> vnet.v1.JoinRequest
-	36, // 44: vnet.v1.Trust.Control:input_type -> vnet.v1.LeafMessage
-	1,  // 45: vnet.v1.Auth.Ping:output_type -> vnet.v1.PingResponse
-	3,  // 46: vnet.v1.Auth.Login:output_type -> vnet.v1.LoginResponse
-	5,  // 47: vnet.v1.Cluster.GetVNetConfig:output_type -> vnet.v1.VNetConfig
-	9,  // 48: vnet.v1.Cluster.ListApps:output_type -> vnet.v1.ListAppsResponse
-	11, // 49: vnet.v1.Cluster.WatchCatalog:output_type -> vnet.v1.CatalogUpdate
-	14, // 50: vnet.v1.Cluster.CreateResource:output_type -> vnet.v1.CreateResourceResponse
-	16, // 51: vnet.v1.Cluster.GetResources:output_type -> vnet.v1.GetResourcesResponse
-	18, // 52: vnet.v1.Cluster.AddUser:output_type -> vnet.v1.AddUserResponse
-	20, // 53: vnet.v1.Cluster.Status:output_type -> vnet.v1.StatusResponse
-	25, // 54: vnet.v1.Cluster.AddToken:output_type -> vnet.v1.AddTokenResponse
-	28, // 55: vnet.v1.Cluster.ListTokens:output_type -> vnet.v1.ListTokensResponse
-	41, // 56: vnet.v1.Cluster.DeleteResource:output_type -> vnet.v1.DeleteResourceResponse
-	48, // 57: vnet.v1.Cluster.SearchAudit:output_type -> vnet.v1.SearchAuditResponse
-	45, // 58: vnet.v1.Cluster.ListAgents:output_type -> vnet.v1.ListAgentsResponse
-	47, // 59: vnet.v1.Cluster.RemoveAgent:output_type -> vnet.v1.RemoveAgentResponse
-	23, // 60: vnet.v1.Tunnel.Dial:output_type -> vnet.v1.Frame
-	30, // 61: vnet.v1.Agent.Join:output_type -> vnet.v1.JoinResponse
-	33, // 62: vnet.v1.Agent.Control:output_type -> vnet.v1.ProxyMessage
-	23, // 63: vnet.v1.Agent.Connect:output_type -> vnet.v1.Frame
-	23, // 64: vnet.v1.Peer.Dial:output_type -> vnet.v1.Frame
-	30, // 65: vnet.v1.Trust.Join:output_type -> vnet.v1.JoinResponse
-	33, // 66: vnet.v1.Trust.Control:output_type -> vnet.v1.ProxyMessage
-	45, // [45:67] is the sub-list for method output_type
-	23, // [23:45] is the sub-list for method input_type
+	24, // 42: vnet.v1.Agent.Renew:input_type -> vnet.v1.RenewRequest
+	23, // 43: vnet.v1.Peer.Dial:input_type -> vnet.v1.Frame
+	31, // 44: vnet.v1.Trust.Join:input_type -> vnet.v1.JoinRequest
+	38, // 45: vnet.v1.Trust.Control:input_type -> vnet.v1.LeafMessage
+	24, // 46: vnet.v1.Trust.Renew:input_type -> vnet.v1.RenewRequest
+	1,  // 47: vnet.v1.Auth.Ping:output_type -> vnet.v1.PingResponse
+	3,  // 48: vnet.v1.Auth.Login:output_type -> vnet.v1.LoginResponse
+	5,  // 49: vnet.v1.Cluster.GetVNetConfig:output_type -> vnet.v1.VNetConfig
+	9,  // 50: vnet.v1.Cluster.ListApps:output_type -> vnet.v1.ListAppsResponse
+	11, // 51: vnet.v1.Cluster.WatchCatalog:output_type -> vnet.v1.CatalogUpdate
+	14, // 52: vnet.v1.Cluster.CreateResource:output_type -> vnet.v1.CreateResourceResponse
+	16, // 53: vnet.v1.Cluster.GetResources:output_type -> vnet.v1.GetResourcesResponse
+	18, // 54: vnet.v1.Cluster.AddUser:output_type -> vnet.v1.AddUserResponse
+	20, // 55: vnet.v1.Cluster.Status:output_type -> vnet.v1.StatusResponse
+	27, // 56: vnet.v1.Cluster.AddToken:output_type -> vnet.v1.AddTokenResponse
+	30, // 57: vnet.v1.Cluster.ListTokens:output_type -> vnet.v1.ListTokensResponse
+	43, // 58: vnet.v1.Cluster.DeleteResource:output_type -> vnet.v1.DeleteResourceResponse
+	50, // 59: vnet.v1.Cluster.SearchAudit:output_type -> vnet.v1.SearchAuditResponse
+	47, // 60: vnet.v1.Cluster.ListAgents:output_type -> vnet.v1.ListAgentsResponse
+	49, // 61: vnet.v1.Cluster.RemoveAgent:output_type -> vnet.v1.RemoveAgentResponse
+	23, // 62: vnet.v1.Tunnel.Dial:output_type -> vnet.v1.Frame
+	32, // 63: vnet.v1.Agent.Join:output_type -> vnet.v1.JoinResponse
+	35, // 64: vnet.v1.Agent.Control:output_type -> vnet.v1.ProxyMessage
+	23, // 65: vnet.v1.Agent.Connect:output_type -> vnet.v1.Frame
+	25, // 66: vnet.v1.Agent.Renew:output_type -> vnet.v1.RenewResponse
+	23, // 67: vnet.v1.Peer.Dial:output_type -> vnet.v1.Frame
+	32, // 68: vnet.v1.Trust.Join:output_type -> vnet.v1.JoinResponse
+	35, // 69: vnet.v1.Trust.Control:output_type -> vnet.v1.ProxyMessage
+	25, // 70: vnet.v1.Trust.Renew:output_type -> vnet.v1.RenewResponse
+	47, // [47:71] is the sub-list for method output_type
+	23, // [23:47] is the sub-list for method input_type
 	23, // [23:23] is the sub-list for extension type_name
 	23, // [23:23] is the sub-list for extension extendee
 	0,  // [0:23] is the sub-list for field type_name
@@ -3317,7 +3421,7 @@ func file_vnet_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vnet_proto_rawDesc), len(file_vnet_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   53,
+			NumMessages:   55,
 			NumExtensions: 0,
 			NumServices:   6,
 		},

@@ -879,6 +879,7 @@ const (
 	Agent_Join_FullMethodName    = "/vnet.v1.Agent/Join"
 	Agent_Control_FullMethodName = "/vnet.v1.Agent/Control"
 	Agent_Connect_FullMethodName = "/vnet.v1.Agent/Connect"
+	Agent_Renew_FullMethodName   = "/vnet.v1.Agent/Renew"
 )
 
 // AgentClient is the client API for Agent service.
@@ -901,6 +902,11 @@ type AgentClient interface {
 	// naming the dial_id; on success both sides then send data frames as on
 	// Tunnel.Dial. Needs an agent certificate.
 	Connect(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[Frame, Frame], error)
+	// Renew signs a new agent certificate, bound to the same agent record,
+	// over a new public key. Needs the agent's current, unexpired
+	// certificate: an agent offline past its certificate's end joins again
+	// with a new token.
+	Renew(ctx context.Context, in *RenewRequest, opts ...grpc.CallOption) (*RenewResponse, error)
 }
 
 type agentClient struct {
@@ -947,6 +953,16 @@ func (c *agentClient) Connect(ctx context.Context, opts ...grpc.CallOption) (grp
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Agent_ConnectClient = grpc.BidiStreamingClient[Frame, Frame]
 
+func (c *agentClient) Renew(ctx context.Context, in *RenewRequest, opts ...grpc.CallOption) (*RenewResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RenewResponse)
+	err := c.cc.Invoke(ctx, Agent_Renew_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AgentServer is the server API for Agent service.
 // All implementations must embed UnimplementedAgentServer
 // for forward compatibility.
@@ -967,6 +983,11 @@ type AgentServer interface {
 	// naming the dial_id; on success both sides then send data frames as on
 	// Tunnel.Dial. Needs an agent certificate.
 	Connect(grpc.BidiStreamingServer[Frame, Frame]) error
+	// Renew signs a new agent certificate, bound to the same agent record,
+	// over a new public key. Needs the agent's current, unexpired
+	// certificate: an agent offline past its certificate's end joins again
+	// with a new token.
+	Renew(context.Context, *RenewRequest) (*RenewResponse, error)
 	mustEmbedUnimplementedAgentServer()
 }
 
@@ -985,6 +1006,9 @@ func (UnimplementedAgentServer) Control(grpc.BidiStreamingServer[AgentMessage, P
 }
 func (UnimplementedAgentServer) Connect(grpc.BidiStreamingServer[Frame, Frame]) error {
 	return status.Error(codes.Unimplemented, "method Connect not implemented")
+}
+func (UnimplementedAgentServer) Renew(context.Context, *RenewRequest) (*RenewResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Renew not implemented")
 }
 func (UnimplementedAgentServer) mustEmbedUnimplementedAgentServer() {}
 func (UnimplementedAgentServer) testEmbeddedByValue()               {}
@@ -1039,6 +1063,24 @@ func _Agent_Connect_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Agent_ConnectServer = grpc.BidiStreamingServer[Frame, Frame]
 
+func _Agent_Renew_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RenewRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServer).Renew(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Agent_Renew_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServer).Renew(ctx, req.(*RenewRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Agent_ServiceDesc is the grpc.ServiceDesc for Agent service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1049,6 +1091,10 @@ var Agent_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Join",
 			Handler:    _Agent_Join_Handler,
+		},
+		{
+			MethodName: "Renew",
+			Handler:    _Agent_Renew_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
@@ -1179,6 +1225,7 @@ var Peer_ServiceDesc = grpc.ServiceDesc{
 const (
 	Trust_Join_FullMethodName    = "/vnet.v1.Trust/Join"
 	Trust_Control_FullMethodName = "/vnet.v1.Trust/Control"
+	Trust_Renew_FullMethodName   = "/vnet.v1.Trust/Renew"
 )
 
 // TrustClient is the client API for Trust service.
@@ -1199,6 +1246,9 @@ type TrustClient interface {
 	// with AgentWelcome and sends LeafDescribe and AgentDial (with user and
 	// roles). Needs a leaf certificate.
 	Control(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[LeafMessage, ProxyMessage], error)
+	// Renew is Agent.Renew for a leaf: a new leaf certificate bound to the
+	// same leaf record. Needs the leaf's current, unexpired certificate.
+	Renew(ctx context.Context, in *RenewRequest, opts ...grpc.CallOption) (*RenewResponse, error)
 }
 
 type trustClient struct {
@@ -1232,6 +1282,16 @@ func (c *trustClient) Control(ctx context.Context, opts ...grpc.CallOption) (grp
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Trust_ControlClient = grpc.BidiStreamingClient[LeafMessage, ProxyMessage]
 
+func (c *trustClient) Renew(ctx context.Context, in *RenewRequest, opts ...grpc.CallOption) (*RenewResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RenewResponse)
+	err := c.cc.Invoke(ctx, Trust_Renew_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TrustServer is the server API for Trust service.
 // All implementations must embed UnimplementedTrustServer
 // for forward compatibility.
@@ -1250,6 +1310,9 @@ type TrustServer interface {
 	// with AgentWelcome and sends LeafDescribe and AgentDial (with user and
 	// roles). Needs a leaf certificate.
 	Control(grpc.BidiStreamingServer[LeafMessage, ProxyMessage]) error
+	// Renew is Agent.Renew for a leaf: a new leaf certificate bound to the
+	// same leaf record. Needs the leaf's current, unexpired certificate.
+	Renew(context.Context, *RenewRequest) (*RenewResponse, error)
 	mustEmbedUnimplementedTrustServer()
 }
 
@@ -1265,6 +1328,9 @@ func (UnimplementedTrustServer) Join(context.Context, *JoinRequest) (*JoinRespon
 }
 func (UnimplementedTrustServer) Control(grpc.BidiStreamingServer[LeafMessage, ProxyMessage]) error {
 	return status.Error(codes.Unimplemented, "method Control not implemented")
+}
+func (UnimplementedTrustServer) Renew(context.Context, *RenewRequest) (*RenewResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Renew not implemented")
 }
 func (UnimplementedTrustServer) mustEmbedUnimplementedTrustServer() {}
 func (UnimplementedTrustServer) testEmbeddedByValue()               {}
@@ -1312,6 +1378,24 @@ func _Trust_Control_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Trust_ControlServer = grpc.BidiStreamingServer[LeafMessage, ProxyMessage]
 
+func _Trust_Renew_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RenewRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TrustServer).Renew(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Trust_Renew_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TrustServer).Renew(ctx, req.(*RenewRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Trust_ServiceDesc is the grpc.ServiceDesc for Trust service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1322,6 +1406,10 @@ var Trust_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Join",
 			Handler:    _Trust_Join_Handler,
+		},
+		{
+			MethodName: "Renew",
+			Handler:    _Trust_Renew_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/cluster/backoff"
@@ -38,7 +40,12 @@ const (
 // Config is what an agent needs.
 type Config struct {
 	Identity *profile.Profile // the agent's certificate and the proxy to dial; never nil
-	Apps     []*resource.App  // validated
+	// IdentityDir is where Identity was loaded from (File.IdentityDir):
+	// a renewed certificate and its key replace it there. "": renewals
+	// are kept in memory only (the next start needs a new token once the
+	// saved certificate has ended).
+	IdentityDir string
+	Apps        []*resource.App // validated
 	// DialTimeout bounds a dial of an app; default 5s.
 	DialTimeout time.Duration
 	// DialApp reaches an app's target. Default: a TCP dial with
@@ -50,14 +57,16 @@ type Config struct {
 
 // Agent is a running App Service agent.
 type Agent struct {
-	id      *profile.Profile
+	idDir   string
 	log     *slog.Logger
 	timeout time.Duration
 	dial    func(ctx context.Context, network, addr string) (net.Conn, error) // never nil
 
-	mu     sync.Mutex
-	apps   []*resource.App // guarded by mu
-	reload chan struct{}   // a SetApps happened; buffered 1
+	mu      sync.Mutex
+	id      *profile.Profile // the current identity; guarded by mu
+	renewAt time.Time        // when id is renewed; guarded by mu
+	apps    []*resource.App  // guarded by mu
+	reload  chan struct{}    // a SetApps happened; buffered 1
 
 	conns chan struct{} // one token per app connection relaying; bounds them
 	wg    sync.WaitGroup
@@ -79,7 +88,7 @@ func New(cfg Config) (*Agent, error) {
 		cfg.DialApp = d.DialContext
 	}
 	return &Agent{
-		id: cfg.Identity, log: cfg.Logger, timeout: cfg.DialTimeout, dial: cfg.DialApp,
+		id: cfg.Identity, idDir: cfg.IdentityDir, renewAt: renewTime(cfg.Identity, time.Now()), log: cfg.Logger, timeout: cfg.DialTimeout, dial: cfg.DialApp,
 		apps:   cfg.Apps,
 		reload: make(chan struct{}, 1),
 		conns:  make(chan struct{}, maxConns),
@@ -118,19 +127,43 @@ func (a *Agent) app(name string) *resource.App {
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.wg.Wait()
 	return backoff.Loop(ctx, a.session, func(wait time.Duration, err error) {
-		a.log.Warn("agent disconnected from the proxy; reconnecting", "proxy", a.id.ProxyAddr, "in", wait.Round(time.Millisecond), "err", err)
-	}, nil)
+		if errors.Is(err, errRenewed) {
+			a.log.Info("certificate renewed: reconnecting with it", "proxy", a.identity().ProxyAddr)
+			return
+		}
+		a.log.Warn("agent disconnected from the proxy; reconnecting", "proxy", a.identity().ProxyAddr, "in", wait.Round(time.Millisecond), "err", err)
+	}, func(err error) bool { return errors.Is(err, ErrIdentityExpired) })
 }
 
 // session is one connection to the proxy, from registration until it
 // breaks or ctx is done. registered reports whether the proxy welcomed
 // the agent.
 func (a *Agent) session(ctx context.Context) (registered bool, err error) {
-	conn, err := a.id.Dial()
+	id := a.identity()
+	if err := checkIdentity(id, a.idDir, time.Now()); err != nil {
+		return false, err
+	}
+	conn, err := id.Dial()
 	if err != nil {
 		return false, err
 	}
-	defer conn.Close()
+	// The app connections relayed on conn outlive the session when it
+	// ends for a renewal (conn closes once they have ended); any other
+	// end ends them.
+	var relays sync.WaitGroup
+	rctx, rcancel := context.WithCancel(ctx)
+	defer func() {
+		if !errors.Is(err, errRenewed) {
+			rcancel()
+		}
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			relays.Wait()
+			rcancel()
+			conn.Close()
+		}()
+	}()
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	st, err := api.NewAgentClient(conn).Control(sctx)
@@ -145,7 +178,7 @@ func (a *Agent) session(ctx context.Context) (registered bool, err error) {
 		case m.GetWelcome() != nil: // only the first matters for the loop; log the rest
 			a.logWelcome(m.GetWelcome())
 		case m.GetDial() != nil:
-			a.serve(sctx, conn, m.GetDial())
+			a.serve(rctx, conn, &relays, m.GetDial())
 		}
 	}, welcomeTimeout)
 	if err != nil {
@@ -158,8 +191,24 @@ func (a *Agent) session(ctx context.Context) (registered bool, err error) {
 	beat := tunnel.HeartbeatOf(w)
 	tick := time.NewTicker(beat)
 	defer tick.Stop()
+	renew := time.NewTimer(time.Until(a.renewTime()))
+	defer renew.Stop()
 	for {
 		select {
+		case <-renew.C:
+			err = a.renew(ctx, api.NewAgentClient(conn))
+			if err == nil {
+				// New calls need a connection made with the new
+				// certificate: end this session (not its relays).
+				return true, errRenewed
+			}
+			if status.Code(err) == codes.PermissionDenied {
+				return true, err
+			}
+			retry := a.retryRenewal(time.Now())
+			a.log.Warn("certificate renewal failed; trying again", "in", time.Until(retry).Round(time.Second), "err", err)
+			renew.Reset(time.Until(retry))
+			err = nil
 		case <-tick.C:
 			err = st.Send(&api.AgentMessage{Heartbeat: true})
 		case <-a.reload:
@@ -185,7 +234,7 @@ func (a *Agent) session(ctx context.Context) (registered bool, err error) {
 }
 
 func (a *Agent) logWelcome(w *api.AgentWelcome) {
-	a.log.Info("registered with the proxy", "cluster", w.GetClusterName(), "proxy", a.id.ProxyAddr, "heartbeat", time.Duration(w.GetHeartbeatMillis())*time.Millisecond)
+	a.log.Info("registered with the proxy", "cluster", w.GetClusterName(), "proxy", a.identity().ProxyAddr, "heartbeat", time.Duration(w.GetHeartbeatMillis())*time.Millisecond)
 	for _, r := range w.GetRejected() {
 		a.log.Error("app refused by the cluster", "reason", r)
 	}
@@ -205,20 +254,24 @@ func (a *Agent) registration() *api.AgentMessage {
 
 // serve answers one dial request in the background: dial the app's target
 // for the port, answer the proxy on a Connect stream, relay.
-func (a *Agent) serve(ctx context.Context, conn grpc.ClientConnInterface, d *api.AgentDial) {
+func (a *Agent) serve(ctx context.Context, conn grpc.ClientConnInterface, relays *sync.WaitGroup, d *api.AgentDial) {
 	select {
 	case a.conns <- struct{}{}:
 	default:
 		a.wg.Add(1)
+		relays.Add(1)
 		go func() {
 			defer a.wg.Done()
+			defer relays.Done()
 			_, _ = tunnel.Answer(ctx, conn, d.GetId(), d.GetApp(), fmt.Errorf("agent is at its limit of %d connections", maxConns))
 		}()
 		return
 	}
 	a.wg.Add(1)
+	relays.Add(1)
 	go func() {
 		defer a.wg.Done()
+		defer relays.Done()
 		defer func() { <-a.conns }()
 		appConn, target, err := a.dialApp(ctx, d.GetApp(), uint16(d.GetPort()))
 		tc, aerr := tunnel.Answer(ctx, conn, d.GetId(), d.GetApp(), err)

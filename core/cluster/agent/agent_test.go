@@ -99,7 +99,7 @@ func runAgent(t *testing.T, f *agent.File, o agentOptions) *runningAgent {
 	if o.log == nil {
 		o.log = clustertest.Logger()
 	}
-	a, err := agent.New(agent.Config{Identity: id, Apps: apps, Logger: o.log, DialApp: o.dial})
+	a, err := agent.New(agent.Config{Identity: id, IdentityDir: f.IdentityDir(), Apps: apps, Logger: o.log, DialApp: o.dial})
 	if err != nil {
 		t.Fatal(err)
 	}

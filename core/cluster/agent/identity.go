@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/cluster/auth"
@@ -22,9 +23,15 @@ const identityDir = "identity"
 // proxy's CA by ca_pin) and saves the identity. Later starts reuse it and
 // need no token.
 func LoadOrJoin(ctx context.Context, cfg *File) (*profile.Profile, error) {
-	dir := filepath.Join(cfg.DataDir, identityDir)
+	dir := cfg.IdentityDir()
 	if p, err := profile.Load(dir); err == nil {
 		p.ProxyAddr = cfg.ProxyAddr // the identity is the cluster's; any proxy will do
+		if err := checkIdentity(p, dir, time.Now()); err != nil {
+			return nil, err
+		}
+		if _, err := p.TLSConfig(); err != nil {
+			return nil, fmt.Errorf("agent identity: %w (remove %s and join again with a new token)", err, dir)
+		}
 		return p, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("agent identity: %w (remove %s to join again)", err, dir)
@@ -51,6 +58,9 @@ func LoadOrJoin(ctx context.Context, cfg *File) (*profile.Profile, error) {
 	}
 	return p, nil
 }
+
+// IdentityDir is where in data_dir the agent keeps its identity.
+func (f *File) IdentityDir() string { return filepath.Join(f.DataDir, identityDir) }
 
 // join redeems token at the proxy for an agent certificate over a fresh key.
 func join(ctx context.Context, proxyAddr, token, pin string) (*profile.Profile, error) {

@@ -146,7 +146,7 @@ func (s *Service) JoinAgent(ctx context.Context, token, hostName string, pubDER 
 	if err := s.store.Create(ctx, agentsPrefix+agent.ID, data); err != nil {
 		return nil, Agent{}, fmt.Errorf("store agent: %w", err)
 	}
-	certPEM, err = s.ca.IssueUser(pub, Identity{User: AgentUserPrefix + agent.ID, Roles: []string{RoleAgent}, Generation: agent.Generation}, AgentCertTTL)
+	certPEM, err = s.ca.IssueUser(pub, Identity{User: AgentUserPrefix + agent.ID, Roles: []string{RoleAgent}, Generation: agent.Generation}, s.machineTTL)
 	if err != nil {
 		_ = s.store.Delete(ctx, agentsPrefix+agent.ID)
 		return nil, Agent{}, err

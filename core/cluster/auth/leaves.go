@@ -21,10 +21,6 @@ const (
 	LeafUserPrefix = "leaf:"
 
 	leavesPrefix = "/auth/leaves/"
-
-	// LeafCertTTL is how long a leaf's certificate is valid; the trust is
-	// revoked by removing the leaf's record, which every call checks.
-	LeafCertTTL = 365 * 24 * time.Hour
 )
 
 // Leaf is a leaf cluster that has joined this (root) cluster.
@@ -101,7 +97,7 @@ func (s *Service) JoinLeaf(ctx context.Context, token, name string, pubDER []byt
 		l = old
 		break
 	}
-	return s.ca.IssueUser(pub, Identity{User: LeafUserPrefix + name, Roles: []string{RoleLeaf}, Generation: l.Generation}, LeafCertTTL)
+	return s.ca.IssueUser(pub, Identity{User: LeafUserPrefix + name, Roles: []string{RoleLeaf}, Generation: l.Generation}, s.machineTTL)
 }
 
 // getLeaf returns the record of the leaf cluster name; ErrNoSuchResource

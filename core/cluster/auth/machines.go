@@ -25,9 +25,16 @@ const (
 
 	agentsPrefix = "/auth/agents/"
 
-	// AgentCertTTL is how long an agent's certificate is valid. Agents
-	// are revoked by deleting their record, which every call checks.
-	AgentCertTTL = 365 * 24 * time.Hour
+	// DefaultMachineCertTTL is how long an agent's, a leaf's or a peer
+	// proxy's certificate is valid unless auth_service.machine_cert_ttl
+	// says otherwise (never longer: MaxMachineCertTTL). Machines renew
+	// theirs (Renew) at two thirds of its life, so a stolen key is useful
+	// for a day at most after its holder stops renewing; agents and leaves
+	// are revoked at once by deleting their record, which every call
+	// checks.
+	DefaultMachineCertTTL = 24 * time.Hour
+	// MaxMachineCertTTL bounds auth_service.machine_cert_ttl.
+	MaxMachineCertTTL = 24 * time.Hour
 )
 
 // Agent is an App Service agent that has joined the cluster.
@@ -41,6 +48,47 @@ type Agent struct {
 	// certificate (see NewGeneration). Empty in a record from before
 	// generations.
 	Generation string `json:"generation,omitempty"`
+}
+
+// SetMachineCertTTL sets how long the machine certificates the service
+// issues (joins and renewals of agents and leaves) are valid; ttl <= 0 or
+// above MaxMachineCertTTL means DefaultMachineCertTTL. Call it before the
+// service is used.
+func (s *Service) SetMachineCertTTL(ttl time.Duration) {
+	if ttl <= 0 || ttl > MaxMachineCertTTL {
+		ttl = DefaultMachineCertTTL
+	}
+	s.machineTTL = ttl
+}
+
+// MachineCertTTL is how long the machine certificates it issues are valid.
+func (s *Service) MachineCertTTL() time.Duration { return s.machineTTL }
+
+// RenewMachine signs a new certificate for pubDER (PKIX, DER) for the
+// machine (agent or leaf, by role) whose current certificate chain is
+// chain: the same name, role and record generation, so removing the
+// record ends the renewed certificate as it ends the first. A removed
+// machine's, an expired or a foreign certificate is refused as
+// AuthenticateMachine refuses it: renewal never revives what a call would
+// refuse.
+func (s *Service) RenewMachine(ctx context.Context, chain []*x509.Certificate, role string, pubDER []byte) ([]byte, error) {
+	if role != RoleAgent && role != RoleLeaf {
+		return nil, fmt.Errorf("%w: only agents and leaf clusters renew their certificates", ErrAccessDenied)
+	}
+	pub, err := x509.ParsePKIXPublicKey(pubDER)
+	if err != nil {
+		return nil, fmt.Errorf("public key: %w", err)
+	}
+	if _, err := s.AuthenticateMachine(ctx, chain, role); err != nil {
+		return nil, err
+	}
+	// AuthenticateMachine checked that the certificate's generation is
+	// the stored record's.
+	id, err := s.ca.Verify(chain, s.now())
+	if err != nil {
+		return nil, err
+	}
+	return s.ca.IssueUser(pub, Identity{User: id.User, Roles: id.Roles, Generation: id.Generation}, s.machineTTL)
 }
 
 // IssueProxy signs the client certificate a proxy presents to the other

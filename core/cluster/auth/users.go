@@ -51,9 +51,12 @@ type Service struct {
 	store   store.Store // never nil
 	ca      *CA         // never nil
 	certTTL time.Duration
-	now     func() time.Time
-	limiter *loginLimiter // never nil
-	bcrypt  *bcryptPool   // never nil
+	// machineTTL is how long agents' and leaves' certificates are valid
+	// (SetMachineCertTTL).
+	machineTTL time.Duration
+	now        func() time.Time
+	limiter    *loginLimiter // never nil
+	bcrypt     *bcryptPool   // never nil
 	// newAgentID is randomAgentID; a test makes IDs repeat.
 	newAgentID func() string
 }
@@ -66,7 +69,7 @@ func NewService(st store.Store, ca *CA, certTTL time.Duration) (*Service, error)
 	if certTTL <= 0 {
 		certTTL = DefaultCertTTL
 	}
-	return &Service{store: st, ca: ca, certTTL: certTTL, now: time.Now, limiter: newLoginLimiter(), bcrypt: newBcryptPool(defaultBcryptSlots()), newAgentID: randomAgentID}, nil
+	return &Service{store: st, ca: ca, certTTL: certTTL, machineTTL: DefaultMachineCertTTL, now: time.Now, limiter: newLoginLimiter(), bcrypt: newBcryptPool(defaultBcryptSlots()), newAgentID: randomAgentID}, nil
 }
 
 // CA returns the cluster's certificate authority.
@@ -117,6 +120,17 @@ func (s *Service) EnsureUser(ctx context.Context, name string, roles []string) (
 		if u.Generation == "" {
 			u.Generation = NewGeneration()
 		}
+		return nil
+	})
+}
+
+// RotateUser gives the user name a new record generation: every
+// certificate issued to them until now stops working at its next call
+// (a leaked admin identity, say), and the user keeps their roles and
+// password. It returns the stored user, for IssueFor.
+func (s *Service) RotateUser(ctx context.Context, name string) (User, error) {
+	return s.updateUser(ctx, name, func(u *User) error {
+		u.Generation = NewGeneration()
 		return nil
 	})
 }

@@ -68,3 +68,37 @@ func TestAuthServiceAuditRetention(t *testing.T) {
 		})
 	}
 }
+
+// TestAuthServiceMachineCertTTL: machine certificates live 24h at most;
+// seconds are allowed (tests renew within them).
+func TestAuthServiceMachineCertTTL(t *testing.T) {
+	const base = "proxy_service: {public_addr: proxy.example.test:3080}\n"
+	for _, tt := range []struct {
+		name, yaml string
+		want       time.Duration
+		err        string
+	}{
+		{name: "default (24h)", yaml: base, want: 0},
+		{name: "hours", yaml: base + "auth_service: {machine_cert_ttl: 8h}\n", want: 8 * time.Hour},
+		{name: "seconds", yaml: base + "auth_service: {machine_cert_ttl: 5s}\n", want: 5 * time.Second},
+		{name: "too short", yaml: base + "auth_service: {machine_cert_ttl: 1s}\n", err: "auth_service.machine_cert_ttl: 1s is out of range"},
+		{name: "longer than a day", yaml: base + "auth_service: {machine_cert_ttl: 25h}\n", err: "auth_service.machine_cert_ttl: 25h0m0s is out of range"},
+		{name: "negative", yaml: base + "auth_service: {machine_cert_ttl: -1h}\n", err: "out of range"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := Parse([]byte(tt.yaml))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("Parse = %v; want an error containing %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Auth.MachineCertTTL != tt.want {
+				t.Errorf("machine_cert_ttl = %v, want %v", f.Auth.MachineCertTTL, tt.want)
+			}
+		})
+	}
+}

@@ -37,15 +37,24 @@ type AuthService struct {
 	// 1m and 720h; 0 means the Auth Service's default (12h). Shorter means
 	// a stolen certificate is useful for less time, and more logins.
 	CertTTL time.Duration `yaml:"cert_ttl"`
+	// MachineCertTTL is how long the certificates of agents, leaf
+	// clusters and the proxies' peer identities are valid: between 5s
+	// and 24h; 0 means 24h. Machines renew theirs at two thirds of its
+	// life; an agent offline past its end joins again with a new token.
+	MachineCertTTL time.Duration `yaml:"machine_cert_ttl"`
 	// AuditRetention is how long audit events are kept: at least 1h; 0
 	// means 90 days. Older events are deleted in the background.
 	AuditRetention time.Duration `yaml:"audit_retention"`
 }
 
-// Bounds of auth_service.cert_ttl.
+// Bounds of auth_service.cert_ttl and machine_cert_ttl.
 const (
 	minCertTTL = time.Minute
 	maxCertTTL = 30 * 24 * time.Hour
+	// A machine certificate of seconds only makes sense in tests; the
+	// upper bound is auth.MaxMachineCertTTL.
+	minMachineCertTTL = 5 * time.Second
+	maxMachineCertTTL = 24 * time.Hour
 )
 
 // Storage is where the cluster's state lives: the embedded database in
@@ -220,6 +229,9 @@ func (f *File) CheckAndSetDefaults() error {
 	}
 	if ttl := f.Auth.CertTTL; ttl != 0 && (ttl < minCertTTL || ttl > maxCertTTL) {
 		return fmt.Errorf("auth_service.cert_ttl: %v is out of range: use %v to %v", ttl, minCertTTL, maxCertTTL)
+	}
+	if ttl := f.Auth.MachineCertTTL; ttl != 0 && (ttl < minMachineCertTTL || ttl > maxMachineCertTTL) {
+		return fmt.Errorf("auth_service.machine_cert_ttl: %v is out of range: use %v to %v", ttl, minMachineCertTTL, maxMachineCertTTL)
 	}
 	if r := f.Auth.AuditRetention; r != 0 && r < time.Hour {
 		return fmt.Errorf("auth_service.audit_retention: %v is too short: use 1h or more (0 keeps 90 days)", r)

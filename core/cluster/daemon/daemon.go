@@ -35,8 +35,11 @@ const (
 	// AdminUser is the local administrator whose identity the daemon
 	// writes into its data directory for `vnet ctl`.
 	AdminUser = "admin"
-	adminTTL  = 30 * 24 * time.Hour
-	hostTTL   = 365 * 24 * time.Hour
+	// AdminCertTTL is the lifetime of the admin identity, issued anew at
+	// every start: a copy that leaks is useful for half a day at most
+	// (docs/security.md says how to end it at once).
+	AdminCertTTL = 12 * time.Hour
+	hostTTL      = 365 * 24 * time.Hour
 )
 
 // AdminProfileDir is where the admin identity of the cluster whose data
@@ -56,6 +59,10 @@ type Daemon struct {
 	// trustDone is closed when they have ended. nil until start.
 	trustStop context.CancelFunc
 	trustDone chan struct{}
+	// adminStop ends the renewal of the admin identity; adminDone is
+	// closed when it has ended. nil until start.
+	adminStop context.CancelFunc
+	adminDone chan struct{}
 }
 
 // Start opens the data directory, loads or creates the CA, registers the
@@ -89,6 +96,7 @@ func (d *Daemon) start(ctx context.Context) error {
 	if d.auth, err = auth.NewService(d.store, ca, cfg.Auth.CertTTL); err != nil {
 		return err
 	}
+	d.auth.SetMachineCertTTL(cfg.Auth.MachineCertTTL)
 	res := state.New(d.store)
 	if err := proxy.SeedPresetRoles(ctx, d.store, res); err != nil {
 		return err
@@ -138,6 +146,7 @@ func (d *Daemon) start(ctx context.Context) error {
 	if err := d.writeAdminIdentity(ctx, ca); err != nil {
 		return err
 	}
+	d.renewAdminIdentity(ca)
 	if err := d.startTrust(res); err != nil {
 		return err
 	}
@@ -186,6 +195,10 @@ func (d *Daemon) Addr() net.Addr { return d.ln.Addr() }
 // serves; nil until start.
 func (d *Daemon) Proxy() *proxy.Server { return d.proxy }
 
+// Store is where the cluster keeps its state, for tests that look at
+// what it stored (a leaf's identity at its root).
+func (d *Daemon) Store() store.Store { return d.store }
+
 // Auth is the cluster's Auth Service.
 func (d *Daemon) Auth() *auth.Service { return d.auth }
 
@@ -198,6 +211,11 @@ func (d *Daemon) Close() error {
 		d.trustStop()
 		<-d.trustDone
 		d.trustStop = nil
+	}
+	if d.adminStop != nil {
+		d.adminStop()
+		<-d.adminDone
+		d.adminStop = nil
 	}
 	if d.proxy != nil {
 		errs = append(errs, d.proxy.Close())
@@ -276,7 +294,7 @@ func (d *Daemon) writeAdminIdentity(ctx context.Context, ca *auth.CA) error {
 	if err != nil {
 		return err
 	}
-	certPEM, err := d.auth.IssueFor(key.Public, admin, adminTTL)
+	certPEM, err := d.auth.IssueFor(key.Public, admin, AdminCertTTL)
 	if err != nil {
 		return err
 	}
@@ -289,4 +307,41 @@ func (d *Daemon) writeAdminIdentity(ctx context.Context, ca *auth.CA) error {
 		KeyPEM:      key.PEM,
 		CAPEM:       ca.CertPEM,
 	})
+}
+
+// RotateAdminIdentity ends every admin certificate issued so far (a
+// leaked copy of DATA_DIR/admin) and writes a new admin identity: the
+// admin user's record gets a new generation. In a cluster of several
+// proxies, the others' admin identities end too; each writes a new one at
+// its next start.
+func (d *Daemon) RotateAdminIdentity(ctx context.Context) error {
+	if _, err := d.auth.RotateUser(ctx, AdminUser); err != nil {
+		return fmt.Errorf("rotate the admin identity: %w", err)
+	}
+	return d.writeAdminIdentity(ctx, d.auth.CA())
+}
+
+// renewAdminIdentity writes a new admin identity at two thirds of the
+// last one's life, so that 'vnet ctl' keeps working on a daemon that runs
+// for longer than AdminCertTTL.
+func (d *Daemon) renewAdminIdentity(ca *auth.CA) {
+	ctx, stop := context.WithCancel(context.Background())
+	d.adminStop, d.adminDone = stop, make(chan struct{})
+	go func() {
+		defer close(d.adminDone)
+		t := time.NewTicker(AdminCertTTL * 2 / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			if err := d.writeAdminIdentity(wctx, ca); err != nil {
+				d.log.Error("renew the admin identity", "dir", AdminProfileDir(d.cfg.DataDir), "err", err)
+			}
+			cancel()
+		}
+	}()
 }

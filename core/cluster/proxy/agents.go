@@ -187,7 +187,7 @@ type agentSide struct {
 // startAgents registers the Agent and Peer services and starts sweeping
 // registrations of agents that are gone.
 func (s *Server) startAgents() error {
-	peers, err := newPeerPool(s.cfg.Auth.CA(), s.cfg.ClusterName, s.cfg.PeerAddr)
+	peers, err := newPeerPool(s.cfg.Auth.CA(), s.cfg.ClusterName, s.cfg.PeerAddr, s.cfg.Auth.MachineCertTTL())
 	if err != nil {
 		return err
 	}

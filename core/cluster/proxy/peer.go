@@ -26,33 +26,82 @@ import (
 // certificate of the cluster's CA, and uses only agents connected to
 // itself, so a dial crosses at most one hop.
 
-// peerCertTTL is the lifetime of the certificate a proxy presents to its
-// peers. It is issued at every start and kept in memory only.
-const peerCertTTL = 365 * 24 * time.Hour
+// The certificate a proxy presents to its peers is issued by the proxy
+// itself (it holds the CA) and kept in memory only. It lives as long as
+// the other machine certificates (auth.Service.MachineCertTTL, a day at
+// most) and is renewed at two thirds of its life, when the pool next
+// dials: new connections carry the new certificate, and the connections
+// made with the old one are closed when it ends (calls on them would be
+// refused from then on).
 
 // peerPool keeps one connection per peer proxy.
 type peerPool struct {
-	id      *profile.Profile // this proxy's peer identity (ProxyAddr unset)
+	ca      *auth.CA
 	cluster string
+	self    string
+	ttl     time.Duration
+	now     func() time.Time
 
-	mu    sync.Mutex
-	conns map[string]*grpc.ClientConn // by peer address; guarded by mu
+	mu      sync.Mutex
+	id      *profile.Profile            // this proxy's peer identity (ProxyAddr unset); guarded by mu
+	renewAt time.Time                   // when id is renewed; guarded by mu
+	conns   map[string]*grpc.ClientConn // by peer address, made with id; guarded by mu
+	retired []*grpc.ClientConn          // made with an earlier id, closed when it ends; guarded by mu
+	timers  []*time.Timer               // that close retired connections; guarded by mu
 }
 
-func newPeerPool(ca *auth.CA, cluster, self string) (*peerPool, error) {
-	key, err := profile.NewKey()
-	if err != nil {
+func newPeerPool(ca *auth.CA, cluster, self string, ttl time.Duration) (*peerPool, error) {
+	p := &peerPool{ca: ca, cluster: cluster, self: self, ttl: ttl, now: time.Now, conns: map[string]*grpc.ClientConn{}}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.issue(); err != nil {
 		return nil, err
 	}
-	cert, err := ca.IssueProxy(key.Public, self, peerCertTTL)
+	return p, nil
+}
+
+// issue makes a new peer identity. mu is held.
+func (p *peerPool) issue() error {
+	key, err := profile.NewKey()
 	if err != nil {
-		return nil, fmt.Errorf("issue the proxy's peer certificate: %w", err)
+		return err
 	}
-	return &peerPool{
-		id:      &profile.Profile{ClusterName: cluster, User: auth.ProxyUserPrefix + self, CertPEM: cert, KeyPEM: key.PEM, CAPEM: ca.CertPEM},
-		cluster: cluster,
-		conns:   map[string]*grpc.ClientConn{},
-	}, nil
+	now := p.now()
+	cert, err := p.ca.IssueProxy(key.Public, p.self, p.ttl)
+	if err != nil {
+		return fmt.Errorf("issue the proxy's peer certificate: %w", err)
+	}
+	p.id = &profile.Profile{ClusterName: p.cluster, User: auth.ProxyUserPrefix + p.self, CertPEM: cert, KeyPEM: key.PEM, CAPEM: p.ca.CertPEM}
+	p.renewAt = now.Add(p.ttl * 2 / 3)
+	return nil
+}
+
+// renewIfDue renews the peer identity at two thirds of its life. The
+// connections made with the old one serve the calls under way until it
+// ends, then close. mu is held.
+func (p *peerPool) renewIfDue() error {
+	if p.now().Before(p.renewAt) {
+		return nil
+	}
+	oldEnd, err := p.id.Expires()
+	if err != nil {
+		return err
+	}
+	if err := p.issue(); err != nil {
+		return err
+	}
+	var old []*grpc.ClientConn
+	for addr, c := range p.conns {
+		old = append(old, c)
+		delete(p.conns, addr)
+	}
+	p.retired = append(p.retired, old...)
+	p.timers = append(p.timers, time.AfterFunc(time.Until(oldEnd), func() {
+		for _, c := range old {
+			c.Close()
+		}
+	}))
+	return nil
 }
 
 // dial reaches port of app through the peer proxy at addr.
@@ -67,6 +116,9 @@ func (p *peerPool) dial(ctx context.Context, addr, app string, port uint16, clie
 func (p *peerPool) conn(addr string) (*grpc.ClientConn, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if err := p.renewIfDue(); err != nil {
+		return nil, err
+	}
 	if c := p.conns[addr]; c != nil {
 		return c, nil
 	}
@@ -80,6 +132,13 @@ func (p *peerPool) conn(addr string) (*grpc.ClientConn, error) {
 	return c, nil
 }
 
+// identity is the peer identity new connections present.
+func (p *peerPool) identity() *profile.Profile {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.id
+}
+
 func (p *peerPool) close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -87,6 +146,13 @@ func (p *peerPool) close() {
 		c.Close()
 		delete(p.conns, addr)
 	}
+	for _, t := range p.timers {
+		t.Stop()
+	}
+	for _, c := range p.retired {
+		c.Close()
+	}
+	p.timers, p.retired = nil, nil
 }
 
 type peerServer struct {

@@ -71,11 +71,13 @@ var policies = map[string]policy{
 	api.Agent_Control_FullMethodName: allowAgent,
 	// A leaf answers its root's dials on the agents' call (leaves.go).
 	api.Agent_Connect_FullMethodName: allowAgent | allowLeaf,
+	api.Agent_Renew_FullMethodName:   allowAgent, // renew.go
 
 	api.Peer_Dial_FullMethodName: allowPeerProxy,
 
 	api.Trust_Join_FullMethodName:    allowPublic, // the trusted_cluster token is the credential
 	api.Trust_Control_FullMethodName: allowLeaf,
+	api.Trust_Renew_FullMethodName:   allowLeaf, // renew.go
 }
 
 // String names the callers p admits, for messages.

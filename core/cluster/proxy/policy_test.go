@@ -143,11 +143,13 @@ var wantAllowed = map[string][]callerKind{
 	api.Agent_Join_FullMethodName:    allCallers,
 	api.Agent_Control_FullMethodName: {agentCert},
 	api.Agent_Connect_FullMethodName: {agentCert, leafCert},
+	api.Agent_Renew_FullMethodName:   {agentCert},
 
 	api.Peer_Dial_FullMethodName: {proxyCert},
 
 	api.Trust_Join_FullMethodName:    allCallers,
 	api.Trust_Control_FullMethodName: {leafCert},
+	api.Trust_Renew_FullMethodName:   {leafCert},
 }
 
 // machineProfile is a profile holding a machine's certificate certPEM

@@ -32,6 +32,10 @@ type conn struct {
 	tc    *resource.TrustedCluster // as it was when the connection started
 	conns chan struct{}            // one token per relayed connection
 	wg    sync.WaitGroup
+	// renewAt is when the certificate renewCert is renewed (renew.go);
+	// only run's goroutine touches them.
+	renewAt   time.Time
+	renewCert string
 }
 
 // run keeps the tunnel up until ctx is done or the root removes the trust
@@ -41,6 +45,10 @@ func (c *conn) run(ctx context.Context) {
 	defer c.wg.Wait()
 	log := c.svc.cfg.Logger.With("root", c.tc.Name(), "proxy", c.tc.Spec.WebProxyAddr)
 	err := backoff.Loop(ctx, c.session, func(wait time.Duration, err error) {
+		if errors.Is(err, errRenewed) {
+			log.Info("certificate renewed: reconnecting with it")
+			return
+		}
 		log.Warn("disconnected from the root cluster; reconnecting", "in", wait.Round(time.Millisecond), "err", err)
 	}, func(err error) bool { return errors.Is(err, errTrustRemoved) })
 	if err != nil {
@@ -59,7 +67,23 @@ func (c *conn) session(ctx context.Context) (welcomed bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	defer gc.Close()
+	// The connections relayed on gc outlive the session when it ends
+	// for a renewal (gc closes once they have ended); any other end
+	// ends them.
+	var relays sync.WaitGroup
+	rctx, rcancel := context.WithCancel(ctx)
+	defer func() {
+		if !errors.Is(err, errRenewed) {
+			rcancel()
+		}
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			relays.Wait()
+			rcancel()
+			gc.Close()
+		}()
+	}()
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	st, err := api.NewTrustClient(gc).Control(sctx)
@@ -86,7 +110,7 @@ func (c *conn) session(ctx context.Context) (welcomed bool, err error) {
 				}
 			}()
 		case m.GetDial() != nil:
-			c.serve(sctx, gc, m.GetDial())
+			c.serve(rctx, gc, &relays, m.GetDial())
 		}
 	}, welcomeTimeout)
 	if err != nil {
@@ -102,8 +126,23 @@ func (c *conn) session(ctx context.Context) (welcomed bool, err error) {
 	c.svc.cfg.Logger.Info("connected to the root cluster", "root", c.tc.Name(), "proxy", c.tc.Spec.WebProxyAddr, "heartbeat", beat)
 	tick := time.NewTicker(beat)
 	defer tick.Stop()
+	renew := time.NewTimer(time.Until(c.renewTime(prof)))
+	defer renew.Stop()
 	for {
 		select {
+		case <-renew.C:
+			err := c.renew(ctx, api.NewTrustClient(gc), prof)
+			if err == nil {
+				// New calls need a connection made with the new
+				// certificate: end this session (not its relays).
+				return true, errRenewed
+			}
+			if status.Code(err) == codes.PermissionDenied {
+				return true, c.checkRefused(ctx, err)
+			}
+			retry := c.retryRenewal(prof, time.Now())
+			c.svc.cfg.Logger.Warn("certificate renewal at the root cluster failed; trying again", "root", c.tc.Name(), "in", time.Until(retry).Round(time.Second), "err", err)
+			renew.Reset(time.Until(retry))
 		case <-tick.C:
 			if err := send(&api.LeafMessage{Heartbeat: true}); err != nil {
 				return true, err
@@ -147,20 +186,23 @@ func (c *conn) describe(ctx context.Context, d *api.LeafDescribe) *api.LeafDescr
 }
 
 // serve handles one of the root's dials in the background.
-func (c *conn) serve(ctx context.Context, gc grpc.ClientConnInterface, d *api.AgentDial) {
+func (c *conn) serve(ctx context.Context, gc grpc.ClientConnInterface, relays *sync.WaitGroup, d *api.AgentDial) {
 	reply := answer{ctx: ctx, conn: gc, id: d.GetId(), app: d.GetApp()}
 	c.wg.Add(1)
+	relays.Add(1)
 	select {
 	case c.conns <- struct{}{}:
 	default:
 		go func() {
 			defer c.wg.Done()
+			defer relays.Done()
 			_ = reply.Reject("refused", fmt.Errorf("leaf cluster %s is at its limit of %d connections from its root", c.svc.cfg.ClusterName, maxConns))
 		}()
 		return
 	}
 	go func() {
 		defer c.wg.Done()
+		defer relays.Done()
 		defer func() { <-c.conns }()
 		id := remoteIdentity(c.tc, d.GetUser(), d.GetRoles())
 		req := &api.DialRequest{App: d.GetApp(), Port: d.GetPort(), ClientAddr: d.GetClientAddr(), ClientReportedAddr: d.GetClientReportedAddr()}

@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/cluster/auth"
@@ -60,9 +61,20 @@ func (c *conn) loadOrJoin(ctx context.Context) (*profile.Profile, error) {
 		if err := json.Unmarshal(data, &id); err != nil {
 			return nil, fmt.Errorf("stored identity at root %s is damaged: %w", tc.Name(), err)
 		}
-		return prof(id), nil
-	}
-	if !errors.Is(err, store.ErrNotFound) {
+		p := prof(id)
+		if exp, err := p.Expires(); err != nil || !time.Now().Before(exp) {
+			// Offline past its end (or damaged): the root would refuse
+			// it, and it cannot be renewed. Join again with the
+			// trusted_cluster's token; the root keeps the leaf's record
+			// (and its grants) if its trust was not removed.
+			c.svc.cfg.Logger.Warn("the certificate at the root cluster has expired: joining again with the trusted_cluster's token", "root", tc.Name(), "expired", exp.UTC().Format(time.RFC3339))
+			if err := st.Delete(ctx, identityPrefix+tc.Name()); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return nil, err
+			}
+		} else {
+			return p, nil
+		}
+	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
 	th := tokenHash(tc.Spec.Token)
@@ -110,6 +122,22 @@ func (c *conn) join(ctx context.Context) (identity, error) {
 		return identity{}, errors.New("join: the TLS handshake was not verified")
 	}
 	return identity{CertPEM: res.GetCertificatePem(), KeyPEM: key.PEM, CAPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw})}, nil
+}
+
+// saveRenewed replaces the stored identity at root with a renewed
+// certificate and its key; the token it was joined with stays recorded.
+func saveRenewed(ctx context.Context, st store.Store, root string, certPEM, keyPEM []byte) error {
+	data, err := st.Get(ctx, identityPrefix+root)
+	if err != nil {
+		return err
+	}
+	var id identity
+	if err := json.Unmarshal(data, &id); err != nil {
+		return err
+	}
+	id.CertPEM, id.KeyPEM = certPEM, keyPEM
+	next, _ := json.Marshal(id)
+	return st.CompareAndSwap(ctx, identityPrefix+root, data, next)
 }
 
 // refused records that the root refused the identity joined with its

@@ -39,7 +39,7 @@ func runAgent(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := agent.New(agent.Config{Identity: id, Apps: apps, Logger: log})
+	a, err := agent.New(agent.Config{Identity: id, IdentityDir: cfg.IdentityDir(), Apps: apps, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -11,11 +11,12 @@ import (
 
 func runCluster(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] != "start" {
-		return fmt.Errorf("usage: vnet cluster start --config cluster.yaml")
+		return fmt.Errorf("usage: vnet cluster start --config cluster.yaml [--rotate-admin]")
 	}
-	fs := newFlags("cluster start", "vnet cluster start [--config FILE]")
+	fs := newFlags("cluster start", "vnet cluster start [--config FILE] [--rotate-admin]")
 	path := fs.String("config", envOr("VNET_CLUSTER_CONFIG", config.DefaultPath), "cluster config file")
 	debug := fs.Bool("debug", false, "verbose logs")
+	rotate := fs.Bool("rotate-admin", false, "end every admin identity issued so far (a leaked copy of DATA_DIR/admin) and write a new one")
 	if _, err := parseInterspersed(fs, args[1:]); err != nil {
 		return err
 	}
@@ -29,6 +30,12 @@ func runCluster(ctx context.Context, args []string) error {
 		return err
 	}
 	defer d.Close()
+	if *rotate {
+		if err := d.RotateAdminIdentity(ctx); err != nil {
+			return err
+		}
+		log.Info("admin identity rotated: earlier copies of it no longer work", "dir", daemon.AdminProfileDir(cfg.DataDir))
+	}
 	return d.Serve(ctx)
 }
 

@@ -81,6 +81,11 @@ func runCtl(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("admin identity: %w (is the cluster started?)", err)
 	}
+	if exp, err := p.Expires(); err == nil && time.Now().After(exp) {
+		// The running daemon renews it; an expired one is from a daemon
+		// that is stopped, or a copy.
+		return fmt.Errorf("admin identity in %s expired at %s: start the cluster (it writes a new one at every start and renews it while it runs)", dir, exp.Local().Format(time.RFC3339))
+	}
 	conn, err := p.Dial()
 	if err != nil {
 		return err

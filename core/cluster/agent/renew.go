@@ -1,0 +1,113 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vnetproject/vnet/core/api"
+	"github.com/vnetproject/vnet/core/profile"
+)
+
+// An agent's certificate lives a day at most (the cluster's
+// auth_service.machine_cert_ttl). The agent renews it at two thirds of
+// its life with Agent.Renew over a new key, authenticated by the
+// certificate it holds; the cluster binds the new certificate to the same
+// agent record, so removing the agent ends it too. The new identity
+// replaces the one in data_dir (each file atomically) and the agent
+// reconnects with it. An agent that was offline past its certificate's
+// end cannot renew it: it joins again with a new token.
+
+// ErrIdentityExpired means the agent's certificate has ended: it must
+// join the cluster again with a new token.
+var ErrIdentityExpired = errors.New("the agent's certificate has expired")
+
+// errRenewed ends a session after a renewal: the next one connects with
+// the new certificate.
+var errRenewed = errors.New("certificate renewed")
+
+// checkIdentity returns the one line an agent whose certificate has ended
+// stops with (wrapping ErrIdentityExpired), or nil.
+func checkIdentity(id *profile.Profile, dir string, now time.Time) error {
+	exp, err := id.Expires()
+	if err != nil {
+		return err
+	}
+	if !now.Before(exp) {
+		where := "its identity"
+		if dir != "" {
+			where = dir
+		}
+		return fmt.Errorf("%w (at %s; the agent was offline past it): join again: remove %s and start the agent with a new join_token from 'vnet ctl tokens add --type=app'", ErrIdentityExpired, exp.UTC().Format(time.RFC3339), where)
+	}
+	return nil
+}
+
+// renewTime is when id is renewed: at two thirds of what is left of its
+// life at now.
+func renewTime(id *profile.Profile, now time.Time) time.Time {
+	exp, err := id.Expires()
+	if err != nil || !now.Before(exp) {
+		return now
+	}
+	return now.Add(exp.Sub(now) * 2 / 3)
+}
+
+func (a *Agent) identity() *profile.Profile {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.id
+}
+
+func (a *Agent) renewTime() time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.renewAt
+}
+
+// retryRenewal is when a renewal that failed at now is tried again: soon,
+// and well before the certificate ends.
+func (a *Agent) retryRenewal(now time.Time) time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	exp, err := a.id.Expires()
+	wait := time.Minute
+	if err == nil {
+		wait = min(wait, max(exp.Sub(now)/4, 100*time.Millisecond))
+	}
+	a.renewAt = now.Add(wait)
+	return a.renewAt
+}
+
+// renew asks the proxy on conn for a new certificate over a new key,
+// saves the new identity and makes it the current one.
+func (a *Agent) renew(ctx context.Context, conn api.AgentClient) error {
+	key, err := profile.NewKey()
+	if err != nil {
+		return err
+	}
+	rctx, cancel := context.WithTimeout(ctx, welcomeTimeout)
+	defer cancel()
+	res, err := conn.Renew(rctx, &api.RenewRequest{PublicKey: key.PubDER})
+	if err != nil {
+		return fmt.Errorf("renew the certificate: %w", err)
+	}
+	next := *a.identity()
+	next.CertPEM, next.KeyPEM = res.GetCertificatePem(), key.PEM
+	if _, err := next.TLSConfig(); err != nil {
+		return fmt.Errorf("renewed certificate: %w", err)
+	}
+	if a.idDir != "" {
+		if err := profile.SaveDir(a.idDir, &next); err != nil {
+			return fmt.Errorf("save the renewed certificate: %w", err)
+		}
+	}
+	exp, _ := next.Expires()
+	a.mu.Lock()
+	a.id = &next
+	a.renewAt = renewTime(&next, time.Now())
+	a.mu.Unlock()
+	a.log.Info("certificate renewed", "agent", next.User, "expires", exp.UTC().Format(time.RFC3339))
+	return nil
+}

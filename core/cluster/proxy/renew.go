@@ -1,0 +1,54 @@
+package proxy
+
+import (
+	"context"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/vnetproject/vnet/core/api"
+	"github.com/vnetproject/vnet/core/cluster/auth"
+)
+
+// Machine certificates (agents', leaves') live a day at most
+// (auth.DefaultMachineCertTTL): their holders renew them with Renew,
+// authenticated by the certificate they hold, before it ends. The new
+// certificate is bound to the same record (its generation), so removing
+// the agent or the leaf ends it as it ends the first.
+
+// Renew signs a new agent certificate for the calling agent.
+func (a *agentServer) Renew(ctx context.Context, req *api.RenewRequest) (*api.RenewResponse, error) {
+	return a.s.renewMachine(ctx, auth.RoleAgent, req)
+}
+
+// Renew signs a new leaf certificate for the calling leaf cluster.
+func (t *trustServer) Renew(ctx context.Context, req *api.RenewRequest) (*api.RenewResponse, error) {
+	return t.s.renewMachine(ctx, auth.RoleLeaf, req)
+}
+
+func (s *Server) renewMachine(ctx context.Context, role string, req *api.RenewRequest) (*api.RenewResponse, error) {
+	name, err := machineFrom(ctx, role) // policy.go
+	if err != nil {
+		return nil, err
+	}
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return nil, status.Error(codes.Unauthenticated, "no peer")
+	}
+	info, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok {
+		return nil, status.Error(codes.Unauthenticated, "not a TLS connection")
+	}
+	// The policy checked the certificate; RenewMachine checks it again
+	// against the record it signs for, so that a removal between the two
+	// is not missed.
+	cert, err := s.cfg.Auth.RenewMachine(ctx, info.State.PeerCertificates, role, req.GetPublicKey())
+	if err != nil {
+		s.cfg.Logger.Info("certificate renewal refused", "role", role, "name", name, "addr", peerAddr(ctx), "err", err)
+		return nil, grpcError(err)
+	}
+	s.cfg.Logger.Info("certificate renewed", "role", role, "name", name, "addr", peerAddr(ctx))
+	return &api.RenewResponse{CertificatePem: cert}, nil
+}
