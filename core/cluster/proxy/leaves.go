@@ -355,7 +355,7 @@ func (s *Server) dialLeaf(ctx context.Context, id auth.Identity, req *api.DialRe
 	l := s.leaves.link(leaf)
 	if l == nil {
 		err := fmt.Errorf("leaf cluster %q is not connected to %s", leaf, s.cfg.ClusterName)
-		s.cfg.Logger.Info("leaf dial refused", "user", id.User, "leaf", leaf, "app", req.GetApp(), "err", err)
+		s.cfg.Logger.Info("leaf dial refused", "user", id.User, "leaf", clip(leaf), "app", clip(req.GetApp()), "err", err)
 		return reply.Reject("refused", err)
 	}
 	dctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
@@ -370,7 +370,7 @@ func (s *Server) dialLeaf(ctx context.Context, id auth.Identity, req *api.DialRe
 		if errors.Is(err, errAgentGone) {
 			err = fmt.Errorf("leaf cluster %q disconnected", leaf)
 		}
-		s.cfg.Logger.Info("leaf dial refused", "user", id.User, "leaf", leaf, "app", req.GetApp(), "err", err)
+		s.cfg.Logger.Info("leaf dial refused", "user", id.User, "leaf", clip(leaf), "app", clip(req.GetApp()), "err", err)
 		return reply.Reject("refused", err)
 	}
 	conn, err := reply.Established()
@@ -387,7 +387,7 @@ func (s *Server) dialLeaf(ctx context.Context, id auth.Identity, req *api.DialRe
 		sctx, untrack := s.track(s.ctx, &openSession{user: id.User, generation: id.Generation, app: resource.NewApp(req.GetApp(), "", "", nil), leaf: leaf})
 		defer untrack()
 		res, err := relay.Splice(sctx, conn, leafConn)
-		s.cfg.Logger.Info("leaf session ended", "user", id.User, "leaf", leaf, "app", req.GetApp(), "bytes_in", res.AToB, "bytes_out", res.BToA, "err", err)
+		s.cfg.Logger.Info("leaf session ended", "user", id.User, "leaf", clip(leaf), "app", clip(req.GetApp()), "bytes_in", res.AToB, "bytes_out", res.BToA, "err", err)
 	}()
 	select {
 	case <-finished:

@@ -182,7 +182,7 @@ func (p *peerServer) Dial(st api.Peer_DialServer) error {
 		appConn.Close()
 		return err
 	}
-	s.cfg.Logger.Debug("forwarded dial", "from", from, "app", req.GetApp(), "agent", agent)
+	s.cfg.Logger.Debug("forwarded dial", "from", from, "app", clip(req.GetApp()), "agent", agent)
 	finished := make(chan struct{})
 	s.wg.Add(1)
 	go func() {
