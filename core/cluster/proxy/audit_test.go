@@ -80,3 +80,21 @@ func TestAuditBoundsLongFields(t *testing.T) {
 		}
 	}
 }
+
+// TestDialFieldsAreBounded: a dial whose app name or client address is
+// longer than any name or address is refused, saying so, before the app
+// is looked up.
+func TestDialFieldsAreBounded(t *testing.T) {
+	c := labelledCluster(t)
+	alice := c.AddUser(t, "alice", "dev")
+	client := tunnel.NewClient(dial(t, alice), "root.test")
+	for _, tc := range []struct{ app, addr, want string }{
+		{strings.Repeat("a", 254), "192.0.2.1:1", "the app name is 254 bytes, at most 253"},
+		{"db", "192.0.2.1:" + strings.Repeat("1", 200), "the client address is 210 bytes, at most 128"},
+	} {
+		_, err := client.Dial(ctx(t), tc.app, 5432, tc.addr)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("dial of a %d-byte app from a %d-byte address: %v, want %q", len(tc.app), len(tc.addr), err, tc.want)
+		}
+	}
+}

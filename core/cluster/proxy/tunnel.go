@@ -76,6 +76,11 @@ func (s *Server) serveDial(ctx context.Context, id auth.Identity, remote bool, r
 		Port: req.GetPort(), ClientAddr: req.GetClientAddr(), Start: time.Now(),
 	}
 	sess.addrs(ctx, remote, req)
+	if why := checkDialFields(req); why != "" {
+		sess.Err = errors.New(why)
+		s.auditRejected(sess)
+		return reply.Reject("refused", sess.Err)
+	}
 	app, err := s.cfg.State.App(ctx, req.GetApp())
 	if errors.Is(err, state.ErrNotFound) {
 		sess.Err = fmt.Errorf("no app %q in cluster %s", req.GetApp(), s.cfg.ClusterName)
@@ -133,4 +138,31 @@ func (s *Server) serveDial(ctx context.Context, id auth.Identity, remote bool, r
 	case <-conn.Done():
 	}
 	return nil
+}
+
+// Bounds of a dial request's strings: an app or cluster name is at most a
+// DNS name, an address at most an IPv6 address with a zone and a port.
+const (
+	maxDialNameLen = 253
+	maxDialAddrLen = 128
+)
+
+// checkDialFields says why req carries a string too long to be a name or
+// an address, or "": such a request is refused before anything looks its
+// fields up.
+func checkDialFields(req *api.DialRequest) string {
+	for _, f := range []struct {
+		what string
+		v    string
+		max  int
+	}{
+		{"app name", req.GetApp(), maxDialNameLen},
+		{"cluster name", req.GetCluster(), maxDialNameLen},
+		{"client address", req.GetClientAddr(), maxDialAddrLen},
+	} {
+		if len(f.v) > f.max {
+			return fmt.Sprintf("dial request: the %s is %d bytes, at most %d", f.what, len(f.v), f.max)
+		}
+	}
+	return ""
 }
