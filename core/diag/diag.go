@@ -311,3 +311,16 @@ func FetchersOf(logins []catalog.Login) []Fetcher {
 	}
 	return out
 }
+
+// Of is what a diagnosis of the running VNet r looks at, at now: its
+// status, its logins, their clusters and its upstream resolvers. `vnet up`
+// and the bridge both diagnose through it.
+func Of(r *vnet.Runner, now time.Time) Env {
+	return Env{
+		Status:   r.Status,
+		Profiles: r.Clusters().Profiles(),
+		Clusters: FetchersOf(r.Clusters().Logins()),
+		Upstream: r.Upstream(),
+		Now:      now,
+	}
+}

@@ -12,6 +12,13 @@ import (
 	"github.com/vnetproject/vnet/core/netcfg"
 )
 
+// The MTUs a device takes: MinMTU is IPv4's least (RFC 791), MaxMTU the
+// largest IP packet.
+const (
+	MinMTU = 68
+	MaxMTU = 65535
+)
+
 // linkOps are the OS operations a Configurator makes: netlink on Linux, a
 // recording fake in tests. Adding what is already there and deleting what is
 // already gone succeed, so a retried Apply or a Close after the device
@@ -173,8 +180,8 @@ func wanted(s netcfg.Settings) (addrs, routes []netip.Prefix, err error) {
 			return nil, nil, fmt.Errorf("network settings: invalid DNS address %v", a)
 		}
 	}
-	// 68 is IPv4's minimum MTU (RFC 791); 0 leaves the device's MTU alone.
-	if s.MTU != 0 && (s.MTU < 68 || s.MTU > 65535) {
+	// 0 leaves the device's MTU alone.
+	if s.MTU != 0 && (s.MTU < MinMTU || s.MTU > MaxMTU) {
 		return nil, nil, fmt.Errorf("network settings: MTU %d out of range", s.MTU)
 	}
 	return addrs, routes, nil

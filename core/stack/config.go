@@ -12,11 +12,11 @@ const (
 	// DefaultMTU is the link MTU when Config.MTU is zero: the usual Ethernet
 	// payload, which is what a TUN device gets by default.
 	DefaultMTU = 1500
-	// minMTU is the smallest MTU IPv6 allows (RFC 8200 section 5); the
+	// MinMTU is the smallest MTU IPv6 allows (RFC 8200 section 5); the
 	// stack always runs IPv6, so it cannot go below it.
-	minMTU = 1280
-	// maxMTU is the largest IP packet there is.
-	maxMTU = 65535
+	MinMTU = 1280
+	// MaxMTU is the largest IP packet there is.
+	MaxMTU = 65535
 
 	// DefaultMaxInFlightTCP bounds the SYNs being decided at once when
 	// Config.MaxInFlightTCP is zero. It matches Teleport's lib/vnet.
@@ -59,8 +59,8 @@ func (c *Config) CheckAndSetDefaults() error {
 	if c.MTU == 0 {
 		c.MTU = DefaultMTU
 	}
-	if c.MTU < minMTU || c.MTU > maxMTU {
-		return fmt.Errorf("stack config: MTU %d out of range; use %d to %d (IPv6 needs at least %d)", c.MTU, minMTU, maxMTU, minMTU)
+	if c.MTU < MinMTU || c.MTU > MaxMTU {
+		return fmt.Errorf("stack config: MTU %d out of range; use %d to %d (IPv6 needs at least %d)", c.MTU, MinMTU, MaxMTU, MinMTU)
 	}
 	seen := make(map[netip.Addr]bool, len(c.Addresses))
 	addrs := make([]netip.Addr, 0, len(c.Addresses))

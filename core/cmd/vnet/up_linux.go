@@ -8,25 +8,18 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"time"
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/vnetproject/vnet/core/catalog"
 	"github.com/vnetproject/vnet/core/control"
 	"github.com/vnetproject/vnet/core/diag"
-	"github.com/vnetproject/vnet/core/dns"
 	"github.com/vnetproject/vnet/core/netcfg"
 	"github.com/vnetproject/vnet/core/platform"
 	"github.com/vnetproject/vnet/core/profile"
 	"github.com/vnetproject/vnet/core/vnet"
 )
-
-// upstreamTimeout bounds a forwarded query: a dead upstream yields
-// SERVFAIL after this long, never a hang.
-const upstreamTimeout = 3 * time.Second
 
 // runUp runs VNet in the foreground until SIGINT or SIGTERM, then undoes
 // every change it made to the OS.
@@ -49,10 +42,6 @@ func runUp(ctx context.Context, args []string) error {
 		return errors.New("vnet up needs root to create a TUN device: run it with sudo")
 	}
 	log := newLogger(*debug, os.Stderr)
-	profiles, err := profile.LoadAll(profile.Home())
-	if err != nil {
-		return err
-	}
 
 	// Learn the upstream resolvers before VNet replaces them; a VNet that
 	// died may have left its own resolv.conf, which carries the original.
@@ -68,43 +57,30 @@ func runUp(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	servers, err := dns.ParseResolvConf(orig)
+	servers, err := vnet.ParseResolvConf(orig)
 	if err != nil {
 		return fmt.Errorf("%s: %w", upstreamConf, err)
 	}
-	upstream, err := dns.NewForwarder(servers, upstreamTimeout)
-	if err != nil {
-		return err
-	}
 
-	var ula netip.Prefix
-	if err := os.MkdirAll(*stateDir, 0o755); err != nil {
+	// Every option is checked here, before the TUN device exists.
+	opts := vnet.Options{
+		ProfileDir: profile.Home(),
+		StateDir:   *stateDir,
+		Upstream:   servers,
+		MTU:        *mtu,
+		HostMTU:    vnet.MTURange{Min: platform.MinMTU, Max: platform.MaxMTU, Who: "the TUN device"},
+		IPv6:       *ipv6,
+		Logger:     log,
+	}
+	if err := opts.CheckAndSetDefaults(); err != nil {
 		return err
 	}
-	if *ipv6 {
-		if ula, err = vnet.LoadOrCreateULA(filepath.Join(*stateDir, "ula-prefix")); err != nil {
-			return err
-		}
-	}
-	secret, err := vnet.LoadOrCreateSecret(filepath.Join(*stateDir, "address-secret"))
+	r, err := vnet.Open(opts)
 	if err != nil {
 		return err
 	}
-
-	clusters, err := vnet.Connect(profiles)
-	if err != nil {
-		return err
-	}
-	defer clusters.Close()
-	clusters.SetLogger(log)
-	// Addresses no cluster's range may cover: the upstream resolvers here,
-	// the proxies' in clusters (resolved as each login is added).
-	upstreamPrefixes := vnet.AddrPrefixes(servers)
-	cat, err := catalog.New(clusters.Logins(), log)
-	if err != nil {
-		return err
-	}
-	tun, err := platform.OpenTUN(*tunName, *mtu)
+	defer r.Close()
+	tun, err := platform.OpenTUN(*tunName, opts.MTU)
 	if err != nil {
 		return err
 	}
@@ -119,66 +95,49 @@ func runUp(ctx context.Context, args []string) error {
 		}
 	}()
 
-	var eng *vnet.Engine
-	eng, err = vnet.New(vnet.Config{
-		IO:       tun,
-		Catalog:  cat,
-		Dialer:   clusters,
-		Upstream: upstream,
-		ULA:      ula,
-		MTU:      *mtu,
-		Logger:   log,
-		Protected: func() []netip.Prefix {
-			return slices.Concat(clusters.ProxyPrefixes(), upstreamPrefixes, localRoutes(tun.Name(), log))
-		},
-		ApplySettings: func(ctx context.Context, s netcfg.Settings) error {
-			if err := osConf.Apply(ctx, s); err != nil {
-				return err
-			}
-			printUp(eng, s, servers)
-			return nil
-		},
-		AddressSecret: secret,
-	})
-	if err != nil {
-		return err
-	}
 	ctl, err := control.Listen(filepath.Join(*stateDir, control.SocketName), sudoID("SUDO_UID"), sudoID("SUDO_GID"), control.Handlers{
-		Status: func() any { return eng.Status() },
+		Status: func() any { return r.Status() },
 		// What VNet depends on; `vnet diag NAME` follows the name itself,
 		// from the asking process, as any client would.
 		Diag: func(ctx context.Context) any {
-			return diag.Run(ctx, diag.Env{
-				Status:   eng.Status,
-				Profiles: clusters.Profiles(),
-				Clusters: diag.FetchersOf(clusters.Logins()),
-				Upstream: upstream,
-				Now:      time.Now(),
-			}, "", 0)
+			return diag.Run(ctx, diag.Of(r, time.Now()), "", 0)
 		},
 	})
 	if err != nil {
 		return err
 	}
 	defer ctl.Close()
-	// Logins, re-logins and logouts reach the running VNet.
-	fctx, stopFollow := context.WithCancel(ctx)
-	following := make(chan struct{})
-	go func() {
-		defer close(following)
-		clusters.Follow(fctx, profile.Home(), cat)
-	}()
-	defer func() { stopFollow(); <-following }()
-	err = eng.Run(ctx)
+	err = r.Run(ctx, &linuxHost{TUN: tun, conf: osConf, runner: r, log: log})
 	fmt.Println("VNet stopped; network settings restored.")
 	return err
 }
 
+// linuxHost is VNet's host on Linux: the TUN device carries the packets,
+// netlink and the DNS mode's configurator put the settings in force.
+type linuxHost struct {
+	*platform.TUN
+	conf   *platform.Configurator
+	runner *vnet.Runner
+	log    *slog.Logger
+}
+
+func (h *linuxHost) ApplySettings(ctx context.Context, s netcfg.Settings) error {
+	if err := h.conf.Apply(ctx, s); err != nil {
+		return err
+	}
+	printUp(h.runner, s)
+	return nil
+}
+
+// LocalPrefixes are the host's connected networks, which a cluster's range
+// must not take over.
+func (h *linuxHost) LocalPrefixes() []netip.Prefix { return localRoutes(h.Name(), h.log) }
+
 // printUp tells the person at the terminal what VNet now does; it runs at
 // start and after every change of settings.
-func printUp(eng *vnet.Engine, s netcfg.Settings, upstreams any) {
-	fmt.Printf("VNet is up: device address %s, DNS at %v for %v, other names forwarded to %v.\n", s.TunAddr4, s.DNSAddrs, s.DNSZones, upstreams)
-	for _, a := range eng.Status().Apps {
+func printUp(r *vnet.Runner, s netcfg.Settings) {
+	fmt.Printf("VNet is up: device address %s, DNS at %v for %v, other names forwarded to %v.\n", s.TunAddr4, s.DNSAddrs, s.DNSZones, r.Options().Upstream)
+	for _, a := range r.Status().Apps {
 		if a.IPv4.IsValid() {
 			fmt.Printf("  %-28s %-16s %-28s (%s/%s at %s)\n", a.PublicAddr, a.IPv4, a.IPv6, a.Cluster, a.Name, a.ClusterID)
 		}
