@@ -11,19 +11,19 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vnetproject/vnet/core/dns"
+	"github.com/vnetproject/vnet/core/vnet"
 )
 
 // Defaults of StartConfig.
 const (
 	defaultResolvConf   = "/etc/resolv.conf"
-	defaultMTU          = 1500
-	minMTU              = 576 // the least an IPv4 host must accept (RFC 791)
-	maxMTU              = 65535
+	defaultMTU          = vnet.DefaultMTU
 	defaultStartTimeout = 30 * time.Second
-	// upstreamTimeout bounds a forwarded query, as `vnet up` does.
-	upstreamTimeout = 3 * time.Second
 )
+
+// hostMTU is what the bridge's side of the link takes; the engine's own
+// limits are narrower (vnet.MinMTU: IPv6 needs 1280).
+var hostMTU = vnet.MTURange{Min: 576, Max: 65535, Who: "the bridge"} // 576: the least an IPv4 host must accept (RFC 791)
 
 // StartConfig is the JSON object vnet_start takes (documented in vnet.h).
 type StartConfig struct {
@@ -71,13 +71,6 @@ func parseStartConfig(data []byte) (*startOptions, error) {
 		return nil, fmt.Errorf("config: profile_dir %s is not a directory", c.ProfileDir)
 	}
 
-	switch {
-	case o.mtu == 0:
-		o.mtu = defaultMTU
-	case o.mtu < minMTU || o.mtu > maxMTU:
-		return nil, fmt.Errorf("config: mtu %d is outside %d..%d", o.mtu, minMTU, maxMTU)
-	}
-
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
 	}
@@ -96,6 +89,13 @@ func parseStartConfig(data []byte) (*startOptions, error) {
 	if o.upstream, err = upstreams(c); err != nil {
 		return nil, err
 	}
+	// The engine checks its options (the MTU against every layer's
+	// limits) here, before anything is allocated for the instance.
+	eo := o.engineOptions(nil)
+	if err := eo.CheckAndSetDefaults(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	o.mtu = eo.MTU
 	return o, nil
 }
 
@@ -134,7 +134,7 @@ func upstreams(c StartConfig) ([]netip.AddrPort, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: no upstream_dns given and %w", err)
 	}
-	servers, err := dns.ParseResolvConf(data)
+	servers, err := vnet.ParseResolvConf(data)
 	if err != nil {
 		return nil, fmt.Errorf("config: no upstream_dns given and %s: %w", path, err)
 	}

@@ -12,17 +12,14 @@ import (
 // the engine, every login, every cluster (asked now) and the upstream
 // resolvers.
 func (in *instance) diagnose(ctx context.Context, now time.Time) diag.Diagnosis {
-	return diag.Run(ctx, diag.Env{
-		Status: func() vnet.Status {
-			st := in.status()
-			if st.State != StateRunning {
-				return vnet.Status{}
-			}
-			return st.Engine
-		},
-		Profiles: in.clusters.Profiles(),
-		Clusters: diag.FetchersOf(in.clusters.Logins()),
-		Upstream: in.upstream,
-		Now:      now,
-	}, "", 0)
+	env := diag.Of(in.runner, now)
+	// VNet runs for the Network Extension once its settings are in force.
+	env.Status = func() vnet.Status {
+		st := in.status()
+		if st.State != StateRunning {
+			return vnet.Status{}
+		}
+		return st.Engine
+	}
+	return diag.Run(ctx, env, "", 0)
 }

@@ -7,16 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"path/filepath"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/vnetproject/vnet/core/api"
-	"github.com/vnetproject/vnet/core/catalog"
-	"github.com/vnetproject/vnet/core/dns"
 	"github.com/vnetproject/vnet/core/netcfg"
-	"github.com/vnetproject/vnet/core/profile"
 	"github.com/vnetproject/vnet/core/vnet"
 )
 
@@ -47,14 +42,12 @@ const (
 // instance is one VNet: an engine over a packetQueue, talking to the OS
 // through a host. Made by startInstance, ended by stop.
 type instance struct {
-	opts     *startOptions
-	host     host
-	log      *slog.Logger
-	upstream *dns.Forwarder
-	queue    *packetQueue
-	clusters *vnet.Clusters
-	engine   *vnet.Engine
-	cancel   context.CancelFunc // ends run
+	opts   *startOptions
+	host   host
+	log    *slog.Logger
+	queue  *packetQueue
+	runner *vnet.Runner
+	cancel context.CancelFunc // ends run
 
 	up     chan struct{} // closed once the first settings are in force
 	upOnce sync.Once
@@ -83,57 +76,13 @@ func startInstance(opts *startOptions, h host) (*instance, error) {
 		done:    make(chan struct{}),
 		state:   StateStarting,
 	}
-	profiles, err := profile.LoadAll(opts.profileDir)
-	if err != nil {
-		return nil, err
-	}
-	if in.upstream, err = dns.NewForwarder(opts.upstream, upstreamTimeout); err != nil {
-		return nil, err
-	}
-	if in.clusters, err = vnet.Connect(profiles); err != nil {
-		return nil, err
-	}
-	cat, err := catalog.New(in.clusters.Logins(), in.log)
-	if err != nil {
-		in.clusters.Close()
+	if in.runner, err = vnet.Open(opts.engineOptions(in.log)); err != nil {
 		return nil, err
 	}
 	in.queue = newPacketQueue(opts.mtu, h.WritePackets)
-	var ula netip.Prefix
-	if opts.ipv6 {
-		if ula, err = vnet.LoadOrCreateULA(filepath.Join(opts.profileDir, "ula-prefix")); err != nil {
-			in.clusters.Close()
-			return nil, err
-		}
-	}
-	secret, err := vnet.LoadOrCreateSecret(filepath.Join(opts.profileDir, "address-secret"))
-	if err != nil {
-		in.clusters.Close()
-		return nil, err
-	}
-	// No cluster's range may cover a proxy or an upstream resolver. (The
-	// host's own networks are not read here yet: see docs/gaps.md.)
-	in.clusters.SetLogger(in.log)
-	upstreamPrefixes := vnet.AddrPrefixes(opts.upstream)
-	in.engine, err = vnet.New(vnet.Config{
-		Protected:     func() []netip.Prefix { return slices.Concat(in.clusters.ProxyPrefixes(), upstreamPrefixes) },
-		ULA:           ula,
-		AddressSecret: secret,
-		IO:            in.queue,
-		Catalog:       cat,
-		Dialer:        in.clusters,
-		Upstream:      in.upstream,
-		MTU:           opts.mtu,
-		Logger:        in.log,
-		ApplySettings: in.applySettings,
-	})
-	if err != nil {
-		in.clusters.Close()
-		return nil, err
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	in.cancel = cancel
-	go in.run(ctx, cat)
+	go in.run(ctx)
 
 	timer := time.NewTimer(opts.startTimeout)
 	defer timer.Stop()
@@ -153,20 +102,11 @@ func startInstance(opts *startOptions, h host) (*instance, error) {
 
 // run serves until ctx is done or the engine fails, then releases the
 // instance's connections and reports an end it was not asked for.
-func (in *instance) run(ctx context.Context, cat *catalog.Catalog) {
+func (in *instance) run(ctx context.Context) {
 	defer close(in.done)
-	// Logins, re-logins and logouts in profile_dir reach the running VNet.
-	fctx, stopFollow := context.WithCancel(ctx)
-	following := make(chan struct{})
-	go func() {
-		defer close(following)
-		in.clusters.Follow(fctx, in.opts.profileDir, cat)
-	}()
-	err := in.engine.Run(ctx)
-	stopFollow()
-	<-following
+	err := in.runner.Run(ctx, engineHost{packetQueue: in.queue, in: in})
 	in.queue.Close()
-	if cerr := in.clusters.Close(); cerr != nil {
+	if cerr := in.runner.Close(); cerr != nil {
 		in.log.Debug("close cluster connections", "err", cerr)
 	}
 	in.mu.Lock()
@@ -185,6 +125,35 @@ func (in *instance) run(ctx context.Context, cat *catalog.Catalog) {
 		in.host.Stopped(oneLine(err))
 	}
 }
+
+// engineOptions are the engine's options for o, logging to log.
+func (o *startOptions) engineOptions(log *slog.Logger) vnet.Options {
+	return vnet.Options{
+		ProfileDir: o.profileDir,
+		StateDir:   o.profileDir, // the ULA prefix and address secret live beside the profiles
+		Upstream:   o.upstream,
+		MTU:        o.mtu,
+		HostMTU:    hostMTU,
+		IPv6:       o.ipv6,
+		Logger:     log,
+	}
+}
+
+// engineHost is an instance as the engine's host: the queue carries the
+// packets, the Network Extension puts the settings in force.
+type engineHost struct {
+	*packetQueue
+	in *instance
+}
+
+func (h engineHost) ApplySettings(ctx context.Context, s netcfg.Settings) error {
+	return h.in.applySettings(ctx, s)
+}
+
+// LocalPrefixes is nil: the host's own networks are not read here yet
+// (docs/gaps.md); the proxies and upstream resolvers are still kept off
+// every cluster's range.
+func (engineHost) LocalPrefixes() []netip.Prefix { return nil }
 
 // applySettings is the engine's ApplySettings: it shapes the settings for
 // the Network Extension and waits until the host has them in force.

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/vnetproject/vnet/core/stack"
+	"github.com/vnetproject/vnet/core/vnet"
 )
 
 // queueLen bounds the packets injected by the OS and not yet read by the
@@ -33,7 +33,7 @@ type packetQueue struct {
 	injected, injectDropped, written, writeErrors atomic.Uint64
 }
 
-var _ stack.PacketIO = (*packetQueue)(nil)
+var _ vnet.PacketIO = (*packetQueue)(nil)
 
 func newPacketQueue(mtu int, write func(pkts [][]byte) error) *packetQueue {
 	return &packetQueue{
@@ -90,7 +90,7 @@ func (q *packetQueue) recycle(b []byte) {
 	}
 }
 
-// ReadPackets implements stack.PacketIO: it waits for one packet, then takes
+// ReadPackets implements vnet.PacketIO: it waits for one packet, then takes
 // whatever else is queued, up to len(bufs).
 func (q *packetQueue) ReadPackets(bufs [][]byte, sizes []int) (int, error) {
 	if len(bufs) == 0 || len(sizes) < len(bufs) {
@@ -118,7 +118,7 @@ func (q *packetQueue) ReadPackets(bufs [][]byte, sizes []int) (int, error) {
 	}
 }
 
-// WritePackets implements stack.PacketIO: the batch goes to the OS.
+// WritePackets implements vnet.PacketIO: the batch goes to the OS.
 func (q *packetQueue) WritePackets(pkts [][]byte) error {
 	if q.closed() {
 		return errQueueClosed
@@ -133,7 +133,7 @@ func (q *packetQueue) WritePackets(pkts [][]byte) error {
 	return nil
 }
 
-// Close implements stack.PacketIO: it wakes every waiting inject and read.
+// Close implements vnet.PacketIO: it wakes every waiting inject and read.
 // It is idempotent.
 func (q *packetQueue) Close() error {
 	q.once.Do(func() { close(q.done) })

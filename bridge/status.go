@@ -16,7 +16,7 @@ func (in *instance) status() Status {
 	in.mu.Lock()
 	st := Status{State: in.state, Error: in.err}
 	in.mu.Unlock()
-	st.Engine = in.engine.Status()
+	st.Engine = in.runner.Status()
 	st.Packets = in.queue.counts()
 	st.Process = processStats()
 	return st

@@ -102,7 +102,7 @@ typedef struct vnet_callbacks {
  *                                  go; default: the nameservers of
  *                                  "resolv_conf"
  *     "resolv_conf": "/etc/resolv.conf",   optional, that default
- *     "mtu": 1500,                 optional, 576..65535
+ *     "mtu": 1500,                 optional, 1280..65535
  *     "log_level": "info",         optional: debug, info, warn, error
  *     "ipv6": true,                optional, default true: answer AAAA and route
  *                                  the machine's ULA /64, kept in

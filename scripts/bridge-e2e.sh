@@ -36,7 +36,7 @@ check "vnet_profiles says why the list is empty" fails 'not logged in' in_user "
 
 log "vnet_start with bad input: one line, nothing started"
 echo '{"profile_dir": "'"$WORK/home"'", "mtu": 9}' >"$WORK/bad.json"
-check "bad mtu is refused with one line" fails '^harness: vnet_start: config: mtu 9 is outside 576\.\.65535$' in_user "$HARNESS" run "$WORK/bad.json"
+check "bad mtu is refused with one line" fails '^harness: vnet_start: config: mtu 9: at least 1280 \(IPv6 needs it\)$' in_user "$HARNESS" run "$WORK/bad.json"
 echo '{"profile_dir": "'"$WORK"'"}' >"$WORK/nologin.json"
 check "no login is refused" fails 'vnet_start: not logged in' in_user "$HARNESS" run "$WORK/nologin.json"
 check "no TUN is left behind by a failed start" fails 'not exist' in_user ip link show vnetb0
