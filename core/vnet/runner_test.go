@@ -121,3 +121,33 @@ func TestRunnerOpenNotLoggedIn(t *testing.T) {
 		t.Fatalf("Open with no login: %v", err)
 	}
 }
+
+// TestFetchOffers lists what a login's cluster offers without a running
+// VNet, as `vnet apps` does.
+func TestFetchOffers(t *testing.T) {
+	vnettest.CheckGoroutines(t)
+	c := clustertest.Start(t, "root.test", "proxy.root.test",
+		clustertest.App{Name: "echo", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "echo.company.test"},
+		clustertest.App{Name: "db", URI: "tcp://" + clustertest.EchoServer(t)},
+	)
+	clustertest.CreateResource(t, c.Admin(t), vnetConfig("", "company.test"))
+	offers, err := vnet.FetchOffers(context.Background(), []*profile.Profile{c.AddUser(t, "alice", "dev")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(offers.Down) != 0 || len(offers.Apps) != 2 {
+		t.Fatalf("offers %+v, want two apps and no login down", offers)
+	}
+	for _, a := range offers.Apps {
+		switch a.Name {
+		case "echo":
+			if a.Cluster != "root.test" || a.Addr != "echo.company.test" || a.Unreachable != "" {
+				t.Errorf("echo: %+v", a)
+			}
+		case "db": // no public_addr: named under its proxy's host
+			if a.Addr != "db.proxy.root.test" || a.Unreachable != "" {
+				t.Errorf("db: %+v", a)
+			}
+		}
+	}
+}
