@@ -1,7 +1,8 @@
 // Package vnet is the engine: it wires the netstack, the DNS server, the
 // address allocator, the catalog and the tunnel into one VNet that runs over
 // a PacketIO. It knows nothing about the OS; settings for the OS leave it as
-// one netcfg.Settings value.
+// one netcfg.Settings value. Open and Run (runner.go) are the one way to
+// start it: what differs per OS is a Host.
 package vnet
 
 import (
