@@ -52,7 +52,8 @@ type PacketIO = stack.PacketIO
 // to send VNet's addresses and names to it, and which of the host's own
 // networks a cluster's range must leave alone.
 type Host interface {
-	// PacketIO carries the packets. Run closes it when it returns.
+	// PacketIO carries the packets. Run closes it when it returns; its
+	// Close may be called more than once.
 	PacketIO
 	// ApplySettings puts s in force: called once the catalog is known and
 	// whenever what it asks for changes; an error is logged, shown in
@@ -259,6 +260,9 @@ func (r *Runner) Run(ctx context.Context, host Host) error {
 		r.clusters.Follow(fctx, r.opts.ProfileDir, r.catalog)
 	}()
 	defer func() { stopFollow(); <-following }()
+	// The netstack closes host once it has started; an engine that ends
+	// before that (no usable range) leaves it to this.
+	defer host.Close()
 	return r.engine.Run(ctx)
 }
 
