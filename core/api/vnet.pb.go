@@ -1362,7 +1362,7 @@ type DialResult struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Empty on success.
 	Error string `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
-	// Deprecated: reason replaces it. Still written (the lower-case name of
+	// Superseded by reason, and still written (the lower-case name of
 	// reason without its prefix: "refused", "not_found", "denied",
 	// "internal") and read when reason is unset, because laptops, agents and
 	// leaf clusters are upgraded apart from the proxy (docs/decisions.md).
