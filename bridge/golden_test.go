@@ -57,10 +57,10 @@ func TestGoldenJSON(t *testing.T) {
 			IPv6:           &yes,
 		}},
 		{"settings", tunnel},
-		{"status", Status{
+		{"status", statusJSON(Status{
 			State: StateFailed,
 			Error: "the tunnel closed",
-			Engine: engineStatus(vnet.Status{
+			Engine: vnet.Status{
 				Running:  true,
 				Since:    at,
 				Settings: settings,
@@ -76,15 +76,15 @@ func TestGoldenJSON(t *testing.T) {
 					Cluster: "proxy.other.test:3080", ClusterName: "other.test", Kind: catalog.KindRange,
 					Claim: "100.64.0.0/16", Holder: "proxy.company.test:3080", Reason: "overlaps 100.64.0.0/10",
 				}},
-			}),
+			},
 			Packets: PacketCounts{Injected: 1, InjectDropped: 2, Written: 3, WriteErrors: 4, Queued: 5},
 			Process: ProcessStats{Goroutines: 42, OpenFDs: 17},
-		}},
+		})},
 		{"profiles", ProfileList{
 			Profiles: []ProfileInfo{{Cluster: "company.test", Proxy: "proxy.company.test:3080", User: "alice", Expires: at, Expired: false}},
 			Error:    "profile directory: permission denied",
 		}},
-		{"diagnosis", diagnosis(diag.Diagnosis{Checks: []diag.Check{{Name: "VNet", OK: true, Detail: "running"}}})},
+		{"diagnosis", diagnosisJSON(diag.Diagnosis{Checks: []diag.Check{{Name: "VNet", OK: true, Detail: "running"}}})},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
