@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -180,4 +181,78 @@ func missingKeys(typ reflect.Type, tree any, path string) []string {
 		return out
 	}
 	return nil
+}
+
+// TestHeaderDocumentsJSON holds vnet.h's comments, which C and Swift
+// authors read, to the golden files: vnet_start's config lists exactly the
+// keys of config.golden.json, and every key the other functions' comments
+// quote is a key of their golden file.
+func TestHeaderDocumentsJSON(t *testing.T) {
+	h, err := os.ReadFile("vnet.h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// doc is the comment right before fn's declaration.
+	doc := func(fn string) string {
+		i := strings.Index(string(h), " "+fn+"(")
+		j := strings.LastIndex(string(h[:max(i, 0)]), "/*")
+		if i < 0 || j < 0 {
+			t.Fatalf("vnet.h: no comment before %s", fn)
+		}
+		return string(h[j:i])
+	}
+	cases := []struct {
+		fn, golden string
+		key        *regexp.Regexp
+		exact      bool // every key of the golden file is documented too
+	}{
+		{"vnet_start", "config", regexp.MustCompile(`"(\w+)":`), true},
+		{"vnet_status", "status", regexp.MustCompile(`"([a-z_]+)"`), false},
+		{"vnet_diagnose", "diagnosis", regexp.MustCompile(`"([a-z_]+)"`), false},
+		{"vnet_profiles", "profiles", regexp.MustCompile(`"([a-z_]+)"`), false},
+	}
+	for _, c := range cases {
+		t.Run(c.fn, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("testdata", c.golden+".golden.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tree any
+			if err := json.Unmarshal(data, &tree); err != nil {
+				t.Fatal(err)
+			}
+			keys := map[string]bool{}
+			allKeys(tree, keys, !c.exact)
+			documented := map[string]bool{}
+			for _, m := range c.key.FindAllStringSubmatch(doc(c.fn), -1) {
+				documented[m[1]] = true
+				if !keys[m[1]] {
+					t.Errorf("vnet.h documents %q for %s, but %s.golden.json has no such key", m[1], c.fn, c.golden)
+				}
+			}
+			for k := range keys {
+				if c.exact && !documented[k] {
+					t.Errorf("%s.golden.json has %q, but vnet.h does not document it for %s", c.golden, k, c.fn)
+				}
+			}
+		})
+	}
+}
+
+// allKeys adds the keys of the objects in tree to keys: the top level's
+// only, or with deep those of every object in it.
+func allKeys(tree any, keys map[string]bool, deep bool) {
+	switch v := tree.(type) {
+	case map[string]any:
+		for k, x := range v {
+			keys[k] = true
+			if deep {
+				allKeys(x, keys, deep)
+			}
+		}
+	case []any:
+		for _, x := range v {
+			allKeys(x, keys, deep)
+		}
+	}
 }
