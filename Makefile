@@ -57,7 +57,7 @@ bridge-darwin: ## on a Mac: universal bin/darwin/libvnet.a (arm64 + x86_64) and 
 	lipo -create -output $(BIN)/darwin/libvnet.a $(BIN)/darwin/arm64/libvnet.a $(BIN)/darwin/amd64/libvnet.a
 	cp bridge/vnet.h $(BIN)/darwin/vnet.h
 
-check-swift: ## parse every .swift file (tree-sitter) and check the bridge calls against bridge/vnet.h
+check-swift: ## parse every .swift file (tree-sitter), check the bridge calls against bridge/vnet.h and the Decodable fields against bridge/testdata/*.golden.json
 	scripts/check-swift.sh
 
 clean: ## remove build output

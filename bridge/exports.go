@@ -90,7 +90,7 @@ func vnet_status(handle C.int64_t, buf *C.char, bufLen C.size_t) C.int {
 	if in == nil {
 		return C.VNET_ERR_HANDLE
 	}
-	return writeJSON(buf, bufLen, in.status())
+	return writeJSON(buf, bufLen, statusJSON(in.status()))
 }
 
 //export vnet_diagnose
@@ -102,7 +102,7 @@ func vnet_diagnose(handle C.int64_t, buf *C.char, bufLen C.size_t) C.int {
 	if buf == nil && bufLen > 0 {
 		return C.VNET_ERR_ARG
 	}
-	return writeJSON(buf, bufLen, in.diagnose(context.Background(), time.Now()))
+	return writeJSON(buf, bufLen, diagnosisJSON(in.diagnose(context.Background(), time.Now())))
 }
 
 //export vnet_stop

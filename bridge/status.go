@@ -2,13 +2,14 @@ package main
 
 import "github.com/vnetproject/vnet/core/vnet"
 
-// Status is what vnet_status writes.
+// Status is the instance's state with the engine's status; vnet_status
+// writes it as StatusJSON (wire.go), the bridge's own type.
 type Status struct {
-	State   State        `json:"state"`
-	Error   string       `json:"error,omitempty"`
-	Engine  vnet.Status  `json:"engine"`
-	Packets PacketCounts `json:"packets"`
-	Process ProcessStats `json:"process"`
+	State   State
+	Error   string
+	Engine  vnet.Status
+	Packets PacketCounts
+	Process ProcessStats
 }
 
 // status reports what the instance is doing now.

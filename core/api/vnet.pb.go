@@ -26,6 +26,69 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// DialFailure says why a dial failed, for the client to act on (the
+// message in DialResult.error is for a person).
+type DialFailure int32
+
+const (
+	// Success, or a peer that set only the old string code.
+	DialFailure_DIAL_FAILURE_UNSPECIFIED DialFailure = 0
+	// The app exists but cannot be reached (or the dial is malformed, or a
+	// limit is hit): a TCP client sees its connection refused.
+	DialFailure_DIAL_FAILURE_REFUSED DialFailure = 1
+	// No such app in the cluster.
+	DialFailure_DIAL_FAILURE_NOT_FOUND DialFailure = 2
+	// The user's roles do not allow the app.
+	DialFailure_DIAL_FAILURE_DENIED DialFailure = 3
+	// The proxy failed on its own (its state could not be read).
+	DialFailure_DIAL_FAILURE_INTERNAL DialFailure = 4
+)
+
+// Enum value maps for DialFailure.
+var (
+	DialFailure_name = map[int32]string{
+		0: "DIAL_FAILURE_UNSPECIFIED",
+		1: "DIAL_FAILURE_REFUSED",
+		2: "DIAL_FAILURE_NOT_FOUND",
+		3: "DIAL_FAILURE_DENIED",
+		4: "DIAL_FAILURE_INTERNAL",
+	}
+	DialFailure_value = map[string]int32{
+		"DIAL_FAILURE_UNSPECIFIED": 0,
+		"DIAL_FAILURE_REFUSED":     1,
+		"DIAL_FAILURE_NOT_FOUND":   2,
+		"DIAL_FAILURE_DENIED":      3,
+		"DIAL_FAILURE_INTERNAL":    4,
+	}
+)
+
+func (x DialFailure) Enum() *DialFailure {
+	p := new(DialFailure)
+	*p = x
+	return p
+}
+
+func (x DialFailure) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DialFailure) Descriptor() protoreflect.EnumDescriptor {
+	return file_vnet_proto_enumTypes[0].Descriptor()
+}
+
+func (DialFailure) Type() protoreflect.EnumType {
+	return &file_vnet_proto_enumTypes[0]
+}
+
+func (x DialFailure) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DialFailure.Descriptor instead.
+func (DialFailure) EnumDescriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{0}
+}
+
 type PingRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1299,10 +1362,15 @@ type DialResult struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Empty on success.
 	Error string `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
-	// Machine-readable reason: "refused", "not_found", "denied", "internal".
+	// Superseded by reason, and still written (the lower-case name of
+	// reason without its prefix: "refused", "not_found", "denied",
+	// "internal") and read when reason is unset, because laptops, agents and
+	// leaf clusters are upgraded apart from the proxy (docs/decisions.md).
 	Code string `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
 	// On Agent.Connect streams only: the AgentDial this result answers.
-	DialId        uint64 `protobuf:"varint,3,opt,name=dial_id,json=dialId,proto3" json:"dial_id,omitempty"`
+	DialId uint64 `protobuf:"varint,3,opt,name=dial_id,json=dialId,proto3" json:"dial_id,omitempty"`
+	// Why the dial failed; DIAL_FAILURE_UNSPECIFIED on success.
+	Reason        DialFailure `protobuf:"varint,60,opt,name=reason,proto3,enum=vnet.v1.DialFailure" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1356,6 +1424,13 @@ func (x *DialResult) GetDialId() uint64 {
 		return x.DialId
 	}
 	return 0
+}
+
+func (x *DialResult) GetReason() DialFailure {
+	if x != nil {
+		return x.Reason
+	}
+	return DialFailure_DIAL_FAILURE_UNSPECIFIED
 }
 
 type Frame struct {
@@ -3096,12 +3171,13 @@ const file_vnet_proto_rawDesc = "" +
 	"\vclient_addr\x18\x03 \x01(\tR\n" +
 	"clientAddr\x12\x18\n" +
 	"\acluster\x18\x04 \x01(\tR\acluster\x120\n" +
-	"\x14client_reported_addr\x182 \x01(\tR\x12clientReportedAddr\"O\n" +
+	"\x14client_reported_addr\x182 \x01(\tR\x12clientReportedAddr\"}\n" +
 	"\n" +
 	"DialResult\x12\x14\n" +
 	"\x05error\x18\x01 \x01(\tR\x05error\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\tR\x04code\x12\x17\n" +
-	"\adial_id\x18\x03 \x01(\x04R\x06dialId\"\x84\x01\n" +
+	"\adial_id\x18\x03 \x01(\x04R\x06dialId\x12,\n" +
+	"\x06reason\x18< \x01(\x0e2\x14.vnet.v1.DialFailureR\x06reason\"\x84\x01\n" +
 	"\x05Frame\x12(\n" +
 	"\x04dial\x18\x01 \x01(\v2\x14.vnet.v1.DialRequestR\x04dial\x12+\n" +
 	"\x06result\x18\x02 \x01(\v2\x13.vnet.v1.DialResultR\x06result\x12\x12\n" +
@@ -3223,7 +3299,13 @@ const file_vnet_proto_rawDesc = "" +
 	"\fapps_removed\x18\x01 \x03(\tR\vappsRemoved\"6\n" +
 	"\x13SearchAuditResponse\x12\x1f\n" +
 	"\vevents_json\x18\x01 \x03(\fR\n" +
-	"eventsJson2s\n" +
+	"eventsJson*\x95\x01\n" +
+	"\vDialFailure\x12\x1c\n" +
+	"\x18DIAL_FAILURE_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14DIAL_FAILURE_REFUSED\x10\x01\x12\x1a\n" +
+	"\x16DIAL_FAILURE_NOT_FOUND\x10\x02\x12\x17\n" +
+	"\x13DIAL_FAILURE_DENIED\x10\x03\x12\x19\n" +
+	"\x15DIAL_FAILURE_INTERNAL\x10\x042s\n" +
 	"\x04Auth\x123\n" +
 	"\x04Ping\x12\x14.vnet.v1.PingRequest\x1a\x15.vnet.v1.PingResponse\x126\n" +
 	"\x05Login\x12\x15.vnet.v1.LoginRequest\x1a\x16.vnet.v1.LoginResponse2\xa6\a\n" +
@@ -3269,141 +3351,144 @@ func file_vnet_proto_rawDescGZIP() []byte {
 	return file_vnet_proto_rawDescData
 }
 
+var file_vnet_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_vnet_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
 var file_vnet_proto_goTypes = []any{
-	(*PingRequest)(nil),            // 0: vnet.v1.PingRequest
-	(*PingResponse)(nil),           // 1: vnet.v1.PingResponse
-	(*LoginRequest)(nil),           // 2: vnet.v1.LoginRequest
-	(*LoginResponse)(nil),          // 3: vnet.v1.LoginResponse
-	(*GetVNetConfigRequest)(nil),   // 4: vnet.v1.GetVNetConfigRequest
-	(*VNetConfig)(nil),             // 5: vnet.v1.VNetConfig
-	(*ListAppsRequest)(nil),        // 6: vnet.v1.ListAppsRequest
-	(*App)(nil),                    // 7: vnet.v1.App
-	(*PortRange)(nil),              // 8: vnet.v1.PortRange
-	(*ListAppsResponse)(nil),       // 9: vnet.v1.ListAppsResponse
-	(*WatchCatalogRequest)(nil),    // 10: vnet.v1.WatchCatalogRequest
-	(*CatalogUpdate)(nil),          // 11: vnet.v1.CatalogUpdate
-	(*LeafCatalog)(nil),            // 12: vnet.v1.LeafCatalog
-	(*CreateResourceRequest)(nil),  // 13: vnet.v1.CreateResourceRequest
-	(*CreateResourceResponse)(nil), // 14: vnet.v1.CreateResourceResponse
-	(*GetResourcesRequest)(nil),    // 15: vnet.v1.GetResourcesRequest
-	(*GetResourcesResponse)(nil),   // 16: vnet.v1.GetResourcesResponse
-	(*AddUserRequest)(nil),         // 17: vnet.v1.AddUserRequest
-	(*AddUserResponse)(nil),        // 18: vnet.v1.AddUserResponse
-	(*StatusRequest)(nil),          // 19: vnet.v1.StatusRequest
-	(*StatusResponse)(nil),         // 20: vnet.v1.StatusResponse
-	(*DialRequest)(nil),            // 21: vnet.v1.DialRequest
-	(*DialResult)(nil),             // 22: vnet.v1.DialResult
-	(*Frame)(nil),                  // 23: vnet.v1.Frame
-	(*RenewRequest)(nil),           // 24: vnet.v1.RenewRequest
-	(*RenewResponse)(nil),          // 25: vnet.v1.RenewResponse
-	(*AddTokenRequest)(nil),        // 26: vnet.v1.AddTokenRequest
-	(*AddTokenResponse)(nil),       // 27: vnet.v1.AddTokenResponse
-	(*ListTokensRequest)(nil),      // 28: vnet.v1.ListTokensRequest
-	(*JoinToken)(nil),              // 29: vnet.v1.JoinToken
-	(*ListTokensResponse)(nil),     // 30: vnet.v1.ListTokensResponse
-	(*JoinRequest)(nil),            // 31: vnet.v1.JoinRequest
-	(*JoinResponse)(nil),           // 32: vnet.v1.JoinResponse
-	(*AgentMessage)(nil),           // 33: vnet.v1.AgentMessage
-	(*AgentRegister)(nil),          // 34: vnet.v1.AgentRegister
-	(*ProxyMessage)(nil),           // 35: vnet.v1.ProxyMessage
-	(*AgentWelcome)(nil),           // 36: vnet.v1.AgentWelcome
-	(*AgentDial)(nil),              // 37: vnet.v1.AgentDial
-	(*LeafMessage)(nil),            // 38: vnet.v1.LeafMessage
-	(*LeafHello)(nil),              // 39: vnet.v1.LeafHello
-	(*LeafDescribe)(nil),           // 40: vnet.v1.LeafDescribe
-	(*LeafDescribeResult)(nil),     // 41: vnet.v1.LeafDescribeResult
-	(*DeleteResourceRequest)(nil),  // 42: vnet.v1.DeleteResourceRequest
-	(*DeleteResourceResponse)(nil), // 43: vnet.v1.DeleteResourceResponse
-	(*SearchAuditRequest)(nil),     // 44: vnet.v1.SearchAuditRequest
-	(*ListAgentsRequest)(nil),      // 45: vnet.v1.ListAgentsRequest
-	(*AgentInfo)(nil),              // 46: vnet.v1.AgentInfo
-	(*ListAgentsResponse)(nil),     // 47: vnet.v1.ListAgentsResponse
-	(*RemoveAgentRequest)(nil),     // 48: vnet.v1.RemoveAgentRequest
-	(*RemoveAgentResponse)(nil),    // 49: vnet.v1.RemoveAgentResponse
-	(*SearchAuditResponse)(nil),    // 50: vnet.v1.SearchAuditResponse
-	nil,                            // 51: vnet.v1.App.LabelsEntry
-	nil,                            // 52: vnet.v1.AddTokenRequest.LabelsEntry
-	nil,                            // 53: vnet.v1.JoinToken.LabelsEntry
-	nil,                            // 54: vnet.v1.AgentInfo.AllowedLabelsEntry
+	(DialFailure)(0),               // 0: vnet.v1.DialFailure
+	(*PingRequest)(nil),            // 1: vnet.v1.PingRequest
+	(*PingResponse)(nil),           // 2: vnet.v1.PingResponse
+	(*LoginRequest)(nil),           // 3: vnet.v1.LoginRequest
+	(*LoginResponse)(nil),          // 4: vnet.v1.LoginResponse
+	(*GetVNetConfigRequest)(nil),   // 5: vnet.v1.GetVNetConfigRequest
+	(*VNetConfig)(nil),             // 6: vnet.v1.VNetConfig
+	(*ListAppsRequest)(nil),        // 7: vnet.v1.ListAppsRequest
+	(*App)(nil),                    // 8: vnet.v1.App
+	(*PortRange)(nil),              // 9: vnet.v1.PortRange
+	(*ListAppsResponse)(nil),       // 10: vnet.v1.ListAppsResponse
+	(*WatchCatalogRequest)(nil),    // 11: vnet.v1.WatchCatalogRequest
+	(*CatalogUpdate)(nil),          // 12: vnet.v1.CatalogUpdate
+	(*LeafCatalog)(nil),            // 13: vnet.v1.LeafCatalog
+	(*CreateResourceRequest)(nil),  // 14: vnet.v1.CreateResourceRequest
+	(*CreateResourceResponse)(nil), // 15: vnet.v1.CreateResourceResponse
+	(*GetResourcesRequest)(nil),    // 16: vnet.v1.GetResourcesRequest
+	(*GetResourcesResponse)(nil),   // 17: vnet.v1.GetResourcesResponse
+	(*AddUserRequest)(nil),         // 18: vnet.v1.AddUserRequest
+	(*AddUserResponse)(nil),        // 19: vnet.v1.AddUserResponse
+	(*StatusRequest)(nil),          // 20: vnet.v1.StatusRequest
+	(*StatusResponse)(nil),         // 21: vnet.v1.StatusResponse
+	(*DialRequest)(nil),            // 22: vnet.v1.DialRequest
+	(*DialResult)(nil),             // 23: vnet.v1.DialResult
+	(*Frame)(nil),                  // 24: vnet.v1.Frame
+	(*RenewRequest)(nil),           // 25: vnet.v1.RenewRequest
+	(*RenewResponse)(nil),          // 26: vnet.v1.RenewResponse
+	(*AddTokenRequest)(nil),        // 27: vnet.v1.AddTokenRequest
+	(*AddTokenResponse)(nil),       // 28: vnet.v1.AddTokenResponse
+	(*ListTokensRequest)(nil),      // 29: vnet.v1.ListTokensRequest
+	(*JoinToken)(nil),              // 30: vnet.v1.JoinToken
+	(*ListTokensResponse)(nil),     // 31: vnet.v1.ListTokensResponse
+	(*JoinRequest)(nil),            // 32: vnet.v1.JoinRequest
+	(*JoinResponse)(nil),           // 33: vnet.v1.JoinResponse
+	(*AgentMessage)(nil),           // 34: vnet.v1.AgentMessage
+	(*AgentRegister)(nil),          // 35: vnet.v1.AgentRegister
+	(*ProxyMessage)(nil),           // 36: vnet.v1.ProxyMessage
+	(*AgentWelcome)(nil),           // 37: vnet.v1.AgentWelcome
+	(*AgentDial)(nil),              // 38: vnet.v1.AgentDial
+	(*LeafMessage)(nil),            // 39: vnet.v1.LeafMessage
+	(*LeafHello)(nil),              // 40: vnet.v1.LeafHello
+	(*LeafDescribe)(nil),           // 41: vnet.v1.LeafDescribe
+	(*LeafDescribeResult)(nil),     // 42: vnet.v1.LeafDescribeResult
+	(*DeleteResourceRequest)(nil),  // 43: vnet.v1.DeleteResourceRequest
+	(*DeleteResourceResponse)(nil), // 44: vnet.v1.DeleteResourceResponse
+	(*SearchAuditRequest)(nil),     // 45: vnet.v1.SearchAuditRequest
+	(*ListAgentsRequest)(nil),      // 46: vnet.v1.ListAgentsRequest
+	(*AgentInfo)(nil),              // 47: vnet.v1.AgentInfo
+	(*ListAgentsResponse)(nil),     // 48: vnet.v1.ListAgentsResponse
+	(*RemoveAgentRequest)(nil),     // 49: vnet.v1.RemoveAgentRequest
+	(*RemoveAgentResponse)(nil),    // 50: vnet.v1.RemoveAgentResponse
+	(*SearchAuditResponse)(nil),    // 51: vnet.v1.SearchAuditResponse
+	nil,                            // 52: vnet.v1.App.LabelsEntry
+	nil,                            // 53: vnet.v1.AddTokenRequest.LabelsEntry
+	nil,                            // 54: vnet.v1.JoinToken.LabelsEntry
+	nil,                            // 55: vnet.v1.AgentInfo.AllowedLabelsEntry
 }
 var file_vnet_proto_depIdxs = []int32{
-	51, // 0: vnet.v1.App.labels:type_name -> vnet.v1.App.LabelsEntry
-	8,  // 1: vnet.v1.App.tcp_ports:type_name -> vnet.v1.PortRange
-	7,  // 2: vnet.v1.ListAppsResponse.apps:type_name -> vnet.v1.App
-	5,  // 3: vnet.v1.CatalogUpdate.config:type_name -> vnet.v1.VNetConfig
-	9,  // 4: vnet.v1.CatalogUpdate.apps:type_name -> vnet.v1.ListAppsResponse
-	12, // 5: vnet.v1.CatalogUpdate.leaves:type_name -> vnet.v1.LeafCatalog
-	5,  // 6: vnet.v1.LeafCatalog.config:type_name -> vnet.v1.VNetConfig
-	9,  // 7: vnet.v1.LeafCatalog.apps:type_name -> vnet.v1.ListAppsResponse
-	21, // 8: vnet.v1.Frame.dial:type_name -> vnet.v1.DialRequest
-	22, // 9: vnet.v1.Frame.result:type_name -> vnet.v1.DialResult
-	52, // 10: vnet.v1.AddTokenRequest.labels:type_name -> vnet.v1.AddTokenRequest.LabelsEntry
-	53, // 11: vnet.v1.JoinToken.labels:type_name -> vnet.v1.JoinToken.LabelsEntry
-	29, // 12: vnet.v1.ListTokensResponse.tokens:type_name -> vnet.v1.JoinToken
-	34, // 13: vnet.v1.AgentMessage.register:type_name -> vnet.v1.AgentRegister
-	7,  // 14: vnet.v1.AgentRegister.apps:type_name -> vnet.v1.App
-	36, // 15: vnet.v1.ProxyMessage.welcome:type_name -> vnet.v1.AgentWelcome
-	37, // 16: vnet.v1.ProxyMessage.dial:type_name -> vnet.v1.AgentDial
-	40, // 17: vnet.v1.ProxyMessage.describe:type_name -> vnet.v1.LeafDescribe
-	39, // 18: vnet.v1.LeafMessage.hello:type_name -> vnet.v1.LeafHello
-	41, // 19: vnet.v1.LeafMessage.catalog:type_name -> vnet.v1.LeafDescribeResult
-	12, // 20: vnet.v1.LeafDescribeResult.catalog:type_name -> vnet.v1.LeafCatalog
-	54, // 21: vnet.v1.AgentInfo.allowed_labels:type_name -> vnet.v1.AgentInfo.AllowedLabelsEntry
-	46, // 22: vnet.v1.ListAgentsResponse.agents:type_name -> vnet.v1.AgentInfo
-	0,  // 23: vnet.v1.Auth.Ping:input_type -> vnet.v1.PingRequest
-	2,  // 24: vnet.v1.Auth.Login:input_type -> vnet.v1.LoginRequest
-	4,  // 25: vnet.v1.Cluster.GetVNetConfig:input_type -> vnet.v1.GetVNetConfigRequest
-	6,  // 26: vnet.v1.Cluster.ListApps:input_type -> vnet.v1.ListAppsRequest
-	10, // 27: vnet.v1.Cluster.WatchCatalog:input_type -> vnet.v1.WatchCatalogRequest
-	13, // 28: vnet.v1.Cluster.CreateResource:input_type -> vnet.v1.CreateResourceRequest
-	15, // 29: vnet.v1.Cluster.GetResources:input_type -> vnet.v1.GetResourcesRequest
-	17, // 30: vnet.v1.Cluster.AddUser:input_type -> vnet.v1.AddUserRequest
-	19, // 31: vnet.v1.Cluster.Status:input_type -> vnet.v1.StatusRequest
-	26, // 32: vnet.v1.Cluster.AddToken:input_type -> vnet.v1.AddTokenRequest
-	28, // 33: vnet.v1.Cluster.ListTokens:input_type -> vnet.v1.ListTokensRequest
-	42, // 34: vnet.v1.Cluster.DeleteResource:input_type -> vnet.v1.DeleteResourceRequest
-	44, // 35: vnet.v1.Cluster.SearchAudit:input_type -> vnet.v1.SearchAuditRequest
-	45, // 36: vnet.v1.Cluster.ListAgents:input_type -> vnet.v1.ListAgentsRequest
-	48, // 37: vnet.v1.Cluster.RemoveAgent:input_type -> vnet.v1.RemoveAgentRequest
-	23, // 38: vnet.v1.Tunnel.Dial:input_type -> vnet.v1.Frame
-	31, // 39: vnet.v1.Agent.Join:input_type -> vnet.v1.JoinRequest
-	33, // 40: vnet.v1.Agent.Control:input_type -> vnet.v1.AgentMessage
-	23, // 41: vnet.v1.Agent.Connect:input_type -> vnet.v1.Frame
-	24, // 42: vnet.v1.Agent.Renew:input_type -> vnet.v1.RenewRequest
-	23, // 43: vnet.v1.Peer.Dial:input_type -> vnet.v1.Frame
-	31, // 44: vnet.v1.Trust.Join:input_type -> vnet.v1.JoinRequest
-	38, // 45: vnet.v1.Trust.Control:input_type -> vnet.v1.LeafMessage
-	24, // 46: vnet.v1.Trust.Renew:input_type -> vnet.v1.RenewRequest
-	1,  // 47: vnet.v1.Auth.Ping:output_type -> vnet.v1.PingResponse
-	3,  // 48: vnet.v1.Auth.Login:output_type -> vnet.v1.LoginResponse
-	5,  // 49: vnet.v1.Cluster.GetVNetConfig:output_type -> vnet.v1.VNetConfig
-	9,  // 50: vnet.v1.Cluster.ListApps:output_type -> vnet.v1.ListAppsResponse
-	11, // 51: vnet.v1.Cluster.WatchCatalog:output_type -> vnet.v1.CatalogUpdate
-	14, // 52: vnet.v1.Cluster.CreateResource:output_type -> vnet.v1.CreateResourceResponse
-	16, // 53: vnet.v1.Cluster.GetResources:output_type -> vnet.v1.GetResourcesResponse
-	18, // 54: vnet.v1.Cluster.AddUser:output_type -> vnet.v1.AddUserResponse
-	20, // 55: vnet.v1.Cluster.Status:output_type -> vnet.v1.StatusResponse
-	27, // 56: vnet.v1.Cluster.AddToken:output_type -> vnet.v1.AddTokenResponse
-	30, // 57: vnet.v1.Cluster.ListTokens:output_type -> vnet.v1.ListTokensResponse
-	43, // 58: vnet.v1.Cluster.DeleteResource:output_type -> vnet.v1.DeleteResourceResponse
-	50, // 59: vnet.v1.Cluster.SearchAudit:output_type -> vnet.v1.SearchAuditResponse
-	47, // 60: vnet.v1.Cluster.ListAgents:output_type -> vnet.v1.ListAgentsResponse
-	49, // 61: vnet.v1.Cluster.RemoveAgent:output_type -> vnet.v1.RemoveAgentResponse
-	23, // 62: vnet.v1.Tunnel.Dial:output_type -> vnet.v1.Frame
-	32, // 63: vnet.v1.Agent.Join:output_type -> vnet.v1.JoinResponse
-	35, // 64: vnet.v1.Agent.Control:output_type -> vnet.v1.ProxyMessage
-	23, // 65: vnet.v1.Agent.Connect:output_type -> vnet.v1.Frame
-	25, // 66: vnet.v1.Agent.Renew:output_type -> vnet.v1.RenewResponse
-	23, // 67: vnet.v1.Peer.Dial:output_type -> vnet.v1.Frame
-	32, // 68: vnet.v1.Trust.Join:output_type -> vnet.v1.JoinResponse
-	35, // 69: vnet.v1.Trust.Control:output_type -> vnet.v1.ProxyMessage
-	25, // 70: vnet.v1.Trust.Renew:output_type -> vnet.v1.RenewResponse
-	47, // [47:71] is the sub-list for method output_type
-	23, // [23:47] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	52, // 0: vnet.v1.App.labels:type_name -> vnet.v1.App.LabelsEntry
+	9,  // 1: vnet.v1.App.tcp_ports:type_name -> vnet.v1.PortRange
+	8,  // 2: vnet.v1.ListAppsResponse.apps:type_name -> vnet.v1.App
+	6,  // 3: vnet.v1.CatalogUpdate.config:type_name -> vnet.v1.VNetConfig
+	10, // 4: vnet.v1.CatalogUpdate.apps:type_name -> vnet.v1.ListAppsResponse
+	13, // 5: vnet.v1.CatalogUpdate.leaves:type_name -> vnet.v1.LeafCatalog
+	6,  // 6: vnet.v1.LeafCatalog.config:type_name -> vnet.v1.VNetConfig
+	10, // 7: vnet.v1.LeafCatalog.apps:type_name -> vnet.v1.ListAppsResponse
+	0,  // 8: vnet.v1.DialResult.reason:type_name -> vnet.v1.DialFailure
+	22, // 9: vnet.v1.Frame.dial:type_name -> vnet.v1.DialRequest
+	23, // 10: vnet.v1.Frame.result:type_name -> vnet.v1.DialResult
+	53, // 11: vnet.v1.AddTokenRequest.labels:type_name -> vnet.v1.AddTokenRequest.LabelsEntry
+	54, // 12: vnet.v1.JoinToken.labels:type_name -> vnet.v1.JoinToken.LabelsEntry
+	30, // 13: vnet.v1.ListTokensResponse.tokens:type_name -> vnet.v1.JoinToken
+	35, // 14: vnet.v1.AgentMessage.register:type_name -> vnet.v1.AgentRegister
+	8,  // 15: vnet.v1.AgentRegister.apps:type_name -> vnet.v1.App
+	37, // 16: vnet.v1.ProxyMessage.welcome:type_name -> vnet.v1.AgentWelcome
+	38, // 17: vnet.v1.ProxyMessage.dial:type_name -> vnet.v1.AgentDial
+	41, // 18: vnet.v1.ProxyMessage.describe:type_name -> vnet.v1.LeafDescribe
+	40, // 19: vnet.v1.LeafMessage.hello:type_name -> vnet.v1.LeafHello
+	42, // 20: vnet.v1.LeafMessage.catalog:type_name -> vnet.v1.LeafDescribeResult
+	13, // 21: vnet.v1.LeafDescribeResult.catalog:type_name -> vnet.v1.LeafCatalog
+	55, // 22: vnet.v1.AgentInfo.allowed_labels:type_name -> vnet.v1.AgentInfo.AllowedLabelsEntry
+	47, // 23: vnet.v1.ListAgentsResponse.agents:type_name -> vnet.v1.AgentInfo
+	1,  // 24: vnet.v1.Auth.Ping:input_type -> vnet.v1.PingRequest
+	3,  // 25: vnet.v1.Auth.Login:input_type -> vnet.v1.LoginRequest
+	5,  // 26: vnet.v1.Cluster.GetVNetConfig:input_type -> vnet.v1.GetVNetConfigRequest
+	7,  // 27: vnet.v1.Cluster.ListApps:input_type -> vnet.v1.ListAppsRequest
+	11, // 28: vnet.v1.Cluster.WatchCatalog:input_type -> vnet.v1.WatchCatalogRequest
+	14, // 29: vnet.v1.Cluster.CreateResource:input_type -> vnet.v1.CreateResourceRequest
+	16, // 30: vnet.v1.Cluster.GetResources:input_type -> vnet.v1.GetResourcesRequest
+	18, // 31: vnet.v1.Cluster.AddUser:input_type -> vnet.v1.AddUserRequest
+	20, // 32: vnet.v1.Cluster.Status:input_type -> vnet.v1.StatusRequest
+	27, // 33: vnet.v1.Cluster.AddToken:input_type -> vnet.v1.AddTokenRequest
+	29, // 34: vnet.v1.Cluster.ListTokens:input_type -> vnet.v1.ListTokensRequest
+	43, // 35: vnet.v1.Cluster.DeleteResource:input_type -> vnet.v1.DeleteResourceRequest
+	45, // 36: vnet.v1.Cluster.SearchAudit:input_type -> vnet.v1.SearchAuditRequest
+	46, // 37: vnet.v1.Cluster.ListAgents:input_type -> vnet.v1.ListAgentsRequest
+	49, // 38: vnet.v1.Cluster.RemoveAgent:input_type -> vnet.v1.RemoveAgentRequest
+	24, // 39: vnet.v1.Tunnel.Dial:input_type -> vnet.v1.Frame
+	32, // 40: vnet.v1.Agent.Join:input_type -> vnet.v1.JoinRequest
+	34, // 41: vnet.v1.Agent.Control:input_type -> vnet.v1.AgentMessage
+	24, // 42: vnet.v1.Agent.Connect:input_type -> vnet.v1.Frame
+	25, // 43: vnet.v1.Agent.Renew:input_type -> vnet.v1.RenewRequest
+	24, // 44: vnet.v1.Peer.Dial:input_type -> vnet.v1.Frame
+	32, // 45: vnet.v1.Trust.Join:input_type -> vnet.v1.JoinRequest
+	39, // 46: vnet.v1.Trust.Control:input_type -> vnet.v1.LeafMessage
+	25, // 47: vnet.v1.Trust.Renew:input_type -> vnet.v1.RenewRequest
+	2,  // 48: vnet.v1.Auth.Ping:output_type -> vnet.v1.PingResponse
+	4,  // 49: vnet.v1.Auth.Login:output_type -> vnet.v1.LoginResponse
+	6,  // 50: vnet.v1.Cluster.GetVNetConfig:output_type -> vnet.v1.VNetConfig
+	10, // 51: vnet.v1.Cluster.ListApps:output_type -> vnet.v1.ListAppsResponse
+	12, // 52: vnet.v1.Cluster.WatchCatalog:output_type -> vnet.v1.CatalogUpdate
+	15, // 53: vnet.v1.Cluster.CreateResource:output_type -> vnet.v1.CreateResourceResponse
+	17, // 54: vnet.v1.Cluster.GetResources:output_type -> vnet.v1.GetResourcesResponse
+	19, // 55: vnet.v1.Cluster.AddUser:output_type -> vnet.v1.AddUserResponse
+	21, // 56: vnet.v1.Cluster.Status:output_type -> vnet.v1.StatusResponse
+	28, // 57: vnet.v1.Cluster.AddToken:output_type -> vnet.v1.AddTokenResponse
+	31, // 58: vnet.v1.Cluster.ListTokens:output_type -> vnet.v1.ListTokensResponse
+	44, // 59: vnet.v1.Cluster.DeleteResource:output_type -> vnet.v1.DeleteResourceResponse
+	51, // 60: vnet.v1.Cluster.SearchAudit:output_type -> vnet.v1.SearchAuditResponse
+	48, // 61: vnet.v1.Cluster.ListAgents:output_type -> vnet.v1.ListAgentsResponse
+	50, // 62: vnet.v1.Cluster.RemoveAgent:output_type -> vnet.v1.RemoveAgentResponse
+	24, // 63: vnet.v1.Tunnel.Dial:output_type -> vnet.v1.Frame
+	33, // 64: vnet.v1.Agent.Join:output_type -> vnet.v1.JoinResponse
+	36, // 65: vnet.v1.Agent.Control:output_type -> vnet.v1.ProxyMessage
+	24, // 66: vnet.v1.Agent.Connect:output_type -> vnet.v1.Frame
+	26, // 67: vnet.v1.Agent.Renew:output_type -> vnet.v1.RenewResponse
+	24, // 68: vnet.v1.Peer.Dial:output_type -> vnet.v1.Frame
+	33, // 69: vnet.v1.Trust.Join:output_type -> vnet.v1.JoinResponse
+	36, // 70: vnet.v1.Trust.Control:output_type -> vnet.v1.ProxyMessage
+	26, // 71: vnet.v1.Trust.Renew:output_type -> vnet.v1.RenewResponse
+	48, // [48:72] is the sub-list for method output_type
+	24, // [24:48] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_vnet_proto_init() }
@@ -3420,13 +3505,14 @@ func file_vnet_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vnet_proto_rawDesc), len(file_vnet_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   55,
 			NumExtensions: 0,
 			NumServices:   6,
 		},
 		GoTypes:           file_vnet_proto_goTypes,
 		DependencyIndexes: file_vnet_proto_depIdxs,
+		EnumInfos:         file_vnet_proto_enumTypes,
 		MessageInfos:      file_vnet_proto_msgTypes,
 	}.Build()
 	File_vnet_proto = out.File

@@ -23,7 +23,8 @@ func Answer(ctx context.Context, conn grpc.ClientConnInterface, id uint64, app s
 	}
 	res := &api.DialResult{DialId: id}
 	if dialErr != nil {
-		res.Code, res.Error = "refused", dialErr.Error()
+		res = Failed(api.DialFailure_DIAL_FAILURE_REFUSED, dialErr)
+		res.DialId = id
 	}
 	if err := s.Send(&api.Frame{Result: res}); err != nil {
 		cancel()

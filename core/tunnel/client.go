@@ -114,24 +114,6 @@ func newClientConn(s api.Tunnel_DialClient, cancel context.CancelFunc, local, re
 	return conn
 }
 
-func resultError(r *api.DialResult) error {
-	if r == nil {
-		return fmt.Errorf("%w: proxy sent no dial result", ErrTransport)
-	}
-	var base error
-	switch r.GetCode() {
-	case "refused":
-		base = ErrRefused
-	case "not_found":
-		base = ErrNotFound
-	case "denied":
-		base = ErrDenied
-	default:
-		base = ErrTransport
-	}
-	return fmt.Errorf("%w: %s", base, r.GetError())
-}
-
 func statusError(err error) error {
 	if errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w: proxy closed the stream", ErrTransport)

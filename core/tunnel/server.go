@@ -25,10 +25,9 @@ func Accept(s api.Tunnel_DialServer) (*api.DialRequest, error) {
 	return req, nil
 }
 
-// Reject answers a dial with an error. code is one of "refused",
-// "not_found", "denied", "internal".
-func Reject(s api.Tunnel_DialServer, code string, err error) error {
-	return s.Send(&api.Frame{Result: &api.DialResult{Code: code, Error: err.Error()}})
+// Reject answers a dial with reason and err.
+func Reject(s api.Tunnel_DialServer, reason api.DialFailure, err error) error {
+	return s.Send(&api.Frame{Result: Failed(reason, err)})
 }
 
 // Established answers a dial with success and returns the stream as a

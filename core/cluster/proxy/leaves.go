@@ -356,7 +356,7 @@ func (s *Server) dialLeaf(ctx context.Context, id auth.Identity, req *api.DialRe
 	if l == nil {
 		err := fmt.Errorf("leaf cluster %q is not connected to %s", leaf, s.cfg.ClusterName)
 		s.cfg.Logger.Info("leaf dial refused", "user", id.User, "leaf", clip(leaf), "app", clip(req.GetApp()), "err", err)
-		return reply.Reject("refused", err)
+		return reply.Reject(api.DialFailure_DIAL_FAILURE_REFUSED, err)
 	}
 	dctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
 	leafConn, err := s.agents.request(dctx, l.agentLink, &api.AgentDial{
@@ -371,7 +371,7 @@ func (s *Server) dialLeaf(ctx context.Context, id auth.Identity, req *api.DialRe
 			err = fmt.Errorf("leaf cluster %q disconnected", leaf)
 		}
 		s.cfg.Logger.Info("leaf dial refused", "user", id.User, "leaf", clip(leaf), "app", clip(req.GetApp()), "err", err)
-		return reply.Reject("refused", err)
+		return reply.Reject(api.DialFailure_DIAL_FAILURE_REFUSED, err)
 	}
 	conn, err := reply.Established()
 	if err != nil {

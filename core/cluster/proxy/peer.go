@@ -175,7 +175,7 @@ func (p *peerServer) Dial(st api.Peer_DialServer) error {
 	}
 	appConn, agent, err := s.dialLocalAgents(ctx, req.GetApp(), uint16(req.GetPort()), req.GetClientAddr())
 	if err != nil {
-		return tunnel.Reject(st, "refused", err)
+		return tunnel.Reject(st, api.DialFailure_DIAL_FAILURE_REFUSED, err)
 	}
 	conn, err := tunnel.Established(st, "proxy "+from)
 	if err != nil {

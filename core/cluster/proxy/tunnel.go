@@ -21,9 +21,9 @@ type tunnelServer struct {
 // DialReply is how a dial is answered: on a user's Tunnel.Dial stream, or
 // (in a leaf cluster) on the Connect stream that answers the root's dial.
 type DialReply interface {
-	// Reject answers with an error; code is one of "refused",
-	// "not_found", "denied", "internal".
-	Reject(code string, err error) error
+	// Reject answers with why the dial failed and the message for the
+	// user.
+	Reject(reason api.DialFailure, err error) error
 	// Established answers with success and returns the connection to
 	// relay with the app.
 	Established() (*tunnel.Conn, error)
@@ -35,7 +35,9 @@ type streamReply struct {
 	clientAddr string
 }
 
-func (r streamReply) Reject(code string, err error) error { return tunnel.Reject(r.s, code, err) }
+func (r streamReply) Reject(reason api.DialFailure, err error) error {
+	return tunnel.Reject(r.s, reason, err)
+}
 func (r streamReply) Established() (*tunnel.Conn, error) {
 	return tunnel.Established(r.s, r.clientAddr)
 }
@@ -79,16 +81,16 @@ func (s *Server) serveDial(ctx context.Context, id auth.Identity, remote bool, r
 	if why := checkDialFields(req); why != "" {
 		sess.Err = errors.New(why)
 		s.auditRejected(sess)
-		return reply.Reject("refused", sess.Err)
+		return reply.Reject(api.DialFailure_DIAL_FAILURE_REFUSED, sess.Err)
 	}
 	app, err := s.cfg.State.App(ctx, req.GetApp())
 	if errors.Is(err, state.ErrNotFound) {
 		sess.Err = fmt.Errorf("no app %q in cluster %s", req.GetApp(), s.cfg.ClusterName)
 		s.auditRejected(sess)
-		return reply.Reject("not_found", sess.Err)
+		return reply.Reject(api.DialFailure_DIAL_FAILURE_NOT_FOUND, sess.Err)
 	}
 	if err != nil {
-		return reply.Reject("internal", err)
+		return reply.Reject(api.DialFailure_DIAL_FAILURE_INTERNAL, err)
 	}
 	// A multi-port app is dialled on the client's port, if it listens
 	// there; a single-port app on its uri's port, whatever the client used.
@@ -96,13 +98,13 @@ func (s *Server) serveDial(ctx context.Context, id auth.Identity, remote bool, r
 	if !ok {
 		sess.Err = fmt.Errorf("app %q does not listen on port %d (its tcp_ports)", app.Name(), req.GetPort())
 		s.auditRejected(sess)
-		return reply.Reject("refused", sess.Err)
+		return reply.Reject(api.DialFailure_DIAL_FAILURE_REFUSED, sess.Err)
 	}
 	app = app.WithTarget(target)
 	if err := s.authorize(ctx, id, app); err != nil {
 		sess.Err = err
 		s.auditRejected(sess)
-		return reply.Reject("denied", err)
+		return reply.Reject(api.DialFailure_DIAL_FAILURE_DENIED, err)
 	}
 	appConn, target, agent, err := s.dialApp(ctx, app)
 	sess.Target = target
@@ -111,7 +113,7 @@ func (s *Server) serveDial(ctx context.Context, id auth.Identity, remote bool, r
 		// client: its connection is refused.
 		sess.Err = err
 		s.auditRejected(sess)
-		return reply.Reject("refused", err)
+		return reply.Reject(api.DialFailure_DIAL_FAILURE_REFUSED, err)
 	}
 	conn, err := reply.Established()
 	if err != nil {

@@ -196,7 +196,7 @@ func (c *conn) serve(ctx context.Context, gc grpc.ClientConnInterface, relays *s
 		go func() {
 			defer c.wg.Done()
 			defer relays.Done()
-			_ = reply.Reject("refused", fmt.Errorf("leaf cluster %s is at its limit of %d connections from its root", c.svc.cfg.ClusterName, maxConns))
+			_ = reply.Reject(api.DialFailure_DIAL_FAILURE_REFUSED, fmt.Errorf("leaf cluster %s is at its limit of %d connections from its root", c.svc.cfg.ClusterName, maxConns))
 		}()
 		return
 	}
@@ -221,7 +221,9 @@ type answer struct {
 	app  string
 }
 
-func (a answer) Reject(_ string, err error) error {
+// Reject answers with err. The reason is not passed on: an agent's
+// answer is always a refusal, and the root treats the leaf as an agent.
+func (a answer) Reject(_ api.DialFailure, err error) error {
 	_, aerr := tunnel.Answer(a.ctx, a.conn, a.id, a.app, err)
 	return aerr
 }
