@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
+	"io"
 	"maps"
 	"net"
 	"slices"
@@ -264,12 +266,14 @@ func call(ctx context.Context, conn *grpc.ClientConn, method string, info grpc.M
 	if err != nil {
 		return err
 	}
+	// A refusal can end the stream before we have sent: SendMsg then says
+	// io.EOF, and the status comes with RecvMsg (grpc.ClientStream).
 	if !info.IsClientStream {
-		if err := st.SendMsg(&emptypb.Empty{}); err != nil {
+		if err := st.SendMsg(&emptypb.Empty{}); err != nil && !errors.Is(err, io.EOF) {
 			return err
 		}
 	}
-	if err := st.CloseSend(); err != nil {
+	if err := st.CloseSend(); err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
 	return st.RecvMsg(&emptypb.Empty{})

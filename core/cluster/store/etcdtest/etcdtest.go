@@ -61,10 +61,12 @@ func start(t testing.TB, useTLS bool) *Server {
 		t.Skip("etcd not installed (apt-get install etcd-server): skipping the tests that need a real etcd")
 	}
 	dir := t.TempDir()
-	srv := &Server{URL: "http://" + freePort(t)}
+	// Both ports at once: a port freed and asked for again can come back.
+	ports := freePorts(t, 2)
+	srv := &Server{URL: "http://" + ports[0]}
 	var tlsArgs []string
 	if useTLS {
-		srv.URL = "https://" + freePort(t)
+		srv.URL = "https://" + ports[0]
 		srv.CA = NewCA(t)
 		serverCert, serverKey := srv.CA.Issue(t, "etcd", true)
 		srv.CertFile, srv.KeyFile = srv.CA.Issue(t, ClientName, false)
@@ -73,7 +75,7 @@ func start(t testing.TB, useTLS bool) *Server {
 			"--client-cert-auth", "--trusted-ca-file", srv.CA.File,
 		}
 	}
-	peerURL := "http://" + freePort(t)
+	peerURL := "http://" + ports[1]
 	args := []string{
 		"--name", "test",
 		"--data-dir", filepath.Join(dir, "data"),
@@ -190,15 +192,20 @@ func healthy(ctx context.Context, client *http.Client, url string) bool {
 	return res.StatusCode == http.StatusOK
 }
 
-// freePort returns a loopback host:port nothing listens on right now.
-func freePort(t testing.TB) string {
+// freePorts returns n different loopback host:ports nothing listens on
+// right now (all held open until all are chosen, so none repeats).
+func freePorts(t testing.TB, n int) []string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var out []string
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		out = append(out, l.Addr().String())
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return out
 }
 
 func tail(b []byte, n int) string {
