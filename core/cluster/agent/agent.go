@@ -23,10 +23,8 @@ import (
 	"github.com/vnetproject/vnet/core/profile"
 	"github.com/vnetproject/vnet/core/relay"
 	"github.com/vnetproject/vnet/core/tunnel"
+	"github.com/vnetproject/vnet/core/version"
 )
-
-// Version is sent with every registration.
-const Version = "0.1.0"
 
 // Reconnection back-off is package backoff's.
 const (
@@ -241,7 +239,7 @@ func (a *Agent) logWelcome(w *api.AgentWelcome) {
 }
 
 func (a *Agent) registration() *api.AgentMessage {
-	reg := &api.AgentRegister{Version: Version}
+	reg := &api.AgentRegister{Version: version.Number}
 	for _, app := range a.currentApps() {
 		out := &api.App{Name: app.Name(), Uri: app.Spec.URI, PublicAddr: app.Spec.PublicAddr, Labels: app.Metadata.Labels}
 		for _, r := range app.Spec.TCPPorts {

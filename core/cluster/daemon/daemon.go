@@ -24,10 +24,8 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/store"
 	"github.com/vnetproject/vnet/core/cluster/trust"
 	"github.com/vnetproject/vnet/core/profile"
+	"github.com/vnetproject/vnet/core/version"
 )
-
-// Version is the cluster software's version.
-const Version = "0.1.0"
 
 const (
 	dbFile   = "cluster.db"
@@ -126,7 +124,7 @@ func (d *Daemon) start(ctx context.Context) error {
 	d.proxy, err = proxy.New(proxy.Config{
 		ClusterName:    cfg.ClusterName,
 		PublicAddr:     cfg.Proxy.PublicAddr,
-		Version:        Version,
+		Version:        version.Number,
 		Auth:           d.auth,
 		State:          res,
 		Cert:           cert,
