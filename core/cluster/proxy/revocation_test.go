@@ -16,7 +16,8 @@ import (
 	"github.com/vnetproject/vnet/core/tunnel"
 )
 
-// Regression tests for "revocation is final" (issue 10, TRUST.md rule 5)
+// Regression tests for "revocation is final" (issue 10; docs/security.md,
+// "A certificate is bound to its record")
 // through the proxy: a removed user's or leaf's certificate is refused
 // even after a record of the same name was made again.
 
