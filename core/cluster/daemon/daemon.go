@@ -23,6 +23,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/state"
 	"github.com/vnetproject/vnet/core/cluster/store"
 	"github.com/vnetproject/vnet/core/cluster/trust"
+	"github.com/vnetproject/vnet/core/mtls"
 	"github.com/vnetproject/vnet/core/profile"
 	"github.com/vnetproject/vnet/core/version"
 )
@@ -288,7 +289,7 @@ func (d *Daemon) writeAdminIdentity(ctx context.Context, ca *auth.CA) error {
 	if err != nil {
 		return err
 	}
-	key, err := profile.NewKey()
+	key, err := mtls.NewKey()
 	if err != nil {
 		return err
 	}

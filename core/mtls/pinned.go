@@ -1,4 +1,4 @@
-package profile
+package mtls
 
 import (
 	"crypto/tls"
