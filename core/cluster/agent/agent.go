@@ -18,7 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/vnetproject/vnet/core/api"
-	"github.com/vnetproject/vnet/core/cluster/backoff"
+	"github.com/vnetproject/vnet/core/backoff"
 	"github.com/vnetproject/vnet/core/cluster/resource"
 	"github.com/vnetproject/vnet/core/mtls"
 	"github.com/vnetproject/vnet/core/relay"

@@ -12,7 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/vnetproject/vnet/core/api"
-	"github.com/vnetproject/vnet/core/cluster/backoff"
+	"github.com/vnetproject/vnet/core/backoff"
 	"github.com/vnetproject/vnet/core/cluster/resource"
 	"github.com/vnetproject/vnet/core/tunnel"
 	"github.com/vnetproject/vnet/core/version"
