@@ -22,8 +22,9 @@ e2e: ## end-to-end tests in network namespaces (root)
 demo: ## the demo: cluster, app, vnet up, clients by name (root)
 	scripts/demo.sh
 
-check: ## vet, staticcheck, gofmt, and cross-builds (GOOS=darwin)
+check: ## vet, staticcheck, gofmt, go mod tidy -diff, and cross-builds (GOOS=darwin)
 	$(GO) vet ./...
+	$(GO) mod tidy -diff || { echo "go.mod or go.sum is not tidy: run go mod tidy"; exit 1; }
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	GOOS=darwin GOARCH=arm64 $(GO) vet ./...

@@ -15,6 +15,8 @@ go vet ./...
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*'))
 [ -z "$unformatted" ] || { echo "gofmt needed: $unformatted"; exit 1; }
 GOOS=darwin GOARCH=arm64 go vet ./...
+echo "==> go mod tidy -diff (go.mod and go.sum as go mod tidy leaves them)"
+go mod tidy -diff || { echo "go.mod or go.sum is not tidy: run go mod tidy"; exit 1; }
 echo "==> Swift: tree-sitter parse, bridge calls against bridge/vnet.h"
 scripts/check-swift.sh
 echo "==> go test -race ./..."

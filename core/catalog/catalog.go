@@ -9,7 +9,7 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/vnetproject/vnet/core/cluster/resource"
+	"github.com/vnetproject/vnet/core/portrange"
 )
 
 // App is a TCP app reachable through a cluster.
@@ -17,7 +17,7 @@ type App struct {
 	Name       string
 	PublicAddr string // as the cluster sent it: lower-case, no trailing dot; may be empty
 	Labels     map[string]string
-	TCPPorts   []resource.PortRange // empty: every port
+	TCPPorts   []portrange.Range // empty: every port
 
 	// Set by NewSnapshot.
 
@@ -31,7 +31,7 @@ type App struct {
 }
 
 // AllowsPort reports whether the app takes connections on port.
-func (a *App) AllowsPort(port uint16) bool { return resource.PortsAllow(a.TCPPorts, port) }
+func (a *App) AllowsPort(port uint16) bool { return portrange.Allow(a.TCPPorts, port) }
 
 // Cluster is what one cluster offers.
 type Cluster struct {

@@ -5,17 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/vnetproject/vnet/core/backoff"
 )
 
-// Back-off between attempts to re-open a broken watch stream.
-const (
-	minBackoff = 250 * time.Millisecond
-	maxBackoff = 10 * time.Second
-)
+// watchBackoff spaces attempts to re-open a broken watch stream.
+var watchBackoff = backoff.Policy{Min: 250 * time.Millisecond, Max: 10 * time.Second}
 
 // Catalog combines the sources of every logged-in cluster into one
 // checked snapshot (NewSnapshot), kept live by their watch streams. Logins
@@ -188,25 +186,15 @@ func (c *Catalog) stop(f *follower) {
 }
 
 func (c *Catalog) follow(ctx context.Context, f *follower) {
-	backoff := minBackoff
-	for {
+	// Jittered, so that many clients do not return at once.
+	watchBackoff.Loop(ctx, func(ctx context.Context) (bool, error) {
+		offered := false
 		err := f.Source.Watch(ctx, func(cl []Cluster) {
-			backoff = minBackoff
+			offered = true
 			c.update(ctx, f, cl)
 		})
-		if ctx.Err() != nil {
-			return
-		}
-		c.fail(ctx, f, err)
-		// Full jitter, so that many clients do not return at once.
-		wait := time.Duration(rand.Int64N(int64(backoff))) + minBackoff/2
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		backoff = min(2*backoff, maxBackoff)
-	}
+		return offered, err
+	}, func(_ time.Duration, err error) { c.fail(ctx, f, err) }, nil)
 }
 
 // update takes f's new offer, unless f was stopped meanwhile.

@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/vnetproject/vnet/core/api"
-	"github.com/vnetproject/vnet/core/cluster/resource"
+	"github.com/vnetproject/vnet/core/portrange"
 )
 
 // Source follows what one logged-in cluster offers: its own apps and
@@ -92,7 +92,7 @@ func clusterFrom(cfg *api.VNetConfig, apps *api.ListAppsResponse) (Cluster, erro
 	for _, a := range apps.GetApps() {
 		app := App{Name: a.GetName(), PublicAddr: Normalize(a.GetPublicAddr()), Labels: a.GetLabels()}
 		for _, r := range a.GetTcpPorts() {
-			app.TCPPorts = append(app.TCPPorts, resource.PortRange{Port: int(r.GetPort()), EndPort: int(r.GetEndPort())})
+			app.TCPPorts = append(app.TCPPorts, portrange.Range{Port: int(r.GetPort()), EndPort: int(r.GetEndPort())})
 		}
 		c.Apps = append(c.Apps, app)
 	}

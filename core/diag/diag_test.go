@@ -15,6 +15,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/auth"
 	"github.com/vnetproject/vnet/core/cluster/store"
 	"github.com/vnetproject/vnet/core/dns"
+	"github.com/vnetproject/vnet/core/mtls"
 	"github.com/vnetproject/vnet/core/netcfg"
 	"github.com/vnetproject/vnet/core/profile"
 	"github.com/vnetproject/vnet/core/vnet"
@@ -99,7 +100,7 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, _ := profile.NewKey()
+	key, _ := mtls.NewKey()
 	cert, err := ca.IssueUser(key.Public, auth.Identity{User: "alice"}, time.Hour)
 	if err != nil {
 		t.Fatal(err)

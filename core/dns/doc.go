@@ -12,7 +12,7 @@
 //     the casing of the question.
 //   - A name the Resolver owns never gets NXDOMAIN: a type it has no address
 //     for gets an empty NOERROR (NODATA), so a cached negative answer for
-//     one type cannot hide the A answer (DESIGN.md section 4).
+//     one type cannot hide the A answer (docs/decisions.md, "DNS answers").
 //   - Queries in flight are bounded (Config.MaxInFlight). When the bound is
 //     reached a UDP query is dropped, not answered with SERVFAIL: the client
 //     retries after its own timeout, whereas SERVFAIL may be cached

@@ -30,11 +30,3 @@ type Answer struct {
 	// seconds and no longer (RFC 2308 section 5).
 	Zone string
 }
-
-// ResolverFunc adapts a function to a Resolver.
-type ResolverFunc func(ctx context.Context, name string, qtype uint16) (Answer, bool)
-
-// Resolve calls f.
-func (f ResolverFunc) Resolve(ctx context.Context, name string, qtype uint16) (Answer, bool) {
-	return f(ctx, name, qtype)
-}

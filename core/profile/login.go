@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/vnetproject/vnet/core/api"
+	"github.com/vnetproject/vnet/core/mtls"
 )
 
 // Login learns the cluster's CA from the TLS handshake, lets trust decide
@@ -27,12 +28,12 @@ type Credentials struct {
 
 // LoginWith is Login with a token or a password.
 func LoginWith(ctx context.Context, proxyAddr, user string, cred Credentials, trust func(pin string) error) (*Profile, error) {
-	conn, trustedCA, err := DialPinned(proxyAddr, trust)
+	conn, trustedCA, err := mtls.DialPinned(proxyAddr, trust)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()
-	key, err := NewKey()
+	key, err := mtls.NewKey()
 	if err != nil {
 		return nil, err
 	}

@@ -5,19 +5,14 @@ package profile
 
 import (
 	"crypto/tls"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"os/user"
 	"path/filepath"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
-	"github.com/vnetproject/vnet/core/atomicfile"
+	"github.com/vnetproject/vnet/core/mtls"
 )
 
 // Profile is one login: a user of a cluster reached through a proxy.
@@ -37,11 +32,13 @@ type Profile struct {
 	CAPEM   []byte `yaml:"-"` // the cluster CA, pinned at first login
 }
 
+// The files of a profile's folder: an mtls identity's, with the profile's
+// own fields in metaFile.
 const (
-	metaFile = "profile.yaml"
-	certFile = "cert.pem"
-	keyFile  = "key.pem"
-	caFile   = "ca.pem"
+	metaFile = mtls.MetaFile
+	certFile = mtls.CertFile
+	keyFile  = mtls.KeyFile
+	caFile   = mtls.CAFile
 )
 
 // ErrNoProfiles means the user has not logged in anywhere.
@@ -100,42 +97,17 @@ func SaveDir(dir string, p *Profile) error {
 			p.FirstLogin = old.FirstLogin
 		}
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	meta, err := yaml.Marshal(p)
-	if err != nil {
-		return err
-	}
-	// Each file is replaced whole (atomicfile). profile.yaml goes last:
-	// Load needs it, so a first save cut short leaves no profile rather
-	// than one without its key.
-	for _, f := range []struct {
-		name string
-		data []byte
-	}{{caFile, p.CAPEM}, {keyFile, p.KeyPEM}, {certFile, p.CertPEM}, {metaFile, meta}} {
-		if err := atomicfile.WriteFile(filepath.Join(dir, f.name), f.data, 0o600); err != nil {
-			return fmt.Errorf("save profile %s: %w", dir, err)
-		}
-	}
-	return nil
+	return mtls.SaveMeta(dir, p.Identity(), p)
 }
 
 // Load reads the profile stored in dir.
 func Load(dir string) (*Profile, error) {
-	meta, err := os.ReadFile(filepath.Join(dir, metaFile))
-	if err != nil {
+	p := &Profile{}
+	id := &mtls.Identity{}
+	if err := mtls.LoadMeta(dir, id, p); err != nil {
 		return nil, err
 	}
-	p := &Profile{}
-	if err := yaml.Unmarshal(meta, p); err != nil {
-		return nil, fmt.Errorf("profile %s: %w", dir, err)
-	}
-	for name, dst := range map[string]*[]byte{certFile: &p.CertPEM, keyFile: &p.KeyPEM, caFile: &p.CAPEM} {
-		if *dst, err = os.ReadFile(filepath.Join(dir, name)); err != nil {
-			return nil, fmt.Errorf("profile %s: %w", dir, err)
-		}
-	}
+	p.CertPEM, p.KeyPEM, p.CAPEM = id.CertPEM, id.KeyPEM, id.CAPEM
 	return p, nil
 }
 
@@ -166,42 +138,16 @@ func LoadAll(home string) ([]*Profile, error) {
 	return out, nil
 }
 
-// Expires is when the profile's certificate stops being accepted.
-func (p *Profile) Expires() (time.Time, error) {
-	block, _ := pem.Decode(p.CertPEM)
-	if block == nil {
-		return time.Time{}, errors.New("profile has no certificate")
-	}
-	cert, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		return time.Time{}, err
-	}
-	return cert.NotAfter, nil
+// Identity is what the profile presents and trusts in mutual TLS with its
+// cluster.
+func (p *Profile) Identity() *mtls.Identity {
+	return &mtls.Identity{ProxyAddr: p.ProxyAddr, ClusterName: p.ClusterName, User: p.User, CertPEM: p.CertPEM, KeyPEM: p.KeyPEM, CAPEM: p.CAPEM}
 }
+
+// Expires is when the profile's certificate stops being accepted.
+func (p *Profile) Expires() (time.Time, error) { return p.Identity().Expires() }
 
 // TLSConfig is the client side of mutual TLS with the profile's cluster:
 // the proxy must present a certificate of the pinned CA, and we present
 // the user's.
-func (p *Profile) TLSConfig() (*tls.Config, error) {
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(p.CAPEM) {
-		return nil, fmt.Errorf("profile for %s has no valid CA certificate", p.ProxyAddr)
-	}
-	cfg := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS13, ServerName: hostOf(p.ProxyAddr)}
-	if len(p.CertPEM) > 0 {
-		cert, err := tls.X509KeyPair(p.CertPEM, p.KeyPEM)
-		if err != nil {
-			return nil, fmt.Errorf("profile for %s: %w", p.ProxyAddr, err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	}
-	return cfg, nil
-}
-
-func hostOf(addr string) string {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return addr
-	}
-	return host
-}
+func (p *Profile) TLSConfig() (*tls.Config, error) { return p.Identity().TLSConfig() }

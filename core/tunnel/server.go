@@ -3,8 +3,6 @@ package tunnel
 import (
 	"errors"
 	"fmt"
-	"io"
-	"net"
 
 	"github.com/vnetproject/vnet/core/api"
 )
@@ -38,10 +36,4 @@ func Established(s api.Tunnel_DialServer, remote string) (*Conn, error) {
 		return nil, err
 	}
 	return ServerConn(s, remote), nil
-}
-
-// IsPeerGone reports whether err means the other end of a tunnel went away
-// rather than something failing here.
-func IsPeerGone(err error) bool {
-	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
 }

@@ -18,15 +18,13 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/vnetproject/vnet/core/api"
-	"github.com/vnetproject/vnet/core/cluster/backoff"
+	"github.com/vnetproject/vnet/core/backoff"
 	"github.com/vnetproject/vnet/core/cluster/resource"
-	"github.com/vnetproject/vnet/core/profile"
+	"github.com/vnetproject/vnet/core/mtls"
 	"github.com/vnetproject/vnet/core/relay"
 	"github.com/vnetproject/vnet/core/tunnel"
+	"github.com/vnetproject/vnet/core/version"
 )
-
-// Version is sent with every registration.
-const Version = "0.1.0"
 
 // Reconnection back-off is package backoff's.
 const (
@@ -39,7 +37,7 @@ const (
 
 // Config is what an agent needs.
 type Config struct {
-	Identity *profile.Profile // the agent's certificate and the proxy to dial; never nil
+	Identity *mtls.Identity // the agent's certificate and the proxy to dial; never nil
 	// IdentityDir is where Identity was loaded from (File.IdentityDir):
 	// a renewed certificate and its key replace it there. "": renewals
 	// are kept in memory only (the next start needs a new token once the
@@ -63,10 +61,10 @@ type Agent struct {
 	dial    func(ctx context.Context, network, addr string) (net.Conn, error) // never nil
 
 	mu      sync.Mutex
-	id      *profile.Profile // the current identity; guarded by mu
-	renewAt time.Time        // when id is renewed; guarded by mu
-	apps    []*resource.App  // guarded by mu
-	reload  chan struct{}    // a SetApps happened; buffered 1
+	id      *mtls.Identity  // the current identity; guarded by mu
+	renewAt time.Time       // when id is renewed; guarded by mu
+	apps    []*resource.App // guarded by mu
+	reload  chan struct{}   // a SetApps happened; buffered 1
 
 	conns chan struct{} // one token per app connection relaying; bounds them
 	wg    sync.WaitGroup
@@ -241,7 +239,7 @@ func (a *Agent) logWelcome(w *api.AgentWelcome) {
 }
 
 func (a *Agent) registration() *api.AgentMessage {
-	reg := &api.AgentRegister{Version: Version}
+	reg := &api.AgentRegister{Version: version.Number}
 	for _, app := range a.currentApps() {
 		out := &api.App{Name: app.Name(), Uri: app.Spec.URI, PublicAddr: app.Spec.PublicAddr, Labels: app.Metadata.Labels}
 		for _, r := range app.Spec.TCPPorts {

@@ -11,20 +11,20 @@ import (
 
 	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/cluster/auth"
-	"github.com/vnetproject/vnet/core/profile"
+	"github.com/vnetproject/vnet/core/mtls"
 )
 
 // identityDir is where in data_dir the agent keeps its certificate, key and
-// the cluster's CA (a profile, as a user's login leaves on a laptop).
+// the cluster's CA (an mtls.Identity, in the files of a laptop's profile).
 const identityDir = "identity"
 
 // LoadOrJoin returns the agent's identity from its data directory or, on
 // the first start, joins the cluster with the join token (trusting the
 // proxy's CA by ca_pin) and saves the identity. Later starts reuse it and
 // need no token.
-func LoadOrJoin(ctx context.Context, cfg *File) (*profile.Profile, error) {
+func LoadOrJoin(ctx context.Context, cfg *File) (*mtls.Identity, error) {
 	dir := cfg.IdentityDir()
-	if p, err := profile.Load(dir); err == nil {
+	if p, err := mtls.Load(dir); err == nil {
 		p.ProxyAddr = cfg.ProxyAddr // the identity is the cluster's; any proxy will do
 		if err := checkIdentity(p, dir, time.Now()); err != nil {
 			return nil, err
@@ -53,7 +53,7 @@ func LoadOrJoin(ctx context.Context, cfg *File) (*profile.Profile, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
-	if err := profile.SaveDir(dir, p); err != nil {
+	if err := mtls.Save(dir, p); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -63,8 +63,8 @@ func LoadOrJoin(ctx context.Context, cfg *File) (*profile.Profile, error) {
 func (f *File) IdentityDir() string { return filepath.Join(f.DataDir, identityDir) }
 
 // join redeems token at the proxy for an agent certificate over a fresh key.
-func join(ctx context.Context, proxyAddr, token, pin string) (*profile.Profile, error) {
-	conn, trustedCA, err := profile.DialPinned(proxyAddr, func(got string) error {
+func join(ctx context.Context, proxyAddr, token, pin string) (*mtls.Identity, error) {
+	conn, trustedCA, err := mtls.DialPinned(proxyAddr, func(got string) error {
 		if got != pin {
 			return fmt.Errorf("the proxy's CA pin is %s, not ca_pin %s: check proxy_addr and ca_pin", got, pin)
 		}
@@ -74,7 +74,7 @@ func join(ctx context.Context, proxyAddr, token, pin string) (*profile.Profile, 
 		return nil, err
 	}
 	defer conn.Close()
-	key, err := profile.NewKey()
+	key, err := mtls.NewKey()
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +87,7 @@ func join(ctx context.Context, proxyAddr, token, pin string) (*profile.Profile, 
 	if ca == nil {
 		return nil, errors.New("join: the TLS handshake was not verified")
 	}
-	return &profile.Profile{
+	return &mtls.Identity{
 		ProxyAddr:   proxyAddr,
 		ClusterName: res.GetClusterName(),
 		User:        auth.AgentUserPrefix + res.GetAgentId(),

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/vnetproject/vnet/core/api"
-	"github.com/vnetproject/vnet/core/profile"
+	"github.com/vnetproject/vnet/core/mtls"
 )
 
 // An agent's certificate lives a day at most (the cluster's
@@ -29,7 +29,7 @@ var errRenewed = errors.New("certificate renewed")
 
 // checkIdentity returns the one line an agent whose certificate has ended
 // stops with (wrapping ErrIdentityExpired), or nil.
-func checkIdentity(id *profile.Profile, dir string, now time.Time) error {
+func checkIdentity(id *mtls.Identity, dir string, now time.Time) error {
 	exp, err := id.Expires()
 	if err != nil {
 		return err
@@ -46,7 +46,7 @@ func checkIdentity(id *profile.Profile, dir string, now time.Time) error {
 
 // renewTime is when id is renewed: at two thirds of what is left of its
 // life at now.
-func renewTime(id *profile.Profile, now time.Time) time.Time {
+func renewTime(id *mtls.Identity, now time.Time) time.Time {
 	exp, err := id.Expires()
 	if err != nil || !now.Before(exp) {
 		return now
@@ -54,7 +54,7 @@ func renewTime(id *profile.Profile, now time.Time) time.Time {
 	return now.Add(exp.Sub(now) * 2 / 3)
 }
 
-func (a *Agent) identity() *profile.Profile {
+func (a *Agent) identity() *mtls.Identity {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.id
@@ -83,7 +83,7 @@ func (a *Agent) retryRenewal(now time.Time) time.Time {
 // renew asks the proxy on conn for a new certificate over a new key,
 // saves the new identity and makes it the current one.
 func (a *Agent) renew(ctx context.Context, conn api.AgentClient) error {
-	key, err := profile.NewKey()
+	key, err := mtls.NewKey()
 	if err != nil {
 		return err
 	}
@@ -99,7 +99,7 @@ func (a *Agent) renew(ctx context.Context, conn api.AgentClient) error {
 		return fmt.Errorf("renewed certificate: %w", err)
 	}
 	if a.idDir != "" {
-		if err := profile.SaveDir(a.idDir, &next); err != nil {
+		if err := mtls.Save(a.idDir, &next); err != nil {
 			return fmt.Errorf("save the renewed certificate: %w", err)
 		}
 	}

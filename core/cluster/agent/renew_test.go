@@ -18,7 +18,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/clustertest"
 	"github.com/vnetproject/vnet/core/cluster/config"
 	"github.com/vnetproject/vnet/core/cluster/store/etcdtest"
-	"github.com/vnetproject/vnet/core/profile"
+	"github.com/vnetproject/vnet/core/mtls"
 )
 
 // machineTTL is the short machine certificate lifetime of the renewal
@@ -50,7 +50,7 @@ func agentFile(t *testing.T, c *clustertest.Cluster, apps ...clustertest.App) *a
 	return f
 }
 
-func certOf(t *testing.T, p *profile.Profile) *x509.Certificate {
+func certOf(t *testing.T, p *mtls.Identity) *x509.Certificate {
 	t.Helper()
 	block, _ := pem.Decode(p.CertPEM)
 	if block == nil {
@@ -63,9 +63,9 @@ func certOf(t *testing.T, p *profile.Profile) *x509.Certificate {
 	return cert
 }
 
-func savedIdentity(t *testing.T, f *agent.File) *profile.Profile {
+func savedIdentity(t *testing.T, f *agent.File) *mtls.Identity {
 	t.Helper()
-	p, err := profile.Load(f.IdentityDir())
+	p, err := mtls.Load(f.IdentityDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,8 +144,8 @@ func TestRenewedCertOfRemovedAgentIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	renew := func(p *profile.Profile) (*profile.Profile, error) {
-		key, err := profile.NewKey()
+	renew := func(p *mtls.Identity) (*mtls.Identity, error) {
+		key, err := mtls.NewKey()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,7 +165,7 @@ func TestRenewedCertOfRemovedAgentIsRefused(t *testing.T) {
 		t.Fatalf("renewed certificate's generation %q, want the record's %q", got, want)
 	}
 	// A user's certificate renews nothing.
-	if _, err := renew(c.Admin(t)); status.Code(err) != codes.PermissionDenied {
+	if _, err := renew(c.Admin(t).Identity()); status.Code(err) != codes.PermissionDenied {
 		t.Errorf("renewal with the admin's certificate: %v, want PermissionDenied", err)
 	}
 
@@ -173,7 +173,7 @@ func TestRenewedCertOfRemovedAgentIsRefused(t *testing.T) {
 	if err := c.Daemon.Auth().RemoveAgent(ctxFor(t), agentID); err != nil {
 		t.Fatal(err)
 	}
-	for name, p := range map[string]*profile.Profile{"first": id, "renewed": renewed} {
+	for name, p := range map[string]*mtls.Identity{"first": id, "renewed": renewed} {
 		if _, err := c.Daemon.Auth().AuthenticateMachine(ctxFor(t), []*x509.Certificate{certOf(t, p)}, auth.RoleAgent); !errors.Is(err, auth.ErrAccessDenied) {
 			t.Errorf("%s certificate of a removed agent: %v, want access denied", name, err)
 		}

@@ -9,10 +9,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -20,6 +18,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/vnetproject/vnet/core/capin"
 	"github.com/vnetproject/vnet/core/cluster/store"
 )
 
@@ -133,13 +132,7 @@ func parseCA(data []byte) (*CA, error) {
 
 // Pin is the CA's fingerprint as users compare it on first login:
 // "sha256:" and the hex SHA-256 of the CA's SubjectPublicKeyInfo.
-func (ca *CA) Pin() string { return Pin(ca.Cert) }
-
-// Pin computes the fingerprint of any CA certificate.
-func Pin(cert *x509.Certificate) string {
-	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
+func (ca *CA) Pin() string { return capin.Of(ca.Cert) }
 
 // Pool is a certificate pool holding just this CA.
 func (ca *CA) Pool() *x509.CertPool {

@@ -97,7 +97,8 @@ const generationBytes = 16
 // certificate issued for the record carries it (Identity.Generation) and
 // every call checks it against the stored record (bound), so removing a
 // record ends its certificates for good, even if a record of the same
-// name is created later (TRUST.md rule 5).
+// name is created later (docs/security.md, "A certificate is bound to its
+// record").
 func NewGeneration() string {
 	b := make([]byte, generationBytes)
 	rand.Read(b) // crypto/rand.Read never fails since Go 1.24

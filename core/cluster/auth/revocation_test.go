@@ -9,7 +9,8 @@ import (
 	"time"
 )
 
-// Regression tests for "revocation is final" (issue 10, TRUST.md rule 5):
+// Regression tests for "revocation is final" (issue 10; docs/security.md,
+// "A certificate is bound to its record"):
 // a certificate is bound to the record it was issued for, not to the
 // record's name, so a record made again under that name does not revive
 // the certificates of the one that was removed.

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-
-	"github.com/vnetproject/vnet/core/profile"
 )
 
 // Cutter is a TCP forwarder on loopback in front of a proxy: an agent or
@@ -133,8 +131,11 @@ func Logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-// Dial opens a connection to p's cluster, closed when the test ends.
-func Dial(t testing.TB, p *profile.Profile) *grpc.ClientConn {
+// Dial opens a connection to the cluster of p (a user's profile or a
+// machine's identity), closed when the test ends.
+func Dial(t testing.TB, p interface {
+	Dial() (*grpc.ClientConn, error)
+}) *grpc.ClientConn {
 	t.Helper()
 	conn, err := p.Dial()
 	if err != nil {

@@ -23,11 +23,10 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/state"
 	"github.com/vnetproject/vnet/core/cluster/store"
 	"github.com/vnetproject/vnet/core/cluster/trust"
+	"github.com/vnetproject/vnet/core/mtls"
 	"github.com/vnetproject/vnet/core/profile"
+	"github.com/vnetproject/vnet/core/version"
 )
-
-// Version is the cluster software's version.
-const Version = "0.1.0"
 
 const (
 	dbFile   = "cluster.db"
@@ -126,7 +125,7 @@ func (d *Daemon) start(ctx context.Context) error {
 	d.proxy, err = proxy.New(proxy.Config{
 		ClusterName:    cfg.ClusterName,
 		PublicAddr:     cfg.Proxy.PublicAddr,
-		Version:        Version,
+		Version:        version.Number,
 		Auth:           d.auth,
 		State:          res,
 		Cert:           cert,
@@ -290,7 +289,7 @@ func (d *Daemon) writeAdminIdentity(ctx context.Context, ca *auth.CA) error {
 	if err != nil {
 		return err
 	}
-	key, err := profile.NewKey()
+	key, err := mtls.NewKey()
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/cluster/auth"
-	"github.com/vnetproject/vnet/core/profile"
+	"github.com/vnetproject/vnet/core/mtls"
 	"github.com/vnetproject/vnet/core/relay"
 	"github.com/vnetproject/vnet/core/tunnel"
 )
@@ -43,7 +43,7 @@ type peerPool struct {
 	now     func() time.Time
 
 	mu      sync.Mutex
-	id      *profile.Profile            // this proxy's peer identity (ProxyAddr unset); guarded by mu
+	id      *mtls.Identity              // this proxy's peer identity (ProxyAddr unset); guarded by mu
 	renewAt time.Time                   // when id is renewed; guarded by mu
 	conns   map[string]*grpc.ClientConn // by peer address, made with id; guarded by mu
 	retired []*grpc.ClientConn          // made with an earlier id, closed when it ends; guarded by mu
@@ -62,7 +62,7 @@ func newPeerPool(ca *auth.CA, cluster, self string, ttl time.Duration) (*peerPoo
 
 // issue makes a new peer identity. mu is held.
 func (p *peerPool) issue() error {
-	key, err := profile.NewKey()
+	key, err := mtls.NewKey()
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func (p *peerPool) issue() error {
 	if err != nil {
 		return fmt.Errorf("issue the proxy's peer certificate: %w", err)
 	}
-	p.id = &profile.Profile{ClusterName: p.cluster, User: auth.ProxyUserPrefix + p.self, CertPEM: cert, KeyPEM: key.PEM, CAPEM: p.ca.CertPEM}
+	p.id = &mtls.Identity{ClusterName: p.cluster, User: auth.ProxyUserPrefix + p.self, CertPEM: cert, KeyPEM: key.PEM, CAPEM: p.ca.CertPEM}
 	p.renewAt = now.Add(p.ttl * 2 / 3)
 	return nil
 }
@@ -133,7 +133,7 @@ func (p *peerPool) conn(addr string) (*grpc.ClientConn, error) {
 }
 
 // identity is the peer identity new connections present.
-func (p *peerPool) identity() *profile.Profile {
+func (p *peerPool) identity() *mtls.Identity {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.id

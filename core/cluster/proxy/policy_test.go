@@ -25,6 +25,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/auth"
 	"github.com/vnetproject/vnet/core/cluster/clustertest"
 	"github.com/vnetproject/vnet/core/cluster/proxy"
+	"github.com/vnetproject/vnet/core/mtls"
 	"github.com/vnetproject/vnet/core/profile"
 )
 
@@ -156,7 +157,7 @@ var wantAllowed = map[string][]callerKind{
 
 // machineProfile is a profile holding a machine's certificate certPEM
 // for key.
-func machineProfile(c *clustertest.Cluster, name string, key *profile.Key, certPEM []byte) *profile.Profile {
+func machineProfile(c *clustertest.Cluster, name string, key *mtls.Key, certPEM []byte) *profile.Profile {
 	return &profile.Profile{
 		ProxyAddr: c.Addr, ClusterName: "root.test", User: name,
 		CertPEM: certPEM, KeyPEM: key.PEM, CAPEM: c.Daemon.Auth().CA().CertPEM,
@@ -184,7 +185,7 @@ func callers(t *testing.T, c *clustertest.Cluster) map[callerKind]*grpc.ClientCo
 	}
 	t.Logf("agent %s, removed agent %s", agentID, goneID)
 
-	proxyKey, err := profile.NewKey()
+	proxyKey, err := mtls.NewKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +222,7 @@ func sameKind(who callerKind, allowed []callerKind) bool {
 // returns its profile and ID.
 func joinAgent(t *testing.T, c *clustertest.Cluster) (*profile.Profile, string) {
 	t.Helper()
-	key, err := profile.NewKey()
+	key, err := mtls.NewKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +241,7 @@ func joinAgent(t *testing.T, c *clustertest.Cluster) (*profile.Profile, string) 
 // profile of its certificate.
 func joinLeaf(t *testing.T, c *clustertest.Cluster, name string) *profile.Profile {
 	t.Helper()
-	key, err := profile.NewKey()
+	key, err := mtls.NewKey()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/clustertest"
 	"github.com/vnetproject/vnet/core/cluster/resource"
 	"github.com/vnetproject/vnet/core/cluster/store"
+	"github.com/vnetproject/vnet/core/mtls"
 	"github.com/vnetproject/vnet/core/profile"
 	"github.com/vnetproject/vnet/core/tunnel"
 )
@@ -167,7 +168,7 @@ func TestRejectedCertificates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := profile.NewKey()
+	key, err := mtls.NewKey()
 	if err != nil {
 		t.Fatal(err)
 	}

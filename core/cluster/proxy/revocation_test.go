@@ -12,11 +12,13 @@ import (
 	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/cluster/auth"
 	"github.com/vnetproject/vnet/core/cluster/proxy"
+	"github.com/vnetproject/vnet/core/mtls"
 	"github.com/vnetproject/vnet/core/profile"
 	"github.com/vnetproject/vnet/core/tunnel"
 )
 
-// Regression tests for "revocation is final" (issue 10, TRUST.md rule 5)
+// Regression tests for "revocation is final" (issue 10; docs/security.md,
+// "A certificate is bound to its record")
 // through the proxy: a removed user's or leaf's certificate is refused
 // even after a record of the same name was made again.
 
@@ -60,7 +62,7 @@ func TestRemovedLeafCertificateRefusedByProxy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		conn, trustedCA, err := profile.DialPinned(c.Addr, func(got string) error {
+		conn, trustedCA, err := mtls.DialPinned(c.Addr, func(got string) error {
 			if got != pin {
 				t.Errorf("CA pin %s, want %s", got, pin)
 			}
@@ -70,7 +72,7 @@ func TestRemovedLeafCertificateRefusedByProxy(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		key, err := profile.NewKey()
+		key, err := mtls.NewKey()
 		if err != nil {
 			t.Fatal(err)
 		}

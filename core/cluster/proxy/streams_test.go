@@ -20,6 +20,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/config"
 	"github.com/vnetproject/vnet/core/cluster/proxy"
 	"github.com/vnetproject/vnet/core/cluster/store/etcdtest"
+	"github.com/vnetproject/vnet/core/mtls"
 	"github.com/vnetproject/vnet/core/profile"
 	"github.com/vnetproject/vnet/core/tunnel"
 )
@@ -341,12 +342,12 @@ func stubborn(t *testing.T, c *clustertest.Cluster, leaf bool) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, trustedCA, err := profile.DialPinned(c.Addr, func(string) error { return nil })
+	conn, trustedCA, err := mtls.DialPinned(c.Addr, func(string) error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	key, err := profile.NewKey()
+	key, err := mtls.NewKey()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,25 +5,13 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+
+	"github.com/vnetproject/vnet/core/portrange"
 )
 
 // PortRange is one port (EndPort 0) or an inclusive range of ports a
-// multi-port app listens on.
-type PortRange struct {
-	// int, not uint16: an out-of-range number gets our error naming the
-	// field rather than a decoder's type error.
-	Port    int `yaml:"port" json:"port"`
-	EndPort int `yaml:"end_port,omitempty" json:"end_port,omitempty"`
-}
-
-// Contains reports whether port is in r.
-func (r PortRange) Contains(port uint16) bool {
-	p := int(port)
-	if r.EndPort == 0 {
-		return p == r.Port
-	}
-	return p >= r.Port && p <= r.EndPort
-}
+// multi-port app listens on; the laptop's catalog shares the type.
+type PortRange = portrange.Range
 
 // checkPorts validates tcp_ports; fail names the field.
 func checkPorts(ports []PortRange, uri string, fail func(field, format string, args ...any) error) error {
@@ -47,21 +35,7 @@ func checkPorts(ports []PortRange, uri string, fail func(field, format string, a
 
 // AllowsPort reports whether a client may use port: any port for a
 // single-port app, a listed one for a multi-port app.
-func (s *AppSpec) AllowsPort(port uint16) bool { return PortsAllow(s.TCPPorts, port) }
-
-// PortsAllow reports whether an app with tcp_ports ranges takes
-// connections on port (every port when ranges is empty).
-func PortsAllow(ranges []PortRange, port uint16) bool {
-	if len(ranges) == 0 {
-		return true
-	}
-	for _, r := range ranges {
-		if r.Contains(port) {
-			return true
-		}
-	}
-	return false
-}
+func (s *AppSpec) AllowsPort(port uint16) bool { return portrange.Allow(s.TCPPorts, port) }
 
 // Target is the host:port to dial for a client that used port: the uri's
 // own port for a single-port app (whatever port the client used), the

@@ -12,13 +12,11 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/vnetproject/vnet/core/api"
-	"github.com/vnetproject/vnet/core/cluster/backoff"
+	"github.com/vnetproject/vnet/core/backoff"
 	"github.com/vnetproject/vnet/core/cluster/resource"
 	"github.com/vnetproject/vnet/core/tunnel"
+	"github.com/vnetproject/vnet/core/version"
 )
-
-// Version is sent in the leaf's hello.
-const Version = "0.1.0"
 
 const (
 	welcomeTimeout = 30 * time.Second
@@ -96,7 +94,7 @@ func (c *conn) session(ctx context.Context) (welcomed bool, err error) {
 		defer sendMu.Unlock()
 		return st.Send(m)
 	}
-	if err := send(&api.LeafMessage{Hello: &api.LeafHello{Version: Version, ProxyPublicAddr: c.svc.cfg.PublicAddr}}); err != nil {
+	if err := send(&api.LeafMessage{Hello: &api.LeafHello{Version: version.Number, ProxyPublicAddr: c.svc.cfg.PublicAddr}}); err != nil {
 		return false, c.checkRefused(ctx, err)
 	}
 	w, recvErr, err := tunnel.ReadControl(ctx, st, func(m *api.ProxyMessage) {

@@ -14,7 +14,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/auth"
 	"github.com/vnetproject/vnet/core/cluster/resource"
 	"github.com/vnetproject/vnet/core/cluster/store"
-	"github.com/vnetproject/vnet/core/profile"
+	"github.com/vnetproject/vnet/core/mtls"
 )
 
 // The leaf keeps, per root, in its own store:
@@ -46,10 +46,10 @@ func tokenHash(token string) string {
 
 // loadOrJoin returns this leaf's identity at the root tc names, joining
 // with tc's token the first time.
-func (c *conn) loadOrJoin(ctx context.Context) (*profile.Profile, error) {
+func (c *conn) loadOrJoin(ctx context.Context) (*mtls.Identity, error) {
 	st, tc := c.svc.cfg.Store, c.tc
-	prof := func(id identity) *profile.Profile {
-		return &profile.Profile{
+	prof := func(id identity) *mtls.Identity {
+		return &mtls.Identity{
 			ProxyAddr: tc.Spec.WebProxyAddr, ClusterName: tc.Name(),
 			User:    auth.LeafUserPrefix + c.svc.cfg.ClusterName,
 			CertPEM: id.CertPEM, KeyPEM: id.KeyPEM, CAPEM: id.CAPEM,
@@ -96,7 +96,7 @@ func (c *conn) loadOrJoin(ctx context.Context) (*profile.Profile, error) {
 // join redeems tc's token at the root proxy, trusting it by ca_pin only.
 func (c *conn) join(ctx context.Context) (identity, error) {
 	tc := c.tc
-	gc, trustedCA, err := profile.DialPinned(tc.Spec.WebProxyAddr, func(got string) error {
+	gc, trustedCA, err := mtls.DialPinned(tc.Spec.WebProxyAddr, func(got string) error {
 		if got != tc.Spec.CAPin {
 			return fmt.Errorf("the root proxy's CA pin is %s, not ca_pin %s: check web_proxy_addr and ca_pin", got, tc.Spec.CAPin)
 		}
@@ -106,7 +106,7 @@ func (c *conn) join(ctx context.Context) (identity, error) {
 		return identity{}, err
 	}
 	defer gc.Close()
-	key, err := profile.NewKey()
+	key, err := mtls.NewKey()
 	if err != nil {
 		return identity{}, err
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/vnetproject/vnet/core/api"
-	"github.com/vnetproject/vnet/core/profile"
+	"github.com/vnetproject/vnet/core/mtls"
 )
 
 // A leaf's certificate at its root lives a day at most (the root's
@@ -25,7 +25,7 @@ var errRenewed = errors.New("certificate renewed")
 
 // renewTime is when prof's certificate is renewed: at two thirds of what
 // was left of its life when this connection first saw it.
-func (c *conn) renewTime(prof *profile.Profile) time.Time {
+func (c *conn) renewTime(prof *mtls.Identity) time.Time {
 	if c.renewCert != string(prof.CertPEM) {
 		c.renewCert = string(prof.CertPEM)
 		now := time.Now()
@@ -39,7 +39,7 @@ func (c *conn) renewTime(prof *profile.Profile) time.Time {
 
 // retryRenewal is when a renewal that failed at now is tried again: soon,
 // and well before the certificate ends.
-func (c *conn) retryRenewal(prof *profile.Profile, now time.Time) time.Time {
+func (c *conn) retryRenewal(prof *mtls.Identity, now time.Time) time.Time {
 	wait := time.Minute
 	if exp, err := prof.Expires(); err == nil {
 		wait = min(wait, max(exp.Sub(now)/4, 100*time.Millisecond))
@@ -50,8 +50,8 @@ func (c *conn) retryRenewal(prof *profile.Profile, now time.Time) time.Time {
 
 // renew asks the root on gc for a new certificate over a new key and
 // stores it in place of prof's.
-func (c *conn) renew(ctx context.Context, gc api.TrustClient, prof *profile.Profile) error {
-	key, err := profile.NewKey()
+func (c *conn) renew(ctx context.Context, gc api.TrustClient, prof *mtls.Identity) error {
+	key, err := mtls.NewKey()
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/vnetproject/vnet/core/capin"
 	"github.com/vnetproject/vnet/core/cluster/auth"
 	"github.com/vnetproject/vnet/core/profile"
 )
@@ -69,7 +70,7 @@ func runLogin(ctx context.Context, args []string) error {
 		if old, err := profile.Load(profile.Dir(profile.Home(), *proxyAddr)); err == nil {
 			if b, _ := pem.Decode(old.CAPEM); b != nil {
 				if ca, err := x509.ParseCertificate(b.Bytes); err == nil {
-					*pin = auth.Pin(ca)
+					*pin = capin.Of(ca)
 				}
 			}
 		}

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/vnetproject/vnet/core/api"
+	"github.com/vnetproject/vnet/core/version"
 )
 
 const usage = `vnet: reach private TCP apps by name through a cluster's proxy.
@@ -55,10 +56,8 @@ var commands = map[string]command{
 	"up":      runUp,
 	"status":  runStatus,
 	"diag":    runDiag,
-	"version": func(context.Context, []string) error { fmt.Println("vnet", version); return nil },
+	"version": func(context.Context, []string) error { fmt.Println("vnet", version.Number); return nil },
 }
-
-const version = "0.1.0"
 
 func main() {
 	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {

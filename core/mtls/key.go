@@ -1,4 +1,4 @@
-package profile
+package mtls
 
 import (
 	"crypto"
@@ -9,15 +9,15 @@ import (
 	"encoding/pem"
 )
 
-// Key is a fresh private key for a client certificate.
+// Key is a fresh private key for a certificate of the cluster CA.
 type Key struct {
 	Public crypto.PublicKey
-	PEM    []byte // PKCS#8, to store in a profile
+	PEM    []byte // PKCS#8, to store with the certificate
 	PubDER []byte // PKIX, to send to the cluster
 }
 
 // NewKey generates an ECDSA P-256 key. It never leaves the machine; only
-// its public half is sent at login.
+// its public half is sent at login, join or renewal.
 func NewKey() (*Key, error) {
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -54,3 +54,28 @@ func TestLoopEndsWithContext(t *testing.T) {
 		t.Errorf("Loop = %v, want nil when the context ends", err)
 	}
 }
+
+// TestPolicyCapsAtMax: a Policy's delay doubles from its Min and stops at
+// its Max (the catalog's watch uses a shorter Max than reverse tunnels).
+func TestPolicyCapsAtMax(t *testing.T) {
+	p := Policy{Min: time.Millisecond, Max: 4 * time.Millisecond}
+	n := 0
+	var waits []time.Duration
+	errStop := errors.New("stop")
+	err := p.Loop(context.Background(), func(context.Context) (bool, error) {
+		n++
+		if n == 6 {
+			return false, errStop
+		}
+		return false, errors.New("broken")
+	}, func(wait time.Duration, err error) { waits = append(waits, wait) }, func(err error) bool { return errors.Is(err, errStop) })
+	if !errors.Is(err, errStop) {
+		t.Fatalf("Loop = %v", err)
+	}
+	for i, max := range []time.Duration{1, 2, 4, 4, 4} {
+		max *= time.Millisecond
+		if w := waits[i]; w < max/2 || w > max {
+			t.Errorf("wait %d = %v, want within [%v, %v]", i, w, max/2, max)
+		}
+	}
+}

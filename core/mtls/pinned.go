@@ -1,4 +1,4 @@
-package profile
+package mtls
 
 import (
 	"crypto/tls"
@@ -11,7 +11,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
-	"github.com/vnetproject/vnet/core/cluster/auth"
+	"github.com/vnetproject/vnet/core/capin"
 )
 
 // DialPinned connects to a proxy whose CA is not known yet (a first login,
@@ -36,7 +36,7 @@ func DialPinned(proxyAddr string, trust func(pin string) error) (conn *grpc.Clie
 				return errors.New("the proxy did not present its cluster CA: is this a VNet proxy?")
 			}
 			root := chain[len(chain)-1]
-			if err := trust(auth.Pin(root)); err != nil {
+			if err := trust(capin.Of(root)); err != nil {
 				return err
 			}
 			pool := x509.NewCertPool()
