@@ -86,7 +86,7 @@ func New(cfg Config) (*Agent, error) {
 		cfg.DialApp = d.DialContext
 	}
 	return &Agent{
-		id: cfg.Identity, idDir: cfg.IdentityDir, renewAt: renewTime(cfg.Identity, time.Now()), log: cfg.Logger, timeout: cfg.DialTimeout, dial: cfg.DialApp,
+		id: cfg.Identity, idDir: cfg.IdentityDir, renewAt: mtls.RenewAt(cfg.Identity, time.Now()), log: cfg.Logger, timeout: cfg.DialTimeout, dial: cfg.DialApp,
 		apps:   cfg.Apps,
 		reload: make(chan struct{}, 1),
 		conns:  make(chan struct{}, maxConns),

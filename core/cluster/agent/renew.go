@@ -46,13 +46,6 @@ func checkIdentity(id *mtls.Identity, dir string, now time.Time) error {
 
 // renewTime is when id is renewed: at two thirds of what is left of its
 // life at now.
-func renewTime(id *mtls.Identity, now time.Time) time.Time {
-	exp, err := id.Expires()
-	if err != nil || !now.Before(exp) {
-		return now
-	}
-	return now.Add(exp.Sub(now) * 2 / 3)
-}
 
 func (a *Agent) identity() *mtls.Identity {
 	a.mu.Lock()
@@ -71,42 +64,31 @@ func (a *Agent) renewTime() time.Time {
 func (a *Agent) retryRenewal(now time.Time) time.Time {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	exp, err := a.id.Expires()
-	wait := time.Minute
-	if err == nil {
-		wait = min(wait, max(exp.Sub(now)/4, 100*time.Millisecond))
-	}
-	a.renewAt = now.Add(wait)
+	a.renewAt = mtls.RetryAt(a.id, now)
 	return a.renewAt
 }
 
 // renew asks the proxy on conn for a new certificate over a new key,
 // saves the new identity and makes it the current one.
 func (a *Agent) renew(ctx context.Context, conn api.AgentClient) error {
-	key, err := mtls.NewKey()
+	rctx, cancel := context.WithTimeout(ctx, welcomeTimeout)
+	defer cancel()
+	next, err := mtls.Renew(rctx, a.identity(), func(ctx context.Context, pub []byte) ([]byte, error) {
+		res, err := conn.Renew(ctx, &api.RenewRequest{PublicKey: pub})
+		return res.GetCertificatePem(), err
+	})
 	if err != nil {
 		return err
 	}
-	rctx, cancel := context.WithTimeout(ctx, welcomeTimeout)
-	defer cancel()
-	res, err := conn.Renew(rctx, &api.RenewRequest{PublicKey: key.PubDER})
-	if err != nil {
-		return fmt.Errorf("renew the certificate: %w", err)
-	}
-	next := *a.identity()
-	next.CertPEM, next.KeyPEM = res.GetCertificatePem(), key.PEM
-	if _, err := next.TLSConfig(); err != nil {
-		return fmt.Errorf("renewed certificate: %w", err)
-	}
 	if a.idDir != "" {
-		if err := mtls.Save(a.idDir, &next); err != nil {
+		if err := mtls.Save(a.idDir, next); err != nil {
 			return fmt.Errorf("save the renewed certificate: %w", err)
 		}
 	}
 	exp, _ := next.Expires()
 	a.mu.Lock()
-	a.id = &next
-	a.renewAt = renewTime(&next, time.Now())
+	a.id = next
+	a.renewAt = mtls.RenewAt(next, time.Now())
 	a.mu.Unlock()
 	a.log.Info("certificate renewed", "agent", next.User, "expires", exp.UTC().Format(time.RFC3339))
 	return nil

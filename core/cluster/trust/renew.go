@@ -28,11 +28,7 @@ var errRenewed = errors.New("certificate renewed")
 func (c *conn) renewTime(prof *mtls.Identity) time.Time {
 	if c.renewCert != string(prof.CertPEM) {
 		c.renewCert = string(prof.CertPEM)
-		now := time.Now()
-		c.renewAt = now
-		if exp, err := prof.Expires(); err == nil && now.Before(exp) {
-			c.renewAt = now.Add(exp.Sub(now) * 2 / 3)
-		}
+		c.renewAt = mtls.RenewAt(prof, time.Now())
 	}
 	return c.renewAt
 }
@@ -40,31 +36,21 @@ func (c *conn) renewTime(prof *mtls.Identity) time.Time {
 // retryRenewal is when a renewal that failed at now is tried again: soon,
 // and well before the certificate ends.
 func (c *conn) retryRenewal(prof *mtls.Identity, now time.Time) time.Time {
-	wait := time.Minute
-	if exp, err := prof.Expires(); err == nil {
-		wait = min(wait, max(exp.Sub(now)/4, 100*time.Millisecond))
-	}
-	c.renewAt = now.Add(wait)
+	c.renewAt = mtls.RetryAt(prof, now)
 	return c.renewAt
 }
 
 // renew asks the root on gc for a new certificate over a new key and
 // stores it in place of prof's.
 func (c *conn) renew(ctx context.Context, gc api.TrustClient, prof *mtls.Identity) error {
-	key, err := mtls.NewKey()
-	if err != nil {
-		return err
-	}
 	rctx, cancel := context.WithTimeout(ctx, welcomeTimeout)
 	defer cancel()
-	res, err := gc.Renew(rctx, &api.RenewRequest{PublicKey: key.PubDER})
+	next, err := mtls.Renew(rctx, prof, func(ctx context.Context, pub []byte) ([]byte, error) {
+		res, err := gc.Renew(ctx, &api.RenewRequest{PublicKey: pub})
+		return res.GetCertificatePem(), err
+	})
 	if err != nil {
-		return fmt.Errorf("renew the certificate: %w", err)
-	}
-	next := *prof
-	next.CertPEM, next.KeyPEM = res.GetCertificatePem(), key.PEM
-	if _, err := next.TLSConfig(); err != nil {
-		return fmt.Errorf("renewed certificate: %w", err)
+		return err
 	}
 	if err := saveRenewed(ctx, c.svc.cfg.Store, c.tc.Name(), next.CertPEM, next.KeyPEM); err != nil {
 		return fmt.Errorf("store the renewed certificate: %w", err)

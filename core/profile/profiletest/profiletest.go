@@ -3,39 +3,16 @@
 package profiletest
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"testing"
 	"time"
 
+	"github.com/vnetproject/vnet/core/mtls/mtlstest"
 	"github.com/vnetproject/vnet/core/profile"
 )
 
 // SelfSigned is alice's profile for proxy, with a fresh key and a
 // self-signed certificate (also its CA) valid until notAfter.
 func SelfSigned(t testing.TB, proxy string, notAfter time.Time) *profile.Profile {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "alice"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: notAfter}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	return &profile.Profile{
-		ProxyAddr: proxy, ClusterName: "c", User: "alice",
-		CertPEM: certPEM, KeyPEM: pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), CAPEM: certPEM,
-	}
+	id := mtlstest.SelfSigned(t, proxy, notAfter)
+	return &profile.Profile{ProxyAddr: id.ProxyAddr, ClusterName: id.ClusterName, User: id.User, CertPEM: id.CertPEM, KeyPEM: id.KeyPEM, CAPEM: id.CAPEM}
 }
