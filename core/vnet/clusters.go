@@ -137,9 +137,7 @@ func (c *Clusters) Update(ctx context.Context, profiles []*profile.Profile) (log
 	}
 	c.order, c.byID = next, byID
 	c.mu.Unlock()
-	for _, l := range next {
-		logins = append(logins, catalog.Login{ID: l.profile.ID(), Source: l.source})
-	}
+	logins = loginsOf(next)
 	release = func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -208,8 +206,13 @@ func (c *Clusters) Follow(ctx context.Context, home string, cat *catalog.Catalog
 func (c *Clusters) Logins() []catalog.Login {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]catalog.Login, 0, len(c.order))
-	for _, l := range c.order {
+	return loginsOf(c.order)
+}
+
+// loginsOf is what the catalog follows for ls.
+func loginsOf(ls []*login) []catalog.Login {
+	out := make([]catalog.Login, 0, len(ls))
+	for _, l := range ls {
 		out = append(out, catalog.Login{ID: l.profile.ID(), Source: l.source})
 	}
 	return out
