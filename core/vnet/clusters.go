@@ -178,7 +178,7 @@ func (c *Clusters) dial(ctx context.Context, p *profile.Profile) (*login, error)
 		conn:    conn,
 		tunnel:  tunnel.NewClient(conn, p.ClusterName),
 		source:  certSource{ProxySource: catalog.NewProxySource(conn), profile: p},
-		proxy:   ProxyPrefixes(rctx, []*profile.Profile{p}, nil, c.log),
+		proxy:   proxyPrefixes(rctx, p.ProxyAddr, c.log),
 	}, nil
 }
 
