@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/vnetproject/vnet/core/api"
+	"github.com/vnetproject/vnet/core/cluster/auth"
 	"github.com/vnetproject/vnet/core/cluster/resource"
+	"github.com/vnetproject/vnet/core/cluster/state"
 	"github.com/vnetproject/vnet/core/tunnel"
 )
 
@@ -176,54 +179,41 @@ func (h *agentHub) request(ctx context.Context, l *agentLink, d *api.AgentDial) 
 	}
 }
 
-// agentSide is the proxy's half of the App Service agents and of the
-// proxy-to-proxy forwarding; set up by New through startAgents.
-type agentSide struct {
-	agents   *agentHub
-	registry *registry
-	peers    *peerPool
-}
-
-// startAgents registers the Agent and Peer services and starts sweeping
-// registrations of agents that are gone.
-func (s *Server) startAgents() error {
-	peers, err := newPeerPool(s.cfg.Auth.CA(), s.cfg.ClusterName, s.cfg.PeerAddr, s.cfg.Auth.MachineCertTTL())
-	if err != nil {
-		return err
-	}
-	s.agentSide = agentSide{
-		agents: newAgentHub(),
-		registry: &registry{
-			store: s.cfg.Store, state: s.cfg.State, self: s.cfg.PeerAddr,
-			proxyHost: resource.ProxyHost(s.cfg.PublicAddr),
-			ttl:       missedBeats * s.cfg.AgentHeartbeat, now: time.Now,
-			agent: s.cfg.Auth.GetAgent,
-		},
-		peers: peers,
-	}
-	api.RegisterAgentServer(s.grpc, &agentServer{s: s})
-	api.RegisterPeerServer(s.grpc, &peerServer{s: s})
-	s.wg.Add(1)
-	go s.sweepLoop()
-	return nil
+// agents is the part of the proxy that serves App Service agents: their
+// joins and control streams (agentservice.go), the registrations of their
+// apps (registry.go), the dials through them, here or forwarded to the
+// proxy that holds an agent's stream (route.go, peer.go), and their
+// administration (agentadmin.go).
+type agents struct {
+	cluster     string
+	heartbeat   time.Duration // how often agents beat
+	dialTimeout time.Duration
+	log         *slog.Logger
+	auth        *auth.Service // agents' records
+	state       *state.State  // apps
+	life        *life
+	audit       *auditor
+	sessions    *sessionSet // tunnels through an agent end with it
+	hub         *agentHub   // the agents connected here; leaves' dials wait here too
+	registry    *registry
+	peers       *peerPool
 }
 
 // sweepLoop removes, every heartbeat interval, the apps of agents gone
 // past the timeout, whichever proxy held them.
-func (s *Server) sweepLoop() {
-	defer s.wg.Done()
-	defer s.peers.close()
-	t := time.NewTicker(s.cfg.AgentHeartbeat)
+func (a *agents) sweepLoop() {
+	defer a.peers.close()
+	t := time.NewTicker(a.heartbeat)
 	defer t.Stop()
 	for {
 		select {
-		case <-s.ctx.Done():
+		case <-a.life.ctx.Done():
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(s.ctx, registryTimeout)
-		if err := s.registry.sweepLocked(ctx); err != nil && s.ctx.Err() == nil {
-			s.cfg.Logger.Warn("sweep agent registrations", "err", err)
+		ctx, cancel := context.WithTimeout(a.life.ctx, registryTimeout)
+		if err := a.registry.sweepLocked(ctx); err != nil && a.life.ctx.Err() == nil {
+			a.log.Warn("sweep agent registrations", "err", err)
 		}
 		cancel()
 	}
