@@ -78,9 +78,10 @@ func (c *catalog) visibleApps(ctx context.Context, id auth.Identity, all []*reso
 	return out, nil
 }
 
-// remote is this (leaf) cluster's catalog for a root cluster's user:
-// its vnet_config and the apps id may reach, as WatchCatalog shows them.
-func (c *catalog) remote(ctx context.Context, id auth.Identity) (*api.LeafCatalog, error) {
+// own is this cluster's catalog as id sees it, its leaves left out: the
+// vnet_config and the apps id may reach. A watch sends it with the
+// leaves'; a leaf answers its root's users with it (RemoteCatalog).
+func (c *catalog) own(ctx context.Context, id auth.Identity) (*api.LeafCatalog, error) {
 	cfg, err := c.vnetConfig(ctx)
 	if err != nil {
 		return nil, err

@@ -17,7 +17,7 @@ import (
 // RemoteCatalog returns the vnet_config of this cluster and the apps id
 // may reach, as WatchCatalog would show them.
 func (s *Server) RemoteCatalog(ctx context.Context, id auth.Identity) (*api.LeafCatalog, error) {
-	return s.catalog.remote(ctx, id) // catalog.go
+	return s.catalog.own(ctx, id) // catalog.go
 }
 
 // ServeRemoteDial authorizes, dials, audits and relays a root user's

@@ -92,15 +92,11 @@ func (c *catalog) catalogOf(ctx context.Context, id auth.Identity) (*api.Catalog
 	}
 	id.Roles = u.Roles
 	ctx = context.WithValue(ctx, identityKey{}, id)
-	cfg, err := c.vnetConfig(ctx)
+	own, err := c.own(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	apps, err := c.listApps(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return &api.CatalogUpdate{Config: cfg, Apps: apps, Leaves: c.leaves.catalogs(ctx, id)}, nil // leaves.go
+	return &api.CatalogUpdate{Config: own.Config, Apps: own.Apps, Leaves: c.leaves.catalogs(ctx, id)}, nil // leaves.go
 }
 
 // watchEnded is what a watch returns once its context ended: nil when
