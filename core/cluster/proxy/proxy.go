@@ -96,9 +96,10 @@ func (c *Config) CheckAndSetDefaults() error {
 //   - catalog (catalog.go, watch.go): what a user sees, their vnet_config,
 //     the apps their roles reach and the leaves' catalogs, and the watch
 //     that streams it;
-//   - agents (agents.go, agentservice.go, agentadmin.go, peer.go): App
-//     Service agents' control streams, their apps' registrations, dials
-//     through them and forwarding between proxies;
+//   - agents (agents.go, agentservice.go, agentadmin.go, agenthub.go,
+//     registry.go, peer.go): App Service agents' control streams, their
+//     apps' registrations, reverse dials through them and forwarding
+//     between proxies;
 //   - leaves (leaves.go, leafadmin.go, leafclaims.go): leaf clusters'
 //     control streams, their catalogs and dials, their trust;
 //   - admin (admin.go, tokens.go): resources, users, tokens, the audit log;
