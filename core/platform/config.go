@@ -32,6 +32,10 @@ type Config struct {
 	ResolvConfPath string
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// RouteTable is the routing table that receives the routes; 0 is the
+	// main table. VNet's root helper puts them in a table of their own that
+	// only the VNet user's traffic looks up (see UIDRule).
+	RouteTable int
 }
 
 // CheckAndSetDefaults validates c and fills in the defaults.

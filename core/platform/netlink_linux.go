@@ -11,7 +11,9 @@ import (
 )
 
 // netlinkOps is linkOps over rtnetlink, as `ip link/addr/route` would do it.
-type netlinkOps struct{}
+type netlinkOps struct {
+	table int // routing table of the routes; 0 is the main table
+}
 
 var _ linkOps = netlinkOps{}
 
@@ -55,19 +57,19 @@ func (netlinkOps) addrDel(dev string, p netip.Prefix) error {
 	return err
 }
 
-func (netlinkOps) routeAdd(dev string, p netip.Prefix) error {
+func (o netlinkOps) routeAdd(dev string, p netip.Prefix) error {
 	l, err := netlink.LinkByName(dev)
 	if err != nil {
 		return err
 	}
-	err = netlink.RouteAdd(nlRoute(l, p))
+	err = netlink.RouteAdd(nlRoute(l, p, o.table))
 	if errors.Is(err, unix.EEXIST) {
 		return nil
 	}
 	return err
 }
 
-func (netlinkOps) routeDel(dev string, p netip.Prefix) error {
+func (o netlinkOps) routeDel(dev string, p netip.Prefix) error {
 	l, err := netlink.LinkByName(dev)
 	if isLinkGone(err) {
 		return nil // the route went with the device
@@ -75,7 +77,7 @@ func (netlinkOps) routeDel(dev string, p netip.Prefix) error {
 	if err != nil {
 		return err
 	}
-	err = netlink.RouteDel(nlRoute(l, p))
+	err = netlink.RouteDel(nlRoute(l, p, o.table))
 	if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENODEV) {
 		return nil
 	}
@@ -98,10 +100,11 @@ func nlAddr(p netip.Prefix) *netlink.Addr {
 	return a
 }
 
-// nlRoute is the route of p to link, scoped as `ip route add P dev D` would
-// scope it: link for IPv4 without a gateway, universe for IPv6.
-func nlRoute(l netlink.Link, p netip.Prefix) *netlink.Route {
-	r := &netlink.Route{LinkIndex: l.Attrs().Index, Dst: ipNet(p.Masked())}
+// nlRoute is the route of p to link in table (0: main), scoped as `ip route
+// add P dev D` would scope it: link for IPv4 without a gateway, universe
+// for IPv6.
+func nlRoute(l netlink.Link, p netip.Prefix, table int) *netlink.Route {
+	r := &netlink.Route{LinkIndex: l.Attrs().Index, Dst: ipNet(p.Masked()), Table: table}
 	if p.Addr().Is4() {
 		r.Scope = netlink.SCOPE_LINK
 	}

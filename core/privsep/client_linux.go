@@ -1,0 +1,148 @@
+package privsep
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+
+	"github.com/vnetproject/vnet/core/netcfg"
+	"github.com/vnetproject/vnet/core/platform"
+)
+
+// Client is the engine's side of the helper's socket.
+type Client struct {
+	conn    *net.UnixConn
+	replies chan message  // one reply per request; closed with done
+	done    chan struct{} // closed when the helper's side is gone
+
+	mu sync.Mutex // one request at a time
+}
+
+type message struct {
+	rep reply
+	fd  int
+}
+
+// Dial connects to the helper listening at path (a systemd unit's socket,
+// or the one `sudo vnet up` made for its engine).
+func Dial(ctx context.Context, path string) (*Client, error) {
+	c, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"})
+	if err != nil {
+		return nil, fmt.Errorf("connect to VNet's helper at %s: %w", path, err)
+	}
+	return NewClient(ctx, c)
+}
+
+// NewClient speaks to the helper over conn, a SOCK_SEQPACKET Unix socket,
+// once the helper has greeted it: a helper that refuses this process says
+// why, and that is NewClient's error. The Client owns conn.
+func NewClient(ctx context.Context, conn *net.UnixConn) (*Client, error) {
+	c := &Client{conn: conn, replies: make(chan message, 1), done: make(chan struct{})}
+	go c.read()
+	var m message
+	select {
+	case m = <-c.replies:
+	case <-c.done:
+		// The reader queues the greeting (or refusal) before it ends.
+		select {
+		case m = <-c.replies:
+		default:
+			c.Close()
+			return nil, errHelperGone
+		}
+	case <-ctx.Done():
+		c.Close()
+		return nil, ctx.Err()
+	}
+	closeFD(m.fd)
+	if m.rep.Err != "" {
+		c.Close()
+		return nil, errors.New(m.rep.Err)
+	}
+	return c, nil
+}
+
+func (c *Client) read() {
+	defer close(c.done)
+	for {
+		var rep reply
+		fd, err := recv(c.conn, &rep)
+		if err != nil {
+			return
+		}
+		select {
+		case c.replies <- message{rep, fd}:
+		default:
+			closeFD(fd) // a reply nobody asked for
+		}
+	}
+}
+
+// Done is closed when the helper is gone (it stopped or died): the engine
+// must stop, its settings are no longer in force.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// errHelperGone is the end of the helper's side, as a request sees it.
+var errHelperGone = errors.New("VNet's helper is gone")
+
+func (c *Client) call(ctx context.Context, req request) (reply, int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := send(c.conn, req, -1); err != nil {
+		return reply{}, -1, fmt.Errorf("%w: %v", errHelperGone, err)
+	}
+	var m message
+	select {
+	case m = <-c.replies:
+	case <-c.done:
+		select {
+		case m = <-c.replies: // the last reply before the helper went
+		default:
+			return reply{}, -1, errHelperGone
+		}
+	case <-ctx.Done():
+		return reply{}, -1, ctx.Err()
+	}
+	if m.rep.Err != "" {
+		closeFD(m.fd)
+		return reply{}, -1, errors.New(m.rep.Err)
+	}
+	return m.rep, m.fd, nil
+}
+
+// OpenTUN asks the helper for the TUN device name with mtu and returns it
+// with the helper's DNS mode.
+func (c *Client) OpenTUN(ctx context.Context, name string, mtu int) (*platform.TUN, string, error) {
+	rep, fd, err := c.call(ctx, request{Op: opOpen, Tun: name, MTU: mtu})
+	if err != nil {
+		return nil, "", fmt.Errorf("open TUN %s through VNet's helper: %w", name, err)
+	}
+	if fd < 0 {
+		return nil, "", fmt.Errorf("open TUN %s through VNet's helper: no descriptor in the reply", name)
+	}
+	tun, err := platform.TUNFromFD(fd, rep.Tun)
+	if err != nil {
+		return nil, "", err
+	}
+	return tun, rep.DNSMode, nil
+}
+
+// Apply asks the helper to put s in force.
+func (c *Client) Apply(ctx context.Context, s netcfg.Settings) error {
+	if _, _, err := c.call(ctx, request{Op: opApply, Settings: &s}); err != nil {
+		return fmt.Errorf("VNet's helper: %w", err)
+	}
+	return nil
+}
+
+// Close ends the session: the helper undoes everything. Idempotent.
+func (c *Client) Close() error {
+	err := c.conn.Close()
+	<-c.done
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}

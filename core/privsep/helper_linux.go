@@ -1,0 +1,293 @@
+package privsep
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vnetproject/vnet/core/netcfg"
+	"github.com/vnetproject/vnet/core/platform"
+)
+
+// The routing table that holds VNet's routes and the priority of the rules
+// that send the VNet user's traffic to it: after the local table (0),
+// before the main table (32766), apart from tailscale's 52xx.
+const (
+	RouteTable   = 7353
+	RulePriority = 7353
+)
+
+// ErrPeerRefused means the process at the other end of the socket is not
+// one the helper serves.
+var ErrPeerRefused = errors.New("refused by VNet's helper")
+
+// HelperConfig configures a Helper.
+type HelperConfig struct {
+	// Allow decides from the kernel's record of the peer (SO_PEERCRED)
+	// whether the helper serves it; an error says why not. Never nil.
+	Allow func(cred *unix.Ucred) error
+	// DNSMode is platform.DNSModeResolved, DNSModeResolvConf or
+	// DNSModeNone (not "auto": the caller detects it).
+	DNSMode string
+	// ResolvConfPath defaults to platform.DefaultResolvConfPath.
+	ResolvConfPath string
+	// StateDir keeps the state files; defaults to DefaultStateDir. It must
+	// be root's.
+	StateDir string
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// CheckAndSetDefaults validates c and fills in the defaults.
+func (c *HelperConfig) CheckAndSetDefaults() error {
+	if c.Allow == nil {
+		return errors.New("helper config: Allow is nil")
+	}
+	switch c.DNSMode {
+	case platform.DNSModeResolved, platform.DNSModeResolvConf, platform.DNSModeNone:
+	default:
+		return fmt.Errorf("helper config: DNS mode %q (want %q, %q or %q)", c.DNSMode, platform.DNSModeResolved, platform.DNSModeResolvConf, platform.DNSModeNone)
+	}
+	if c.ResolvConfPath == "" {
+		c.ResolvConfPath = platform.DefaultResolvConfPath
+	}
+	if c.StateDir == "" {
+		c.StateDir = DefaultStateDir
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// AllowUID is an Allow that serves the processes of uid alone (and, when
+// pid is not 0, only that process).
+func AllowUID(uid uint32, pid int) func(*unix.Ucred) error {
+	return func(c *unix.Ucred) error {
+		if c.Uid != uid {
+			return fmt.Errorf("%w: uid %d is not the VNet user (uid %d)", ErrPeerRefused, c.Uid, uid)
+		}
+		if pid != 0 && int(c.Pid) != pid {
+			return fmt.Errorf("%w: pid %d is not VNet's engine (pid %d)", ErrPeerRefused, c.Pid, pid)
+		}
+		return nil
+	}
+}
+
+// Helper is VNet's root helper: it serves one engine at a time (one TUN
+// device), from the open of the device to the engine's end.
+type Helper struct {
+	cfg HelperConfig // checked
+	mu  sync.Mutex   // one session at a time
+}
+
+// NewHelper checks cfg and returns a Helper. It changes nothing.
+func NewHelper(cfg HelperConfig) (*Helper, error) {
+	if err := cfg.CheckAndSetDefaults(); err != nil {
+		return nil, err
+	}
+	return &Helper{cfg: cfg}, nil
+}
+
+// Serve serves the engine at the other end of conn until it closes the
+// connection or ctx ends, then undoes everything the session changed and
+// closes conn. A peer that Allow refuses is told why and served nothing.
+func (h *Helper) Serve(ctx context.Context, conn *net.UnixConn) error {
+	defer conn.Close()
+	cred, err := peerCred(conn)
+	if err != nil {
+		return err
+	}
+	if err := h.cfg.Allow(cred); err != nil {
+		send(conn, reply{Err: err.Error()}, -1)
+		h.cfg.Logger.Warn("refused a connection", "uid", cred.Uid, "pid", cred.Pid, "err", err)
+		return err
+	}
+	if !h.mu.TryLock() {
+		err := errors.New("VNet's helper already serves an engine: stop it first ('vnet down')")
+		send(conn, reply{Err: err.Error()}, -1)
+		return err
+	}
+	defer h.mu.Unlock()
+	// The greeting: the engine sends nothing before it, so a refusal
+	// above is never lost to unread data.
+	if err := send(conn, reply{}, -1); err != nil {
+		return err
+	}
+	s := &session{cfg: &h.cfg, uid: cred.Uid, log: h.cfg.Logger.With("uid", cred.Uid, "pid", cred.Pid)}
+	defer func() {
+		if err := s.close(); err != nil {
+			s.log.Error("undo network settings", "err", err)
+		}
+	}()
+	// Closing the connection ends the read loop when ctx ends.
+	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(aLongTimeAgo) })
+	defer stop()
+	for {
+		var req request
+		fd, err := recv(conn, &req)
+		closeFD(fd) // the engine sends no descriptors
+		if err != nil {
+			if errors.Is(err, errPeerGone) || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) {
+				return nil
+			}
+			return fmt.Errorf("read from the engine: %w", err)
+		}
+		rep, tunFD := s.handle(ctx, req)
+		if err := send(conn, rep, tunFD); err != nil {
+			return fmt.Errorf("reply to the engine: %w", err)
+		}
+	}
+}
+
+// session is what one engine asked for. Not safe for concurrent use: Serve
+// handles one request at a time.
+type session struct {
+	cfg *HelperConfig
+	uid uint32
+	log *slog.Logger
+
+	statePath string                 // "" until open
+	st        state                  // what is changed, as written to statePath
+	tun       *platform.TUN          // nil until open
+	main      *platform.Configurator // addresses, DNS routes and DNS; nil until open
+	table     *platform.Configurator // VNet's routes in RouteTable; nil until open
+}
+
+// handle answers one request; the descriptor, if not -1, goes with the
+// reply and stays owned by the session.
+func (s *session) handle(ctx context.Context, req request) (reply, int) {
+	switch req.Op {
+	case opOpen:
+		if s.tun != nil {
+			return reply{Err: "the TUN device is already open"}, -1
+		}
+		if err := s.open(req.Tun, req.MTU); err != nil {
+			s.log.Error("open the TUN device", "err", err)
+			return reply{Err: err.Error()}, -1
+		}
+		fd := -1
+		if rc, err := s.tun.SyscallConn(); err == nil {
+			rc.Control(func(f uintptr) { fd = int(f) })
+		}
+		return reply{Tun: s.tun.Name(), DNSMode: s.cfg.DNSMode}, fd
+	case opApply:
+		if s.tun == nil {
+			return reply{Err: "apply before open"}, -1
+		}
+		if req.Settings == nil {
+			return reply{Err: "apply without settings"}, -1
+		}
+		if err := s.apply(ctx, *req.Settings); err != nil {
+			return reply{Err: err.Error()}, -1
+		}
+		return reply{}, -1
+	default:
+		return reply{Err: fmt.Sprintf("unknown request %q", req.Op)}, -1
+	}
+}
+
+// open creates the device, the user's rules and the two configurators,
+// recording each in the state file before it is made.
+func (s *session) open(name string, mtu int) error {
+	if name == "" || len(name) >= unix.IFNAMSIZ || name == "." || name == ".." {
+		return fmt.Errorf("device name %q: want 1 to %d characters", name, unix.IFNAMSIZ-1)
+	}
+	for _, c := range name {
+		if c == '/' || c == ':' || c == '%' || c <= ' ' || c > '~' {
+			return fmt.Errorf("device name %q: letters, digits, '-', '_' and '.' only", name)
+		}
+	}
+	if mtu != 0 && (mtu < platform.MinMTU || mtu > platform.MaxMTU) {
+		return fmt.Errorf("MTU %d out of range", mtu)
+	}
+	if err := os.MkdirAll(s.cfg.StateDir, 0o755); err != nil {
+		return fmt.Errorf("helper state: %w", err)
+	}
+	if err := Recover(s.cfg.StateDir, s.log); err != nil {
+		return err
+	}
+	s.statePath = stateFile(s.cfg.StateDir, name)
+	s.st = state{PID: os.Getpid(), Tun: name, DNSMode: s.cfg.DNSMode}
+	if s.cfg.DNSMode == platform.DNSModeResolvConf {
+		s.st.ResolvConf = s.cfg.ResolvConfPath
+	}
+	for _, fam := range []int{unix.AF_INET, unix.AF_INET6} {
+		s.st.Rules = append(s.st.Rules, platform.UIDRule{Family: fam, Priority: RulePriority, Table: RouteTable, UID: s.uid})
+	}
+	if err := writeState(s.statePath, s.st); err != nil {
+		return err
+	}
+	tun, err := platform.OpenTUN(name, mtu)
+	if err != nil {
+		return err
+	}
+	s.tun = tun
+	if s.main, err = platform.NewConfigurator(platform.Config{TunName: tun.Name(), DNSMode: s.cfg.DNSMode, ResolvConfPath: s.cfg.ResolvConfPath, Logger: s.log}); err != nil {
+		return err
+	}
+	if s.table, err = platform.NewConfigurator(platform.Config{TunName: tun.Name(), DNSMode: platform.DNSModeNone, RouteTable: RouteTable, Logger: s.log}); err != nil {
+		return err
+	}
+	for _, r := range s.st.Rules {
+		if err := platform.AddUIDRule(r); err != nil {
+			return err
+		}
+	}
+	s.log.Info("opened the TUN device for the engine", "tun", tun.Name(), "table", RouteTable)
+	return nil
+}
+
+// apply puts s in force: VNet's routes in its own table (only the user's
+// traffic looks there), and in the main table only routes to VNet's DNS
+// addresses, which every user's resolver may ask.
+func (s *session) apply(ctx context.Context, set netcfg.Settings) error {
+	if err := checkSettings(set); err != nil {
+		return err
+	}
+	user := set
+	user.DNSAddrs, user.DNSZones = nil, nil
+	if err := s.table.Apply(ctx, user); err != nil {
+		return err
+	}
+	all := set
+	all.Routes = hostPrefixes(set.DNSAddrs)
+	return s.main.Apply(ctx, all)
+}
+
+// close undoes the session: resolver settings first (VNet's DNS is out of
+// reach once its routes go), then routes, addresses, rules, the device.
+func (s *session) close() error {
+	if s.statePath == "" {
+		return nil
+	}
+	var errs []error
+	if s.main != nil {
+		errs = append(errs, s.main.Close())
+	}
+	if s.table != nil {
+		errs = append(errs, s.table.Close())
+	}
+	for _, r := range s.st.Rules {
+		errs = append(errs, platform.DelUIDRule(r))
+	}
+	if s.tun != nil {
+		s.tun.Close()
+		// The engine may still hold the device open (the helper stops
+		// first): it goes anyway.
+		errs = append(errs, platform.DeleteLink(s.tun.Name()))
+	}
+	err := errors.Join(errs...)
+	if err == nil {
+		os.Remove(s.statePath)
+		s.log.Info("network settings restored")
+	}
+	return err
+}

@@ -1,0 +1,283 @@
+package privsep
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vnetproject/vnet/core/netcfg"
+	"github.com/vnetproject/vnet/core/platform"
+	"github.com/vnetproject/vnet/core/testkit"
+)
+
+// seqpacketPair is a connected pair of SOCK_SEQPACKET Unix sockets, as the
+// helper and the engine hold them.
+func seqpacketPair(t *testing.T) (*net.UnixConn, *net.UnixConn) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := func(fd int) *net.UnixConn {
+		f := os.NewFile(uintptr(fd), "seqpacket")
+		defer f.Close()
+		c, err := net.FileConn(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c.(*net.UnixConn)
+	}
+	return conn(fds[0]), conn(fds[1])
+}
+
+// The descriptor in the reply to "open" is the helper's open file, usable
+// by the engine: a pipe stands in for the TUN device.
+func TestDescriptorPassesOverSocketpair(t *testing.T) {
+	helper, engine := seqpacketPair(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := send(helper, reply{Tun: "vnet0", DNSMode: platform.DNSModeNone}, int(w.Fd())); err != nil {
+		t.Fatal(err)
+	}
+	w.Close() // the engine's copy is all that is left
+	var rep reply
+	fd, err := recv(engine, &rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Tun != "vnet0" || fd < 0 {
+		t.Fatalf("reply %+v with fd %d, want vnet0 and a descriptor", rep, fd)
+	}
+	got := os.NewFile(uintptr(fd), "passed")
+	if _, err := got.WriteString("packet"); err != nil {
+		t.Fatal(err)
+	}
+	got.Close()
+	b := make([]byte, 16)
+	n, _ := r.Read(b)
+	if string(b[:n]) != "packet" {
+		t.Fatalf("read %q through the passed descriptor, want %q", b[:n], "packet")
+	}
+}
+
+// A message without a descriptor comes with -1, and a closed peer is
+// errPeerGone.
+func TestMessageWithoutDescriptorAndPeerGone(t *testing.T) {
+	a, b := seqpacketPair(t)
+	s := netcfg.Settings{TunAddr4: netip.MustParseAddr("100.64.0.1"), Routes: []netip.Prefix{netip.MustParsePrefix("100.64.0.0/10")}}
+	if err := send(a, request{Op: opApply, Settings: &s}, -1); err != nil {
+		t.Fatal(err)
+	}
+	var req request
+	fd, err := recv(b, &req)
+	if err != nil || fd != -1 || req.Op != opApply || !req.Settings.Equal(s) {
+		t.Fatalf("recv = %+v, fd %d, %v", req, fd, err)
+	}
+	a.Close()
+	if _, err := recv(b, &req); !errors.Is(err, errPeerGone) {
+		t.Fatalf("recv after the peer closed = %v, want errPeerGone", err)
+	}
+}
+
+// startHelper serves a Helper that allows allow on a socket in a temporary
+// folder and returns the socket's path and Serve's result.
+func startHelper(t *testing.T, allow func(*unix.Ucred) error) (string, <-chan error) {
+	t.Helper()
+	testkit.CheckGoroutines(t)
+	dir := t.TempDir()
+	h, err := NewHelper(HelperConfig{Allow: allow, DNSMode: platform.DNSModeNone, StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "helper.sock")
+	ln, err := Listen(path, os.Getuid(), os.Getgid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	done := make(chan error, 1)
+	go func() {
+		conn, err := ln.AcceptUnix()
+		if err != nil {
+			done <- err
+			return
+		}
+		done <- h.Serve(context.Background(), conn)
+	}()
+	return path, done
+}
+
+// The helper believes the kernel, not the engine: a process of another
+// uid is refused before anything is opened, and told why.
+func TestHelperRefusesAnotherUID(t *testing.T) {
+	me := uint32(os.Getuid())
+	path, served := startHelper(t, AllowUID(me+1, 0))
+	_, err := Dial(context.Background(), path)
+	if err == nil || !strings.Contains(err.Error(), "is not the VNet user") {
+		t.Fatalf("Dial from the wrong uid = %v, want a refusal naming the uid", err)
+	}
+	if err := <-served; !errors.Is(err, ErrPeerRefused) {
+		t.Fatalf("Serve = %v, want ErrPeerRefused", err)
+	}
+}
+
+// The right uid but another process than the engine the helper started is
+// refused too.
+func TestHelperRefusesAnotherPID(t *testing.T) {
+	path, served := startHelper(t, AllowUID(uint32(os.Getuid()), os.Getpid()+1))
+	if _, err := Dial(context.Background(), path); err == nil || !strings.Contains(err.Error(), "is not VNet's engine") {
+		t.Fatalf("Dial from another pid = %v, want a refusal", err)
+	}
+	if err := <-served; !errors.Is(err, ErrPeerRefused) {
+		t.Fatalf("Serve = %v, want ErrPeerRefused", err)
+	}
+}
+
+// The VNet user is served: requests are answered in order (here without
+// root: apply before open is refused, and the session goes on), and the
+// session ends when the engine closes.
+func TestHelperServesTheUser(t *testing.T) {
+	path, served := startHelper(t, AllowUID(uint32(os.Getuid()), os.Getpid()))
+	c, err := Dial(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := c.Apply(context.Background(), netcfg.Settings{}); err == nil || !strings.Contains(err.Error(), "apply before open") {
+			t.Fatalf("Apply before open = %v, want 'apply before open'", err)
+		}
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve after the engine closed = %v", err)
+	}
+}
+
+// Root never reads a file of the user's through a symbolic link, nor one
+// owned by someone else.
+func TestOpenNoFollowRefusesSymlinkedProfile(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "profile.yaml")
+	if err := os.WriteFile(real, []byte("proxy: example\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "linked.yaml")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	me := uint32(os.Getuid())
+	f, err := OpenNoFollow(real, me)
+	if err != nil {
+		t.Fatalf("the file itself: %v", err)
+	}
+	f.Close()
+	if _, err := OpenNoFollow(link, me); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Fatalf("through a symlink = %v, want a refusal", err)
+	}
+	if _, err := OpenNoFollow(real, me+1); !errors.Is(err, ErrNotOwned) {
+		t.Fatalf("owned by another uid = %v, want ErrNotOwned", err)
+	}
+	if _, err := OpenNoFollow(dir, me); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("a folder = %v, want a refusal", err)
+	}
+}
+
+// A state file that is a symbolic link is not followed by Recover (it
+// could point root at any file), and is left for the administrator.
+func TestRecoverRefusesSymlinkedState(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "elsewhere.json")
+	if err := os.WriteFile(target, []byte(`{"pid": 1, "tun": "eth0"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := stateFile(dir, "vnet0")
+	if err := os.Symlink(target, path); err != nil {
+		t.Fatal(err)
+	}
+	if err := Recover(dir, nil); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Fatalf("Recover = %v, want a refusal of the symlink", err)
+	}
+}
+
+// A state file of this process is its own, and another namespace's is not
+// this namespace's business; an empty folder or none is nothing to do.
+func TestRecoverSkipsOwnAndOtherNamespaces(t *testing.T) {
+	if err := Recover(filepath.Join(t.TempDir(), "none"), nil); err != nil {
+		t.Fatalf("Recover of a missing folder = %v", err)
+	}
+	dir := t.TempDir()
+	own := stateFile(dir, "vnet0")
+	if err := writeState(own, state{PID: os.Getpid(), Tun: "vnet0", DNSMode: platform.DNSModeNone}); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(dir, "helper-net1-vnet0.json")
+	if err := os.WriteFile(other, []byte("not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if os.Getuid() != 0 {
+		t.Skip("state files are root's; the rest needs root")
+	}
+	if err := Recover(dir, nil); err != nil {
+		t.Fatalf("Recover = %v", err)
+	}
+	for _, p := range []string{own, other} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s: %v, want it left alone", p, err)
+		}
+	}
+}
+
+func TestCheckSettings(t *testing.T) {
+	ok := netcfg.Settings{
+		TunAddr4: netip.MustParseAddr("100.64.0.1"),
+		TunAddr6: netip.MustParseAddr("fd12:3456::1"),
+		Routes:   []netip.Prefix{netip.MustParsePrefix("100.64.0.0/10"), netip.MustParsePrefix("fd12:3456::/64")},
+		DNSAddrs: []netip.Addr{netip.MustParseAddr("100.64.0.2"), netip.MustParseAddr("fd12:3456::2")},
+	}
+	with := func(f func(*netcfg.Settings)) netcfg.Settings {
+		s := ok
+		s.Routes = append([]netip.Prefix(nil), ok.Routes...)
+		s.DNSAddrs = append([]netip.Addr(nil), ok.DNSAddrs...)
+		f(&s)
+		return s
+	}
+	tests := []struct {
+		name string
+		s    netcfg.Settings
+		want string // "" accepted
+	}{
+		{"VNet's own settings", ok, ""},
+		{"a public route", with(func(s *netcfg.Settings) { s.Routes = append(s.Routes, netip.MustParsePrefix("8.8.8.0/24")) }), "not inside"},
+		{"the default route", with(func(s *netcfg.Settings) { s.Routes = append(s.Routes, netip.MustParsePrefix("0.0.0.0/0")) }), "not inside"},
+		{"an IPv6 route outside ULA", with(func(s *netcfg.Settings) { s.Routes = append(s.Routes, netip.MustParsePrefix("2001:db8::/32")) }), "not inside fd00::/8"},
+		{"a DNS address routed for everyone outside VNet's routes", with(func(s *netcfg.Settings) { s.DNSAddrs = append(s.DNSAddrs, netip.MustParseAddr("192.168.1.1")) }), "outside VNet's routes"},
+		{"a device address outside VNet's routes", with(func(s *netcfg.Settings) { s.TunAddr4 = netip.MustParseAddr("10.0.0.1") }), "outside VNet's routes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkSettings(tt.s)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("checkSettings = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,155 @@
+package privsep
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vnetproject/vnet/core/netcfg"
+)
+
+// The wire: a SOCK_SEQPACKET Unix socket, one JSON message per packet. The
+// helper speaks first: a greeting (an empty reply) or a refusal. Then the
+// engine sends a request and waits for its reply; "open" comes first and
+// once, and its reply carries the TUN device's descriptor (SCM_RIGHTS).
+// When the engine closes the socket (or dies), the helper undoes
+// everything.
+const (
+	opOpen  = "open"
+	opApply = "apply"
+)
+
+// maxMessage bounds one message (settings with many zones fit easily).
+const maxMessage = 1 << 16
+
+type request struct {
+	Op string `json:"op"`
+	// Open: the device name asked for and its MTU.
+	Tun string `json:"tun,omitempty"`
+	MTU int    `json:"mtu,omitempty"`
+	// Apply: the settings to put in force.
+	Settings *netcfg.Settings `json:"settings,omitempty"`
+}
+
+type reply struct {
+	// Err is the helper's refusal or failure, one line; empty on success.
+	Err string `json:"err,omitempty"`
+	// Open: the device's name and the helper's DNS mode (the engine reads
+	// its upstream resolvers from the file that mode leaves alone).
+	Tun     string `json:"tun,omitempty"`
+	DNSMode string `json:"dns_mode,omitempty"`
+}
+
+// send writes v as one message, with fd attached when fd >= 0.
+func send(c *net.UnixConn, v any, fd int) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var oob []byte
+	if fd >= 0 {
+		oob = unix.UnixRights(fd)
+	}
+	_, _, err = c.WriteMsgUnix(b, oob, nil)
+	return err
+}
+
+// errPeerGone means the other end closed the socket.
+var errPeerGone = errors.New("the other end closed the connection")
+
+// recv reads one message into v and returns the descriptor attached to it,
+// or -1. Extra descriptors are closed: a peer cannot make this process
+// hold files it did not ask for.
+func recv(c *net.UnixConn, v any) (fd int, err error) {
+	buf := make([]byte, maxMessage)
+	oob := make([]byte, unix.CmsgSpace(4*4))
+	n, oobn, flags, _, err := c.ReadMsgUnix(buf, oob)
+	if errors.Is(err, io.EOF) {
+		return -1, errPeerGone
+	}
+	if err != nil {
+		return -1, err
+	}
+	fd = -1
+	if oobn > 0 {
+		fds, perr := parseRights(oob[:oobn])
+		for i, f := range fds {
+			if i == 0 {
+				fd = f
+				continue
+			}
+			unix.Close(f)
+		}
+		if perr != nil {
+			closeFD(fd)
+			return -1, perr
+		}
+	}
+	if flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
+		closeFD(fd)
+		return -1, errors.New("message too long")
+	}
+	if n == 0 {
+		closeFD(fd)
+		return -1, errPeerGone
+	}
+	if err := json.Unmarshal(buf[:n], v); err != nil {
+		closeFD(fd)
+		return -1, fmt.Errorf("bad message: %w", err)
+	}
+	return fd, nil
+}
+
+func parseRights(oob []byte) ([]int, error) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil, err
+	}
+	var fds []int
+	for _, m := range msgs {
+		if m.Header.Level != unix.SOL_SOCKET || m.Header.Type != unix.SCM_RIGHTS {
+			continue
+		}
+		f, err := unix.ParseUnixRights(&m)
+		if err != nil {
+			return fds, err
+		}
+		fds = append(fds, f...)
+	}
+	return fds, nil
+}
+
+func closeFD(fd int) {
+	if fd >= 0 {
+		unix.Close(fd)
+	}
+}
+
+// peerCred is the identity of the process at the other end of c, as the
+// kernel recorded it when the connection was made (SO_PEERCRED): what the
+// peer says about itself plays no part.
+func peerCred(c *net.UnixConn) (*unix.Ucred, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var cred *unix.Ucred
+	var cerr error
+	if err := rc.Control(func(fd uintptr) {
+		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil {
+		return nil, err
+	}
+	if cerr != nil {
+		return nil, fmt.Errorf("SO_PEERCRED: %w", cerr)
+	}
+	return cred, nil
+}
+
+// aLongTimeAgo is a deadline in the past: setting it wakes a blocked read.
+var aLongTimeAgo = time.Unix(1, 0)
