@@ -35,11 +35,20 @@ type Handlers struct {
 	Diag   func(ctx context.Context) any // GET /diag
 }
 
-// Listen serves h as JSON on a Unix socket at path. A stale socket left by
-// a VNet that died is replaced; one that a running VNet answers on is an
-// error. uid/gid (if >= 0) own the socket, so that the user who ran sudo
-// can ask without it.
+// Listen serves h as JSON on a Unix socket at path (see Socket).
 func Listen(path string, uid, gid int, h Handlers) (*Server, error) {
+	ln, err := Socket(path, uid, gid)
+	if err != nil {
+		return nil, err
+	}
+	return Serve(ln, h), nil
+}
+
+// Socket makes the control socket at path. A stale socket left by a VNet
+// that died is replaced; one that a running VNet answers on is an error.
+// uid/gid (if >= 0) own the socket, so that the user who ran sudo can ask
+// without it.
+func Socket(path string, uid, gid int) (net.Listener, error) {
 	if _, err := Get(context.Background(), path); err == nil {
 		return nil, fmt.Errorf("another VNet is running (it answers on %s)", path)
 	}
@@ -54,6 +63,13 @@ func Listen(path string, uid, gid int, h Handlers) (*Server, error) {
 		os.Chown(path, uid, gid)
 	}
 	os.Chmod(path, 0o660)
+	return ln, nil
+}
+
+// Serve serves h on ln, made by Socket, perhaps in another process: `sudo
+// vnet up` makes the socket as root and hands it to the engine, which runs
+// as the user. Close closes ln and removes its socket.
+func Serve(ln net.Listener, h Handlers) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, h.Status())
@@ -63,7 +79,7 @@ func Listen(path string, uid, gid int, h Handlers) (*Server, error) {
 	})
 	s := &Server{ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
 	go s.srv.Serve(ln)
-	return s, nil
+	return s
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -17,6 +17,8 @@ type Client struct {
 	replies chan message  // one reply per request; closed with done
 	done    chan struct{} // closed when the helper's side is gone
 
+	dnsMode string // the helper's, from its greeting
+
 	mu sync.Mutex // one request at a time
 }
 
@@ -61,8 +63,14 @@ func NewClient(ctx context.Context, conn *net.UnixConn) (*Client, error) {
 		c.Close()
 		return nil, errors.New(m.rep.Err)
 	}
+	c.dnsMode = m.rep.DNSMode
 	return c, nil
 }
+
+// DNSMode is how the helper points the OS resolver at VNet: the engine
+// reads its upstream resolvers from the file that mode leaves alone
+// (platform.UpstreamResolvConf).
+func (c *Client) DNSMode() string { return c.dnsMode }
 
 func (c *Client) read() {
 	defer close(c.done)

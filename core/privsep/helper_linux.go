@@ -24,6 +24,11 @@ const (
 	RulePriority = 7353
 )
 
+// DefaultSocket is where VNet's helper listens when a systemd unit runs it
+// (packaging/systemd/vnet-helper.socket), and where `vnet up` run as the
+// user looks for it.
+const DefaultSocket = "/run/vnet/helper.sock"
+
 // ErrPeerRefused means the process at the other end of the socket is not
 // one the helper serves.
 var ErrPeerRefused = errors.New("refused by VNet's helper")
@@ -118,7 +123,7 @@ func (h *Helper) Serve(ctx context.Context, conn *net.UnixConn) error {
 	defer h.mu.Unlock()
 	// The greeting: the engine sends nothing before it, so a refusal
 	// above is never lost to unread data.
-	if err := send(conn, reply{}, -1); err != nil {
+	if err := send(conn, reply{DNSMode: h.cfg.DNSMode}, -1); err != nil {
 		return err
 	}
 	s := &session{cfg: &h.cfg, uid: cred.Uid, log: h.cfg.Logger.With("uid", cred.Uid, "pid", cred.Pid)}

@@ -153,6 +153,9 @@ func TestHelperServesTheUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if c.DNSMode() != platform.DNSModeNone {
+		t.Errorf("DNSMode from the greeting = %q, want %q", c.DNSMode(), platform.DNSModeNone)
+	}
 	for range 2 {
 		if err := c.Apply(context.Background(), netcfg.Settings{}); err == nil || !strings.Contains(err.Error(), "apply before open") {
 			t.Fatalf("Apply before open = %v, want 'apply before open'", err)

@@ -2,22 +2,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strconv"
-	"time"
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/vnetproject/vnet/core/control"
-	"github.com/vnetproject/vnet/core/diag"
 	"github.com/vnetproject/vnet/core/netcfg"
-	"github.com/vnetproject/vnet/core/platform"
-	"github.com/vnetproject/vnet/core/profile"
 	"github.com/vnetproject/vnet/core/vnet"
 )
 
@@ -38,100 +31,15 @@ func runUp(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if os.Geteuid() != 0 {
-		return errors.New("vnet up needs root to create a TUN device: run it with sudo")
-	}
 	log := newLogger(*debug, os.Stderr)
-
-	// Learn the upstream resolvers before VNet replaces them; a VNet that
-	// died may have left its own resolv.conf, which carries the original.
-	const resolvConf = "/etc/resolv.conf"
-	if *dnsMode == "auto" {
-		*dnsMode = platform.DetectDNSMode(resolvConf)
+	f := upFlags{tun: *tunName, dnsMode: *dnsMode, stateDir: *stateDir, mtu: *mtu, ipv6: *ipv6, debug: *debug}
+	// Root runs the helper and starts the engine as the user; the engine
+	// (started so, or by the user with a systemd helper) runs as the user.
+	if os.Getenv(envHelperSocket) != "" || os.Geteuid() != 0 {
+		return runEngine(ctx, f, log)
 	}
-	if err := platform.RestoreStale(resolvConf); err != nil {
-		return err
-	}
-	upstreamConf := platform.UpstreamResolvConf(*dnsMode, resolvConf)
-	orig, err := platform.OriginalResolvConf(upstreamConf)
-	if err != nil {
-		return err
-	}
-	servers, err := vnet.ParseResolvConf(orig)
-	if err != nil {
-		return fmt.Errorf("%s: %w", upstreamConf, err)
-	}
-
-	// Every option is checked here, before the TUN device exists.
-	opts := vnet.Options{
-		ProfileDir: profile.Home(),
-		StateDir:   *stateDir,
-		Upstream:   servers,
-		MTU:        *mtu,
-		HostMTU:    vnet.MTURange{Min: platform.MinMTU, Max: platform.MaxMTU, Who: "the TUN device"},
-		IPv6:       *ipv6,
-		Logger:     log,
-	}
-	if err := opts.CheckAndSetDefaults(); err != nil {
-		return err
-	}
-	r, err := vnet.Open(opts)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	tun, err := platform.OpenTUN(*tunName, opts.MTU)
-	if err != nil {
-		return err
-	}
-	defer tun.Close()
-	osConf, err := platform.NewConfigurator(platform.Config{TunName: tun.Name(), DNSMode: *dnsMode, ResolvConfPath: resolvConf, Logger: log})
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err := osConf.Close(); err != nil {
-			log.Error("restore network settings", "err", err)
-		}
-	}()
-
-	ctl, err := control.Listen(filepath.Join(*stateDir, control.SocketName), sudoID("SUDO_UID"), sudoID("SUDO_GID"), control.Handlers{
-		Status: func() any { return r.Status() },
-		// What VNet depends on; `vnet diag NAME` follows the name itself,
-		// from the asking process, as any client would.
-		Diag: func(ctx context.Context) any {
-			return diag.Run(ctx, diag.Of(r, time.Now()), "", 0)
-		},
-	})
-	if err != nil {
-		return err
-	}
-	defer ctl.Close()
-	err = r.Run(ctx, &linuxHost{TUN: tun, conf: osConf, runner: r, log: log})
-	fmt.Println("VNet stopped; network settings restored.")
-	return err
+	return runLauncher(ctx, f, args, log)
 }
-
-// linuxHost is VNet's host on Linux: the TUN device carries the packets,
-// netlink and the DNS mode's configurator put the settings in force.
-type linuxHost struct {
-	*platform.TUN
-	conf   *platform.Configurator
-	runner *vnet.Runner
-	log    *slog.Logger
-}
-
-func (h *linuxHost) ApplySettings(ctx context.Context, s netcfg.Settings) error {
-	if err := h.conf.Apply(ctx, s); err != nil {
-		return err
-	}
-	printUp(h.runner, s)
-	return nil
-}
-
-// LocalPrefixes are the host's connected networks, which a cluster's range
-// must not take over.
-func (h *linuxHost) LocalPrefixes() []netip.Prefix { return localRoutes(h.Name(), h.log) }
 
 // printUp tells the person at the terminal what VNet now does; it runs at
 // start and after every change of settings.

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/vnetproject/vnet/core/control"
+	"github.com/vnetproject/vnet/core/diag"
+	"github.com/vnetproject/vnet/core/netcfg"
+	"github.com/vnetproject/vnet/core/platform"
+	"github.com/vnetproject/vnet/core/privsep"
+	"github.com/vnetproject/vnet/core/profile"
+	"github.com/vnetproject/vnet/core/vnet"
+)
+
+// What `sudo vnet up` tells the engine it starts as the user.
+const (
+	// envHelperSocket is the helper's socket for this engine alone; without
+	// it the engine looks for a helper run by systemd at
+	// privsep.DefaultSocket.
+	envHelperSocket = "VNET_HELPER_SOCKET"
+	// envControlFD is the descriptor of the control socket made by root in
+	// the state directory, for `vnet status` and `vnet diag`.
+	envControlFD = "VNET_CONTROL_FD"
+)
+
+// upFlags are `vnet up`'s options, for the launcher and for the engine.
+type upFlags struct {
+	tun, dnsMode, stateDir string
+	mtu                    int
+	ipv6, debug            bool
+}
+
+// runEngine is VNet's engine: it holds the user's logins and runs as the
+// user; VNet's root helper opens the TUN device and changes the OS for it.
+// It stops when ctx ends or when the helper goes.
+func runEngine(ctx context.Context, f upFlags, log *slog.Logger) error {
+	path := os.Getenv(envHelperSocket)
+	if path == "" {
+		path = privsep.DefaultSocket
+	}
+	helper, err := privsep.Dial(ctx, path)
+	if err != nil {
+		return fmt.Errorf("%w (start VNet with 'sudo vnet up', or enable vnet-helper.socket)", err)
+	}
+	defer helper.Close()
+
+	// The upstream resolvers are those in force before VNet: the helper
+	// has already put back what a VNet that died left.
+	upstreamConf := platform.UpstreamResolvConf(helper.DNSMode(), platform.DefaultResolvConfPath)
+	orig, err := platform.OriginalResolvConf(upstreamConf)
+	if err != nil {
+		return err
+	}
+	servers, err := vnet.ParseResolvConf(orig)
+	if err != nil {
+		return fmt.Errorf("%s: %w", upstreamConf, err)
+	}
+	// The machine's state (address secret, IPv6 prefix) is the user's own
+	// when the engine is not root: root's folder stays root's.
+	stateDir := f.stateDir
+	if os.Geteuid() != 0 {
+		stateDir = filepath.Join(profile.Home(), "state")
+	}
+	opts := vnet.Options{
+		ProfileDir: profile.Home(),
+		StateDir:   stateDir,
+		Upstream:   servers,
+		MTU:        f.mtu,
+		HostMTU:    vnet.MTURange{Min: platform.MinMTU, Max: platform.MaxMTU, Who: "the TUN device"},
+		IPv6:       f.ipv6,
+		Logger:     log,
+	}
+	if err := opts.CheckAndSetDefaults(); err != nil {
+		return err
+	}
+	r, err := vnet.Open(opts)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	tun, _, err := helper.OpenTUN(ctx, f.tun, opts.MTU)
+	if err != nil {
+		return err
+	}
+	defer tun.Close()
+
+	ctl, err := engineControl(stateDir, control.Handlers{
+		Status: func() any { return r.Status() },
+		Diag: func(ctx context.Context) any {
+			return diag.Run(ctx, diag.Of(r, time.Now()), "", 0)
+		},
+	})
+	if err != nil {
+		return err
+	}
+	defer ctl.Close()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-helper.Done():
+			log.Error("VNet's helper is gone: stopping (its settings are undone)")
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err = r.Run(ctx, &helperHost{TUN: tun, helper: helper, runner: r, log: log})
+	fmt.Println("VNet stopped; network settings restored.")
+	return err
+}
+
+// engineControl serves the control socket root made (envControlFD), or,
+// for an engine a systemd helper serves, one in its own state folder.
+func engineControl(stateDir string, h control.Handlers) (*control.Server, error) {
+	s := os.Getenv(envControlFD)
+	if s == "" {
+		return control.Listen(filepath.Join(stateDir, control.SocketName), -1, -1, h)
+	}
+	fd, err := strconv.Atoi(s)
+	if err != nil {
+		return nil, fmt.Errorf("%s=%q: %w", envControlFD, s, err)
+	}
+	f := os.NewFile(uintptr(fd), "control socket")
+	defer f.Close()
+	ln, err := net.FileListener(f)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	// The socket file is root's, in root's folder: root removes it.
+	if ul, ok := ln.(*net.UnixListener); ok {
+		ul.SetUnlinkOnClose(false)
+	}
+	return control.Serve(ln, h), nil
+}
+
+// helperHost is VNet's host when a root helper changes the OS: the TUN
+// device it opened carries the packets, the settings go to it.
+type helperHost struct {
+	*platform.TUN
+	helper *privsep.Client
+	runner *vnet.Runner
+	log    *slog.Logger
+}
+
+func (h *helperHost) ApplySettings(ctx context.Context, s netcfg.Settings) error {
+	if err := h.helper.Apply(ctx, s); err != nil {
+		return err
+	}
+	printUp(h.runner, s)
+	return nil
+}
+
+// LocalPrefixes are the host's connected networks (reading routes needs
+// no privilege).
+func (h *helperHost) LocalPrefixes() []netip.Prefix { return localRoutes(h.Name(), h.log) }
