@@ -31,11 +31,9 @@ const engineStopTimeout = 15 * time.Second
 // sudo, then undoes everything when the engine stops, or stops it on
 // SIGINT/SIGTERM. It reads nothing of the user's: the engine does.
 func runLauncher(ctx context.Context, f upFlags, args []string, log *slog.Logger) error {
-	uid, gid := sudoID("SUDO_UID"), sudoID("SUDO_GID")
-	if uid < 0 || gid < 0 {
-		// Root itself asked: its engine is root's (there is no one to
-		// drop to), still apart from the helper.
-		uid, gid = 0, 0
+	uid, gid, err := engineUser()
+	if err != nil {
+		return err
 	}
 	resolvConf := platform.DefaultResolvConfPath
 	if f.dnsMode == "auto" {
@@ -148,6 +146,29 @@ func runLauncher(ctx context.Context, f upFlags, args []string, log *slog.Logger
 		return fmt.Errorf("VNet's engine: %w", engineErr)
 	}
 	return nil
+}
+
+// engineUser is the user the engine runs as: the one who ran sudo
+// (SUDO_UID, SUDO_GID), or SUDO_USER (a systemd unit names its user so),
+// or root when root itself asked (there is no one to drop to; the engine
+// is still apart from the helper).
+func engineUser() (uid, gid int, err error) {
+	if uid, gid := sudoID("SUDO_UID"), sudoID("SUDO_GID"); uid >= 0 && gid >= 0 {
+		return uid, gid, nil
+	}
+	if name := os.Getenv("SUDO_USER"); name != "" {
+		u, err := user.Lookup(name)
+		if err != nil {
+			return 0, 0, fmt.Errorf("SUDO_USER=%s: %w", name, err)
+		}
+		uid, err1 := strconv.Atoi(u.Uid)
+		gid, err2 := strconv.Atoi(u.Gid)
+		if err := errors.Join(err1, err2); err != nil {
+			return 0, 0, fmt.Errorf("SUDO_USER=%s: %w", name, err)
+		}
+		return uid, gid, nil
+	}
+	return 0, 0, nil
 }
 
 // engineCommand is this binary as `vnet up args...`, run as uid/gid with
