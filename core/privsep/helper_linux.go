@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -247,6 +248,11 @@ func (s *session) open(name string, mtu int) error {
 		}
 	}
 	s.log.Info("opened the TUN device for the engine", "tun", tun.Name(), "table", RouteTable)
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/conf/all/rp_filter"); err == nil && strings.TrimSpace(string(b)) == "1" {
+		// The reverse-path check looks the source up as uid 0, which has
+		// no route to VNet's range (docs/gaps.md).
+		s.log.Warn("strict reverse-path filtering (net.ipv4.conf.all.rp_filter=1) drops the replies from VNet's range: set it to 2 (loose)")
+	}
 	return nil
 }
 
