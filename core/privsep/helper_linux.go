@@ -217,7 +217,7 @@ func (s *session) open(name string, mtu int) error {
 	if err := os.MkdirAll(s.cfg.StateDir, 0o755); err != nil {
 		return fmt.Errorf("helper state: %w", err)
 	}
-	if err := Recover(s.cfg.StateDir, s.log); err != nil {
+	if _, err := Recover(s.cfg.StateDir, s.log); err != nil {
 		return err
 	}
 	s.statePath = stateFile(s.cfg.StateDir, name)

@@ -149,8 +149,8 @@ func TestInsideNetns(t *testing.T) {
 		if err := writeState(stateFile(dir, "vnetps1"), state{PID: dead.Process.Pid, Tun: "vnetps1", Rules: []platform.UIDRule{rule}, DNSMode: platform.DNSModeNone}); err != nil {
 			t.Fatal(err)
 		}
-		if err := Recover(dir, nil); err != nil {
-			t.Fatal(err)
+		if n, err := Recover(dir, nil); n != 1 || err != nil {
+			t.Fatalf("Recover = %d, %v; want 1 undone", n, err)
 		}
 		assertNothingLeft(t, dir, "vnetps1")
 	})

@@ -210,7 +210,7 @@ func TestRecoverRefusesSymlinkedState(t *testing.T) {
 	if err := os.Symlink(target, path); err != nil {
 		t.Fatal(err)
 	}
-	if err := Recover(dir, nil); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+	if _, err := Recover(dir, nil); err == nil || !strings.Contains(err.Error(), "symbolic link") {
 		t.Fatalf("Recover = %v, want a refusal of the symlink", err)
 	}
 }
@@ -218,7 +218,7 @@ func TestRecoverRefusesSymlinkedState(t *testing.T) {
 // A state file of this process is its own, and another namespace's is not
 // this namespace's business; an empty folder or none is nothing to do.
 func TestRecoverSkipsOwnAndOtherNamespaces(t *testing.T) {
-	if err := Recover(filepath.Join(t.TempDir(), "none"), nil); err != nil {
+	if _, err := Recover(filepath.Join(t.TempDir(), "none"), nil); err != nil {
 		t.Fatalf("Recover of a missing folder = %v", err)
 	}
 	dir := t.TempDir()
@@ -233,8 +233,8 @@ func TestRecoverSkipsOwnAndOtherNamespaces(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("state files are root's; the rest needs root")
 	}
-	if err := Recover(dir, nil); err != nil {
-		t.Fatalf("Recover = %v", err)
+	if n, err := Recover(dir, nil); n != 0 || err != nil {
+		t.Fatalf("Recover = %d, %v; want nothing undone", n, err)
 	}
 	for _, p := range []string{own, other} {
 		if _, err := os.Stat(p); err != nil {

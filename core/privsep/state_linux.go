@@ -109,20 +109,22 @@ func undo(st state, log *slog.Logger) error {
 var ErrHelperRunning = errors.New("VNet's helper is running")
 
 // Recover undoes what helpers that died (kill -9, a crash) left in this
-// network namespace, as their state files in dir list it, and removes the
-// files. It skips (and reports with ErrHelperRunning) a helper that still
-// runs. Nothing to recover is not an error.
-func Recover(dir string, log *slog.Logger) error {
+// network namespace, as their state files in dir list it, removes the
+// files, and returns how many it undid. It skips (and reports with
+// ErrHelperRunning) a helper that still runs. Nothing to recover is not an
+// error.
+func Recover(dir string, log *slog.Logger) (int, error) {
 	if log == nil {
 		log = slog.Default()
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil
+			return 0, nil
 		}
-		return fmt.Errorf("helper state: %w", err)
+		return 0, fmt.Errorf("helper state: %w", err)
 	}
+	undone := 0
 	prefix := "helper-" + netnsTag() + "-"
 	var errs []error
 	for _, e := range entries {
@@ -148,6 +150,7 @@ func Recover(dir string, log *slog.Logger) error {
 			continue
 		}
 		os.Remove(path)
+		undone++
 	}
-	return errors.Join(errs...)
+	return undone, errors.Join(errs...)
 }

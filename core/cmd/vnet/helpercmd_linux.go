@@ -50,7 +50,7 @@ func runHelper(ctx context.Context, args []string) error {
 	if err := rootDir(privsep.DefaultStateDir); err != nil {
 		return err
 	}
-	if err := privsep.Recover(privsep.DefaultStateDir, log); err != nil {
+	if _, err := privsep.Recover(privsep.DefaultStateDir, log); err != nil {
 		return err
 	}
 	h, err := privsep.NewHelper(privsep.HelperConfig{

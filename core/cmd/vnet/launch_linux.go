@@ -48,7 +48,7 @@ func runLauncher(ctx context.Context, f upFlags, args []string, log *slog.Logger
 	if err := rootDir(helperDir); err != nil {
 		return err
 	}
-	if err := privsep.Recover(helperDir, log); err != nil {
+	if _, err := privsep.Recover(helperDir, log); err != nil {
 		if errors.Is(err, privsep.ErrHelperRunning) {
 			return fmt.Errorf("VNet is already running: %w", err)
 		}
