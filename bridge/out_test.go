@@ -55,7 +55,7 @@ func TestMeasured(t *testing.T) {
 	var m measured
 	made := 0
 	fresh := func() []byte { made++; return bytes.Repeat([]byte{'a'}, 10+made) } // grows at every call
-	first := m.text(room(0), fresh)                                                  // only asks the length
+	first := m.text(room(0), fresh)                                              // only asks the length
 	if len(first) != 11 || made != 1 {
 		t.Fatalf("first text %q, made %d", first, made)
 	}

@@ -76,8 +76,8 @@ func serveUpstream(t *testing.T, records ...string) string {
 // OS. Packets VNet writes go to that stack; packets it sends are injected
 // into the instance.
 type fakeOS struct {
-	t        *testing.T
-	refuse   error         // ApplySettings fails with this when set
+	t      *testing.T
+	refuse error // ApplySettings fails with this when set
 	// hold, when set, makes every ApplySettings after the first holdAfter
 	// wait until it is closed; each such call first sends on held.
 	hold      chan struct{}
@@ -85,12 +85,12 @@ type fakeOS struct {
 	held      chan struct{}
 	applied   int           // ApplySettings calls so far; only ApplySettings touches it
 	closed    chan struct{} // closed by Close
-	toHost   chan []byte   // packets written by VNet
-	hostDone chan struct{} // closed when the host netstack closes
-	hostOnce sync.Once
-	inst     atomic.Pointer[instance]
-	settings chan TunnelSettings // every settings JSON applied
-	stopped  chan string
+	toHost    chan []byte   // packets written by VNet
+	hostDone  chan struct{} // closed when the host netstack closes
+	hostOnce  sync.Once
+	inst      atomic.Pointer[instance]
+	settings  chan TunnelSettings // every settings JSON applied
+	stopped   chan string
 
 	mu   sync.Mutex
 	logs []string // guarded by mu
