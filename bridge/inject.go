@@ -26,8 +26,8 @@ var batchPool = sync.Pool{New: func() any { b := make([][]byte, 0, injectChunk);
 // pointers (const uint8_t *), lens n lengths (size_t, the width of
 // uintptr on every platform Go builds c-archives for). A length is
 // compared with the MTU as the unsigned number it is, before any
-// conversion: a packet longer than the MTU (up to SIZE_MAX) is dropped
-// without a byte of it being read, a NULL one as empty.
+// conversion: a packet longer than the MTU (up to SIZE_MAX) is dropped and
+// counted without a byte of it being read, as is an empty or NULL one.
 func injectFrom(q *packetQueue, pkts, lens unsafe.Pointer, n uint64) error {
 	if n > injectMax {
 		return errInjectCount
@@ -39,13 +39,11 @@ func injectFrom(q *packetQueue, pkts, lens unsafe.Pointer, n uint64) error {
 	for off := 0; off < len(ps); off += injectChunk {
 		batch := (*bp)[:0]
 		for i := off; i < min(off+injectChunk, len(ps)); i++ {
-			var p []byte
-			if ps[i] != nil {
-				// One byte over the MTU is enough for the queue to see
-				// that a packet is too long; those bytes are never read.
-				p = unsafe.Slice((*byte)(ps[i]), min(ls[i], uintptr(q.mtu)+1))
+			if ps[i] == nil || ls[i] == 0 || ls[i] > uintptr(q.mtu) {
+				q.drop()
+				continue
 			}
-			batch = append(batch, p)
+			batch = append(batch, unsafe.Slice((*byte)(ps[i]), ls[i]))
 		}
 		err := q.inject(batch)
 		clear(batch) // no reference to C memory may outlive the call

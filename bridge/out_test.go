@@ -82,7 +82,7 @@ func TestInjectFromLengths(t *testing.T) {
 	pkt := bytes.Repeat([]byte{0x45}, 20)
 	p := unsafe.Pointer(&pkt[0])
 	pkts := []unsafe.Pointer{p, p, nil, p, p}
-	lens := []uintptr{math.MaxUint64, 1 << 63, 20, 101, 20}
+	lens := []uintptr{math.MaxUint64, 1 << 63, 20, 101, 20} // 101: over the MTU; read, it would straddle pkt (checkptr)
 	if err := injectFrom(q, unsafe.Pointer(&pkts[0]), unsafe.Pointer(&lens[0]), uint64(len(pkts))); err != nil {
 		t.Fatal(err)
 	}

@@ -16,18 +16,24 @@ const maxResolvConf = 64 << 10
 // readResolvConf reads the resolv.conf at path for vnet_start, by
 // deadline. Only a regular file of at most maxResolvConf bytes is read: a
 // device such as /dev/zero would never end, and a FIFO would wait for a
-// writer. The file is opened non-blocking (a FIFO then opens at once and is
-// refused), and the read runs on its own goroutine so that a file system
-// that hangs cannot hold vnet_start past its deadline; such a goroutine
-// ends, closing the file, when the read does.
+// writer. The file is opened non-blocking, so a FIFO opens at once and is
+// refused.
 func readResolvConf(path string, deadline time.Time) ([]byte, error) {
+	return within(deadline, func() ([]byte, error) { return readRegular(path, maxResolvConf) })
+}
+
+// within runs read on its own goroutine and gives up on it at deadline,
+// so that a file system that hangs cannot hold vnet_start past its
+// start_timeout_ms; such a goroutine ends (closing its file) when its
+// read does.
+func within(deadline time.Time, read func() ([]byte, error)) ([]byte, error) {
 	type result struct {
 		data []byte
 		err  error
 	}
 	done := make(chan result, 1)
 	go func() {
-		data, err := readRegular(path, maxResolvConf)
+		data, err := read()
 		done <- result{data, err}
 	}()
 	timer := time.NewTimer(time.Until(deadline))
@@ -40,16 +46,10 @@ func readResolvConf(path string, deadline time.Time) ([]byte, error) {
 	}
 }
 
-// openResolvConf opens path for reading without waiting (for a FIFO's
-// writer); a test replaces it with a blocking open.
-var openResolvConf = func(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-}
-
 // readRegular reads the regular file at path if it holds at most limit
 // bytes.
 func readRegular(path string, limit int64) ([]byte, error) {
-	f, err := openResolvConf(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, errors.New(fileError(err))
 	}
