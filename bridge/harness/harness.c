@@ -481,13 +481,17 @@ static int retry_holds(json_fn fn, int64_t h, int *changed) {
 	if (!first)
 		die("out of memory");
 	int n1 = fn(h, first, (size_t)n0); /* one byte short, if nothing changed */
+	if (n1 != n0)
+		(*changed)++;
+	if (n1 >= 0 && n1 < n0) { /* the text shrank and fit: nothing to retry */
+		free(first);
+		return 1;
+	}
 	char *second = n1 > 0 ? malloc((size_t)n1 + 1) : NULL;
 	if (!second) {
 		free(first);
 		return 0;
 	}
-	if (n1 != n0)
-		(*changed)++;
 	int n2 = fn(h, second, (size_t)n1 + 1);
 	size_t prefix = strlen(first);
 	int ok = n2 == n1 && strlen(second) == (size_t)n2 && memcmp(first, second, prefix) == 0;
