@@ -167,7 +167,7 @@ for name in \
 	"diagnose: the retry returns the report measured"; do
 	check "$name" grep -qxF "ok $name" "$WORK/limits.log"
 done
-grep -E '^(FAIL|limits:|panic|fatal)' "$WORK/limits.log" || true
+grep -E '^(FAIL|limits:|harness:|panic|fatal)' "$WORK/limits.log" || true
 
 if [ -n "$SANITIZE" ]; then
 	no_reports() {

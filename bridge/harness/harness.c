@@ -123,7 +123,8 @@ static int run_ip(char *err, size_t err_len, const char *const *args) {
 /*
  * json_strings collects the string values of every "key": "v" and
  * "key": ["v", ...] in json. Enough for the settings VNet sends (addresses
- * and prefixes, never escaped); anything else is an error.
+ * and prefixes, never escaped) and the harness's own config files (white
+ * space after the colon); anything else is an error.
  */
 static int json_strings(const char *json, const char *key, char out[][ITEM_LEN], int max) {
 	char pat[64];
@@ -131,6 +132,7 @@ static int json_strings(const char *json, const char *key, char out[][ITEM_LEN],
 	snprintf(pat, sizeof pat, "\"%s\":", key);
 	for (const char *p = strstr(json, pat); p; p = strstr(p, pat)) {
 		p += strlen(pat);
+		p += strspn(p, " \t\n");
 		int array = *p == '[';
 		if (array)
 			p++;
@@ -145,6 +147,7 @@ static int json_strings(const char *json, const char *key, char out[][ITEM_LEN],
 			if (!array || *p != ',')
 				break;
 			p++;
+			p += strspn(p, " \t\n");
 		}
 	}
 	return n;
