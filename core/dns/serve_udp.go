@@ -1,12 +1,12 @@
 package dns
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 
 	mdns "github.com/miekg/dns"
@@ -16,6 +16,12 @@ import (
 // Server is closed, or pc is closed; those three return nil, any other read
 // error is returned. ServeUDP owns pc: it closes it, and returns only after
 // every query it read has been answered or abandoned.
+//
+// Several goroutines read pc, one per CPU (at least two): a netstack
+// socket hands over one datagram per read, and one reader would make the
+// whole server wait on each hand-over. A query the Server answers itself
+// is answered by the goroutine that read it; only a forwarded query gets a
+// goroutine of its own, since it waits for the upstream.
 func (s *Server) ServeUDP(ctx context.Context, pc net.PacketConn) error {
 	ctx, done, err := s.startServe(ctx)
 	if err != nil {
@@ -30,7 +36,29 @@ func (s *Server) ServeUDP(ctx context.Context, pc net.PacketConn) error {
 	stop := context.AfterFunc(ctx, func() { pc.Close() }) // unblocks ReadFrom
 	defer stop()
 
+	n := max(2, runtime.GOMAXPROCS(0))
+	errs := make(chan error, n)
+	for range n {
+		go func() { errs <- s.readUDP(ctx, pc, &handlers) }()
+	}
+	// The first reader to return ends the others.
+	first := <-errs
+	pc.Close()
+	for range n - 1 {
+		<-errs
+	}
+	return first
+}
+
+// readUDP is one reader of ServeUDP.
+func (s *Server) readUDP(ctx context.Context, pc net.PacketConn, handlers *sync.WaitGroup) error {
+	// The forwarded queries' contexts hang off one per reader: off the
+	// shared one, their registering and unregistering with it contend on
+	// its lock (a tenth of the CPU time of a forwarded query).
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	buf := make([]byte, mdns.MaxMsgSize)
+	out := make([]byte, 0, serverUDPSize)
 	for {
 		n, addr, err := pc.ReadFrom(buf)
 		if err != nil {
@@ -46,34 +74,53 @@ func (s *Server) ServeUDP(ctx context.Context, pc net.PacketConn) error {
 			s.stats.dropped.Add(1)
 			continue
 		}
-		pkt := bytes.Clone(buf[:n])
+		req := new(mdns.Msg)
+		if err := req.Unpack(buf[:n]); err != nil {
+			// Ignored rather than answered FORMERR: a reply to garbage
+			// from a spoofed source would make us a reflector.
+			s.stats.malformed.Add(1)
+			<-s.querySlots
+			continue
+		}
+		// Unpack copies what it keeps: req does not point into buf.
+		resp, local := s.handleLocal(ctx, req)
+		if local {
+			out = s.writeUDP(ctx, pc, addr, req, resp, out)
+			<-s.querySlots
+			continue
+		}
 		handlers.Add(1)
 		go func() {
 			defer handlers.Done()
 			defer func() { <-s.querySlots }()
-			s.answerUDP(ctx, pc, addr, pkt)
+			resp := s.forward(ctx, req)
+			bp := packBufs.Get().(*[]byte)
+			*bp = s.writeUDP(ctx, pc, addr, req, resp, *bp)
+			packBufs.Put(bp)
 		}()
 	}
 }
 
-func (s *Server) answerUDP(ctx context.Context, pc net.PacketConn, addr net.Addr, pkt []byte) {
-	req := new(mdns.Msg)
-	if err := req.Unpack(pkt); err != nil {
-		// Ignored rather than answered FORMERR: a reply to garbage
-		// from a spoofed source would make us a reflector.
-		s.stats.malformed.Add(1)
-		return
-	}
-	resp := s.Handle(ctx, req)
+// packBufs holds buffers to pack forwarded answers into.
+var packBufs = sync.Pool{New: func() any { b := make([]byte, 0, serverUDPSize); return &b }}
+
+// writeUDP sends resp, the answer to req, to addr, packed into buf, and
+// returns buf (grown if it had to be) for the next answer. A nil resp is
+// not sent.
+func (s *Server) writeUDP(ctx context.Context, pc net.PacketConn, addr net.Addr, req, resp *mdns.Msg, buf []byte) []byte {
 	if resp == nil {
-		return
+		return buf
 	}
-	b, err := pack(resp, req, clientUDPSize(req))
+	b, err := pack(resp, req, clientUDPSize(req), buf)
 	if err != nil {
 		s.cfg.Logger.DebugContext(ctx, "dns: pack answer", "err", err)
-		return
+		return buf
 	}
 	if _, err := pc.WriteTo(b, addr); err != nil && ctx.Err() == nil {
 		s.cfg.Logger.DebugContext(ctx, "dns: write udp answer", "to", addr, "err", err)
 	}
+	if cap(b) > cap(buf) && cap(b) <= mdns.MaxMsgSize {
+		return b[:0]
+	}
+	return buf
 }
