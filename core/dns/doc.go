@@ -24,4 +24,13 @@
 //     removes such A and AAAA records (DNS rebinding, issue 9).
 //   - A UDP response larger than the client's buffer (512 bytes, or its
 //     EDNS0 size) is truncated with TC set; over TCP nothing is truncated.
+//   - ServeUDP reads with a goroutine per CPU and answers VNet's own names
+//     on the reading goroutine; only forwarded queries get one each.
+//   - The Forwarder keeps a few UDP sockets per upstream open (udpPool),
+//     each renewed on a fresh port after socketUses queries, and matches
+//     answers to queries by ID and question: an answer that matches no
+//     query in flight, or the wrong question, is dropped and its query
+//     keeps waiting. It asks upstreams in health order (health): one that
+//     missed a query goes last for a while, so a dead first server costs
+//     one query 200 ms, not every query its timeout.
 package dns

@@ -8,6 +8,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"time"
 
 	mdns "github.com/miekg/dns"
 )
@@ -20,18 +21,19 @@ import (
 // Several goroutines read pc, one per CPU (at least two): a netstack
 // socket hands over one datagram per read, and one reader would make the
 // whole server wait on each hand-over. A query the Server answers itself
-// is answered by the goroutine that read it; only a forwarded query gets a
-// goroutine of its own, since it waits for the upstream.
+// is answered by the goroutine that read it; a forwarded query, which
+// waits for the upstream, goes to a forwarding goroutine (udpForwarders).
 func (s *Server) ServeUDP(ctx context.Context, pc net.PacketConn) error {
 	ctx, done, err := s.startServe(ctx)
 	if err != nil {
 		return err
 	}
 	defer done()
-	var handlers sync.WaitGroup
+	fwd := &udpForwarders{s: s, pc: pc, jobs: make(chan udpJob), quit: make(chan struct{})}
 	defer func() {
 		pc.Close()
-		handlers.Wait()
+		close(fwd.quit)
+		fwd.running.Wait()
 	}()
 	stop := context.AfterFunc(ctx, func() { pc.Close() }) // unblocks ReadFrom
 	defer stop()
@@ -39,7 +41,7 @@ func (s *Server) ServeUDP(ctx context.Context, pc net.PacketConn) error {
 	n := max(2, runtime.GOMAXPROCS(0))
 	errs := make(chan error, n)
 	for range n {
-		go func() { errs <- s.readUDP(ctx, pc, &handlers) }()
+		go func() { errs <- s.readUDP(ctx, pc, fwd) }()
 	}
 	// The first reader to return ends the others.
 	first := <-errs
@@ -51,7 +53,7 @@ func (s *Server) ServeUDP(ctx context.Context, pc net.PacketConn) error {
 }
 
 // readUDP is one reader of ServeUDP.
-func (s *Server) readUDP(ctx context.Context, pc net.PacketConn, handlers *sync.WaitGroup) error {
+func (s *Server) readUDP(ctx context.Context, pc net.PacketConn, fwd *udpForwarders) error {
 	// The forwarded queries' contexts hang off one per reader: off the
 	// shared one, their registering and unregistering with it contend on
 	// its lock (a tenth of the CPU time of a forwarded query).
@@ -89,20 +91,62 @@ func (s *Server) readUDP(ctx context.Context, pc net.PacketConn, handlers *sync.
 			<-s.querySlots
 			continue
 		}
-		handlers.Add(1)
-		go func() {
-			defer handlers.Done()
-			defer func() { <-s.querySlots }()
-			resp := s.forward(ctx, req)
-			bp := packBufs.Get().(*[]byte)
-			*bp = s.writeUDP(ctx, pc, addr, req, resp, *bp)
-			packBufs.Put(bp)
-		}()
+		fwd.start(ctx, udpJob{req: req, addr: addr})
 	}
 }
 
-// packBufs holds buffers to pack forwarded answers into.
-var packBufs = sync.Pool{New: func() any { b := make([]byte, 0, serverUDPSize); return &b }}
+// forwarderIdle is how long a forwarding goroutine waits for another
+// query before it ends.
+const forwarderIdle = 10 * time.Second
+
+// udpForwarders are the goroutines that forward ServeUDP's queries. One
+// lives on after its query, waiting forwarderIdle for the next: a fresh
+// goroutine per query grew its stack anew each time (a tenth of a
+// forwarded query's CPU). There are never more than MaxInFlight: a new
+// one starts only when none is idle, and each busy one holds a query slot.
+type udpForwarders struct {
+	s       *Server
+	pc      net.PacketConn
+	jobs    chan udpJob    // unbuffered: a send succeeds when one is idle
+	quit    chan struct{}  // closed when ServeUDP ends
+	running sync.WaitGroup // one per goroutine
+}
+
+// udpJob is a query to forward, holding a query slot.
+type udpJob struct {
+	req  *mdns.Msg
+	addr net.Addr
+}
+
+// start forwards j on an idle goroutine, or a new one.
+func (f *udpForwarders) start(ctx context.Context, j udpJob) {
+	select {
+	case f.jobs <- j:
+	default:
+		f.running.Add(1)
+		go f.run(ctx, j)
+	}
+}
+
+func (f *udpForwarders) run(ctx context.Context, j udpJob) {
+	defer f.running.Done()
+	buf := make([]byte, 0, serverUDPSize)
+	idle := time.NewTimer(forwarderIdle)
+	defer idle.Stop()
+	for {
+		resp := f.s.forward(ctx, j.req)
+		buf = f.s.writeUDP(ctx, f.pc, j.addr, j.req, resp, buf)
+		<-f.s.querySlots
+		idle.Reset(forwarderIdle)
+		select {
+		case j = <-f.jobs:
+		case <-idle.C:
+			return
+		case <-f.quit:
+			return
+		}
+	}
+}
 
 // writeUDP sends resp, the answer to req, to addr, packed into buf, and
 // returns buf (grown if it had to be) for the next answer. A nil resp is
