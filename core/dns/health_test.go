@@ -32,17 +32,15 @@ func (c *fakeClock) Add(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
+// answering answers every query with an A record for ip.
 func answering(ip string) func(u *rawUpstream, q *mdns.Msg, from net.Addr) {
 	return func(u *rawUpstream, q *mdns.Msg, from net.Addr) {
-		m := new(mdns.Msg)
-		m.SetReply(q)
-		rr, _ := mdns.NewRR(q.Question[0].Name + " 60 IN A " + ip)
-		m.Answer = append(m.Answer, rr)
-		b, _ := m.Pack()
+		b, _ := aAnswer(q, q.Question[0].Name, ip).Pack()
 		u.pc.WriteTo(b, from)
 	}
 }
 
+// servfailing answers every query SERVFAIL.
 func servfailing(u *rawUpstream, q *mdns.Msg, from net.Addr) {
 	m := new(mdns.Msg)
 	m.SetRcode(q, mdns.RcodeServerFailure)

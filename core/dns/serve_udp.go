@@ -29,11 +29,10 @@ func (s *Server) ServeUDP(ctx context.Context, pc net.PacketConn) error {
 		return err
 	}
 	defer done()
-	fwd := &udpForwarders{s: s, pc: pc, jobs: make(chan udpJob), quit: make(chan struct{})}
+	fwd := newUDPForwarders(s)
 	defer func() {
 		pc.Close()
-		close(fwd.quit)
-		fwd.running.Wait()
+		fwd.stop()
 	}()
 	stop := context.AfterFunc(ctx, func() { pc.Close() }) // unblocks ReadFrom
 	defer stop()
@@ -69,30 +68,53 @@ func (s *Server) readUDP(ctx context.Context, pc net.PacketConn, fwd *udpForward
 			}
 			return fmt.Errorf("dns: read udp: %w", err)
 		}
-		select {
-		case s.querySlots <- struct{}{}:
-		default:
-			// Full: drop, the client retries (see the package doc).
-			s.stats.dropped.Add(1)
-			continue
-		}
-		req := new(mdns.Msg)
-		if err := req.Unpack(buf[:n]); err != nil {
-			// Ignored rather than answered FORMERR: a reply to garbage
-			// from a spoofed source would make us a reflector.
-			s.stats.malformed.Add(1)
-			<-s.querySlots
-			continue
-		}
-		// Unpack copies what it keeps: req does not point into buf.
-		resp, local := s.handleLocal(ctx, req)
-		if local {
-			out = s.writeUDP(ctx, pc, addr, req, resp, out)
-			<-s.querySlots
-			continue
-		}
-		fwd.start(ctx, udpJob{req: req, addr: addr})
+		s.answerUDP(ctx, buf[:n], sockReply{pc: pc, to: addr}, fwd, &out)
 	}
+}
+
+// replyTo sends an answer back to where its query came from.
+type replyTo interface {
+	reply(b []byte) error
+}
+
+// sockReply answers through the socket the query came in on.
+type sockReply struct {
+	pc net.PacketConn
+	to net.Addr
+}
+
+func (r sockReply) reply(b []byte) error {
+	_, err := r.pc.WriteTo(b, r.to)
+	return err
+}
+
+// answerUDP answers the query in pkt: at once when the Server answers it
+// itself, packed into *out (grown as needed), through fwd when it must be
+// forwarded. It does not block. pkt may be reused once it returns.
+func (s *Server) answerUDP(ctx context.Context, pkt []byte, to replyTo, fwd *udpForwarders, out *[]byte) {
+	select {
+	case s.querySlots <- struct{}{}:
+	default:
+		// Full: drop, the client retries (see the package doc).
+		s.stats.dropped.Add(1)
+		return
+	}
+	req := new(mdns.Msg)
+	if err := req.Unpack(pkt); err != nil {
+		// Ignored rather than answered FORMERR: a reply to garbage
+		// from a spoofed source would make us a reflector.
+		s.stats.malformed.Add(1)
+		<-s.querySlots
+		return
+	}
+	// Unpack copies what it keeps: req does not point into pkt.
+	resp, local := s.handleLocal(ctx, req)
+	if local {
+		*out = s.writeUDP(ctx, to, req, resp, *out)
+		<-s.querySlots
+		return
+	}
+	fwd.start(ctx, udpJob{req: req, to: to})
 }
 
 // forwarderIdle is how long a forwarding goroutine waits for another
@@ -106,16 +128,26 @@ const forwarderIdle = 10 * time.Second
 // one starts only when none is idle, and each busy one holds a query slot.
 type udpForwarders struct {
 	s       *Server
-	pc      net.PacketConn
 	jobs    chan udpJob    // unbuffered: a send succeeds when one is idle
-	quit    chan struct{}  // closed when ServeUDP ends
+	quit    chan struct{}  // closed by stop
 	running sync.WaitGroup // one per goroutine
 }
 
 // udpJob is a query to forward, holding a query slot.
 type udpJob struct {
-	req  *mdns.Msg
-	addr net.Addr
+	req *mdns.Msg
+	to  replyTo
+}
+
+func newUDPForwarders(s *Server) *udpForwarders {
+	return &udpForwarders{s: s, jobs: make(chan udpJob), quit: make(chan struct{})}
+}
+
+// stop ends the goroutines once their queries are done and waits for
+// them. No start may come after it.
+func (f *udpForwarders) stop() {
+	close(f.quit)
+	f.running.Wait()
 }
 
 // start forwards j on an idle goroutine, or a new one.
@@ -135,7 +167,7 @@ func (f *udpForwarders) run(ctx context.Context, j udpJob) {
 	defer idle.Stop()
 	for {
 		resp := f.s.forward(ctx, j.req)
-		buf = f.s.writeUDP(ctx, f.pc, j.addr, j.req, resp, buf)
+		buf = f.s.writeUDP(ctx, j.to, j.req, resp, buf)
 		<-f.s.querySlots
 		idle.Reset(forwarderIdle)
 		select {
@@ -148,10 +180,9 @@ func (f *udpForwarders) run(ctx context.Context, j udpJob) {
 	}
 }
 
-// writeUDP sends resp, the answer to req, to addr, packed into buf, and
-// returns buf (grown if it had to be) for the next answer. A nil resp is
-// not sent.
-func (s *Server) writeUDP(ctx context.Context, pc net.PacketConn, addr net.Addr, req, resp *mdns.Msg, buf []byte) []byte {
+// writeUDP sends resp, the answer to req, packed into buf, and returns buf
+// (grown if it had to be) for the next answer. A nil resp is not sent.
+func (s *Server) writeUDP(ctx context.Context, to replyTo, req, resp *mdns.Msg, buf []byte) []byte {
 	if resp == nil {
 		return buf
 	}
@@ -160,8 +191,8 @@ func (s *Server) writeUDP(ctx context.Context, pc net.PacketConn, addr net.Addr,
 		s.cfg.Logger.DebugContext(ctx, "dns: pack answer", "err", err)
 		return buf
 	}
-	if _, err := pc.WriteTo(b, addr); err != nil && ctx.Err() == nil {
-		s.cfg.Logger.DebugContext(ctx, "dns: write udp answer", "to", addr, "err", err)
+	if err := to.reply(b); err != nil && ctx.Err() == nil {
+		s.cfg.Logger.DebugContext(ctx, "dns: write udp answer", "err", err)
 	}
 	if cap(b) > cap(buf) && cap(b) <= mdns.MaxMsgSize {
 		return b[:0]

@@ -160,9 +160,7 @@ func TestForwarderPoolDropsLateAnswers(t *testing.T) {
 
 func TestForwarderPoolReusesAndRenewsSockets(t *testing.T) {
 	checkGoroutines(t)
-	up := startRawUpstream(t, func(u *rawUpstream, q *mdns.Msg, from net.Addr) {
-		u.send(t, aAnswer(q, q.Question[0].Name, "192.0.2.1"), from)
-	})
+	up := startRawUpstream(t, answering("192.0.2.1"))
 	f := newForwarder(t, waitTimeout, up.addr())
 	const queries = 4 * dns.SocketUses
 	for range queries {
