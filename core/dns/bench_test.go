@@ -158,6 +158,11 @@ func cpuTime(b *testing.B) time.Duration {
 // fireQueries sends b.N A queries for name to addr, benchInFlight at a
 // time from as many sockets, and reports queries/s.
 func fireQueries(b *testing.B, addr, name string) {
+	fireQueriesWith(b, func() (net.Conn, error) { return net.Dial("udp", addr) }, name)
+}
+
+// fireQueriesWith is fireQueries with sockets from dial.
+func fireQueriesWith(b *testing.B, dial func() (net.Conn, error), name string) {
 	q := new(mdns.Msg)
 	q.SetQuestion(name, mdns.TypeA)
 	wire, err := q.Pack()
@@ -173,7 +178,7 @@ func fireQueries(b *testing.B, addr, name string) {
 	cpu0 := cpuTime(b)
 	start := time.Now()
 	for range benchInFlight {
-		c, err := net.Dial("udp", addr)
+		c, err := dial()
 		if err != nil {
 			b.Fatal(err)
 		}
