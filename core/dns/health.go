@@ -29,20 +29,35 @@ const (
 type health struct {
 	now func() time.Time // never nil; guarded by mu; time.Now but in tests
 
+	// allUp is the plan when no server is down, made once: the usual
+	// case costs no allocation. Read-only.
+	allUpOrder []int
+	allUpDelay []time.Duration
+
 	mu        sync.Mutex
 	downUntil []time.Time // guarded by mu; by server index; zero: healthy
+	downs     int         // guarded by mu; entries of downUntil not zero
 }
 
 func newHealth(n int) *health {
-	return &health{now: time.Now, downUntil: make([]time.Time, n)}
+	h := &health{now: time.Now, downUntil: make([]time.Time, n)}
+	for i := range n {
+		h.allUpOrder = append(h.allUpOrder, i)
+		h.allUpDelay = append(h.allUpDelay, min(time.Duration(i), 1)*staggerHealthy)
+	}
+	return h
 }
 
 // plan is the order in which to ask the servers and, for each, how long
 // after the previous one it starts: healthy servers first in their
-// configured order, then the down ones, the one down longest first.
+// configured order, then the down ones, the one down longest first. The
+// caller must not modify what it returns.
 func (h *health) plan() (order []int, delay []time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.downs == 0 {
+		return h.allUpOrder, h.allUpDelay
+	}
 	now := h.now()
 	order = make([]int, len(h.downUntil))
 	for i := range order {
@@ -79,12 +94,18 @@ func (h *health) plan() (order []int, delay []time.Duration) {
 func (h *health) answered(i int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.downUntil[i] = time.Time{}
+	if !h.downUntil[i].IsZero() {
+		h.downUntil[i] = time.Time{}
+		h.downs--
+	}
 }
 
 // missed marks server i down for downFor.
 func (h *health) missed(i int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.downUntil[i].IsZero() {
+		h.downs++
+	}
 	h.downUntil[i] = h.now().Add(downFor)
 }
