@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
@@ -138,9 +137,9 @@ func (p *udpPool) register(w *udpWaiter) (*udpSock, uint16, error) {
 	// A fresh random ID, as for a socket of its own: the answer is what
 	// we hand on, so it must be hard to spoof. The loop ends: at most
 	// MaxInFlight queries share a socket.
-	id := uint16(rand.Uint32())
+	id := mdns.Id() // crypto/rand, as before the pool
 	for s.pending[id] != nil {
-		id = uint16(rand.Uint32())
+		id = mdns.Id()
 	}
 	s.pending[id] = w
 	s.sent++
