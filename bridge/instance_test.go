@@ -17,6 +17,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/clustertest"
 	"github.com/vnetproject/vnet/core/netcfg"
 	"github.com/vnetproject/vnet/core/stack"
+	"github.com/vnetproject/vnet/core/testkit"
 	"github.com/vnetproject/vnet/core/vnet/vnettest"
 )
 
@@ -36,7 +37,7 @@ func query(t *testing.T, host *stack.Stack, src netip.Addr, server netip.Addr, n
 // forwarded name, a TCP round trip through the real cluster, status and
 // diagnosis, and a stop that leaves nothing behind.
 func TestInstanceServes(t *testing.T) {
-	vnettest.CheckGoroutines(t)
+	testkit.CheckGoroutines(t)
 	w := newWorld(t)
 	f := newFakeOS(t)
 	in := f.start(t, w.config(`, "log_level": "debug"`))
@@ -156,7 +157,7 @@ func TestInstanceStartStopCycles(t *testing.T) {
 }
 
 func TestInstanceStartFails(t *testing.T) {
-	vnettest.CheckGoroutines(t)
+	testkit.CheckGoroutines(t)
 	w := newWorld(t)
 	empty := t.TempDir()
 	for _, tc := range []struct {
@@ -205,19 +206,15 @@ func routed(ts TunnelSettings, a netip.Addr) bool {
 	return false
 }
 
-// hangGuard is how long a test waits for a call that must return before
-// it calls the call hung: far beyond any machine's speed, only so that a
-// hang fails the test with a message instead of at go test's timeout.
-const hangGuard = 2 * time.Minute
-
-// returns runs f and fails t if f does not return.
+// returns runs f and fails t if f does not return (within
+// testkit.Patience, which only turns a hang into a failure).
 func returns(t *testing.T, what string, f func()) {
 	t.Helper()
 	done := make(chan struct{})
 	go func() { defer close(done); f() }()
 	select {
 	case <-done:
-	case <-time.After(hangGuard):
+	case <-time.After(testkit.Patience):
 		t.Fatalf("%s hangs", what)
 	}
 }
@@ -226,7 +223,7 @@ func returns(t *testing.T, what string, f func()) {
 // returns: the start fails while the callback still runs, and the host is
 // released only once the callback has returned.
 func TestInstanceStartGivesUpOnSlowSettings(t *testing.T) {
-	vnettest.CheckGoroutines(t)
+	testkit.CheckGoroutines(t)
 	w := newWorld(t)
 	f := newFakeOS(t)
 	f.hold = make(chan struct{})
@@ -255,7 +252,7 @@ func TestInstanceStartGivesUpOnSlowSettings(t *testing.T) {
 // setTunnelNetworkSettings); the host is released after the callback
 // returns, and the callback is never entered twice at once.
 func TestInstanceStopWhileSettingsHang(t *testing.T) {
-	vnettest.CheckGoroutines(t)
+	testkit.CheckGoroutines(t)
 	w := newWorld(t)
 	f := newFakeOS(t)
 	f.hold, f.holdAfter = make(chan struct{}), 1 // the start's settings go through
