@@ -14,7 +14,7 @@
 #
 # Needs root. BENCH_SECONDS (default 5) is the length of each run,
 # BENCH_ROWS (e.g. "iperf,pgbench") picks rows (iperf iperf8 pgbench redis
-# dns rss), MTU sets vnet up's TUN MTU. A full run also rewrites the
+# dns rss), BENCH_PEER=0 leaves tailscaled out, MTU sets vnet up's TUN MTU. A full run also rewrites the
 # generated table in docs/benchmarks.md (BENCH_DOC=0 to skip, =1 to force).
 source "$(dirname "$0")/lib/world.sh"
 source "$(dirname "$0")/lib/bench.sh"
@@ -30,10 +30,14 @@ for cmd in iperf3 dnsperf pgbench redis-benchmark; do
 	}
 done
 
+# bench_down: the peer's namespace, then the world; world_down takes the
+# exit status from $?, which it must still see.
 bench_down() {
 	local rc=$?
+	set +e
 	peer_down
-	(exit $rc)
+	return_with() { return "$1"; }
+	return_with "$rc"
 	world_down
 }
 
@@ -168,7 +172,7 @@ ctl create "$WORK/vc.yaml" >/dev/null
 app iperf 5201
 app pg 5432
 app redis 6379
-token=$(ctl users add bench | signup_token)
+token=$(ctl users add bench --roles=dev | signup_token)
 in_user "$VNET" login --proxy="$PROXY" --user=bench --token="$token" --ca-pin="$CA_PIN" >/dev/null
 vnet_up ${MTU:+--mtu "$MTU"}
 for name in iperf pg redis; do wait_for "$name.company.test" in_user getent ahostsv4 "$name.company.test"; done
