@@ -12,10 +12,15 @@ import (
 )
 
 const (
-	// outQueueLen bounds the packets gVisor has sent that are not yet
-	// written to the PacketIO: 1024 packets of 1500 bytes is 1.5 MiB, a few
-	// milliseconds of a fast link.
-	outQueueLen = 1024
+	// outQueueBytes bounds, in bytes of buffer room, the packets gVisor
+	// has sent that are not yet written to the PacketIO: 1024 packets of
+	// 1500 bytes, or 32 super-segments of 64 KiB with offloads (or at MTU
+	// 65000), a few milliseconds of a fast link either way. A count of
+	// packets alone would let 1024 super-segments pin 64 MiB.
+	outQueueBytes = 1536 << 10
+	// minOutQueue keeps room for a burst of small packets (ACKs) even when
+	// each slot is sized for a super-segment.
+	minOutQueue = 32
 	// maxQueueWait is how long a sender waits for room in a full outbound
 	// queue before the packet is dropped. Waiting is the back-pressure that
 	// paces TCP to the PacketIO (a drop costs the netstack a
@@ -84,14 +89,21 @@ var (
 )
 
 func newLink(io PacketIO, mtu uint32, done <-chan struct{}) *link {
-	l := &link{io: io, mtu: mtu, done: done, batch: batchLen, out: make(chan *stack.PacketBuffer, outQueueLen)}
+	l := &link{io: io, mtu: mtu, done: done, batch: batchLen}
 	if o, ok := io.(Offloader); ok {
 		l.offload = o.VirtioNetHdr()
 	}
 	if b, ok := io.(Batcher); ok && b.BatchSize() > 0 {
 		l.batch = min(b.BatchSize(), batchLen)
 	}
+	l.out = make(chan *stack.PacketBuffer, outQueueLen(l.bufSize()))
 	return l
+}
+
+// outQueueLen is the outbound queue's length in packets for packets of up
+// to size bytes.
+func outQueueLen(size int) int {
+	return max(minOutQueue, outQueueBytes/size)
 }
 
 // bufSize is the room one packet takes in a read or write buffer: the MTU,
