@@ -44,6 +44,7 @@ type Conn struct {
 
 	recvMu  sync.Mutex // serialises Read; guards the fields below
 	pending []byte
+	buf     []byte // the frame data pending is part of; released once read
 	gotEOF  bool
 	readErr error // sticky
 }
@@ -89,6 +90,10 @@ func (c *Conn) Read(b []byte) (int, error) {
 	}
 	n := copy(b, c.pending)
 	c.pending = c.pending[n:]
+	if len(c.pending) == 0 {
+		releaseFrameData(c.buf)
+		c.buf = nil
+	}
 	return n, nil
 }
 
@@ -101,8 +106,8 @@ func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 	for {
 		c.recvMu.Lock()
 		err := c.fill()
-		p := c.pending
-		c.pending = nil
+		p, buf := c.pending, c.buf
+		c.pending, c.buf = nil, nil
 		c.recvMu.Unlock()
 		if err == io.EOF {
 			return written, nil
@@ -111,6 +116,7 @@ func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 			return written, err
 		}
 		n, err := w.Write(p)
+		releaseFrameData(buf) // w has copied p: a socket or a netstack's send buffer
 		written += int64(n)
 		if err != nil {
 			return written, err
@@ -141,6 +147,7 @@ func (c *Conn) fill() error {
 				continue
 			}
 			c.pending = it.f.GetData()
+			c.buf = c.pending
 			c.gotEOF = it.f.GetEof()
 		case <-c.done:
 			return net.ErrClosed
@@ -151,8 +158,8 @@ func (c *Conn) fill() error {
 
 // ReadFrom implements io.ReaderFrom, so that io.Copy to a Conn (the relay)
 // reads from r into a buffer that costs an idle connection little: a small
-// one while r gives little, a pooled maxFrame-sized one while r fills
-// whole reads, given back as soon as it does not.
+// one while r gives little, a pooled frame-sized one while r fills whole
+// reads, given back as soon as it does not.
 func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 	var (
 		small   [smallRead]byte
@@ -178,7 +185,7 @@ func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 		}
 		switch {
 		case big == nil && n == len(buf):
-			big = framePool.Get().(*[]byte)
+			big = framePool.Get(maxFrame)
 		case big != nil && n < len(buf)/2:
 			framePool.Put(big)
 			big = nil
@@ -194,12 +201,6 @@ func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 
 // smallRead is the buffer ReadFrom reads into while little data comes.
 const smallRead = 2 << 10
-
-// framePool holds maxFrame-sized buffers for ReadFrom.
-var framePool = sync.Pool{New: func() any {
-	b := make([]byte, maxFrame)
-	return &b
-}}
 
 // Write sends b in frames of at most maxFrame bytes.
 func (c *Conn) Write(b []byte) (int, error) {
