@@ -99,14 +99,14 @@ peer_stop() {
 	PEER_PID=""
 	if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = tailscaled ]; then
 		hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
-		[ "${hwm:-0}" -gt "$PEER_RSS_PEAK" ] && PEER_RSS_PEAK=$hwm
-		kill -TERM "$pid" 2>/dev/null
+		if [ "${hwm:-0}" -gt "$PEER_RSS_PEAK" ]; then PEER_RSS_PEAK=$hwm; fi
+		kill -TERM "$pid" 2>/dev/null || true
 		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null
+		kill -KILL "$pid" 2>/dev/null || true
 	fi
 	ip netns list 2>/dev/null | grep -qw "$NS_PEER" || return 0
 	for p in $(ip netns pids "$NS_PEER" 2>/dev/null); do
-		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = tailscaled ] && kill -KILL "$p" 2>/dev/null
+		if [ "$(cat "/proc/$p/comm" 2>/dev/null)" = tailscaled ]; then kill -KILL "$p" 2>/dev/null || true; fi
 	done
 	return 0
 }
@@ -116,10 +116,10 @@ peer_stop() {
 peer_down() {
 	peer_stop
 	if ip netns list 2>/dev/null | grep -qw "$NS_PEER"; then
-		for p in $(ip netns pids "$NS_PEER" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-		ip netns del "$NS_PEER" 2>/dev/null
+		for p in $(ip netns pids "$NS_PEER" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
+		ip netns del "$NS_PEER" 2>/dev/null || true
 	fi
-	[ -n "$PEER_MADE_VARLIB" ] && rmdir /var/lib/tailscale 2>/dev/null
+	if [ -n "$PEER_MADE_VARLIB" ]; then rmdir /var/lib/tailscale 2>/dev/null || true; fi
 	PEER_MADE_VARLIB=""
 	return 0
 }
