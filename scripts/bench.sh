@@ -30,15 +30,18 @@ for cmd in iperf3 dnsperf pgbench redis-benchmark; do
 	}
 done
 
-# bench_down: the peer's namespace, then the world; world_down takes the
-# exit status from $?, which it must still see.
+# bench_down: tailscaled, the world (which stops every server by PID, the
+# peer's too), then the peer's namespace. world_down takes the exit status
+# from $?, which it must still see.
 bench_down() {
 	local rc=$?
 	set +e
-	peer_down
+	peer_stop
 	return_with() { return "$1"; }
 	return_with "$rc"
 	world_down
+	peer_down
+	return "$rc"
 }
 
 # servers NS ADDR...: iperf3, PostgreSQL (with pgbench's tables) and Redis
