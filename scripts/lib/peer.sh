@@ -71,20 +71,28 @@ peer_start() {
 		PEER_MISSING="tailscaled made no TUN (see tailscaled-$port.log)"
 		return 1
 	fi
-	in_peer ip addr add 100.64.0.1/32 dev "$PEER_TUN" 2>/dev/null || true
-	in_peer ip link set "$PEER_TUN" up
-	in_peer ip route replace "$PEER_IP/32" dev "$PEER_TUN"
-	if ! poll in_peer timeout 2 bash -c "exec 3<>/dev/tcp/$PEER_IP/$port"; then
+	# tailscaled clears "stale" addresses in 100.64.0.0/10 from its TUN
+	# while it starts, possibly after we added ours: (re)add until a
+	# connection gets through.
+	if ! poll peer_link "$port"; then
 		PEER_MISSING="tailscaled did not loop $PEER_IP:$port back (see tailscaled-$port.log)"
-		cp "$WORK/tailscaled-$port.log" /tmp/vnet-bench-tailscaled.log 2>/dev/null
 		return 1
 	fi
 }
 
-# poll CMD...: whether CMD succeeds within 20 s (like wait_for, without
+# peer_link PORT: the TUN's address and route in place, and a connection to
+# 100.100.100.100:PORT through it.
+peer_link() {
+	in_peer ip addr replace 100.64.0.1/32 dev "$PEER_TUN" &&
+		in_peer ip link set "$PEER_TUN" up &&
+		in_peer ip route replace "$PEER_IP/32" dev "$PEER_TUN" &&
+		in_peer timeout 2 bash -c "exec 3<>/dev/tcp/$PEER_IP/$1"
+}
+
+# poll CMD...: whether CMD succeeds within 60 s (like wait_for, without
 # ending the run: the bench goes on without the peer).
 poll() {
-	for _ in $(seq 200); do
+	for _ in $(seq 600); do
 		"$@" >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
