@@ -76,14 +76,8 @@ check "8 downloads at once all succeed" parallel_downloads
 log "real clients: psql to PostgreSQL and redis-cli to Redis, by name through VNet"
 # Both servers listen on 127.0.0.1 inside the cluster namespace only; the
 # apps are created while VNet runs.
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-mkdir -p "$WORK/pg" "$WORK/pgsock"
-chown postgres: "$WORK/pg" "$WORK/pgsock"
-in_cluster runuser -u postgres -- "$pg_bin/initdb" -D "$WORK/pg" --auth=trust -U postgres >"$WORK/initdb.log" 2>&1
-bg postgres "$NS_CLUSTER" runuser -u postgres -- "$pg_bin/postgres" -D "$WORK/pg" -k "$WORK/pgsock" -c listen_addresses=127.0.0.1 -p 5432
-bg redis "$NS_CLUSTER" redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no
-wait_for "PostgreSQL" in_cluster "$pg_bin/pg_isready" -h 127.0.0.1 -p 5432
-wait_for "Redis" in_cluster redis-cli -h 127.0.0.1 -p 6379 ping
+start_postgres "$NS_CLUSTER" "$WORK/pg" 127.0.0.1
+start_redis "$NS_CLUSTER" 127.0.0.1
 for app in "pg 5432" "redis 6379"; do
 	set -- $app
 	printf 'kind: app\nversion: v1\nmetadata:\n  name: %s\nspec:\n  uri: tcp://127.0.0.1:%s\n  public_addr: %s.company.test\n' "$1" "$2" "$1" >"$WORK/$1-app.yaml"

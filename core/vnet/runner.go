@@ -301,3 +301,19 @@ func (h hostIO) ReadPackets(bufs [][]byte, sizes []int) (int, error) {
 func (h hostIO) WritePackets(pkts [][]byte) error { return h.r.host.WritePackets(pkts) }
 
 func (h hostIO) Close() error { return h.r.host.Close() }
+
+// VirtioNetHdr passes the host's stack.Offloader on. The stack asks once,
+// when the engine starts it, which is after Run has the host: a TUN whose
+// packets carry a virtio_net_hdr must not look like one whose do not.
+func (h hostIO) VirtioNetHdr() bool {
+	o, ok := h.r.host.(stack.Offloader)
+	return ok && o.VirtioNetHdr()
+}
+
+// BatchSize passes the host's stack.Batcher on; 0 when it has none.
+func (h hostIO) BatchSize() int {
+	if b, ok := h.r.host.(stack.Batcher); ok {
+		return b.BatchSize()
+	}
+	return 0
+}

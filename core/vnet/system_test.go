@@ -355,6 +355,42 @@ func TestSystemTunnelBreakResetsClient(t *testing.T) {
 	}
 }
 
+// TestSystemTunnelBreakQueueBounded: a client that reads slowly when the
+// tunnel breaks gets what was already on its way, then the reset. What is
+// on the way must be small: HTTP/2 windows that let megabytes queue per
+// connection kept a slow reader reading stale data for tens of seconds
+// before it learnt the path was gone.
+func TestSystemTunnelBreakQueueBounded(t *testing.T) {
+	w := newWorld(t)
+	ip := w.resolve(t, "firehose.company.test")
+	conn := w.dial(t, hostAddr, netip.AddrPortFrom(ip, 80))
+	if _, err := io.ReadFull(conn, make([]byte, 64<<10)); err != nil {
+		t.Fatal(err)
+	}
+	// Let the firehose fill every buffer on the way: it stops once flow
+	// control holds it.
+	for last, still := int64(-1), 0; still < 20; time.Sleep(10 * time.Millisecond) {
+		if n := w.firehoseWritten.Load(); n == last {
+			still++
+		} else {
+			last, still = n, 0
+		}
+	}
+	w.cluster.Daemon.Close() // the proxy goes away with the stream
+	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	queued, err := io.Copy(io.Discard, conn)
+	if err == nil || !strings.Contains(err.Error(), "connection reset") {
+		t.Fatalf("read after the tunnel broke: %v, want connection reset", err)
+	}
+	// The netstacks' own TCP buffers (1 MiB send at VNet, 1 MiB receive
+	// at the host) hold most of this; the tunnel adds its window.
+	const bound = 3 << 20
+	t.Logf("%d KiB reached the client after the tunnel broke", queued>>10)
+	if queued > bound {
+		t.Fatalf("%d KiB reached the client after the tunnel broke, want at most %d KiB", queued>>10, bound>>10)
+	}
+}
+
 // multiPortApp is an app on 127.0.0.1 with tcp_ports covering the port of
 // a fresh echo server and nothing else.
 func multiPortApp(t testing.TB) clustertest.App {

@@ -166,8 +166,8 @@ func New(cfg Config) (*Server, error) {
 		grpc.StreamInterceptor(s.streamAuth),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.InitialWindowSize(4<<20),
-		grpc.InitialConnWindowSize(16<<20),
+		// No fixed HTTP/2 windows, so that gRPC's BDP estimation sizes
+		// them (mtls.Identity.Dial says why).
 		grpc.MaxConcurrentStreams(uint32(cfg.MaxStreamsPerConnection)),
 		grpc.MaxRecvMsgSize(cfg.MaxMessageBytes),
 	)
