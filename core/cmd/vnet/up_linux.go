@@ -43,6 +43,11 @@ func runUp(ctx context.Context, args []string) error {
 		return errors.New("vnet up needs root to create a TUN device: run it with sudo")
 	}
 	log := newLogger(*debug, os.Stderr)
+	um, err := startUpMetrics(*metricsAddr, log) // upmetrics_linux.go: before anything changes
+	if err != nil {
+		return err
+	}
+	defer um.Close()
 
 	// Learn the upstream resolvers before VNet replaces them; a VNet that
 	// died may have left its own resolv.conf, which carries the original.
@@ -62,11 +67,6 @@ func runUp(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", upstreamConf, err)
 	}
-	um, err := startUpMetrics(*metricsAddr, log) // upmetrics_linux.go
-	if err != nil {
-		return err
-	}
-	defer um.Close()
 
 	// Every option is checked here, before the TUN device exists.
 	opts := vnet.Options{
