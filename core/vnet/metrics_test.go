@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,7 +13,9 @@ import (
 
 	"github.com/vnetproject/vnet/core/cluster/clustertest"
 	"github.com/vnetproject/vnet/core/metrics/metricstest"
+	"github.com/vnetproject/vnet/core/profile"
 	"github.com/vnetproject/vnet/core/testkit"
+	"github.com/vnetproject/vnet/core/vnet"
 	"github.com/vnetproject/vnet/core/vnet/vnetmetrics"
 )
 
@@ -73,4 +76,50 @@ func TestSystemMetrics(t *testing.T) {
 			t.Errorf("%s = %v, want %v", series, got[series], want)
 		}
 	}
+}
+
+// reconnects is a vnet.Metrics that counts TunnelReady only.
+type reconnects struct {
+	vnet.Metrics // nil: the other methods are not called here
+	n            atomic.Int64
+}
+
+func (r *reconnects) TunnelReady(string) { r.n.Add(1) }
+
+// TestReconnectsCounted: a login's connection that is lost and comes back
+// counts one reconnect; its first connection counts none.
+func TestReconnectsCounted(t *testing.T) {
+	testkit.CheckGoroutines(t)
+	c := clustertest.Start(t, "root.test", "proxy.root.test",
+		clustertest.App{Name: "echo", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "echo.company.test"})
+	cut := clustertest.NewCutter(t, c.Addr)
+	p := *c.AddUser(t, "alice", "dev")
+	p.ProxyAddr = cut.Addr()
+	clusters, err := vnet.Connect([]*profile.Profile{&p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer clusters.Close()
+	m := &reconnects{}
+	clusters.SetMetrics(m)
+	dial := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		conn, err := clusters.DialApp(ctx, vnet.AppTarget{ClusterID: p.ID(), Cluster: "root.test", Via: p.ID(), App: "echo", Port: 80})
+		if err == nil {
+			conn.Close()
+		}
+		return err
+	}
+	if err := dial(); err != nil {
+		t.Fatal(err)
+	}
+	if n := m.n.Load(); n != 0 {
+		t.Fatalf("%d reconnects after the first connection, want 0", n)
+	}
+	cut.Cut()
+	testkit.Eventually(t, "the dial to fail while cut", func() bool { return dial() != nil })
+	cut.Restore()
+	testkit.Eventually(t, "a dial through the restored path", func() bool { return dial() == nil })
+	testkit.Eventually(t, "the reconnect counted", func() bool { return m.n.Load() == 1 })
 }
