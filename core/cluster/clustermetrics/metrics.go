@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/vnetproject/vnet/core/api"
+	"github.com/vnetproject/vnet/core/metrics"
 )
 
 // Dial outcomes: a dial is established or fails for one of
@@ -54,8 +55,7 @@ type Gauges struct {
 // use and do nothing on a nil *Proxy.
 type Proxy struct {
 	dials         *prometheus.CounterVec
-	sessions      prometheus.Gauge
-	bytes         *prometheus.CounterVec
+	sessions      *metrics.Relays
 	loginFailures *prometheus.CounterVec
 	rpc           *prometheus.HistogramVec
 	gauges        atomic.Pointer[func() Gauges] // nil until Follow
@@ -68,14 +68,13 @@ func New(reg prometheus.Registerer) *Proxy {
 			Name: "vnet_proxy_dials_total",
 			Help: "Users' dials of apps, by outcome: established, or why they failed (refused, not_found, denied, internal).",
 		}, []string{"outcome"}),
-		sessions: prometheus.NewGauge(prometheus.GaugeOpts{
+		sessions: metrics.NewRelays(reg, prometheus.GaugeOpts{
 			Name: "vnet_proxy_sessions_active",
 			Help: "App sessions (established dials) being relayed now.",
-		}),
-		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+		}, prometheus.CounterOpts{
 			Name: "vnet_proxy_session_bytes_total",
 			Help: "Bytes relayed by ended app sessions, by direction: to_app (from the user) or from_app.",
-		}, []string{"direction"}),
+		}, "to_app", "from_app"),
 		loginFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vnet_proxy_login_failures_total",
 			Help: "Failed logins, by method (token, password) and reason (rejected, limited, busy).",
@@ -94,7 +93,7 @@ func New(reg prometheus.Registerer) *Proxy {
 			return 0
 		})
 	}
-	reg.MustRegister(m.dials, m.sessions, m.bytes, m.loginFailures, m.rpc,
+	reg.MustRegister(m.dials, m.loginFailures, m.rpc,
 		gauge("vnet_proxy_agents_connected", "App Service agents whose control stream is attached to this proxy.", func(g Gauges) int { return g.Agents }),
 		gauge("vnet_proxy_leaves_connected", "Leaf clusters whose control stream is attached to this proxy.", func(g Gauges) int { return g.Leaves }),
 		gauge("vnet_proxy_catalog_watchers", "Users' catalog watches (WatchCatalog streams) open at this proxy.", func(g Gauges) int { return g.Watchers }),
@@ -102,9 +101,6 @@ func New(reg prometheus.Registerer) *Proxy {
 	// Every label value a dashboard looks for exists from the start, at 0.
 	for _, o := range []string{OutcomeEstablished, OutcomeRefused, OutcomeNotFound, OutcomeDenied, OutcomeInternal} {
 		m.dials.WithLabelValues(o)
-	}
-	for _, d := range []string{"to_app", "from_app"} {
-		m.bytes.WithLabelValues(d)
 	}
 	for _, method := range []string{LoginToken, LoginPassword} {
 		for _, r := range []string{LoginRejected, LoginLimited, LoginBusy} {
@@ -152,12 +148,7 @@ func (m *Proxy) SessionStarted() (ended func(toApp, fromApp int64)) {
 	if m == nil {
 		return func(int64, int64) {}
 	}
-	m.sessions.Inc()
-	return func(toApp, fromApp int64) {
-		m.sessions.Dec()
-		m.bytes.WithLabelValues("to_app").Add(float64(max(toApp, 0)))
-		m.bytes.WithLabelValues("from_app").Add(float64(max(fromApp, 0)))
-	}
+	return m.sessions.Start()
 }
 
 // LoginFailed counts a failed login by method (LoginToken,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vnetproject/vnet/core/metrics"
 	"github.com/vnetproject/vnet/core/tunnel"
 	"github.com/vnetproject/vnet/core/vnet"
 )
@@ -49,8 +50,7 @@ func DialOutcome(err error) string {
 type Metrics struct {
 	dnsQueries *prometheus.CounterVec
 	dnsLatency *prometheus.HistogramVec
-	conns      prometheus.Gauge
-	bytes      *prometheus.CounterVec
+	conns      *metrics.Relays
 	dials      *prometheus.HistogramVec
 	reconnects *prometheus.CounterVec
 	status     atomic.Pointer[func() vnet.Status] // nil until Follow
@@ -74,14 +74,13 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help:    "Time to answer a DNS query, by outcome: the catalog lookup for VNet's names, the upstream exchange for the rest.",
 			Buckets: dnsBuckets,
 		}, []string{"outcome"}),
-		conns: prometheus.NewGauge(prometheus.GaugeOpts{
+		conns: metrics.NewRelays(reg, prometheus.GaugeOpts{
 			Name: "vnet_connections_active",
 			Help: "Client TCP connections being relayed to apps now.",
-		}),
-		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+		}, prometheus.CounterOpts{
 			Name: "vnet_connection_bytes_total",
 			Help: "Bytes of ended client connections, by direction: sent (to the app) or received (from it).",
-		}, []string{"direction"}),
+		}, "sent", "received"),
 		dials: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "vnet_dial_duration_seconds",
 			Help:    "Time to reach an app through its cluster's proxy, by login (cluster: the proxy address) and outcome.",
@@ -92,12 +91,9 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "Times a login's connection to its proxy was ready again after it was lost, by login (cluster: the proxy address).",
 		}, []string{"cluster"}),
 	}
-	reg.MustRegister(m.dnsQueries, m.dnsLatency, m.conns, m.bytes, m.dials, m.reconnects, catalogCollector{m})
+	reg.MustRegister(m.dnsQueries, m.dnsLatency, m.dials, m.reconnects, catalogCollector{m})
 	for _, o := range []string{vnet.DNSAnswered, vnet.DNSForwarded, vnet.DNSFailed} {
 		m.dnsQueries.WithLabelValues(o)
-	}
-	for _, d := range []string{"sent", "received"} {
-		m.bytes.WithLabelValues(d)
 	}
 	return m
 }
@@ -118,14 +114,7 @@ func (m *Metrics) Dial(cluster string, err error, d time.Duration) {
 }
 
 // ConnOpened implements vnet.Metrics.
-func (m *Metrics) ConnOpened() func(sent, received int64) {
-	m.conns.Inc()
-	return func(sent, received int64) {
-		m.conns.Dec()
-		m.bytes.WithLabelValues("sent").Add(float64(max(sent, 0)))
-		m.bytes.WithLabelValues("received").Add(float64(max(received, 0)))
-	}
-}
+func (m *Metrics) ConnOpened() func(sent, received int64) { return m.conns.Start() }
 
 // TunnelReady implements vnet.Metrics.
 func (m *Metrics) TunnelReady(cluster string) { m.reconnects.WithLabelValues(cluster).Inc() }
