@@ -272,9 +272,10 @@ log "metrics: both endpoints, scraped inside their namespaces, move with a curl 
 CLUSTER_METRICS=http://127.0.0.1:9090/metrics
 VNET_METRICS=http://127.0.0.1:9464/metrics
 # metric NS URL PREFIX [TEXT]: the sum of the series starting with PREFIX
-# (and holding TEXT) in URL's scrape from namespace NS.
+# (and holding TEXT) in URL's scrape from namespace NS; 0 if it cannot be
+# scraped (the checks then fail, the script goes on).
 metric() {
-	ip netns exec "$1" curl -sf --max-time 5 "$2" | awk -v p="$3" -v t="${4:-}" \
+	{ ip netns exec "$1" curl -sf --max-time 5 "$2" || true; } | awk -v p="$3" -v t="${4:-}" \
 		'index($0, p) == 1 && index($0, t) {s += $NF} END {printf "%.0f\n", s}'
 }
 # grew NS URL BEFORE PREFIX [TEXT]: the metric rises above BEFORE within 5 s
