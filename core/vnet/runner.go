@@ -111,6 +111,9 @@ type Options struct {
 	IPv6 bool
 	// Logger; nil: slog.Default().
 	Logger *slog.Logger
+	// Metrics gets what VNet does, for an exporter (`vnet up
+	// --metrics-addr`: core/vnet/vnetmetrics); nil: nothing.
+	Metrics Metrics
 }
 
 // CheckAndSetDefaults validates o and fills in defaults. Each error is one
@@ -207,6 +210,7 @@ func Open(opts Options) (*Runner, error) {
 		return nil, err
 	}
 	r.clusters.SetLogger(r.log)
+	r.clusters.SetMetrics(opts.Metrics)
 	if r.catalog, err = catalog.New(r.clusters.Logins(), r.log); err != nil {
 		r.clusters.Close()
 		return nil, err
@@ -227,6 +231,7 @@ func Open(opts Options) (*Runner, error) {
 		},
 		ApplySettings: func(ctx context.Context, s netcfg.Settings) error { return r.host.ApplySettings(ctx, s) },
 		AddressSecret: secret,
+		Metrics:       opts.Metrics,
 	})
 	if err != nil {
 		r.clusters.Close()

@@ -93,6 +93,12 @@ func startVNetFailing(t testing.TB, fail int, profiles ...*profile.Profile) *wor
 // startVNetWith is startVNetFailing with the engine's protected prefixes.
 func startVNetWith(t testing.TB, fail int, protected func() []netip.Prefix, profiles ...*profile.Profile) *world {
 	t.Helper()
+	return startVNetMetered(t, fail, protected, nil, profiles...)
+}
+
+// startVNetMetered is startVNetWith with the engine's metrics.
+func startVNetMetered(t testing.TB, fail int, protected func() []netip.Prefix, metrics vnet.Metrics, profiles ...*profile.Profile) *world {
+	t.Helper()
 	clusters, err := vnet.Connect(profiles)
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +127,7 @@ func startVNetWith(t testing.TB, fail int, protected func() []netip.Prefix, prof
 	})
 
 	eng, err := vnet.New(vnet.Config{
-		IO: vnetEnd, Catalog: cat, Dialer: clusters, Upstream: w.upstream, ULA: ula, Protected: protected,
+		IO: vnetEnd, Catalog: cat, Dialer: clusters, Upstream: w.upstream, ULA: ula, Protected: protected, Metrics: metrics,
 		ApplySettings: func(_ context.Context, s netcfg.Settings) error {
 			w.mu.Lock()
 			defer w.mu.Unlock()

@@ -165,6 +165,7 @@ world_up() {
 		proxy_service:
 		  listen_addr: $CLUSTER_IP:3080
 		  public_addr: $PROXY
+		  metrics_addr: 127.0.0.1:9090
 		app_service:
 		  enabled: true
 		  apps:
