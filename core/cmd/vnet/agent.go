@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -11,19 +10,18 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/agent"
 )
 
-const agentUsage = "vnet agent start [--config agent.yaml] [--debug]"
-
 // runAgent runs the App Service as an agent: it joins the cluster on its
 // first start, then keeps a reverse tunnel to the proxy. SIGHUP re-reads
 // the config and updates the apps.
 func runAgent(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "start" {
-		return fmt.Errorf("usage: %s", agentUsage)
+	_, args, err := subcommand("agent", args, []string{"start"})
+	if err != nil {
+		return err
 	}
-	fs := newFlags("agent start", agentUsage)
+	fs := newFlags("agent start")
 	path := fs.String("config", envOr("VNET_AGENT_CONFIG", "/etc/vnet/agent.yaml"), "agent config file")
 	debug := fs.Bool("debug", false, "verbose logs")
-	if _, err := parseInterspersed(fs, args[1:]); err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
 	cfg, err := agent.LoadConfig(*path)

@@ -23,7 +23,7 @@ import (
 // editor opens again on the same file; otherwise the file is kept and its
 // path printed for another try.
 func ctlEdit(ctx context.Context, c *ctlClient, args []string) error {
-	kind, name, err := oneResource(args, "usage: vnet ctl edit KIND[/NAME]")
+	kind, name, err := oneResource("ctl edit", args)
 	if err != nil {
 		return err
 	}

@@ -20,15 +20,6 @@ import (
 	"github.com/vnetproject/vnet/core/profile"
 )
 
-const loginUsage = `vnet login --proxy=HOST:PORT --user=NAME [--token-file=FILE | --signup | --token=TOKEN] [--new-password-file=FILE] [--password-file=FILE] [--ca-pin=sha256:...]
-  First login, with the one-time token from 'vnet ctl users add': read from
-  the first line of --token-file, or typed at a terminal with --signup (or
-  --token / $VNET_TOKEN, which other local users can see while the token is
-  usable). At a terminal it asks for a password for later logins (or reads
-  --new-password-file).
-  Later logins: with the password (asked at a terminal, or read from the
-  first line of --password-file).`
-
 // loginFlags are the ways a user proves who they are.
 type loginFlags struct {
 	token, tokenFile string // the one-time token, or the file holding it
@@ -38,8 +29,8 @@ type loginFlags struct {
 }
 
 func runLogin(ctx context.Context, args []string) error {
-	fs := newFlags("login", loginUsage)
-	proxyAddr := fs.String("proxy", "", "the cluster's proxy address, host:port")
+	fs := newFlags("login")
+	proxyAddr := fs.String("proxy", "", "the cluster's proxy address: host, host:port or https://host[:port] (port 3080 by default)")
 	userName := fs.String("user", "", "your user name")
 	var lf loginFlags
 	fs.StringVar(&lf.token, "token", "", "one-time token from 'vnet ctl users add' (default $VNET_TOKEN); prefer --token-file or --signup: a command line is visible to other local users")
@@ -48,7 +39,7 @@ func runLogin(ctx context.Context, args []string) error {
 	fs.StringVar(&lf.newPasswordFile, "new-password-file", "", "first login: set the password in this file's first line")
 	fs.StringVar(&lf.passwordFile, "password-file", "", "log in with the password in this file's first line")
 	pin := fs.String("ca-pin", "", "expected CA fingerprint (sha256:...) as 'vnet ctl status' prints it")
-	if _, err := parseInterspersed(fs, args); err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
 	if lf.token == "" && lf.tokenFile == "" && !lf.signup {
@@ -86,7 +77,7 @@ func runLogin(ctx context.Context, args []string) error {
 		return err
 	}
 	exp, _ := p.Expires()
-	fmt.Printf("Logged in to %s as %s (roles: %s), valid until %s.\n", p.ClusterName, p.User, strings.Join(p.Roles, ","), exp.Local().Format(time.RFC1123))
+	fmt.Printf("Logged in to %s as %s (roles: %s), valid until %s.\n", p.ClusterName, p.User, strings.Join(p.Roles, ","), timeText(exp))
 	if cred.NewPassword != "" {
 		fmt.Printf("Password set: next time, log in with 'vnet login --proxy=%s --user=%s'.\n", *proxyAddr, *userName)
 	}

@@ -9,20 +9,12 @@ import (
 	"github.com/vnetproject/vnet/core/profile"
 )
 
-const logoutUsage = `vnet logout [--proxy=HOST[:PORT]]
-  Removes the login to one cluster (its key and certificate), or to every
-  cluster without --proxy. A running VNet drops the cluster's apps within
-  a few seconds.`
-
 // runLogout removes profiles.
 func runLogout(_ context.Context, args []string) error {
-	fs := newFlags("logout", logoutUsage)
+	fs := newFlags("logout")
 	proxyAddr := fs.String("proxy", "", "the cluster's proxy address, host:port (default: every cluster)")
-	if err := fs.Parse(args); err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q: usage: %s", fs.Arg(0), "vnet logout [--proxy=HOST[:PORT]]")
 	}
 	home := profile.Home()
 	var targets []string

@@ -16,10 +16,13 @@ import (
 
 // runStatus shows what a running `vnet up` is doing.
 func runStatus(ctx context.Context, args []string) error {
-	fs := newFlags("status", "vnet status [--state-dir DIR] [--format text|json]")
+	fs := newFlags("status")
 	stateDir := fs.String("state-dir", "/var/lib/vnet/client", "the state directory of the running VNet")
 	format := fs.String("format", "text", "text or json")
-	if err := fs.Parse(args); err != nil {
+	if err := noArgs(fs, args); err != nil {
+		return err
+	}
+	if err := checkFormat("status", *format, "text", "json"); err != nil {
 		return err
 	}
 	data, err := control.Get(ctx, filepath.Join(*stateDir, control.SocketName))
@@ -27,7 +30,7 @@ func runStatus(ctx context.Context, args []string) error {
 		return err
 	}
 	if *format == "json" {
-		_, err := os.Stdout.Write(data)
+		_, err := stdout.Write(data)
 		return err
 	}
 	if *format != "text" {

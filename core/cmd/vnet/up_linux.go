@@ -24,7 +24,7 @@ import (
 // runUp runs VNet in the foreground until SIGINT or SIGTERM, then undoes
 // every change it made to the OS.
 func runUp(ctx context.Context, args []string) error {
-	fs := newFlags("up", "sudo vnet up [--tun vnet0] [--dns-mode auto|systemd-resolved|resolv.conf|none] [--mtu 65000]")
+	fs := newFlags("up")
 	tunName := fs.String("tun", "vnet0", "name of the TUN device to create")
 	dnsMode := fs.String("dns-mode", "auto", "how to send DNS to VNet: systemd-resolved (split DNS: only VNet's zones), resolv.conf (point /etc/resolv.conf at VNet, which forwards the rest), none, or auto (systemd-resolved where it runs, else resolv.conf)")
 	// VNet ends TCP in its own stack instead of carrying packets over a
@@ -35,7 +35,7 @@ func runUp(ctx context.Context, args []string) error {
 	ipv6 := fs.Bool("ipv6", true, "answer AAAA and route a per-machine IPv6 ULA prefix")
 	stateDir := fs.String("state-dir", "/var/lib/vnet/client", "where VNet keeps this machine's state (its IPv6 prefix)")
 	debug := fs.Bool("debug", false, "verbose logs")
-	if err := fs.Parse(args); err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
 	if os.Geteuid() != 0 {
