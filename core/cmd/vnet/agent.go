@@ -42,6 +42,9 @@ func runAgent(ctx context.Context, args []string) error {
 		return err
 	}
 	log.Info("agent starting", "agent", id.User, "cluster", id.ClusterName, "proxy", id.ProxyAddr, "apps", len(apps))
+	if why := cfg.Apps.NoAppsReason(); why != "" {
+		log.Warn("this agent serves no app: "+why+" (see docs/config.md)", "config", *path)
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -72,6 +75,9 @@ func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, path string, first *
 			log.Warn("SIGHUP: proxy_addr and data_dir changes take effect at the next start")
 		}
 		log.Info("SIGHUP: config reloaded", "apps", len(apps))
+		if why := cfg.Apps.NoAppsReason(); why != "" {
+			log.Warn("this agent serves no app: "+why, "config", path)
+		}
 		a.SetApps(apps)
 	}
 }

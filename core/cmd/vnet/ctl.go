@@ -163,6 +163,15 @@ func ctlCreate(ctx context.Context, c *ctlClient, args []string) error {
 	}
 	ctx, cancel := rpcContext(ctx)
 	defer cancel()
+	if *force {
+		// Overwriting an app of cluster.yaml would last until the next
+		// start: refused, as edit is.
+		if r, err := resource.Parse(data); err == nil {
+			if err := refuseConfigApp(ctx, c, r.Kind(), r.Name(), ""); err != nil {
+				return err
+			}
+		}
+	}
 	res, err := c.api.CreateResource(ctx, &api.CreateResourceRequest{Yaml: data, Force: *force})
 	if err != nil {
 		return err
@@ -206,10 +215,11 @@ func kindAndName(args []string) (kind, name string, err error) {
 	return kind, name, nil
 }
 
-// oneResource reads the arguments of the command at path about one
-// resource: a name is required except for the one vnet_config.
-func oneResource(path string, args []string) (kind, name string, err error) {
-	pos, err := parseArgs(newFlags(path), args, 1, 2)
+// oneResource reads the arguments of the command whose flags are fs
+// about one resource: a name is required except for the one vnet_config.
+func oneResource(fs *flag.FlagSet, args []string) (kind, name string, err error) {
+	path := fs.Name()
+	pos, err := parseArgs(fs, args, 1, 2)
 	if err != nil {
 		return "", "", err
 	}
@@ -275,12 +285,19 @@ func writeRefused(out, errOut io.Writer, lines []string, format string) error {
 }
 
 func ctlRemove(ctx context.Context, c *ctlClient, args []string) error {
-	kind, name, err := oneResource("ctl rm", args)
+	fs := newFlags("ctl rm")
+	force := fs.Bool("force", false, "remove an app marked origin: config that no cluster.yaml defines any more")
+	kind, name, err := oneResource(fs, args)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := rpcContext(ctx)
 	defer cancel()
+	if !*force {
+		if err := refuseConfigApp(ctx, c, kind, name, "if no cluster.yaml defines it any more: vnet ctl rm --force "+kind+"/"+name); err != nil {
+			return err
+		}
+	}
 	res, err := c.api.DeleteResource(ctx, &api.DeleteResourceRequest{Kind: kind, Name: name})
 	if err != nil {
 		return err
@@ -292,6 +309,31 @@ func ctlRemove(ctx context.Context, c *ctlClient, args []string) error {
 		fmt.Fprintf(stdout, "%s %q has been removed; %d open connection(s) closed\n", kind, name, res.GetSessionsClosed())
 	default:
 		fmt.Fprintf(stdout, "%s %q has been removed\n", kind, name)
+	}
+	return nil
+}
+
+// errDefinedInConfig refuses changes, through the API, to an app that
+// cluster.yaml defines: they would be undone at the next start.
+var errDefinedInConfig = errors.New("defined in cluster.yaml: change it there")
+
+// refuseConfigApp returns errDefinedInConfig, with hint, when kind/name
+// is an app marked origin: config.
+func refuseConfigApp(ctx context.Context, c *ctlClient, kind, name, hint string) error {
+	if kind != resource.KindApp || name == "" {
+		return nil
+	}
+	res, err := c.api.GetResources(ctx, &api.GetResourcesRequest{Kind: kind, Name: name})
+	if err != nil || len(res.GetYaml()) != 1 {
+		return nil // the call itself says what is wrong
+	}
+	if r, err := resource.Parse(res.GetYaml()[0]); err == nil {
+		if app, ok := r.(*resource.App); ok && app.Metadata.Origin == resource.OriginConfig {
+			if hint != "" {
+				return fmt.Errorf("app %q is %w (%s)", name, errDefinedInConfig, hint)
+			}
+			return fmt.Errorf("app %q is %w", name, errDefinedInConfig)
+		}
 	}
 	return nil
 }

@@ -46,7 +46,7 @@ func writeTable(w io.Writer, kind string, rs []resource.Resource) error {
 	row := func(cols ...string) { fmt.Fprintln(tw, strings.Join(cols, "\t")) }
 	switch kind {
 	case resource.KindApp:
-		row("NAME", "PUBLIC ADDRESS", "URI", "LABELS")
+		row("NAME", "PUBLIC ADDRESS", "URI", "LABELS", "ORIGIN")
 	case resource.KindRole:
 		row("NAME", "ALLOW APP_LABELS", "DENY APP_LABELS")
 	case resource.KindUser:
@@ -61,7 +61,7 @@ func writeTable(w io.Writer, kind string, rs []resource.Resource) error {
 	for _, r := range rs {
 		switch r := r.(type) {
 		case *resource.App:
-			row(r.Name(), orDash(r.Spec.PublicAddr), r.Spec.URI, formatLabels(r.Metadata.Labels))
+			row(r.Name(), orDash(r.Spec.PublicAddr), r.Spec.URI, formatLabels(r.Metadata.Labels), orDash(r.Metadata.Origin))
 		case *resource.Role:
 			row(r.Name(), formatSelector(r.Spec.Allow.AppLabels), formatSelector(r.Spec.Deny.AppLabels))
 		case *resource.User:
