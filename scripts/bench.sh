@@ -25,7 +25,7 @@ printf 'kind: app\nversion: v1\nmetadata:\n  name: iperf\nspec:\n  uri: tcp://12
 ctl create "$WORK/iperf.yaml" >/dev/null
 bg iperf3 "$NS_CLUSTER" iperf3 --server --bind 0.0.0.0 --port 5201
 token=$(ctl users add bench | signup_token)
-in_user "$VNET" login --proxy="$PROXY" --user=bench --token="$token" --ca-pin="$CA_PIN" >/dev/null
+in_user "$VNET" login --proxy="$PROXY" --user=bench --token="$token" --no-password --ca-pin="$CA_PIN" >/dev/null
 vnet_up ${MTU:+--mtu "$MTU"}
 wait_for "iperf3 server" in_cluster bash -c "exec 3<>/dev/tcp/127.0.0.1/5201"
 

@@ -27,7 +27,7 @@ ctl_in root2.test create "$WORK/root2-config.yaml" >/dev/null
 ROOT2_PIN=$(ctl_in root2.test status | awk '/CA pin/ {print $3}')
 
 log "alice logs in to the root only and starts VNet"
-check "login to the root" in_user "$VNET" login --proxy="$PROXY" --user=alice --token="$(ctl users add alice --roles=dev | signup_token)" --ca-pin="$CA_PIN"
+check "login to the root" in_user "$VNET" login --proxy="$PROXY" --user=alice --token="$(ctl users add alice --roles=dev | signup_token)" --no-password --ca-pin="$CA_PIN"
 vnet_up
 
 fetch() { in_user curl -sf --max-time 10 "http://$1:$2/"; }

@@ -407,7 +407,8 @@ func printSignup(ctx context.Context, c *ctlClient, user, token string, expiresU
   token: %s
 
 Send it to them privately. They save it in a file and log in with this
-command (it asks them to choose a password at a terminal):
+command (it asks them to choose a password at a terminal; without one,
+add --new-password-file=FILE):
 
   vnet login --proxy=%s --user=%s --token-file=FILE --ca-pin=%s
 

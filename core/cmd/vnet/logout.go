@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 
 	"github.com/vnetproject/vnet/core/profile"
 )
@@ -12,16 +11,16 @@ import (
 // runLogout removes profiles.
 func runLogout(_ context.Context, args []string) error {
 	fs := newFlags("logout")
-	proxyAddr := fs.String("proxy", "", "the cluster's proxy address, host:port (default: every cluster)")
+	proxyFlag := fs.String("proxy", "", "the cluster's proxy address: host, host:port or https://host[:port] (default: every cluster)")
 	if err := noArgs(fs, args); err != nil {
 		return err
 	}
 	home := profile.Home()
 	var targets []string
-	if *proxyAddr != "" {
-		addr := *proxyAddr
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			addr = net.JoinHostPort(addr, "3080")
+	if *proxyFlag != "" {
+		addr, err := proxyAddr(*proxyFlag)
+		if err != nil {
+			return usagef("logout", "%v", err)
 		}
 		targets = []string{addr}
 	} else {
@@ -40,7 +39,7 @@ func runLogout(_ context.Context, args []string) error {
 		if err := profile.Remove(home, addr); err != nil {
 			return err
 		}
-		fmt.Printf("Logged out of %s.\n", addr)
+		fmt.Fprintf(stdout, "Logged out of %s.\n", addr)
 	}
 	return nil
 }

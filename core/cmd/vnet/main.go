@@ -157,8 +157,9 @@ func runVersion(_ context.Context, args []string) error {
 	return nil
 }
 
-// oneLine is the one line a person sees for err.
-func oneLine(err error) string { return api.ErrorLine(err) }
+// oneLine is the one line a person sees for err: without gRPC's framing,
+// a failed connection in words.
+func oneLine(err error) string { return connLine(api.ErrorLine(err)) }
 
 func newLogger(debug bool, w io.Writer) *slog.Logger {
 	level := slog.LevelInfo

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -46,10 +45,10 @@ func runStatus(ctx context.Context, args []string) error {
 
 func printStatus(st vnet.Status) {
 	s := st.Settings
-	fmt.Printf("VNet is running since %s.\n", st.Since.Local().Format(time.RFC1123))
-	fmt.Printf("Device:  %s %s\nDNS:     %s\nDomains: %s\nRoutes:  %s\n\n",
+	fmt.Fprintf(stdout, "VNet is running since %s.\n", st.Since.Local().Format(time.RFC1123))
+	fmt.Fprintf(stdout, "Device:  %s %s\nDNS:     %s\nDomains: %s\nRoutes:  %s\n\n",
 		s.TunAddr4, optional(s.TunAddr6.String(), s.TunAddr6.IsValid()), joinStrings(s.DNSAddrs), strings.Join(s.DNSZones, ", "), joinStrings(s.Routes))
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	// Clusters are who they are by their proxy address, not by the name
 	// they report: two may report the same one.
 	fmt.Fprintln(w, "CLUSTER\tSTATE\tLAST UPDATE\tPROXY")
@@ -71,14 +70,14 @@ func printStatus(st vnet.Status) {
 	w.Flush()
 	for _, a := range st.Apps {
 		if a.Unreachable != "" {
-			fmt.Printf("unreachable: app %s of cluster %s (%s): %s\n", a.Name, a.Cluster, a.ClusterID, a.Unreachable)
+			fmt.Fprintf(stdout, "unreachable: app %s of cluster %s (%s): %s\n", a.Name, a.Cluster, a.ClusterID, a.Unreachable)
 		}
 	}
 	for _, r := range st.Refused {
-		fmt.Println("refused:", r)
+		fmt.Fprintln(stdout, "refused:", r)
 	}
 	for _, p := range st.Problems {
-		fmt.Println("problem:", p)
+		fmt.Fprintln(stdout, "problem:", p)
 	}
 }
 

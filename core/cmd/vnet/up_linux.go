@@ -108,7 +108,7 @@ func runUp(ctx context.Context, args []string) error {
 	}
 	defer ctl.Close()
 	err = r.Run(ctx, &linuxHost{TUN: tun, conf: osConf, runner: r, log: log})
-	fmt.Println("VNet stopped; network settings restored.")
+	fmt.Fprintln(stdout, "VNet stopped; network settings restored.")
 	return err
 }
 
@@ -136,10 +136,10 @@ func (h *linuxHost) LocalPrefixes() []netip.Prefix { return localRoutes(h.Name()
 // printUp tells the person at the terminal what VNet now does; it runs at
 // start and after every change of settings.
 func printUp(r *vnet.Runner, s netcfg.Settings) {
-	fmt.Printf("VNet is up: device address %s, DNS at %v for %v, other names forwarded to %v.\n", s.TunAddr4, s.DNSAddrs, s.DNSZones, r.Options().Upstream)
+	fmt.Fprintf(stdout, "VNet is up: device address %s, DNS at %v for %v, other names forwarded to %v.\n", s.TunAddr4, s.DNSAddrs, s.DNSZones, r.Options().Upstream)
 	for _, a := range r.Status().Apps {
 		if a.IPv4.IsValid() {
-			fmt.Printf("  %-28s %-16s %-28s (%s/%s at %s)\n", a.PublicAddr, a.IPv4, a.IPv6, a.Cluster, a.Name, a.ClusterID)
+			fmt.Fprintf(stdout, "  %-28s %-16s %-28s (%s/%s at %s)\n", a.PublicAddr, a.IPv4, a.IPv6, a.Cluster, a.Name, a.ClusterID)
 		}
 	}
 }
