@@ -17,7 +17,7 @@ import (
 // process's resolver and a TCP connection.
 func runDiag(ctx context.Context, args []string) error {
 	fs := newFlags("diag")
-	stateDir := fs.String("state-dir", "/var/lib/vnet/client", "the state directory of the running VNet")
+	stateDir := fs.String("state-dir", defaultStateDir, "the state directory of the running VNet")
 	port := fs.Uint("port", 443, "the port to try a TCP connection to NAME on")
 	format := fs.String("format", "text", "text or json")
 	pos, err := parseArgs(fs, args, 0, 1)

@@ -59,6 +59,10 @@ var (
 
 var osStdout, osStderr io.Writer = os.Stdout, os.Stderr
 
+// defaultStateDir is where `vnet up` keeps its state, pid file and
+// control socket.
+const defaultStateDir = "/var/lib/vnet/client"
+
 type command func(ctx context.Context, args []string) error
 
 // commands are vnet's commands; main is the only reader (runHelp refers

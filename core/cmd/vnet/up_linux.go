@@ -33,7 +33,7 @@ func runUp(ctx context.Context, args []string) error {
 	// 65000; see docs/benchmarks.md).
 	mtu := fs.Int("mtu", 65000, "MTU of the TUN device")
 	ipv6 := fs.Bool("ipv6", true, "answer AAAA and route a per-machine IPv6 ULA prefix")
-	stateDir := fs.String("state-dir", "/var/lib/vnet/client", "where VNet keeps this machine's state (its IPv6 prefix)")
+	stateDir := fs.String("state-dir", defaultStateDir, "where VNet keeps this machine's state (its IPv6 prefix)")
 	debug := fs.Bool("debug", false, "verbose logs")
 	if err := noArgs(fs, args); err != nil {
 		return err
@@ -41,11 +41,17 @@ func runUp(ctx context.Context, args []string) error {
 	if os.Geteuid() != 0 {
 		return errors.New("vnet up needs root to create a TUN device: run it with sudo")
 	}
+	// One VNet per state directory; the lock goes with the process.
+	lock, err := lockPID(*stateDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
 	log := newLogger(*debug, os.Stderr)
 
 	// Learn the upstream resolvers before VNet replaces them; a VNet that
 	// died may have left its own resolv.conf, which carries the original.
-	const resolvConf = "/etc/resolv.conf"
+	resolvConf := platform.DefaultResolvConfPath
 	if *dnsMode == "auto" {
 		*dnsMode = platform.DetectDNSMode(resolvConf)
 	}
