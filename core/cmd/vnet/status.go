@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -100,16 +101,27 @@ func clusterStates(ctx context.Context, clusters []catalog.ClusterStatus) []clus
 	logins := map[string]*profile.Profile{}
 	down := map[string]string{}
 	if ps, err := profile.LoadAll(profile.Home()); err == nil {
-		for _, p := range ps {
-			logins[p.ID()] = p
-		}
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		if offers, err := vnet.FetchOffers(ctx, ps); err == nil {
-			for _, d := range offers.Down {
-				down[d.ID] = d.Error
-			}
+		// Each login on its own: one that cannot be used at all (an
+		// expired certificate) does not hide the others' answers.
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for _, p := range ps {
+			logins[p.ID()] = p
+			wg.Go(func() {
+				offers, err := vnet.FetchOffers(ctx, []*profile.Profile{p})
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err != nil:
+					down[p.ID()] = oneLine(err)
+				case len(offers.Down) > 0:
+					down[p.ID()] = offers.Down[0].Error
+				}
+			})
 		}
+		wg.Wait()
 	}
 	out := make([]clusterState, 0, len(clusters))
 	for _, c := range clusters {
