@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/catalog"
 )
 
@@ -14,12 +15,16 @@ import (
 // ctx's error.
 func (e *Engine) firstOffer(ctx context.Context) (*catalog.Snapshot, error) {
 	snap, err := e.cfg.Catalog.Ready(ctx)
+	said := ""
 	for err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		why := "no cluster answered yet (" + strings.ReplaceAll(err.Error(), "\n", "; ") + "): VNet serves nothing until one does; retrying with back-off"
-		e.log.Warn(why)
+		why := "no cluster answered yet (" + strings.ReplaceAll(api.ErrorLine(err), "no cluster answered: ", "") + "): VNet serves nothing until one does; retrying with back-off"
+		if why != said {
+			e.log.Warn(why)
+			said = why
+		}
 		e.mu.Lock()
 		e.problems = []string{why}
 		e.mu.Unlock()

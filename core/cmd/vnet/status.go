@@ -11,7 +11,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/vnetproject/vnet/core/catalog"
 	"github.com/vnetproject/vnet/core/control"
 	"github.com/vnetproject/vnet/core/profile"
 	"github.com/vnetproject/vnet/core/vnet"
@@ -40,7 +39,11 @@ func runStatus(ctx context.Context, args []string) error {
 	if err := json.Unmarshal(data, &st); err != nil {
 		return fmt.Errorf("status from VNet: %w", err)
 	}
-	states := clusterStates(ctx, st.Clusters)
+	views := make([]clusterView, len(st.Clusters))
+	for i, c := range st.Clusters {
+		views[i] = clusterView{ID: c.ID, Name: c.Name, Connected: c.Connected, Error: c.Error}
+	}
+	states := clusterStates(ctx, views)
 	if *format == "json" {
 		// VNet's own status, and the states as checked now.
 		var out map[string]json.RawMessage
@@ -95,9 +98,16 @@ const (
 	stateDisconnected = "disconnected"
 )
 
+// clusterView is what the running VNet says of a cluster it follows.
+type clusterView struct {
+	ID, Name  string
+	Connected bool
+	Error     string
+}
+
 // clusterStates checks each cluster now: the login's certificate here,
 // and a question to the cluster with it (as `vnet apps` asks).
-func clusterStates(ctx context.Context, clusters []catalog.ClusterStatus) []clusterState {
+func clusterStates(ctx context.Context, clusters []clusterView) []clusterState {
 	logins := map[string]*profile.Profile{}
 	down := map[string]string{}
 	if ps, err := profile.LoadAll(profile.Home()); err == nil {
@@ -133,7 +143,7 @@ func clusterStates(ctx context.Context, clusters []catalog.ClusterStatus) []clus
 // stateOf decides a cluster's state from VNet's view of it (c), the login
 // (p, nil if this user has none) and what the cluster said when asked now
 // (askErr, "" if it answered).
-func stateOf(c catalog.ClusterStatus, p *profile.Profile, askErr string, now time.Time) clusterState {
+func stateOf(c clusterView, p *profile.Profile, askErr string, now time.Time) clusterState {
 	s := clusterState{ID: c.ID, Name: c.Name, State: stateConnected}
 	login := "vnet login --proxy=" + c.ID
 	if p != nil {

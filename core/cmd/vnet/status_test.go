@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vnetproject/vnet/core/catalog"
 	"github.com/vnetproject/vnet/core/profile/profiletest"
 )
 
@@ -19,10 +18,10 @@ func TestClusterState(t *testing.T) {
 	const id = "proxy.example.test:3080"
 	valid := profiletest.SelfSigned(t, id, now.Add(time.Hour))
 	expired := profiletest.SelfSigned(t, id, now.Add(-time.Minute))
-	up := catalog.ClusterStatus{ID: id, Name: "example.test", Connected: true}
+	up := clusterView{ID: id, Name: "example.test", Connected: true}
 	for _, tc := range []struct {
 		name   string
-		c      catalog.ClusterStatus
+		c      clusterView
 		askErr string
 		expired,
 		want, next string
@@ -32,7 +31,7 @@ func TestClusterState(t *testing.T) {
 		{name: "certificate expired while connected", c: up, expired: "yes", want: stateExpired, next: "vnet login --proxy=" + id},
 		{name: "proxy unreachable", c: up, askErr: `connection error: desc = "transport: Error while dialing: dial tcp 10.0.0.1:3080: connect: connection refused"`, want: stateUnreachable, next: "retries with back-off"},
 		{name: "asked too slowly", c: up, askErr: "context deadline exceeded", want: stateUnreachable},
-		{name: "VNet lost it", c: catalog.ClusterStatus{ID: id, Name: "example.test", Error: "stream ended"}, want: stateDisconnected},
+		{name: "VNet lost it", c: clusterView{ID: id, Name: "example.test", Error: "stream ended"}, want: stateDisconnected},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := valid
