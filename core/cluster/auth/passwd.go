@@ -29,15 +29,9 @@ func (s *Service) ChangePassword(ctx context.Context, user, oldPassword, newPass
 	}
 	ok := len(u.PasswordHash) == 0 && oldPassword == ""
 	if !ok {
-		hash := u.PasswordHash
-		if len(hash) == 0 {
-			hash = dummyHash
-		}
-		match, err := s.bcrypt.compareHash(ctx, hash, oldPassword)
-		if err != nil {
+		if ok, err = s.passwordMatches(ctx, u, oldPassword); err != nil {
 			return err
 		}
-		ok = match && len(u.PasswordHash) > 0
 	}
 	res.settle(ok)
 	if !ok {
