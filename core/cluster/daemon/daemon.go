@@ -145,7 +145,6 @@ func (d *Daemon) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.proxy.RegisterAccount() // passwords (issue 14)
 	if err := d.writeAdminIdentity(ctx, ca); err != nil {
 		return err
 	}

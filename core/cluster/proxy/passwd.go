@@ -20,20 +20,6 @@ type accountServer struct {
 	log  *slog.Logger  // never nil
 }
 
-// The Account methods' policies. They belong in the table of policy.go;
-// they are added here while the proxy is being split in parts (issue 11)
-// so that this change is one new file: fold them into the table then.
-func init() {
-	policies[api.Account_ChangePassword_FullMethodName] = allowUser // the user is the certificate's
-	policies[api.Account_ResetUser_FullMethodName] = allowAdmin
-}
-
-// RegisterAccount serves the Account service; call it before Serve. (The
-// daemon calls it until New does, see above.)
-func (s *Server) RegisterAccount() {
-	api.RegisterAccountServer(s.grpc, &accountServer{auth: s.cfg.Auth, log: s.cfg.Logger})
-}
-
 // ChangePassword sets the calling user's password; the current one is
 // checked and counted as a login is.
 func (a *accountServer) ChangePassword(ctx context.Context, req *api.ChangePasswordRequest) (*api.ChangePasswordResponse, error) {

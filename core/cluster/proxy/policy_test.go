@@ -27,6 +27,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/proxy"
 	"github.com/vnetproject/vnet/core/mtls"
 	"github.com/vnetproject/vnet/core/profile"
+	"github.com/vnetproject/vnet/core/testkit"
 )
 
 // registeredMethods is every method the real proxy's gRPC server serves,
@@ -39,8 +40,8 @@ func registeredMethods(t *testing.T, c *clustertest.Cluster) map[string]grpc.Met
 			out["/"+svc+"/"+m.Name] = m
 		}
 	}
-	// Not vacuous: the six services the proxy registers are there.
-	for _, svc := range []string{"Auth", "Cluster", "Tunnel", "Agent", "Peer", "Trust"} {
+	// Not vacuous: the seven services the proxy registers are there.
+	for _, svc := range []string{"Auth", "Cluster", "Tunnel", "Agent", "Peer", "Trust", "Account"} {
 		if _, ok := c.Daemon.Proxy().ServiceInfo()["vnet.v1."+svc]; !ok {
 			t.Fatalf("the proxy does not serve vnet.v1.%s", svc)
 		}
@@ -143,6 +144,9 @@ var wantAllowed = map[string][]callerKind{
 	api.Cluster_ListAgents_FullMethodName:     {adminCert},
 	api.Cluster_RemoveAgent_FullMethodName:    {adminCert},
 
+	api.Account_ChangePassword_FullMethodName: {userCert, adminCert},
+	api.Account_ResetUser_FullMethodName:      {adminCert},
+
 	api.Agent_Join_FullMethodName:    allCallers,
 	api.Agent_Control_FullMethodName: {agentCert},
 	api.Agent_Connect_FullMethodName: {agentCert, leafCert},
@@ -195,14 +199,14 @@ func callers(t *testing.T, c *clustertest.Cluster) map[callerKind]*grpc.ClientCo
 	}
 
 	return map[callerKind]*grpc.ClientConn{
-		noCert:       dial(t, &none),
-		userCert:     dial(t, alice),
-		adminCert:    dial(t, c.Admin(t)),
-		agentCert:    dial(t, agent),
-		leafCert:     dial(t, leaf),
-		proxyCert:    dial(t, machineProfile(c, auth.ProxyUserPrefix+"other-proxy", proxyKey, proxyPEM)),
-		removedAgent: dial(t, gone),
-		removedLeaf:  dial(t, goneLeaf),
+		noCert:       testkit.Dial(t, &none),
+		userCert:     testkit.Dial(t, alice),
+		adminCert:    testkit.Dial(t, c.Admin(t)),
+		agentCert:    testkit.Dial(t, agent),
+		leafCert:     testkit.Dial(t, leaf),
+		proxyCert:    testkit.Dial(t, machineProfile(c, auth.ProxyUserPrefix+"other-proxy", proxyKey, proxyPEM)),
+		removedAgent: testkit.Dial(t, gone),
+		removedLeaf:  testkit.Dial(t, goneLeaf),
 	}
 }
 
