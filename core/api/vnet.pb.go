@@ -2600,9 +2600,12 @@ func (x *LeafDescribeResult) GetError() string {
 }
 
 type DeleteResourceRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"` // ignored for vnet_config
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"` // ignored for vnet_config
+	// Remove an app marked origin: config (defined in cluster.yaml), which
+	// is refused otherwise: one that no cluster.yaml defines any more.
+	Force         bool `protobuf:"varint,3,opt,name=force,proto3" json:"force,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2649,6 +2652,13 @@ func (x *DeleteResourceRequest) GetName() string {
 		return x.Name
 	}
 	return ""
+}
+
+func (x *DeleteResourceRequest) GetForce() bool {
+	if x != nil {
+		return x.Force
+	}
+	return false
 }
 
 type DeleteResourceResponse struct {
@@ -3450,10 +3460,11 @@ const file_vnet_proto_rawDesc = "" +
 	"\x12LeafDescribeResult\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12.\n" +
 	"\acatalog\x18\x02 \x01(\v2\x14.vnet.v1.LeafCatalogR\acatalog\x12\x14\n" +
-	"\x05error\x18\x03 \x01(\tR\x05error\"?\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"U\n" +
 	"\x15DeleteResourceRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\"A\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
+	"\x05force\x18\x03 \x01(\bR\x05force\"A\n" +
 	"\x16DeleteResourceResponse\x12'\n" +
 	"\x0fsessions_closed\x18\x01 \x01(\x05R\x0esessionsClosed\"\xa0\x01\n" +
 	"\x12SearchAuditRequest\x12&\n" +

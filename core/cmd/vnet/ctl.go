@@ -163,15 +163,6 @@ func ctlCreate(ctx context.Context, c *ctlClient, args []string) error {
 	}
 	ctx, cancel := rpcContext(ctx)
 	defer cancel()
-	if *force {
-		// Overwriting an app of cluster.yaml would last until the next
-		// start: refused, as edit is.
-		if r, err := resource.Parse(data); err == nil {
-			if err := refuseConfigApp(ctx, c, r.Kind(), r.Name(), ""); err != nil {
-				return err
-			}
-		}
-	}
 	res, err := c.api.CreateResource(ctx, &api.CreateResourceRequest{Yaml: data, Force: *force})
 	if err != nil {
 		return err
@@ -293,12 +284,7 @@ func ctlRemove(ctx context.Context, c *ctlClient, args []string) error {
 	}
 	ctx, cancel := rpcContext(ctx)
 	defer cancel()
-	if !*force {
-		if err := refuseConfigApp(ctx, c, kind, name, "if no cluster.yaml defines it any more: vnet ctl rm --force "+kind+"/"+name); err != nil {
-			return err
-		}
-	}
-	res, err := c.api.DeleteResource(ctx, &api.DeleteResourceRequest{Kind: kind, Name: name})
+	res, err := c.api.DeleteResource(ctx, &api.DeleteResourceRequest{Kind: kind, Name: name, Force: *force})
 	if err != nil {
 		return err
 	}
@@ -313,30 +299,9 @@ func ctlRemove(ctx context.Context, c *ctlClient, args []string) error {
 	return nil
 }
 
-// errDefinedInConfig refuses changes, through the API, to an app that
-// cluster.yaml defines: they would be undone at the next start.
+// errDefinedInConfig is the cluster's refusal to change an app of
+// cluster.yaml through the API; edit says it before opening the editor.
 var errDefinedInConfig = errors.New("defined in cluster.yaml: change it there")
-
-// refuseConfigApp returns errDefinedInConfig, with hint, when kind/name
-// is an app marked origin: config.
-func refuseConfigApp(ctx context.Context, c *ctlClient, kind, name, hint string) error {
-	if kind != resource.KindApp || name == "" {
-		return nil
-	}
-	res, err := c.api.GetResources(ctx, &api.GetResourcesRequest{Kind: kind, Name: name})
-	if err != nil || len(res.GetYaml()) != 1 {
-		return nil // the call itself says what is wrong
-	}
-	if r, err := resource.Parse(res.GetYaml()[0]); err == nil {
-		if app, ok := r.(*resource.App); ok && app.Metadata.Origin == resource.OriginConfig {
-			if hint != "" {
-				return fmt.Errorf("app %q is %w (%s)", name, errDefinedInConfig, hint)
-			}
-			return fmt.Errorf("app %q is %w", name, errDefinedInConfig)
-		}
-	}
-	return nil
-}
 
 func ctlUsers(ctx context.Context, c *ctlClient, args []string) error {
 	name, rest, err := subcommand("ctl users", args, []string{"add", "ls", "rm", "reset"})

@@ -87,6 +87,8 @@ func TestCtl(t *testing.T) {
 		},
 		{name: "overwrite an app of cluster.yaml", args: []string{"create", "-f", appFile(t, "tcp-app")}, err: true, want: `app "tcp-app" is defined in cluster.yaml: change it there`},
 		{name: "an origin is the cluster's to set", args: []string{"create", appFile(t, "other", "  origin: config\n")}, err: true, want: `metadata.origin "config" is set by the cluster`},
+		{name: "rm says how to remove one the file no longer defines", args: []string{"rm", "app/tcp-app"}, err: true, want: "vnet ctl rm --force app/tcp-app"},
+		{name: "rm --force removes it", args: []string{"rm", "--force", "app/tcp-app"}, want: `app "tcp-app" has been removed`},
 		{name: "unknown kind", args: []string{"get", "widgets"}, err: true, want: `unknown kind "widgets"`},
 		{name: "users add", args: []string{"users", "add", "bob", "--roles=prod-only"}, want: "--user=bob --token-file=FILE"},
 		{name: "users ls", args: []string{"users", "ls"}, want: "bob    prod-only  not set"},
