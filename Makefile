@@ -7,8 +7,11 @@ BIN := bin
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
+# The commit `vnet version` prints (else Go's VCS stamp, when it has one).
+COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+
 build: ## build bin/vnet
-	$(GO) build -o $(BIN)/vnet ./core/cmd/vnet
+	$(GO) build -ldflags "-X github.com/vnetproject/vnet/core/version.commit=$(COMMIT)" -o $(BIN)/vnet ./core/cmd/vnet
 
 test: ## everything CI runs: vet, unit + system tests (-race), e2e in netns (root)
 	scripts/test.sh

@@ -176,7 +176,7 @@ app iperf 5201
 app pg 5432
 app redis 6379
 token=$(ctl users add bench --roles=dev | signup_token)
-in_user "$VNET" login --proxy="$PROXY" --user=bench --token="$token" --ca-pin="$CA_PIN" >/dev/null
+in_user "$VNET" login --proxy="$PROXY" --user=bench --token="$token" --no-password --ca-pin="$CA_PIN" >/dev/null
 vnet_up ${MTU:+--mtu "$MTU"}
 for name in iperf pg redis; do wait_for "$name.company.test" in_user getent ahostsv4 "$name.company.test"; done
 sleep 2

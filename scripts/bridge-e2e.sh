@@ -50,7 +50,7 @@ ctl create -f "$WORK/role.yaml" >/dev/null
 out=$(ctl users add alice --roles=dev)
 token=$(signup_token <<<"$out")
 [ -n "$token" ] || die "no token in: $out"
-in_user "$VNET" login --proxy="$PROXY" --user=alice --token="$token" --ca-pin="$CA_PIN" >/dev/null
+in_user "$VNET" login --proxy="$PROXY" --user=alice --token="$token" --no-password --ca-pin="$CA_PIN" >/dev/null
 
 # The config the extension would pass: the profiles folder, upstream DNS
 # taken from the namespace's resolv.conf (the test upstream, dnsmasq).

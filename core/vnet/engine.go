@@ -175,7 +175,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		}()
 	}
 	run("catalog", func() error { e.cfg.Catalog.Run(ctx); return nil })
-	snap, err := e.cfg.Catalog.Ready(ctx)
+	snap, err := e.firstOffer(ctx) // wait.go
 	if err != nil {
 		return err
 	}

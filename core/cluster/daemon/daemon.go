@@ -75,14 +75,23 @@ func Start(ctx context.Context, cfg *config.File, log *slog.Logger) (*Daemon, er
 	if log == nil {
 		log = slog.Default()
 	}
+	// Listen before anything is created: a listen address that cannot be
+	// used leaves no database or CA behind. The peer address and the
+	// admin identity name the port actually bound.
+	ln, err := net.Listen("tcp", cfg.Proxy.ListenAddr)
+	if err != nil {
+		return nil, fmt.Errorf("proxy_service.listen_addr: %w", err)
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		ln.Close()
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {
+		ln.Close()
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, log: log, store: st}
+	d := &Daemon{cfg: cfg, log: log, store: st, ln: ln}
 	if err := d.start(ctx); err != nil {
 		d.Close()
 		return nil, err
@@ -119,12 +128,6 @@ func (d *Daemon) start(ctx context.Context) error {
 	cert, err := d.hostCert(ca)
 	if err != nil {
 		return err
-	}
-	// Listen first: the peer address and the admin identity name the
-	// port actually bound.
-	d.ln, err = net.Listen("tcp", cfg.Proxy.ListenAddr)
-	if err != nil {
-		return fmt.Errorf("proxy_service.listen_addr: %w", err)
 	}
 	pm, err := d.startMetrics()
 	if err != nil {

@@ -26,6 +26,7 @@ func (s *Server) register() {
 	api.RegisterAgentServer(s.grpc, &agentServer{agents: s.agents})
 	api.RegisterPeerServer(s.grpc, &peerServer{agents: s.agents})
 	api.RegisterTrustServer(s.grpc, &trustServer{leaves: s.leaves})
+	api.RegisterAccountServer(s.grpc, &accountServer{auth: cfg.Auth, log: cfg.Logger}) // passwd.go
 }
 
 // authServer is Ping and Login; logins are the Auth Service's to check.

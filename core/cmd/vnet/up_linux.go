@@ -24,7 +24,7 @@ import (
 // runUp runs VNet in the foreground until SIGINT or SIGTERM, then undoes
 // every change it made to the OS.
 func runUp(ctx context.Context, args []string) error {
-	fs := newFlags("up", "sudo vnet up [--tun vnet0] [--dns-mode auto|systemd-resolved|resolv.conf|none] [--mtu 65000]")
+	fs := newFlags("up")
 	tunName := fs.String("tun", "vnet0", "name of the TUN device to create")
 	dnsMode := fs.String("dns-mode", "auto", "how to send DNS to VNet: systemd-resolved (split DNS: only VNet's zones), resolv.conf (point /etc/resolv.conf at VNet, which forwards the rest), none, or auto (systemd-resolved where it runs, else resolv.conf)")
 	// VNet ends TCP in its own stack instead of carrying packets over a
@@ -34,14 +34,20 @@ func runUp(ctx context.Context, args []string) error {
 	mtu := fs.Int("mtu", 65000, "MTU of the TUN device")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics, ADDR a loopback host:port such as 127.0.0.1:9464 (docs/metrics.md); empty: off")
 	ipv6 := fs.Bool("ipv6", true, "answer AAAA and route a per-machine IPv6 ULA prefix")
-	stateDir := fs.String("state-dir", "/var/lib/vnet/client", "where VNet keeps this machine's state (its IPv6 prefix)")
+	stateDir := fs.String("state-dir", defaultStateDir, "where VNet keeps this machine's state (its IPv6 prefix)")
 	debug := fs.Bool("debug", false, "verbose logs")
-	if err := fs.Parse(args); err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
 	if os.Geteuid() != 0 {
 		return errors.New("vnet up needs root to create a TUN device: run it with sudo")
 	}
+	// One VNet per state directory; the lock goes with the process.
+	lock, err := lockPID(*stateDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
 	log := newLogger(*debug, os.Stderr)
 	um, err := startUpMetrics(*metricsAddr, log) // upmetrics_linux.go: before anything changes
 	if err != nil {
@@ -51,7 +57,7 @@ func runUp(ctx context.Context, args []string) error {
 
 	// Learn the upstream resolvers before VNet replaces them; a VNet that
 	// died may have left its own resolv.conf, which carries the original.
-	const resolvConf = "/etc/resolv.conf"
+	resolvConf := platform.DefaultResolvConfPath
 	if *dnsMode == "auto" {
 		*dnsMode = platform.DetectDNSMode(resolvConf)
 	}
@@ -116,7 +122,7 @@ func runUp(ctx context.Context, args []string) error {
 	}
 	defer ctl.Close()
 	err = r.Run(ctx, &linuxHost{TUN: tun, conf: osConf, runner: r, log: log})
-	fmt.Println("VNet stopped; network settings restored.")
+	fmt.Fprintln(stdout, "VNet stopped; network settings restored.")
 	return err
 }
 
@@ -144,10 +150,10 @@ func (h *linuxHost) LocalPrefixes() []netip.Prefix { return localRoutes(h.Name()
 // printUp tells the person at the terminal what VNet now does; it runs at
 // start and after every change of settings.
 func printUp(r *vnet.Runner, s netcfg.Settings) {
-	fmt.Printf("VNet is up: device address %s, DNS at %v for %v, other names forwarded to %v.\n", s.TunAddr4, s.DNSAddrs, s.DNSZones, r.Options().Upstream)
+	fmt.Fprintf(stdout, "VNet is up: device address %s, DNS at %v for %v, other names forwarded to %v.\n", s.TunAddr4, s.DNSAddrs, s.DNSZones, r.Options().Upstream)
 	for _, a := range r.Status().Apps {
 		if a.IPv4.IsValid() {
-			fmt.Printf("  %-28s %-16s %-28s (%s/%s at %s)\n", a.PublicAddr, a.IPv4, a.IPv6, a.Cluster, a.Name, a.ClusterID)
+			fmt.Fprintf(stdout, "  %-28s %-16s %-28s (%s/%s at %s)\n", a.PublicAddr, a.IPv4, a.IPv6, a.Cluster, a.Name, a.ClusterID)
 		}
 	}
 }
