@@ -83,7 +83,7 @@ prepare() {
 	local text=$1 pin=""
 	[ -f "$QS/ca-pin" ] && pin=$(<"$QS/ca-pin")
 	[ -n "$pin" ] && text=${text//sha256:.../$pin}
-	sed -E 's/(^|[;&|(][[:space:]]*)sudo /\1/' <<<"$text"
+	sed -E 's/(^|[;&|(][[:space:]]*)sudo /\1/g' <<<"$text"
 }
 
 declare -A DAEMON # start: NAME -> its PID
@@ -91,8 +91,12 @@ start_daemon() { # SIDE NAME READY TEXT
 	local side=$1 name=$2 ready=$3 cmd
 	cmd=$(prepare "$4")
 	[ "$(wc -l <<<"$cmd")" -eq 1 ] || die "start: $name: a start block is one command"
-	# exec: the PID recorded is the daemon's own (nsenter, ip netns exec and env exec too).
-	on "$side" bash -c "exec $cmd" >"$WORK/quickstart-$name.log" 2>&1 &
+	# Not through `on`, a function (its subshell's PID would be recorded):
+	# nsenter, ip netns exec, env and bash all exec, so the PID recorded is
+	# the daemon's own.
+	nsenter -t "${HOLDER[$side]}" -m --wd="$QS/$side" \
+		ip netns exec "$(ns_of "$side")" env VNET_HOME="$QS/home" PATH="$WORK/bin:$PATH" \
+		bash -c "exec $cmd" >"$WORK/quickstart-$name.log" 2>&1 &
 	DAEMON[$name]=$!
 	PIDS+=("$!")
 	if [ -n "$ready" ]; then
@@ -115,9 +119,11 @@ stop_daemon() { # NAME
 run_block() {
 	local side=$1 expect=$2 retry=$3 text out rc
 	text=$(prepare "$4")
-	for attempt in $(seq 60); do
+	for _ in $(seq 60); do
 		rc=0
-		out=$(on "$side" bash -c "set -euo pipefail
+		# A bound on each run: a client the guide runs without one (curl)
+		# must not hang the test.
+		out=$(on "$side" timeout 60 bash -c "set -euo pipefail
 $text" 2>&1) || rc=$?
 		printf '%s\n' "$out" >"$QS/$side/last.out"
 		if [ $rc -eq 0 ] && { [ -z "$expect" ] || grep -qE -- "$expect" <<<"$out"; }; then
