@@ -210,6 +210,7 @@ for i in $(seq "$n"); do
 	[ -n "$side" ] || die "$GUIDE:$at: the mark names no side (cluster, user or skip)"
 	[ "$side" = skip ] && continue
 	first=$(head -n 1 <<<"$text")
+	[ "$(wc -l <<<"$text")" -gt 1 ] && first="$first …"
 	where="line $at ($side)"
 	[ "$offstage" = yes ] && where="$where, by hand"
 	if [ -n "$file" ]; then
