@@ -67,6 +67,10 @@ type Stack struct {
 	handlers sync.WaitGroup
 
 	synDropped atomic.Uint64
+
+	// udpHandlers are HandleUDP's, by address and port; replaced whole
+	// under mu, read without it on the packet path.
+	udpHandlers atomic.Pointer[map[netip.AddrPort]UDPHandler]
 }
 
 // closer is something the Stack made that Close shuts down.
@@ -107,6 +111,7 @@ func New(cfg Config) (*Stack, error) {
 		s.fwd = tcp.NewForwarder(ns, 0, cfg.MaxInFlightTCP, s.forward)
 		ns.SetTransportProtocolHandler(tcp.ProtocolNumber, s.handleTCPPacket)
 	}
+	ns.SetTransportProtocolHandler(udp.ProtocolNumber, s.handleUDPPacket)
 	return s, nil
 }
 

@@ -207,17 +207,22 @@ func (e *Engine) Run(ctx context.Context) error {
 		return err
 	}
 	defer dnsSrv.Close()
+	// DNS over UDP is answered on the netstack's packet path, without a
+	// socket (stack.HandleUDP): most of a query's cost was the socket's
+	// queue and hand-over (issue 12).
+	dnsUDP, err := dnsSrv.ServeDatagrams(ctx, st.WriteUDP)
+	if err != nil {
+		return err
+	}
+	defer dnsUDP.Close()
 	for _, a := range base.DNSAddrs {
-		udp, err := st.ListenUDP(netip.AddrPortFrom(a, 53))
-		if err != nil {
+		if err := st.HandleUDP(netip.AddrPortFrom(a, 53), dnsUDP.Handle); err != nil {
 			return fmt.Errorf("listen dns/udp %s: %w", a, err)
 		}
 		tcp, err := st.ListenTCP(netip.AddrPortFrom(a, 53))
 		if err != nil {
-			udp.Close()
 			return fmt.Errorf("listen dns/tcp %s: %w", a, err)
 		}
-		run("dns/udp", func() error { return dnsSrv.ServeUDP(ctx, udp) })
 		run("dns/tcp", func() error { return dnsSrv.ServeTCP(ctx, tcp) })
 	}
 	run("netstack", func() error { return st.Run(ctx) })

@@ -266,9 +266,13 @@ func (r *Runner) Run(ctx context.Context, host Host) error {
 	return r.engine.Run(ctx)
 }
 
-// Close closes the connections to the clusters. Call it after Run has
-// returned, or instead of Run. It is idempotent.
-func (r *Runner) Close() error { return r.clusters.Close() }
+// Close closes the connections to the clusters and the upstream
+// forwarder's sockets. Call it after Run has returned, or instead of Run.
+// It is idempotent.
+func (r *Runner) Close() error {
+	r.upstream.Close()
+	return r.clusters.Close()
+}
 
 // Status reports what VNet is doing now.
 func (r *Runner) Status() Status { return r.engine.Status() }
