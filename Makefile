@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: help build install uninstall test unit e2e demo check proto bench clean bridge bridge-darwin check-swift
+.PHONY: help build install uninstall test unit e2e demo check proto bench clean bridge bridge-asan bridge-darwin check-swift
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -68,6 +68,14 @@ MACOS_MIN ?= 13.0
 bridge: ## the C API for this host: bin/libvnet.a (c-archive) and the C harness bin/vnet-harness
 	CGO_ENABLED=1 $(GO) build -buildmode=c-archive -o $(BIN)/libvnet.a ./bridge
 	$(CC) -Wall -Wextra -Werror -O2 -o $(BIN)/vnet-harness bridge/harness/harness.c -Ibridge $(BIN)/libvnet.a -lpthread
+
+# The same under the sanitizers (scripts/bridge-e2e.sh --sanitize): the Go
+# side built with -asan (its memory accesses checked by ASan, and with the
+# cgocheck2 experiment, which checks every pointer Go stores in C memory),
+# the harness with ASan, LSan and UBSan. Needs clang and its compiler-rt.
+bridge-asan: ## the C API under ASan/LSan/UBSan: bin/asan/libvnet.a (go build -asan) and bin/asan/vnet-harness (clang -fsanitize)
+	GOEXPERIMENT=cgocheck2 CC=clang CGO_ENABLED=1 $(GO) build -asan -buildmode=c-archive -o $(BIN)/asan/libvnet.a ./bridge
+	clang -Wall -Wextra -Werror -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -o $(BIN)/asan/vnet-harness bridge/harness/harness.c -Ibridge $(BIN)/asan/libvnet.a -lpthread
 
 # On a Mac with Xcode: one c-archive per architecture, merged with lipo
 # into bin/darwin/libvnet.a, next to the header; swift/project.yml links it.

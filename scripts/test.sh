@@ -36,6 +36,8 @@ if [ "$(id -u)" -eq 0 ]; then
 	scripts/e2e-quickstart.sh
 	echo "==> bridge end-to-end tests: the C API over a real TUN (network namespaces)"
 	scripts/bridge-e2e.sh
+	echo "==> the bridge end-to-end tests again under ASan, LSan and UBSan (go build -asan, clang -fsanitize)"
+	scripts/bridge-e2e.sh --sanitize
 else
 	echo "==> end-to-end tests skipped: they need root (sudo scripts/test.sh)"
 fi

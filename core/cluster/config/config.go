@@ -135,6 +135,9 @@ type ProxyService struct {
 	MaxStreamsPerConnection int `yaml:"max_streams_per_connection"`
 	// MaxMessageBytes is the largest message a client may send. 0: 4 MiB.
 	MaxMessageBytes int `yaml:"max_message_bytes"`
+	// MetricsAddr is the host:port of the Prometheus endpoint (/metrics,
+	// plain HTTP, docs/metrics.md). Empty: none.
+	MetricsAddr string `yaml:"metrics_addr"`
 }
 
 // Bounds of proxy_service's limits (0 means the default).
@@ -261,6 +264,9 @@ func (f *File) CheckAndSetDefaults() error {
 		}
 	}
 	if err := f.Proxy.checkLimits(); err != nil {
+		return err
+	}
+	if err := f.Proxy.checkMetricsAddr(); err != nil {
 		return err
 	}
 	if err := f.Storage.CheckAndSetDefaults(); err != nil {

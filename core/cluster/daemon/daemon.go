@@ -23,6 +23,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/state"
 	"github.com/vnetproject/vnet/core/cluster/store"
 	"github.com/vnetproject/vnet/core/cluster/trust"
+	"github.com/vnetproject/vnet/core/metrics"
 	"github.com/vnetproject/vnet/core/mtls"
 	"github.com/vnetproject/vnet/core/profile"
 	"github.com/vnetproject/vnet/core/version"
@@ -62,6 +63,9 @@ type Daemon struct {
 	// closed when it has ended. nil until start.
 	adminStop context.CancelFunc
 	adminDone chan struct{}
+	// metrics is proxy_service.metrics_addr's endpoint (metrics.go); nil
+	// without one.
+	metrics *metrics.Server
 }
 
 // Start opens the data directory, loads or creates the CA, registers the
@@ -122,6 +126,10 @@ func (d *Daemon) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("proxy_service.listen_addr: %w", err)
 	}
+	pm, err := d.startMetrics()
+	if err != nil {
+		return err
+	}
 	d.proxy, err = proxy.New(proxy.Config{
 		ClusterName:    cfg.ClusterName,
 		PublicAddr:     cfg.Proxy.PublicAddr,
@@ -138,6 +146,7 @@ func (d *Daemon) start(ctx context.Context) error {
 		MaxStreamsPerUser:       cfg.Proxy.MaxStreamsPerUser,
 		MaxStreamsPerConnection: cfg.Proxy.MaxStreamsPerConnection,
 		MaxMessageBytes:         cfg.Proxy.MaxMessageBytes,
+		Metrics:                 pm,
 	})
 	if err != nil {
 		return err
@@ -225,6 +234,9 @@ func (d *Daemon) Close() error {
 	}
 	if d.ln != nil {
 		d.ln.Close()
+	}
+	if d.metrics != nil {
+		d.metrics.Close()
 	}
 	if d.store != nil {
 		errs = append(errs, d.store.Close())

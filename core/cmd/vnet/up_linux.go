@@ -32,6 +32,7 @@ func runUp(ctx context.Context, args []string) error {
 	// cut per-packet work (iperf3 through VNet: 0.8 Gbit/s at 1500, 2.1 at
 	// 65000; see docs/benchmarks.md).
 	mtu := fs.Int("mtu", 65000, "MTU of the TUN device")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics, ADDR a loopback host:port such as 127.0.0.1:9464 (docs/metrics.md); empty: off")
 	ipv6 := fs.Bool("ipv6", true, "answer AAAA and route a per-machine IPv6 ULA prefix")
 	stateDir := fs.String("state-dir", "/var/lib/vnet/client", "where VNet keeps this machine's state (its IPv6 prefix)")
 	debug := fs.Bool("debug", false, "verbose logs")
@@ -42,6 +43,11 @@ func runUp(ctx context.Context, args []string) error {
 		return errors.New("vnet up needs root to create a TUN device: run it with sudo")
 	}
 	log := newLogger(*debug, os.Stderr)
+	um, err := startUpMetrics(*metricsAddr, log) // upmetrics_linux.go: before anything changes
+	if err != nil {
+		return err
+	}
+	defer um.Close()
 
 	// Learn the upstream resolvers before VNet replaces them; a VNet that
 	// died may have left its own resolv.conf, which carries the original.
@@ -71,6 +77,7 @@ func runUp(ctx context.Context, args []string) error {
 		HostMTU:    vnet.MTURange{Min: platform.MinMTU, Max: platform.MaxMTU, Who: "the TUN device"},
 		IPv6:       *ipv6,
 		Logger:     log,
+		Metrics:    um.engine(),
 	}
 	if err := opts.CheckAndSetDefaults(); err != nil {
 		return err
@@ -80,6 +87,7 @@ func runUp(ctx context.Context, args []string) error {
 		return err
 	}
 	defer r.Close()
+	um.follow(r)
 	tun, err := platform.OpenTUN(*tunName, opts.MTU)
 	if err != nil {
 		return err
