@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: help build test unit e2e demo check proto bench clean bridge bridge-asan bridge-darwin check-swift
+.PHONY: help build install uninstall test unit e2e demo check proto bench clean bridge bridge-asan bridge-darwin check-swift
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -12,6 +12,29 @@ COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
 
 build: ## build bin/vnet
 	$(GO) build -ldflags "-X github.com/vnetproject/vnet/core/version.commit=$(COMMIT)" -o $(BIN)/vnet ./core/cmd/vnet
+
+# `make install`: PREFIX (default /usr/local) and DESTDIR (a staging root
+# for packagers) as usual; the units' paths follow PREFIX.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR ?= $(PREFIX)/share/doc/vnet
+INSTALL ?= install
+
+install: build ## install bin/vnet, the systemd units, the guides and the sample configs (PREFIX=/usr/local, DESTDIR=)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples
+	$(INSTALL) -m 0755 $(BIN)/vnet $(DESTDIR)$(BINDIR)/vnet
+	for unit in packaging/systemd/*.service; do \
+		sed -e 's|/usr/local/bin/vnet|$(BINDIR)/vnet|g' -e 's|/usr/local/share/doc/vnet|$(DOCDIR)|g' $$unit >$(DESTDIR)$(UNITDIR)/$${unit##*/} || exit 1; \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$${unit##*/}; \
+	done
+	$(INSTALL) -m 0644 packaging/examples/*.yaml $(DESTDIR)$(DOCDIR)/examples/
+	$(INSTALL) -m 0644 docs/quickstart.md docs/admin.md docs/user.md $(DESTDIR)$(DOCDIR)/
+
+uninstall: ## remove what install put under PREFIX (DESTDIR too); configs in /etc/vnet and state stay
+	rm -f $(DESTDIR)$(BINDIR)/vnet
+	for unit in packaging/systemd/*.service; do rm -f $(DESTDIR)$(UNITDIR)/$${unit##*/}; done
+	rm -rf $(DESTDIR)$(DOCDIR)
 
 test: ## everything CI runs: vet, unit + system tests (-race), e2e in netns (root)
 	scripts/test.sh
