@@ -2,13 +2,39 @@
 GO ?= go
 BIN := bin
 
-.PHONY: help build test unit e2e demo check proto bench clean bridge bridge-darwin check-swift
+.PHONY: help build install uninstall test unit e2e demo check proto bench clean bridge bridge-asan bridge-darwin check-swift
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
+# The commit `vnet version` prints (else Go's VCS stamp, when it has one).
+COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+
 build: ## build bin/vnet
-	$(GO) build -o $(BIN)/vnet ./core/cmd/vnet
+	$(GO) build -ldflags "-X github.com/vnetproject/vnet/core/version.commit=$(COMMIT)" -o $(BIN)/vnet ./core/cmd/vnet
+
+# `make install`: PREFIX (default /usr/local) and DESTDIR (a staging root
+# for packagers) as usual; the units' paths follow PREFIX.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR ?= $(PREFIX)/share/doc/vnet
+INSTALL ?= install
+
+install: build ## install bin/vnet, the systemd units, the guides and the sample configs (PREFIX=/usr/local, DESTDIR=)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples
+	$(INSTALL) -m 0755 $(BIN)/vnet $(DESTDIR)$(BINDIR)/vnet
+	for unit in packaging/systemd/*.service; do \
+		sed -e 's|/usr/local/bin/vnet|$(BINDIR)/vnet|g' -e 's|/usr/local/share/doc/vnet|$(DOCDIR)|g' $$unit >$(DESTDIR)$(UNITDIR)/$${unit##*/} || exit 1; \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$${unit##*/}; \
+	done
+	$(INSTALL) -m 0644 packaging/examples/*.yaml $(DESTDIR)$(DOCDIR)/examples/
+	$(INSTALL) -m 0644 docs/quickstart.md docs/admin.md docs/user.md $(DESTDIR)$(DOCDIR)/
+
+uninstall: ## remove what install put under PREFIX (DESTDIR too); configs in /etc/vnet and state stay
+	rm -f $(DESTDIR)$(BINDIR)/vnet
+	for unit in packaging/systemd/*.service; do rm -f $(DESTDIR)$(UNITDIR)/$${unit##*/}; done
+	rm -rf $(DESTDIR)$(DOCDIR)
 
 test: ## everything CI runs: vet, unit + system tests (-race), e2e in netns (root)
 	scripts/test.sh
@@ -45,6 +71,14 @@ MACOS_MIN ?= 13.0
 bridge: ## the C API for this host: bin/libvnet.a (c-archive) and the C harness bin/vnet-harness
 	CGO_ENABLED=1 $(GO) build -buildmode=c-archive -o $(BIN)/libvnet.a ./bridge
 	$(CC) -Wall -Wextra -Werror -O2 -o $(BIN)/vnet-harness bridge/harness/harness.c -Ibridge $(BIN)/libvnet.a -lpthread
+
+# The same under the sanitizers (scripts/bridge-e2e.sh --sanitize): the Go
+# side built with -asan (its memory accesses checked by ASan, and with the
+# cgocheck2 experiment, which checks every pointer Go stores in C memory),
+# the harness with ASan, LSan and UBSan. Needs clang and its compiler-rt.
+bridge-asan: ## the C API under ASan/LSan/UBSan: bin/asan/libvnet.a (go build -asan) and bin/asan/vnet-harness (clang -fsanitize)
+	GOEXPERIMENT=cgocheck2 CC=clang CGO_ENABLED=1 $(GO) build -asan -buildmode=c-archive -o $(BIN)/asan/libvnet.a ./bridge
+	clang -Wall -Wextra -Werror -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -o $(BIN)/asan/vnet-harness bridge/harness/harness.c -Ibridge $(BIN)/asan/libvnet.a -lpthread
 
 # On a Mac with Xcode: one c-archive per architecture, merged with lipo
 # into bin/darwin/libvnet.a, next to the header; swift/project.yml links it.

@@ -54,7 +54,7 @@ type cHost struct {
 	fams []C.int
 	data []byte // writeBatch * mtu bytes of C memory
 
-	errBuf *C.char // settingsErrLen bytes; used under the engine's one ApplySettings at a time
+	errBuf *C.char // settingsErrLen bytes; used by one ApplySettings at a time (the instance's applying token)
 }
 
 // newCHost copies cb and allocates the arena. The caller checked cb's
@@ -71,9 +71,9 @@ func newCHost(cb *C.vnet_callbacks, ctx unsafe.Pointer, mtu int) *cHost {
 	return h
 }
 
-// free releases the C memory. Only after the instance has stopped: no
+// Close releases the C memory. The instance calls it once, when no
 // callback runs any more.
-func (h *cHost) free() {
+func (h *cHost) Close() {
 	C.free(unsafe.Pointer(h.cb))
 	C.free(unsafe.Pointer(&h.ptrs[0]))
 	C.free(unsafe.Pointer(&h.lens[0]))
@@ -154,14 +154,14 @@ func (h *cHost) Log(level slog.Level, line string) {
 	if C.vnet_has_log(h.cb) == 0 {
 		return
 	}
-	cs := C.CString(line)
+	cs := C.CString(cText(line))
 	defer C.free(unsafe.Pointer(cs))
 	C.vnet_call_log(h.cb, h.ctx, C.int(level), cs)
 }
 
 // Stopped passes reason to the stopped callback, if there is one.
 func (h *cHost) Stopped(reason string) {
-	cs := C.CString(reason)
+	cs := C.CString(cText(reason))
 	defer C.free(unsafe.Pointer(cs))
 	C.vnet_call_stopped(h.cb, h.ctx, cs)
 }

@@ -97,3 +97,43 @@ func types(fl *ast.FieldList) string {
 	}
 	return strings.Join(out, ",")
 }
+
+// The numbers vnet.h promises are the ones the Go side uses.
+func TestHeaderConstants(t *testing.T) {
+	h, err := os.ReadFile("vnet.h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]int64{
+		"VNET_INJECT_MAX":          injectMax,
+		"VNET_SETTINGS_TIMEOUT_MS": settingsTimeout.Milliseconds(),
+	} {
+		m := regexp.MustCompile(`(?m)^#define ` + name + ` (\d+)$`).FindSubmatch(h)
+		if m == nil {
+			t.Errorf("vnet.h does not define %s", name)
+			continue
+		}
+		if got, _ := strconv.ParseInt(string(m[1]), 10, 64); got != want {
+			t.Errorf("vnet.h: %s %d; the Go side uses %d", name, got, want)
+		}
+	}
+}
+
+// vnet.h lists exactly the states vnet_status can report.
+func TestHeaderStates(t *testing.T) {
+	h, err := os.ReadFile("vnet.h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`"state"\s*\*?\s*\(([^)]*)\)`).FindSubmatch(h)
+	if m == nil {
+		t.Fatal(`vnet.h does not list the states after "state"`)
+	}
+	var want []string
+	for _, s := range reportedStates {
+		want = append(want, string(s))
+	}
+	if got := strings.Join(strings.Fields(strings.ReplaceAll(string(m[1]), ",", " ")), ", "); got != strings.Join(want, ", ") {
+		t.Errorf("vnet.h lists the states %q; vnet_status reports %q", got, strings.Join(want, ", "))
+	}
+}

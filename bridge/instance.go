@@ -26,6 +26,10 @@ type host interface {
 	Log(level slog.Level, line string)
 	// Stopped reports that a running instance ended by itself.
 	Stopped(reason string)
+	// Close releases the host. Called once, when the instance is over
+	// and the last callback has returned (an abandoned ApplySettings
+	// call included).
+	Close()
 }
 
 // State is where an instance is in its life.
@@ -34,10 +38,23 @@ type State string
 // The states of an instance. A stopped instance has no handle, so it has
 // no state to show.
 const (
-	StateStarting State = "starting" // until the first settings are in force
+	// StateStarting lasts until the first settings are in force. C never
+	// sees it: vnet_start hands out the handle only once VNet runs, so
+	// vnet.h documents only the other two (reportedStates).
+	StateStarting State = "starting"
 	StateRunning  State = "running"
 	StateFailed   State = "failed" // ended by itself; see the error
 )
+
+// reportedStates are the states vnet_status can report (vnet.h lists
+// them; TestHeaderStates holds the two equal).
+var reportedStates = []State{StateRunning, StateFailed}
+
+// settingsTimeout bounds one apply_settings call (VNET_SETTINGS_TIMEOUT_MS
+// in vnet.h; TestHeaderConstants holds the two equal): the extension
+// gives up waiting for macOS by then, and VNet gives up waiting for the
+// callback. A variable for tests.
+var settingsTimeout = 10 * time.Second
 
 // instance is one VNet: an engine over a packetQueue, talking to the OS
 // through a host. Made by startInstance, ended by stop.
@@ -47,7 +64,17 @@ type instance struct {
 	log    *slog.Logger
 	queue  *packetQueue
 	runner *vnet.Runner
+	ctx    context.Context    // done once stop is called; bounds diagnoses too
 	cancel context.CancelFunc // ends run
+
+	// applying holds a token while an ApplySettings call runs, also one
+	// VNet gave up waiting for: so the callback never runs twice at once
+	// and the host is closed only after it has returned.
+	applying  chan struct{}
+	closeOnce sync.Once
+
+	// The "JSON out" texts kept for a retry (out.go).
+	statusOut, diagnosisOut measured
 
 	up     chan struct{} // closed once the first settings are in force
 	upOnce sync.Once
@@ -64,39 +91,48 @@ type instance struct {
 }
 
 // startInstance starts VNet as opts say and returns once it serves (its
-// settings are in force), or fails leaving nothing running.
+// settings are in force), or fails leaving nothing running but an
+// ApplySettings call it gave up waiting for. It gives up at
+// opts.deadline. The instance owns h from here: h is closed when the
+// instance is over, also after a failed start.
 func startInstance(opts *startOptions, h host) (*instance, error) {
 	var err error
 	in := &instance{
-		opts:    opts,
-		host:    h,
-		log:     slog.New(newLogHandler(h, opts.logLevel)),
-		up:      make(chan struct{}),
-		refused: make(chan struct{}),
-		done:    make(chan struct{}),
-		state:   StateStarting,
+		opts:     opts,
+		host:     h,
+		log:      slog.New(newLogHandler(h, opts.logLevel)),
+		up:       make(chan struct{}),
+		refused:  make(chan struct{}),
+		done:     make(chan struct{}),
+		applying: make(chan struct{}, 1),
+		state:    StateStarting,
 	}
 	if in.runner, err = vnet.Open(opts.engineOptions(in.log)); err != nil {
+		in.closeHost()
 		return nil, err
 	}
 	in.queue = newPacketQueue(opts.mtu, h.WritePackets)
-	ctx, cancel := context.WithCancel(context.Background())
-	in.cancel = cancel
-	go in.run(ctx)
+	in.ctx, in.cancel = context.WithCancel(context.Background())
+	go in.run(in.ctx)
 
-	timer := time.NewTimer(opts.startTimeout)
+	timer := time.NewTimer(time.Until(opts.deadline))
 	defer timer.Stop()
 	select {
 	case <-in.up:
 		return in, nil
 	case <-in.done:
+		in.closeHost()
 		return nil, errors.New(in.failure())
 	case <-in.refused:
 		in.stop()
 		return nil, errors.New(in.failure())
 	case <-timer.C:
+		why := "are the clusters reachable?"
+		if len(in.applying) > 0 {
+			why = "apply_settings has not returned"
+		}
 		in.stop()
-		return nil, fmt.Errorf("VNet did not come up within %s: are the clusters reachable? (start_timeout_ms)", opts.startTimeout)
+		return nil, fmt.Errorf("VNet did not come up within %s: %s (start_timeout_ms)", opts.startTimeout, why)
 	}
 }
 
@@ -156,8 +192,11 @@ func (h engineHost) ApplySettings(ctx context.Context, s netcfg.Settings) error 
 func (engineHost) LocalPrefixes() []netip.Prefix { return nil }
 
 // applySettings is the engine's ApplySettings: it shapes the settings for
-// the Network Extension and waits until the host has them in force.
-func (in *instance) applySettings(_ context.Context, s netcfg.Settings) error {
+// the Network Extension and waits until the host has them in force, at
+// most settingsTimeout, and not past ctx (stop, a start's deadline). A
+// call it stops waiting for goes on in the background holding the
+// applying token; its result is dropped.
+func (in *instance) applySettings(ctx context.Context, s netcfg.Settings) error {
 	ts, err := tunnelSettings(s)
 	if err != nil {
 		return err
@@ -166,7 +205,28 @@ func (in *instance) applySettings(_ context.Context, s netcfg.Settings) error {
 	if err != nil {
 		return err
 	}
-	if err := in.host.ApplySettings(data); err != nil {
+	timer := time.NewTimer(settingsTimeout)
+	defer timer.Stop()
+	select {
+	case in.applying <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return fmt.Errorf("apply network settings: the previous apply_settings call has not returned after %s", settingsTimeout)
+	}
+	result := make(chan error, 1)
+	go func() {
+		defer func() { <-in.applying }()
+		result <- in.host.ApplySettings(data)
+	}()
+	select {
+	case err = <-result:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		err = fmt.Errorf("not in force after %s (VNET_SETTINGS_TIMEOUT_MS)", settingsTimeout)
+	}
+	if err != nil {
 		err = fmt.Errorf("apply network settings: %w", err)
 		in.mu.Lock()
 		if in.state == StateStarting {
@@ -192,15 +252,34 @@ func (in *instance) failure() string {
 	return in.err
 }
 
-// stop ends the instance and returns once everything it started is gone.
-// It is idempotent.
+// stop ends the instance and returns once everything it started is gone
+// but an ApplySettings call it gave up waiting for; the host is closed
+// when that returns. It is idempotent.
 func (in *instance) stop() {
 	in.mu.Lock()
 	in.stopping = true
 	in.mu.Unlock()
 	in.cancel()
 	<-in.done
+	in.closeHost()
 }
 
-// oneLine is the one line a person sees for err.
-func oneLine(err error) string { return api.ErrorLine(err) }
+// closeHost closes the host once no callback runs: now, or when an
+// abandoned ApplySettings call returns.
+func (in *instance) closeHost() {
+	in.closeOnce.Do(func() {
+		select {
+		case in.applying <- struct{}{}:
+			in.host.Close()
+		default:
+			go func() {
+				in.applying <- struct{}{}
+				in.host.Close()
+			}()
+		}
+	})
+}
+
+// oneLine is the one line a person sees for err, safe to copy into a C
+// string.
+func oneLine(err error) string { return cText(api.ErrorLine(err)) }

@@ -1,16 +1,21 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	mdns "github.com/miekg/dns"
 
+	"github.com/vnetproject/vnet/core/cluster/clustertest"
+	"github.com/vnetproject/vnet/core/netcfg"
 	"github.com/vnetproject/vnet/core/stack"
 	"github.com/vnetproject/vnet/core/testkit"
 	"github.com/vnetproject/vnet/core/vnet/vnettest"
@@ -125,7 +130,7 @@ func TestInstanceStartStopCycles(t *testing.T) {
 	cfg := w.config("")
 	cycle := func() {
 		f := newFakeOS(t)
-		opts, err := parseStartConfig(cfg)
+		opts, err := parseStartConfig(cfg, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -167,7 +172,7 @@ func TestInstanceStartFails(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeOS(t)
 			f.refuse = tc.refuse
-			opts, err := parseStartConfig(tc.config)
+			opts, err := parseStartConfig(tc.config, time.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -199,4 +204,136 @@ func routed(ts TunnelSettings, a netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// returns runs f and fails t if f does not return (within
+// testkit.Patience, which only turns a hang into a failure).
+func returns(t *testing.T, what string, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { defer close(done); f() }()
+	select {
+	case <-done:
+	case <-time.After(testkit.Patience):
+		t.Fatalf("%s hangs", what)
+	}
+}
+
+// start_timeout_ms bounds the start even when apply_settings never
+// returns: the start fails while the callback still runs, and the host is
+// released only once the callback has returned.
+func TestInstanceStartGivesUpOnSlowSettings(t *testing.T) {
+	testkit.CheckGoroutines(t)
+	w := newWorld(t)
+	f := newFakeOS(t)
+	f.hold = make(chan struct{})
+	opts, err := parseStartConfig([]byte(fmt.Sprintf(`{"profile_dir": %q, "upstream_dns": [%q], "start_timeout_ms": 300}`, w.profileDir, w.upstream)), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	returns(t, "a start whose apply_settings never returns", func() {
+		in, err := startInstance(opts, f)
+		if err == nil {
+			in.stop()
+			t.Error("started without its settings in force")
+		} else if !strings.Contains(err.Error(), "apply_settings has not returned") {
+			t.Errorf("error %q, want it to say apply_settings has not returned", err)
+		}
+	})
+	<-f.held // the callback was called and is still in it
+	if f.isClosed() {
+		t.Error("host released while apply_settings still runs")
+	}
+	close(f.hold)
+	<-f.closed
+}
+
+// vnet_stop returns even while apply_settings hangs (macOS never completing
+// setTunnelNetworkSettings); the host is released after the callback
+// returns, and the callback is never entered twice at once.
+func TestInstanceStopWhileSettingsHang(t *testing.T) {
+	testkit.CheckGoroutines(t)
+	w := newWorld(t)
+	f := newFakeOS(t)
+	f.hold, f.holdAfter = make(chan struct{}), 1 // the start's settings go through
+	opts, err := parseStartConfig(w.config(""), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := startInstance(opts, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-f.settings
+	// A new zone changes the settings: the next apply_settings hangs.
+	clustertest.CreateResource(t, w.admin, "kind: vnet_config\nversion: v1\nmetadata:\n  name: vnet-config\nspec:\n  custom_dns_zones:\n    - suffix: company.test\n    - suffix: other.test\n")
+	<-f.held
+	returns(t, "vnet_stop while apply_settings hangs", in.stop)
+	if f.isClosed() {
+		t.Error("host released while apply_settings still runs")
+	}
+	close(f.hold)
+	<-f.closed
+}
+
+// A call that waits longer than VNET_SETTINGS_TIMEOUT_MS for the settings
+// gives up, and the next one does not call the callback while the late
+// one still runs.
+func TestApplySettingsTimeout(t *testing.T) {
+	orig := settingsTimeout
+	t.Cleanup(func() { settingsTimeout = orig })
+	settingsTimeout = time.Millisecond
+	f := newFakeOS(t)
+	f.hold = make(chan struct{})
+	in := &instance{host: f, applying: make(chan struct{}, 1), up: make(chan struct{}), refused: make(chan struct{}), state: StateStarting}
+	s := netcfg.Settings{TunAddr4: netip.MustParseAddr("100.64.0.1"), DNSAddrs: []netip.Addr{netip.MustParseAddr("100.64.0.2")}, MTU: 1500}
+	err := in.applySettings(context.Background(), s)
+	if err == nil || !strings.Contains(err.Error(), "not in force after 1ms (VNET_SETTINGS_TIMEOUT_MS)") {
+		t.Errorf("first apply: %v, want not in force after 1ms", err)
+	}
+	<-f.held
+	err = in.applySettings(context.Background(), s)
+	if err == nil || !strings.Contains(err.Error(), "the previous apply_settings call has not returned") {
+		t.Errorf("second apply: %v, want the previous call has not returned", err)
+	}
+	select {
+	case <-in.refused:
+	default:
+		t.Error("a start that timed out applying its settings is not failed")
+	}
+	close(f.hold)
+	in.closeHost()
+	<-f.closed
+	if f.applied != 1 {
+		t.Errorf("apply_settings called %d times, want once", f.applied)
+	}
+}
+
+// The "call again with the returned length + 1" recipe of vnet.h: the
+// retry returns the text measured, even though packets went through in
+// between and a fresh status would differ.
+func TestStatusRetryReturnsMeasured(t *testing.T) {
+	w := newWorld(t)
+	f := newFakeOS(t)
+	in := f.start(t, w.config(""))
+	measured := in.statusText(room(0))
+	if err := in.queue.inject(slices.Repeat([][]byte{{0x45, 0, 0, 20}}, 100)); err != nil {
+		t.Fatal(err)
+	}
+	if fresh := marshal(statusJSON(in.status())); bytes.Equal(fresh, measured) {
+		t.Fatal("the status did not change: the test proves nothing")
+	}
+	if got := in.statusText(room(uint64(len(measured)) + 1)); !bytes.Equal(got, measured) {
+		t.Errorf("retry returned\n%s\nwant the measured\n%s", got, measured)
+	}
+}
+
+// The states vnet_status can show are the ones vnet.h lists: "starting"
+// is never seen, since the handle exists only once VNet runs.
+func TestStartedInstanceRuns(t *testing.T) {
+	w := newWorld(t)
+	in := newFakeOS(t).start(t, w.config(""))
+	if st := in.status(); !slices.Contains(reportedStates, st.State) || st.State != StateRunning {
+		t.Errorf("state after start: %q", st.State)
+	}
 }

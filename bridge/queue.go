@@ -72,6 +72,10 @@ func (q *packetQueue) inject(pkts [][]byte) error {
 	return nil
 }
 
+// drop counts a packet dropped before it reached inject (vnet_inject's
+// checks, which need not build a slice over it).
+func (q *packetQueue) drop() { q.injectDropped.Add(1) }
+
 // buffer returns an empty buffer with room for one packet.
 func (q *packetQueue) buffer() []byte {
 	select {

@@ -22,3 +22,9 @@ func (in *instance) status() Status {
 	st.Process = processStats()
 	return st
 }
+
+// statusText is vnet_status's JSON for a buffer with room for room bytes
+// of text: a text that did not fit is kept for the retry (measured).
+func (in *instance) statusText(room uint64) []byte {
+	return in.statusOut.text(room, func() []byte { return marshal(statusJSON(in.status())) })
+}

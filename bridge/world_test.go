@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/vnetproject/vnet/core/cluster/clustertest"
 	"github.com/vnetproject/vnet/core/dns"
@@ -25,7 +26,8 @@ import (
 // what an instance needs to start.
 type world struct {
 	profileDir string
-	upstream   string // host:port of the test upstream DNS server
+	upstream   string           // host:port of the test upstream DNS server
+	admin      *profile.Profile // the cluster's admin, to change resources
 }
 
 func newWorld(t *testing.T) *world {
@@ -36,7 +38,7 @@ func newWorld(t *testing.T) *world {
 	admin := c.Admin(t)
 	clustertest.CreateResource(t, admin, "kind: vnet_config\nversion: v1\nmetadata:\n  name: vnet-config\nspec:\n  custom_dns_zones:\n    - suffix: company.test\n")
 	clustertest.CreateResource(t, admin, "kind: role\nversion: v1\nmetadata:\n  name: dev\nspec:\n  allow:\n    app_labels: {'*': '*'}\n")
-	w := &world{profileDir: t.TempDir()}
+	w := &world{profileDir: t.TempDir(), admin: admin}
 	if err := profile.Save(w.profileDir, c.AddUser(t, "alice", "dev")); err != nil {
 		t.Fatal(err)
 	}
@@ -74,21 +76,28 @@ func serveUpstream(t *testing.T, records ...string) string {
 // OS. Packets VNet writes go to that stack; packets it sends are injected
 // into the instance.
 type fakeOS struct {
-	t        *testing.T
-	refuse   error         // ApplySettings fails with this when set
-	toHost   chan []byte   // packets written by VNet
-	hostDone chan struct{} // closed when the host netstack closes
-	hostOnce sync.Once
-	inst     atomic.Pointer[instance]
-	settings chan TunnelSettings // every settings JSON applied
-	stopped  chan string
+	t      *testing.T
+	refuse error // ApplySettings fails with this when set
+	// hold, when set, makes every ApplySettings after the first holdAfter
+	// wait until it is closed; each such call first sends on held.
+	hold      chan struct{}
+	holdAfter int
+	held      chan struct{}
+	applied   int           // ApplySettings calls so far; only ApplySettings touches it
+	closed    chan struct{} // closed by Close
+	toHost    chan []byte   // packets written by VNet
+	hostDone  chan struct{} // closed when the host netstack closes
+	hostOnce  sync.Once
+	inst      atomic.Pointer[instance]
+	settings  chan TunnelSettings // every settings JSON applied
+	stopped   chan string
 
 	mu   sync.Mutex
 	logs []string // guarded by mu
 }
 
 func newFakeOS(t *testing.T) *fakeOS {
-	return &fakeOS{t: t, toHost: make(chan []byte, 1024), hostDone: make(chan struct{}), settings: make(chan TunnelSettings, 16), stopped: make(chan string, 1)}
+	return &fakeOS{t: t, toHost: make(chan []byte, 1024), hostDone: make(chan struct{}), settings: make(chan TunnelSettings, 16), stopped: make(chan string, 1), held: make(chan struct{}, 16), closed: make(chan struct{})}
 }
 
 func (f *fakeOS) WritePackets(pkts [][]byte) error {
@@ -103,6 +112,11 @@ func (f *fakeOS) WritePackets(pkts [][]byte) error {
 }
 
 func (f *fakeOS) ApplySettings(data []byte) error {
+	f.applied++
+	if f.hold != nil && f.applied > f.holdAfter {
+		f.held <- struct{}{}
+		<-f.hold
+	}
 	if f.refuse != nil {
 		return f.refuse
 	}
@@ -123,6 +137,19 @@ func (f *fakeOS) Log(level slog.Level, line string) {
 }
 
 func (f *fakeOS) Stopped(reason string) { f.stopped <- reason }
+
+// Close records that the instance released its host; twice fails.
+func (f *fakeOS) Close() { close(f.closed) }
+
+// isClosed reports whether the instance has released f.
+func (f *fakeOS) isClosed() bool {
+	select {
+	case <-f.closed:
+		return true
+	default:
+		return false
+	}
+}
 
 // host returns the netstack playing the OS, at addr, running until the
 // test ends.
@@ -170,7 +197,7 @@ func (h *hostIO) Close() error {
 // start starts an instance on f and stops it when the test ends.
 func (f *fakeOS) start(t *testing.T, config []byte) *instance {
 	t.Helper()
-	opts, err := parseStartConfig(config)
+	opts, err := parseStartConfig(config, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

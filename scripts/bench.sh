@@ -1,57 +1,199 @@
 #!/usr/bin/env bash
-# Benchmarks in network namespaces, each next to a baseline measured in the
-# same run on the same machine:
-#   throughput   iperf3 through VNet (TUN, netstack, tunnel, proxy)  vs  iperf3 straight over the veth
-#   DNS          dnsperf against VNet's DNS (app names)              vs  dnsperf against dnsmasq (local records)
-#   memory       resident memory of `vnet up` after the runs
-# Figures only: nothing here passes or fails on speed. Needs root.
-# BENCH_SECONDS (default 5) sets the length of each run; MTU (default: vnet
-# up's) the TUN's MTU.
+# Benchmarks in network namespaces: every row measures the same client and
+# server three ways, in the same run, on the same machine:
+#   direct      client in the user namespace, server in the cluster
+#               namespace, straight over the veth (kernel TCP both ends);
+#   tailscaled  tailscaled's gVisor netstack on a TUN with offloads, looping
+#               100.100.100.100:PORT to 127.0.0.1:PORT (lib/peer.sh): the
+#               best Go netstack, engine only, no WireGuard;
+#   VNet        the full path: TUN, VNet's netstack, the gRPC/TLS tunnel,
+#               the proxy and the app service, to the server by its name.
+# Each cell is the median of BENCH_REPS (3) runs and their min–max; the
+# three columns take turns within a repetition so that the machine's noise
+# hits them alike. Figures only: nothing passes or fails on speed.
+#
+# Needs root. BENCH_SECONDS (default 5) is the length of each run,
+# BENCH_ROWS (e.g. "iperf,pgbench") picks rows (iperf iperf8 pgbench redis
+# dns rss), BENCH_PEER=0 leaves tailscaled out, MTU sets vnet up's TUN MTU. A full run also rewrites the
+# generated table in docs/benchmarks.md (BENCH_DOC=0 to skip, =1 to force).
 source "$(dirname "$0")/lib/world.sh"
+source "$(dirname "$0")/lib/bench.sh"
+source "$(dirname "$0")/lib/peer.sh"
 
 secs=${BENCH_SECONDS:-5}
-for cmd in iperf3 dnsperf; do
+reps=${BENCH_REPS:-3}
+for cmd in iperf3 dnsperf pgbench redis-benchmark; do
 	command -v "$cmd" >/dev/null || {
 		export DEBIAN_FRONTEND=noninteractive
-		apt-get update -qq && apt-get install -y -qq --no-install-recommends iperf3 dnsperf >/dev/null
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends iperf3 dnsperf postgresql-client redis-tools >/dev/null
 		break
 	}
 done
 
+# bench_down: tailscaled, the world (which stops every server by PID, the
+# peer's too), then the peer's namespace. world_down takes the exit status
+# from $?, which it must still see.
+bench_down() {
+	local rc=$?
+	set +e
+	peer_stop
+	return_with() { return "$1"; }
+	return_with "$rc"
+	world_down
+	peer_down
+	return "$rc"
+}
+
+# servers NS ADDR...: iperf3, PostgreSQL (with pgbench's tables) and Redis
+# in namespace NS on ADDR...
+servers() {
+	local ns=$1 listen
+	shift
+	listen=$(
+		IFS=,
+		echo "$*"
+	)
+	bg "iperf3-$ns" "$ns" iperf3 --server --port 5201
+	start_postgres "$ns" "$WORK/pg-$ns" "$listen"
+	ip netns exec "$ns" pgbench -i -q -h "$1" -U postgres postgres >"$WORK/pgbench-init-$ns.log" 2>&1
+	start_redis "$ns" "$@"
+}
+
+# app NAME PORT: a VNet app NAME.company.test for 127.0.0.1:PORT in the cluster.
+app() {
+	printf 'kind: app\nversion: v1\nmetadata:\n  name: %s\nspec:\n  uri: tcp://127.0.0.1:%s\n  public_addr: %s.company.test\n' "$1" "$2" "$1" >"$WORK/$1-app.yaml"
+	ctl create "$WORK/$1-app.yaml" >/dev/null
+}
+
+# Where each column's client runs and what it connects to.
+direct() { in_user "$@"; }
+peer() { in_peer "$@"; }
+vnet() { in_user "$@"; }
+
+# each PORT FN VNET_HOST: for every repetition, FN COLUMN HOST for each column; the
+# peer is (re)started for PORT first and left out when there is none.
+each() {
+	local port=$1 fn=$2 have_peer=1
+	peer_start "$port" || have_peer=""
+	for _ in $(seq "$reps"); do
+		"$fn" direct "$CLUSTER_IP"
+		[ -n "$have_peer" ] && "$fn" peer "$PEER_IP"
+		"$fn" vnet "$3"
+	done
+	peer_stop
+}
+
+gbits() { python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.3f" % (d["end"]["sum_received"]["bits_per_second"]/1e9))'; }
+iperf() { "$1" iperf3 -J -t "$secs" "${@:3}" -c "$2" | gbits; }
+
+row_iperf() {
+	log "iperf3, one stream, $secs s each, upload and download (-R)"
+	one() {
+		sample up/"$1" iperf "$1" "$2"
+		sample down/"$1" iperf "$1" "$2" -R
+	}
+	each 5201 one iperf.company.test
+	row up "iperf3 upload, 1 stream, Gbit/s" 2
+	row down "iperf3 download (\`-R\`), 1 stream, Gbit/s" 2
+}
+
+row_iperf8() {
+	log "iperf3 -P 8, $secs s each, upload and download (-R)"
+	one() {
+		sample up8/"$1" iperf "$1" "$2" -P 8
+		sample down8/"$1" iperf "$1" "$2" -P 8 -R
+	}
+	each 5201 one iperf.company.test
+	row up8 "iperf3 \`-P 8\` upload, Gbit/s" 2
+	row down8 "iperf3 \`-P 8\` download, Gbit/s" 2
+}
+
+tps() { "$1" pgbench -n -S -T "$secs" -j 2 -h "$2" -U postgres "${@:3}" postgres | awk '/^tps/ {print $3; exit}'; }
+
+row_pgbench() {
+	log "pgbench -S (select only), $secs s each: -c 8, and -C -c 4 (a connection per transaction)"
+	one() {
+		sample pg/"$1" tps "$1" "$2" -c 8
+		sample pgC/"$1" tps "$1" "$2" -C -c 4
+	}
+	each 5432 one pg.company.test
+	row pg "pgbench \`-S -c 8\`, tps" 0
+	row pgC "pgbench \`-S -C -c 4\`, tps" 0
+}
+
+rps() { "$1" redis-benchmark -h "$2" -p 6379 -c 20 -n "$((secs * 20000))" -t "$3" --csv | awk -F'"' 'NR > 1 {print $4; exit}'; }
+
+row_redis() {
+	log "redis-benchmark GET and SET, 20 clients, $((secs * 20000)) requests each"
+	one() {
+		sample get/"$1" rps "$1" "$2" get
+		sample set/"$1" rps "$1" "$2" set
+	}
+	each 6379 one redis.company.test
+	row get "redis-benchmark GET, 20 clients, requests/s" 0
+	row set "redis-benchmark SET, 20 clients, requests/s" 0
+}
+
+qps() { in_user dnsperf -s "$1" -d "$2" -l "$secs" -q 64 -c 4 | awk '/Queries per second/ {print $4}'; }
+
+row_dns() {
+	log "dnsperf -l $secs, 64 in flight: VNet's DNS for app names and forwarded names, vs dnsmasq answering directly"
+	for _ in $(seq 200); do echo "tcp-app.company.test A"; done >"$WORK/q-app.txt"
+	for _ in $(seq 200); do echo "only-upstream.test A"; done >"$WORK/q-fwd.txt"
+	for _ in $(seq "$reps"); do
+		sample dns/direct qps "$CLUSTER_IP" "$WORK/q-fwd.txt"
+		sample dns/vnet qps 100.64.0.2 "$WORK/q-app.txt"
+		sample dnsfwd/vnet qps 100.64.0.2 "$WORK/q-fwd.txt"
+	done
+	SAMPLES[dnsfwd/direct]=${SAMPLES[dns/direct]:-}
+	row dns "dnsperf, app names, queries/s (last column: / dnsmasq)" 0 direct
+	row dnsfwd "dnsperf, forwarded names, queries/s (last column: / dnsmasq)" 0 direct
+}
+
+kib() { awk '/^'"$1"':/ {print $2}' "/proc/$VNET_UP_PID/status"; }
+
+# rss_row: vnet up's memory: idle (measured before the first row), peak
+# through the whole run, and after it.
+rss_row() {
+	sleep 2
+	local after hwm line
+	after=$(kib VmRSS)
+	hwm=$(kib VmHWM)
+	line="| \`vnet up\` RSS idle / peak / after, MiB | – | peak $((PEER_RSS_PEAK / 1024)) (tailscaled) | $((RSS_IDLE / 1024)) / $((hwm / 1024)) / $((after / 1024)) | – |"
+	TABLE+=("$line")
+	echo "$line"
+}
+
 world_up
+trap bench_down EXIT
+peer_up
+servers "$NS_CLUSTER" 127.0.0.1 "$CLUSTER_IP"
+[ -z "$PEER_MISSING" ] && servers "$NS_PEER" 127.0.0.1
+
 vnet_config_yaml company.test >"$WORK/vc.yaml"
 ctl create "$WORK/vc.yaml" >/dev/null
-printf 'kind: app\nversion: v1\nmetadata:\n  name: iperf\nspec:\n  uri: tcp://127.0.0.1:5201\n  public_addr: iperf.company.test\n' >"$WORK/iperf.yaml"
-ctl create "$WORK/iperf.yaml" >/dev/null
-bg iperf3 "$NS_CLUSTER" iperf3 --server --bind 0.0.0.0 --port 5201
-token=$(ctl users add bench | signup_token)
-in_user "$VNET" login --proxy="$PROXY" --user=bench --token="$token" --ca-pin="$CA_PIN" >/dev/null
+app iperf 5201
+app pg 5432
+app redis 6379
+token=$(ctl users add bench --roles=dev | signup_token)
+in_user "$VNET" login --proxy="$PROXY" --user=bench --token="$token" --no-password --ca-pin="$CA_PIN" >/dev/null
 vnet_up ${MTU:+--mtu "$MTU"}
-wait_for "iperf3 server" in_cluster bash -c "exec 3<>/dev/tcp/127.0.0.1/5201"
+for name in iperf pg redis; do wait_for "$name.company.test" in_user getent ahostsv4 "$name.company.test"; done
+sleep 2
+RSS_IDLE=$(kib VmRSS)
 
-gbits() { python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.2f" % (d["end"]["sum_received"]["bits_per_second"]/1e9))'; }
-ratio() { python3 -c "print('%.0f%%' % (100*float('$1')/float('$2')))"; }
+wanted iperf && row_iperf
+wanted iperf8 && row_iperf8
+wanted pgbench && row_pgbench
+wanted redis && row_redis
+wanted dns && row_dns
+wanted rss && rss_row
 
-log "throughput: iperf3 -t $secs, one stream, client in the user namespace"
-direct=$(in_user iperf3 -J -t "$secs" -c "$CLUSTER_IP" | gbits)
-sleep 1
-vnet=$(in_user iperf3 -J -t "$secs" -c iperf.company.test | gbits)
-sleep 1
-vnet_rev=$(in_user iperf3 -J -R -t "$secs" -c iperf.company.test | gbits)
-printf '  %-34s %8s Gbit/s\n' "baseline (veth, kernel TCP)" "$direct" "through VNet, upload" "$vnet" "through VNet, download (-R)" "$vnet_rev"
-echo "  VNet / baseline: upload $(ratio "$vnet" "$direct"), download $(ratio "$vnet_rev" "$direct")"
-
-log "DNS: dnsperf -l $secs, 64 queries in flight"
-for i in $(seq 200); do echo "tcp-app.company.test A"; done >"$WORK/q-vnet.txt"
-for i in $(seq 200); do echo "only-upstream.test A"; done >"$WORK/q-base.txt"
-qps() { grep 'Queries per second' | awk '{print $4}'; }
-base_qps=$(in_user dnsperf -s "$CLUSTER_IP" -d "$WORK/q-base.txt" -l "$secs" -q 64 -c 4 | qps)
-vnet_qps=$(in_user dnsperf -s 100.64.0.2 -d "$WORK/q-vnet.txt" -l "$secs" -q 64 -c 4 | qps)
-fwd_qps=$(in_user dnsperf -s 100.64.0.2 -d "$WORK/q-base.txt" -l "$secs" -q 64 -c 4 | qps)
-printf '  %-34s %10s queries/s\n' "baseline (dnsmasq, local record)" "$base_qps" "VNet, app name" "$vnet_qps" "VNet, forwarded to dnsmasq" "$fwd_qps"
-echo "  VNet app names / dnsmasq: $(ratio "$vnet_qps" "$base_qps")"
-
-log "memory"
-rss=$(awk '/VmRSS/ {print $2}' "/proc/$VNET_UP_PID/status")
-hwm=$(awk '/VmHWM/ {print $2}' "/proc/$VNET_UP_PID/status")
-echo "  vnet up: resident $((rss / 1024)) MiB now, peak $((hwm / 1024)) MiB"
+note="Each cell: median of $reps runs of ${secs} s (min–max); \`sudo BENCH_SECONDS=$secs scripts/bench.sh\`${MTU:+ with MTU=$MTU}."
+[ -n "$PEER_MISSING" ] && note="$note No tailscaled column: $PEER_MISSING."
+echo
+table_text "$note" | tee "$WORK/table.md"
+if [ "${BENCH_DOC:-}" = 1 ] || { [ -z "${BENCH_ROWS:-}" ] && [ "${BENCH_DOC:-}" != 0 ]; }; then
+	write_doc "$REPO/docs/benchmarks.md" "$(cat "$WORK/table.md")"
+	echo "(written to docs/benchmarks.md)"
+fi

@@ -12,7 +12,11 @@
 #     its stored properties' names, matched as JSONDecoder's
 #     .convertFromSnakeCase matches them; and every key of the dictionary
 #     literal Swift passes to vnet_start (`let config: [String: Any]`) is in
-#     config.golden.json. So a field renamed on either side breaks CI.
+#     config.golden.json. So a field renamed on either side breaks CI;
+#  4. nothing the extension does can hang vnet_stop: every .wait() has a
+#     timeout, every timeout vnet.h defines (VNET_*_MS) is used by the
+#     Swift code, and vnet_diagnose (up to 10 s) is never called on the
+#     queue that stopTunnel waits on.
 # Needs node and the npm packages tree-sitter and tree-sitter-swift in
 # ./node_modules: when they are missing it installs them (npm, then node-gyp
 # to build tree-sitter's binding), as `scripts/check-swift.sh --install` does.
@@ -255,9 +259,51 @@ if (configs === 0) fail(`check-swift: no Swift code builds vnet_start's config (
 for (const f of golden.keys()) {
   if (!used.has(f)) fail(`${goldenDir}/${f}: no Swift type is checked against it: add its root to ROOTS in scripts/check-swift.sh`);
 }
+// 4. Waits and queues.
+const navName = (n) => (n && n.type === "navigation_expression" ? n.text.split(".").pop() : null);
+const navTarget = (n) => (n && n.type === "navigation_expression" ? n.text.slice(0, n.text.lastIndexOf(".")).replace(/^self\./, "") : null);
+const valueArgs = (call) => {
+  const suffix = call.children.find((c) => c.type === "call_suffix");
+  let args = 0;
+  for (const c of suffix ? suffix.children : []) {
+    if (c.type === "value_arguments") args += c.namedChildren.filter((a) => a.type === "value_argument").length;
+    if (c.type === "lambda_literal") args++;
+  }
+  return args;
+};
+const idents = new Set();
+const stopQueues = new Set();
+for (const [file, tree] of trees) {
+  walk(tree.rootNode, (n) => {
+    if (n.type === "simple_identifier") idents.add(n.text);
+    if (n.type === "function_declaration" && n.childForFieldName("name") && n.childForFieldName("name").text === "stopTunnel") {
+      walk(n, (c) => {
+        if (c.type === "call_expression" && ["async", "sync"].includes(navName(c.child(0)))) stopQueues.add(navTarget(c.child(0)));
+      });
+    }
+    if (n.type === "call_expression" && navName(n.child(0)) === "wait" && valueArgs(n) === 0) {
+      fail(`${file}:${n.startPosition.row + 1}: ${n.text} waits without a timeout: wait(timeout:) with vnet.h's VNET_SETTINGS_TIMEOUT_MS, or the extension can hang vnet_stop`);
+    }
+  });
+}
+for (const m of h.matchAll(/^#define (VNET_\w+_MS)\b/gm)) {
+  if (!idents.has(m[1])) fail(`${header}: ${m[1]} is a timeout the Swift code must keep, but no Swift code uses it`);
+}
+if (stopQueues.size === 0) fail("check-swift: found no stopTunnel that stops the core on a queue (queue.async { vnet_stop(...) })");
+for (const [file, tree] of trees) {
+  walk(tree.rootNode, (n) => {
+    if (n.type !== "call_expression" || !n.child(0) || n.child(0).text !== "vnet_diagnose") return;
+    for (let a = n.parent; a; a = a.parent) {
+      if (a.type === "call_expression" && ["async", "sync"].includes(navName(a.child(0))) && stopQueues.has(navTarget(a.child(0)))) {
+        fail(`${file}:${n.startPosition.row + 1}: vnet_diagnose runs on ${navTarget(a.child(0))}, the queue stopTunnel waits on: a diagnosis (up to 10 s) would hold up vnet_stop`);
+      }
+    }
+  });
+}
+
 if (failures > 0) {
   console.error(`check-swift: ${failures} problems`);
   process.exit(1);
 }
-console.log(`check-swift: ${files.length} Swift files parse; ${called.size} bridge functions called with the arguments ${header} declares; ${reached.size} Decodable structs and ${configs} config literal match ${goldenDir}`);
+console.log(`check-swift: ${files.length} Swift files parse; ${called.size} bridge functions called with the arguments ${header} declares; ${reached.size} Decodable structs and ${configs} config literal match ${goldenDir}; every wait has a timeout and vnet_diagnose stays off stopTunnel's queue`);
 JS

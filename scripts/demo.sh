@@ -21,7 +21,7 @@ echo "$out"
 signup_token <<<"$out" >"$WORK/alice-token"
 
 say "vnet login --proxy=$PROXY --user=alice --token-file=alice-token --ca-pin=...   # on the laptop"
-in_user "$VNET" login --proxy="$PROXY" --user=alice --token-file="$WORK/alice-token" --ca-pin="$CA_PIN"
+in_user "$VNET" login --proxy="$PROXY" --user=alice --token-file="$WORK/alice-token" --no-password --ca-pin="$CA_PIN"
 say "vnet apps"
 in_user "$VNET" apps
 say "sudo vnet up &"

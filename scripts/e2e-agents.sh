@@ -15,7 +15,7 @@ log "admin: zone company.test; alice (role dev) logs in; vnet up"
 vnet_config_yaml company.test >"$WORK/vnet-config.yaml"
 ctl create "$WORK/vnet-config.yaml" >/dev/null
 token=$(ctl users add alice --roles=dev | signup_token)
-check "login" in_user "$VNET" login --proxy="$PROXY" --user=alice --token="$token" --ca-pin="$CA_PIN"
+check "login" in_user "$VNET" login --proxy="$PROXY" --user=alice --token="$token" --no-password --ca-pin="$CA_PIN"
 vnet_up
 
 log "admin: creation rules of 'vnet ctl create'"

@@ -86,9 +86,9 @@ check "nothing granted is refused" fails '' refused "zone leafcorp|range "
 check "the refusals are audited" outputs 'leaf\.claim\.refused +leaf:leaf\.test .*zone company\.test' ctl audit --since 1h --user leaf:leaf.test
 
 log "user: alice logs in to the root and to the second root (two profiles)"
-login_root() { in_user "$VNET" login --proxy="$PROXY" --user=alice --token="$(ctl users add alice --roles=dev | signup_token)" --ca-pin="$CA_PIN"; }
+login_root() { in_user "$VNET" login --proxy="$PROXY" --user=alice --token="$(ctl users add alice --roles=dev | signup_token)" --no-password --ca-pin="$CA_PIN"; }
 ROOT2_PIN=$(ctl_in root2.test status | awk '/CA pin/ {print $3}')
-login_root2() { in_user "$VNET" login --proxy=proxy.root2.test:3082 --user=alice --token="$(ctl_in root2.test users add alice --roles=dev | signup_token)" --ca-pin="$ROOT2_PIN"; }
+login_root2() { in_user "$VNET" login --proxy=proxy.root2.test:3082 --user=alice --token="$(ctl_in root2.test users add alice --roles=dev | signup_token)" --no-password --ca-pin="$ROOT2_PIN"; }
 check "login to the root" login_root
 check "login to the second root" login_root2
 vnet_up

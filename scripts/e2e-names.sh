@@ -48,7 +48,7 @@ login() { # CTL-PREFIX... -- PROXY
 	local proxy=${*: -1} pin token
 	pin=$("${@:1:$#-1}" status | awk '/CA pin/ {print $3}')
 	token=$("${@:1:$#-1}" users add alice --roles=dev | signup_token)
-	in_user "$VNET" login --proxy="$proxy" --user=alice --token="$token" --ca-pin="$pin"
+	in_user "$VNET" login --proxy="$proxy" --user=alice --token="$token" --no-password --ca-pin="$pin"
 }
 check "login to the first root" login ctl "$PROXY"
 check "login to the second root, which reports the same name" login ctl_in vnet.test proxy.twin.test:3083

@@ -32,10 +32,14 @@ if [ "$(id -u)" -eq 0 ]; then
 	scripts/e2e-agents.sh
 	echo "==> logins that follow the user: login, logout, expiry while VNet runs (network namespaces)"
 	scripts/e2e-logins.sh
+	echo "==> the quick start, every command block of docs/quickstart.md (network namespaces)"
+	scripts/e2e-quickstart.sh
 	echo "==> the privilege split: the engine as the user, only its traffic, nothing left after kill -9 (network namespaces)"
 	scripts/e2e-privsep.sh
 	echo "==> bridge end-to-end tests: the C API over a real TUN (network namespaces)"
 	scripts/bridge-e2e.sh
+	echo "==> the bridge end-to-end tests again under ASan, LSan and UBSan (go build -asan, clang -fsanitize)"
+	scripts/bridge-e2e.sh --sanitize
 else
 	echo "==> end-to-end tests skipped: they need root (sudo scripts/test.sh)"
 fi

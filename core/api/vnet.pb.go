@@ -2600,9 +2600,12 @@ func (x *LeafDescribeResult) GetError() string {
 }
 
 type DeleteResourceRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"` // ignored for vnet_config
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"` // ignored for vnet_config
+	// Remove an app marked origin: config (defined in cluster.yaml), which
+	// is refused otherwise: one that no cluster.yaml defines any more.
+	Force         bool `protobuf:"varint,3,opt,name=force,proto3" json:"force,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2649,6 +2652,13 @@ func (x *DeleteResourceRequest) GetName() string {
 		return x.Name
 	}
 	return ""
+}
+
+func (x *DeleteResourceRequest) GetForce() bool {
+	if x != nil {
+		return x.Force
+	}
+	return false
 }
 
 type DeleteResourceResponse struct {
@@ -3082,6 +3092,190 @@ func (x *SearchAuditResponse) GetEventsJson() [][]byte {
 	return nil
 }
 
+type ChangePasswordRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OldPassword   string                 `protobuf:"bytes,1,opt,name=old_password,json=oldPassword,proto3" json:"old_password,omitempty"`
+	NewPassword   string                 `protobuf:"bytes,2,opt,name=new_password,json=newPassword,proto3" json:"new_password,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangePasswordRequest) Reset() {
+	*x = ChangePasswordRequest{}
+	mi := &file_vnet_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangePasswordRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangePasswordRequest) ProtoMessage() {}
+
+func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangePasswordRequest.ProtoReflect.Descriptor instead.
+func (*ChangePasswordRequest) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *ChangePasswordRequest) GetOldPassword() string {
+	if x != nil {
+		return x.OldPassword
+	}
+	return ""
+}
+
+func (x *ChangePasswordRequest) GetNewPassword() string {
+	if x != nil {
+		return x.NewPassword
+	}
+	return ""
+}
+
+type ChangePasswordResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangePasswordResponse) Reset() {
+	*x = ChangePasswordResponse{}
+	mi := &file_vnet_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangePasswordResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangePasswordResponse) ProtoMessage() {}
+
+func (x *ChangePasswordResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangePasswordResponse.ProtoReflect.Descriptor instead.
+func (*ChangePasswordResponse) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{52}
+}
+
+type ResetUserRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetUserRequest) Reset() {
+	*x = ResetUserRequest{}
+	mi := &file_vnet_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetUserRequest) ProtoMessage() {}
+
+func (x *ResetUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetUserRequest.ProtoReflect.Descriptor instead.
+func (*ResetUserRequest) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *ResetUserRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type ResetUserResponse struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Token            string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	TokenExpiresUnix int64                  `protobuf:"varint,2,opt,name=token_expires_unix,json=tokenExpiresUnix,proto3" json:"token_expires_unix,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *ResetUserResponse) Reset() {
+	*x = ResetUserResponse{}
+	mi := &file_vnet_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetUserResponse) ProtoMessage() {}
+
+func (x *ResetUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_vnet_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetUserResponse.ProtoReflect.Descriptor instead.
+func (*ResetUserResponse) Descriptor() ([]byte, []int) {
+	return file_vnet_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *ResetUserResponse) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *ResetUserResponse) GetTokenExpiresUnix() int64 {
+	if x != nil {
+		return x.TokenExpiresUnix
+	}
+	return 0
+}
+
 var File_vnet_proto protoreflect.FileDescriptor
 
 const file_vnet_proto_rawDesc = "" +
@@ -3266,10 +3460,11 @@ const file_vnet_proto_rawDesc = "" +
 	"\x12LeafDescribeResult\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12.\n" +
 	"\acatalog\x18\x02 \x01(\v2\x14.vnet.v1.LeafCatalogR\acatalog\x12\x14\n" +
-	"\x05error\x18\x03 \x01(\tR\x05error\"?\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"U\n" +
 	"\x15DeleteResourceRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\"A\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
+	"\x05force\x18\x03 \x01(\bR\x05force\"A\n" +
 	"\x16DeleteResourceResponse\x12'\n" +
 	"\x0fsessions_closed\x18\x01 \x01(\x05R\x0esessionsClosed\"\xa0\x01\n" +
 	"\x12SearchAuditRequest\x12&\n" +
@@ -3299,7 +3494,16 @@ const file_vnet_proto_rawDesc = "" +
 	"\fapps_removed\x18\x01 \x03(\tR\vappsRemoved\"6\n" +
 	"\x13SearchAuditResponse\x12\x1f\n" +
 	"\vevents_json\x18\x01 \x03(\fR\n" +
-	"eventsJson*\x95\x01\n" +
+	"eventsJson\"]\n" +
+	"\x15ChangePasswordRequest\x12!\n" +
+	"\fold_password\x18\x01 \x01(\tR\voldPassword\x12!\n" +
+	"\fnew_password\x18\x02 \x01(\tR\vnewPassword\"\x18\n" +
+	"\x16ChangePasswordResponse\"&\n" +
+	"\x10ResetUserRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"W\n" +
+	"\x11ResetUserResponse\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x12,\n" +
+	"\x12token_expires_unix\x18\x02 \x01(\x03R\x10tokenExpiresUnix*\x95\x01\n" +
 	"\vDialFailure\x12\x1c\n" +
 	"\x18DIAL_FAILURE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14DIAL_FAILURE_REFUSED\x10\x01\x12\x1a\n" +
@@ -3337,7 +3541,10 @@ const file_vnet_proto_rawDesc = "" +
 	"\x05Trust\x123\n" +
 	"\x04Join\x12\x14.vnet.v1.JoinRequest\x1a\x15.vnet.v1.JoinResponse\x12:\n" +
 	"\aControl\x12\x14.vnet.v1.LeafMessage\x1a\x15.vnet.v1.ProxyMessage(\x010\x01\x126\n" +
-	"\x05Renew\x12\x15.vnet.v1.RenewRequest\x1a\x16.vnet.v1.RenewResponseB&Z$github.com/vnetproject/vnet/core/apib\x06proto3"
+	"\x05Renew\x12\x15.vnet.v1.RenewRequest\x1a\x16.vnet.v1.RenewResponse2\xa0\x01\n" +
+	"\aAccount\x12Q\n" +
+	"\x0eChangePassword\x12\x1e.vnet.v1.ChangePasswordRequest\x1a\x1f.vnet.v1.ChangePasswordResponse\x12B\n" +
+	"\tResetUser\x12\x19.vnet.v1.ResetUserRequest\x1a\x1a.vnet.v1.ResetUserResponseB&Z$github.com/vnetproject/vnet/core/apib\x06proto3"
 
 var (
 	file_vnet_proto_rawDescOnce sync.Once
@@ -3352,7 +3559,7 @@ func file_vnet_proto_rawDescGZIP() []byte {
 }
 
 var file_vnet_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_vnet_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
+var file_vnet_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
 var file_vnet_proto_goTypes = []any{
 	(DialFailure)(0),               // 0: vnet.v1.DialFailure
 	(*PingRequest)(nil),            // 1: vnet.v1.PingRequest
@@ -3406,13 +3613,17 @@ var file_vnet_proto_goTypes = []any{
 	(*RemoveAgentRequest)(nil),     // 49: vnet.v1.RemoveAgentRequest
 	(*RemoveAgentResponse)(nil),    // 50: vnet.v1.RemoveAgentResponse
 	(*SearchAuditResponse)(nil),    // 51: vnet.v1.SearchAuditResponse
-	nil,                            // 52: vnet.v1.App.LabelsEntry
-	nil,                            // 53: vnet.v1.AddTokenRequest.LabelsEntry
-	nil,                            // 54: vnet.v1.JoinToken.LabelsEntry
-	nil,                            // 55: vnet.v1.AgentInfo.AllowedLabelsEntry
+	(*ChangePasswordRequest)(nil),  // 52: vnet.v1.ChangePasswordRequest
+	(*ChangePasswordResponse)(nil), // 53: vnet.v1.ChangePasswordResponse
+	(*ResetUserRequest)(nil),       // 54: vnet.v1.ResetUserRequest
+	(*ResetUserResponse)(nil),      // 55: vnet.v1.ResetUserResponse
+	nil,                            // 56: vnet.v1.App.LabelsEntry
+	nil,                            // 57: vnet.v1.AddTokenRequest.LabelsEntry
+	nil,                            // 58: vnet.v1.JoinToken.LabelsEntry
+	nil,                            // 59: vnet.v1.AgentInfo.AllowedLabelsEntry
 }
 var file_vnet_proto_depIdxs = []int32{
-	52, // 0: vnet.v1.App.labels:type_name -> vnet.v1.App.LabelsEntry
+	56, // 0: vnet.v1.App.labels:type_name -> vnet.v1.App.LabelsEntry
 	9,  // 1: vnet.v1.App.tcp_ports:type_name -> vnet.v1.PortRange
 	8,  // 2: vnet.v1.ListAppsResponse.apps:type_name -> vnet.v1.App
 	6,  // 3: vnet.v1.CatalogUpdate.config:type_name -> vnet.v1.VNetConfig
@@ -3423,8 +3634,8 @@ var file_vnet_proto_depIdxs = []int32{
 	0,  // 8: vnet.v1.DialResult.reason:type_name -> vnet.v1.DialFailure
 	22, // 9: vnet.v1.Frame.dial:type_name -> vnet.v1.DialRequest
 	23, // 10: vnet.v1.Frame.result:type_name -> vnet.v1.DialResult
-	53, // 11: vnet.v1.AddTokenRequest.labels:type_name -> vnet.v1.AddTokenRequest.LabelsEntry
-	54, // 12: vnet.v1.JoinToken.labels:type_name -> vnet.v1.JoinToken.LabelsEntry
+	57, // 11: vnet.v1.AddTokenRequest.labels:type_name -> vnet.v1.AddTokenRequest.LabelsEntry
+	58, // 12: vnet.v1.JoinToken.labels:type_name -> vnet.v1.JoinToken.LabelsEntry
 	30, // 13: vnet.v1.ListTokensResponse.tokens:type_name -> vnet.v1.JoinToken
 	35, // 14: vnet.v1.AgentMessage.register:type_name -> vnet.v1.AgentRegister
 	8,  // 15: vnet.v1.AgentRegister.apps:type_name -> vnet.v1.App
@@ -3434,7 +3645,7 @@ var file_vnet_proto_depIdxs = []int32{
 	40, // 19: vnet.v1.LeafMessage.hello:type_name -> vnet.v1.LeafHello
 	42, // 20: vnet.v1.LeafMessage.catalog:type_name -> vnet.v1.LeafDescribeResult
 	13, // 21: vnet.v1.LeafDescribeResult.catalog:type_name -> vnet.v1.LeafCatalog
-	55, // 22: vnet.v1.AgentInfo.allowed_labels:type_name -> vnet.v1.AgentInfo.AllowedLabelsEntry
+	59, // 22: vnet.v1.AgentInfo.allowed_labels:type_name -> vnet.v1.AgentInfo.AllowedLabelsEntry
 	47, // 23: vnet.v1.ListAgentsResponse.agents:type_name -> vnet.v1.AgentInfo
 	1,  // 24: vnet.v1.Auth.Ping:input_type -> vnet.v1.PingRequest
 	3,  // 25: vnet.v1.Auth.Login:input_type -> vnet.v1.LoginRequest
@@ -3460,32 +3671,36 @@ var file_vnet_proto_depIdxs = []int32{
 	32, // 45: vnet.v1.Trust.Join:input_type -> vnet.v1.JoinRequest
 	39, // 46: vnet.v1.Trust.Control:input_type -> vnet.v1.LeafMessage
 	25, // 47: vnet.v1.Trust.Renew:input_type -> vnet.v1.RenewRequest
-	2,  // 48: vnet.v1.Auth.Ping:output_type -> vnet.v1.PingResponse
-	4,  // 49: vnet.v1.Auth.Login:output_type -> vnet.v1.LoginResponse
-	6,  // 50: vnet.v1.Cluster.GetVNetConfig:output_type -> vnet.v1.VNetConfig
-	10, // 51: vnet.v1.Cluster.ListApps:output_type -> vnet.v1.ListAppsResponse
-	12, // 52: vnet.v1.Cluster.WatchCatalog:output_type -> vnet.v1.CatalogUpdate
-	15, // 53: vnet.v1.Cluster.CreateResource:output_type -> vnet.v1.CreateResourceResponse
-	17, // 54: vnet.v1.Cluster.GetResources:output_type -> vnet.v1.GetResourcesResponse
-	19, // 55: vnet.v1.Cluster.AddUser:output_type -> vnet.v1.AddUserResponse
-	21, // 56: vnet.v1.Cluster.Status:output_type -> vnet.v1.StatusResponse
-	28, // 57: vnet.v1.Cluster.AddToken:output_type -> vnet.v1.AddTokenResponse
-	31, // 58: vnet.v1.Cluster.ListTokens:output_type -> vnet.v1.ListTokensResponse
-	44, // 59: vnet.v1.Cluster.DeleteResource:output_type -> vnet.v1.DeleteResourceResponse
-	51, // 60: vnet.v1.Cluster.SearchAudit:output_type -> vnet.v1.SearchAuditResponse
-	48, // 61: vnet.v1.Cluster.ListAgents:output_type -> vnet.v1.ListAgentsResponse
-	50, // 62: vnet.v1.Cluster.RemoveAgent:output_type -> vnet.v1.RemoveAgentResponse
-	24, // 63: vnet.v1.Tunnel.Dial:output_type -> vnet.v1.Frame
-	33, // 64: vnet.v1.Agent.Join:output_type -> vnet.v1.JoinResponse
-	36, // 65: vnet.v1.Agent.Control:output_type -> vnet.v1.ProxyMessage
-	24, // 66: vnet.v1.Agent.Connect:output_type -> vnet.v1.Frame
-	26, // 67: vnet.v1.Agent.Renew:output_type -> vnet.v1.RenewResponse
-	24, // 68: vnet.v1.Peer.Dial:output_type -> vnet.v1.Frame
-	33, // 69: vnet.v1.Trust.Join:output_type -> vnet.v1.JoinResponse
-	36, // 70: vnet.v1.Trust.Control:output_type -> vnet.v1.ProxyMessage
-	26, // 71: vnet.v1.Trust.Renew:output_type -> vnet.v1.RenewResponse
-	48, // [48:72] is the sub-list for method output_type
-	24, // [24:48] is the sub-list for method input_type
+	52, // 48: vnet.v1.Account.ChangePassword:input_type -> vnet.v1.ChangePasswordRequest
+	54, // 49: vnet.v1.Account.ResetUser:input_type -> vnet.v1.ResetUserRequest
+	2,  // 50: vnet.v1.Auth.Ping:output_type -> vnet.v1.PingResponse
+	4,  // 51: vnet.v1.Auth.Login:output_type -> vnet.v1.LoginResponse
+	6,  // 52: vnet.v1.Cluster.GetVNetConfig:output_type -> vnet.v1.VNetConfig
+	10, // 53: vnet.v1.Cluster.ListApps:output_type -> vnet.v1.ListAppsResponse
+	12, // 54: vnet.v1.Cluster.WatchCatalog:output_type -> vnet.v1.CatalogUpdate
+	15, // 55: vnet.v1.Cluster.CreateResource:output_type -> vnet.v1.CreateResourceResponse
+	17, // 56: vnet.v1.Cluster.GetResources:output_type -> vnet.v1.GetResourcesResponse
+	19, // 57: vnet.v1.Cluster.AddUser:output_type -> vnet.v1.AddUserResponse
+	21, // 58: vnet.v1.Cluster.Status:output_type -> vnet.v1.StatusResponse
+	28, // 59: vnet.v1.Cluster.AddToken:output_type -> vnet.v1.AddTokenResponse
+	31, // 60: vnet.v1.Cluster.ListTokens:output_type -> vnet.v1.ListTokensResponse
+	44, // 61: vnet.v1.Cluster.DeleteResource:output_type -> vnet.v1.DeleteResourceResponse
+	51, // 62: vnet.v1.Cluster.SearchAudit:output_type -> vnet.v1.SearchAuditResponse
+	48, // 63: vnet.v1.Cluster.ListAgents:output_type -> vnet.v1.ListAgentsResponse
+	50, // 64: vnet.v1.Cluster.RemoveAgent:output_type -> vnet.v1.RemoveAgentResponse
+	24, // 65: vnet.v1.Tunnel.Dial:output_type -> vnet.v1.Frame
+	33, // 66: vnet.v1.Agent.Join:output_type -> vnet.v1.JoinResponse
+	36, // 67: vnet.v1.Agent.Control:output_type -> vnet.v1.ProxyMessage
+	24, // 68: vnet.v1.Agent.Connect:output_type -> vnet.v1.Frame
+	26, // 69: vnet.v1.Agent.Renew:output_type -> vnet.v1.RenewResponse
+	24, // 70: vnet.v1.Peer.Dial:output_type -> vnet.v1.Frame
+	33, // 71: vnet.v1.Trust.Join:output_type -> vnet.v1.JoinResponse
+	36, // 72: vnet.v1.Trust.Control:output_type -> vnet.v1.ProxyMessage
+	26, // 73: vnet.v1.Trust.Renew:output_type -> vnet.v1.RenewResponse
+	53, // 74: vnet.v1.Account.ChangePassword:output_type -> vnet.v1.ChangePasswordResponse
+	55, // 75: vnet.v1.Account.ResetUser:output_type -> vnet.v1.ResetUserResponse
+	50, // [50:76] is the sub-list for method output_type
+	24, // [24:50] is the sub-list for method input_type
 	24, // [24:24] is the sub-list for extension type_name
 	24, // [24:24] is the sub-list for extension extendee
 	0,  // [0:24] is the sub-list for field type_name
@@ -3506,9 +3721,9 @@ func file_vnet_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_vnet_proto_rawDesc), len(file_vnet_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   55,
+			NumMessages:   59,
 			NumExtensions: 0,
-			NumServices:   6,
+			NumServices:   7,
 		},
 		GoTypes:           file_vnet_proto_goTypes,
 		DependencyIndexes: file_vnet_proto_depIdxs,

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+	"google.golang.org/grpc/codes"
+	grpcstatus "google.golang.org/grpc/status"
 
 	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/catalog"
@@ -74,8 +76,11 @@ func Run(ctx context.Context, env Env, name string, port uint16) Diagnosis {
 	}
 	checks = append(checks, engine)
 	checks = append(checks, Refused(st)...)
-	checks = append(checks, Profiles(env.Profiles, env.Now)...)
-	checks = append(checks, concurrently(ctx, env)...)
+	logins := Profiles(env.Profiles, env.Now)
+	asked, errs := concurrently(ctx, env)
+	confirmLogins(logins, errs)
+	checks = append(checks, logins...)
+	checks = append(checks, asked...)
 	if name != "" {
 		checks = append(checks, Name(ctx, env, st, name, port)...)
 	}
@@ -123,9 +128,29 @@ func Profiles(ps []*profile.Profile, now time.Time) []Check {
 	return out
 }
 
-// concurrently asks every cluster and the upstream resolvers at once.
-func concurrently(ctx context.Context, env Env) []Check {
+// confirmLogins fails a login whose certificate is valid here but which
+// its cluster refused when asked just now (a removed user, a revoked
+// certificate): a login is fine only if the cluster says so too, so that
+// "ok login" never stands beside "FAIL user no longer exists". errs are
+// the clusters' answers, in login order.
+func confirmLogins(logins []Check, errs []error) {
+	for i := range logins {
+		if i >= len(errs) || !logins[i].OK || errs[i] == nil {
+			continue
+		}
+		switch grpcstatus.Code(errs[i]) {
+		case codes.Unauthenticated, codes.PermissionDenied:
+			logins[i].OK = false
+			logins[i].Detail = "the cluster refuses this login: " + api.ErrorLine(errs[i]) + ": ask your administrator, then log in again"
+		}
+	}
+}
+
+// concurrently asks every cluster and the upstream resolvers at once; errs
+// are the clusters' errors, in order.
+func concurrently(ctx context.Context, env Env) (checks []Check, errs []error) {
 	out := make([]Check, len(env.Clusters)+1)
+	errs = make([]error, len(env.Clusters))
 	var wg sync.WaitGroup
 	for i, f := range env.Clusters {
 		wg.Go(func() {
@@ -136,7 +161,7 @@ func concurrently(ctx context.Context, env Env) []Check {
 			out[i] = Check{Name: where}
 			c, err := f.Fetch(ctx)
 			if err != nil {
-				out[i].Detail = api.ErrorLine(err)
+				out[i].Detail, errs[i] = api.ErrorLine(err), err
 				return
 			}
 			out[i].OK = true
@@ -148,7 +173,7 @@ func concurrently(ctx context.Context, env Env) []Check {
 	if env.Upstream == nil {
 		out = out[:len(env.Clusters)]
 	}
-	return out
+	return out, errs
 }
 
 // upstream asks the upstream resolvers for the first proxy's name: a name

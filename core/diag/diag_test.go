@@ -10,6 +10,8 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+	"google.golang.org/grpc/codes"
+	grpcstatus "google.golang.org/grpc/status"
 
 	"github.com/vnetproject/vnet/core/catalog"
 	"github.com/vnetproject/vnet/core/cluster/auth"
@@ -133,6 +135,15 @@ func TestRun(t *testing.T) {
 	}
 	if !strings.Contains(d.Text(), "FAIL cluster at proxy.root.test:3080") {
 		t.Errorf("Text() =\n%s", d.Text())
+	}
+	// The certificate is valid here, but the cluster no longer knows the
+	// user: the login fails too, never "ok login" beside "FAIL user no
+	// longer exists" (issue 14).
+	env.Now = time.Now()
+	env.Clusters = []Fetcher{fetcher{err: grpcstatus.Error(codes.Unauthenticated, "user alice no longer exists")}}
+	d = Run(context.Background(), env, "", 0)
+	if c := find(t, d.Checks, "login to root.test as alice"); c.OK || !strings.Contains(c.Detail, "the cluster refuses this login: user alice no longer exists") {
+		t.Errorf("login of a removed user: %+v", c)
 	}
 }
 

@@ -1,10 +1,11 @@
 // Package dns answers VNet's DNS queries and forwards the rest upstream.
 //
-// The server knows neither gVisor nor clusters: it serves on a
-// net.PacketConn and a net.Listener it is given (from the netstack in
-// production, from loopback in tests), asks a Resolver whether a name is
-// VNet's, and relays everything else through an Upstream, normally a
-// Forwarder to the resolvers the OS used before VNet started.
+// The server knows neither gVisor nor clusters: it serves UDP datagrams
+// handed to it one at a time (Datagrams: the netstack's packet path in
+// production), a net.PacketConn (ServeUDP: loopback in tests) and a
+// net.Listener (ServeTCP), asks a Resolver whether a name is VNet's, and
+// relays everything else through an Upstream, normally a Forwarder to the
+// resolvers the OS used before VNet started.
 //
 // Decisions a reader would otherwise have to reverse-engineer:
 //
@@ -24,4 +25,15 @@
 //     removes such A and AAAA records (DNS rebinding, issue 9).
 //   - A UDP response larger than the client's buffer (512 bytes, or its
 //     EDNS0 size) is truncated with TC set; over TCP nothing is truncated.
+//   - VNet's own names are answered on the goroutine that read the query
+//     (Datagrams.Handle's caller; ServeUDP's readers, one per CPU);
+//     forwarded queries go to forwarding goroutines that wait for the next
+//     query when done.
+//   - The Forwarder keeps a few UDP sockets per upstream open (udpPool),
+//     each renewed on a fresh port after socketUses queries, and matches
+//     answers to queries by ID and question: an answer that matches no
+//     query in flight, or the wrong question, is dropped and its query
+//     keeps waiting. It asks upstreams in health order (health): one that
+//     missed a query goes last for a while, so a dead first server costs
+//     one query 200 ms, not every query its timeout.
 package dns

@@ -111,6 +111,7 @@ func newForwarder(t *testing.T, timeout time.Duration, servers ...netip.AddrPort
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { f.Close() })
 	return f
 }
 

@@ -18,17 +18,27 @@ const serverUDPSize = 1232
 // at all (it is itself a response). Handle is what ServeUDP and ServeTCP
 // call; the caller truncates the answer to its transport.
 func (s *Server) Handle(ctx context.Context, req *mdns.Msg) *mdns.Msg {
+	if resp, local := s.handleLocal(ctx, req); local {
+		return resp
+	}
+	return s.forward(ctx, req)
+}
+
+// handleLocal answers req when that needs no upstream: local=false means
+// req must be forwarded. It does not block, so ServeUDP runs it on the
+// goroutine that read the query.
+func (s *Server) handleLocal(ctx context.Context, req *mdns.Msg) (resp *mdns.Msg, local bool) {
 	if req == nil || req.Response {
 		// Answering a response could start a loop between two servers.
-		return nil
+		return nil, true
 	}
 	s.stats.queries.Add(1)
 	if req.Opcode != mdns.OpcodeQuery {
-		return reply(req, mdns.RcodeNotImplemented)
+		return reply(req, mdns.RcodeNotImplemented), true
 	}
 	if len(req.Question) != 1 {
 		// RFC 9619: QDCOUNT must be 1 for QUERY.
-		return reply(req, mdns.RcodeFormatError)
+		return reply(req, mdns.RcodeFormatError), true
 	}
 	switch n := countOPT(req); {
 	case n > 1:
@@ -37,21 +47,18 @@ func (s *Server) Handle(ctx context.Context, req *mdns.Msg) *mdns.Msg {
 		m := new(mdns.Msg)
 		m.SetRcode(req, mdns.RcodeFormatError)
 		m.RecursionAvailable = true
-		return m
+		return m, true
 	case n == 1 && req.IsEdns0().Version() != 0:
 		// RFC 6891 section 6.1.3.
-		return reply(req, mdns.RcodeBadVers)
+		return reply(req, mdns.RcodeBadVers), true
 	}
-
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
-	defer cancel()
 	q := req.Question[0]
 	ans, ok := s.cfg.Resolver.Resolve(ctx, normalizeName(q.Name), q.Qtype)
 	if !ok {
-		return s.forward(ctx, req)
+		return nil, false
 	}
 	s.stats.answered.Add(1)
-	return answer(req, ans)
+	return answer(req, ans), true
 }
 
 // normalizeName is the form names are given to the Resolver in.
@@ -59,7 +66,10 @@ func normalizeName(name string) string {
 	return strings.ToLower(strings.TrimSuffix(name, "."))
 }
 
+// forward asks the Upstream, within QueryTimeout.
 func (s *Server) forward(ctx context.Context, req *mdns.Msg) *mdns.Msg {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+	defer cancel()
 	resp, err := s.cfg.Upstream.Exchange(ctx, req)
 	if err != nil || resp == nil {
 		s.stats.failed.Add(1)
@@ -161,16 +171,17 @@ func clientUDPSize(req *mdns.Msg) int {
 	return mdns.MinMsgSize
 }
 
-// pack packs resp to fit in limit bytes, setting TC when records had to
-// go. If resp cannot be packed the client gets SERVFAIL instead.
-func pack(resp, req *mdns.Msg, limit int) ([]byte, error) {
+// pack packs resp into buf (grown as needed) to fit in limit bytes,
+// setting TC when records had to go. If resp cannot be packed the client
+// gets SERVFAIL instead.
+func pack(resp, req *mdns.Msg, limit int, buf []byte) ([]byte, error) {
 	resp.Truncate(limit)
 	// Truncate turns compression off when the message fits without it;
 	// compression never makes a message longer, and it saves bytes.
 	resp.Compress = true
-	b, err := resp.Pack()
+	b, err := resp.PackBuffer(buf)
 	if err == nil {
 		return b, nil
 	}
-	return reply(req, mdns.RcodeServerFailure).Pack()
+	return reply(req, mdns.RcodeServerFailure).PackBuffer(buf)
 }

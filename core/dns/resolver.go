@@ -13,7 +13,8 @@ type Resolver interface {
 	// server answers A queries with the IPv4 addresses of Addrs and AAAA
 	// queries with the IPv6 ones; when there are none of that family, or
 	// for any other type, it answers NOERROR with no records (NODATA).
-	// Resolve must be safe for concurrent use.
+	// Resolve must be safe for concurrent use and must not block: the
+	// server calls it on the goroutine that reads the queries.
 	Resolve(ctx context.Context, name string, qtype uint16) (Answer, bool)
 }
 

@@ -109,7 +109,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 		if resp == nil {
 			continue
 		}
-		b, err := pack(resp, req, mdns.MaxMsgSize)
+		b, err := pack(resp, req, mdns.MaxMsgSize, nil)
 		if err != nil {
 			s.cfg.Logger.DebugContext(ctx, "dns: pack answer", "err", err)
 			return

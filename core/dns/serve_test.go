@@ -360,6 +360,7 @@ func TestServeWithForwarder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer fwd.Close()
 	r := dnstest.NewResolver()
 	r.Set("tcp-app.company.test", dns.Answer{Addrs: []netip.Addr{netip.MustParseAddr("100.64.0.5")}})
 	srv, err := dns.NewServer(dns.Config{Resolver: r, Upstream: fwd})

@@ -1,13 +1,14 @@
 package dns
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"sync"
+	"time"
 
 	mdns "github.com/miekg/dns"
 )
@@ -16,21 +17,49 @@ import (
 // Server is closed, or pc is closed; those three return nil, any other read
 // error is returned. ServeUDP owns pc: it closes it, and returns only after
 // every query it read has been answered or abandoned.
+//
+// Several goroutines read pc, one per CPU (at least two): a netstack
+// socket hands over one datagram per read, and one reader would make the
+// whole server wait on each hand-over. A query the Server answers itself
+// is answered by the goroutine that read it; a forwarded query, which
+// waits for the upstream, goes to a forwarding goroutine (udpForwarders).
 func (s *Server) ServeUDP(ctx context.Context, pc net.PacketConn) error {
 	ctx, done, err := s.startServe(ctx)
 	if err != nil {
 		return err
 	}
 	defer done()
-	var handlers sync.WaitGroup
+	fwd := newUDPForwarders(s)
 	defer func() {
 		pc.Close()
-		handlers.Wait()
+		fwd.stop()
 	}()
 	stop := context.AfterFunc(ctx, func() { pc.Close() }) // unblocks ReadFrom
 	defer stop()
 
+	n := max(2, runtime.GOMAXPROCS(0))
+	errs := make(chan error, n)
+	for range n {
+		go func() { errs <- s.readUDP(ctx, pc, fwd) }()
+	}
+	// The first reader to return ends the others.
+	first := <-errs
+	pc.Close()
+	for range n - 1 {
+		<-errs
+	}
+	return first
+}
+
+// readUDP is one reader of ServeUDP.
+func (s *Server) readUDP(ctx context.Context, pc net.PacketConn, fwd *udpForwarders) error {
+	// The forwarded queries' contexts hang off one per reader: off the
+	// shared one, their registering and unregistering with it contend on
+	// its lock (a tenth of the CPU time of a forwarded query).
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	buf := make([]byte, mdns.MaxMsgSize)
+	out := make([]byte, 0, serverUDPSize)
 	for {
 		n, addr, err := pc.ReadFrom(buf)
 		if err != nil {
@@ -39,41 +68,134 @@ func (s *Server) ServeUDP(ctx context.Context, pc net.PacketConn) error {
 			}
 			return fmt.Errorf("dns: read udp: %w", err)
 		}
-		select {
-		case s.querySlots <- struct{}{}:
-		default:
-			// Full: drop, the client retries (see the package doc).
-			s.stats.dropped.Add(1)
-			continue
-		}
-		pkt := bytes.Clone(buf[:n])
-		handlers.Add(1)
-		go func() {
-			defer handlers.Done()
-			defer func() { <-s.querySlots }()
-			s.answerUDP(ctx, pc, addr, pkt)
-		}()
+		s.answerUDP(ctx, buf[:n], sockReply{pc: pc, to: addr}, fwd, &out)
 	}
 }
 
-func (s *Server) answerUDP(ctx context.Context, pc net.PacketConn, addr net.Addr, pkt []byte) {
+// replyTo sends an answer back to where its query came from.
+type replyTo interface {
+	reply(b []byte) error
+}
+
+// sockReply answers through the socket the query came in on.
+type sockReply struct {
+	pc net.PacketConn
+	to net.Addr
+}
+
+func (r sockReply) reply(b []byte) error {
+	_, err := r.pc.WriteTo(b, r.to)
+	return err
+}
+
+// answerUDP answers the query in pkt: at once when the Server answers it
+// itself, packed into *out (grown as needed), through fwd when it must be
+// forwarded. It does not block. pkt may be reused once it returns.
+func (s *Server) answerUDP(ctx context.Context, pkt []byte, to replyTo, fwd *udpForwarders, out *[]byte) {
+	select {
+	case s.querySlots <- struct{}{}:
+	default:
+		// Full: drop, the client retries (see the package doc).
+		s.stats.dropped.Add(1)
+		return
+	}
 	req := new(mdns.Msg)
 	if err := req.Unpack(pkt); err != nil {
 		// Ignored rather than answered FORMERR: a reply to garbage
 		// from a spoofed source would make us a reflector.
 		s.stats.malformed.Add(1)
+		<-s.querySlots
 		return
 	}
-	resp := s.Handle(ctx, req)
+	// Unpack copies what it keeps: req does not point into pkt.
+	resp, local := s.handleLocal(ctx, req)
+	if local {
+		*out = s.writeUDP(ctx, to, req, resp, *out)
+		<-s.querySlots
+		return
+	}
+	fwd.start(ctx, udpJob{req: req, to: to})
+}
+
+// forwarderIdle is how long a forwarding goroutine waits for another
+// query before it ends.
+const forwarderIdle = 10 * time.Second
+
+// udpForwarders are the goroutines that forward ServeUDP's queries. One
+// lives on after its query, waiting forwarderIdle for the next: a fresh
+// goroutine per query grew its stack anew each time (a tenth of a
+// forwarded query's CPU). There are never more than MaxInFlight: a new
+// one starts only when none is idle, and each busy one holds a query slot.
+type udpForwarders struct {
+	s       *Server
+	jobs    chan udpJob    // unbuffered: a send succeeds when one is idle
+	quit    chan struct{}  // closed by stop
+	running sync.WaitGroup // one per goroutine
+}
+
+// udpJob is a query to forward, holding a query slot.
+type udpJob struct {
+	req *mdns.Msg
+	to  replyTo
+}
+
+func newUDPForwarders(s *Server) *udpForwarders {
+	return &udpForwarders{s: s, jobs: make(chan udpJob), quit: make(chan struct{})}
+}
+
+// stop ends the goroutines once their queries are done and waits for
+// them. No start may come after it.
+func (f *udpForwarders) stop() {
+	close(f.quit)
+	f.running.Wait()
+}
+
+// start forwards j on an idle goroutine, or a new one.
+func (f *udpForwarders) start(ctx context.Context, j udpJob) {
+	select {
+	case f.jobs <- j:
+	default:
+		f.running.Add(1)
+		go f.run(ctx, j)
+	}
+}
+
+func (f *udpForwarders) run(ctx context.Context, j udpJob) {
+	defer f.running.Done()
+	buf := make([]byte, 0, serverUDPSize)
+	idle := time.NewTimer(forwarderIdle)
+	defer idle.Stop()
+	for {
+		resp := f.s.forward(ctx, j.req)
+		buf = f.s.writeUDP(ctx, j.to, j.req, resp, buf)
+		<-f.s.querySlots
+		idle.Reset(forwarderIdle)
+		select {
+		case j = <-f.jobs:
+		case <-idle.C:
+			return
+		case <-f.quit:
+			return
+		}
+	}
+}
+
+// writeUDP sends resp, the answer to req, packed into buf, and returns buf
+// (grown if it had to be) for the next answer. A nil resp is not sent.
+func (s *Server) writeUDP(ctx context.Context, to replyTo, req, resp *mdns.Msg, buf []byte) []byte {
 	if resp == nil {
-		return
+		return buf
 	}
-	b, err := pack(resp, req, clientUDPSize(req))
+	b, err := pack(resp, req, clientUDPSize(req), buf)
 	if err != nil {
 		s.cfg.Logger.DebugContext(ctx, "dns: pack answer", "err", err)
-		return
+		return buf
 	}
-	if _, err := pc.WriteTo(b, addr); err != nil && ctx.Err() == nil {
-		s.cfg.Logger.DebugContext(ctx, "dns: write udp answer", "to", addr, "err", err)
+	if err := to.reply(b); err != nil && ctx.Err() == nil {
+		s.cfg.Logger.DebugContext(ctx, "dns: write udp answer", "err", err)
 	}
+	if cap(b) > cap(buf) && cap(b) <= mdns.MaxMsgSize {
+		return b[:0]
+	}
+	return buf
 }

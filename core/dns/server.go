@@ -30,8 +30,8 @@ type Config struct {
 	// MaxTCPConns bounds the open TCP connections; when it is reached the
 	// server stops accepting until one closes. Default DefaultMaxTCPConns.
 	MaxTCPConns int
-	// QueryTimeout bounds one query (Resolve plus forwarding) as a safety
-	// net should an Upstream not bound itself. It should exceed the
+	// QueryTimeout bounds forwarding one query as a safety net should an
+	// Upstream not bound itself. It should exceed the
 	// Forwarder's timeout. Default DefaultQueryTimeout.
 	QueryTimeout time.Duration
 	// TCPIdleTimeout closes a TCP connection that sends no complete query

@@ -28,6 +28,10 @@ func forbidden(pkg string) string {
 		return "the server's store (etcd client)"
 	case pkg == "golang.org/x/crypto/bcrypt":
 		return "the server's password hashes (bcrypt)"
+	case strings.HasPrefix(pkg, "github.com/prometheus/"):
+		// The engine reports through vnet.Metrics; `vnet up` wires the
+		// exporter (core/vnet/vnetmetrics), the bridge has none.
+		return "the metrics exporter (Prometheus): report through vnet.Metrics"
 	}
 	return ""
 }
@@ -80,12 +84,14 @@ func TestForbidden(t *testing.T) {
 	for pkg, want := range map[string]bool{
 		"github.com/vnetproject/vnet/core/cluster/auth":  true,
 		"github.com/vnetproject/vnet/core/cluster/store": true,
-		"go.etcd.io/bbolt":                            true,
-		"go.etcd.io/etcd/client/v3":                   true,
-		"golang.org/x/crypto/bcrypt":                  true,
-		"github.com/vnetproject/vnet/core/catalog":    false,
-		"github.com/vnetproject/vnet/core/clusterish": false,
-		"golang.org/x/crypto/chacha20":                false,
+		"go.etcd.io/bbolt":                                  true,
+		"go.etcd.io/etcd/client/v3":                         true,
+		"golang.org/x/crypto/bcrypt":                        true,
+		"github.com/prometheus/client_golang/prometheus":    true,
+		"github.com/vnetproject/vnet/core/vnet/vnetmetrics": false,
+		"github.com/vnetproject/vnet/core/catalog":          false,
+		"github.com/vnetproject/vnet/core/clusterish":       false,
+		"golang.org/x/crypto/chacha20":                      false,
 	} {
 		if got := forbidden(pkg) != ""; got != want {
 			t.Errorf("forbidden(%q) = %v, want %v", pkg, got, want)

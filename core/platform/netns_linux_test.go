@@ -206,6 +206,8 @@ func TestInsideNetns(t *testing.T) {
 		// Answer from 100.64.0.9:9; the kernel delivers it to conn.
 		local := conn.LocalAddr().(*net.UDPAddr)
 		reply := udp4Packet(netip.MustParseAddr("100.64.0.9"), 9, s.TunAddr4, uint16(local.Port), []byte("hello back"))
+		// An empty virtio_net_hdr: no offload, the checksum is complete.
+		reply = append(make([]byte, virtioNetHdrLen), reply...)
 		if err := tun.WritePackets([][]byte{reply}); err != nil {
 			t.Fatal(err)
 		}
@@ -285,21 +287,29 @@ func TestInsideNetns(t *testing.T) {
 	})
 }
 
-// readUntil reads packets from tun until one matches, and returns it.
+// virtioNetHdrLen is the virtio_net_hdr in front of every packet on the TUN
+// (stack/vnethdr.go reads and writes it).
+const virtioNetHdrLen = 10
+
+// readUntil reads packets from tun until one matches, and returns it
+// without its virtio_net_hdr.
 func readUntil(t *testing.T, tun *TUN, match func([]byte) bool) []byte {
 	t.Helper()
 	found := make(chan []byte, 1)
 	go func() {
 		defer close(found)
-		bufs := [][]byte{make([]byte, 65535)}
+		bufs := [][]byte{make([]byte, virtioNetHdrLen+65535)}
 		sizes := []int{0}
 		for {
 			n, err := tun.ReadPackets(bufs, sizes)
 			if err != nil {
 				return
 			}
-			if n == 1 && match(bufs[0][:sizes[0]]) {
-				found <- bytes.Clone(bufs[0][:sizes[0]])
+			if n != 1 || sizes[0] < virtioNetHdrLen {
+				continue
+			}
+			if p := bufs[0][virtioNetHdrLen:sizes[0]]; match(p) {
+				found <- bytes.Clone(p)
 				return
 			}
 		}

@@ -12,10 +12,15 @@ import (
 )
 
 const (
-	// outQueueLen bounds the packets gVisor has sent that are not yet
-	// written to the PacketIO: 1024 packets of 1500 bytes is 1.5 MiB, a few
-	// milliseconds of a fast link.
-	outQueueLen = 1024
+	// outQueueBytes bounds, in bytes of buffer room, the packets gVisor
+	// has sent that are not yet written to the PacketIO: 1024 packets of
+	// 1500 bytes, or 32 super-segments of 64 KiB with offloads (or at MTU
+	// 65000), a few milliseconds of a fast link either way. A count of
+	// packets alone would let 1024 super-segments pin 64 MiB.
+	outQueueBytes = 1536 << 10
+	// minOutQueue keeps room for a burst of small packets (ACKs) even when
+	// each slot is sized for a super-segment.
+	minOutQueue = 32
 	// maxQueueWait is how long a sender waits for room in a full outbound
 	// queue before the packet is dropped. Waiting is the back-pressure that
 	// paces TCP to the PacketIO (a drop costs the netstack a
@@ -56,6 +61,13 @@ type link struct {
 	mtu  uint32          // fixed at creation
 	done <-chan struct{} // closed when the Stack starts closing
 
+	// offload: every packet to and from io starts with a virtio_net_hdr
+	// (Offloader). Fixed at creation.
+	offload bool
+	// batch is the most packets per PacketIO call (Batcher), 1 to
+	// batchLen. Fixed at creation.
+	batch int
+
 	// dispatcher is the netstack's IP layer; nil until gVisor attaches the
 	// NIC and again after it removes it.
 	dispatcher atomic.Pointer[stack.NetworkDispatcher]
@@ -71,10 +83,36 @@ type link struct {
 	packetsIn, droppedIn, packetsOut, droppedOut atomic.Uint64
 }
 
-var _ stack.LinkEndpoint = (*link)(nil)
+var (
+	_ stack.LinkEndpoint = (*link)(nil)
+	_ stack.GSOEndpoint  = (*link)(nil)
+)
 
 func newLink(io PacketIO, mtu uint32, done <-chan struct{}) *link {
-	return &link{io: io, mtu: mtu, done: done, out: make(chan *stack.PacketBuffer, outQueueLen)}
+	l := &link{io: io, mtu: mtu, done: done, batch: batchLen}
+	if o, ok := io.(Offloader); ok {
+		l.offload = o.VirtioNetHdr()
+	}
+	if b, ok := io.(Batcher); ok && b.BatchSize() > 0 {
+		l.batch = min(b.BatchSize(), batchLen)
+	}
+	l.out = make(chan *stack.PacketBuffer, outQueueLen(l.bufSize()))
+	return l
+}
+
+// outQueueLen is the outbound queue's length in packets for packets of up
+// to size bytes.
+func outQueueLen(size int) int {
+	return max(minOutQueue, outQueueBytes/size)
+}
+
+// bufSize is the room one packet takes in a read or write buffer: the MTU,
+// or with offloads a super-segment and its virtio_net_hdr.
+func (l *link) bufSize() int {
+	if l.offload {
+		return virtioNetHdrLen + gsoMaxSize
+	}
+	return int(l.mtu)
 }
 
 func (l *link) stats() Stats {
@@ -89,11 +127,11 @@ func (l *link) stats() Stats {
 // readLoop moves packets from the PacketIO into the netstack until a read
 // fails, and returns that error.
 func (l *link) readLoop() error {
-	bufs := make([][]byte, batchLen)
+	bufs := make([][]byte, l.batch)
 	for i := range bufs {
-		bufs[i] = make([]byte, l.mtu)
+		bufs[i] = make([]byte, l.bufSize())
 	}
-	sizes := make([]int, batchLen)
+	sizes := make([]int, l.batch)
 	for {
 		n, err := l.io.ReadPackets(bufs, sizes)
 		if err != nil {
@@ -105,7 +143,15 @@ func (l *link) readLoop() error {
 				l.droppedIn.Add(1)
 				continue
 			}
-			l.deliver(bufs[i][:size])
+			b := bufs[i][:size]
+			if l.offload {
+				if _, err := decodeVirtioNetHdr(b); err != nil {
+					l.droppedIn.Add(1)
+					continue
+				}
+				b = b[virtioNetHdrLen:]
+			}
+			l.deliver(b)
 		}
 	}
 }
@@ -145,12 +191,12 @@ func ipProtocol(b []byte) (tcpip.NetworkProtocolNumber, bool) {
 // time, until l.done is closed.
 func (l *link) writeLoop() {
 	var (
-		pkts = make([]*stack.PacketBuffer, 0, batchLen)
-		bufs = make([][]byte, batchLen)
-		out  = make([][]byte, 0, batchLen)
+		pkts = make([]*stack.PacketBuffer, 0, l.batch)
+		bufs = make([][]byte, l.batch)
+		out  = make([][]byte, 0, l.batch)
 	)
 	for i := range bufs {
-		bufs[i] = make([]byte, 0, l.mtu)
+		bufs[i] = make([]byte, 0, l.bufSize())
 	}
 	for {
 		select {
@@ -162,7 +208,7 @@ func (l *link) writeLoop() {
 		// Take whatever else is already queued: one WritePackets call per
 		// burst instead of one per packet.
 	fill:
-		for len(pkts) < batchLen {
+		for len(pkts) < l.batch {
 			select {
 			case p := <-l.out:
 				pkts = append(pkts, p)
@@ -172,7 +218,12 @@ func (l *link) writeLoop() {
 		}
 		out = out[:0]
 		for i, p := range pkts {
-			bufs[i] = appendPacket(bufs[i][:0], p)
+			b := bufs[i][:0]
+			if l.offload {
+				b = b[:virtioNetHdrLen]
+				virtioNetHdrFor(p).encode(b)
+			}
+			bufs[i] = appendPacket(b, p)
 			out = append(out, bufs[i])
 			p.DecRef()
 			pkts[i] = nil
@@ -295,10 +346,34 @@ func (l *link) LinkAddress() tcpip.LinkAddress { return "" }
 // SetLinkAddress implements stack.NetworkLinkEndpoint.
 func (l *link) SetLinkAddress(tcpip.LinkAddress) {}
 
-// Capabilities implements stack.NetworkLinkEndpoint. None: checksums are
-// computed and verified in the netstack, because the far side is an OS that
-// expects valid ones and may send us garbage.
-func (l *link) Capabilities() stack.LinkEndpointCapabilities { return stack.CapabilityNone }
+// Capabilities implements stack.NetworkLinkEndpoint. Without offloads,
+// checksums are computed and verified in the netstack. With them, the
+// kernel leaves the checksum of what it sends us partial (NEEDS_CSUM) and
+// only the local kernel writes to a TUN, so there is nothing to verify;
+// what we send, Linux checksums where it must (virtioNetHdrFor).
+func (l *link) Capabilities() stack.LinkEndpointCapabilities {
+	if l.offload {
+		return stack.CapabilityRXChecksumOffload
+	}
+	return stack.CapabilityNone
+}
+
+// SupportedGSO implements stack.GSOEndpoint: with offloads, gVisor's TCP
+// builds segments of up to GSOMaxSize and the kernel cuts them.
+func (l *link) SupportedGSO() stack.SupportedGSO {
+	if l.offload {
+		return stack.HostGSOSupported
+	}
+	return stack.GSONotSupported
+}
+
+// GSOMaxSize implements stack.GSOEndpoint.
+func (l *link) GSOMaxSize() uint32 {
+	if l.offload {
+		return gsoMaxSize
+	}
+	return 0
+}
 
 // Attach implements stack.NetworkLinkEndpoint.
 func (l *link) Attach(d stack.NetworkDispatcher) {

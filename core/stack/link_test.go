@@ -148,3 +148,33 @@ func FuzzDeliver(f *testing.F) {
 		s.link.deliver(pkt)
 	})
 }
+
+// TestOutQueueLen: the outbound queue is bounded in bytes, not packets,
+// so that super-segments (offloads, or a 65000-byte MTU) cannot pin 1024
+// times 64 KiB; small packets still get a deep queue.
+func TestOutQueueLen(t *testing.T) {
+	tests := []struct {
+		name string
+		size int
+		want int
+	}{
+		{name: "MTU 1500", size: 1500, want: outQueueBytes / 1500},
+		{name: "MTU 9000", size: 9000, want: outQueueBytes / 9000},
+		{name: "super-segments", size: virtioNetHdrLen + gsoMaxSize, want: minOutQueue},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := outQueueLen(tt.size)
+			if got != tt.want {
+				t.Errorf("outQueueLen(%d) = %d, want %d", tt.size, got, tt.want)
+			}
+			if got > minOutQueue && got*tt.size > outQueueBytes {
+				t.Errorf("%d packets of %d bytes exceed the %d-byte bound", got, tt.size, outQueueBytes)
+			}
+		})
+	}
+	l := newLink(&sinkIO{done: make(chan struct{})}, 65000, nil)
+	if got := cap(l.out); got != minOutQueue {
+		t.Errorf("queue of %d packets at MTU 65000, want %d", got, minOutQueue)
+	}
+}

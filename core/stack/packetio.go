@@ -23,3 +23,21 @@ type PacketIO interface {
 	// Close releases the device. It is idempotent.
 	Close() error
 }
+
+// A PacketIO may also implement these, to be driven as it works best.
+
+// Batcher tells the most packets one ReadPackets or WritePackets call
+// moves: 1 for a TUN (one packet per read(2)), more across the macOS
+// bridge. Without it, or when it returns 0, the link uses batchLen.
+type Batcher interface {
+	BatchSize() int
+}
+
+// Offloader is a PacketIO whose packets each begin with a virtio_net_hdr
+// (a Linux TUN opened with IFF_VNET_HDR and TCP segmentation offload; see
+// vnethdr.go), in both directions, when VirtioNetHdr reports true. The
+// link then reads and writes TCP super-segments of up to 64 KiB and leaves
+// their checksums to the kernel.
+type Offloader interface {
+	VirtioNetHdr() bool
+}

@@ -67,6 +67,10 @@ type Stack struct {
 	handlers sync.WaitGroup
 
 	synDropped atomic.Uint64
+
+	// udpHandlers are HandleUDP's, by address and port; replaced whole
+	// under mu, read without it on the packet path.
+	udpHandlers atomic.Pointer[map[netip.AddrPort]UDPHandler]
 }
 
 // closer is something the Stack made that Close shuts down.
@@ -107,19 +111,27 @@ func New(cfg Config) (*Stack, error) {
 		s.fwd = tcp.NewForwarder(ns, 0, cfg.MaxInFlightTCP, s.forward)
 		ns.SetTransportProtocolHandler(tcp.ProtocolNumber, s.handleTCPPacket)
 	}
+	ns.SetTransportProtocolHandler(udp.ProtocolNumber, s.handleUDPPacket)
 	return s, nil
 }
 
 // configure sets the TCP options, the NIC, its addresses and the routes.
 func configure(ns *stack.Stack, l *link, addrs []netip.Addr) error {
 	sack := tcpip.TCPSACKEnabled(true)
+	// RACK off: gVisor's RACK handles ACKs late on a fast local link,
+	// retransmits spuriously and shrinks the congestion window
+	// (tailscale/tailscale#9707); SACK recovery does the job.
+	recovery := tcpip.TCPRecovery(0)
+	// Reno, named so that a change of gVisor's default cannot switch it:
+	// cubic's window arithmetic can overflow (google/gvisor#11632).
+	reno := tcpip.CongestionControlOption("reno")
 	rcv := tcpip.TCPReceiveBufferSizeRangeOption{Min: tcpRXBufMin, Default: tcpRXBufDef, Max: tcpRXBufMax}
 	snd := tcpip.TCPSendBufferSizeRangeOption{Min: tcpTXBufMin, Default: tcpTXBufDef, Max: tcpTXBufMax}
 	// Receive buffer moderation (auto-tuning) is what grows a buffer past
 	// its default toward the maximum above. gVisor enables it by default;
 	// it is set here so that the raised maximum cannot silently lose it.
 	moderate := tcpip.TCPModerateReceiveBufferOption(true)
-	for _, opt := range []tcpip.SettableTransportProtocolOption{&sack, &rcv, &snd, &moderate} {
+	for _, opt := range []tcpip.SettableTransportProtocolOption{&sack, &recovery, &reno, &rcv, &snd, &moderate} {
 		if err := ns.SetTransportProtocolOption(tcp.ProtocolNumber, opt); err != nil {
 			return fmt.Errorf("set TCP option %T: %w", opt, netError(err))
 		}

@@ -67,8 +67,18 @@ func newPair(t testing.TB, handle func(context.Context, *stack.TCPRequest)) *pai
 // Addresses and Logger are filled in.
 func newPairConfig(t testing.TB, cfg stack.Config) *pair {
 	t.Helper()
+	return newPairIO(t, cfg, nil)
+}
+
+// newPairIO is newPairConfig with the VNet stack's end of the pipe passed
+// through wrap, if not nil.
+func newPairIO(t testing.TB, cfg stack.Config, wrap func(stack.PacketIO) stack.PacketIO) *pair {
+	t.Helper()
 	vnetIO, hostIO := stacktest.Pipe(512)
 	cfg.IO = vnetIO
+	if wrap != nil {
+		cfg.IO = wrap(vnetIO)
+	}
 	cfg.Addresses = []netip.Addr{vnetDNS4, vnetDNS6}
 	cfg.Logger = testLogger(t)
 	vnet, err := stack.New(cfg)

@@ -44,6 +44,7 @@ type Conn struct {
 
 	recvMu  sync.Mutex // serialises Read; guards the fields below
 	pending []byte
+	buf     []byte // the frame data pending is part of; released once read
 	gotEOF  bool
 	readErr error // sticky
 }
@@ -84,12 +85,55 @@ func (c *Conn) recvLoop() {
 func (c *Conn) Read(b []byte) (int, error) {
 	c.recvMu.Lock()
 	defer c.recvMu.Unlock()
+	if err := c.fill(); err != nil {
+		return 0, err
+	}
+	n := copy(b, c.pending)
+	c.pending = c.pending[n:]
+	if len(c.pending) == 0 {
+		releaseFrameData(c.buf)
+		c.buf = nil
+	}
+	return n, nil
+}
+
+// WriteTo implements io.WriterTo, so that io.Copy from a Conn (the relay)
+// hands each received frame's bytes straight to w: no copy buffer of its
+// own, which would be one more copy per byte and 32 KiB held by every
+// connection, idle ones included.
+func (c *Conn) WriteTo(w io.Writer) (int64, error) {
+	var written int64
+	for {
+		c.recvMu.Lock()
+		err := c.fill()
+		p, buf := c.pending, c.buf
+		c.pending, c.buf = nil, nil
+		c.recvMu.Unlock()
+		if err == io.EOF {
+			return written, nil
+		}
+		if err != nil {
+			return written, err
+		}
+		n, err := w.Write(p)
+		releaseFrameData(buf) // w has copied p: a socket or a netstack's send buffer
+		written += int64(n)
+		if err != nil {
+			return written, err
+		}
+	}
+}
+
+// fill waits until c.pending holds data and returns nil, or returns how
+// reading ends: io.EOF after the peer's eof, the stream's error, or
+// net.ErrClosed after Close. Call it with recvMu held.
+func (c *Conn) fill() error {
 	for len(c.pending) == 0 {
 		if c.gotEOF {
-			return 0, io.EOF
+			return io.EOF
 		}
 		if c.readErr != nil {
-			return 0, c.readErr
+			return c.readErr
 		}
 		select {
 		case it := <-c.frames:
@@ -103,15 +147,60 @@ func (c *Conn) Read(b []byte) (int, error) {
 				continue
 			}
 			c.pending = it.f.GetData()
+			c.buf = c.pending
 			c.gotEOF = it.f.GetEof()
 		case <-c.done:
-			return 0, net.ErrClosed
+			return net.ErrClosed
 		}
 	}
-	n := copy(b, c.pending)
-	c.pending = c.pending[n:]
-	return n, nil
+	return nil
 }
+
+// ReadFrom implements io.ReaderFrom, so that io.Copy to a Conn (the relay)
+// reads from r into a buffer that costs an idle connection little: a small
+// one while r gives little, a pooled frame-sized one while r fills whole
+// reads, given back as soon as it does not.
+func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
+	var (
+		small   [smallRead]byte
+		big     *[]byte // from framePool while r keeps filling buffers
+		written int64
+	)
+	defer func() {
+		if big != nil {
+			framePool.Put(big)
+		}
+	}()
+	for {
+		buf := small[:]
+		if big != nil {
+			buf = *big
+		}
+		n, err := r.Read(buf)
+		if n > 0 {
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				return written, werr
+			}
+			written += int64(n)
+		}
+		switch {
+		case big == nil && n == len(buf):
+			big = framePool.Get(maxFrame)
+		case big != nil && n < len(buf)/2:
+			framePool.Put(big)
+			big = nil
+		}
+		if err == io.EOF {
+			return written, nil
+		}
+		if err != nil {
+			return written, err
+		}
+	}
+}
+
+// smallRead is the buffer ReadFrom reads into while little data comes.
+const smallRead = 2 << 10
 
 // Write sends b in frames of at most maxFrame bytes.
 func (c *Conn) Write(b []byte) (int, error) {

@@ -34,6 +34,7 @@ type Clusters struct {
 	byID     map[string]*login // guarded by mu
 	draining map[*login]bool   // guarded by mu; replaced logins whose app connections still run
 	closed   bool              // guarded by mu
+	metrics  Metrics           // guarded by mu; nil until SetMetrics (metrics.go)
 }
 
 // login is one profile's connection to its cluster.
@@ -171,6 +172,7 @@ func (c *Clusters) dial(ctx context.Context, p *profile.Profile) (*login, error)
 	if err != nil {
 		return nil, err
 	}
+	c.watchReconnects(conn, p.ID())
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	return &login{

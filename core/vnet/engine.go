@@ -75,6 +75,8 @@ type Config struct {
 	// (LoadOrCreateSecret, ipam.NewKeyed). Empty: addresses anyone can
 	// compute from the names, as tests want.
 	AddressSecret []byte
+	// Metrics gets what the engine does (metrics.go); nil: nothing.
+	Metrics Metrics
 }
 
 // CheckAndSetDefaults validates c and fills in defaults.
@@ -119,6 +121,7 @@ type Engine struct {
 	addrs    *addressBook       // never nil
 	failures failures           // last failed dial per app, for status and diag
 	upstream *dns.NegativeCache // never nil; wraps cfg.Upstream
+	metrics  Metrics            // never nil: cfg.Metrics or nopMetrics
 
 	mu       sync.Mutex
 	settings netcfg.Settings   // guarded by mu; what the OS was last asked for
@@ -134,6 +137,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, log: cfg.Logger, addrs: newAddressBook()}
 	e.addrs.secret = cfg.AddressSecret
+	if e.metrics = cfg.Metrics; e.metrics == nil {
+		e.metrics = nopMetrics{}
+	}
 	guarded := dns.NewRebindGuard(cfg.Upstream, e.ownsAddr, cfg.Logger)
 	e.upstream = dns.NewNegativeCache(guarded, func(name string) bool {
 		return e.cfg.Catalog.Current().Captures(name)
@@ -169,7 +175,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		}()
 	}
 	run("catalog", func() error { e.cfg.Catalog.Run(ctx); return nil })
-	snap, err := e.cfg.Catalog.Ready(ctx)
+	snap, err := e.firstOffer(ctx) // wait.go
 	if err != nil {
 		return err
 	}
@@ -202,22 +208,28 @@ func (e *Engine) Run(ctx context.Context) error {
 		return fmt.Errorf("start netstack: %w", err)
 	}
 	defer st.Close()
-	dnsSrv, err := dns.NewServer(dns.Config{Resolver: resolver{e}, Upstream: e.upstream, Logger: e.log})
+	names, upstream := e.dnsSources() // metrics.go
+	dnsSrv, err := dns.NewServer(dns.Config{Resolver: names, Upstream: upstream, Logger: e.log})
 	if err != nil {
 		return err
 	}
 	defer dnsSrv.Close()
+	// DNS over UDP is answered on the netstack's packet path, without a
+	// socket (stack.HandleUDP): most of a query's cost was the socket's
+	// queue and hand-over (issue 12).
+	dnsUDP, err := dnsSrv.ServeDatagrams(ctx, st.WriteUDP)
+	if err != nil {
+		return err
+	}
+	defer dnsUDP.Close()
 	for _, a := range base.DNSAddrs {
-		udp, err := st.ListenUDP(netip.AddrPortFrom(a, 53))
-		if err != nil {
+		if err := st.HandleUDP(netip.AddrPortFrom(a, 53), dnsUDP.Handle); err != nil {
 			return fmt.Errorf("listen dns/udp %s: %w", a, err)
 		}
 		tcp, err := st.ListenTCP(netip.AddrPortFrom(a, 53))
 		if err != nil {
-			udp.Close()
 			return fmt.Errorf("listen dns/tcp %s: %w", a, err)
 		}
-		run("dns/udp", func() error { return dnsSrv.ServeUDP(ctx, udp) })
 		run("dns/tcp", func() error { return dnsSrv.ServeTCP(ctx, tcp) })
 	}
 	run("netstack", func() error { return st.Run(ctx) })

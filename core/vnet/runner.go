@@ -111,6 +111,9 @@ type Options struct {
 	IPv6 bool
 	// Logger; nil: slog.Default().
 	Logger *slog.Logger
+	// Metrics gets what VNet does, for an exporter (`vnet up
+	// --metrics-addr`: core/vnet/vnetmetrics); nil: nothing.
+	Metrics Metrics
 }
 
 // CheckAndSetDefaults validates o and fills in defaults. Each error is one
@@ -207,6 +210,7 @@ func Open(opts Options) (*Runner, error) {
 		return nil, err
 	}
 	r.clusters.SetLogger(r.log)
+	r.clusters.SetMetrics(opts.Metrics)
 	if r.catalog, err = catalog.New(r.clusters.Logins(), r.log); err != nil {
 		r.clusters.Close()
 		return nil, err
@@ -227,6 +231,7 @@ func Open(opts Options) (*Runner, error) {
 		},
 		ApplySettings: func(ctx context.Context, s netcfg.Settings) error { return r.host.ApplySettings(ctx, s) },
 		AddressSecret: secret,
+		Metrics:       opts.Metrics,
 	})
 	if err != nil {
 		r.clusters.Close()
@@ -266,9 +271,13 @@ func (r *Runner) Run(ctx context.Context, host Host) error {
 	return r.engine.Run(ctx)
 }
 
-// Close closes the connections to the clusters. Call it after Run has
-// returned, or instead of Run. It is idempotent.
-func (r *Runner) Close() error { return r.clusters.Close() }
+// Close closes the connections to the clusters and the upstream
+// forwarder's sockets. Call it after Run has returned, or instead of Run.
+// It is idempotent.
+func (r *Runner) Close() error {
+	r.upstream.Close()
+	return r.clusters.Close()
+}
 
 // Status reports what VNet is doing now.
 func (r *Runner) Status() Status { return r.engine.Status() }
@@ -297,3 +306,19 @@ func (h hostIO) ReadPackets(bufs [][]byte, sizes []int) (int, error) {
 func (h hostIO) WritePackets(pkts [][]byte) error { return h.r.host.WritePackets(pkts) }
 
 func (h hostIO) Close() error { return h.r.host.Close() }
+
+// VirtioNetHdr passes the host's stack.Offloader on. The stack asks once,
+// when the engine starts it, which is after Run has the host: a TUN whose
+// packets carry a virtio_net_hdr must not look like one whose do not.
+func (h hostIO) VirtioNetHdr() bool {
+	o, ok := h.r.host.(stack.Offloader)
+	return ok && o.VirtioNetHdr()
+}
+
+// BatchSize passes the host's stack.Batcher on; 0 when it has none.
+func (h hostIO) BatchSize() int {
+	if b, ok := h.r.host.(stack.Batcher); ok {
+		return b.BatchSize()
+	}
+	return 0
+}

@@ -2,6 +2,7 @@ package vnet
 
 import (
 	"context"
+	"time"
 
 	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/ipam"
@@ -35,10 +36,12 @@ func (e *Engine) handleTCP(ctx context.Context, req *stack.TCPRequest) {
 		return
 	}
 	dctx, cancel := context.WithTimeout(ctx, e.cfg.DialTimeout)
+	start := time.Now()
 	upstream, err := e.cfg.Dialer.DialApp(dctx, AppTarget{
 		ClusterID: ref.ClusterID, Cluster: ref.Cluster, Via: ref.Via, App: ref.App, Port: req.Dst.Port(), ClientAddr: req.Src.String(),
 	})
 	cancel()
+	e.metrics.Dial(ref.Via, err, time.Since(start))
 	if err != nil {
 		log.Info("refused", "err", err)
 		e.failures.put(ref, api.ErrorLine(err))
@@ -50,6 +53,8 @@ func (e *Engine) handleTCP(ctx context.Context, req *stack.TCPRequest) {
 		log.Info("handshake failed", "err", err)
 		return
 	}
+	closed := e.metrics.ConnOpened()
 	res, err := relay.Splice(ctx, client, upstream)
+	closed(res.AToB, res.BToA)
 	log.Debug("connection done", "sent", res.AToB, "received", res.BToA, "err", err)
 }

@@ -157,6 +157,8 @@ world_up() {
 	bg nginx "$NS_CLUSTER" nginx -c "$WORK/nginx.conf" -p "$WORK"
 	wait_for "nginx" in_cluster curl -sf "http://127.0.0.1:$APP_PORT/"
 
+	# WORLD_NO_CLUSTER=1: the caller starts its own (the quick start's test).
+	[ -z "${WORLD_NO_CLUSTER:-}" ] || return 0
 	log "starting the cluster: vnet cluster start (Auth + Proxy + App Service)"
 	cat >"$WORK/cluster.yaml" <<-EOF
 		version: v1
@@ -165,6 +167,7 @@ world_up() {
 		proxy_service:
 		  listen_addr: $CLUSTER_IP:3080
 		  public_addr: $PROXY
+		  metrics_addr: 127.0.0.1:9090
 		app_service:
 		  enabled: true
 		  apps:
@@ -180,6 +183,32 @@ world_up() {
 	bg cluster "$NS_CLUSTER" "$VNET" cluster start --config "$WORK/cluster.yaml"
 	wait_for "the cluster" in_cluster "$VNET" ctl status
 	CA_PIN=$(in_cluster "$VNET" ctl status | awk '/CA pin/ {print $3}')
+}
+
+# start_postgres NS DIR LISTEN: a fresh PostgreSQL (trust auth, user
+# postgres) in namespace NS with its data in DIR, listening on port 5432 of
+# the comma-separated addresses LISTEN; waits until it accepts connections.
+start_postgres() {
+	local ns=$1 dir=$2 listen=$3 bin
+	bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+	mkdir -p "$dir/data" "$dir/sock"
+	chown postgres: "$dir/data" "$dir/sock"
+	ip netns exec "$ns" runuser -u postgres -- "$bin/initdb" -D "$dir/data" --auth=trust -U postgres >"$dir/initdb.log" 2>&1
+	# initdb trusts loopback only; the namespace's own subnets too (the veth).
+	echo "host all all samenet trust" >>"$dir/data/pg_hba.conf"
+	bg "postgres-$(basename "$dir")" "$ns" runuser -u postgres -- "$bin/postgres" -D "$dir/data" -k "$dir/sock" \
+		-c listen_addresses="$listen" -p 5432
+	wait_for "PostgreSQL in $ns" ip netns exec "$ns" "$bin/pg_isready" -h "${listen%%,*}" -p 5432
+}
+
+# start_redis NS ADDR...: a Redis without persistence in namespace NS on
+# port 6379 of ADDR...; waits until it answers. Protected mode is off so that
+# a non-loopback ADDR answers too: nothing outside the namespaces reaches it.
+start_redis() {
+	local ns=$1
+	shift
+	bg "redis-$ns" "$ns" redis-server --port 6379 --bind "$*" --protected-mode no --save '' --appendonly no
+	wait_for "Redis in $ns" ip netns exec "$ns" redis-cli -h "$1" -p 6379 ping
 }
 
 # ctl ARGS...: run `vnet ctl` on the cluster host.

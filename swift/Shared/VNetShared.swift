@@ -31,11 +31,12 @@ enum ProviderMessage: String {
 }
 
 /// Calls one of the bridge's "JSON out" functions (vnet.h): the return
-/// value is the full length; when the buffer was too small, call again with
-/// a bigger one. Nil for a negative return (a dead handle, a bad argument).
+/// value is the full length; when the buffer was too small, the call
+/// again with that length + 1 returns the text measured, so two calls
+/// always do. Nil for a negative return (a dead handle, a bad argument).
 func bridgeJSON(initialSize: Int = 16 * 1024, _ call: (UnsafeMutablePointer<CChar>, Int) -> Int32) -> Data? {
     var size = initialSize
-    for _ in 0..<3 {
+    for _ in 0..<2 {
         var buf = [CChar](repeating: 0, count: size)
         let n = buf.withUnsafeMutableBufferPointer { p in call(p.baseAddress!, p.count) }
         if n < 0 {

@@ -9,8 +9,11 @@ import os
 final class PacketTunnelProvider: NEPacketTunnelProvider {
     let log = Logger(subsystem: VNetShared.extensionBundleID, category: "tunnel")
 
-    /// Serialises start, stop and messages.
+    /// Serialises start, stop and the status message.
     private let queue = DispatchQueue(label: "dev.vnetproject.vnet.tunnel")
+    /// Runs diagnoses: one takes up to 10 s, and must not hold up `queue`,
+    /// which stopTunnel waits on (vnet.h: vnet_stop cuts it short).
+    private let diagnoseQueue = DispatchQueue(label: "dev.vnetproject.vnet.diagnose", attributes: .concurrent)
     /// The core's handle: 0 until vnet_start returns, and again once
     /// stopping begins. Guarded by lock.
     private var handle: Int64 = 0
@@ -77,21 +80,20 @@ final class PacketTunnelProvider: NEPacketTunnelProvider {
     }
 
     override func handleAppMessage(_ messageData: Data, completionHandler: ((Data?) -> Void)?) {
-        queue.async {
-            let h = self.currentHandle
-            let message = ProviderMessage(rawValue: String(decoding: messageData, as: UTF8.self))
-            var answer: Data?
-            if h > 0 {
-                switch message {
-                case .status:
-                    answer = bridgeJSON { buf, len in vnet_status(h, buf, len) }
-                case .diagnose:
-                    answer = bridgeJSON(initialSize: 64 * 1024) { buf, len in vnet_diagnose(h, buf, len) }
-                case nil:
-                    answer = nil
-                }
+        let message = ProviderMessage(rawValue: String(decoding: messageData, as: UTF8.self))
+        switch message {
+        case .status:
+            queue.async {
+                let h = self.currentHandle
+                completionHandler?(h > 0 ? bridgeJSON { buf, len in vnet_status(h, buf, len) } : nil)
             }
-            completionHandler?(answer)
+        case .diagnose:
+            diagnoseQueue.async {
+                let h = self.currentHandle
+                completionHandler?(h > 0 ? bridgeJSON(initialSize: 64 * 1024) { buf, len in vnet_diagnose(h, buf, len) } : nil)
+            }
+        case nil:
+            completionHandler?(nil)
         }
     }
 
@@ -130,7 +132,9 @@ final class PacketTunnelProvider: NEPacketTunnelProvider {
         return rc == 0
     }
 
-    /// Applies settings from the core and waits until they are in force.
+    /// Applies settings from the core and waits until they are in force,
+    /// at most VNET_SETTINGS_TIMEOUT_MS: the core waits no longer (vnet.h),
+    /// so vnet_stop never hangs on macOS.
     func apply(_ json: String) -> Error? {
         let settings: TunnelSettings
         do {
@@ -139,13 +143,34 @@ final class PacketTunnelProvider: NEPacketTunnelProvider {
             return error
         }
         let done = DispatchSemaphore(value: 0)
-        var failure: Error?
+        let result = ApplyResult()
         setTunnelNetworkSettings(settings.networkSettings) { error in
-            failure = error
+            result.set(error)
             done.signal()
         }
-        done.wait()
-        return failure
+        if done.wait(timeout: .now() + .milliseconds(Int(VNET_SETTINGS_TIMEOUT_MS))) == .timedOut {
+            return VNetError.message("macOS did not apply the network settings within \(VNET_SETTINGS_TIMEOUT_MS) ms")
+        }
+        return result.get()
+    }
+}
+
+/// The outcome of setTunnelNetworkSettings, which may complete after
+/// apply has stopped waiting.
+private final class ApplyResult {
+    private let lock = NSLock()
+    private var error: Error?
+
+    func set(_ error: Error?) {
+        lock.lock()
+        self.error = error
+        lock.unlock()
+    }
+
+    func get() -> Error? {
+        lock.lock()
+        defer { lock.unlock() }
+        return error
     }
 }
 

@@ -175,18 +175,25 @@ func (s *Service) LoginWithPassword(ctx context.Context, user, password string, 
 	if err != nil && !errors.Is(err, ErrUnknownUser) {
 		return nil, Identity{}, err
 	}
-	hash := u.PasswordHash
-	if len(hash) == 0 {
-		hash = dummyHash
-	}
-	match, err := s.bcrypt.compareHash(ctx, hash, password)
+	ok, err := s.passwordMatches(ctx, u, password)
 	if err != nil {
 		return nil, Identity{}, err
 	}
-	ok := match && len(u.PasswordHash) > 0
 	res.settle(ok)
 	if !ok {
 		return nil, Identity{}, ErrInvalidLogin
 	}
 	return s.issue(pub, u)
+}
+
+// passwordMatches reports whether password is u's. A user without a
+// password (or unknown: u is zero) is compared with a dummy hash, so that
+// the answer takes as long and names cannot be probed.
+func (s *Service) passwordMatches(ctx context.Context, u User, password string) (bool, error) {
+	hash := u.PasswordHash
+	if len(hash) == 0 {
+		hash = dummyHash
+	}
+	match, err := s.bcrypt.compareHash(ctx, hash, password)
+	return match && len(u.PasswordHash) > 0, err
 }

@@ -19,7 +19,7 @@ func TestAuthServiceCertTTL(t *testing.T) {
 		{name: "too short", yaml: base + "auth_service: {cert_ttl: 30s}\n", err: "auth_service.cert_ttl: 30s is out of range"},
 		{name: "too long", yaml: base + "auth_service: {cert_ttl: 721h}\n", err: "auth_service.cert_ttl: 721h0m0s is out of range"},
 		{name: "negative", yaml: base + "auth_service: {cert_ttl: -1h}\n", err: "out of range"},
-		{name: "not a duration", yaml: base + "auth_service: {cert_ttl: soon}\n", err: "parse"},
+		{name: "not a duration", yaml: base + "auth_service: {cert_ttl: soon}\n", err: `"soon" is not a duration`},
 		{name: "unknown field", yaml: base + "auth_service: {ttl: 1h}\n", err: "ttl"},
 	}
 	for _, tt := range tests {

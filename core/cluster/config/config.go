@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"time"
@@ -135,6 +136,9 @@ type ProxyService struct {
 	MaxStreamsPerConnection int `yaml:"max_streams_per_connection"`
 	// MaxMessageBytes is the largest message a client may send. 0: 4 MiB.
 	MaxMessageBytes int `yaml:"max_message_bytes"`
+	// MetricsAddr is the host:port of the Prometheus endpoint (/metrics,
+	// plain HTTP, docs/metrics.md). Empty: none.
+	MetricsAddr string `yaml:"metrics_addr"`
 }
 
 // Bounds of proxy_service's limits (0 means the default).
@@ -208,15 +212,34 @@ func LoadInto(path string, v Checked) error {
 	return nil
 }
 
-// ParseInto decodes YAML into v, refusing unknown fields, and validates
-// it; every error is one line.
+// ParseInto decodes YAML into v, refusing unknown fields, an empty file
+// and a second document, and validates it; every error is one line in
+// the file's own words (no Go type names).
 func ParseInto(data []byte, v Checked) error {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return errors.New("the file is empty: see docs/config.md for an example")
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("parse: %w", oneLine(err))
+		if errors.Is(err, io.EOF) {
+			return errors.New("the file holds no settings, only comments: see docs/config.md for an example")
+		}
+		return yamlError(err)
+	}
+	var next yaml.Node
+	if err := dec.Decode(&next); !errors.Is(err, io.EOF) && (err != nil || !emptyDocument(&next)) {
+		// A second document would be read by nobody: refuse it rather
+		// than start with half the file.
+		return errors.New("the file holds more than one YAML document ('---'): put all settings in one")
 	}
 	return v.CheckAndSetDefaults()
+}
+
+// emptyDocument reports whether n is a document with nothing in it (a
+// trailing "---").
+func emptyDocument(n *yaml.Node) bool {
+	return len(n.Content) == 0 || (len(n.Content) == 1 && n.Content[0].Kind == yaml.ScalarNode && n.Content[0].Tag == "!!null")
 }
 
 // CheckAndSetDefaults validates f and fills in defaults.
@@ -242,25 +265,37 @@ func (f *File) CheckAndSetDefaults() error {
 	if f.Proxy.ListenAddr == "" {
 		f.Proxy.ListenAddr = "0.0.0.0:3080"
 	}
-	if _, _, err := net.SplitHostPort(f.Proxy.ListenAddr); err != nil {
-		return fmt.Errorf("proxy_service.listen_addr: %q is not host:port", f.Proxy.ListenAddr)
+	// listen_addr may take port 0 (any free port: tests); the host, if
+	// any, must be an address of this machine's kind (an IP or a name).
+	if _, err := CheckHostPort(f.Proxy.ListenAddr, true); err != nil {
+		return fmt.Errorf("proxy_service.listen_addr: %w", err)
 	}
 	if f.Proxy.PublicAddr == "" {
 		return errors.New("proxy_service.public_addr: required (host:port users dial)")
 	}
-	host, _, err := net.SplitHostPort(f.Proxy.PublicAddr)
-	if err != nil || host == "" {
-		return fmt.Errorf("proxy_service.public_addr: %q is not host:port", f.Proxy.PublicAddr)
+	host, err := CheckHostPort(f.Proxy.PublicAddr, false)
+	if err == nil && host == "" {
+		err = fmt.Errorf("%q has no host", f.Proxy.PublicAddr)
+	}
+	if err != nil {
+		return fmt.Errorf("proxy_service.public_addr: %w", err)
 	}
 	if f.ClusterName == "" {
 		f.ClusterName = host
 	}
 	if f.Proxy.PeerAddr != "" {
-		if host, _, err := net.SplitHostPort(f.Proxy.PeerAddr); err != nil || host == "" {
-			return fmt.Errorf("proxy_service.peer_addr: %q is not host:port", f.Proxy.PeerAddr)
+		host, err := CheckHostPort(f.Proxy.PeerAddr, false)
+		if err == nil && host == "" {
+			err = fmt.Errorf("%q has no host", f.Proxy.PeerAddr)
+		}
+		if err != nil {
+			return fmt.Errorf("proxy_service.peer_addr: %w", err)
 		}
 	}
 	if err := f.Proxy.checkLimits(); err != nil {
+		return err
+	}
+	if err := f.Proxy.checkMetricsAddr(); err != nil {
 		return err
 	}
 	if err := f.Storage.CheckAndSetDefaults(); err != nil {
@@ -280,9 +315,16 @@ func (f *File) CheckAndSetDefaults() error {
 	return nil
 }
 
-// StaticApps returns app_service.apps as validated app resources; none
-// when the App Service is disabled.
-func (f *File) StaticApps() ([]*resource.App, error) { return f.Apps.Resources() }
+// StaticApps returns app_service.apps as validated app resources, marked
+// as defined here (origin: config); none when the App Service is
+// disabled.
+func (f *File) StaticApps() ([]*resource.App, error) {
+	apps, err := f.Apps.Resources()
+	for _, a := range apps {
+		a.Metadata.Origin = resource.OriginConfig
+	}
+	return apps, err
+}
 
 // Resources returns the apps as validated app resources; none when the
 // App Service is disabled. Errors name the app by its path
@@ -321,6 +363,16 @@ func DialableAddr(listenAddr string) string {
 	return net.JoinHostPort(host, port)
 }
 
-func oneLine(err error) error {
-	return errors.New(string(bytes.ReplaceAll([]byte(err.Error()), []byte("\n"), []byte("; "))))
+// NoAppsReason says why a config serves no app, or "" when it serves
+// some: an agent says so at start.
+func (a *AppService) NoAppsReason() string {
+	switch {
+	case !a.Enabled && len(a.Apps) > 0:
+		return fmt.Sprintf("app_service.enabled is not true: its %d app(s) are not served", len(a.Apps))
+	case !a.Enabled:
+		return "app_service.enabled is not true and app_service.apps is empty"
+	case len(a.Apps) == 0:
+		return "app_service.apps is empty"
+	}
+	return ""
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/state"
 	"github.com/vnetproject/vnet/core/cluster/store"
 	"github.com/vnetproject/vnet/core/cluster/trust"
+	"github.com/vnetproject/vnet/core/metrics"
 	"github.com/vnetproject/vnet/core/mtls"
 	"github.com/vnetproject/vnet/core/profile"
 	"github.com/vnetproject/vnet/core/version"
@@ -62,6 +63,9 @@ type Daemon struct {
 	// closed when it has ended. nil until start.
 	adminStop context.CancelFunc
 	adminDone chan struct{}
+	// metrics is proxy_service.metrics_addr's endpoint (metrics.go); nil
+	// without one.
+	metrics *metrics.Server
 }
 
 // Start opens the data directory, loads or creates the CA, registers the
@@ -71,14 +75,23 @@ func Start(ctx context.Context, cfg *config.File, log *slog.Logger) (*Daemon, er
 	if log == nil {
 		log = slog.Default()
 	}
+	// Listen before anything is created: a listen address that cannot be
+	// used leaves no database or CA behind. The peer address and the
+	// admin identity name the port actually bound.
+	ln, err := net.Listen("tcp", cfg.Proxy.ListenAddr)
+	if err != nil {
+		return nil, fmt.Errorf("proxy_service.listen_addr: %w", err)
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		ln.Close()
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {
+		ln.Close()
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, log: log, store: st}
+	d := &Daemon{cfg: cfg, log: log, store: st, ln: ln}
 	if err := d.start(ctx); err != nil {
 		d.Close()
 		return nil, err
@@ -116,11 +129,9 @@ func (d *Daemon) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Listen first: the peer address and the admin identity name the
-	// port actually bound.
-	d.ln, err = net.Listen("tcp", cfg.Proxy.ListenAddr)
+	pm, err := d.startMetrics()
 	if err != nil {
-		return fmt.Errorf("proxy_service.listen_addr: %w", err)
+		return err
 	}
 	d.proxy, err = proxy.New(proxy.Config{
 		ClusterName:    cfg.ClusterName,
@@ -138,6 +149,7 @@ func (d *Daemon) start(ctx context.Context) error {
 		MaxStreamsPerUser:       cfg.Proxy.MaxStreamsPerUser,
 		MaxStreamsPerConnection: cfg.Proxy.MaxStreamsPerConnection,
 		MaxMessageBytes:         cfg.Proxy.MaxMessageBytes,
+		Metrics:                 pm,
 	})
 	if err != nil {
 		return err
@@ -225,6 +237,9 @@ func (d *Daemon) Close() error {
 	}
 	if d.ln != nil {
 		d.ln.Close()
+	}
+	if d.metrics != nil {
+		d.metrics.Close()
 	}
 	if d.store != nil {
 		errs = append(errs, d.store.Close())

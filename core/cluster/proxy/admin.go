@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -90,6 +91,10 @@ func (c *admin) createApp(ctx context.Context, app *resource.App, force bool) (b
 	apps, err := c.state.Apps(ctx)
 	if err != nil {
 		return false, err
+	}
+	if i := slices.IndexFunc(apps, func(a *resource.App) bool { return a.Name() == app.Name() }); i >= 0 && apps[i].Metadata.Origin == resource.OriginConfig {
+		// Overwritten here, it would come back at the next start.
+		return false, errDefinedInConfig(app.Name(), "")
 	}
 	if err := resource.CheckAddrFree(app, apps, c.agents.registry.proxyHost); err != nil {
 		return refuse(err)
@@ -211,7 +216,11 @@ func (c *admin) deleteResource(ctx context.Context, req *api.DeleteResourceReque
 		} else if err = c.rbac.checkRoleUnused(ctx, name); err == nil {
 			err = c.state.Delete(ctx, kind, name)
 		}
-	case resource.KindApp, resource.KindTrustedCluster:
+	case resource.KindApp:
+		if err = c.checkNotFromConfig(ctx, name, req.GetForce()); err == nil {
+			err = c.state.Delete(ctx, kind, name)
+		}
+	case resource.KindTrustedCluster:
 		err = c.state.Delete(ctx, kind, name)
 	case resource.KindRemoteCluster:
 		err = c.leaves.remove(ctx, name) // leaves.go

@@ -16,6 +16,7 @@ import (
 	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/cluster/audit"
 	"github.com/vnetproject/vnet/core/cluster/auth"
+	"github.com/vnetproject/vnet/core/cluster/clustermetrics"
 	"github.com/vnetproject/vnet/core/cluster/resource"
 	"github.com/vnetproject/vnet/core/cluster/state"
 	"github.com/vnetproject/vnet/core/relay"
@@ -70,6 +71,7 @@ type leaves struct {
 	sessions            *sessionSet // users' tunnels to a leaf end with its trust
 	rbac                *rbac       // a trusted_cluster's role map names roles that exist
 	dials               *agentHub   // a leaf's dials wait with the agents'
+	metrics             *clustermetrics.Proxy
 
 	links linkSet[leafLink] // by leaf name
 
@@ -361,7 +363,9 @@ func (lv *leaves) dial(ctx context.Context, id auth.Identity, req *api.DialReque
 		// Tracked so that removing the user here cuts it at once.
 		sctx, untrack := lv.sessions.track(lv.life.ctx, &openSession{user: id.User, generation: id.Generation, app: resource.NewApp(req.GetApp(), "", "", nil), leaf: leaf})
 		defer untrack()
+		ended := lv.metrics.SessionStarted()
 		res, err := relay.Splice(sctx, conn, leafConn)
+		ended(res.AToB, res.BToA)
 		lv.log.Info("leaf session ended", "user", id.User, "leaf", clip(leaf), "app", clip(req.GetApp()), "bytes_in", res.AToB, "bytes_out", res.BToA, "err", err)
 	})
 	select {

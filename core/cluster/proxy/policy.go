@@ -65,6 +65,9 @@ var policies = map[string]policy{
 	api.Cluster_ListAgents_FullMethodName:     allowAdmin,
 	api.Cluster_RemoveAgent_FullMethodName:    allowAdmin,
 
+	api.Account_ChangePassword_FullMethodName: allowUser, // the user is the certificate's (passwd.go)
+	api.Account_ResetUser_FullMethodName:      allowAdmin,
+
 	api.Tunnel_Dial_FullMethodName: allowUser, // RBAC on the app: rbac.go
 
 	api.Agent_Join_FullMethodName:    allowPublic, // the join token is the credential

@@ -40,8 +40,8 @@ func registeredMethods(t *testing.T, c *clustertest.Cluster) map[string]grpc.Met
 			out["/"+svc+"/"+m.Name] = m
 		}
 	}
-	// Not vacuous: the six services the proxy registers are there.
-	for _, svc := range []string{"Auth", "Cluster", "Tunnel", "Agent", "Peer", "Trust"} {
+	// Not vacuous: the seven services the proxy registers are there.
+	for _, svc := range []string{"Auth", "Cluster", "Tunnel", "Agent", "Peer", "Trust", "Account"} {
 		if _, ok := c.Daemon.Proxy().ServiceInfo()["vnet.v1."+svc]; !ok {
 			t.Fatalf("the proxy does not serve vnet.v1.%s", svc)
 		}
@@ -143,6 +143,9 @@ var wantAllowed = map[string][]callerKind{
 	api.Cluster_ListTokens_FullMethodName:     {adminCert},
 	api.Cluster_ListAgents_FullMethodName:     {adminCert},
 	api.Cluster_RemoveAgent_FullMethodName:    {adminCert},
+
+	api.Account_ChangePassword_FullMethodName: {userCert, adminCert},
+	api.Account_ResetUser_FullMethodName:      {adminCert},
 
 	api.Agent_Join_FullMethodName:    allCallers,
 	api.Agent_Control_FullMethodName: {agentCert},

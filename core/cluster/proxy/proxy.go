@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/vnetproject/vnet/core/cluster/auth"
+	"github.com/vnetproject/vnet/core/cluster/clustermetrics"
 	"github.com/vnetproject/vnet/core/cluster/resource"
 	"github.com/vnetproject/vnet/core/cluster/state"
 	"github.com/vnetproject/vnet/core/cluster/store"
@@ -57,6 +58,8 @@ type Config struct {
 	// MaxMessageBytes is the largest message a client may send; 0:
 	// DefaultMaxMessageBytes.
 	MaxMessageBytes int
+	// Metrics counts what the proxy does (metrics.go); nil: nothing.
+	Metrics *clustermetrics.Proxy
 }
 
 // CheckAndSetDefaults validates cfg and fills in defaults.
@@ -162,16 +165,17 @@ func New(cfg Config) (*Server, error) {
 	s.wire(peers)
 	s.grpc = grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(tlsCfg)),
-		grpc.UnaryInterceptor(s.unaryAuth),
-		grpc.StreamInterceptor(s.streamAuth),
+		grpc.ChainUnaryInterceptor(cfg.Metrics.UnaryInterceptor(), s.unaryAuth),
+		grpc.ChainStreamInterceptor(cfg.Metrics.StreamInterceptor(), s.streamAuth),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.InitialWindowSize(4<<20),
-		grpc.InitialConnWindowSize(16<<20),
+		// No fixed HTTP/2 windows, so that gRPC's BDP estimation sizes
+		// them (mtls.Identity.Dial says why).
 		grpc.MaxConcurrentStreams(uint32(cfg.MaxStreamsPerConnection)),
 		grpc.MaxRecvMsgSize(cfg.MaxMessageBytes),
 	)
 	s.register()
+	s.followGauges() // metrics.go
 	s.life.spawn(s.agents.sweepLoop)
 	s.life.spawn(s.sessions.recheckLoop)
 	return s, nil
@@ -199,7 +203,7 @@ func (s *Server) wire(peers *peerPool) {
 		cluster: cfg.ClusterName, publicAddr: cfg.PublicAddr,
 		heartbeat: cfg.AgentHeartbeat, dialTimeout: cfg.DialTimeout,
 		log: cfg.Logger, auth: cfg.Auth, state: cfg.State, life: s.life,
-		audit: emit, sessions: s.sessions, rbac: roles, dials: hub,
+		audit: emit, sessions: s.sessions, rbac: roles, dials: hub, metrics: cfg.Metrics,
 	}
 	s.catalog = &catalog{
 		cluster: cfg.ClusterName, publicAddr: cfg.PublicAddr,
@@ -213,7 +217,7 @@ func (s *Server) wire(peers *peerPool) {
 	s.tunnels = &tunnels{
 		cluster: cfg.ClusterName, dialTimeout: cfg.DialTimeout, dialApp: cfg.DialApp,
 		log: cfg.Logger, state: cfg.State, rbac: roles, audit: emit, sessions: s.sessions, life: s.life,
-		agents: s.agents, leaves: s.leaves,
+		agents: s.agents, leaves: s.leaves, metrics: cfg.Metrics,
 	}
 }
 

@@ -24,5 +24,5 @@ func (s *Server) RemoteCatalog(ctx context.Context, id auth.Identity) (*api.Leaf
 // connection to an app of this cluster, answering through reply. It
 // returns when the connection has ended.
 func (s *Server) ServeRemoteDial(ctx context.Context, id auth.Identity, req *api.DialRequest, reply DialReply) error {
-	return s.tunnels.serve(ctx, id, true, req, reply) // tunnel.go
+	return s.tunnels.serve(ctx, id, true, req, countedReply{reply, s.cfg.Metrics}) // tunnel.go
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/cluster/auth"
+	"github.com/vnetproject/vnet/core/cluster/clustermetrics"
 )
 
 // The gRPC services of the proxy, method by method, and the part that
@@ -19,12 +20,13 @@ import (
 // entry per method of each.
 func (s *Server) register() {
 	cfg := s.cfg
-	api.RegisterAuthServer(s.grpc, &authServer{cluster: cfg.ClusterName, version: cfg.Version, publicAddr: cfg.PublicAddr, auth: cfg.Auth, log: cfg.Logger})
+	api.RegisterAuthServer(s.grpc, &authServer{cluster: cfg.ClusterName, version: cfg.Version, publicAddr: cfg.PublicAddr, auth: cfg.Auth, log: cfg.Logger, metrics: cfg.Metrics})
 	api.RegisterClusterServer(s.grpc, &clusterServer{cluster: cfg.ClusterName, version: cfg.Version, auth: cfg.Auth, catalog: s.catalog, admin: s.admin, agents: s.agents})
 	api.RegisterTunnelServer(s.grpc, &tunnelServer{tunnels: s.tunnels})
 	api.RegisterAgentServer(s.grpc, &agentServer{agents: s.agents})
 	api.RegisterPeerServer(s.grpc, &peerServer{agents: s.agents})
 	api.RegisterTrustServer(s.grpc, &trustServer{leaves: s.leaves})
+	api.RegisterAccountServer(s.grpc, &accountServer{auth: cfg.Auth, log: cfg.Logger}) // passwd.go
 }
 
 // authServer is Ping and Login; logins are the Auth Service's to check.
@@ -33,6 +35,7 @@ type authServer struct {
 	cluster, version, publicAddr string
 	auth                         *auth.Service // never nil
 	log                          *slog.Logger
+	metrics                      *clustermetrics.Proxy
 }
 
 func (a *authServer) Ping(context.Context, *api.PingRequest) (*api.PingResponse, error) {
@@ -44,12 +47,14 @@ func (a *authServer) Ping(context.Context, *api.PingRequest) (*api.PingResponse,
 // and per source address (auth's limiter).
 func (a *authServer) Login(ctx context.Context, req *api.LoginRequest) (*api.LoginResponse, error) {
 	var (
-		cert []byte
-		id   auth.Identity
-		err  error
+		cert   []byte
+		id     auth.Identity
+		err    error
+		method = clustermetrics.LoginPassword
 	)
 	switch {
 	case req.GetToken() != "":
+		method = clustermetrics.LoginToken
 		cert, id, err = a.auth.LoginWithToken(ctx, req.GetUser(), req.GetToken(), req.GetNewPassword(), req.GetPublicKey(), peerHost(ctx))
 	case req.GetNewPassword() != "":
 		err = status.Error(codes.InvalidArgument, "a new password is set with a sign-up token: ask your administrator for one ('vnet ctl users add')")
@@ -58,6 +63,7 @@ func (a *authServer) Login(ctx context.Context, req *api.LoginRequest) (*api.Log
 	}
 	if err != nil {
 		a.log.Info("login failed", "user", clip(req.GetUser()), "addr", peerAddr(ctx), "err", err)
+		a.metrics.LoginFailed(method, loginFailure(err))
 		return nil, grpcError(err)
 	}
 	a.log.Info("login", "user", id.User, "roles", id.Roles, "addr", peerAddr(ctx), "password_set", req.GetNewPassword() != "")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/cluster/auth"
+	"github.com/vnetproject/vnet/core/cluster/clustermetrics"
 	"github.com/vnetproject/vnet/core/cluster/state"
 	"github.com/vnetproject/vnet/core/relay"
 	"github.com/vnetproject/vnet/core/tunnel"
@@ -32,6 +33,7 @@ type tunnels struct {
 	life        *life
 	agents      *agents // apps that agents registered are reached through them
 	leaves      *leaves // apps of leaf clusters
+	metrics     *clustermetrics.Proxy
 }
 
 // DialReply is how a dial is answered: on a user's Tunnel.Dial stream, or
@@ -74,7 +76,7 @@ func (t *tunnels) dial(s api.Tunnel_DialServer) error {
 	if err != nil {
 		return err
 	}
-	reply := streamReply{s: s, clientAddr: req.GetClientAddr()}
+	reply := countedReply{streamReply{s: s, clientAddr: req.GetClientAddr()}, t.metrics}
 	if c := req.GetCluster(); c != "" && c != t.cluster {
 		return t.leaves.dial(ctx, id, req, reply)
 	}
@@ -143,7 +145,9 @@ func (t *tunnels) serve(ctx context.Context, id auth.Identity, remote bool, req 
 			sctx, untrack = t.sessions.trackSession(id, app, agent)
 		}
 		defer untrack()
+		ended := t.metrics.SessionStarted()
 		res, err := relay.Splice(sctx, conn, appConn)
+		ended(res.AToB, res.BToA)
 		sess.BytesIn, sess.BytesOut, sess.Err = res.AToB, res.BToA, err
 		t.audit.end(sess)
 	})

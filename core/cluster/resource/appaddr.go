@@ -17,6 +17,11 @@ import (
 // is then the first label of its address. It is not part of
 // CheckAndSetDefaults so that an app stored before the rule still reads.
 func (a *App) CheckNew() error {
+	if a.Metadata.Origin != "" {
+		// Only cluster.yaml makes such an app; a copy saved back through
+		// the API would be changed at the next start.
+		return newError(KindApp, a.Metadata.Name, "", "metadata.origin %q is set by the cluster: an app with origin config is defined in cluster.yaml: change it there", a.Metadata.Origin)
+	}
 	if a.Spec.PublicAddr != "" {
 		return nil
 	}

@@ -184,7 +184,7 @@ func TestParseInvalid(t *testing.T) {
 
 		// Unknown fields, by path.
 		{name: "unknown top-level field", in: vnetConfigYAML("  ipv4_cidr_range: 10.0.0.0/16\n") + "specs: {}\n", prefix: `vnet_config "vnet-config": specs: unknown field (known: kind, metadata, spec, version)`},
-		{name: "unknown metadata field", in: "kind: app\nversion: v1\nmetadata: {name: tcp-app, namespace: x}\n", prefix: `app "tcp-app": metadata.namespace: unknown field (known: labels, name)`},
+		{name: "unknown metadata field", in: "kind: app\nversion: v1\nmetadata: {name: tcp-app, namespace: x}\n", prefix: `app "tcp-app": metadata.namespace: unknown field (known: labels, name, origin)`},
 		{name: "unknown spec field", in: vnetConfigYAML("  ipv4_cidr: 10.0.0.0/16\n"), prefix: `vnet_config "vnet-config": spec.ipv4_cidr: unknown field (known: custom_dns_zones, ipv4_cidr_range)`},
 		{name: "unknown zone field", in: vnetConfigYAML("  custom_dns_zones:\n  - suffix: a.test\n  - sufix: b.test\n"), prefix: `vnet_config "vnet-config": spec.custom_dns_zones[1].sufix: unknown field (known: suffix)`},
 		{name: "unknown field in a merge", in: appYAML("  <<: {uri: \"tcp://h:1\", port: 5}\n"), prefix: `app "tcp-app": spec.port: unknown field`},

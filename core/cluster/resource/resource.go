@@ -62,7 +62,14 @@ func IsKind(kind string) bool {
 type Metadata struct {
 	Name   string            `yaml:"name" json:"name"`
 	Labels map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
+	// Origin is where the resource is defined when not through the API:
+	// OriginConfig for an app of cluster.yaml, which the file changes and
+	// removes. Set by the cluster only.
+	Origin string `yaml:"origin,omitempty" json:"origin,omitempty"`
 }
+
+// OriginConfig marks an app defined in cluster.yaml.
+const OriginConfig = "config"
 
 // Header is the part every resource shares; resource types embed it inline.
 // The kind field is KindField because Kind is the Resource method.

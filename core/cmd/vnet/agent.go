@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -11,19 +10,18 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/agent"
 )
 
-const agentUsage = "vnet agent start [--config agent.yaml] [--debug]"
-
 // runAgent runs the App Service as an agent: it joins the cluster on its
 // first start, then keeps a reverse tunnel to the proxy. SIGHUP re-reads
 // the config and updates the apps.
 func runAgent(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "start" {
-		return fmt.Errorf("usage: %s", agentUsage)
+	_, args, err := subcommand("agent", args, []string{"start"})
+	if err != nil {
+		return err
 	}
-	fs := newFlags("agent start", agentUsage)
+	fs := newFlags("agent start")
 	path := fs.String("config", envOr("VNET_AGENT_CONFIG", "/etc/vnet/agent.yaml"), "agent config file")
 	debug := fs.Bool("debug", false, "verbose logs")
-	if _, err := parseInterspersed(fs, args[1:]); err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
 	cfg, err := agent.LoadConfig(*path)
@@ -44,6 +42,9 @@ func runAgent(ctx context.Context, args []string) error {
 		return err
 	}
 	log.Info("agent starting", "agent", id.User, "cluster", id.ClusterName, "proxy", id.ProxyAddr, "apps", len(apps))
+	if why := cfg.Apps.NoAppsReason(); why != "" {
+		log.Warn("this agent serves no app: "+why+" (see docs/config.md)", "config", *path)
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -74,6 +75,9 @@ func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, path string, first *
 			log.Warn("SIGHUP: proxy_addr and data_dir changes take effect at the next start")
 		}
 		log.Info("SIGHUP: config reloaded", "apps", len(apps))
+		if why := cfg.Apps.NoAppsReason(); why != "" {
+			log.Warn("this agent serves no app: "+why, "config", path)
+		}
 		a.SetApps(apps)
 	}
 }

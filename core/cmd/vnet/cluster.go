@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 
 	"github.com/vnetproject/vnet/core/cluster/config"
@@ -10,14 +9,15 @@ import (
 )
 
 func runCluster(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "start" {
-		return fmt.Errorf("usage: vnet cluster start --config cluster.yaml [--rotate-admin]")
+	_, args, err := subcommand("cluster", args, []string{"start"})
+	if err != nil {
+		return err
 	}
-	fs := newFlags("cluster start", "vnet cluster start [--config FILE] [--rotate-admin]")
+	fs := newFlags("cluster start")
 	path := fs.String("config", envOr("VNET_CLUSTER_CONFIG", config.DefaultPath), "cluster config file")
 	debug := fs.Bool("debug", false, "verbose logs")
 	rotate := fs.Bool("rotate-admin", false, "end every admin identity issued so far (a leaked copy of DATA_DIR/admin) and write a new one")
-	if _, err := parseInterspersed(fs, args[1:]); err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
 	cfg, err := config.Load(*path)

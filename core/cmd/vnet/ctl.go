@@ -3,10 +3,14 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -18,24 +22,11 @@ import (
 	"github.com/vnetproject/vnet/core/profile"
 )
 
-const ctlUsage = `vnet ctl [--config FILE | --identity DIR] COMMAND
-  create [-f] FILE                       create a resource (-f: overwrite); FILE - reads stdin
-  get KIND[/NAME] [--format yaml|json|text]
-  edit KIND[/NAME]                       edit in $EDITOR; saved through the cluster's validation
-  rm KIND/NAME                           remove (rm vnet_config resets it to the default)
-  users add NAME [--roles=a,b] | users ls | users rm NAME
-  audit [--since 1h] [--until TIME] [--user NAME] [--app NAME] [--limit N] [--format text|json]
-  status
-  tokens add --type=app|trusted_cluster [--ttl=30m] [--apps=GLOB,...] [--labels=k=v,...] [--zones=a.test,b.test --range=CIDR] | tokens ls
-  agents ls | agents rm ID               App Service agents; rm cuts the agent and its apps at once
-KIND: ` + "app, role, user, vnet_config, trusted_cluster (on a leaf), remote_cluster (on a root; plural forms work too)"
-
-// stdout is where ctl writes its results; tests replace it.
-var stdout io.Writer = os.Stdout
-
-// ctlClient is a connection to the cluster as its administrator.
+// ctlClient is a connection to the cluster as its administrator. It is
+// made at the first call, so that help and usage errors need no config
+// and no cluster.
 type ctlClient struct {
-	conn grpc.ClientConnInterface
+	conn *lazyConn
 	api  api.ClusterClient
 }
 
@@ -55,43 +46,83 @@ var ctlCommands = map[string]func(ctx context.Context, c *ctlClient, args []stri
 // runCtl administers a cluster with the admin identity that the cluster
 // daemon writes into its data directory, as tctl does on the Auth host.
 func runCtl(ctx context.Context, args []string) error {
-	fs := newFlags("ctl", ctlUsage)
+	fs := newFlags("ctl")
 	cfgPath := fs.String("config", envOr("VNET_CLUSTER_CONFIG", config.DefaultPath), "cluster config file (its data_dir holds the admin identity)")
 	identity := fs.String("identity", os.Getenv("VNET_IDENTITY"), "admin identity folder (default: DATA_DIR/admin)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printHelp("ctl", fs)
+			return errHelpShown
+		}
+		return usagef("ctl", "%v", err)
+	}
+	name, rest, err := subcommand("ctl", fs.Args(), slices.Sorted(maps.Keys(ctlCommands)))
+	if err != nil {
 		return err
 	}
-	args = fs.Args()
-	if len(args) == 0 {
-		return fmt.Errorf("usage: %s", ctlUsage)
-	}
-	cmd, ok := ctlCommands[args[0]]
-	if !ok {
-		return fmt.Errorf("unknown ctl command %q; usage: %s", args[0], ctlUsage)
-	}
-	dir := *identity
+	conn := &lazyConn{open: func() (*grpc.ClientConn, error) { return dialAdmin(*cfgPath, *identity) }}
+	defer conn.Close()
+	return ctlCommands[name](ctx, &ctlClient{conn: conn, api: api.NewClusterClient(conn)}, rest)
+}
+
+// dialAdmin connects with the admin identity in dir, or the one of the
+// cluster whose config is at cfgPath.
+func dialAdmin(cfgPath, dir string) (*grpc.ClientConn, error) {
 	if dir == "" {
-		cfg, err := config.Load(*cfgPath)
+		cfg, err := config.Load(cfgPath)
 		if err != nil {
-			return fmt.Errorf("find the admin identity: %w (pass --config or --identity)", err)
+			return nil, fmt.Errorf("find the admin identity: %w (pass --config or --identity)", err)
 		}
 		dir = daemon.AdminProfileDir(cfg.DataDir)
 	}
 	p, err := profile.Load(dir)
 	if err != nil {
-		return fmt.Errorf("admin identity: %w (is the cluster started?)", err)
+		return nil, fmt.Errorf("admin identity: %w (is the cluster started?)", err)
 	}
 	if exp, err := p.Expires(); err == nil && time.Now().After(exp) {
 		// The running daemon renews it; an expired one is from a daemon
 		// that is stopped, or a copy.
-		return fmt.Errorf("admin identity in %s expired at %s: start the cluster (it writes a new one at every start and renews it while it runs)", dir, exp.Local().Format(time.RFC3339))
+		return nil, fmt.Errorf("admin identity in %s expired at %s: start the cluster (it writes a new one at every start and renews it while it runs)", dir, timeText(exp))
 	}
-	conn, err := p.Dial()
+	return p.Dial()
+}
+
+// lazyConn dials at its first call.
+type lazyConn struct {
+	open func() (*grpc.ClientConn, error)
+	once sync.Once
+	conn *grpc.ClientConn // nil until the first call
+	err  error
+}
+
+func (l *lazyConn) get() (*grpc.ClientConn, error) {
+	l.once.Do(func() { l.conn, l.err = l.open() })
+	return l.conn, l.err
+}
+
+func (l *lazyConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	c, err := l.get()
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	return cmd(ctx, &ctlClient{conn: conn, api: api.NewClusterClient(conn)}, args[1:])
+	return c.Invoke(ctx, method, args, reply, opts...)
+}
+
+func (l *lazyConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	c, err := l.get()
+	if err != nil {
+		return nil, err
+	}
+	return c.NewStream(ctx, desc, method, opts...)
+}
+
+// Close closes the connection if one was made.
+func (l *lazyConn) Close() error {
+	l.once.Do(func() { l.err = errors.New("closed") })
+	if l.conn != nil {
+		return l.conn.Close()
+	}
+	return nil
 }
 
 // rpcContext bounds one administrative call.
@@ -100,8 +131,8 @@ func rpcContext(ctx context.Context) (context.Context, context.CancelFunc) {
 }
 
 func ctlStatus(ctx context.Context, c *ctlClient, args []string) error {
-	if len(args) != 0 {
-		return errors.New("usage: vnet ctl status")
+	if err := noArgs(newFlags("ctl status"), args); err != nil {
+		return err
 	}
 	ctx, cancel := rpcContext(ctx)
 	defer cancel()
@@ -114,16 +145,12 @@ func ctlStatus(ctx context.Context, c *ctlClient, args []string) error {
 }
 
 func ctlCreate(ctx context.Context, c *ctlClient, args []string) error {
-	const use = "usage: vnet ctl create [-f] FILE"
-	fs := newFlags("ctl create", use)
+	fs := newFlags("ctl create")
 	force := fs.Bool("f", false, "overwrite an existing resource")
 	fs.BoolVar(force, "force", false, "overwrite an existing resource")
-	pos, err := parseInterspersed(fs, args)
+	pos, err := parseArgs(fs, args, 1, 1)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return errors.New(use)
 	}
 	var data []byte
 	if pos[0] == "-" {
@@ -179,30 +206,37 @@ func kindAndName(args []string) (kind, name string, err error) {
 	return kind, name, nil
 }
 
-// oneResource is kindAndName for commands about one resource: a name is
-// required except for the one vnet_config.
-func oneResource(args []string, use string) (kind, name string, err error) {
-	kind, name, err = kindAndName(args)
+// oneResource reads the arguments of the command whose flags are fs
+// about one resource: a name is required except for the one vnet_config.
+func oneResource(fs *flag.FlagSet, args []string) (kind, name string, err error) {
+	path := fs.Name()
+	pos, err := parseArgs(fs, args, 1, 2)
 	if err != nil {
-		return "", "", fmt.Errorf("%v; %s", err, use)
+		return "", "", err
+	}
+	kind, name, err = kindAndName(pos)
+	if err != nil {
+		return "", "", usagef(path, "%v", err)
 	}
 	if name == "" && kind != resource.KindVNetConfig {
-		return "", "", fmt.Errorf("which %s? %s", kind, use)
+		return "", "", usagef(path, "which %s?", kind)
 	}
 	return kind, name, nil
 }
 
 func ctlGet(ctx context.Context, c *ctlClient, args []string) error {
-	const use = "usage: vnet ctl get KIND[/NAME] [--format yaml|json|text]"
-	fs := newFlags("ctl get", use)
+	fs := newFlags("ctl get")
 	format := fs.String("format", "yaml", "yaml, json or text (a table)")
-	pos, err := parseInterspersed(fs, args)
+	pos, err := parseArgs(fs, args, 1, 2)
 	if err != nil {
 		return err
 	}
 	kind, name, err := kindAndName(pos)
 	if err != nil {
-		return fmt.Errorf("%v; %s", err, use)
+		return usagef("ctl get", "%v", err)
+	}
+	if err := checkFormat("ctl get", *format, "yaml", "json", "text"); err != nil {
+		return err
 	}
 	ctx, cancel := rpcContext(ctx)
 	defer cancel()
@@ -242,13 +276,15 @@ func writeRefused(out, errOut io.Writer, lines []string, format string) error {
 }
 
 func ctlRemove(ctx context.Context, c *ctlClient, args []string) error {
-	kind, name, err := oneResource(args, "usage: vnet ctl rm KIND/NAME (or rm vnet_config)")
+	fs := newFlags("ctl rm")
+	force := fs.Bool("force", false, "remove an app marked origin: config that no cluster.yaml defines any more")
+	kind, name, err := oneResource(fs, args)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := rpcContext(ctx)
 	defer cancel()
-	res, err := c.api.DeleteResource(ctx, &api.DeleteResourceRequest{Kind: kind, Name: name})
+	res, err := c.api.DeleteResource(ctx, &api.DeleteResourceRequest{Kind: kind, Name: name, Force: *force})
 	if err != nil {
 		return err
 	}
@@ -263,39 +299,45 @@ func ctlRemove(ctx context.Context, c *ctlClient, args []string) error {
 	return nil
 }
 
+// errDefinedInConfig is the cluster's refusal to change an app of
+// cluster.yaml through the API; edit says it before opening the editor.
+var errDefinedInConfig = errors.New("defined in cluster.yaml: change it there")
+
 func ctlUsers(ctx context.Context, c *ctlClient, args []string) error {
-	const use = "usage: vnet ctl users add NAME [--roles=a,b] | users ls | users rm NAME"
-	if len(args) == 0 {
-		return errors.New(use)
+	name, rest, err := subcommand("ctl users", args, []string{"add", "ls", "rm", "reset"})
+	if err != nil {
+		return err
 	}
-	switch args[0] {
+	switch name {
 	case "add":
-		return ctlUsersAdd(ctx, c, args[1:])
-	case "ls", "list":
-		if len(args) != 1 {
-			return errors.New(use)
+		return ctlUsersAdd(ctx, c, rest)
+	case "ls":
+		fs := newFlags("ctl users ls")
+		format := fs.String("format", "text", "text (a table) or json")
+		if err := noArgs(fs, rest); err != nil {
+			return err
 		}
-		return ctlGet(ctx, c, []string{resource.KindUser, "--format", "text"})
-	case "rm", "remove":
-		if len(args) != 2 {
-			return errors.New(use)
+		if err := checkFormat("ctl users ls", *format, "text", "json"); err != nil {
+			return err
 		}
-		return ctlRemove(ctx, c, []string{resource.KindUser, args[1]})
+		return ctlGet(ctx, c, []string{resource.KindUser, "--format", *format})
+	case "reset":
+		return ctlUsersReset(ctx, c, rest)
 	default:
-		return fmt.Errorf("unknown users command %q; %s", args[0], use)
+		pos, err := parseArgs(newFlags("ctl users rm"), rest, 1, 1)
+		if err != nil {
+			return err
+		}
+		return ctlRemove(ctx, c, []string{resource.KindUser, pos[0]})
 	}
 }
 
 func ctlUsersAdd(ctx context.Context, c *ctlClient, args []string) error {
-	const use = "usage: vnet ctl users add NAME [--roles=a,b]"
-	fs := newFlags("ctl users add", use)
+	fs := newFlags("ctl users add")
 	roles := fs.String("roles", "", "comma-separated roles")
-	pos, err := parseInterspersed(fs, args)
+	pos, err := parseArgs(fs, args, 1, 1)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return errors.New(use)
 	}
 	var rs []string
 	for _, r := range strings.Split(*roles, ",") {
@@ -330,12 +372,13 @@ func printSignup(ctx context.Context, c *ctlClient, user, token string, expiresU
   token: %s
 
 Send it to them privately. They save it in a file and log in with this
-command (it asks them to choose a password at a terminal):
+command (it asks them to choose a password at a terminal; without one,
+add --new-password-file=FILE):
 
   vnet login --proxy=%s --user=%s --token-file=FILE --ca-pin=%s
 
 or, at a terminal, with --signup instead of --token-file to type the token in.
 Avoid --token=...: a command line is visible to other local users.
-`, time.Unix(expiresUnix, 0).UTC().Format(time.RFC3339), token, ping.GetProxyPublicAddr(), user, st.GetCaPin())
+`, timeText(time.Unix(expiresUnix, 0)), token, ping.GetProxyPublicAddr(), user, st.GetCaPin())
 	return nil
 }

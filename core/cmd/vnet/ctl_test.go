@@ -45,6 +45,17 @@ func editorScript(t *testing.T, body string) string {
 	return p
 }
 
+// appFile writes an app resource named name, with extra metadata lines.
+func appFile(t *testing.T, name string, metadata ...string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name+".yaml")
+	y := "kind: app\nversion: v1\nmetadata:\n  name: " + name + "\n" + strings.Join(metadata, "") + "spec:\n  uri: tcp://127.0.0.1:1\n"
+	if err := os.WriteFile(p, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func TestCtl(t *testing.T) {
 	t.Setenv("TMPDIR", t.TempDir()) // where edit keeps a refused file
 	c := clustertest.Start(t, "root.test", "proxy.root.test",
@@ -65,6 +76,19 @@ func TestCtl(t *testing.T) {
 		{name: "one role as JSON", args: []string{"get", "role/prod-only", "--format", "json"}, want: `"app_labels": {`},
 		{name: "apps as a table", args: []string{"get", "apps", "--format=text"}, want: "tcp-app  tcp-app.company.test  tcp://127.0.0.1:5432  env=dev"},
 		{name: "bad format", args: []string{"get", "apps", "--format", "xml"}, err: true, want: `--format "xml"`},
+		{name: "an app of cluster.yaml says so", args: []string{"get", "app/tcp-app"}, want: "origin: config"},
+		{name: "and in JSON", args: []string{"get", "app/tcp-app", "--format", "json"}, want: `"origin": "config"`},
+		{name: "and in the table", args: []string{"get", "apps", "--format", "text"}, want: "env=dev  config"},
+		{name: "rm an app of cluster.yaml", args: []string{"rm", "app/tcp-app"}, err: true, want: `app "tcp-app" is defined in cluster.yaml: change it there`},
+		{
+			name: "edit an app of cluster.yaml",
+			env:  map[string]string{"EDITOR": "true", "VISUAL": ""},
+			args: []string{"edit", "app/tcp-app"}, err: true, want: `app "tcp-app" is defined in cluster.yaml: change it there`,
+		},
+		{name: "overwrite an app of cluster.yaml", args: []string{"create", "-f", appFile(t, "tcp-app")}, err: true, want: `app "tcp-app" is defined in cluster.yaml: change it there`},
+		{name: "an origin is the cluster's to set", args: []string{"create", appFile(t, "other", "  origin: config\n")}, err: true, want: `metadata.origin "config" is set by the cluster`},
+		{name: "rm says how to remove one the file no longer defines", args: []string{"rm", "app/tcp-app"}, err: true, want: "vnet ctl rm --force app/tcp-app"},
+		{name: "rm --force removes it", args: []string{"rm", "--force", "app/tcp-app"}, want: `app "tcp-app" has been removed`},
 		{name: "unknown kind", args: []string{"get", "widgets"}, err: true, want: `unknown kind "widgets"`},
 		{name: "users add", args: []string{"users", "add", "bob", "--roles=prod-only"}, want: "--user=bob --token-file=FILE"},
 		{name: "users ls", args: []string{"users", "ls"}, want: "bob    prod-only  not set"},
@@ -106,7 +130,7 @@ func TestCtl(t *testing.T) {
 		{name: "no leaf clusters", args: []string{"get", "remote_clusters", "--format", "text"}, want: "NAME  STATUS  PROXY  JOINED  GRANTS  REFUSED"},
 		{name: "rm an unknown leaf", args: []string{"rm", "remote_cluster/nope"}, err: true, want: `remote_cluster "nope": not found`},
 		{name: "no trusted clusters", args: []string{"get", "trusted_clusters", "--format", "text"}, want: "NAME  ENABLED  ROOT PROXY  ROLE MAP"},
-		{name: "audit table", args: []string{"audit", "--since", "1h"}, want: "TIME  EVENT"},
+		{name: "audit table", args: []string{"audit", "--since", "1h"}, want: "CLIENT REPORTED"},
 		{name: "audit bad since", args: []string{"audit", "--since", "yesterday"}, err: true, want: `--since "yesterday"`},
 		{name: "audit bad format", args: []string{"audit", "--format", "yaml"}, err: true, want: `--format "yaml"`},
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -11,14 +10,19 @@ import (
 	"github.com/vnetproject/vnet/core/api"
 )
 
-const agentsUsage = "vnet ctl agents ls | agents rm ID"
-
 // ctlAgents lists and removes App Service agents.
 func ctlAgents(ctx context.Context, c *ctlClient, args []string) error {
+	name, args, err := subcommand("ctl agents", args, []string{"ls", "rm"})
+	if err != nil {
+		return err
+	}
 	ctx, cancel := rpcContext(ctx)
 	defer cancel()
-	switch {
-	case len(args) == 1 && (args[0] == "ls" || args[0] == "list"):
+	switch name {
+	case "ls":
+		if err := noArgs(newFlags("ctl agents ls"), args); err != nil {
+			return err
+		}
 		res, err := c.api.ListAgents(ctx, &api.ListAgentsRequest{})
 		if err != nil {
 			return err
@@ -31,22 +35,24 @@ func ctlAgents(ctx context.Context, c *ctlClient, args []string) error {
 				connected = "yes"
 			}
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", a.GetId(), orDash(a.GetHostName()),
-				time.Unix(a.GetJoinedUnix(), 0).Local().Format(time.DateTime), connected,
+				timeText(time.Unix(a.GetJoinedUnix(), 0)), connected,
 				orDash(strings.Join(a.GetApps(), ",")), orDash(formatTokenLimits(a.GetAllowedApps(), a.GetAllowedLabels())))
 		}
 		return w.Flush()
-	case len(args) == 2 && (args[0] == "rm" || args[0] == "remove"):
-		res, err := c.api.RemoveAgent(ctx, &api.RemoveAgentRequest{Id: args[1]})
+	default:
+		pos, err := parseArgs(newFlags("ctl agents rm"), args, 1, 1)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "agent %s has been removed", args[1])
+		res, err := c.api.RemoveAgent(ctx, &api.RemoveAgentRequest{Id: pos[0]})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "agent %s has been removed", pos[0])
 		if apps := res.GetAppsRemoved(); len(apps) > 0 {
 			fmt.Fprintf(stdout, "; its apps are gone: %s", strings.Join(apps, ", "))
 		}
 		fmt.Fprintln(stdout)
 		return nil
-	default:
-		return errors.New("usage: " + agentsUsage)
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -16,29 +15,25 @@ import (
 
 // ctlAudit reads the cluster's audit log.
 func ctlAudit(ctx context.Context, c *ctlClient, args []string) error {
-	const use = "usage: vnet ctl audit [--since 1h|TIME] [--until TIME] [--user NAME] [--app NAME] [--limit N] [--format text|json]"
-	fs := newFlags("ctl audit", use)
+	fs := newFlags("ctl audit")
 	since := fs.String("since", "24h", "events after this: a duration back from now (1h, 30m) or a time (RFC 3339)")
 	until := fs.String("until", "", "events before this: a duration back from now or a time (RFC 3339)")
 	user := fs.String("user", "", "only this user's events")
 	app := fs.String("app", "", "only this app's events")
 	limit := fs.Int("limit", 0, "at most this many events, the newest (default: the cluster's limit, 1000)")
 	format := fs.String("format", "text", "text (a table) or json (one event per line)")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
-	if len(pos) != 0 {
-		return errors.New(use)
-	}
-	if *format != "text" && *format != "json" {
-		return fmt.Errorf("--format %q: use text or json", *format)
+	if err := checkFormat("ctl audit", *format, "text", "json"); err != nil {
+		return err
 	}
 	if *limit < 0 {
-		return fmt.Errorf("--limit %d: must not be negative", *limit)
+		return usagef("ctl audit", "--limit %d: must not be negative", *limit)
 	}
 	now := time.Now()
 	req := &api.SearchAuditRequest{User: *user, App: *app, Limit: int32(*limit)}
+	var err error
 	if req.SinceUnixNano, err = parseWhen("--since", *since, now); err != nil {
 		return err
 	}
@@ -107,7 +102,7 @@ func writeAuditTable(w io.Writer, evs []audit.Event) error {
 			user = fmt.Sprintf("(%d events lost)", ev.Count)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			ev.Time.Local().Format("2006-01-02 15:04:05.000"), ev.Type, orDash(user), orDash(ev.App),
+			timeText(ev.Time), ev.Type, orDash(user), orDash(ev.App),
 			orDash(ev.ClientAddr), orDash(ev.Target), in, out, dur, orDash(ev.Error), orDash(ev.ClientReportedAddr))
 	}
 	return tw.Flush()

@@ -23,7 +23,7 @@ import (
 // editor opens again on the same file; otherwise the file is kept and its
 // path printed for another try.
 func ctlEdit(ctx context.Context, c *ctlClient, args []string) error {
-	kind, name, err := oneResource(args, "usage: vnet ctl edit KIND[/NAME]")
+	kind, name, err := oneResource(newFlags("ctl edit"), args)
 	if err != nil {
 		return err
 	}
@@ -92,6 +92,10 @@ func fetchForEdit(ctx context.Context, c *ctlClient, kind, name string) ([]byte,
 		return nil, fmt.Errorf("the cluster sent a resource this vnet cannot read: %w", err)
 	}
 	switch r := r.(type) {
+	case *resource.App:
+		if r.Metadata.Origin == resource.OriginConfig {
+			return nil, fmt.Errorf("app %q is %w", name, errDefinedInConfig)
+		}
 	case *resource.User:
 		r.Status = nil
 	case *resource.RemoteCluster:

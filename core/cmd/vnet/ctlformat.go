@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/vnetproject/vnet/core/cluster/resource"
 )
@@ -23,7 +22,7 @@ func writeResources(w io.Writer, kind string, yamls [][]byte, format string) err
 		return err
 	case "json", "text":
 	default:
-		return fmt.Errorf("--format %q: use yaml, json or text", format)
+		return usagef("ctl get", "--format %q: use yaml, json or text", format)
 	}
 	rs := make([]resource.Resource, 0, len(yamls))
 	for _, y := range yamls {
@@ -47,7 +46,7 @@ func writeTable(w io.Writer, kind string, rs []resource.Resource) error {
 	row := func(cols ...string) { fmt.Fprintln(tw, strings.Join(cols, "\t")) }
 	switch kind {
 	case resource.KindApp:
-		row("NAME", "PUBLIC ADDRESS", "URI", "LABELS")
+		row("NAME", "PUBLIC ADDRESS", "URI", "LABELS", "ORIGIN")
 	case resource.KindRole:
 		row("NAME", "ALLOW APP_LABELS", "DENY APP_LABELS")
 	case resource.KindUser:
@@ -62,7 +61,7 @@ func writeTable(w io.Writer, kind string, rs []resource.Resource) error {
 	for _, r := range rs {
 		switch r := r.(type) {
 		case *resource.App:
-			row(r.Name(), orDash(r.Spec.PublicAddr), r.Spec.URI, formatLabels(r.Metadata.Labels))
+			row(r.Name(), orDash(r.Spec.PublicAddr), r.Spec.URI, formatLabels(r.Metadata.Labels), orDash(r.Metadata.Origin))
 		case *resource.Role:
 			row(r.Name(), formatSelector(r.Spec.Allow.AppLabels), formatSelector(r.Spec.Deny.AppLabels))
 		case *resource.User:
@@ -73,7 +72,7 @@ func writeTable(w io.Writer, kind string, rs []resource.Resource) error {
 				} else {
 					pw = "not set"
 				}
-				created = r.Status.Created.Local().Format(time.DateTime)
+				created = timeText(r.Status.Created)
 			}
 			row(r.Name(), orDash(strings.Join(r.Spec.Roles, ",")), pw, created)
 		case *resource.VNetConfig:
@@ -94,7 +93,7 @@ func writeTable(w io.Writer, kind string, rs []resource.Resource) error {
 				if st.Connected {
 					state = "online"
 				}
-				proxy, joined = orDash(st.ProxyPublicAddr), st.Joined.Local().Format(time.DateTime)
+				proxy, joined = orDash(st.ProxyPublicAddr), timeText(st.Joined)
 			}
 			grants := strings.Join(r.Spec.Grants.Zones, ",")
 			if rng := r.Spec.Grants.IPv4CIDRRange; rng != "" {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/vnetproject/vnet/core/control"
@@ -17,19 +16,19 @@ import (
 // name, follows that name from this process as any client would: this
 // process's resolver and a TCP connection.
 func runDiag(ctx context.Context, args []string) error {
-	fs := newFlags("diag", "vnet diag [NAME] [--port 443] [--state-dir DIR] [--format text|json]")
-	stateDir := fs.String("state-dir", "/var/lib/vnet/client", "the state directory of the running VNet")
+	fs := newFlags("diag")
+	stateDir := fs.String("state-dir", defaultStateDir, "the state directory of the running VNet")
 	port := fs.Uint("port", 443, "the port to try a TCP connection to NAME on")
 	format := fs.String("format", "text", "text or json")
-	pos, err := parseInterspersed(fs, args)
+	pos, err := parseArgs(fs, args, 0, 1)
 	if err != nil {
 		return err
 	}
-	if len(pos) > 1 || *port == 0 || *port > 65535 {
-		return errors.New("usage: vnet diag [NAME] [--port 1-65535]")
+	if *port == 0 || *port > 65535 {
+		return usagef("diag", "--port %d: use 1 to 65535", *port)
 	}
-	if *format != "text" && *format != "json" {
-		return fmt.Errorf("--format %q: use text or json", *format)
+	if err := checkFormat("diag", *format, "text", "json"); err != nil {
+		return err
 	}
 	sock := filepath.Join(*stateDir, control.SocketName)
 	var d diag.Diagnosis
@@ -45,13 +44,11 @@ func runDiag(ctx context.Context, args []string) error {
 		d.Checks = append(d.Checks, diag.Name(ctx, diag.Env{Status: status}, status(), pos[0], uint16(*port))...)
 	}
 	if *format == "json" {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(d); err != nil {
+		if err := writeJSON(d); err != nil {
 			return err
 		}
 	} else {
-		fmt.Print(d.Text())
+		fmt.Fprint(stdout, d.Text())
 	}
 	for _, c := range d.Checks {
 		if !c.OK {

@@ -33,9 +33,9 @@ const (
 
 // upFlags are `vnet up`'s options, for the launcher and for the engine.
 type upFlags struct {
-	tun, dnsMode, stateDir string
-	mtu                    int
-	ipv6, debug            bool
+	tun, dnsMode, stateDir, metricsAddr string
+	mtu                                 int
+	ipv6, debug                         bool
 }
 
 // runEngine is VNet's engine: it holds the user's logins and runs as the
@@ -46,6 +46,12 @@ func runEngine(ctx context.Context, f upFlags, log *slog.Logger) error {
 	if path == "" {
 		path = privsep.DefaultSocket
 	}
+	// The metrics are the engine's; a bad or busy address changes nothing.
+	um, err := startUpMetrics(f.metricsAddr, log) // upmetrics_linux.go
+	if err != nil {
+		return err
+	}
+	defer um.Close()
 	helper, err := privsep.Dial(ctx, path)
 	if err != nil {
 		return fmt.Errorf("%w (start VNet with 'sudo vnet up', or enable vnet-helper.socket)", err)
@@ -77,6 +83,7 @@ func runEngine(ctx context.Context, f upFlags, log *slog.Logger) error {
 		HostMTU:    vnet.MTURange{Min: platform.MinMTU, Max: platform.MaxMTU, Who: "the TUN device"},
 		IPv6:       f.ipv6,
 		Logger:     log,
+		Metrics:    um.engine(),
 	}
 	if err := opts.CheckAndSetDefaults(); err != nil {
 		return err
@@ -86,6 +93,7 @@ func runEngine(ctx context.Context, f upFlags, log *slog.Logger) error {
 		return err
 	}
 	defer r.Close()
+	um.follow(r)
 	tun, _, err := helper.OpenTUN(ctx, f.tun, opts.MTU)
 	if err != nil {
 		return err
@@ -114,7 +122,7 @@ func runEngine(ctx context.Context, f upFlags, log *slog.Logger) error {
 		}
 	}()
 	err = r.Run(ctx, &helperHost{TUN: tun, helper: helper, runner: r, log: log})
-	fmt.Println("VNet stopped; network settings restored.")
+	fmt.Fprintln(stdout, "VNet stopped; network settings restored.")
 	return err
 }
 

@@ -21,16 +21,13 @@ import (
 // themselves, without sudo. It serves one engine at a time, of a member of
 // --group.
 func runHelper(ctx context.Context, args []string) error {
-	fs := newFlags("helper", "vnet helper [--group vnet] [--socket /run/vnet/helper.sock] [--dns-mode auto|systemd-resolved|resolv.conf|none]")
+	fs := newFlags("helper")
 	group := fs.String("group", "vnet", "the group whose members may run VNet")
 	sock := fs.String("socket", privsep.DefaultSocket, "the socket to listen on, unless systemd passes one")
 	dnsMode := fs.String("dns-mode", "auto", "how to send DNS to VNet (see 'vnet up -h')")
 	debug := fs.Bool("debug", false, "verbose logs")
-	if err := fs.Parse(args); err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("vnet helper takes no arguments (got %q)", fs.Args())
 	}
 	if os.Geteuid() != 0 {
 		return errors.New("vnet helper needs root: it is run by systemd (vnet-helper.socket)")

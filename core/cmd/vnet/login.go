@@ -8,7 +8,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"time"
@@ -20,46 +19,41 @@ import (
 	"github.com/vnetproject/vnet/core/profile"
 )
 
-const loginUsage = `vnet login --proxy=HOST:PORT --user=NAME [--token-file=FILE | --signup | --token=TOKEN] [--new-password-file=FILE] [--password-file=FILE] [--ca-pin=sha256:...]
-  First login, with the one-time token from 'vnet ctl users add': read from
-  the first line of --token-file, or typed at a terminal with --signup (or
-  --token / $VNET_TOKEN, which other local users can see while the token is
-  usable). At a terminal it asks for a password for later logins (or reads
-  --new-password-file).
-  Later logins: with the password (asked at a terminal, or read from the
-  first line of --password-file).`
-
 // loginFlags are the ways a user proves who they are.
 type loginFlags struct {
 	token, tokenFile string // the one-time token, or the file holding it
 	signup           bool   // ask for the one-time token at a terminal
 	newPasswordFile  string
+	noPassword       bool // sign up without a password (scripts, tests)
 	passwordFile     string
 }
 
 func runLogin(ctx context.Context, args []string) error {
-	fs := newFlags("login", loginUsage)
-	proxyAddr := fs.String("proxy", "", "the cluster's proxy address, host:port")
+	fs := newFlags("login")
+	proxyFlag := fs.String("proxy", "", "the cluster's proxy address: host, host:port or https://host[:port] (port 3080 by default)")
 	userName := fs.String("user", "", "your user name")
 	var lf loginFlags
 	fs.StringVar(&lf.token, "token", "", "one-time token from 'vnet ctl users add' (default $VNET_TOKEN); prefer --token-file or --signup: a command line is visible to other local users")
 	fs.StringVar(&lf.tokenFile, "token-file", "", "first login: read the one-time token from this file's first line")
 	fs.BoolVar(&lf.signup, "signup", false, "first login: type the one-time token at a terminal")
 	fs.StringVar(&lf.newPasswordFile, "new-password-file", "", "first login: set the password in this file's first line")
+	fs.BoolVar(&lf.noPassword, "no-password", false, "first login: set no password (each later login then needs a new token from your administrator)")
 	fs.StringVar(&lf.passwordFile, "password-file", "", "log in with the password in this file's first line")
 	pin := fs.String("ca-pin", "", "expected CA fingerprint (sha256:...) as 'vnet ctl status' prints it")
-	if _, err := parseInterspersed(fs, args); err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
 	if lf.token == "" && lf.tokenFile == "" && !lf.signup {
 		lf.token = os.Getenv("VNET_TOKEN")
 	}
-	if *proxyAddr == "" || *userName == "" {
-		return errors.New("--proxy and --user are required")
+	if *proxyFlag == "" || *userName == "" {
+		return usagef("login", "--proxy and --user are required")
 	}
-	if _, _, err := net.SplitHostPort(*proxyAddr); err != nil {
-		*proxyAddr = net.JoinHostPort(*proxyAddr, "3080")
+	addr, err := proxyAddr(*proxyFlag)
+	if err != nil {
+		return usagef("login", "%v", err)
 	}
+	proxyAddr := &addr
 	cred, err := loginCredentials(lf, *userName, *proxyAddr)
 	if err != nil {
 		return err
@@ -86,9 +80,9 @@ func runLogin(ctx context.Context, args []string) error {
 		return err
 	}
 	exp, _ := p.Expires()
-	fmt.Printf("Logged in to %s as %s (roles: %s), valid until %s.\n", p.ClusterName, p.User, strings.Join(p.Roles, ","), exp.Local().Format(time.RFC1123))
+	fmt.Fprintf(stdout, "Logged in to %s as %s (roles: %s), valid until %s.\n", p.ClusterName, p.User, strings.Join(p.Roles, ","), timeText(exp))
 	if cred.NewPassword != "" {
-		fmt.Printf("Password set: next time, log in with 'vnet login --proxy=%s --user=%s'.\n", *proxyAddr, *userName)
+		fmt.Fprintf(stdout, "Password set: next time, log in with 'vnet login --proxy=%s --user=%s'.\n", *proxyAddr, *userName)
 	}
 	return nil
 }
@@ -108,17 +102,26 @@ func loginCredentials(lf loginFlags, user, proxyAddr string) (profile.Credential
 		cred := profile.Credentials{Token: token}
 		var err error
 		switch {
+		case lf.newPasswordFile != "" && lf.noPassword:
+			err = errors.New("--new-password-file and --no-password: choose one")
 		case lf.newPasswordFile != "":
 			cred.NewPassword, err = readPasswordFile(lf.newPasswordFile)
+		case lf.noPassword:
 		case interactive:
 			cred.NewPassword, err = askNewPassword()
+		default:
+			// Signing up without a password would go unnoticed until the
+			// next login fails.
+			err = errors.New("a first login sets your password and there is no terminal to ask for it: pass --new-password-file=FILE (or --no-password)")
 		}
 		if err == nil && cred.NewPassword != "" {
 			err = auth.CheckPassword(cred.NewPassword)
 		}
 		return cred, err
+	case lf.noPassword:
+		return profile.Credentials{}, errors.New("--no-password is for a first login, with a token")
 	case lf.newPasswordFile != "":
-		return profile.Credentials{}, errors.New("--new-password-file needs a token (--token-file or --signup): a password is set at sign-up (ask your administrator for a new token to change it)")
+		return profile.Credentials{}, errors.New("--new-password-file needs a token (--token-file or --signup): a password is set at sign-up (to change it: vnet passwd)")
 	case lf.passwordFile != "":
 		pw, err := readPasswordFile(lf.passwordFile)
 		return profile.Credentials{Password: pw}, err

@@ -26,9 +26,12 @@ func TestLoginTokenOffTheCommandLine(t *testing.T) {
 		token, pw string
 		err       string
 	}{
-		{name: "token file", lf: loginFlags{tokenFile: tokenFile}, token: "3f2a9c"},
+		{name: "token file and no terminal to ask for a password", lf: loginFlags{tokenFile: tokenFile}, err: "pass --new-password-file=FILE (or --no-password)"},
+		{name: "token file, no password on purpose", lf: loginFlags{tokenFile: tokenFile, noPassword: true}, token: "3f2a9c"},
+		{name: "a password and no password", lf: loginFlags{tokenFile: tokenFile, noPassword: true, newPasswordFile: pwFile}, err: "choose one"},
+		{name: "no password without a token", lf: loginFlags{noPassword: true}, err: "--no-password is for a first login"},
 		{name: "token file and a new password", lf: loginFlags{tokenFile: tokenFile, newPasswordFile: pwFile}, token: "3f2a9c", pw: "correct horse"},
-		{name: "token on the command line still works", lf: loginFlags{token: "abc"}, token: "abc"},
+		{name: "token on the command line still works", lf: loginFlags{token: "abc", noPassword: true}, token: "abc"},
 		{name: "two sources", lf: loginFlags{token: "abc", tokenFile: tokenFile}, err: "use one"},
 		{name: "signup and a file", lf: loginFlags{signup: true, tokenFile: tokenFile}, err: "use one"},
 		{name: "signup without a terminal", lf: loginFlags{signup: true}, err: "pass --token-file"},

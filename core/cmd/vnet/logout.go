@@ -4,32 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 
 	"github.com/vnetproject/vnet/core/profile"
 )
 
-const logoutUsage = `vnet logout [--proxy=HOST[:PORT]]
-  Removes the login to one cluster (its key and certificate), or to every
-  cluster without --proxy. A running VNet drops the cluster's apps within
-  a few seconds.`
-
 // runLogout removes profiles.
 func runLogout(_ context.Context, args []string) error {
-	fs := newFlags("logout", logoutUsage)
-	proxyAddr := fs.String("proxy", "", "the cluster's proxy address, host:port (default: every cluster)")
-	if err := fs.Parse(args); err != nil {
+	fs := newFlags("logout")
+	proxyFlag := fs.String("proxy", "", "the cluster's proxy address: host, host:port or https://host[:port] (default: every cluster)")
+	if err := noArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q: usage: %s", fs.Arg(0), "vnet logout [--proxy=HOST[:PORT]]")
 	}
 	home := profile.Home()
 	var targets []string
-	if *proxyAddr != "" {
-		addr := *proxyAddr
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			addr = net.JoinHostPort(addr, "3080")
+	if *proxyFlag != "" {
+		addr, err := proxyAddr(*proxyFlag)
+		if err != nil {
+			return usagef("logout", "%v", err)
 		}
 		targets = []string{addr}
 	} else {
@@ -48,7 +39,7 @@ func runLogout(_ context.Context, args []string) error {
 		if err := profile.Remove(home, addr); err != nil {
 			return err
 		}
-		fmt.Printf("Logged out of %s.\n", addr)
+		fmt.Fprintf(stdout, "Logged out of %s.\n", addr)
 	}
 	return nil
 }

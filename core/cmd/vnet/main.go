@@ -5,12 +5,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/vnetproject/vnet/core/api"
@@ -26,90 +27,143 @@ Cluster side:
   vnet ctl edit KIND[/NAME]                  edit a resource in $EDITOR
   vnet ctl rm KIND/NAME                      remove a resource (rm vnet_config: back to the default)
   vnet ctl users add NAME [--roles=a,b]      add a user; prints a one-time login token
-  vnet ctl users ls | users rm NAME          list users; remove one (their certificates stop working)
+  vnet ctl users ls | rm NAME | reset NAME   list users; remove one; a new one-time token for one
   vnet ctl audit [--since 1h] [--user U]     session events: who reached which app, bytes, errors
   vnet ctl status                            cluster name, version, CA pin
   vnet ctl tokens add --type=app [--ttl=1h]  a join token for App Service agents (tokens ls: list)
   vnet agent start --config agent.yaml       App Service agent: serves its apps through a reverse tunnel
 
 User side:
-  vnet login --proxy=HOST:PORT --user=NAME --token=TOKEN [--ca-pin=sha256:...]   first login; sets a password
-  vnet login --proxy=HOST:PORT --user=NAME [--password-file=FILE]                 later logins
-  vnet logout [--proxy=HOST:PORT]            remove a login (every login without --proxy)
+  vnet login --proxy=HOST --user=NAME --token-file=FILE [--ca-pin=sha256:...]   first login; sets a password
+  vnet login --proxy=HOST --user=NAME [--password-file=FILE]                    later logins
+  vnet passwd                                change your password
+  vnet logout [--proxy=HOST]                 remove a login (every login without --proxy)
   vnet apps                                  TCP apps of every logged-in cluster
   sudo vnet up                               start VNet in the foreground (Linux)
+  sudo vnet down                             stop VNet, or restore DNS after a crash
   vnet status                                what the running VNet serves, and any problem
   vnet diag [NAME] [--port P]                what VNet depends on, and why NAME does or does not work
 
-Run 'vnet COMMAND -h' for a command's flags.
+  vnet version | completion bash|zsh | help COMMAND
+
+Global flags, before or after the command: --config FILE, --identity DIR,
+--state-dir DIR, --debug (for the commands that have them).
+Run 'vnet COMMAND --help' for a command's flags and examples.
 `
+
+// stdout and stderr are where commands write; tests replace them.
+var (
+	stdout io.Writer = osStdout
+	stderr io.Writer = osStderr
+)
+
+var osStdout, osStderr io.Writer = os.Stdout, os.Stderr
+
+// defaultStateDir is where `vnet up` keeps its state, pid file and
+// control socket.
+const defaultStateDir = "/var/lib/vnet/client"
 
 type command func(ctx context.Context, args []string) error
 
-var commands = map[string]command{
-	"cluster": runCluster,
-	"agent":   runAgent,
-	"ctl":     runCtl,
-	"login":   runLogin,
-	"logout":  runLogout,
-	"apps":    runApps,
-	"up":      runUp,
-	"status":  runStatus,
-	"diag":    runDiag,
-	"version": func(context.Context, []string) error { fmt.Println("vnet", version.Number); return nil },
+// commands are vnet's commands; main is the only reader (runHelp refers
+// back to it).
+var commands map[string]command
+
+func init() {
+	commands = map[string]command{
+		"cluster":    runCluster,
+		"agent":      runAgent,
+		"ctl":        runCtl,
+		"login":      runLogin,
+		"logout":     runLogout,
+		"passwd":     runPasswd,
+		"apps":       runApps,
+		"up":         runUp,
+		"down":       runDown,
+		"status":     runStatus,
+		"diag":       runDiag,
+		"version":    runVersion,
+		"completion": runCompletion,
+		"help":       runHelp,
+	}
 }
 
 func main() {
-	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
-		fmt.Print(usage)
-		return
-	}
-	cmd, ok := commands[os.Args[1]]
-	if !ok {
-		fmt.Fprintf(os.Stderr, "ERROR: unknown command %q\n\n%s", os.Args[1], usage)
-		os.Exit(2)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := cmd(ctx, os.Args[2:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(2)
+	code := run(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// run runs the command line args and returns the exit code: 0, 1 when
+// the command failed, 2 for a usage error. Errors are one line on stderr.
+func run(ctx context.Context, args []string) int {
+	args, err := placeGlobals(args)
+	if err == nil && len(args) > 0 {
+		switch {
+		case isHelpFlag(args[0]):
+			args[0] = "help"
+		case args[0] == "--version" || args[0] == "-version":
+			args[0] = "version"
 		}
-		fmt.Fprintln(os.Stderr, "ERROR:", oneLine(err))
-		os.Exit(1)
+	}
+	if err == nil {
+		err = runCommand(ctx, args)
+	}
+	switch {
+	case err == nil || errors.Is(err, errHelpShown):
+		return 0
+	case isUsage(err):
+		fmt.Fprintln(stderr, "ERROR:", err)
+		return 2
+	default:
+		fmt.Fprintln(stderr, "ERROR:", oneLine(err))
+		return 1
 	}
 }
 
-// oneLine is the one line a person sees for err.
-func oneLine(err error) string { return api.ErrorLine(err) }
-
-// newFlags returns a flag set for a subcommand whose errors go to the
-// caller instead of exiting.
-func newFlags(name, synopsis string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: %s\n", synopsis)
-		fs.PrintDefaults()
+func runCommand(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(stdout, usage)
+		return nil
 	}
-	return fs
+	cmd, ok := commands[args[0]]
+	if !ok {
+		return &usageError{fmt.Sprintf("vnet: unknown command %q (see 'vnet --help')", args[0])}
+	}
+	return cmd(ctx, args[1:])
 }
 
-// parseInterspersed parses flags that may come before or after the
-// positional arguments (`vnet ctl create -f file` and `create file -f`).
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
+// runHelp prints vnet's help, or a command's: `vnet help ctl get` is
+// `vnet ctl get --help`.
+func runHelp(ctx context.Context, args []string) error {
+	args, err := parseArgs(newFlags("help"), args, 0, -1)
+	if err != nil {
+		return err
 	}
+	if len(args) == 0 {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	path := strings.Join(args, " ")
+	if _, ok := topics[path]; !ok {
+		return &usageError{fmt.Sprintf("vnet help: no command %q (see 'vnet --help')", path)}
+	}
+	return runCommand(ctx, append(slices.Clone(args), "--help"))
 }
+
+// runVersion prints the version and the commit.
+func runVersion(_ context.Context, args []string) error {
+	if err := noArgs(newFlags("version"), args); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "vnet %s (commit %s)\n", version.Number, version.Commit())
+	return nil
+}
+
+// oneLine is the one line a person sees for err: without gRPC's framing,
+// a failed connection in words.
+func oneLine(err error) string { return connLine(api.ErrorLine(err)) }
 
 func newLogger(debug bool, w io.Writer) *slog.Logger {
 	level := slog.LevelInfo

@@ -3,59 +3,185 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/vnetproject/vnet/core/control"
+	"github.com/vnetproject/vnet/core/profile"
 	"github.com/vnetproject/vnet/core/vnet"
 )
 
-// runStatus shows what a running `vnet up` is doing.
+// runStatus shows what a running `vnet up` is doing, with each cluster's
+// state checked now: a login the cluster refuses, an expired certificate
+// or a proxy that does not answer is a problem with its next step, never
+// "connected". Without a running VNet it says so (exit 1), and notices a
+// resolver setting a crashed VNet left behind.
 func runStatus(ctx context.Context, args []string) error {
-	fs := newFlags("status", "vnet status [--state-dir DIR] [--format text|json]")
-	stateDir := fs.String("state-dir", "/var/lib/vnet/client", "the state directory of the running VNet")
+	fs := newFlags("status")
+	stateDir := fs.String("state-dir", defaultStateDir, "the state directory of the running VNet")
 	format := fs.String("format", "text", "text or json")
-	if err := fs.Parse(args); err != nil {
+	if err := noArgs(fs, args); err != nil {
+		return err
+	}
+	if err := checkFormat("status", *format, "text", "json"); err != nil {
 		return err
 	}
 	data, err := control.Get(ctx, filepath.Join(*stateDir, control.SocketName))
 	if err != nil {
-		return err
-	}
-	if *format == "json" {
-		_, err := os.Stdout.Write(data)
-		return err
-	}
-	if *format != "text" {
-		return fmt.Errorf("--format %q: use text or json", *format)
+		return notRunning(*stateDir, *format, err)
 	}
 	var st vnet.Status
 	if err := json.Unmarshal(data, &st); err != nil {
 		return fmt.Errorf("status from VNet: %w", err)
 	}
-	printStatus(st)
+	views := make([]clusterView, len(st.Clusters))
+	for i, c := range st.Clusters {
+		views[i] = clusterView{ID: c.ID, Name: c.Name, Connected: c.Connected, Error: c.Error}
+	}
+	states := clusterStates(ctx, views)
+	if *format == "json" {
+		// VNet's own status, and the states as checked now.
+		var out map[string]json.RawMessage
+		if err := json.Unmarshal(data, &out); err != nil {
+			return fmt.Errorf("status from VNet: %w", err)
+		}
+		out["cluster_states"], _ = json.Marshal(states)
+		return writeJSON(out)
+	}
+	printStatus(st, states)
 	return nil
 }
 
-func printStatus(st vnet.Status) {
+// notRunning reports that no VNet answers at stateDir.
+func notRunning(stateDir, format string, err error) error {
+	why := "VNet is not running: start it with 'sudo vnet up'"
+	if pid := runningPID(stateDir); pid > 0 {
+		why = fmt.Sprintf("VNet (pid %d) does not answer (%s): it may be starting; see its log", pid, oneLine(err))
+	}
+	var problems []string
+	if p := staleResolver(); p != "" {
+		problems = append(problems, p)
+	}
+	if format == "json" {
+		if err := writeJSON(map[string]any{"running": false, "problems": append(problems, why)}); err != nil {
+			return err
+		}
+	} else {
+		for _, p := range problems {
+			fmt.Fprintln(stdout, "problem:", p)
+		}
+	}
+	return errors.New(why)
+}
+
+// clusterState is one login's state as `vnet status` shows it; the field
+// names of its JSON are documented in docs/cli.md.
+type clusterState struct {
+	ID     string `json:"id"`   // the login's proxy address
+	Name   string `json:"name"` // the name the cluster reports
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"` // why it is not "connected"
+	Next   string `json:"next,omitempty"`   // what to do about it
+}
+
+// Cluster states.
+const (
+	stateConnected    = "connected"
+	stateExpired      = "certificate expired"
+	stateRefused      = "login refused"
+	stateUnreachable  = "unreachable"
+	stateDisconnected = "disconnected"
+)
+
+// clusterView is what the running VNet says of a cluster it follows.
+type clusterView struct {
+	ID, Name  string
+	Connected bool
+	Error     string
+}
+
+// clusterStates checks each cluster now: the login's certificate here,
+// and a question to the cluster with it (as `vnet apps` asks).
+func clusterStates(ctx context.Context, clusters []clusterView) []clusterState {
+	logins := map[string]*profile.Profile{}
+	down := map[string]string{}
+	if ps, err := profile.LoadAll(profile.Home()); err == nil {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		// Each login on its own: one that cannot be used at all (an
+		// expired certificate) does not hide the others' answers.
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for _, p := range ps {
+			logins[p.ID()] = p
+			wg.Go(func() {
+				offers, err := vnet.FetchOffers(ctx, []*profile.Profile{p})
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err != nil:
+					down[p.ID()] = oneLine(err)
+				case len(offers.Down) > 0:
+					down[p.ID()] = offers.Down[0].Error
+				}
+			})
+		}
+		wg.Wait()
+	}
+	out := make([]clusterState, 0, len(clusters))
+	for _, c := range clusters {
+		out = append(out, stateOf(c, logins[c.ID], down[c.ID], time.Now()))
+	}
+	return out
+}
+
+// stateOf decides a cluster's state from VNet's view of it (c), the login
+// (p, nil if this user has none) and what the cluster said when asked now
+// (askErr, "" if it answered).
+func stateOf(c clusterView, p *profile.Profile, askErr string, now time.Time) clusterState {
+	s := clusterState{ID: c.ID, Name: c.Name, State: stateConnected}
+	login := "vnet login --proxy=" + c.ID
+	if p != nil {
+		login += " --user=" + p.User
+		if exp, err := p.Expires(); err == nil && !now.Before(exp) {
+			s.State, s.Reason, s.Next = stateExpired, "certificate expired at "+timeText(exp), login
+			return s
+		}
+	}
+	switch {
+	case askErr != "" && connLine(askErr) != askErr, strings.Contains(askErr, "deadline exceeded"):
+		s.State, s.Reason = stateUnreachable, connLine(askErr)
+		s.Next = "VNet retries with back-off; check the proxy address and your network ('vnet diag' says more)"
+	case askErr != "":
+		s.State, s.Reason = stateRefused, askErr
+		s.Next = "ask your administrator (was your user removed?), then " + login
+	case !c.Connected:
+		s.State, s.Reason = stateDisconnected, connLine(c.Error)
+		s.Next = "VNet retries with back-off ('vnet diag' says more)"
+	}
+	return s
+}
+
+func printStatus(st vnet.Status, states []clusterState) {
 	s := st.Settings
-	fmt.Printf("VNet is running since %s.\n", st.Since.Local().Format(time.RFC1123))
-	fmt.Printf("Device:  %s %s\nDNS:     %s\nDomains: %s\nRoutes:  %s\n\n",
+	if st.Running {
+		fmt.Fprintf(stdout, "VNet is running since %s.\n", timeText(st.Since))
+	} else {
+		fmt.Fprintln(stdout, "VNet is starting: it serves nothing until a cluster answers.")
+	}
+	fmt.Fprintf(stdout, "Device:  %s %s\nDNS:     %s\nDomains: %s\nRoutes:  %s\n\n",
 		s.TunAddr4, optional(s.TunAddr6.String(), s.TunAddr6.IsValid()), joinStrings(s.DNSAddrs), strings.Join(s.DNSZones, ", "), joinStrings(s.Routes))
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	// Clusters are who they are by their proxy address, not by the name
 	// they report: two may report the same one.
 	fmt.Fprintln(w, "CLUSTER\tSTATE\tLAST UPDATE\tPROXY")
-	for _, c := range st.Clusters {
-		state := "connected"
-		if !c.Connected {
-			state = "disconnected: " + c.Error
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", c.Name, state, c.Updated.Local().Format(time.TimeOnly), c.ID)
+	for i, c := range st.Clusters {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", c.Name, states[i].State, timeText(c.Updated), c.ID)
 		for _, l := range c.Leaves {
 			fmt.Fprintf(w, "%s\t(leaf)\t\t%s/%s\n", l, c.ID, l)
 		}
@@ -66,16 +192,25 @@ func printStatus(st vnet.Status) {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, optional(a.PublicAddr, a.PublicAddr != ""), optional(a.IPv4.String(), a.IPv4.IsValid()), optional(a.IPv6.String(), a.IPv6.IsValid()), a.Cluster, a.ClusterID)
 	}
 	w.Flush()
+	for _, cs := range states {
+		if cs.State != stateConnected {
+			why := cs.Reason
+			if !strings.HasPrefix(why, cs.State) {
+				why = cs.State + ": " + why
+			}
+			fmt.Fprintf(stdout, "problem: cluster %s (%s): %s; next: %s\n", cs.Name, cs.ID, why, cs.Next)
+		}
+	}
 	for _, a := range st.Apps {
 		if a.Unreachable != "" {
-			fmt.Printf("unreachable: app %s of cluster %s (%s): %s\n", a.Name, a.Cluster, a.ClusterID, a.Unreachable)
+			fmt.Fprintf(stdout, "unreachable: app %s of cluster %s (%s): %s\n", a.Name, a.Cluster, a.ClusterID, a.Unreachable)
 		}
 	}
 	for _, r := range st.Refused {
-		fmt.Println("refused:", r)
+		fmt.Fprintln(stdout, "refused:", r)
 	}
 	for _, p := range st.Problems {
-		fmt.Println("problem:", p)
+		fmt.Fprintln(stdout, "problem:", p)
 	}
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -11,33 +10,31 @@ import (
 	"github.com/vnetproject/vnet/core/api"
 )
 
-const tokensUsage = "vnet ctl tokens add --type=app|trusted_cluster [--ttl=30m] [--apps=GLOB,...] [--labels=k=v,...] [--zones=a.test,b.test --range=CIDR] | tokens ls"
-
 // ctlTokens makes and lists join tokens.
 func ctlTokens(ctx context.Context, c *ctlClient, args []string) error {
+	name, args, err := subcommand("ctl tokens", args, []string{"add", "ls"})
+	if err != nil {
+		return err
+	}
 	ctx, cancel := rpcContext(ctx)
 	defer cancel()
-	if len(args) == 0 {
-		return fmt.Errorf("usage: %s", tokensUsage)
-	}
-	switch args[0] {
+	switch name {
 	case "add":
-		fs := newFlags("ctl tokens add", tokensUsage)
+		fs := newFlags("ctl tokens add")
 		typ := fs.String("type", "", "what the token joins: app (an App Service agent) or trusted_cluster (a leaf cluster)")
 		ttl := fs.Duration("ttl", 30*time.Minute, "how long the token can be used")
 		apps := fs.String("apps", "", "type app: the agents may serve only apps whose names match one of these comma-separated globs (db-*,web)")
 		labels := fs.String("labels", "", "type app: the agents may serve only apps with all these labels (env=dev,team=db)")
 		zones := fs.String("zones", "", "trusted_cluster: DNS zones the joining leaf may claim besides its proxy's host (comma-separated)")
 		rng := fs.String("range", "", "trusted_cluster: the IPv4 range the joining leaf may use (else its apps take this cluster's range)")
-		pos, err := parseInterspersed(fs, args[1:])
-		if err != nil {
+		if err := noArgs(fs, args); err != nil {
 			return err
 		}
-		if len(pos) != 0 || *typ == "" {
-			return errors.New("usage: " + tokensUsage)
+		if *typ == "" {
+			return usagef("ctl tokens add", "--type is required: app or trusted_cluster")
 		}
 		if *ttl <= 0 {
-			return fmt.Errorf("--ttl %v: must be positive", *ttl)
+			return usagef("ctl tokens add", "--ttl %v: must be positive", *ttl)
 		}
 		req := &api.AddTokenRequest{Type: *typ, TtlSeconds: int64(ttl.Seconds()), Apps: splitList(*apps), LeafZones: splitList(*zones), LeafIpv4CidrRange: *rng}
 		if req.Labels, err = parseLabels(*labels); err != nil {
@@ -51,7 +48,7 @@ func ctlTokens(ctx context.Context, c *ctlClient, args []string) error {
 		if err != nil {
 			return err
 		}
-		expires := time.Unix(res.GetExpiresUnix(), 0).UTC().Format(time.RFC3339)
+		expires := timeText(time.Unix(res.GetExpiresUnix(), 0))
 		fmt.Fprintf(stdout, "The %s join token below can be used until %s.\n\n  %s\n\n", *typ, expires, res.GetToken())
 		if len(req.Apps) > 0 || len(req.Labels) > 0 {
 			fmt.Fprintf(stdout, "Agents that join with it may serve only apps %s.\n\n", formatTokenLimits(req.GetApps(), req.GetLabels()))
@@ -66,23 +63,43 @@ func ctlTokens(ctx context.Context, c *ctlClient, args []string) error {
 				st.GetClusterName(), res.GetToken(), st.GetCaPin())
 		}
 		return nil
-	case "ls":
-		if len(args) != 1 {
-			return errors.New("usage: vnet ctl tokens ls")
+	default:
+		fs := newFlags("ctl tokens ls")
+		format := fs.String("format", "text", "text (a table) or json")
+		if err := noArgs(fs, args); err != nil {
+			return err
+		}
+		if err := checkFormat("ctl tokens ls", *format, "text", "json"); err != nil {
+			return err
 		}
 		res, err := c.api.ListTokens(ctx, &api.ListTokensRequest{})
 		if err != nil {
 			return err
 		}
+		if *format == "json" {
+			out := []tokenJSON{}
+			for _, t := range res.GetTokens() {
+				out = append(out, tokenJSON{ID: t.GetId(), Type: t.GetType(), Expires: time.Unix(t.GetExpiresUnix(), 0).UTC(), Apps: t.GetApps(), Labels: t.GetLabels()})
+			}
+			return writeJSON(out)
+		}
 		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, "ID\tTYPE\tEXPIRES\tLIMITS")
 		for _, t := range res.GetTokens() {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", t.GetId(), t.GetType(), time.Unix(t.GetExpiresUnix(), 0).UTC().Format(time.RFC3339), orDash(formatTokenLimits(t.GetApps(), t.GetLabels())))
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", t.GetId(), t.GetType(), timeText(time.Unix(t.GetExpiresUnix(), 0)), orDash(formatTokenLimits(t.GetApps(), t.GetLabels())))
 		}
 		return w.Flush()
-	default:
-		return fmt.Errorf("unknown tokens command %q; usage: %s", args[0], tokensUsage)
 	}
+}
+
+// tokenJSON is one token in `vnet ctl tokens ls --format json`; the
+// field names are documented in docs/cli.md.
+type tokenJSON struct {
+	ID      string            `json:"id"`
+	Type    string            `json:"type"`
+	Expires time.Time         `json:"expires"`
+	Apps    []string          `json:"apps,omitempty"`
+	Labels  map[string]string `json:"labels,omitempty"`
 }
 
 // splitList reads a comma-separated list, dropping blanks.

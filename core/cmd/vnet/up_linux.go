@@ -17,7 +17,7 @@ import (
 // runUp runs VNet in the foreground until SIGINT or SIGTERM, then undoes
 // every change it made to the OS.
 func runUp(ctx context.Context, args []string) error {
-	fs := newFlags("up", "sudo vnet up [--tun vnet0] [--dns-mode auto|systemd-resolved|resolv.conf|none] [--mtu 65000]")
+	fs := newFlags("up")
 	tunName := fs.String("tun", "vnet0", "name of the TUN device to create")
 	dnsMode := fs.String("dns-mode", "auto", "how to send DNS to VNet: systemd-resolved (split DNS: only VNet's zones), resolv.conf (point /etc/resolv.conf at VNet, which forwards the rest), none, or auto (systemd-resolved where it runs, else resolv.conf)")
 	// VNet ends TCP in its own stack instead of carrying packets over a
@@ -25,29 +25,36 @@ func runUp(ctx context.Context, args []string) error {
 	// cut per-packet work (iperf3 through VNet: 0.8 Gbit/s at 1500, 2.1 at
 	// 65000; see docs/benchmarks.md).
 	mtu := fs.Int("mtu", 65000, "MTU of the TUN device")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics, ADDR a loopback host:port such as 127.0.0.1:9464 (docs/metrics.md); empty: off")
 	ipv6 := fs.Bool("ipv6", true, "answer AAAA and route a per-machine IPv6 ULA prefix")
-	stateDir := fs.String("state-dir", "/var/lib/vnet/client", "where VNet keeps this machine's state (its IPv6 prefix)")
+	stateDir := fs.String("state-dir", defaultStateDir, "where VNet keeps this machine's state (its IPv6 prefix)")
 	debug := fs.Bool("debug", false, "verbose logs")
-	if err := fs.Parse(args); err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
 	log := newLogger(*debug, os.Stderr)
-	f := upFlags{tun: *tunName, dnsMode: *dnsMode, stateDir: *stateDir, mtu: *mtu, ipv6: *ipv6, debug: *debug}
+	f := upFlags{tun: *tunName, dnsMode: *dnsMode, stateDir: *stateDir, metricsAddr: *metricsAddr, mtu: *mtu, ipv6: *ipv6, debug: *debug}
 	// Root runs the helper and starts the engine as the user; the engine
 	// (started so, or by the user with a systemd helper) runs as the user.
 	if os.Getenv(envHelperSocket) != "" || os.Geteuid() != 0 {
 		return runEngine(ctx, f, log)
 	}
+	// One VNet per state directory; the lock goes with the process.
+	lock, err := lockPID(*stateDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
 	return runLauncher(ctx, f, args, log)
 }
 
 // printUp tells the person at the terminal what VNet now does; it runs at
 // start and after every change of settings.
 func printUp(r *vnet.Runner, s netcfg.Settings) {
-	fmt.Printf("VNet is up: device address %s, DNS at %v for %v, other names forwarded to %v.\n", s.TunAddr4, s.DNSAddrs, s.DNSZones, r.Options().Upstream)
+	fmt.Fprintf(stdout, "VNet is up: device address %s, DNS at %v for %v, other names forwarded to %v.\n", s.TunAddr4, s.DNSAddrs, s.DNSZones, r.Options().Upstream)
 	for _, a := range r.Status().Apps {
 		if a.IPv4.IsValid() {
-			fmt.Printf("  %-28s %-16s %-28s (%s/%s at %s)\n", a.PublicAddr, a.IPv4, a.IPv6, a.Cluster, a.Name, a.ClusterID)
+			fmt.Fprintf(stdout, "  %-28s %-16s %-28s (%s/%s at %s)\n", a.PublicAddr, a.IPv4, a.IPv6, a.Cluster, a.Name, a.ClusterID)
 		}
 	}
 }

@@ -7,6 +7,20 @@ import (
 	"errors"
 )
 
-func runUp(context.Context, []string) error {
+func runUp(_ context.Context, args []string) error {
+	if err := noArgs(newFlags("up"), args); err != nil {
+		return err
+	}
 	return errors.New("'vnet up' runs on Linux; on macOS use the VNet menu-bar app")
 }
+
+func runDown(_ context.Context, args []string) error {
+	if err := noArgs(newFlags("down"), args); err != nil {
+		return err
+	}
+	return errors.New("'vnet down' runs on Linux; on macOS quit the VNet menu-bar app")
+}
+
+func runningPID(string) int { return 0 }
+
+func staleResolver() string { return "" }

@@ -1,0 +1,127 @@
+package tunnel
+
+import (
+	"bytes"
+	"testing"
+
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/vnetproject/vnet/core/api"
+)
+
+// withUnknown is f with an unknown field (number 99) appended, as a newer
+// peer might send.
+func withUnknown(f *api.Frame) *api.Frame {
+	f.ProtoReflect().SetUnknown(protowire.AppendVarint(protowire.AppendTag(nil, 99, protowire.VarintType), 7))
+	return f
+}
+
+func codecFrames() []struct {
+	name string
+	f    *api.Frame
+	fast bool // a data frame: the hand-written path
+} {
+	return []struct {
+		name string
+		f    *api.Frame
+		fast bool
+	}{
+		{name: "data", f: &api.Frame{Data: bytes.Repeat([]byte("x"), maxFrame)}, fast: true},
+		{name: "one byte", f: &api.Frame{Data: []byte{0}}, fast: true},
+		{name: "eof", f: &api.Frame{Eof: true}, fast: true},
+		{name: "data and eof", f: &api.Frame{Data: []byte("last"), Eof: true}, fast: true},
+		{name: "empty", f: &api.Frame{}, fast: true},
+		{name: "dial", f: &api.Frame{Dial: &api.DialRequest{App: "pg", Port: 5432, ClientAddr: "100.64.0.1:1234"}}},
+		{name: "result", f: &api.Frame{Result: &api.DialResult{Error: "refused"}}},
+		{name: "data with an unknown field", f: withUnknown(&api.Frame{Data: []byte("abc")})},
+		{name: "oversized data", f: &api.Frame{Data: make([]byte, 3*maxFrame)}, fast: true},
+	}
+}
+
+// TestCodecWireMatchesProto: what the codec writes is byte for byte what
+// proto.Marshal writes, so a peer with the plain proto codec reads it.
+func TestCodecWireMatchesProto(t *testing.T) {
+	c := encoding.GetCodecV2("proto")
+	if _, ok := c.(codec); !ok {
+		t.Fatalf("the registered proto codec is %T, not the tunnel's", c)
+	}
+	for _, tt := range codecFrames() {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := c.Marshal(tt.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer got.Free()
+			want, err := proto.MarshalOptions{Deterministic: true}.Marshal(tt.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.Materialize(), want) {
+				t.Errorf("codec wrote %x\nproto wrote %x", got.Materialize(), want)
+			}
+		})
+	}
+}
+
+// TestCodecRoundTrip: what a plain proto peer writes, split across buffers
+// as gRPC may hand it over, decodes to the same frame; data frames land in
+// pooled buffers the Conn can give back.
+func TestCodecRoundTrip(t *testing.T) {
+	c := codec{proto: encoding.GetCodecV2("proto")}
+	for _, tt := range codecFrames() {
+		for _, split := range []int{0, 1, 3} {
+			wire, err := proto.Marshal(tt.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := mem.BufferSlice{mem.SliceBuffer(wire)}
+			if split > 0 && len(wire) > split {
+				in = mem.BufferSlice{mem.SliceBuffer(wire[:split]), mem.SliceBuffer(wire[split:])}
+			}
+			got := &api.Frame{Data: []byte("stale")}
+			if err := c.Unmarshal(in, got); err != nil {
+				t.Fatalf("%s, split at %d: %v", tt.name, split, err)
+			}
+			if !proto.Equal(got, tt.f) {
+				t.Errorf("%s, split at %d: decoded %v, want %v", tt.name, split, got, tt.f)
+			}
+			if pooled := cap(got.Data) == framePoolCap; tt.fast && len(tt.f.Data) > 0 && len(tt.f.Data) <= framePoolCap && !pooled {
+				t.Errorf("%s: data not in a pooled buffer (cap %d)", tt.name, cap(got.Data))
+			}
+			// The decoded frame must not share the wire's bytes: gRPC
+			// reuses them once Unmarshal returns.
+			clear(wire)
+			if !proto.Equal(got, tt.f) {
+				t.Errorf("%s, split at %d: the frame changed with the wire buffer", tt.name, split)
+			}
+			releaseFrameData(got.Data)
+		}
+	}
+}
+
+// TestCodecBadInput: malformed frames fail as they do with the proto
+// codec, and a repeated field is left to it (last one wins).
+func TestCodecBadInput(t *testing.T) {
+	c := codec{proto: encoding.GetCodecV2("proto")}
+	dataTag := protowire.AppendTag(nil, frameDataField, protowire.BytesType)
+	for _, tt := range []struct {
+		name string
+		wire []byte
+	}{
+		{name: "length past the end", wire: append(protowire.AppendVarint(bytes.Clone(dataTag), 10), "abc"...)},
+		{name: "truncated tag", wire: []byte{0x80}},
+	} {
+		if err := c.Unmarshal(mem.BufferSlice{mem.SliceBuffer(tt.wire)}, &api.Frame{}); err == nil {
+			t.Errorf("%s: decoded without an error", tt.name)
+		}
+	}
+	twice := protowire.AppendBytes(bytes.Clone(dataTag), []byte("one"))
+	twice = protowire.AppendBytes(append(twice, dataTag...), []byte("two"))
+	var f api.Frame
+	if err := c.Unmarshal(mem.BufferSlice{mem.SliceBuffer(twice)}, &f); err != nil || string(f.Data) != "two" {
+		t.Errorf("repeated data field: %q, %v; want %q as proto decodes it", f.Data, err, "two")
+	}
+}

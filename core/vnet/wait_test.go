@@ -1,0 +1,76 @@
+package vnet_test
+
+import (
+	"context"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vnetproject/vnet/core/cluster/clustertest"
+	"github.com/vnetproject/vnet/core/netcfg"
+	"github.com/vnetproject/vnet/core/profile"
+	"github.com/vnetproject/vnet/core/stack/stacktest"
+	"github.com/vnetproject/vnet/core/vnet"
+)
+
+// TestStartsWithoutACluster: VNet starts while no cluster answers, says
+// so in its status, serves nothing, and serves the cluster's apps once it
+// answers (issue 14).
+func TestStartsWithoutACluster(t *testing.T) {
+	c := clustertest.Start(t, "root.test", "proxy.root.test",
+		clustertest.App{Name: "echo", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "echo.company.test"},
+	)
+	clustertest.CreateResource(t, c.Admin(t), vnetConfig("", "company.test"))
+	cut := clustertest.NewCutter(t, c.Addr)
+	home := t.TempDir()
+	p := c.AddUser(t, "alice", "dev")
+	p.ProxyAddr = cut.Addr()
+	if err := profile.Save(home, p); err != nil {
+		t.Fatal(err)
+	}
+	cut.Cut()
+	r, err := vnet.Open(vnet.Options{ProfileDir: home, StateDir: filepath.Join(home, "state"), Upstream: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:1")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	vnetEnd, _ := stacktest.Pipe(64)
+	h := &pipeHost{PacketIO: vnetEnd, applied: make(chan netcfg.Settings, 16)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx, h) }()
+
+	waitUntil(t, "status says VNet waits for a cluster", func() bool {
+		st := r.Status()
+		return len(st.Problems) == 1 && strings.Contains(st.Problems[0], "no cluster answered yet") && strings.Contains(st.Problems[0], "retrying with back-off")
+	})
+	select {
+	case s := <-h.applied:
+		t.Fatalf("settings applied with no cluster: %+v", s)
+	case err := <-done:
+		t.Fatalf("Run ended with no cluster: %v", err)
+	default:
+	}
+	cut.Restore()
+	s := <-h.applied
+	if len(s.DNSZones) == 0 || len(r.Status().Apps) != 1 {
+		t.Errorf("after the cluster answered: settings %+v, status %+v", s, r.Status())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+}
+
+// waitUntil polls cond until it holds (the test's own deadline bounds it).
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		if dl, ok := t.Deadline(); ok && time.Until(dl) < time.Second {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
