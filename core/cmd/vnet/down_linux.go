@@ -4,16 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"syscall"
 	"time"
 
 	"github.com/vnetproject/vnet/core/platform"
+	"github.com/vnetproject/vnet/core/privsep"
 )
 
 // runDown stops the running VNet (SIGTERM: it undoes its changes), or,
-// when none runs, undoes what a VNet that died left behind: its
-// resolv.conf. It never starts VNet.
+// when none runs, undoes what a VNet that died left behind: its helper's
+// routing rules and device, its resolv.conf. It never starts VNet.
 func runDown(ctx context.Context, args []string) error {
 	fs := newFlags("down")
 	stateDir := fs.String("state-dir", defaultStateDir, "the state directory of the VNet to stop")
@@ -37,6 +39,19 @@ func runDown(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(stdout, "VNet (pid %d) stopped; network settings restored.\n", pid)
 		return nil
+	}
+	// What the helper of a VNet killed with -9 left, as its state file
+	// lists it: routing rules, the device (if an engine still holds it),
+	// the resolver settings.
+	if os.Geteuid() == 0 {
+		n, err := privsep.Recover(privsep.DefaultStateDir, newLogger(false, io.Discard))
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			fmt.Fprintln(stdout, "VNet is not running; undid what a VNet that stopped without cleaning up had left (its routing rules, device and resolver settings).")
+			return nil
+		}
 	}
 	path := platform.DefaultResolvConfPath
 	if pid, stale := platform.StaleResolvConf(path); stale {

@@ -39,8 +39,9 @@ User side:
   vnet passwd                                change your password
   vnet logout [--proxy=HOST]                 remove a login (every login without --proxy)
   vnet apps                                  TCP apps of every logged-in cluster
-  sudo vnet up                               start VNet in the foreground (Linux)
-  sudo vnet down                             stop VNet, or restore DNS after a crash
+  sudo vnet up                               start VNet in the foreground (Linux); the engine runs as you
+  sudo vnet down                             stop VNet, or undo what a crashed one left
+  vnet helper                                VNet's root helper as a service (systemd, Linux)
   vnet status                                what the running VNet serves, and any problem
   vnet diag [NAME] [--port P]                what VNet depends on, and why NAME does or does not work
 
@@ -80,6 +81,7 @@ func init() {
 		"apps":       runApps,
 		"up":         runUp,
 		"down":       runDown,
+		"helper":     runHelper,
 		"status":     runStatus,
 		"diag":       runDiag,
 		"version":    runVersion,

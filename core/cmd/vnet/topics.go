@@ -167,9 +167,20 @@ could not be asked.`,
 	"up": {
 		use: "sudo vnet up [--tun vnet0] [--dns-mode auto|systemd-resolved|resolv.conf|none] [--mtu 65000] [--state-dir DIR] [--debug]",
 		about: `Starts VNet in the foreground until SIGINT or SIGTERM, then undoes every
-change it made. A cluster that does not answer is retried with back-off.
-Only one VNet runs at a time.`,
+change it made. Root keeps only the TUN device and the network settings;
+the engine, which holds your logins, runs as you (the user who ran sudo),
+and only your programs reach VNet's apps. Without sudo, 'vnet up' asks
+the vnet-helper service (members of the group vnet). A cluster that does
+not answer is retried with back-off. Only one VNet runs at a time.`,
 		examples: []string{"sudo vnet up", "sudo vnet up --dns-mode resolv.conf --debug"},
+	},
+	"helper": {
+		use: "vnet helper [--group vnet] [--socket /run/vnet/helper.sock] [--dns-mode auto|systemd-resolved|resolv.conf|none] [--debug]",
+		about: `VNet's root helper as a service (packaging/systemd/vnet-helper.socket):
+it opens the TUN device for the 'vnet up' of a member of --group, run as
+that user, sets the network for that user's traffic only, and undoes it
+when that VNet stops. Needs root.`,
+		examples: []string{"systemctl enable --now vnet-helper.socket", "sudo vnet helper --group vnet --debug"},
 	},
 	"down": {
 		use: "sudo vnet down [--state-dir DIR]",
