@@ -24,7 +24,7 @@ INSTALL ?= install
 install: build ## install bin/vnet, the systemd units, the guides and the sample configs (PREFIX=/usr/local, DESTDIR=)
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples
 	$(INSTALL) -m 0755 $(BIN)/vnet $(DESTDIR)$(BINDIR)/vnet
-	for unit in packaging/systemd/*.service; do \
+	for unit in packaging/systemd/*.service packaging/systemd/*.socket; do \
 		sed -e 's|/usr/local/bin/vnet|$(BINDIR)/vnet|g' -e 's|/usr/local/share/doc/vnet|$(DOCDIR)|g' $$unit >$(DESTDIR)$(UNITDIR)/$${unit##*/} || exit 1; \
 		chmod 0644 $(DESTDIR)$(UNITDIR)/$${unit##*/}; \
 	done
@@ -33,7 +33,7 @@ install: build ## install bin/vnet, the systemd units, the guides and the sample
 
 uninstall: ## remove what install put under PREFIX (DESTDIR too); configs in /etc/vnet and state stay
 	rm -f $(DESTDIR)$(BINDIR)/vnet
-	for unit in packaging/systemd/*.service; do rm -f $(DESTDIR)$(UNITDIR)/$${unit##*/}; done
+	for unit in packaging/systemd/*.service packaging/systemd/*.socket; do rm -f $(DESTDIR)$(UNITDIR)/$${unit##*/}; done
 	rm -rf $(DESTDIR)$(DOCDIR)
 
 test: ## everything CI runs: vet, unit + system tests (-race), e2e in netns (root)

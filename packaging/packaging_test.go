@@ -97,10 +97,14 @@ func TestUnits(t *testing.T) {
 		writes    string // the state directory it may write
 		netAdmin  bool
 		stateDirs string
+		wantedBy  string // "": multi-user.target; "-": none (socket-activated)
 	}{
 		"vnet-cluster.service": {exec: "/usr/local/bin/vnet cluster start --config " + config.DefaultPath, writes: "/var/lib/vnet", stateDirs: "vnet"},
 		"vnet-agent.service":   {exec: "/usr/local/bin/vnet agent start --config /etc/vnet/agent.yaml", writes: agent.DefaultDataDir, stateDirs: "vnet-agent"},
 		"vnet@.service":        {exec: "/usr/local/bin/vnet up", writes: "/var/lib/vnet/client", netAdmin: true, stateDirs: "vnet/client"},
+		// The root helper for users who run `vnet up` themselves: started
+		// by its socket, /run/vnet its only state.
+		"vnet-helper.service": {exec: "/usr/local/bin/vnet helper --group vnet", writes: "-/etc/resolv.conf", netAdmin: true, wantedBy: "-"},
 	}
 	files, err := filepath.Glob("systemd/*.service")
 	if err != nil {
@@ -114,7 +118,8 @@ func TestUnits(t *testing.T) {
 		if got := u.one("ExecStart"); got != w.exec {
 			t.Errorf("%s: ExecStart=%s, want %s", name, got, w.exec)
 		}
-		for k, v := range map[string]string{"NoNewPrivileges": "yes", "ProtectSystem": "strict", "StateDirectory": w.stateDirs, "WantedBy": "multi-user.target"} {
+		wantedBy := map[string]string{"": "multi-user.target", "-": ""}[w.wantedBy]
+		for k, v := range map[string]string{"NoNewPrivileges": "yes", "ProtectSystem": "strict", "StateDirectory": w.stateDirs, "WantedBy": wantedBy} {
 			if got := u.one(k); got != v {
 				t.Errorf("%s: %s=%s, want %s", name, k, got, v)
 			}
@@ -154,6 +159,8 @@ func TestMakeInstall(t *testing.T) {
 		"usr/lib/systemd/system/vnet-cluster.service":  0o644,
 		"usr/lib/systemd/system/vnet-agent.service":    0o644,
 		"usr/lib/systemd/system/vnet@.service":         0o644,
+		"usr/lib/systemd/system/vnet-helper.service":   0o644,
+		"usr/lib/systemd/system/vnet-helper.socket":    0o644,
 		"usr/share/doc/vnet/examples/cluster.yaml":     0o644,
 		"usr/share/doc/vnet/examples/agent.yaml":       0o644,
 		"usr/share/doc/vnet/examples/role.yaml":        0o644,
