@@ -36,6 +36,8 @@ if [ "$(id -u)" -eq 0 ]; then
 	scripts/e2e-quickstart.sh
 	echo "==> the privilege split: the engine as the user, only its traffic, nothing left after kill -9 (network namespaces)"
 	scripts/e2e-privsep.sh
+	echo "==> split DNS through a real systemd-resolved with its own D-Bus (network and mount namespaces)"
+	scripts/e2e-resolved.sh
 	echo "==> bridge end-to-end tests: the C API over a real TUN (network namespaces)"
 	scripts/bridge-e2e.sh
 	echo "==> the bridge end-to-end tests again under ASan, LSan and UBSan (go build -asan, clang -fsanitize)"
