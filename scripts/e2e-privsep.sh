@@ -17,15 +17,19 @@ OUSER=vnetpb$$
 TABLE=7353
 HELPER_DIR=/run/vnet
 
+# privsep_down: the world first (a VNet left running by a failure goes
+# with the namespaces), then the users, who then own no process.
 privsep_down() {
 	local rc=$?
 	set +e
+	(exit $rc)
+	world_down
+	rc=$?
 	for u in "$VUSER" "$OUSER"; do
 		id "$u" >/dev/null 2>&1 && userdel "$u" 2>/dev/null
 		getent group "$u" >/dev/null && groupdel "$u" 2>/dev/null
 	done
-	(exit $rc)
-	world_down
+	return $rc
 }
 
 world_up

@@ -35,15 +35,19 @@ resolved_tools() {
 }
 
 ADDED_USER=""
+# resolved_down: the world first (resolved, which runs as systemd-resolve,
+# goes with the namespaces), then the user it ran as.
 resolved_down() {
 	local rc=$?
 	set +e
+	(exit $rc)
+	world_down
+	rc=$?
 	if [ -n "$ADDED_USER" ]; then
 		userdel systemd-resolve 2>/dev/null
 		getent group systemd-resolve >/dev/null && groupdel systemd-resolve 2>/dev/null
 	fi
-	(exit $rc)
-	world_down
+	return $rc
 }
 
 resolved_tools
