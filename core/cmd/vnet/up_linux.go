@@ -39,6 +39,9 @@ func runUp(ctx context.Context, args []string) error {
 	if os.Getenv(envHelperSocket) != "" || os.Geteuid() != 0 {
 		return runEngine(ctx, f, log)
 	}
+	if err := checkMetricsAddr(*metricsAddr); err != nil {
+		return err
+	}
 	// One VNet per state directory; the lock goes with the process.
 	lock, err := lockPID(*stateDir)
 	if err != nil {

@@ -24,8 +24,8 @@ func startUpMetrics(addr string, log *slog.Logger) (*upMetrics, error) {
 	if addr == "" {
 		return nil, nil
 	}
-	if err := metrics.CheckLoopback(addr); err != nil {
-		return nil, fmt.Errorf("--metrics-addr: %w", err)
+	if err := checkMetricsAddr(addr); err != nil {
+		return nil, err
 	}
 	reg := metrics.NewRegistry()
 	u := &upMetrics{m: vnetmetrics.New(reg)}
@@ -36,6 +36,18 @@ func startUpMetrics(addr string, log *slog.Logger) (*upMetrics, error) {
 	u.srv = srv
 	log.Info("metrics endpoint", "url", "http://"+srv.Addr().String()+metrics.Path)
 	return u, nil
+}
+
+// checkMetricsAddr refuses an address that is not loopback; `sudo vnet
+// up` asks it before it changes anything, its engine serves the metrics.
+func checkMetricsAddr(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	if err := metrics.CheckLoopback(addr); err != nil {
+		return fmt.Errorf("--metrics-addr: %w", err)
+	}
+	return nil
 }
 
 // engine is what vnet.Options.Metrics takes: nil without the flag.
