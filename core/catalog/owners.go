@@ -51,7 +51,36 @@ func NewSnapshot(clusters []Cluster) *Snapshot {
 	for i := range s.Clusters {
 		s.nameApps(&s.Clusters[i])
 	}
+	s.index()
 	return s
+}
+
+// index fills names and apps. The first app of a name in a cluster is
+// the one App finds, as a scan would.
+func (s *Snapshot) index() {
+	n := 0
+	for i := range s.Clusters {
+		n += len(s.Clusters[i].Apps)
+	}
+	s.names = make(map[string]appIndex, n)
+	s.apps = make(map[appName]appIndex, n)
+	for i := range s.Clusters {
+		c := &s.Clusters[i]
+		for j := range c.Apps {
+			a := &c.Apps[j]
+			if a.Addr != "" && a.Unnamed == "" {
+				s.names[a.Addr] = appIndex{i, j}
+			}
+			if k := (appName{c.ID, a.Name}); !hasKey(s.apps, k) {
+				s.apps[k] = appIndex{i, j}
+			}
+		}
+	}
+}
+
+func hasKey[K comparable, V any](m map[K]V, k K) bool {
+	_, ok := m[k]
+	return ok
 }
 
 // acceptDomains decides which of cluster i's proxy host and zones it owns,

@@ -51,7 +51,7 @@ func printStatus(st vnet.Status) {
 	// they report: two may report the same one.
 	fmt.Fprintln(w, "CLUSTER\tSTATE\tLAST UPDATE\tPROXY")
 	for _, c := range st.Clusters {
-		state := "connected"
+		state := fmt.Sprintf("connected (%d apps)", c.Apps)
 		if !c.Connected {
 			state = "disconnected: " + c.Error
 		}
