@@ -176,6 +176,55 @@ func (b *Bolt) Put(ctx context.Context, key string, value []byte) error {
 	})
 }
 
+// boltBatch bounds the keys written in one transaction by PutAll: one
+// file sync for many keys, without one huge transaction in memory.
+const boltBatch = 10000
+
+// PutAll implements Store: a transaction per boltBatch items, each one
+// revision.
+func (b *Bolt) PutAll(ctx context.Context, items []Item) error {
+	for len(items) > 0 {
+		n := min(len(items), boltBatch)
+		if err := b.putBatch(ctx, items[:n]); err != nil {
+			return err
+		}
+		items = items[n:]
+	}
+	return nil
+}
+
+func (b *Bolt) putBatch(ctx context.Context, items []Item) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, it := range items {
+		if err := checkKey(it.Key); err != nil {
+			return err
+		}
+	}
+	b.wmu.Lock()
+	defer b.wmu.Unlock()
+	evs := make([]Event, 0, len(items))
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		bk, meta := tx.Bucket(boltBucket), tx.Bucket(boltMeta)
+		rev := boltRev(meta) + 1
+		for _, it := range items {
+			if err := bk.Put([]byte(it.Key), it.Value); err != nil {
+				return fmt.Errorf("put %q: %w", it.Key, err)
+			}
+			ev := put(it.Key, it.Value)
+			ev.Revision = rev
+			evs = append(evs, *ev)
+		}
+		return meta.Put(boltRevision, binary.BigEndian.AppendUint64(nil, uint64(rev)))
+	})
+	if err != nil {
+		return b.closedErr(err)
+	}
+	b.hub.publish(evs...)
+	return nil
+}
+
 // Create implements Store.
 func (b *Bolt) Create(ctx context.Context, key string, value []byte) error {
 	return b.update(ctx, key, func(bk *bolt.Bucket) (*Event, error) {

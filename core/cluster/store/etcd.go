@@ -331,6 +331,34 @@ func (e *Etcd) Put(ctx context.Context, key string, value []byte) error {
 	return nil
 }
 
+// etcdBatch is the most operations PutAll puts in one transaction: etcd
+// refuses more than --max-txn-ops (128 by default).
+const etcdBatch = 128
+
+// PutAll implements Store: a transaction of etcdBatch puts at a time.
+func (e *Etcd) PutAll(ctx context.Context, items []Item) error {
+	if err := e.check(ctx, "", true); err != nil {
+		return err
+	}
+	for _, it := range items {
+		if err := checkKey(it.Key); err != nil {
+			return err
+		}
+	}
+	for len(items) > 0 {
+		n := min(len(items), etcdBatch)
+		ops := make([]clientv3.Op, n)
+		for i, it := range items[:n] {
+			ops[i] = clientv3.OpPut(e.prefix+it.Key, string(it.Value))
+		}
+		if _, err := e.cli.Txn(ctx).Then(ops...).Commit(); err != nil {
+			return e.wrap(ctx, "put", items[0].Key, err)
+		}
+		items = items[n:]
+	}
+	return nil
+}
+
 // Create implements Store: a transaction on the key's create revision
 // being 0 (absent).
 func (e *Etcd) Create(ctx context.Context, key string, value []byte) error {

@@ -71,6 +71,33 @@ func (m *Memory) Put(ctx context.Context, key string, value []byte) error {
 	return nil
 }
 
+// PutAll implements Store: one revision for all.
+func (m *Memory) PutAll(ctx context.Context, items []Item) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, it := range items {
+		if err := checkKey(it.Key); err != nil {
+			return err
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	rev := m.hub.next()
+	evs := make([]Event, 0, len(items))
+	for _, it := range items {
+		m.items[it.Key] = clone(it.Value)
+		ev := put(it.Key, it.Value)
+		ev.Revision = rev
+		evs = append(evs, *ev)
+	}
+	m.hub.publish(evs...)
+	return nil
+}
+
 // Create implements Store.
 func (m *Memory) Create(ctx context.Context, key string, value []byte) error {
 	if err := m.lock(ctx, key); err != nil {

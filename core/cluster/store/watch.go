@@ -64,21 +64,35 @@ func (h *hub) revision() int64 {
 	return h.rev
 }
 
-// publish records a committed change at the next revision, which must be
-// rev: the backend took it from next under the same write lock.
-func (h *hub) publish(ev Event) {
+// publish records committed changes, in revision order: the backend
+// numbered them from next under its write lock. The history keeps whole
+// revisions: a watch from a revision it holds misses nothing.
+func (h *hub) publish(evs ...Event) {
+	if len(evs) == 0 {
+		return
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.rev = ev.Revision
-	if len(h.history) == 2*historyLen {
-		// Amortised: drop the older half at once rather than one event
-		// per change.
-		h.history = append(h.history[:0], h.history[historyLen:]...)
+	h.rev = evs[len(evs)-1].Revision
+	h.history = append(h.history, evs...)
+	if n := len(h.history); n > 2*historyLen {
+		// Amortised: drop to about historyLen at once rather than one
+		// event per change, and never part of a revision.
+		drop := n - historyLen
+		for drop < n && h.history[drop].Revision == h.history[drop-1].Revision {
+			drop++
+		}
+		h.history = append(h.history[:0], h.history[drop:]...)
 	}
-	h.history = append(h.history, ev)
 	for w := range h.subs {
-		if strings.HasPrefix(ev.Key, w.prefix) {
-			w.push([]Event{ev}, nil)
+		var mine []Event
+		for _, ev := range evs {
+			if strings.HasPrefix(ev.Key, w.prefix) {
+				mine = append(mine, ev)
+			}
+		}
+		if len(mine) > 0 {
+			w.push(mine, nil)
 		}
 	}
 }

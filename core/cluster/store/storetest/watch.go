@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/vnetproject/vnet/core/cluster/store"
@@ -18,6 +19,40 @@ var watchCases = []struct {
 	{"WatchSnapshotRevision", testWatchSnapshotRevision},
 	{"WatchCanceled", testWatchCanceled},
 	{"WatchEndsOnClose", testWatchEndsOnClose},
+	{"PutAll", testPutAll},
+}
+
+// testPutAll: many keys in one call (more than one etcd transaction
+// holds) are all stored, and all watched.
+func testPutAll(t *testing.T, ctx context.Context, s store.Store) {
+	mustPut(t, ctx, s, "/apps/0000", "old")
+	_, rev, err := s.Snapshot(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := s.Watch(wctx, "/apps/", rev)
+	var items []store.Item
+	for i := range 300 {
+		items = append(items, store.Item{Key: fmt.Sprintf("/apps/%04d", i), Value: []byte(fmt.Sprint(i))})
+	}
+	if err := s.PutAll(ctx, items); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.List(ctx, "/apps/")
+	if err != nil || len(got) != 300 || string(got[0].Value) != "0" || string(got[299].Value) != "299" {
+		t.Fatalf("after PutAll List = %d items, %v", len(got), err)
+	}
+	evs := Collect(t, ctx, ch, 300)
+	for i, ev := range evs {
+		if ev.Key != items[i].Key || string(ev.Value) != string(items[i].Value) || ev.Revision <= rev {
+			t.Fatalf("event %d = %+v, want the put of %s after revision %d", i, ev, items[i].Key, rev)
+		}
+	}
+	if err := s.PutAll(ctx, []store.Item{{Key: "", Value: nil}}); err == nil {
+		t.Fatal("PutAll with an empty key: want an error")
+	}
 }
 
 // Collect reads n events from ch, failing the test if the watch ends
