@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -49,7 +51,8 @@ type Cache struct {
 	rev     int64                     // guarded by mu; of the last change applied
 	apps    map[string]*entry         // guarded by mu; by app name
 	roles   map[string]*resource.Role // guarded by mu; by role name
-	config  *api.VNetConfig           // guarded by mu; never nil after the first load
+	config  *api.VNetConfig           // guarded by mu; never nil
+	cfgRes  *resource.VNetConfig      // guarded by mu; config as stored; never nil
 	history []change                  // guarded by mu; in revision order, at most 2*historyLen
 	since   int64                     // guarded by mu; history holds every change after it
 	feeds   map[*Feed]bool            // guarded by mu
@@ -82,7 +85,7 @@ func New(st store.Store, clusterName, publicAddr string, log *slog.Logger) *Cach
 	return &Cache{
 		st: st, log: log, clusterName: clusterName, publicAddr: publicAddr, ready: make(chan struct{}),
 		apps: map[string]*entry{}, roles: map[string]*resource.Role{}, feeds: map[*Feed]bool{},
-		config: VNetConfigToAPI(resource.DefaultVNetConfig()),
+		config: VNetConfigToAPI(resource.DefaultVNetConfig()), cfgRes: resource.DefaultVNetConfig(),
 	}
 }
 
@@ -273,6 +276,7 @@ func (c *Cache) applyOne(ev store.Event, resync bool) (change, bool) {
 			cfg = v
 		}
 		next := VNetConfigToAPI(cfg)
+		c.cfgRes = cfg
 		if sameConfig(c.config, next) {
 			return change{}, false
 		}
@@ -318,4 +322,33 @@ func (c *Cache) Apps() int {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return len(c.apps)
+}
+
+// View is the vnet_config and the apps (by name) roleNames reach, as
+// GetVNetConfig and ListApps show them, from the cache: no store read.
+func (c *Cache) View(roleNames []string) (*api.VNetConfig, *api.ListAppsResponse) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	apps := &api.ListAppsResponse{ClusterName: c.clusterName, ProxyPublicAddr: c.publicAddr}
+	apps.Apps = c.visibleLocked(c.rolesOfLocked(roleNames))
+	return c.config, apps
+}
+
+// Config is the vnet_config as GetVNetConfig shows it.
+func (c *Cache) Config() *api.VNetConfig {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.config
+}
+
+// Resources is the vnet_config and every app as stored (by name): what a
+// leaf's claims are checked against. Callers must not modify them.
+func (c *Cache) Resources() (*resource.VNetConfig, []*resource.App) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	apps := make([]*resource.App, 0, len(c.apps))
+	for _, name := range slices.Sorted(maps.Keys(c.apps)) {
+		apps = append(apps, c.apps[name].app)
+	}
+	return c.cfgRes, apps
 }

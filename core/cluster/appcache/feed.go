@@ -273,10 +273,14 @@ func (f *Feed) Whole(roleNames []string) *api.CatalogUpdate {
 }
 
 // visibleLocked is every app f.granted reaches, by name.
-func (f *Feed) visibleLocked() []*api.App {
+func (f *Feed) visibleLocked() []*api.App { return f.c.visibleLocked(f.granted) }
+
+// visibleLocked is every app granted reaches, by name. Called with mu
+// held.
+func (c *Cache) visibleLocked(granted []*resource.Role) []*api.App {
 	var apps []*api.App
-	for _, name := range slices.Sorted(maps.Keys(f.c.apps)) {
-		if e := f.c.apps[name]; visible(f.granted, e) {
+	for _, name := range slices.Sorted(maps.Keys(c.apps)) {
+		if e := c.apps[name]; visible(granted, e) {
 			apps = append(apps, e.api)
 		}
 	}
