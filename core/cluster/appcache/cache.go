@@ -202,6 +202,10 @@ func (c *Cache) follow(ctx context.Context, rev int64) error {
 
 const kindUser = "user"
 
+// catalogKinds are the resources the catalog shows or filters by; the
+// others (trusted and remote clusters) are not parsed.
+var catalogKinds = map[string]bool{resource.KindApp: true, resource.KindRole: true, resource.KindVNetConfig: true}
+
 // applyLocked applies store events and tells the feeds. resync: the
 // events are a listing's, to be compared with what is held. Called with
 // mu held.
@@ -224,8 +228,12 @@ func (c *Cache) applyOne(ev store.Event, resync bool) (change, bool) {
 	if name, ok := strings.CutPrefix(ev.Key, usersPrefix); ok {
 		return change{rev: ev.Revision, kind: kindUser, name: name}, true
 	}
-	kind, name, ok := strings.Cut(strings.TrimPrefix(ev.Key, resourcesPrefix), "/")
+	rest, ok := strings.CutPrefix(ev.Key, resourcesPrefix)
 	if !ok {
+		return change{}, false // a key the catalog does not need
+	}
+	kind, name, ok := strings.Cut(rest, "/")
+	if !ok || !catalogKinds[kind] {
 		return change{}, false
 	}
 	var r resource.Resource

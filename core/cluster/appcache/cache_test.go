@@ -181,6 +181,21 @@ func TestRoleChangeRefiltersItsUsers(t *testing.T) {
 	want(t, bob.Next([]string{}), nil, []string{"db"})
 }
 
+func TestOtherKeysIgnored(t *testing.T) {
+	h := newHarness(t)
+	f := h.cache.Subscribe("alice")
+	defer f.Close()
+	f.Start([]string{"dev"}, 0)
+	for _, k := range []string{"/audit/1", "/auth/tokens/x", "/agent_apps/web/a1", "/resources/trusted_cluster/root"} {
+		if err := h.st.Put(h.ctx, k, []byte("not a catalog resource")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.app("web", "dev")
+	h.caughtUp()
+	want(t, f.Next([]string{"dev"}), []string{"web"}, nil)
+}
+
 func TestUserChangeIsSignalled(t *testing.T) {
 	h := newHarness(t)
 	f := h.cache.Subscribe("alice")
