@@ -38,7 +38,9 @@ rss_mib() { awk '/VmRSS/ {printf "%d", $2 / 1024}' "/proc/$1/status"; }
 hwm_mib() { awk '/VmHWM/ {printf "%d", $2 / 1024}' "/proc/$1/status"; }
 
 world_up
-vnet_config_yaml company.test >"$WORK/vc.yaml"
+# Two profiles' ranges may not overlap: the small cluster keeps a /16,
+# the big one gets a /12 (a million addresses).
+vnet_config_yaml 100.64.0.0/16 company.test >"$WORK/vc.yaml"
 ctl create "$WORK/vc.yaml" >/dev/null
 token=$(ctl users add bench --roles=access | signup_token)
 in_user "$VNET" login --proxy="$PROXY" --user=bench --token="$token" --ca-pin="$CA_PIN" >/dev/null
@@ -80,6 +82,8 @@ t0=$(now)
 until_ok 300 ctl_in scale status
 restart_secs=$(secs_since "$t0")
 scale_pin=$(ctl_in scale status | awk '/CA pin/ {print $3}')
+vnet_config_yaml 100.96.0.0/12 >"$WORK/scale/vc.yaml"
+ctl_in scale create "$WORK/scale/vc.yaml" >/dev/null
 token=$(ctl_in scale users add bench --roles=access | signup_token)
 in_user "$VNET" login --proxy="$host:3081" --user=bench --token="$token" --ca-pin="$scale_pin" >/dev/null
 
