@@ -12,6 +12,7 @@ import (
 	mdns "github.com/miekg/dns"
 
 	"github.com/vnetproject/vnet/core/stack"
+	"github.com/vnetproject/vnet/core/testkit"
 	"github.com/vnetproject/vnet/core/vnet/vnettest"
 )
 
@@ -31,7 +32,7 @@ func query(t *testing.T, host *stack.Stack, src netip.Addr, server netip.Addr, n
 // forwarded name, a TCP round trip through the real cluster, status and
 // diagnosis, and a stop that leaves nothing behind.
 func TestInstanceServes(t *testing.T) {
-	vnettest.CheckGoroutines(t)
+	testkit.CheckGoroutines(t)
 	w := newWorld(t)
 	f := newFakeOS(t)
 	in := f.start(t, w.config(`, "log_level": "debug"`))
@@ -151,7 +152,7 @@ func TestInstanceStartStopCycles(t *testing.T) {
 }
 
 func TestInstanceStartFails(t *testing.T) {
-	vnettest.CheckGoroutines(t)
+	testkit.CheckGoroutines(t)
 	w := newWorld(t)
 	empty := t.TempDir()
 	for _, tc := range []struct {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vnetproject/vnet/core/vnet/vnettest"
+	"github.com/vnetproject/vnet/core/testkit"
 )
 
 func testSnapshot() *Snapshot {
@@ -160,7 +160,7 @@ func TestCatalogFollowsSources(t *testing.T) {
 
 	// A broken stream keeps the last offer and is re-opened.
 	up.updates <- errors.New("stream reset")
-	vnettest.Eventually(t, "the stream to be re-opened", func() bool { return up.watches.Load() >= 2 })
+	testkit.Eventually(t, "the stream to be re-opened", func() bool { return up.watches.Load() >= 2 })
 	if st := cat.Status()[1]; st.Name != "up" || len(cat.Current().Clusters) != 1 {
 		t.Fatalf("after a break: status %+v, snapshot %+v; want the last offer kept", st, cat.Current().Clusters)
 	}
@@ -168,7 +168,7 @@ func TestCatalogFollowsSources(t *testing.T) {
 	// The cluster that was down comes up later, after the first one in
 	// source order.
 	down.updates <- Cluster{Name: "late"}
-	vnettest.Eventually(t, "the late cluster", func() bool { return len(cat.Current().Clusters) == 2 })
+	testkit.Eventually(t, "the late cluster", func() bool { return len(cat.Current().Clusters) == 2 })
 	if got := cat.Current().Clusters[0].Name; got != "late" {
 		t.Fatalf("first cluster = %s, want source order (late first)", got)
 	}
@@ -224,5 +224,5 @@ func TestCatalogLeaves(t *testing.T) {
 	}
 	// A leaf that goes away leaves the snapshot.
 	first.updates <- []Cluster{{Name: "root"}}
-	vnettest.Eventually(t, "the leaf to leave", func() bool { return len(cat.Current().Clusters) == 2 })
+	testkit.Eventually(t, "the leaf to leave", func() bool { return len(cat.Current().Clusters) == 2 })
 }

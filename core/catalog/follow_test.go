@@ -3,7 +3,7 @@ package catalog
 import (
 	"testing"
 
-	"github.com/vnetproject/vnet/core/vnet/vnettest"
+	"github.com/vnetproject/vnet/core/testkit"
 )
 
 // names are the IDs of the snapshot's clusters, in order.
@@ -16,7 +16,7 @@ func ids(s *Snapshot) []string {
 }
 
 func TestSetLoginsFollowsLoginsWhileRunning(t *testing.T) {
-	vnettest.CheckGoroutines(t)
+	testkit.CheckGoroutines(t)
 	a := newFakeSource()
 	a.updates <- Cluster{Name: "a", ProxyHost: "proxy.a.test", Apps: []App{{Name: "app", PublicAddr: "app.proxy.a.test"}}}
 	cat := runCatalog(t, a) // login "s0"
@@ -30,7 +30,7 @@ func TestSetLoginsFollowsLoginsWhileRunning(t *testing.T) {
 	if err := cat.SetLogins([]Login{{ID: "s0", Source: a}, {ID: "b:3080", Source: b}}); err != nil {
 		t.Fatal(err)
 	}
-	vnettest.Eventually(t, "the new login's cluster", func() bool { return len(cat.Current().Clusters) == 2 })
+	testkit.Eventually(t, "the new login's cluster", func() bool { return len(cat.Current().Clusters) == 2 })
 	if got := ids(cat.Current()); got[0] != "s0" || got[1] != "b:3080" {
 		t.Fatalf("clusters %v, want login order s0, b:3080", got)
 	}
@@ -46,7 +46,7 @@ func TestSetLoginsFollowsLoginsWhileRunning(t *testing.T) {
 	}
 	a.updates <- Cluster{Name: "a-stale"} // the old source: must be ignored
 	a2.updates <- Cluster{Name: "a", ProxyHost: "proxy.a.test", Apps: []App{{Name: "app2", PublicAddr: "app2.proxy.a.test"}}}
-	vnettest.Eventually(t, "the re-login's offer", func() bool {
+	testkit.Eventually(t, "the re-login's offer", func() bool {
 		_, ok := cat.Current().Lookup("app2.proxy.a.test")
 		return ok
 	})

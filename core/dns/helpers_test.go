@@ -3,45 +3,22 @@ package dns_test
 import (
 	"context"
 	"net"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/vnetproject/vnet/core/dns"
+	"github.com/vnetproject/vnet/core/testkit"
 )
 
 // waitTimeout bounds every wait in these tests. It is generous on purpose:
 // it only turns a hang into a failure, it measures nothing.
 const waitTimeout = 20 * time.Second
 
-// eventually polls cond until it holds or waitTimeout passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// checkGoroutines fails the test if, once cleanup has run, more goroutines
-// are left than there were when it was called.
-func checkGoroutines(t *testing.T) {
-	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(waitTimeout)
-		for runtime.NumGoroutine() > before {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				t.Fatalf("goroutines leaked: %d before, %d after\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	})
-}
+// The waits and the leak check every test here uses (core/testkit).
+var (
+	eventually      = testkit.Eventually
+	checkGoroutines = testkit.CheckGoroutines
+)
 
 // served is a Server running ServeUDP and ServeTCP on loopback.
 type served struct {

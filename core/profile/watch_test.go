@@ -13,6 +13,7 @@ import (
 
 	"github.com/vnetproject/vnet/core/profile"
 	"github.com/vnetproject/vnet/core/profile/profiletest"
+	"github.com/vnetproject/vnet/core/testkit"
 )
 
 // recorder keeps what Watch reported.
@@ -42,13 +43,7 @@ func (r *recorder) last() []string {
 // waitFor polls until the last report satisfies ok.
 func waitFor(t *testing.T, r *recorder, what string, ok func(last []string) bool) {
 	t.Helper()
-	for range 400 {
-		if r.n() > 0 && ok(r.last()) {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("Watch never reported %s; last: %v", what, r.last())
+	testkit.Eventually(t, "Watch to report "+what, func() bool { return r.n() > 0 && ok(r.last()) })
 }
 
 func TestWatchFollowsLoginReloginLogout(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -23,6 +22,7 @@ import (
 	"github.com/vnetproject/vnet/core/relay"
 	"github.com/vnetproject/vnet/core/stack"
 	"github.com/vnetproject/vnet/core/stack/stacktest"
+	"github.com/vnetproject/vnet/core/testkit"
 )
 
 // waitLong bounds waits that only a bug would make long; nothing asserts
@@ -42,27 +42,8 @@ var (
 // to prove a half-closed connection still carries data the other way.
 const trailer = "\nbye\n"
 
-// checkGoroutines fails t if goroutines started during the test are still
-// running once every other cleanup has run. Call it first in a test.
-func checkGoroutines(t testing.TB) {
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(waitLong)
-		for {
-			n := runtime.NumGoroutine()
-			if n <= before {
-				return
-			}
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				buf = buf[:runtime.Stack(buf, true)]
-				t.Errorf("%d goroutines before the test, %d after:\n%s", before, n, buf)
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
-}
+// checkGoroutines is the leak check every test here starts with.
+var checkGoroutines = testkit.CheckGoroutines
 
 func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -11,7 +11,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/clustertest"
 	"github.com/vnetproject/vnet/core/cluster/resource"
 	"github.com/vnetproject/vnet/core/netcfg"
-	"github.com/vnetproject/vnet/core/vnet/vnettest"
+	"github.com/vnetproject/vnet/core/testkit"
 )
 
 // TestSystemLeafCluster: a user logged in to a root reaches an app of a
@@ -19,7 +19,7 @@ import (
 // zone, over the leaf's real reverse tunnel to the root; an app of the leaf
 // without public_addr at <name>.<leaf proxy host>.
 func TestSystemLeafCluster(t *testing.T) {
-	vnettest.CheckGoroutines(t)
+	testkit.CheckGoroutines(t)
 	root := clustertest.Start(t, "root.test", "proxy.root.test",
 		clustertest.App{Name: "root-app", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "app.root-zone.test"})
 	leaf := clustertest.Start(t, "leaf.test", "proxy.leaf.test",

@@ -10,14 +10,14 @@ import (
 
 	"github.com/vnetproject/vnet/core/cluster/clustertest"
 	"github.com/vnetproject/vnet/core/profile"
-	"github.com/vnetproject/vnet/core/vnet/vnettest"
+	"github.com/vnetproject/vnet/core/testkit"
 )
 
 // TestSystemLoginsFollowTheUser: a login, a re-login and a logout under
 // the profiles' home reach a running VNet without a restart; a re-login
 // lets the old certificate's connections finish, a logout cuts them.
 func TestSystemLoginsFollowTheUser(t *testing.T) {
-	vnettest.CheckGoroutines(t)
+	testkit.CheckGoroutines(t)
 	a := clustertest.Start(t, "a.test", "proxy.a.test",
 		clustertest.App{Name: "app-a", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "app.a-zone.test"})
 	b := clustertest.Start(t, "b.test", "proxy.b.test",
@@ -49,7 +49,7 @@ func TestSystemLoginsFollowTheUser(t *testing.T) {
 	if err := profile.Save(home, b.AddUser(t, "alice", "dev")); err != nil {
 		t.Fatal(err)
 	}
-	vnettest.Eventually(t, "b's app after the login", func() bool { return resolves("app.b-zone.test") })
+	testkit.Eventually(t, "b's app after the login", func() bool { return resolves("app.b-zone.test") })
 	ipB := w.resolve(t, "app.b-zone.test")
 	if !rangeB.Contains(ipB) {
 		t.Fatalf("app.b-zone.test = %s, want it in %s", ipB, rangeB)
@@ -62,7 +62,7 @@ func TestSystemLoginsFollowTheUser(t *testing.T) {
 	if err := profile.Save(home, b.AddUser(t, "bob", "dev")); err != nil {
 		t.Fatal(err)
 	}
-	vnettest.Eventually(t, "the re-login", func() bool {
+	testkit.Eventually(t, "the re-login", func() bool {
 		for _, p := range w.clusters.Profiles() {
 			if p.ID() == b.Addr && p.User == "bob" {
 				return true
@@ -83,7 +83,7 @@ func TestSystemLoginsFollowTheUser(t *testing.T) {
 	if err := profile.Remove(home, b.Addr); err != nil {
 		t.Fatal(err)
 	}
-	vnettest.Eventually(t, "b's app to go after the logout", func() bool { return !resolves("app.b-zone.test") })
+	testkit.Eventually(t, "b's app to go after the logout", func() bool { return !resolves("app.b-zone.test") })
 	if _, err := io.ReadAll(open); err == nil {
 		// A cut connection ends with a reset, not a clean EOF.
 		t.Fatal("the connection of a logged-out cluster ended cleanly, want a reset")

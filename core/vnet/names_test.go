@@ -13,8 +13,8 @@ import (
 	"github.com/vnetproject/vnet/core/catalog"
 	"github.com/vnetproject/vnet/core/cluster/clustertest"
 	"github.com/vnetproject/vnet/core/netcfg"
+	"github.com/vnetproject/vnet/core/testkit"
 	"github.com/vnetproject/vnet/core/vnet"
-	"github.com/vnetproject/vnet/core/vnet/vnettest"
 )
 
 // greeting is what the app at addr says to a new connection.
@@ -35,7 +35,7 @@ func (w *world) greeting(t testing.TB, addr netip.AddrPort) string {
 // default address under its proxy's host; a zone both claim belongs to the
 // first login, and the second's claim is refused and shown.
 func TestSystemSameClusterName(t *testing.T) {
-	vnettest.CheckGoroutines(t)
+	testkit.CheckGoroutines(t)
 	a := clustertest.Start(t, "same.test", "proxy.a.test",
 		clustertest.App{Name: "app", URI: "tcp://" + clustertest.GreeterServer(t, "from a")},
 		clustertest.App{Name: "shared", URI: "tcp://" + clustertest.GreeterServer(t, "shared of a"), PublicAddr: "x.shared.test"})
@@ -97,7 +97,7 @@ func TestSystemSameClusterName(t *testing.T) {
 // overlaps an earlier login's, is neither routed nor used; its apps
 // answer without an address, status says why, and the rest works.
 func TestSystemRefusedRange(t *testing.T) {
-	vnettest.CheckGoroutines(t)
+	testkit.CheckGoroutines(t)
 	a := clustertest.Start(t, "a.test", "proxy.a.test",
 		clustertest.App{Name: "app", URI: "tcp://" + clustertest.EchoServer(t)})
 	b := clustertest.Start(t, "b.test", "proxy.b.test",
@@ -122,7 +122,7 @@ func TestSystemRefusedRange(t *testing.T) {
 		}
 	}
 	var st vnet.Status
-	vnettest.Eventually(t, "the range refusals in status", func() bool {
+	testkit.Eventually(t, "the range refusals in status", func() bool {
 		st = w.engine.Status()
 		return len(st.Refused) == 2
 	})

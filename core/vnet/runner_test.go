@@ -16,8 +16,8 @@ import (
 	"github.com/vnetproject/vnet/core/profile"
 	"github.com/vnetproject/vnet/core/stack"
 	"github.com/vnetproject/vnet/core/stack/stacktest"
+	"github.com/vnetproject/vnet/core/testkit"
 	"github.com/vnetproject/vnet/core/vnet"
-	"github.com/vnetproject/vnet/core/vnet/vnettest"
 )
 
 // pipeHost is a Host over one end of an in-memory pipe; a netstack on the
@@ -39,7 +39,7 @@ func (h *pipeHost) LocalPrefixes() []netip.Prefix { return h.local }
 // loads the login saved in a profile directory and keeps the machine's
 // state files, Run serves on a host, and Close releases it all.
 func TestRunnerServes(t *testing.T) {
-	vnettest.CheckGoroutines(t)
+	testkit.CheckGoroutines(t)
 	c := clustertest.Start(t, "root.test", "proxy.root.test",
 		clustertest.App{Name: "echo", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "echo.company.test"},
 	)
@@ -125,7 +125,7 @@ func TestRunnerOpenNotLoggedIn(t *testing.T) {
 // TestFetchOffers lists what a login's cluster offers without a running
 // VNet, as `vnet apps` does.
 func TestFetchOffers(t *testing.T) {
-	vnettest.CheckGoroutines(t)
+	testkit.CheckGoroutines(t)
 	c := clustertest.Start(t, "root.test", "proxy.root.test",
 		clustertest.App{Name: "echo", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "echo.company.test"},
 		clustertest.App{Name: "db", URI: "tcp://" + clustertest.EchoServer(t)},

@@ -26,6 +26,7 @@ import (
 	"github.com/vnetproject/vnet/core/profile"
 	"github.com/vnetproject/vnet/core/stack"
 	"github.com/vnetproject/vnet/core/stack/stacktest"
+	"github.com/vnetproject/vnet/core/testkit"
 	"github.com/vnetproject/vnet/core/vnet"
 	"github.com/vnetproject/vnet/core/vnet/vnettest"
 )
@@ -60,11 +61,11 @@ type world struct {
 
 func newWorld(t testing.TB) *world {
 	t.Helper()
-	vnettest.CheckGoroutines(t)
+	testkit.CheckGoroutines(t)
 	firehose, firehoseWritten := clustertest.FirehoseServer(t)
 	c := clustertest.Start(t, "root.test", "proxy.root.test",
 		clustertest.App{Name: "echo", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "echo.company.test"},
-		clustertest.App{Name: "down", URI: "tcp://" + clustertest.ClosedPort(t), PublicAddr: "down.company.test"},
+		clustertest.App{Name: "down", URI: "tcp://" + testkit.ClosedPort(t), PublicAddr: "down.company.test"},
 		clustertest.App{Name: "hidden", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "hidden.elsewhere.test"},
 		multiPortApp(t),
 		clustertest.App{Name: "firehose", URI: "tcp://" + firehose, PublicAddr: "firehose.company.test"},
@@ -155,7 +156,7 @@ func startVNetWith(t testing.TB, fail int, protected func() []netip.Prefix, prof
 func (w *world) waitSettings(t testing.TB, what string, cond func(netcfg.Settings) bool) netcfg.Settings {
 	t.Helper()
 	var last netcfg.Settings
-	vnettest.Eventually(t, what, func() bool {
+	testkit.Eventually(t, what, func() bool {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		if len(w.applied) == 0 {
@@ -303,7 +304,7 @@ func TestSystemLiveChanges(t *testing.T) {
 		return slices.Contains(s.DNSZones, "new.test")
 	})
 	var late netip.Addr
-	vnettest.Eventually(t, "late.new.test to resolve", func() bool {
+	testkit.Eventually(t, "late.new.test to resolve", func() bool {
 		resp := w.query(t, "late.new.test", mdns.TypeA)
 		if len(resp.Answer) == 1 {
 			late, _ = netip.AddrFromSlice(resp.Answer[0].(*mdns.A).A.To4())
@@ -328,7 +329,7 @@ func TestSystemLiveChanges(t *testing.T) {
 
 	// A zone that goes away takes its app's name with it.
 	clustertest.CreateResource(t, w.admin, vnetConfig(newRange.String(), "company.test"))
-	vnettest.Eventually(t, "late.new.test to leave VNet's zones", func() bool {
+	testkit.Eventually(t, "late.new.test to leave VNet's zones", func() bool {
 		return w.query(t, "late.new.test", mdns.TypeA).Rcode == mdns.RcodeNameError
 	})
 }
@@ -430,7 +431,7 @@ func TestSystemSlowReaderBackPressure(t *testing.T) {
 // each with its own range and zones, both reachable through one VNet; a
 // zone both capture goes to the first profile.
 func TestSystemTwoRootClusters(t *testing.T) {
-	vnettest.CheckGoroutines(t)
+	testkit.CheckGoroutines(t)
 	a := clustertest.Start(t, "a.test", "proxy.a.test",
 		clustertest.App{Name: "app-a", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "app.a-zone.test"},
 		clustertest.App{Name: "shared-a", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "x.shared.test"},
@@ -462,7 +463,7 @@ func TestSystemTwoRootClusters(t *testing.T) {
 // TestSystemApplySettingsRetried: an OS that refuses VNet's settings at
 // first gets them again on a timer, without any catalog change.
 func TestSystemApplySettingsRetried(t *testing.T) {
-	vnettest.CheckGoroutines(t)
+	testkit.CheckGoroutines(t)
 	c := clustertest.Start(t, "root.test", "proxy.root.test",
 		clustertest.App{Name: "echo", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "echo.company.test"})
 	clustertest.CreateResource(t, c.Admin(t), vnetConfig("", "company.test"))
@@ -545,7 +546,7 @@ func TestSystemNegativeCache(t *testing.T) {
 	}
 	// The name becomes an app: the cache must not hide it.
 	clustertest.CreateResource(t, w.admin, "kind: app\nversion: v1\nmetadata:\n  name: soon\nspec:\n  uri: tcp://"+clustertest.EchoServer(t)+"\n  public_addr: soon.company.test\n")
-	vnettest.Eventually(t, "soon.company.test to resolve", func() bool {
+	testkit.Eventually(t, "soon.company.test to resolve", func() bool {
 		return len(w.query(t, "soon.company.test", mdns.TypeA).Answer) == 1
 	})
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/auth"
 	"github.com/vnetproject/vnet/core/cluster/clustertest"
 	"github.com/vnetproject/vnet/core/cluster/config"
+	"github.com/vnetproject/vnet/core/testkit"
 	"github.com/vnetproject/vnet/core/tunnel"
 )
 
@@ -130,7 +131,7 @@ var userSeq sync.Map
 func newUser(t *testing.T, c *clustertest.Cluster, proxyAddr string) user {
 	t.Helper()
 	ctx := ctxFor(t)
-	admin := clustertest.Dial(t, c.Admin(t))
+	admin := testkit.Dial(t, c.Admin(t))
 	role := "kind: role\nversion: v1\nmetadata:\n  name: all-apps\nspec:\n  allow:\n    app_labels:\n      '*': '*'\n"
 	if _, err := api.NewClusterClient(admin).CreateResource(ctx, &api.CreateResourceRequest{Yaml: []byte(role), Force: true}); err != nil {
 		t.Fatalf("create role: %v", err)
@@ -139,7 +140,7 @@ func newUser(t *testing.T, c *clustertest.Cluster, proxyAddr string) user {
 	*n.(*int)++
 	p := c.AddUser(t, fmt.Sprintf("user%d", *n.(*int)), "all-apps")
 	p.ProxyAddr = proxyAddr
-	conn := clustertest.Dial(t, p)
+	conn := testkit.Dial(t, p)
 	return user{cluster: api.NewClusterClient(conn), tunnel: tunnel.NewClient(conn, c.Config.ClusterName)}
 }
 
@@ -174,19 +175,6 @@ func (u user) read(t *testing.T, app string) (string, error) {
 	return string(b), err
 }
 
-// waitFor polls cond until it holds; the bound only keeps a broken test
-// from hanging.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // greeter is an app that says msg to every connection and closes.
 func greeter(t *testing.T, msg string) string { return clustertest.GreeterServer(t, msg) }
 
@@ -205,7 +193,7 @@ func TestTwoAgentsFailover(t *testing.T) {
 	startAgentWith(t, c, cut.Addr(), agentOptions{dial: dialTo(greeter(t, "one"))}, svc)
 	startAgentWith(t, c, c.Addr, agentOptions{dial: dialTo(greeter(t, "two"))}, svc)
 	u := newUser(t, c, c.Addr)
-	waitFor(t, "svc listed", func() bool { return u.apps(t)["svc"] == "svc.company.test" })
+	testkit.Eventually(t, "svc listed", func() bool { return u.apps(t)["svc"] == "svc.company.test" })
 
 	// Both agents serve: the proxy picks among live ones at random.
 	seen := map[string]int{}
@@ -239,19 +227,19 @@ func TestAgentGoneAndBack(t *testing.T) {
 	cut := clustertest.NewCutter(t, c.Addr)
 	startAgent(t, c, cut.Addr(), app("solo", greeter(t, "solo here"), "solo.company.test"))
 	u := newUser(t, c, c.Addr)
-	waitFor(t, "solo listed", func() bool { _, ok := u.apps(t)["solo"]; return ok })
+	testkit.Eventually(t, "solo listed", func() bool { _, ok := u.apps(t)["solo"]; return ok })
 	if got, err := u.read(t, "solo"); err != nil || got != "solo here" {
 		t.Fatalf("read solo = %q, %v", got, err)
 	}
 
 	cut.Cut()
-	waitFor(t, "solo to leave the catalog", func() bool { _, ok := u.apps(t)["solo"]; return !ok })
+	testkit.Eventually(t, "solo to leave the catalog", func() bool { _, ok := u.apps(t)["solo"]; return !ok })
 	if _, err := u.read(t, "solo"); !errors.Is(err, tunnel.ErrNotFound) {
 		t.Fatalf("dial of a gone app: %v, want ErrNotFound", err)
 	}
 
 	cut.Restore() // the agent's back-off loop reconnects
-	waitFor(t, "solo back in the catalog", func() bool { _, ok := u.apps(t)["solo"]; return ok })
+	testkit.Eventually(t, "solo back in the catalog", func() bool { _, ok := u.apps(t)["solo"]; return ok })
 	if got, err := u.read(t, "solo"); err != nil || got != "solo here" {
 		t.Fatalf("read solo after reconnect = %q, %v", got, err)
 	}
@@ -263,7 +251,7 @@ func TestAgentReload(t *testing.T) {
 	c := startCluster(t)
 	a := startAgent(t, c, c.Addr, app("web", greeter(t, "web"), "web.company.test"), app("old", greeter(t, "old"), "old.company.test"))
 	u := newUser(t, c, c.Addr)
-	waitFor(t, "web and old listed", func() bool { got := u.apps(t); return got["web"] != "" && got["old"] != "" })
+	testkit.Eventually(t, "web and old listed", func() bool { got := u.apps(t); return got["web"] != "" && got["old"] != "" })
 
 	f := &agent.File{ProxyAddr: c.Addr, DataDir: t.TempDir(), Apps: config.AppService{Enabled: true, Apps: []clustertest.App{
 		app("web", greeter(t, "web2"), "www.company.test"),
@@ -274,7 +262,7 @@ func TestAgentReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.SetApps(apps)
-	waitFor(t, "the reloaded apps", func() bool {
+	testkit.Eventually(t, "the reloaded apps", func() bool {
 		got := u.apps(t)
 		_, old := got["old"]
 		return got["web"] == "www.company.test" && got["new"] == "new.company.test" && !old
@@ -291,7 +279,7 @@ func TestAgentCannotTakeClusterApp(t *testing.T) {
 	c := startCluster(t, app("static", greeter(t, "static"), "static.company.test"))
 	startAgent(t, c, c.Addr, app("static", greeter(t, "impostor"), "evil.company.test"), app("mine", greeter(t, "mine"), "mine.company.test"))
 	u := newUser(t, c, c.Addr)
-	waitFor(t, "mine listed", func() bool { return u.apps(t)["mine"] != "" })
+	testkit.Eventually(t, "mine listed", func() bool { return u.apps(t)["mine"] != "" })
 	if got := u.apps(t)["static"]; got != "static.company.test" {
 		t.Fatalf("static app's public_addr = %q, want it unchanged", got)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/audit"
 	"github.com/vnetproject/vnet/core/cluster/auth"
 	"github.com/vnetproject/vnet/core/cluster/clustertest"
+	"github.com/vnetproject/vnet/core/testkit"
 	"github.com/vnetproject/vnet/core/tunnel"
 )
 
@@ -58,18 +59,18 @@ func refused(t *testing.T, admin api.ClusterClient) string {
 // Once the first agent has gone, the second one's claim is accepted.
 func TestSecondAgentOtherLabelsRefused(t *testing.T) {
 	c := startCluster(t)
-	admin := api.NewClusterClient(clustertest.Dial(t, c.Admin(t)))
+	admin := api.NewClusterClient(testkit.Dial(t, c.Admin(t)))
 	db := app("db", "db.internal:80", "db.company.test")
 	first := startAgentWith(t, c, c.Addr, agentOptions{dial: dialTo(greeter(t, "first"))}, db)
 	u := newUser(t, c, c.Addr)
-	waitFor(t, "db listed", func() bool { return u.apps(t)["db"] == "db.company.test" })
+	testkit.Eventually(t, "db listed", func() bool { return u.apps(t)["db"] == "db.company.test" })
 
 	other := db
 	other.Labels = map[string]string{"env": "prod"}
 	var log logBuffer
 	second := startAgentWith(t, c, c.Addr, agentOptions{dial: dialTo(greeter(t, "second")), log: log.logger()}, other)
 	want := `app \"db\" is already served by agent ` + first.id + " with another uri, public_addr, tcp_ports or labels"
-	waitFor(t, "the second agent to log its refusal", func() bool {
+	testkit.Eventually(t, "the second agent to log its refusal", func() bool {
 		return log.contains("app refused by the cluster") && log.contains(want)
 	})
 	if got, want := refused(t, admin), "agent "+second.id+`: app "db" is already served by agent `+first.id; !strings.Contains(got, want) {
@@ -100,8 +101,8 @@ func TestSecondAgentOtherLabelsRefused(t *testing.T) {
 	}
 
 	first.stop() // goodbye: the name is free, the second agent's next heartbeat takes it
-	waitFor(t, "the second agent's db", func() bool { got, err := u.read(t, "db"); return err == nil && got == "second" })
-	waitFor(t, "the refusal to leave ctl get apps", func() bool { return refused(t, admin) == "" })
+	testkit.Eventually(t, "the second agent's db", func() bool { got, err := u.read(t, "db"); return err == nil && got == "second" })
+	testkit.Eventually(t, "the refusal to leave ctl get apps", func() bool { return refused(t, admin) == "" })
 }
 
 // TestAgentCannotTakeClusterAddress: an agent's app whose public_addr is a
@@ -109,14 +110,14 @@ func TestSecondAgentOtherLabelsRefused(t *testing.T) {
 // app keeps its address and target, and the agent's other app is served.
 func TestAgentCannotTakeClusterAddress(t *testing.T) {
 	c := startCluster(t, app("static", greeter(t, "static"), "static.company.test"))
-	admin := api.NewClusterClient(clustertest.Dial(t, c.Admin(t)))
+	admin := api.NewClusterClient(testkit.Dial(t, c.Admin(t)))
 	startAgent(t, c, c.Addr,
 		app("evil", greeter(t, "impostor"), "Static.Company.Test."),
 		app("proxy", greeter(t, "impostor"), "proxy.root.test"),
 		app("mine", greeter(t, "mine"), ""))
 	u := newUser(t, c, c.Addr)
-	waitFor(t, "mine listed", func() bool { _, ok := u.apps(t)["mine"]; return ok })
-	waitFor(t, "both refusals in ctl get apps", func() bool {
+	testkit.Eventually(t, "mine listed", func() bool { _, ok := u.apps(t)["mine"]; return ok })
+	testkit.Eventually(t, "both refusals in ctl get apps", func() bool {
 		got := refused(t, admin)
 		return strings.Contains(got, `app "evil": spec.public_addr "static.company.test" is already the address of app "static"`) &&
 			strings.Contains(got, `app "proxy": spec.public_addr "proxy.root.test" is the proxy's own address`)
@@ -138,7 +139,7 @@ func TestAgentCannotTakeClusterAddress(t *testing.T) {
 // the token's.
 func TestJoinTokenLimits(t *testing.T) {
 	c := startCluster(t)
-	admin := api.NewClusterClient(clustertest.Dial(t, c.Admin(t)))
+	admin := api.NewClusterClient(testkit.Dial(t, c.Admin(t)))
 	token, _, err := c.Daemon.Auth().AddAppJoinToken(ctxFor(t), time.Hour, auth.AgentLimits{Apps: []string{"db-*"}, Labels: map[string]string{"env": "test"}})
 	if err != nil {
 		t.Fatal(err)
@@ -148,8 +149,8 @@ func TestJoinTokenLimits(t *testing.T) {
 	startAgentWith(t, c, c.Addr, agentOptions{token: token},
 		app("db-main", greeter(t, "main"), ""), app("web", greeter(t, "web"), ""), prod)
 	u := newUser(t, c, c.Addr)
-	waitFor(t, "db-main listed", func() bool { _, ok := u.apps(t)["db-main"]; return ok })
-	waitFor(t, "two refusals in ctl get apps", func() bool {
+	testkit.Eventually(t, "db-main listed", func() bool { _, ok := u.apps(t)["db-main"]; return ok })
+	testkit.Eventually(t, "two refusals in ctl get apps", func() bool {
 		got := refused(t, admin)
 		return strings.Contains(got, `app "web": the agent's join token allows only apps named db-*`) &&
 			strings.Contains(got, `app "db-prod": the agent's join token allows only apps labelled env=test`)
@@ -171,12 +172,12 @@ func TestJoinTokenLimits(t *testing.T) {
 // with its certificate.
 func TestRemoveAgent(t *testing.T) {
 	c := startCluster(t)
-	admin := api.NewClusterClient(clustertest.Dial(t, c.Admin(t)))
+	admin := api.NewClusterClient(testkit.Dial(t, c.Admin(t)))
 	var log logBuffer
 	a := startAgentWith(t, c, c.Addr, agentOptions{log: log.logger()},
 		clustertest.App{Name: "solo", URI: "tcp://" + clustertest.EchoServer(t), Labels: map[string]string{"env": "test"}})
 	u := newUser(t, c, c.Addr)
-	waitFor(t, "solo listed", func() bool { _, ok := u.apps(t)["solo"]; return ok })
+	testkit.Eventually(t, "solo listed", func() bool { _, ok := u.apps(t)["solo"]; return ok })
 
 	ls, err := admin.ListAgents(ctxFor(t), &api.ListAgentsRequest{})
 	if err != nil || len(ls.GetAgents()) != 1 {
@@ -219,7 +220,7 @@ func TestRemoveAgent(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the open connection through the removed agent was not cut")
 	}
-	waitFor(t, "the agent to hear it was removed", func() bool { return log.contains("has been removed from the cluster") })
+	testkit.Eventually(t, "the agent to hear it was removed", func() bool { return log.contains("has been removed from the cluster") })
 	time.Sleep(3 * heartbeat) // it tries to come back
 	if _, ok := u.apps(t)["solo"]; ok {
 		t.Fatal("the removed agent registered solo again")

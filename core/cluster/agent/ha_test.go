@@ -10,6 +10,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/clustertest"
 	"github.com/vnetproject/vnet/core/cluster/config"
 	"github.com/vnetproject/vnet/core/cluster/store/etcdtest"
+	"github.com/vnetproject/vnet/core/testkit"
 	"github.com/vnetproject/vnet/core/tunnel"
 )
 
@@ -19,14 +20,14 @@ import (
 func TestDialFailsOverToAnotherAgent(t *testing.T) {
 	c := startCluster(t)
 	svc := app("svc", "svc.internal:80", "svc.company.test")
-	startAgentWith(t, c, c.Addr, agentOptions{dial: dialTo(clustertest.ClosedPort(t))}, svc)
+	startAgentWith(t, c, c.Addr, agentOptions{dial: dialTo(testkit.ClosedPort(t))}, svc)
 	u := newUser(t, c, c.Addr)
-	waitFor(t, "svc listed", func() bool { return u.apps(t)["svc"] != "" })
+	testkit.Eventually(t, "svc listed", func() bool { return u.apps(t)["svc"] != "" })
 	if _, err := u.read(t, "svc"); !errors.Is(err, tunnel.ErrRefused) {
 		t.Fatalf("dial with only the broken agent: %v, want ErrRefused", err)
 	}
 	startAgentWith(t, c, c.Addr, agentOptions{dial: dialTo(greeter(t, "up"))}, svc)
-	waitFor(t, "the second agent", func() bool { got, err := u.read(t, "svc"); return err == nil && got == "up" })
+	testkit.Eventually(t, "the second agent", func() bool { got, err := u.read(t, "svc"); return err == nil && got == "up" })
 	// The broken agent is still registered and alive: each dial that
 	// picks it first must go on to the other.
 	for i := 0; i < 20; i++ {
@@ -68,7 +69,7 @@ func TestTwoProxiesOneEtcd(t *testing.T) {
 	viaB := newUser(t, a, b.Addr)
 	ctx := ctxFor(t)
 	zone := "kind: vnet_config\nversion: v1\nmetadata:\n  name: vnet-config\nspec:\n  custom_dns_zones:\n    - suffix: company.test\n"
-	if _, err := api.NewClusterClient(clustertest.Dial(t, a.Admin(t))).CreateResource(ctx, &api.CreateResourceRequest{Yaml: []byte(zone)}); err != nil {
+	if _, err := api.NewClusterClient(testkit.Dial(t, a.Admin(t))).CreateResource(ctx, &api.CreateResourceRequest{Yaml: []byte(zone)}); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := viaB.cluster.GetVNetConfig(ctx, &api.GetVNetConfigRequest{})
@@ -82,7 +83,7 @@ func TestTwoProxiesOneEtcd(t *testing.T) {
 	// An agent connected to B serves "far"; a user of A reaches it.
 	startAgent(t, b, b.Addr, app("far", greeter(t, "far away"), "far.company.test"))
 	viaA := newUser(t, a, a.Addr)
-	waitFor(t, "far listed through A", func() bool { return viaA.apps(t)["far"] == "far.company.test" })
+	testkit.Eventually(t, "far listed through A", func() bool { return viaA.apps(t)["far"] == "far.company.test" })
 	for i := 0; i < 5; i++ {
 		if got, err := viaA.read(t, "far"); err != nil || got != "far away" {
 			t.Fatalf("dial through A of an app behind B = %q, %v", got, err)
@@ -90,7 +91,7 @@ func TestTwoProxiesOneEtcd(t *testing.T) {
 	}
 	// And the other way round: an agent on A, a user on B.
 	startAgent(t, a, a.Addr, app("back", greeter(t, "back"), "back.company.test"))
-	waitFor(t, "back listed through B", func() bool { return viaB.apps(t)["back"] != "" })
+	testkit.Eventually(t, "back listed through B", func() bool { return viaB.apps(t)["back"] != "" })
 	if got, err := viaB.read(t, "back"); err != nil || got != "back" {
 		t.Fatalf("dial through B of an app behind A = %q, %v", got, err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/config"
 	"github.com/vnetproject/vnet/core/cluster/store/etcdtest"
 	"github.com/vnetproject/vnet/core/mtls"
+	"github.com/vnetproject/vnet/core/testkit"
 )
 
 // machineTTL is the short machine certificate lifetime of the renewal
@@ -103,11 +104,11 @@ func TestAgentRenewsItsCertificate(t *testing.T) {
 	ra := runAgent(t, f, agentOptions{})
 	first := certOf(t, savedIdentity(t, f))
 	u := newUser(t, c, c.Addr)
-	waitFor(t, "renewed listed", func() bool { _, ok := u.apps(t)["renewed"]; return ok })
+	testkit.Eventually(t, "renewed listed", func() bool { _, ok := u.apps(t)["renewed"]; return ok })
 
-	waitFor(t, "the first certificate to end", func() bool { return time.Now().After(first.NotAfter) })
+	testkit.Eventually(t, "the first certificate to end", func() bool { return time.Now().After(first.NotAfter) })
 	var got string
-	waitFor(t, "a dial after the first certificate ended", func() bool {
+	testkit.Eventually(t, "a dial after the first certificate ended", func() bool {
 		var err error
 		got, err = u.read(t, "renewed")
 		return err == nil
@@ -149,7 +150,7 @@ func TestRenewedCertOfRemovedAgentIsRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := api.NewAgentClient(clustertest.Dial(t, p)).Renew(ctxFor(t), &api.RenewRequest{PublicKey: key.PubDER})
+		res, err := api.NewAgentClient(testkit.Dial(t, p)).Renew(ctxFor(t), &api.RenewRequest{PublicKey: key.PubDER})
 		if err != nil {
 			return nil, err
 		}
@@ -194,7 +195,7 @@ func TestExpiredAgentMustJoinAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	end := certOf(t, id).NotAfter
-	waitFor(t, "the certificate to end", func() bool { return time.Now().After(end) })
+	testkit.Eventually(t, "the certificate to end", func() bool { return time.Now().After(end) })
 
 	check := func(what string, err error) {
 		t.Helper()
@@ -239,13 +240,13 @@ func TestTwoProxiesRenewTheirPeerIdentity(t *testing.T) {
 	firstEnd := time.Now().Add(machineTTL)
 	startAgent(t, b, b.Addr, app("far", greeter(t, "far away"), "far.company.test"))
 	viaA := newUser(t, a, a.Addr)
-	waitFor(t, "far listed through A", func() bool { return viaA.apps(t)["far"] == "far.company.test" })
+	testkit.Eventually(t, "far listed through A", func() bool { return viaA.apps(t)["far"] == "far.company.test" })
 	if got, err := viaA.read(t, "far"); err != nil || got != "far away" {
 		t.Fatalf("dial through A of an app behind B = %q, %v", got, err)
 	}
-	waitFor(t, "the first peer certificates to end", func() bool { return time.Now().After(firstEnd) })
+	testkit.Eventually(t, "the first peer certificates to end", func() bool { return time.Now().After(firstEnd) })
 	var got string
-	waitFor(t, "a dial through A after the first peer certificate ended", func() bool {
+	testkit.Eventually(t, "a dial through A after the first peer certificate ended", func() bool {
 		var err error
 		got, err = viaA.read(t, "far")
 		return err == nil

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vnetproject/vnet/core/cluster/store"
+	"github.com/vnetproject/vnet/core/testkit"
 )
 
 // TestRetention: events older than the retention are deleted, at a log's
@@ -38,15 +39,7 @@ func TestRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l2.Close()
-	for range 600 {
-		if count() == 3 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := count(); n != 3 {
-		t.Fatalf("after start: %d events, want 3 (the 100-day-old one pruned)", n)
-	}
+	testkit.Eventually(t, "3 events after start (the 100-day-old one pruned)", func() bool { return count() == 3 })
 
 	n, err := l2.PruneBefore(ctx(t), now.Add(-time.Hour))
 	if err != nil || n != 2 {

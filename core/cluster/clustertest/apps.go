@@ -78,15 +78,3 @@ func SinkServer(t testing.TB) string {
 		}
 	})
 }
-
-// ClosedPort returns a loopback address where nothing listens.
-func ClosedPort(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}

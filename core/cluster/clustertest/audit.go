@@ -8,22 +8,23 @@ import (
 
 	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/cluster/audit"
+	"github.com/vnetproject/vnet/core/testkit"
 )
 
 // WaitForEvents polls a cluster's audit log through admin until want
-// holds for the events req selects, and returns them; the 30 s deadline
-// only keeps a broken test from hanging.
+// holds for the events req selects, and returns them (testkit.Eventually:
+// the deadline only keeps a broken test from hanging).
 func WaitForEvents(t testing.TB, admin api.ClusterClient, req *api.SearchAuditRequest, want func([]audit.Event) bool) []audit.Event {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var evs []audit.Event
+	testkit.Eventually(t, "the expected audit events", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		res, err := admin.SearchAudit(ctx, req)
 		cancel()
 		if err != nil {
 			t.Fatalf("SearchAudit: %v", err)
 		}
-		var evs []audit.Event
+		evs = nil
 		for _, data := range res.GetEventsJson() {
 			var ev audit.Event
 			if err := json.Unmarshal(data, &ev); err != nil {
@@ -31,12 +32,7 @@ func WaitForEvents(t testing.TB, admin api.ClusterClient, req *api.SearchAuditRe
 			}
 			evs = append(evs, ev)
 		}
-		if want(evs) {
-			return evs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the audit log never showed the expected events: %+v", evs)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return want(evs)
+	})
+	return evs
 }

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"google.golang.org/grpc"
 )
 
 // Cutter is a TCP forwarder on loopback in front of a proxy: an agent or
@@ -129,18 +127,4 @@ func (c *Cutter) pipe(dst, src net.Conn) {
 // Logger is the logger test clusters use: warnings and errors only.
 func Logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-}
-
-// Dial opens a connection to the cluster of p (a user's profile or a
-// machine's identity), closed when the test ends.
-func Dial(t testing.TB, p interface {
-	Dial() (*grpc.ClientConn, error)
-}) *grpc.ClientConn {
-	t.Helper()
-	conn, err := p.Dial()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
 }

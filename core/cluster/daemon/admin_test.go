@@ -11,6 +11,7 @@ import (
 	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/cluster/clustertest"
 	"github.com/vnetproject/vnet/core/cluster/daemon"
+	"github.com/vnetproject/vnet/core/testkit"
 )
 
 // TestAdminIdentityIsShortLivedAndRotates: the admin identity the daemon
@@ -32,7 +33,7 @@ func TestAdminIdentityIsShortLivedAndRotates(t *testing.T) {
 		_, err := p.Status(ctx, &api.StatusRequest{})
 		return err
 	}
-	before := api.NewClusterClient(clustertest.Dial(t, leaked))
+	before := api.NewClusterClient(testkit.Dial(t, leaked))
 	if err := call(before); err != nil {
 		t.Fatalf("admin call before the rotation: %v", err)
 	}
@@ -41,10 +42,10 @@ func TestAdminIdentityIsShortLivedAndRotates(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A new connection with the old certificate: refused.
-	if err := call(api.NewClusterClient(clustertest.Dial(t, leaked))); status.Code(err) != codes.Unauthenticated && status.Code(err) != codes.PermissionDenied {
+	if err := call(api.NewClusterClient(testkit.Dial(t, leaked))); status.Code(err) != codes.Unauthenticated && status.Code(err) != codes.PermissionDenied {
 		t.Errorf("admin call with the rotated-away identity: %v, want refused", err)
 	}
-	if err := call(api.NewClusterClient(clustertest.Dial(t, c.Admin(t)))); err != nil {
+	if err := call(api.NewClusterClient(testkit.Dial(t, c.Admin(t)))); err != nil {
 		t.Errorf("admin call with the new identity: %v", err)
 	}
 }

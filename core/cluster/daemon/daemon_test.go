@@ -14,6 +14,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/clustertest"
 	"github.com/vnetproject/vnet/core/cluster/daemon"
 	"github.com/vnetproject/vnet/core/profile"
+	"github.com/vnetproject/vnet/core/testkit"
 )
 
 // TestStaticAppAddressTaken: a cluster.yaml app whose address a stored app
@@ -51,7 +52,7 @@ func TestStaticAppAddressTaken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin := api.NewClusterClient(clustertest.Dial(t, p))
+	admin := api.NewClusterClient(testkit.Dial(t, p))
 	res, err := admin.GetResources(ctx, &api.GetResourcesRequest{Kind: "app"})
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +82,7 @@ func TestAuditDroppedCountFromLastRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := clustertest.StartConfig(t, cfg)
-	admin := api.NewClusterClient(clustertest.Dial(t, c.Admin(t)))
+	admin := api.NewClusterClient(testkit.Dial(t, c.Admin(t)))
 	clustertest.WaitForEvents(t, admin, &api.SearchAuditRequest{}, func(evs []audit.Event) bool {
 		return slices.ContainsFunc(evs, func(ev audit.Event) bool { return ev.Type == audit.Dropped && ev.Count == 7 })
 	})

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -17,12 +18,25 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/state"
 )
 
-// The administration calls (admin role only, see policies in policy.go): resources
-// of every kind, users and the audit log. Users are a resource kind backed
-// by the Auth Service (their secrets stay there); the other kinds live in
-// the state store.
+// admin is the part of the proxy that serves the administration calls
+// (admin role only, see policies in policy.go): resources of every kind,
+// users, join tokens (tokens.go) and the audit log. Users are a resource
+// kind backed by the Auth Service (their secrets stay there); the other
+// kinds live in the state store. Agents' and leaves' own administration
+// is theirs (agentadmin.go, leafadmin.go).
+type admin struct {
+	log      *slog.Logger
+	auth     *auth.Service
+	state    *state.State
+	auditLog AuditLog // nil: this proxy keeps no audit log
+	audit    *auditor
+	rbac     *rbac
+	sessions *sessionSet // a write cuts the streams it no longer allows
+	agents   *agents     // their refused claims; app writes wait for their registrations
+	leaves   *leaves     // remote_cluster, trusted_cluster
+}
 
-func (c *clusterServer) CreateResource(ctx context.Context, req *api.CreateResourceRequest) (*api.CreateResourceResponse, error) {
+func (c *admin) createResource(ctx context.Context, req *api.CreateResourceRequest) (*api.CreateResourceResponse, error) {
 	r, err := resource.Parse(req.GetYaml())
 	if err != nil {
 		return nil, grpcError(err)
@@ -32,15 +46,15 @@ func (c *clusterServer) CreateResource(ctx context.Context, req *api.CreateResou
 	case *resource.User:
 		err = c.createUser(ctx, r, req.GetForce(), out)
 	case *resource.TrustedCluster:
-		if err = c.s.checkRoleMap(ctx, r); err == nil {
-			out.Created, err = c.s.cfg.State.Create(ctx, r, req.GetForce())
+		if err = c.leaves.checkRoleMap(ctx, r); err == nil {
+			out.Created, err = c.state.Create(ctx, r, req.GetForce())
 		}
 	case *resource.RemoteCluster:
-		err = c.s.setRemoteCluster(ctx, r, req.GetForce()) // leaves.go
+		err = c.leaves.setRemoteCluster(ctx, r, req.GetForce()) // leaves.go
 	case *resource.App:
-		out.Created, err = c.s.createApp(ctx, r, req.GetForce())
+		out.Created, err = c.createApp(ctx, r, req.GetForce())
 	default:
-		out.Created, err = c.s.cfg.State.Create(ctx, r, req.GetForce())
+		out.Created, err = c.state.Create(ctx, r, req.GetForce())
 	}
 	if err != nil {
 		return nil, grpcError(err)
@@ -51,10 +65,10 @@ func (c *clusterServer) CreateResource(ctx context.Context, req *api.CreateResou
 		// A user's roles, a role's labels or an app's labels changed:
 		// the streams they no longer allow end before this call returns
 		// (sessions.go).
-		cut = c.s.recheckNow()
+		cut = c.sessions.recheckNow()
 	}
 	id, _ := identityFrom(ctx)
-	c.s.cfg.Logger.Info("resource written", "kind", r.Kind(), "name", r.Name(), "created", out.Created, "by", id.User, "sessions_closed", cut)
+	c.log.Info("resource written", "kind", r.Kind(), "name", r.Name(), "created", out.Created, "by", id.User, "sessions_closed", cut)
 	return out, nil
 }
 
@@ -62,37 +76,37 @@ func (c *clusterServer) CreateResource(ctx context.Context, req *api.CreateResou
 // a DNS-label name unless it has a public_addr, and an address no other
 // app holds (the app stored first keeps it). With force it replaces an
 // app of the same name, an agent's too: the administrator may.
-func (s *Server) createApp(ctx context.Context, app *resource.App, force bool) (bool, error) {
+func (c *admin) createApp(ctx context.Context, app *resource.App, force bool) (bool, error) {
 	refuse := func(err error) (bool, error) {
 		id, _ := identityFrom(ctx)
-		s.auditClaimRefused(id.User, claimRefusal{App: app.Name(), Reason: err.Error()})
+		c.audit.claimRefused(id.User, claimRefusal{App: app.Name(), Reason: err.Error()})
 		return false, err
 	}
 	if err := app.CheckNew(); err != nil {
 		return refuse(err)
 	}
-	s.registry.mu.Lock()
-	defer s.registry.mu.Unlock()
-	apps, err := s.cfg.State.Apps(ctx)
+	c.agents.registry.mu.Lock()
+	defer c.agents.registry.mu.Unlock()
+	apps, err := c.state.Apps(ctx)
 	if err != nil {
 		return false, err
 	}
-	if err := resource.CheckAddrFree(app, apps, s.registry.proxyHost); err != nil {
+	if err := resource.CheckAddrFree(app, apps, c.agents.registry.proxyHost); err != nil {
 		return refuse(err)
 	}
-	return s.cfg.State.Create(ctx, app, force)
+	return c.state.Create(ctx, app, force)
 }
 
 // createUser adds a user (and returns their sign-up token in out) or,
 // with force, replaces an existing user's roles.
-func (c *clusterServer) createUser(ctx context.Context, u *resource.User, force bool, out *api.CreateResourceResponse) error {
-	if err := c.s.checkRolesExist(ctx, u.Spec.Roles); err != nil {
+func (c *admin) createUser(ctx context.Context, u *resource.User, force bool, out *api.CreateResourceResponse) error {
+	if err := c.rbac.checkRolesExist(ctx, u.Spec.Roles); err != nil {
 		return err
 	}
-	_, err := c.s.cfg.Auth.GetUser(ctx, u.Name())
+	_, err := c.auth.GetUser(ctx, u.Name())
 	switch {
 	case errors.Is(err, auth.ErrUnknownUser):
-		token, expires, err := c.s.cfg.Auth.AddUser(ctx, u.Name(), u.Spec.Roles)
+		token, expires, err := c.auth.AddUser(ctx, u.Name(), u.Spec.Roles)
 		if err != nil {
 			return err
 		}
@@ -103,11 +117,11 @@ func (c *clusterServer) createUser(ctx context.Context, u *resource.User, force 
 	case !force:
 		return fmt.Errorf("user %q already exists: use -f to overwrite, or 'vnet ctl edit user/%s'", u.Name(), u.Name())
 	default:
-		return c.s.cfg.Auth.SetRoles(ctx, u.Name(), u.Spec.Roles)
+		return c.auth.SetRoles(ctx, u.Name(), u.Spec.Roles)
 	}
 }
 
-func (c *clusterServer) GetResources(ctx context.Context, req *api.GetResourcesRequest) (*api.GetResourcesResponse, error) {
+func (c *admin) getResources(ctx context.Context, req *api.GetResourcesRequest) (*api.GetResourcesResponse, error) {
 	kind, name := req.GetKind(), req.GetName()
 	var (
 		rs  []resource.Resource
@@ -118,25 +132,25 @@ func (c *clusterServer) GetResources(ctx context.Context, req *api.GetResourcesR
 		return nil, status.Errorf(codes.InvalidArgument, "unknown kind %q (one of %s)", kind, resource.Kinds())
 	case kind == resource.KindVNetConfig:
 		var cfg *resource.VNetConfig
-		cfg, err = c.s.cfg.State.VNetConfig(ctx)
+		cfg, err = c.state.VNetConfig(ctx)
 		rs = []resource.Resource{cfg}
 	case kind == resource.KindUser:
 		rs, err = c.users(ctx, name)
 	case kind == resource.KindRemoteCluster:
-		rs, err = c.s.remoteClusters(ctx, name) // leaves.go
+		rs, err = c.leaves.remoteClusters(ctx, name) // leaves.go
 	case name != "":
 		var r resource.Resource
-		r, err = c.s.cfg.State.Get(ctx, kind, name)
+		r, err = c.state.Get(ctx, kind, name)
 		rs = []resource.Resource{r}
 	default:
-		rs, err = c.s.cfg.State.List(ctx, kind)
+		rs, err = c.state.List(ctx, kind)
 	}
 	if err != nil {
 		return nil, grpcError(err)
 	}
 	out := &api.GetResourcesResponse{}
 	if kind == resource.KindApp {
-		if out.Refused, err = c.s.refusedClaims(ctx, name); err != nil {
+		if out.Refused, err = c.agents.refusedClaims(ctx, name); err != nil {
 			return nil, grpcError(err)
 		}
 	}
@@ -151,10 +165,10 @@ func (c *clusterServer) GetResources(ctx context.Context, req *api.GetResourcesR
 }
 
 // users returns the named user, or all, as resources.
-func (c *clusterServer) users(ctx context.Context, name string) ([]resource.Resource, error) {
+func (c *admin) users(ctx context.Context, name string) ([]resource.Resource, error) {
 	var us []auth.User
 	if name != "" {
-		u, err := c.s.cfg.Auth.GetUser(ctx, name)
+		u, err := c.auth.GetUser(ctx, name)
 		if errors.Is(err, auth.ErrUnknownUser) {
 			return nil, fmt.Errorf("user %q: %w", name, auth.ErrNoSuchResource)
 		}
@@ -164,7 +178,7 @@ func (c *clusterServer) users(ctx context.Context, name string) ([]resource.Reso
 		us = []auth.User{u}
 	} else {
 		var err error
-		if us, err = c.s.cfg.Auth.ListUsers(ctx); err != nil {
+		if us, err = c.auth.ListUsers(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -177,30 +191,30 @@ func (c *clusterServer) users(ctx context.Context, name string) ([]resource.Reso
 	return out, nil
 }
 
-func (c *clusterServer) DeleteResource(ctx context.Context, req *api.DeleteResourceRequest) (*api.DeleteResourceResponse, error) {
+func (c *admin) deleteResource(ctx context.Context, req *api.DeleteResourceRequest) (*api.DeleteResourceResponse, error) {
 	kind, name := req.GetKind(), req.GetName()
 	out := &api.DeleteResourceResponse{}
 	var err error
 	switch kind {
 	case resource.KindVNetConfig:
 		// Removing the one vnet_config means going back to the default.
-		if err = c.s.cfg.State.Delete(ctx, kind, resource.VNetConfigName); errors.Is(err, state.ErrNotFound) {
+		if err = c.state.Delete(ctx, kind, resource.VNetConfigName); errors.Is(err, state.ErrNotFound) {
 			err = nil
 		}
 	case resource.KindUser:
-		if err = c.s.cfg.Auth.RemoveUser(ctx, name); err == nil {
-			out.SessionsClosed = int32(c.s.cutUser(name))
+		if err = c.auth.RemoveUser(ctx, name); err == nil {
+			out.SessionsClosed = int32(c.sessions.cutUser(name))
 		}
 	case resource.KindRole:
 		if name == resource.RoleAdmin {
 			err = fmt.Errorf("role %q is built in and cannot be removed", name)
-		} else if err = c.s.checkRoleUnused(ctx, name); err == nil {
-			err = c.s.cfg.State.Delete(ctx, kind, name)
+		} else if err = c.rbac.checkRoleUnused(ctx, name); err == nil {
+			err = c.state.Delete(ctx, kind, name)
 		}
 	case resource.KindApp, resource.KindTrustedCluster:
-		err = c.s.cfg.State.Delete(ctx, kind, name)
+		err = c.state.Delete(ctx, kind, name)
 	case resource.KindRemoteCluster:
-		err = c.s.removeRemoteCluster(ctx, name) // leaves.go
+		err = c.leaves.remove(ctx, name) // leaves.go
 	default:
 		return nil, status.Errorf(codes.InvalidArgument, "unknown kind %q (one of %s)", kind, resource.Kinds())
 	}
@@ -208,23 +222,23 @@ func (c *clusterServer) DeleteResource(ctx context.Context, req *api.DeleteResou
 		return nil, grpcError(err)
 	}
 	id, _ := identityFrom(ctx)
-	c.s.cfg.Logger.Info("resource removed", "kind", kind, "name", name, "by", id.User, "sessions_closed", out.SessionsClosed)
+	c.log.Info("resource removed", "kind", kind, "name", name, "by", id.User, "sessions_closed", out.SessionsClosed)
 	return out, nil
 }
 
-func (c *clusterServer) AddUser(ctx context.Context, req *api.AddUserRequest) (*api.AddUserResponse, error) {
-	if err := c.s.checkRolesExist(ctx, req.GetRoles()); err != nil {
+func (c *admin) addUser(ctx context.Context, req *api.AddUserRequest) (*api.AddUserResponse, error) {
+	if err := c.rbac.checkRolesExist(ctx, req.GetRoles()); err != nil {
 		return nil, grpcError(err)
 	}
-	token, expires, err := c.s.cfg.Auth.AddUser(ctx, req.GetName(), req.GetRoles())
+	token, expires, err := c.auth.AddUser(ctx, req.GetName(), req.GetRoles())
 	if err != nil {
 		return nil, grpcError(err)
 	}
 	return &api.AddUserResponse{Token: token, TokenExpiresUnix: expires.Unix()}, nil
 }
 
-func (c *clusterServer) SearchAudit(ctx context.Context, req *api.SearchAuditRequest) (*api.SearchAuditResponse, error) {
-	if c.s.cfg.Audit == nil {
+func (c *admin) searchAudit(ctx context.Context, req *api.SearchAuditRequest) (*api.SearchAuditResponse, error) {
+	if c.auditLog == nil {
 		return nil, status.Error(codes.Unavailable, "this proxy keeps no audit log")
 	}
 	q := audit.Query{User: req.GetUser(), App: req.GetApp(), Limit: int(req.GetLimit())}
@@ -234,7 +248,7 @@ func (c *clusterServer) SearchAudit(ctx context.Context, req *api.SearchAuditReq
 	if n := req.GetUntilUnixNano(); n > 0 {
 		q.Until = time.Unix(0, n)
 	}
-	evs, err := c.s.cfg.Audit.Search(ctx, q)
+	evs, err := c.auditLog.Search(ctx, q)
 	if err != nil {
 		return nil, grpcError(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/vnetproject/vnet/core/api"
@@ -35,7 +36,7 @@ type session struct {
 }
 
 // id ties a session's start and end events together. It is derived from
-// what both know (the copies passed to auditStart and auditEnd are
+// what both know (the copies passed to start and end are
 // separate values).
 func (sess *session) id() string {
 	h := sha256.New()
@@ -66,49 +67,54 @@ func (sess *session) event(typ string) audit.Event {
 	return ev
 }
 
-// The proxy's log gets every event too; the audit log, when configured,
-// keeps them.
-
-func (s *Server) auditStart(sess session) {
-	ev := sess.event(audit.SessionStart)
-	ev.Time = sess.Start
-	s.cfg.Logger.Info(ev.Type, "user", sess.User, "app", clip(sess.App), "port", sess.Port, "target", sess.Target, "client", sess.ClientAddr, "client_reported", clip(sess.ReportedAddr))
-	s.emit(ev)
+// auditor records the proxy's events: the proxy's log gets every one,
+// the audit log (sink), when configured, keeps them.
+type auditor struct {
+	cluster string
+	log     *slog.Logger // never nil
+	sink    AuditLog     // nil: the log only
 }
 
-func (s *Server) auditEnd(sess session) {
+func (a *auditor) start(sess session) {
+	ev := sess.event(audit.SessionStart)
+	ev.Time = sess.Start
+	a.log.Info(ev.Type, "user", sess.User, "app", clip(sess.App), "port", sess.Port, "target", sess.Target, "client", sess.ClientAddr, "client_reported", clip(sess.ReportedAddr))
+	a.emit(ev)
+}
+
+func (a *auditor) end(sess session) {
 	ev := sess.event(audit.SessionEnd)
 	ev.Time = time.Now()
 	ev.BytesIn, ev.BytesOut, ev.Duration = sess.BytesIn, sess.BytesOut, ev.Time.Sub(sess.Start)
-	s.cfg.Logger.Info(ev.Type, "user", sess.User, "app", sess.App, "target", sess.Target,
+	a.log.Info(ev.Type, "user", sess.User, "app", sess.App, "target", sess.Target,
 		"bytes_in", sess.BytesIn, "bytes_out", sess.BytesOut, "duration", ev.Duration.Round(time.Millisecond), "err", sess.Err)
-	s.emit(ev)
+	a.emit(ev)
 }
 
-func (s *Server) auditRejected(sess session) {
+func (a *auditor) rejected(sess session) {
 	ev := sess.event(audit.SessionRejected)
 	ev.Time = time.Now()
-	s.cfg.Logger.Info(ev.Type, "user", sess.User, "app", clip(sess.App), "port", sess.Port, "client", sess.ClientAddr, "client_reported", clip(sess.ReportedAddr), "err", clip(errString(sess.Err)))
-	s.emit(ev)
+	a.log.Info(ev.Type, "user", sess.User, "app", clip(sess.App), "port", sess.Port, "client", sess.ClientAddr, "client_reported", clip(sess.ReportedAddr), "err", clip(errString(sess.Err)))
+	a.emit(ev)
 }
 
-// auditAgentClaimRefused records that an agent's claim of an app was
+// agentClaimRefused records that an agent's claim of an app was
 // refused.
-func (s *Server) auditAgentClaimRefused(agent string, c claimRefusal) {
-	s.auditClaimRefused(auth.AgentUserPrefix+agent, c)
+func (a *auditor) agentClaimRefused(agent string, c claimRefusal) {
+	a.claimRefused(auth.AgentUserPrefix+agent, c)
 }
 
-// auditClaimRefused records that who's claim of an app (an agent's, or an
+// claimRefused records that who's claim of an app (an agent's, or an
 // administrator's 'vnet ctl create') was refused.
-func (s *Server) auditClaimRefused(who string, c claimRefusal) {
-	ev := audit.Event{Time: time.Now(), Type: audit.AppClaimRefused, User: who, Cluster: s.cfg.ClusterName, App: c.App, Error: c.Reason}
-	s.cfg.Logger.Warn(ev.Type, "by", who, "app", c.App, "reason", c.Reason)
-	s.emit(ev)
+func (a *auditor) claimRefused(who string, c claimRefusal) {
+	ev := audit.Event{Time: time.Now(), Type: audit.AppClaimRefused, User: who, Cluster: a.cluster, App: c.App, Error: c.Reason}
+	a.log.Warn(ev.Type, "by", who, "app", c.App, "reason", c.Reason)
+	a.emit(ev)
 }
 
-func (s *Server) emit(ev audit.Event) {
-	if s.cfg.Audit != nil {
-		s.cfg.Audit.Emit(ev)
+func (a *auditor) emit(ev audit.Event) {
+	if a.sink != nil {
+		a.sink.Emit(ev)
 	}
 }
 

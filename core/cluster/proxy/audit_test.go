@@ -9,6 +9,7 @@ import (
 
 	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/cluster/audit"
+	"github.com/vnetproject/vnet/core/testkit"
 	"github.com/vnetproject/vnet/core/tunnel"
 )
 
@@ -25,18 +26,18 @@ func loopbackPeer(addr string) bool {
 // is kept apart, as client_reported_addr, for sessions and rejections.
 func TestAuditRecordsPeerAddress(t *testing.T) {
 	c := labelledCluster(t)
-	admin := api.NewClusterClient(dial(t, c.Admin(t)))
+	admin := api.NewClusterClient(testkit.Dial(t, c.Admin(t)))
 	create(t, admin, prodOnly, false)
 	alice := c.AddUser(t, "alice", "dev")
 	bob := c.AddUser(t, "bob", "prod-only")
 
 	const aliceClaims, bobClaims = "203.0.113.9:1234", "198.51.100.7:1"
-	conn, err := tunnel.NewClient(dial(t, alice), "root.test").Dial(ctx(t), "dev-db", 5432, aliceClaims)
+	conn, err := tunnel.NewClient(testkit.Dial(t, alice), "root.test").Dial(ctx(t), "dev-db", 5432, aliceClaims)
 	if err != nil {
 		t.Fatal(err)
 	}
 	conn.Close()
-	if _, err := tunnel.NewClient(dial(t, bob), "root.test").Dial(ctx(t), "dev-db", 5432, bobClaims); !errors.Is(err, tunnel.ErrDenied) {
+	if _, err := tunnel.NewClient(testkit.Dial(t, bob), "root.test").Dial(ctx(t), "dev-db", 5432, bobClaims); !errors.Is(err, tunnel.ErrDenied) {
 		t.Fatalf("bob's dial: %v, want ErrDenied", err)
 	}
 	evs := waitForEvents(t, admin, &api.SearchAuditRequest{}, func(evs []audit.Event) bool {
@@ -63,10 +64,10 @@ func TestAuditRecordsPeerAddress(t *testing.T) {
 // with each field cut to its bound.
 func TestAuditBoundsLongFields(t *testing.T) {
 	c := labelledCluster(t)
-	admin := api.NewClusterClient(dial(t, c.Admin(t)))
+	admin := api.NewClusterClient(testkit.Dial(t, c.Admin(t)))
 	alice := c.AddUser(t, "alice", "dev")
 	long := strings.Repeat("x", 20_000)
-	if _, err := tunnel.NewClient(dial(t, alice), "root.test").Dial(ctx(t), "no-"+long, 5432, "192.0.2.1:"+long); err == nil {
+	if _, err := tunnel.NewClient(testkit.Dial(t, alice), "root.test").Dial(ctx(t), "no-"+long, 5432, "192.0.2.1:"+long); err == nil {
 		t.Fatal("a dial of an app that does not exist succeeded")
 	}
 	evs := waitForEvents(t, admin, &api.SearchAuditRequest{User: "alice"}, func(evs []audit.Event) bool {
@@ -87,7 +88,7 @@ func TestAuditBoundsLongFields(t *testing.T) {
 func TestDialFieldsAreBounded(t *testing.T) {
 	c := labelledCluster(t)
 	alice := c.AddUser(t, "alice", "dev")
-	client := tunnel.NewClient(dial(t, alice), "root.test")
+	client := tunnel.NewClient(testkit.Dial(t, alice), "root.test")
 	for _, tc := range []struct{ app, addr, want string }{
 		{strings.Repeat("a", 254), "192.0.2.1:1", "the app name is 254 bytes, at most 253"},
 		{"db", "192.0.2.1:" + strings.Repeat("1", 200), "the client address is 210 bytes, at most 128"},

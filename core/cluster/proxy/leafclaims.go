@@ -15,7 +15,7 @@ import (
 // the zones and the range its root's admin granted it (remote_cluster
 // spec.grants); never for what the root itself serves, nor for what a leaf
 // that joined earlier holds. The root applies this to every leaf catalog
-// before a user sees it (leafCatalogs); the laptop checks again.
+// before a user sees it (leaves.catalogs); the laptop checks again.
 
 // claims is what the root holds and what the leaves admitted so far hold,
 // for one pass over the leaves in join order. Not safe for concurrent use.

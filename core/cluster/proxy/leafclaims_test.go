@@ -267,7 +267,8 @@ func (r *recordingAudit) Search(context.Context, audit.Query) ([]audit.Event, er
 // most maxRefusals.
 func TestRefusalsAuditedOnce(t *testing.T) {
 	rec := &recordingAudit{}
-	s := &Server{cfg: Config{Logger: slog.New(slog.DiscardHandler), Audit: rec}}
+	log := slog.New(slog.DiscardHandler)
+	s := &leaves{log: log, audit: &auditor{log: log, sink: rec}}
 	for range 3 {
 		s.noteRefused("leaf.test", []string{"zone a.test: not granted by root.test", "zone b.test: not granted by root.test"})
 	}
@@ -281,7 +282,7 @@ func TestRefusalsAuditedOnce(t *testing.T) {
 	if got := s.recentRefused("leaf.test"); len(got) != 2 {
 		t.Errorf("recentRefused = %q, want both lines", got)
 	}
-	s.leaves.refused["leaf.test"]["zone a.test: not granted by root.test"] = time.Now().Add(-refusalMemory - time.Second)
+	s.refused["leaf.test"]["zone a.test: not granted by root.test"] = time.Now().Add(-refusalMemory - time.Second)
 	if got := s.recentRefused("leaf.test"); len(got) != 1 {
 		t.Errorf("recentRefused = %q, want only the line seen lately", got)
 	}
@@ -294,7 +295,7 @@ func TestRefusalsAuditedOnce(t *testing.T) {
 		many[i] = fmt.Sprintf("app a%d: address a%d.x.test lies outside the leaf's domains", i, i)
 	}
 	s.noteRefused("flood.test", many)
-	if n := len(s.leaves.refused["flood.test"]); n != maxRefusals {
+	if n := len(s.refused["flood.test"]); n != maxRefusals {
 		t.Errorf("%d refusals remembered, want at most %d", n, maxRefusals)
 	}
 }

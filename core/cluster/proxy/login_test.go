@@ -35,7 +35,7 @@ func TestLoginLogsABoundedPrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	a := &authServer{s: &Server{cfg: Config{ClusterName: "root.test", Auth: svc, Logger: slog.New(slog.NewTextHandler(&logs, nil))}}}
+	a := &authServer{cluster: "root.test", auth: svc, log: slog.New(slog.NewTextHandler(&logs, nil))}
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	pub, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
 

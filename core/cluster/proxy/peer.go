@@ -155,15 +155,9 @@ func (p *peerPool) close() {
 	p.timers, p.retired = nil, nil
 }
 
-type peerServer struct {
-	api.UnimplementedPeerServer
-	s *Server
-}
-
-// Dial serves a dial another proxy forwards: through an agent connected
-// here, relayed until both sides are done.
-func (p *peerServer) Dial(st api.Peer_DialServer) error {
-	s := p.s
+// servePeer serves Peer.Dial, a dial another proxy forwards: through an
+// agent connected here, relayed until both sides are done.
+func (a *agents) servePeer(st api.Peer_DialServer) error {
 	ctx := st.Context()
 	from, err := machineFrom(ctx, auth.RoleProxy) // policy.go
 	if err != nil {
@@ -173,7 +167,7 @@ func (p *peerServer) Dial(st api.Peer_DialServer) error {
 	if err != nil {
 		return err
 	}
-	appConn, agent, err := s.dialLocalAgents(ctx, req.GetApp(), uint16(req.GetPort()), req.GetClientAddr())
+	appConn, agent, err := a.dialLocal(ctx, req.GetApp(), uint16(req.GetPort()), req.GetClientAddr())
 	if err != nil {
 		return tunnel.Reject(st, api.DialFailure_DIAL_FAILURE_REFUSED, err)
 	}
@@ -182,14 +176,12 @@ func (p *peerServer) Dial(st api.Peer_DialServer) error {
 		appConn.Close()
 		return err
 	}
-	s.cfg.Logger.Debug("forwarded dial", "from", from, "app", clip(req.GetApp()), "agent", agent)
+	a.log.Debug("forwarded dial", "from", from, "app", clip(req.GetApp()), "agent", agent)
 	finished := make(chan struct{})
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
+	a.life.spawn(func() {
 		defer close(finished)
-		relay.Splice(s.ctx, conn, appConn)
-	}()
+		relay.Splice(a.life.ctx, conn, appConn)
+	})
 	select {
 	case <-finished:
 	case <-conn.Done():
@@ -197,15 +189,15 @@ func (p *peerServer) Dial(st api.Peer_DialServer) error {
 	return nil
 }
 
-// dialLocalAgents reaches port of app through one of the agents connected
+// dialLocal reaches port of app through one of the agents connected
 // to this proxy that serve it, in random order, trying the next when one
 // fails. It returns the agent that answered.
-func (s *Server) dialLocalAgents(ctx context.Context, app string, port uint16, clientAddr string) (*tunnel.Conn, string, error) {
-	links := s.agents.serving(app)
+func (a *agents) dialLocal(ctx context.Context, app string, port uint16, clientAddr string) (*tunnel.Conn, string, error) {
+	links := a.hub.serving(app)
 	rand.Shuffle(len(links), func(i, j int) { links[i], links[j] = links[j], links[i] })
 	var errs []string
 	for _, l := range links {
-		conn, err := s.dialAgent(ctx, l, app, port, clientAddr)
+		conn, err := a.dialAgent(ctx, l, app, port, clientAddr)
 		if err == nil {
 			return conn, l.id, nil
 		}
@@ -218,10 +210,10 @@ func (s *Server) dialLocalAgents(ctx context.Context, app string, port uint16, c
 }
 
 // dialAgent is one reverse dial, bounded by the dial timeout.
-func (s *Server) dialAgent(ctx context.Context, l *agentLink, app string, port uint16, clientAddr string) (*tunnel.Conn, error) {
-	dctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
+func (a *agents) dialAgent(ctx context.Context, l *agentLink, app string, port uint16, clientAddr string) (*tunnel.Conn, error) {
+	dctx, cancel := context.WithTimeout(ctx, a.dialTimeout)
 	defer cancel()
-	return s.agents.dial(dctx, l, app, port, clientAddr)
+	return a.hub.dial(dctx, l, app, port, clientAddr)
 }
 
 // portOf is the port of a host:port target.

@@ -45,7 +45,7 @@ const (
 )
 
 // policies is who may call each method. One entry per method of every
-// service registered in New and startAgents; nothing else is served.
+// service registered in New (services.go); nothing else is served.
 var policies = map[string]policy{
 	api.Auth_Ping_FullMethodName:  allowPublic,
 	api.Auth_Login_FullMethodName: allowPublic,

@@ -27,6 +27,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/proxy"
 	"github.com/vnetproject/vnet/core/mtls"
 	"github.com/vnetproject/vnet/core/profile"
+	"github.com/vnetproject/vnet/core/testkit"
 )
 
 // registeredMethods is every method the real proxy's gRPC server serves,
@@ -195,14 +196,14 @@ func callers(t *testing.T, c *clustertest.Cluster) map[callerKind]*grpc.ClientCo
 	}
 
 	return map[callerKind]*grpc.ClientConn{
-		noCert:       dial(t, &none),
-		userCert:     dial(t, alice),
-		adminCert:    dial(t, c.Admin(t)),
-		agentCert:    dial(t, agent),
-		leafCert:     dial(t, leaf),
-		proxyCert:    dial(t, machineProfile(c, auth.ProxyUserPrefix+"other-proxy", proxyKey, proxyPEM)),
-		removedAgent: dial(t, gone),
-		removedLeaf:  dial(t, goneLeaf),
+		noCert:       testkit.Dial(t, &none),
+		userCert:     testkit.Dial(t, alice),
+		adminCert:    testkit.Dial(t, c.Admin(t)),
+		agentCert:    testkit.Dial(t, agent),
+		leafCert:     testkit.Dial(t, leaf),
+		proxyCert:    testkit.Dial(t, machineProfile(c, auth.ProxyUserPrefix+"other-proxy", proxyKey, proxyPEM)),
+		removedAgent: testkit.Dial(t, gone),
+		removedLeaf:  testkit.Dial(t, goneLeaf),
 	}
 }
 

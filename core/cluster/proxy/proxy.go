@@ -1,7 +1,8 @@
 // Package proxy is the cluster's Proxy Service: the one TLS endpoint that
 // VNet and the admin CLI talk to. It authenticates every call by client
 // certificate against one policy table (policy.go), serves the catalog
-// and administration, and tunnels app connections.
+// and administration, and tunnels app connections; each of those is a
+// part of Server (see Server).
 package proxy
 
 import (
@@ -17,8 +18,8 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 
-	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/cluster/auth"
+	"github.com/vnetproject/vnet/core/cluster/resource"
 	"github.com/vnetproject/vnet/core/cluster/state"
 	"github.com/vnetproject/vnet/core/cluster/store"
 )
@@ -88,22 +89,55 @@ func (c *Config) CheckAndSetDefaults() error {
 	return c.checkLimits() // limits.go
 }
 
-// Server is a running proxy.
+// Server is a running proxy: one gRPC server whose interceptors check
+// every call against the policy table (policy.go) and whose services
+// (services.go) call into parts with one job each, wired in New:
+//
+//   - catalog (catalog.go, watch.go): what a user sees, their vnet_config,
+//     the apps their roles reach and the leaves' catalogs, and the watch
+//     that streams it;
+//   - agents (agents.go, agentservice.go, agentadmin.go, agenthub.go,
+//     registry.go, peer.go): App Service agents' control streams, their
+//     apps' registrations, reverse dials through them and forwarding
+//     between proxies;
+//   - leaves (leaves.go, leafadmin.go, leafclaims.go): leaf clusters'
+//     control streams, their catalogs and dials, their trust;
+//   - admin (admin.go, tokens.go): resources, users, tokens, the audit log;
+//   - tunnels (tunnel.go, route.go): a user's dial, authorized, routed,
+//     audited and relayed.
+//
+// They share the sessions open at this proxy (sessions.go), the audit
+// emitter (audit.go), role checks (rbac.go) and the proxy's lifetime.
+// The agent and the leaf control streams run one loop (control.go).
 type Server struct {
-	cfg  Config
-	grpc *grpc.Server
-	wg   sync.WaitGroup // tunnelled connections still relaying
-	ctx  context.Context
-	stop context.CancelFunc
-	once sync.Once
-	// sessions are the open tunnelled connections, to cut when their
-	// user loses access.
-	sessions sessionSet
-	// streams counts each user's open streams (limits.go).
-	streams streamLimiter
+	cfg     Config
+	grpc    *grpc.Server
+	life    *life
+	once    sync.Once
+	streams streamLimiter // each user's open streams (limits.go)
 
-	agentSide         // agents' tunnels and forwarding between proxies (agents.go)
-	leaves    leafHub // leaf clusters' tunnels to this (root) proxy (leaves.go)
+	sessions *sessionSet
+	catalog  *catalog
+	agents   *agents
+	leaves   *leaves
+	admin    *admin
+	tunnels  *tunnels
+}
+
+// life is the proxy's lifetime as its parts share it.
+type life struct {
+	ctx  context.Context // ends when the proxy closes
+	stop context.CancelFunc
+	wg   sync.WaitGroup // goroutines Close waits for: relays, loops
+}
+
+// spawn runs f in a goroutine that Close waits for.
+func (l *life) spawn(f func()) {
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		f()
+	}()
 }
 
 // New returns a proxy ready to Serve.
@@ -119,8 +153,13 @@ func New(cfg Config) (*Server, error) {
 		// gets a message that says so instead of a TLS alert.
 		ClientAuth: tls.RequestClientCert,
 	}
-	s := &Server{cfg: cfg, streams: streamLimiter{max: cfg.MaxStreamsPerUser}}
-	s.ctx, s.stop = context.WithCancel(context.Background())
+	peers, err := newPeerPool(cfg.Auth.CA(), cfg.ClusterName, cfg.PeerAddr, cfg.Auth.MachineCertTTL())
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, life: &life{}, streams: streamLimiter{max: cfg.MaxStreamsPerUser}}
+	s.life.ctx, s.life.stop = context.WithCancel(context.Background())
+	s.wire(peers)
 	s.grpc = grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(tlsCfg)),
 		grpc.UnaryInterceptor(s.unaryAuth),
@@ -132,16 +171,50 @@ func New(cfg Config) (*Server, error) {
 		grpc.MaxConcurrentStreams(uint32(cfg.MaxStreamsPerConnection)),
 		grpc.MaxRecvMsgSize(cfg.MaxMessageBytes),
 	)
-	api.RegisterAuthServer(s.grpc, &authServer{s: s})
-	api.RegisterClusterServer(s.grpc, &clusterServer{s: s})
-	api.RegisterTunnelServer(s.grpc, &tunnelServer{s: s})
-	api.RegisterTrustServer(s.grpc, &trustServer{s: s})
-	if err := s.startAgents(); err != nil {
-		return nil, err
-	}
-	s.wg.Add(1)
-	go s.recheckSessions()
+	s.register()
+	s.life.spawn(s.agents.sweepLoop)
+	s.life.spawn(s.sessions.recheckLoop)
 	return s, nil
+}
+
+// wire makes the parts, each with the few dependencies it uses.
+func (s *Server) wire(peers *peerPool) {
+	cfg := s.cfg
+	s.sessions = &sessionSet{log: cfg.Logger, auth: cfg.Auth, state: cfg.State, life: s.life}
+	emit := &auditor{cluster: cfg.ClusterName, log: cfg.Logger, sink: cfg.Audit}
+	roles := &rbac{cluster: cfg.ClusterName, state: cfg.State, auth: cfg.Auth}
+	hub := newAgentHub()
+	s.agents = &agents{
+		cluster: cfg.ClusterName, heartbeat: cfg.AgentHeartbeat, dialTimeout: cfg.DialTimeout,
+		log: cfg.Logger, auth: cfg.Auth, state: cfg.State, life: s.life,
+		audit: emit, sessions: s.sessions, hub: hub, peers: peers,
+		registry: &registry{
+			store: cfg.Store, state: cfg.State, self: cfg.PeerAddr,
+			proxyHost: resource.ProxyHost(cfg.PublicAddr),
+			ttl:       missedBeats * cfg.AgentHeartbeat, now: time.Now,
+			agent: cfg.Auth.GetAgent,
+		},
+	}
+	s.leaves = &leaves{
+		cluster: cfg.ClusterName, publicAddr: cfg.PublicAddr,
+		heartbeat: cfg.AgentHeartbeat, dialTimeout: cfg.DialTimeout,
+		log: cfg.Logger, auth: cfg.Auth, state: cfg.State, life: s.life,
+		audit: emit, sessions: s.sessions, rbac: roles, dials: hub,
+	}
+	s.catalog = &catalog{
+		cluster: cfg.ClusterName, publicAddr: cfg.PublicAddr,
+		auth: cfg.Auth, state: cfg.State, rbac: roles,
+		leaves: s.leaves, sessions: s.sessions, life: s.life,
+	}
+	s.admin = &admin{
+		log: cfg.Logger, auth: cfg.Auth, state: cfg.State, auditLog: cfg.Audit, audit: emit,
+		rbac: roles, sessions: s.sessions, agents: s.agents, leaves: s.leaves,
+	}
+	s.tunnels = &tunnels{
+		cluster: cfg.ClusterName, dialTimeout: cfg.DialTimeout, dialApp: cfg.DialApp,
+		log: cfg.Logger, state: cfg.State, rbac: roles, audit: emit, sessions: s.sessions, life: s.life,
+		agents: s.agents, leaves: s.leaves,
+	}
 }
 
 // Serve accepts connections on l until Close.
@@ -157,9 +230,9 @@ func (s *Server) Serve(l net.Listener) error {
 // Close returns when every relay has ended. Idempotent.
 func (s *Server) Close() error {
 	s.once.Do(func() {
-		s.stop()
+		s.life.stop()
 		s.grpc.Stop()
-		s.wg.Wait()
+		s.life.wg.Wait()
 	})
 	return nil
 }

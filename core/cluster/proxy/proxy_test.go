@@ -23,6 +23,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/store"
 	"github.com/vnetproject/vnet/core/mtls"
 	"github.com/vnetproject/vnet/core/profile"
+	"github.com/vnetproject/vnet/core/testkit"
 	"github.com/vnetproject/vnet/core/tunnel"
 )
 
@@ -32,27 +33,17 @@ func ctx(t *testing.T) context.Context {
 	return c
 }
 
-func dial(t *testing.T, p *profile.Profile) *grpc.ClientConn {
-	t.Helper()
-	conn, err := p.Dial()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
-}
-
 func startCluster(t *testing.T) *clustertest.Cluster {
 	return clustertest.Start(t, "root.test", "proxy.root.test",
 		clustertest.App{Name: "echo", URI: "tcp://" + clustertest.EchoServer(t), PublicAddr: "echo.company.test"},
-		clustertest.App{Name: "down", URI: "tcp://" + clustertest.ClosedPort(t), PublicAddr: "down.company.test"},
+		clustertest.App{Name: "down", URI: "tcp://" + testkit.ClosedPort(t), PublicAddr: "down.company.test"},
 	)
 }
 
 func TestTunnelRoundTripWithHalfClose(t *testing.T) {
 	c := startCluster(t)
 	alice := c.AddUser(t, "alice", "dev")
-	tc := tunnel.NewClient(dial(t, alice), "root.test")
+	tc := tunnel.NewClient(testkit.Dial(t, alice), "root.test")
 
 	conn, err := tc.Dial(ctx(t), "echo", 5432, "100.64.0.1:40000")
 	if err != nil {
@@ -79,7 +70,7 @@ func TestTunnelRoundTripWithHalfClose(t *testing.T) {
 
 func TestTunnelDialErrors(t *testing.T) {
 	c := startCluster(t)
-	tc := tunnel.NewClient(dial(t, c.AddUser(t, "alice", "dev")), "root.test")
+	tc := tunnel.NewClient(testkit.Dial(t, c.AddUser(t, "alice", "dev")), "root.test")
 	for _, tc2 := range []struct {
 		app  string
 		want error
@@ -100,7 +91,7 @@ func TestTunnelDialErrors(t *testing.T) {
 
 func TestCatalogCalls(t *testing.T) {
 	c := startCluster(t)
-	cl := api.NewClusterClient(dial(t, c.AddUser(t, "alice", "dev")))
+	cl := api.NewClusterClient(testkit.Dial(t, c.AddUser(t, "alice", "dev")))
 	apps, err := cl.ListApps(ctx(t), &api.ListAppsRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -116,8 +107,8 @@ func TestCatalogCalls(t *testing.T) {
 
 func TestAdminResources(t *testing.T) {
 	c := startCluster(t)
-	admin := api.NewClusterClient(dial(t, c.Admin(t)))
-	user := api.NewClusterClient(dial(t, c.AddUser(t, "alice", "dev")))
+	admin := api.NewClusterClient(testkit.Dial(t, c.Admin(t)))
+	user := api.NewClusterClient(testkit.Dial(t, c.AddUser(t, "alice", "dev")))
 	good := "kind: vnet_config\nversion: v1\nmetadata:\n  name: vnet-config\nspec:\n  custom_dns_zones:\n    - suffix: Company.Test\n"
 
 	if _, err := user.CreateResource(ctx(t), &api.CreateResourceRequest{Yaml: []byte(good)}); status.Code(err) != codes.PermissionDenied {
@@ -194,7 +185,7 @@ func TestRejectedCertificates(t *testing.T) {
 		{"no certificate", &noCert, "no client certificate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := api.NewClusterClient(dial(t, tc.p)).ListApps(ctx(t), &api.ListAppsRequest{})
+			_, err := api.NewClusterClient(testkit.Dial(t, tc.p)).ListApps(ctx(t), &api.ListAppsRequest{})
 			if status.Code(err) != codes.Unauthenticated || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("ListApps = %v; want Unauthenticated saying %q", err, tc.want)
 			}
@@ -252,7 +243,7 @@ func TestTunnelMultiPort(t *testing.T) {
 		Name: "multi", URI: "tcp://127.0.0.1", PublicAddr: "multi.company.test",
 		TCPPorts: []resource.PortRange{{Port: port}},
 	})
-	tc := tunnel.NewClient(dial(t, c.AddUser(t, "alice", "dev")), "root.test")
+	tc := tunnel.NewClient(testkit.Dial(t, c.AddUser(t, "alice", "dev")), "root.test")
 	conn, err := tc.Dial(ctx(t), "multi", uint16(port), "")
 	if err != nil {
 		t.Fatalf("dial on the listed port: %v", err)

@@ -13,48 +13,41 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/store"
 )
 
+// rbac decides what users' roles allow. Roles are read from the state
+// store at every call, so a role written with `vnet ctl create -f`
+// applies to the next dial or catalog pass without a new login.
+type rbac struct {
+	cluster string
+	state   *state.State  // roles
+	auth    *auth.Service // users holding a role
+}
+
 // authorize decides whether id may connect to app: some role of the user
 // allows the app's labels and none denies them (resource.AllowsApp). The
 // roles are read from the store at every call, so a role written with
 // `vnet ctl create -f` applies to the next dial without a new login; id's
 // role names come from the user's stored record (auth.Authenticate).
-func (s *Server) authorize(ctx context.Context, id auth.Identity, app *resource.App) error {
-	roles, err := s.rolesOf(ctx, id.Roles)
+func (rb *rbac) authorize(ctx context.Context, id auth.Identity, app *resource.App) error {
+	roles, err := rb.rolesOf(ctx, id.Roles)
 	if err != nil {
 		return err
 	}
 	if !resource.AllowsApp(roles, app.Metadata.Labels) {
 		return fmt.Errorf("%w: user %q may not reach app %q in cluster %s (roles: %s)",
-			auth.ErrAccessDenied, id.User, app.Name(), s.cfg.ClusterName, roleList(id.Roles))
+			auth.ErrAccessDenied, id.User, app.Name(), rb.cluster, roleList(id.Roles))
 	}
 	return nil
 }
 
-// visibleApps returns the apps of all that id may reach: what ListApps and
-// WatchCatalog show.
-func (s *Server) visibleApps(ctx context.Context, id auth.Identity, all []*resource.App) ([]*resource.App, error) {
-	roles, err := s.rolesOf(ctx, id.Roles)
-	if err != nil {
-		return nil, err
-	}
-	var out []*resource.App
-	for _, a := range all {
-		if resource.AllowsApp(roles, a.Metadata.Labels) {
-			out = append(out, a)
-		}
-	}
-	return out, nil
-}
-
 // rolesOf loads the named role resources. The built-in admin role and
 // names without a role resource grant nothing.
-func (s *Server) rolesOf(ctx context.Context, names []string) ([]*resource.Role, error) {
+func (rb *rbac) rolesOf(ctx context.Context, names []string) ([]*resource.Role, error) {
 	var out []*resource.Role
 	for _, name := range names {
 		if name == resource.RoleAdmin {
 			continue
 		}
-		r, err := s.cfg.State.Get(ctx, resource.KindRole, name)
+		r, err := rb.state.Get(ctx, resource.KindRole, name)
 		if errors.Is(err, state.ErrNotFound) {
 			continue
 		}
@@ -71,14 +64,14 @@ func (s *Server) rolesOf(ctx context.Context, names []string) ([]*resource.Role,
 // checkRolesExist returns an error naming the first of names that is
 // neither the admin role nor a role resource: a typo in --roles would
 // otherwise grant nothing, silently.
-func (s *Server) checkRolesExist(ctx context.Context, names []string) error {
+func (rb *rbac) checkRolesExist(ctx context.Context, names []string) error {
 	for _, name := range names {
 		if name == resource.RoleAdmin {
 			continue
 		}
-		_, err := s.cfg.State.Get(ctx, resource.KindRole, name)
+		_, err := rb.state.Get(ctx, resource.KindRole, name)
 		if errors.Is(err, state.ErrNotFound) {
-			known, lerr := s.roleNames(ctx)
+			known, lerr := rb.roleNames(ctx)
 			if lerr != nil {
 				return lerr
 			}
@@ -92,8 +85,8 @@ func (s *Server) checkRolesExist(ctx context.Context, names []string) error {
 }
 
 // roleNames is every role a user may be given, the admin role included.
-func (s *Server) roleNames(ctx context.Context) ([]string, error) {
-	rs, err := s.cfg.State.List(ctx, resource.KindRole)
+func (rb *rbac) roleNames(ctx context.Context) ([]string, error) {
+	rs, err := rb.state.List(ctx, resource.KindRole)
 	if err != nil {
 		return nil, err
 	}
@@ -106,8 +99,8 @@ func (s *Server) roleNames(ctx context.Context) ([]string, error) {
 }
 
 // checkRoleUnused refuses to delete a role some user still has.
-func (s *Server) checkRoleUnused(ctx context.Context, role string) error {
-	users, err := s.cfg.Auth.ListUsers(ctx)
+func (rb *rbac) checkRoleUnused(ctx context.Context, role string) error {
+	users, err := rb.auth.ListUsers(ctx)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/audit"
 	"github.com/vnetproject/vnet/core/cluster/clustertest"
 	"github.com/vnetproject/vnet/core/profile"
+	"github.com/vnetproject/vnet/core/testkit"
 	"github.com/vnetproject/vnet/core/tunnel"
 )
 
@@ -38,7 +39,7 @@ func create(t *testing.T, admin api.ClusterClient, yaml string, force bool) *api
 
 func appNames(t *testing.T, p *profile.Profile) []string {
 	t.Helper()
-	res, err := api.NewClusterClient(dial(t, p)).ListApps(ctx(t), &api.ListAppsRequest{})
+	res, err := api.NewClusterClient(testkit.Dial(t, p)).ListApps(ctx(t), &api.ListAppsRequest{})
 	if err != nil {
 		t.Fatalf("ListApps: %v", err)
 	}
@@ -52,7 +53,7 @@ func appNames(t *testing.T, p *profile.Profile) []string {
 // echoOnce dials app, sends msg and reads it back.
 func echoOnce(t *testing.T, p *profile.Profile, app, msg string) error {
 	t.Helper()
-	conn, err := tunnel.NewClient(dial(t, p), "root.test").Dial(ctx(t), app, 5432, "100.64.0.1:40000")
+	conn, err := tunnel.NewClient(testkit.Dial(t, p), "root.test").Dial(ctx(t), app, 5432, "100.64.0.1:40000")
 	if err != nil {
 		return err
 	}
@@ -71,7 +72,7 @@ const prodOnly = "kind: role\nversion: v1\nmetadata: {name: prod-only}\nspec:\n 
 
 func TestRolesDecideDialsAndListing(t *testing.T) {
 	c := labelledCluster(t)
-	admin := api.NewClusterClient(dial(t, c.Admin(t)))
+	admin := api.NewClusterClient(testkit.Dial(t, c.Admin(t)))
 	create(t, admin, prodOnly, false)
 	create(t, admin, "kind: role\nversion: v1\nmetadata: {name: no-dev}\nspec:\n  deny:\n    app_labels: {env: dev}\n", false)
 	alice := c.AddUser(t, "alice", "dev") // preset: every app
@@ -132,7 +133,7 @@ func waitForEvents(t *testing.T, admin api.ClusterClient, req *api.SearchAuditRe
 
 func TestAuditRecordsSessionsAndDenials(t *testing.T) {
 	c := labelledCluster(t)
-	admin := api.NewClusterClient(dial(t, c.Admin(t)))
+	admin := api.NewClusterClient(testkit.Dial(t, c.Admin(t)))
 	create(t, admin, prodOnly, false)
 	alice := c.AddUser(t, "alice", "dev")
 	bob := c.AddUser(t, "bob", "prod-only")
@@ -142,7 +143,7 @@ func TestAuditRecordsSessionsAndDenials(t *testing.T) {
 	}
 	// alice sends 11 bytes; the echo app returns them and "bye" after
 	// her half-close.
-	conn, err := tunnel.NewClient(dial(t, alice), "root.test").Dial(ctx(t), "dev-db", 5432, "100.64.0.1:40000")
+	conn, err := tunnel.NewClient(testkit.Dial(t, alice), "root.test").Dial(ctx(t), "dev-db", 5432, "100.64.0.1:40000")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,14 +207,14 @@ func TestAuditRecordsSessionsAndDenials(t *testing.T) {
 			}
 		})
 	}
-	if _, err := api.NewClusterClient(dial(t, alice)).SearchAudit(ctx(t), &api.SearchAuditRequest{}); status.Code(err) != codes.PermissionDenied {
+	if _, err := api.NewClusterClient(testkit.Dial(t, alice)).SearchAudit(ctx(t), &api.SearchAuditRequest{}); status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("a user reading the audit log: %v, want PermissionDenied", err)
 	}
 }
 
 func TestPasswordLoginAndLimit(t *testing.T) {
 	c := labelledCluster(t)
-	admin := api.NewClusterClient(dial(t, c.Admin(t)))
+	admin := api.NewClusterClient(testkit.Dial(t, c.Admin(t)))
 	res, err := admin.AddUser(ctx(t), &api.AddUserRequest{Name: "erin", Roles: []string{"dev"}})
 	if err != nil {
 		t.Fatal(err)
@@ -255,9 +256,9 @@ func TestPasswordLoginAndLimit(t *testing.T) {
 
 func TestRemovedUserIsCutOff(t *testing.T) {
 	c := labelledCluster(t)
-	admin := api.NewClusterClient(dial(t, c.Admin(t)))
+	admin := api.NewClusterClient(testkit.Dial(t, c.Admin(t)))
 	alice := c.AddUser(t, "alice", "dev")
-	conn, err := tunnel.NewClient(dial(t, alice), "root.test").Dial(ctx(t), "dev-db", 5432, "")
+	conn, err := tunnel.NewClient(testkit.Dial(t, alice), "root.test").Dial(ctx(t), "dev-db", 5432, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,18 +271,18 @@ func TestRemovedUserIsCutOff(t *testing.T) {
 	if _, err := io.ReadAll(conn); err == nil {
 		t.Error("the open connection ended cleanly; want it cut")
 	}
-	_, err = api.NewClusterClient(dial(t, alice)).ListApps(ctx(t), &api.ListAppsRequest{})
+	_, err = api.NewClusterClient(testkit.Dial(t, alice)).ListApps(ctx(t), &api.ListAppsRequest{})
 	if status.Code(err) != codes.Unauthenticated || !strings.Contains(err.Error(), "no longer exists") {
 		t.Fatalf("ListApps with a removed user's certificate: %v", err)
 	}
-	if _, err := tunnel.NewClient(dial(t, alice), "root.test").Dial(ctx(t), "dev-db", 5432, ""); err == nil {
+	if _, err := tunnel.NewClient(testkit.Dial(t, alice), "root.test").Dial(ctx(t), "dev-db", 5432, ""); err == nil {
 		t.Fatal("dial with a removed user's certificate succeeded")
 	}
 }
 
 func TestAdminUsersAndRoles(t *testing.T) {
 	c := labelledCluster(t)
-	admin := api.NewClusterClient(dial(t, c.Admin(t)))
+	admin := api.NewClusterClient(testkit.Dial(t, c.Admin(t)))
 	create(t, admin, prodOnly, false)
 
 	res := create(t, admin, "kind: user\nversion: v1\nmetadata: {name: frank}\nspec: {roles: [prod-only]}\n", false)

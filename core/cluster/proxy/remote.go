@@ -17,22 +17,12 @@ import (
 // RemoteCatalog returns the vnet_config of this cluster and the apps id
 // may reach, as WatchCatalog would show them.
 func (s *Server) RemoteCatalog(ctx context.Context, id auth.Identity) (*api.LeafCatalog, error) {
-	ctx = context.WithValue(ctx, identityKey{}, id)
-	c := &clusterServer{s: s}
-	cfg, err := c.GetVNetConfig(ctx, &api.GetVNetConfigRequest{})
-	if err != nil {
-		return nil, err
-	}
-	apps, err := c.ListApps(ctx, &api.ListAppsRequest{})
-	if err != nil {
-		return nil, err
-	}
-	return &api.LeafCatalog{Config: cfg, Apps: apps}, nil
+	return s.catalog.own(ctx, id) // catalog.go
 }
 
 // ServeRemoteDial authorizes, dials, audits and relays a root user's
 // connection to an app of this cluster, answering through reply. It
 // returns when the connection has ended.
 func (s *Server) ServeRemoteDial(ctx context.Context, id auth.Identity, req *api.DialRequest, reply DialReply) error {
-	return s.serveDial(ctx, id, true, req, reply)
+	return s.tunnels.serve(ctx, id, true, req, reply) // tunnel.go
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"log/slog"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -18,17 +19,9 @@ import (
 // certificate is bound to the same record (its generation), so removing
 // the agent or the leaf ends it as it ends the first.
 
-// Renew signs a new agent certificate for the calling agent.
-func (a *agentServer) Renew(ctx context.Context, req *api.RenewRequest) (*api.RenewResponse, error) {
-	return a.s.renewMachine(ctx, auth.RoleAgent, req)
-}
-
-// Renew signs a new leaf certificate for the calling leaf cluster.
-func (t *trustServer) Renew(ctx context.Context, req *api.RenewRequest) (*api.RenewResponse, error) {
-	return t.s.renewMachine(ctx, auth.RoleLeaf, req)
-}
-
-func (s *Server) renewMachine(ctx context.Context, role string, req *api.RenewRequest) (*api.RenewResponse, error) {
+// renewMachine signs a new certificate of role (auth.RoleAgent or
+// RoleLeaf) for the machine calling.
+func renewMachine(ctx context.Context, a *auth.Service, log *slog.Logger, role string, req *api.RenewRequest) (*api.RenewResponse, error) {
 	name, err := machineFrom(ctx, role) // policy.go
 	if err != nil {
 		return nil, err
@@ -44,11 +37,11 @@ func (s *Server) renewMachine(ctx context.Context, role string, req *api.RenewRe
 	// The policy checked the certificate; RenewMachine checks it again
 	// against the record it signs for, so that a removal between the two
 	// is not missed.
-	cert, err := s.cfg.Auth.RenewMachine(ctx, info.State.PeerCertificates, role, req.GetPublicKey())
+	cert, err := a.RenewMachine(ctx, info.State.PeerCertificates, role, req.GetPublicKey())
 	if err != nil {
-		s.cfg.Logger.Info("certificate renewal refused", "role", role, "name", name, "addr", peerAddr(ctx), "err", err)
+		log.Info("certificate renewal refused", "role", role, "name", name, "addr", peerAddr(ctx), "err", err)
 		return nil, grpcError(err)
 	}
-	s.cfg.Logger.Info("certificate renewed", "role", role, "name", name, "addr", peerAddr(ctx))
+	log.Info("certificate renewed", "role", role, "name", name, "addr", peerAddr(ctx))
 	return &api.RenewResponse{CertificatePem: cert}, nil
 }

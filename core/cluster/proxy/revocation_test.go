@@ -14,6 +14,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/proxy"
 	"github.com/vnetproject/vnet/core/mtls"
 	"github.com/vnetproject/vnet/core/profile"
+	"github.com/vnetproject/vnet/core/testkit"
 	"github.com/vnetproject/vnet/core/tunnel"
 )
 
@@ -27,20 +28,20 @@ import (
 func TestRemovedUserCertificateRefusedByProxy(t *testing.T) {
 	c := startCluster(t)
 	old := c.AddUser(t, "bob", "dev")
-	if _, err := api.NewClusterClient(dial(t, old)).ListApps(ctx(t), &api.ListAppsRequest{}); err != nil {
+	if _, err := api.NewClusterClient(testkit.Dial(t, old)).ListApps(ctx(t), &api.ListAppsRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	admin := api.NewClusterClient(dial(t, c.Admin(t)))
+	admin := api.NewClusterClient(testkit.Dial(t, c.Admin(t)))
 	if _, err := admin.DeleteResource(ctx(t), &api.DeleteResourceRequest{Kind: "user", Name: "bob"}); err != nil {
 		t.Fatal(err)
 	}
 	renewed := c.AddUser(t, "bob", "dev")
 
-	_, err := api.NewClusterClient(dial(t, old)).ListApps(ctx(t), &api.ListAppsRequest{})
+	_, err := api.NewClusterClient(testkit.Dial(t, old)).ListApps(ctx(t), &api.ListAppsRequest{})
 	if status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("the removed bob's certificate after a new bob was added: ListApps = %v, want Unauthenticated", err)
 	}
-	if _, err := api.NewClusterClient(dial(t, renewed)).ListApps(ctx(t), &api.ListAppsRequest{}); err != nil {
+	if _, err := api.NewClusterClient(testkit.Dial(t, renewed)).ListApps(ctx(t), &api.ListAppsRequest{}); err != nil {
 		t.Fatalf("the new bob's certificate: %v", err)
 	}
 	// The admin identity the daemon wrote is bound to the admin record
@@ -91,7 +92,7 @@ func TestRemovedLeafCertificateRefusedByProxy(t *testing.T) {
 	// PermissionDenied (which makes a leaf stop using its identity).
 	control := func(p *profile.Profile) error {
 		t.Helper()
-		st, err := api.NewTrustClient(dial(t, p)).Control(ctx(t))
+		st, err := api.NewTrustClient(testkit.Dial(t, p)).Control(ctx(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,7 +127,7 @@ func TestRecreatedUserDoesNotKeepOldSession(t *testing.T) {
 	proxy.SetRecheckInterval(t, 20*time.Millisecond)
 	c := startCluster(t)
 	old := c.AddUser(t, "bob", "dev")
-	conn, err := tunnel.NewClient(dial(t, old), "root.test").Dial(ctx(t), "echo", 5432, "100.64.0.1:40000")
+	conn, err := tunnel.NewClient(testkit.Dial(t, old), "root.test").Dial(ctx(t), "echo", 5432, "100.64.0.1:40000")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/resource"
 )
 
-// dialApp reaches app's target (app has been narrowed to one target by
+// route reaches app's target (app has been narrowed to one target by
 // WithTarget). Apps of the cluster's own config and 'vnet ctl create' are
 // dialled by the proxy itself; apps that agents registered are reached
 // through a live agent: one connected here first, then one connected to
@@ -19,27 +19,28 @@ import (
 // the next when a dial fails. target names what was dialled, for the
 // audit log; agent is the agent the connection goes through, if any (its
 // removal ends the connection: sessions.go).
-func (s *Server) dialApp(ctx context.Context, app *resource.App) (conn net.Conn, target, agent string, err error) {
+func (t *tunnels) route(ctx context.Context, app *resource.App) (conn net.Conn, target, agent string, err error) {
 	target = app.Spec.DialAddr()
 	if isAgentApp(app) {
-		conn, agent, err := s.dialThroughAgents(ctx, app, target)
+		conn, agent, err := t.agents.dial(ctx, app, target)
 		if err == nil {
 			target = "agent " + agent + " " + target
 		}
 		return conn, target, agent, err
 	}
-	dctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
+	dctx, cancel := context.WithTimeout(ctx, t.dialTimeout)
 	defer cancel()
-	conn, err = s.cfg.DialApp(dctx, "tcp", target)
+	conn, err = t.dialApp(dctx, "tcp", target)
 	if err != nil {
 		return nil, target, "", fmt.Errorf("app %q at %s: %w", app.Name(), target, err)
 	}
 	return conn, target, "", nil
 }
 
-// dialThroughAgents returns the connection and the agent that answered.
-func (s *Server) dialThroughAgents(ctx context.Context, app *resource.App, target string) (net.Conn, string, error) {
-	regs, err := s.registry.live(ctx, app.Name())
+// dial reaches app's target through a live agent and returns the
+// connection and the agent that answered.
+func (a *agents) dial(ctx context.Context, app *resource.App, target string) (net.Conn, string, error) {
+	regs, err := a.registry.live(ctx, app.Name())
 	if err != nil {
 		return nil, "", fmt.Errorf("app %q: find its agents: %w", app.Name(), err)
 	}
@@ -48,7 +49,7 @@ func (s *Server) dialThroughAgents(ctx context.Context, app *resource.App, targe
 	local := regs[:0:0]
 	var remote []registration
 	for _, r := range regs {
-		if r.Proxy == s.registry.self {
+		if r.Proxy == a.registry.self {
 			local = append(local, r)
 		} else {
 			remote = append(remote, r)
@@ -59,15 +60,15 @@ func (s *Server) dialThroughAgents(ctx context.Context, app *resource.App, targe
 	for _, r := range append(local, remote...) {
 		var conn net.Conn
 		var err error
-		if r.Proxy == s.registry.self {
-			l := s.agents.link(r.Agent)
+		if r.Proxy == a.registry.self {
+			l := a.hub.link(r.Agent)
 			if l == nil {
 				errs = append(errs, fmt.Sprintf("agent %s: %v", r.Agent, errAgentGone))
 				continue
 			}
-			conn, err = s.dialAgent(ctx, l, app.Name(), port, "")
+			conn, err = a.dialAgent(ctx, l, app.Name(), port, "")
 		} else {
-			conn, err = s.dialPeer(ctx, r.Proxy, app.Name(), port)
+			conn, err = a.dialPeer(ctx, r.Proxy, app.Name(), port)
 		}
 		if err == nil {
 			return conn, r.Agent, nil
@@ -81,8 +82,8 @@ func (s *Server) dialThroughAgents(ctx context.Context, app *resource.App, targe
 }
 
 // dialPeer is one forwarded dial, bounded by the dial timeout.
-func (s *Server) dialPeer(ctx context.Context, peer, app string, port uint16) (net.Conn, error) {
-	dctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
+func (a *agents) dialPeer(ctx context.Context, peer, app string, port uint16) (net.Conn, error) {
+	dctx, cancel := context.WithTimeout(ctx, a.dialTimeout)
 	defer cancel()
-	return s.peers.dial(dctx, peer, app, port, "")
+	return a.peers.dial(dctx, peer, app, port, "")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -33,6 +34,11 @@ const recheckTimeout = 10 * time.Second
 // sessionSet is the tunnels and watches open at this proxy, so that they
 // can be cut when their user loses access.
 type sessionSet struct {
+	log   *slog.Logger
+	auth  *auth.Service // users and agents, as the recheck reads them
+	state *state.State  // roles and apps, as the recheck reads them
+	life  *life
+
 	mu   sync.Mutex
 	open map[*openSession]struct{} // guarded by mu
 	// recheck serializes passes: the loop's and the admin calls'.
@@ -73,25 +79,25 @@ func (o *openSession) what() string {
 
 // trackSession returns the context a session's relay runs under and the
 // function that forgets the session when it ends.
-func (s *Server) trackSession(id auth.Identity, app *resource.App, agent string) (context.Context, func()) {
-	return s.track(s.ctx, &openSession{user: id.User, generation: id.Generation, app: app, agent: agent})
+func (s *sessionSet) trackSession(id auth.Identity, app *resource.App, agent string) (context.Context, func()) {
+	return s.track(s.life.ctx, &openSession{user: id.User, generation: id.Generation, app: app, agent: agent})
 }
 
 // track adds o to the open sessions; its context is parent's, cancelled
 // with the reason when o is cut.
-func (s *Server) track(parent context.Context, o *openSession) (context.Context, func()) {
+func (s *sessionSet) track(parent context.Context, o *openSession) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(parent)
 	o.cancel = cancel
-	s.sessions.mu.Lock()
-	if s.sessions.open == nil {
-		s.sessions.open = make(map[*openSession]struct{})
+	s.mu.Lock()
+	if s.open == nil {
+		s.open = make(map[*openSession]struct{})
 	}
-	s.sessions.open[o] = struct{}{}
-	s.sessions.mu.Unlock()
+	s.open[o] = struct{}{}
+	s.mu.Unlock()
 	return ctx, func() {
-		s.sessions.mu.Lock()
-		delete(s.sessions.open, o)
-		s.sessions.mu.Unlock()
+		s.mu.Lock()
+		delete(s.open, o)
+		s.mu.Unlock()
 		cancel(nil)
 	}
 }
@@ -100,22 +106,22 @@ func (s *Server) track(parent context.Context, o *openSession) (context.Context,
 // (a client that reads nothing may hold one until its connection ends).
 const quietTimeout = 2 * time.Second
 
-// cutSessions closes the open sessions for which drop returns a non-nil
+// cut closes the open sessions for which drop returns a non-nil
 // reason and returns how many it closed. It returns once they can send
 // nothing more (within quietTimeout).
-func (s *Server) cutSessions(drop func(*openSession) error) int {
-	s.sessions.mu.Lock()
-	list := make([]*openSession, 0, len(s.sessions.open))
-	for o := range s.sessions.open {
+func (s *sessionSet) cut(drop func(*openSession) error) int {
+	s.mu.Lock()
+	list := make([]*openSession, 0, len(s.open))
+	for o := range s.open {
 		list = append(list, o)
 	}
-	s.sessions.mu.Unlock()
+	s.mu.Unlock()
 	var cut []*openSession
 	for _, o := range list {
 		if reason := drop(o); reason != nil {
 			o.cancel(reason)
 			cut = append(cut, o)
-			s.cfg.Logger.Info("session cut", "user", o.user, "stream", o.what(), "reason", reason)
+			s.log.Info("session cut", "user", o.user, "stream", o.what(), "reason", reason)
 		}
 	}
 	var wg sync.WaitGroup
@@ -135,8 +141,8 @@ func (s *Server) cutSessions(drop func(*openSession) error) int {
 }
 
 // cutUser closes every open session of user.
-func (s *Server) cutUser(user string) int {
-	return s.cutSessions(func(o *openSession) error {
+func (s *sessionSet) cutUser(user string) int {
+	return s.cut(func(o *openSession) error {
 		if o.user == user {
 			return fmt.Errorf("user %q was removed", user)
 		}
@@ -145,8 +151,8 @@ func (s *Server) cutUser(user string) int {
 }
 
 // cutAgent closes every tunnel through agent.
-func (s *Server) cutAgent(agent string) int {
-	return s.cutSessions(func(o *openSession) error {
+func (s *sessionSet) cutAgent(agent string) int {
+	return s.cut(func(o *openSession) error {
 		if o.agent == agent {
 			return fmt.Errorf("agent %s was removed from the cluster", agent)
 		}
@@ -155,8 +161,8 @@ func (s *Server) cutAgent(agent string) int {
 }
 
 // cutLeaf closes every tunnel to leaf.
-func (s *Server) cutLeaf(leaf string) int {
-	return s.cutSessions(func(o *openSession) error {
+func (s *sessionSet) cutLeaf(leaf string) int {
+	return s.cut(func(o *openSession) error {
 		if o.leaf == leaf {
 			return fmt.Errorf("the trust of leaf cluster %s was removed", leaf)
 		}
@@ -164,15 +170,14 @@ func (s *Server) cutLeaf(leaf string) int {
 	})
 }
 
-// recheckSessions runs until the proxy closes, cutting every
+// recheckLoop runs until the proxy closes, cutting every
 // recheckInterval the sessions the store no longer allows.
-func (s *Server) recheckSessions() {
-	defer s.wg.Done()
+func (s *sessionSet) recheckLoop() {
 	tick := time.NewTicker(recheckInterval)
 	defer tick.Stop()
 	for {
 		select {
-		case <-s.ctx.Done():
+		case <-s.life.ctx.Done():
 			return
 		case <-tick.C:
 		}
@@ -185,21 +190,21 @@ func (s *Server) recheckSessions() {
 // app, whose agent was removed or whose leaf's trust was. Each record is
 // read once per pass, however many sessions depend on it. It returns how
 // many it cut.
-func (s *Server) recheckNow() int {
-	s.sessions.recheck.Lock()
-	defer s.sessions.recheck.Unlock()
-	ctx, cancel := context.WithTimeout(s.ctx, recheckTimeout)
+func (s *sessionSet) recheckNow() int {
+	s.recheck.Lock()
+	defer s.recheck.Unlock()
+	ctx, cancel := context.WithTimeout(s.life.ctx, recheckTimeout)
 	defer cancel()
-	p := &recheckPass{s: s, ctx: ctx,
+	p := &recheckPass{set: s, ctx: ctx,
 		users: map[string]userLookup{}, roles: map[string]roleLookup{},
 		agents: map[string]error{}, apps: map[string]*resource.App{},
 	}
-	return s.cutSessions(p.drop)
+	return s.cut(p.drop)
 }
 
 // recheckPass caches what one recheck read from the store.
 type recheckPass struct {
-	s   *Server
+	set *sessionSet
 	ctx context.Context
 
 	users  map[string]userLookup
@@ -226,7 +231,7 @@ type roleLookup struct {
 func (p *recheckPass) drop(o *openSession) error {
 	ul, ok := p.users[o.user]
 	if !ok {
-		ul.u, ul.err = p.s.cfg.Auth.GetUser(p.ctx, o.user)
+		ul.u, ul.err = p.set.auth.GetUser(p.ctx, o.user)
 		p.users[o.user] = ul
 	}
 	if errors.Is(ul.err, auth.ErrUnknownUser) {
@@ -255,7 +260,7 @@ func (p *recheckPass) drop(o *openSession) error {
 func (p *recheckPass) agentGone(agent string) error {
 	err, ok := p.agents[agent]
 	if !ok {
-		_, gerr := p.s.cfg.Auth.GetAgent(p.ctx, agent)
+		_, gerr := p.set.auth.GetAgent(p.ctx, agent)
 		if errors.Is(gerr, auth.ErrNoSuchResource) {
 			err = fmt.Errorf("agent %s was removed from the cluster", agent)
 		}
@@ -267,7 +272,7 @@ func (p *recheckPass) agentGone(agent string) error {
 func (p *recheckPass) leafGone(leaf string) error {
 	if !p.leavesRead {
 		p.leavesRead = true
-		leaves, err := p.s.cfg.Auth.ListLeaves(p.ctx)
+		leaves, err := p.set.auth.ListLeaves(p.ctx)
 		if err != nil {
 			return nil // unknown: keep
 		}
@@ -288,7 +293,7 @@ func (p *recheckPass) leafGone(leaf string) error {
 func (p *recheckPass) denied(u auth.User, app *resource.App) error {
 	if !p.appsRead {
 		p.appsRead = true
-		if all, err := p.s.cfg.State.Apps(p.ctx); err == nil {
+		if all, err := p.set.state.Apps(p.ctx); err == nil {
 			for _, a := range all {
 				p.apps[a.Name()] = a
 			}
@@ -305,7 +310,7 @@ func (p *recheckPass) denied(u auth.User, app *resource.App) error {
 		}
 		rl, ok := p.roles[name]
 		if !ok {
-			r, err := p.s.cfg.State.Get(p.ctx, resource.KindRole, name)
+			r, err := p.set.state.Get(p.ctx, resource.KindRole, name)
 			switch {
 			case errors.Is(err, state.ErrNotFound):
 			case err != nil:

@@ -22,6 +22,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/store/etcdtest"
 	"github.com/vnetproject/vnet/core/mtls"
 	"github.com/vnetproject/vnet/core/profile"
+	"github.com/vnetproject/vnet/core/testkit"
 	"github.com/vnetproject/vnet/core/tunnel"
 )
 
@@ -38,7 +39,7 @@ type watch struct {
 
 func openWatch(t *testing.T, p *profile.Profile) *watch {
 	t.Helper()
-	st, err := api.NewClusterClient(dial(t, p)).WatchCatalog(ctx(t), &api.WatchCatalogRequest{})
+	st, err := api.NewClusterClient(testkit.Dial(t, p)).WatchCatalog(ctx(t), &api.WatchCatalogRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +83,7 @@ func watchedApps(u *api.CatalogUpdate) []string {
 // openTunnel dials app as p and checks that it echoes.
 func openTunnel(t *testing.T, p *profile.Profile, app string) *tunnel.Conn {
 	t.Helper()
-	conn, err := tunnel.NewClient(dial(t, p), "root.test").Dial(ctx(t), app, 5432, "100.64.0.1:40000")
+	conn, err := tunnel.NewClient(testkit.Dial(t, p), "root.test").Dial(ctx(t), app, 5432, "100.64.0.1:40000")
 	if err != nil {
 		t.Fatalf("dial %s: %v", app, err)
 	}
@@ -141,7 +142,7 @@ func TestUsersRmEndsWatchAndTunnel(t *testing.T) {
 	}
 	bt, at := openTunnel(t, bob, "echo"), openTunnel(t, alice, "echo")
 
-	admin := api.NewClusterClient(dial(t, c.Admin(t)))
+	admin := api.NewClusterClient(testkit.Dial(t, c.Admin(t)))
 	res, err := admin.DeleteResource(ctx(t), &api.DeleteResourceRequest{Kind: "user", Name: "bob"})
 	if err != nil {
 		t.Fatal(err)
@@ -213,7 +214,7 @@ func TestRoleChangeEndsTunnel(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			proxy.SetRecheckInterval(t, time.Hour) // only the cut at the change
 			c := roleCluster(t)
-			admin := api.NewClusterClient(dial(t, c.Admin(t)))
+			admin := api.NewClusterClient(testkit.Dial(t, c.Admin(t)))
 			create(t, admin, echoOnly, false)
 			create(t, admin, "kind: role\nversion: v1\nmetadata: {name: other-only}\nspec:\n  allow:\n    app_labels: {team: other}\n", false)
 			bob := c.AddUser(t, "bob", "echo-only", "other-only")
@@ -244,7 +245,7 @@ func TestRoleChangeEndsTunnel(t *testing.T) {
 func TestRoleChangedElsewhereEndsTunnel(t *testing.T) {
 	proxy.SetRecheckInterval(t, 20*time.Millisecond)
 	c := roleCluster(t)
-	admin := api.NewClusterClient(dial(t, c.Admin(t)))
+	admin := api.NewClusterClient(testkit.Dial(t, c.Admin(t)))
 	create(t, admin, echoOnly, false)
 	bob := c.AddUser(t, "bob", "echo-only")
 	conn := openTunnel(t, bob, "echo")
@@ -273,7 +274,7 @@ func TestStreamLimitPerUser(t *testing.T) {
 	first := openTunnel(t, bob, "echo")
 
 	// A third stream: a tunnel, then a watch.
-	_, err := tunnel.NewClient(dial(t, bob), "root.test").Dial(ctx(t), "echo", 5432, "")
+	_, err := tunnel.NewClient(testkit.Dial(t, bob), "root.test").Dial(ctx(t), "echo", 5432, "")
 	if !errors.Is(err, tunnel.ErrLimit) || !strings.Contains(err.Error(), "max_streams_per_user") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("bob's third stream (a tunnel): %v; want one line of ErrLimit naming max_streams_per_user", err)
 	}
@@ -287,7 +288,7 @@ func TestStreamLimitPerUser(t *testing.T) {
 
 	first.Close()
 	for {
-		conn, err := tunnel.NewClient(dial(t, bob), "root.test").Dial(ctx(t), "echo", 5432, "")
+		conn, err := tunnel.NewClient(testkit.Dial(t, bob), "root.test").Dial(ctx(t), "echo", 5432, "")
 		if err == nil {
 			conn.Close()
 			break
@@ -310,7 +311,7 @@ func TestMessageSizeLimit(t *testing.T) {
 	cfg := clustertest.Config(t, "root.test", "proxy.root.test")
 	cfg.Proxy.MaxMessageBytes = 64 << 10
 	c := clustertest.StartConfig(t, cfg)
-	st, err := api.NewTunnelClient(dial(t, c.AddUser(t, "bob", "dev"))).Dial(ctx(t))
+	st, err := api.NewTunnelClient(testkit.Dial(t, c.AddUser(t, "bob", "dev"))).Dial(ctx(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +323,7 @@ func TestMessageSizeLimit(t *testing.T) {
 		t.Fatalf("an over-sized message: %v; want ResourceExhausted naming the limit", err)
 	}
 	// The connection serves the next call.
-	if _, err := api.NewClusterClient(dial(t, c.Admin(t))).Status(ctx(t), &api.StatusRequest{}); err != nil {
+	if _, err := api.NewClusterClient(testkit.Dial(t, c.Admin(t))).Status(ctx(t), &api.StatusRequest{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -366,7 +367,7 @@ func stubborn(t *testing.T, c *clustertest.Cluster, leaf bool) string {
 		CertPEM: res.GetCertificatePem(), KeyPEM: key.PEM,
 		CAPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: trustedCA().Raw}),
 	}
-	mc := dial(t, p)
+	mc := testkit.Dial(t, p)
 	// The control stream, as an agent's or a leaf's.
 	var (
 		recv  func() (*api.ProxyMessage, error)
@@ -424,7 +425,7 @@ func stubborn(t *testing.T, c *clustertest.Cluster, leaf bool) string {
 // until it is registered, and checks that it echoes.
 func dialStubborn(t *testing.T, p *profile.Profile, leaf string) *tunnel.Conn {
 	t.Helper()
-	tc, wait := tunnel.NewClient(dial(t, p), "root.test"), ctx(t)
+	tc, wait := tunnel.NewClient(testkit.Dial(t, p), "root.test"), ctx(t)
 	for {
 		conn, err := tc.DialIn(wait, leaf, "stubborn", 80, "")
 		if err == nil {
@@ -453,7 +454,7 @@ func TestLeafRemovedEndsTunnels(t *testing.T) {
 		remove  func(t *testing.T, c *clustertest.Cluster)
 	}{
 		{"rm remote_cluster", time.Hour, func(t *testing.T, c *clustertest.Cluster) {
-			if _, err := api.NewClusterClient(dial(t, c.Admin(t))).DeleteResource(ctx(t), &api.DeleteResourceRequest{Kind: "remote_cluster", Name: "leaf.test"}); err != nil {
+			if _, err := api.NewClusterClient(testkit.Dial(t, c.Admin(t))).DeleteResource(ctx(t), &api.DeleteResourceRequest{Kind: "remote_cluster", Name: "leaf.test"}); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -485,7 +486,7 @@ func TestAgentRemovedEndsTunnels(t *testing.T) {
 		remove  func(t *testing.T, c *clustertest.Cluster, id string)
 	}{
 		{"agents rm", time.Hour, func(t *testing.T, c *clustertest.Cluster, id string) {
-			if _, err := api.NewClusterClient(dial(t, c.Admin(t))).RemoveAgent(ctx(t), &api.RemoveAgentRequest{Id: id}); err != nil {
+			if _, err := api.NewClusterClient(testkit.Dial(t, c.Admin(t))).RemoveAgent(ctx(t), &api.RemoveAgentRequest{Id: id}); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -516,7 +517,7 @@ func TestStreamLimitPerConnection(t *testing.T) {
 	cfg.Proxy.MaxStreamsPerConnection = 1
 	c := clustertest.StartConfig(t, cfg)
 	bob := c.AddUser(t, "bob", "dev")
-	conn := dial(t, bob)
+	conn := testkit.Dial(t, bob)
 	wctx, stop := context.WithCancel(ctx(t))
 	st, err := api.NewClusterClient(conn).WatchCatalog(wctx, &api.WatchCatalogRequest{})
 	if err != nil {
@@ -532,7 +533,7 @@ func TestStreamLimitPerConnection(t *testing.T) {
 	if _, err := api.NewClusterClient(conn).ListApps(short, &api.ListAppsRequest{}); status.Code(err) != codes.DeadlineExceeded {
 		t.Fatalf("a second stream on the connection: %v; want it to wait", err)
 	}
-	if _, err := api.NewClusterClient(dial(t, bob)).ListApps(ctx(t), &api.ListAppsRequest{}); err != nil {
+	if _, err := api.NewClusterClient(testkit.Dial(t, bob)).ListApps(ctx(t), &api.ListAppsRequest{}); err != nil {
 		t.Fatalf("another connection: %v", err)
 	}
 	stop()
@@ -561,7 +562,7 @@ func TestUsersRmThroughAnotherProxy(t *testing.T) {
 	}
 	conn := openTunnel(t, bob, "echo")
 
-	res, err := api.NewClusterClient(dial(t, a.Admin(t))).DeleteResource(ctx(t), &api.DeleteResourceRequest{Kind: "user", Name: "bob"})
+	res, err := api.NewClusterClient(testkit.Dial(t, a.Admin(t))).DeleteResource(ctx(t), &api.DeleteResourceRequest{Kind: "user", Name: "bob"})
 	if err != nil || res.GetSessionsClosed() != 0 {
 		t.Fatalf("users rm bob through A: %v, %d closed at A; want 0 (bob's streams are at B)", err, res.GetSessionsClosed())
 	}

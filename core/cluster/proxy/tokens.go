@@ -9,8 +9,8 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/auth"
 )
 
-// AddToken makes a join token (admin only: policy.go).
-func (c *clusterServer) AddToken(ctx context.Context, req *api.AddTokenRequest) (*api.AddTokenResponse, error) {
+// addToken serves AddToken: a join token (admin only: policy.go).
+func (c *admin) addToken(ctx context.Context, req *api.AddTokenRequest) (*api.AddTokenResponse, error) {
 	id, _ := identityFrom(ctx)
 	ttl := time.Duration(req.GetTtlSeconds()) * time.Second
 	limits := auth.AgentLimits{Apps: req.GetApps(), Labels: req.GetLabels()}
@@ -24,24 +24,25 @@ func (c *clusterServer) AddToken(ctx context.Context, req *api.AddTokenRequest) 
 	case grants != nil && (len(limits.Apps) > 0 || len(limits.Labels) > 0):
 		err = fmt.Errorf("--apps and --labels limit tokens of type %s, --zones and --range tokens of type %s: not both", auth.TokenTypeApp, auth.TokenTypeTrustedCluster)
 	case grants != nil:
-		token, expires, err = c.s.addLeafToken(ctx, req.GetType(), ttl, *grants) // leaves.go
+		token, expires, err = c.leaves.addToken(ctx, req.GetType(), ttl, *grants) // leaves.go
 	case len(limits.Apps) == 0 && len(limits.Labels) == 0:
-		token, expires, err = c.s.cfg.Auth.AddJoinToken(ctx, req.GetType(), ttl)
+		token, expires, err = c.auth.AddJoinToken(ctx, req.GetType(), ttl)
 	case req.GetType() != auth.TokenTypeApp:
 		err = fmt.Errorf("--apps and --labels limit tokens of type %s only", auth.TokenTypeApp)
 	default:
-		token, expires, err = c.s.cfg.Auth.AddAppJoinToken(ctx, ttl, limits)
+		token, expires, err = c.auth.AddAppJoinToken(ctx, ttl, limits)
 	}
 	if err != nil {
 		return nil, grpcError(err)
 	}
-	c.s.cfg.Logger.Info("join token added", "type", req.GetType(), "expires", expires, "limits", limits, "by", id.User)
+	c.log.Info("join token added", "type", req.GetType(), "expires", expires, "limits", limits, "by", id.User)
 	return &api.AddTokenResponse{Token: token, ExpiresUnix: expires.Unix()}, nil
 }
 
-// ListTokens shows the join tokens that can still be redeemed.
-func (c *clusterServer) ListTokens(ctx context.Context, _ *api.ListTokensRequest) (*api.ListTokensResponse, error) {
-	tokens, err := c.s.cfg.Auth.ListJoinTokens(ctx)
+// listTokens serves ListTokens: the join tokens that can still be
+// redeemed.
+func (c *admin) listTokens(ctx context.Context, _ *api.ListTokensRequest) (*api.ListTokensResponse, error) {
+	tokens, err := c.auth.ListJoinTokens(ctx)
 	if err != nil {
 		return nil, grpcError(err)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"time"
 
 	"github.com/vnetproject/vnet/core/api"
@@ -13,9 +15,23 @@ import (
 	"github.com/vnetproject/vnet/core/tunnel"
 )
 
-type tunnelServer struct {
-	api.UnimplementedTunnelServer
-	s *Server
+// tunnels is the part of the proxy that serves dials: a user's
+// (Tunnel.Dial) and, in a leaf cluster, a root user's (ServeRemoteDial).
+// Each is authorized (rbac.go), routed to the app, its agent (route.go)
+// or the leaf cluster it lives in (leaves.go), audited (audit.go) and
+// relayed, tracked with the sessions it depends on (sessions.go).
+type tunnels struct {
+	cluster     string
+	dialTimeout time.Duration
+	dialApp     func(ctx context.Context, network, addr string) (net.Conn, error)
+	log         *slog.Logger
+	state       *state.State // apps
+	rbac        *rbac
+	audit       *auditor
+	sessions    *sessionSet
+	life        *life
+	agents      *agents // apps that agents registered are reached through them
+	leaves      *leaves // apps of leaf clusters
 }
 
 // DialReply is how a dial is answered: on a user's Tunnel.Dial stream, or
@@ -42,15 +58,13 @@ func (r streamReply) Established() (*tunnel.Conn, error) {
 	return tunnel.Established(r.s, r.clientAddr)
 }
 
-// Dial reaches the app a user asked for and relays bytes until both sides
-// are done. The steps are seams of their own: authorize (rbac.go), reach
-// the app (route.go) or the leaf cluster it lives in (leaves.go), record
-// the session (audit.go).
+// dial serves Tunnel.Dial: it reaches the app a user asked for and relays
+// bytes until both sides are done.
 //
 // The handler returns as soon as the connection is closed; the relay
 // goroutine finishes right after (Send and Recv fail once the handler has
-// returned) and is tracked by the server's WaitGroup.
-func (t *tunnelServer) Dial(s api.Tunnel_DialServer) error {
+// returned) and is tracked by the proxy's lifetime.
+func (t *tunnels) dial(s api.Tunnel_DialServer) error {
 	ctx := s.Context()
 	id, err := identityFrom(ctx)
 	if err != nil {
@@ -61,32 +75,32 @@ func (t *tunnelServer) Dial(s api.Tunnel_DialServer) error {
 		return err
 	}
 	reply := streamReply{s: s, clientAddr: req.GetClientAddr()}
-	if c := req.GetCluster(); c != "" && c != t.s.cfg.ClusterName {
-		return t.s.dialLeaf(ctx, id, req, reply)
+	if c := req.GetCluster(); c != "" && c != t.cluster {
+		return t.leaves.dial(ctx, id, req, reply)
 	}
-	return t.s.serveDial(ctx, id, false, req, reply)
+	return t.serve(ctx, id, false, req, reply)
 }
 
-// serveDial authorizes id's dial of req in this cluster, reaches the app
+// serve authorizes id's dial of req in this cluster, reaches the app
 // and relays. remote marks a root cluster's user (whose roles were mapped
 // by the trusted_cluster): such a session is not re-checked against this
 // cluster's users, which do not include them; it ends with the leaf's
 // tunnel.
-func (s *Server) serveDial(ctx context.Context, id auth.Identity, remote bool, req *api.DialRequest, reply DialReply) error {
+func (t *tunnels) serve(ctx context.Context, id auth.Identity, remote bool, req *api.DialRequest, reply DialReply) error {
 	sess := session{
-		User: id.User, Cluster: s.cfg.ClusterName, App: req.GetApp(),
+		User: id.User, Cluster: t.cluster, App: req.GetApp(),
 		Port: req.GetPort(), ClientAddr: req.GetClientAddr(), Start: time.Now(),
 	}
 	sess.addrs(ctx, remote, req)
 	if why := checkDialFields(req); why != "" {
 		sess.Err = errors.New(why)
-		s.auditRejected(sess)
+		t.audit.rejected(sess)
 		return reply.Reject(api.DialFailure_DIAL_FAILURE_REFUSED, sess.Err)
 	}
-	app, err := s.cfg.State.App(ctx, req.GetApp())
+	app, err := t.state.App(ctx, req.GetApp())
 	if errors.Is(err, state.ErrNotFound) {
-		sess.Err = fmt.Errorf("no app %q in cluster %s", req.GetApp(), s.cfg.ClusterName)
-		s.auditRejected(sess)
+		sess.Err = fmt.Errorf("no app %q in cluster %s", req.GetApp(), t.cluster)
+		t.audit.rejected(sess)
 		return reply.Reject(api.DialFailure_DIAL_FAILURE_NOT_FOUND, sess.Err)
 	}
 	if err != nil {
@@ -97,22 +111,22 @@ func (s *Server) serveDial(ctx context.Context, id auth.Identity, remote bool, r
 	target, ok := app.Spec.Target(uint16(req.GetPort()))
 	if !ok {
 		sess.Err = fmt.Errorf("app %q does not listen on port %d (its tcp_ports)", app.Name(), req.GetPort())
-		s.auditRejected(sess)
+		t.audit.rejected(sess)
 		return reply.Reject(api.DialFailure_DIAL_FAILURE_REFUSED, sess.Err)
 	}
 	app = app.WithTarget(target)
-	if err := s.authorize(ctx, id, app); err != nil {
+	if err := t.rbac.authorize(ctx, id, app); err != nil {
 		sess.Err = err
-		s.auditRejected(sess)
+		t.audit.rejected(sess)
 		return reply.Reject(api.DialFailure_DIAL_FAILURE_DENIED, err)
 	}
-	appConn, target, agent, err := s.dialApp(ctx, app)
+	appConn, target, agent, err := t.route(ctx, app)
 	sess.Target = target
 	if err != nil {
 		// Refused, unreachable and timed out look the same to a TCP
 		// client: its connection is refused.
 		sess.Err = err
-		s.auditRejected(sess)
+		t.audit.rejected(sess)
 		return reply.Reject(api.DialFailure_DIAL_FAILURE_REFUSED, err)
 	}
 	conn, err := reply.Established()
@@ -120,21 +134,19 @@ func (s *Server) serveDial(ctx context.Context, id auth.Identity, remote bool, r
 		appConn.Close()
 		return err
 	}
-	s.auditStart(sess)
+	t.audit.start(sess)
 	finished := make(chan struct{})
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
+	t.life.spawn(func() {
 		defer close(finished)
-		sctx, untrack := s.ctx, func() {}
+		sctx, untrack := t.life.ctx, func() {}
 		if !remote {
-			sctx, untrack = s.trackSession(id, app, agent)
+			sctx, untrack = t.sessions.trackSession(id, app, agent)
 		}
 		defer untrack()
 		res, err := relay.Splice(sctx, conn, appConn)
 		sess.BytesIn, sess.BytesOut, sess.Err = res.AToB, res.BToA, err
-		s.auditEnd(sess)
-	}()
+		t.audit.end(sess)
+	})
 	select {
 	case <-finished:
 	case <-conn.Done():

@@ -15,13 +15,13 @@ import (
 )
 
 // watchInterval is how often a catalog watch looks for changes. Looking is
-// two reads of the store through the same handlers as GetVNetConfig and
-// ListApps (so a watcher sees exactly what those would show the caller,
+// two reads of the store through the same code as GetVNetConfig and
+// ListApps (catalog.go) (so a watcher sees exactly what those would show the caller,
 // filtered by its roles), and works the same over every store backend and
 // for apps whose agents come and go.
 const watchInterval = 500 * time.Millisecond
 
-// WatchCatalog sends the caller's view of the catalog now and after every
+// watch serves WatchCatalog: it sends the caller's view of the catalog now and after every
 // change, until the caller goes away or the proxy stops.
 //
 // The watch lives as long as its user: it is tracked with the tunnels
@@ -29,13 +29,13 @@ const watchInterval = 500 * time.Millisecond
 // name) ends it, and it sends nothing after that. A change of the user's
 // roles does not end it: every pass reads the user's stored roles, so an
 // app the user may no longer reach drops out of the next update.
-func (c *clusterServer) WatchCatalog(_ *api.WatchCatalogRequest, s api.Cluster_WatchCatalogServer) error {
+func (c *catalog) watch(s api.Cluster_WatchCatalogServer) error {
 	id, err := identityFrom(s.Context())
 	if err != nil {
 		return status.Error(codes.Unauthenticated, err.Error())
 	}
 	var sending sync.Mutex // held across a send: a cut waits for it
-	ctx, untrack := c.s.track(s.Context(), &openSession{
+	ctx, untrack := c.sessions.track(s.Context(), &openSession{
 		user: id.User, generation: id.Generation,
 		// Taking the lock waits out a send in flight; every later send
 		// sees the cut (ctx) under the lock and is not made.
@@ -70,7 +70,7 @@ func (c *clusterServer) WatchCatalog(_ *api.WatchCatalogRequest, s api.Cluster_W
 		select {
 		case <-ctx.Done():
 			return c.watchEnded(id, context.Cause(ctx))
-		case <-c.s.ctx.Done():
+		case <-c.life.ctx.Done():
 			return nil
 		case <-tick.C:
 		}
@@ -80,34 +80,30 @@ func (c *clusterServer) WatchCatalog(_ *api.WatchCatalogRequest, s api.Cluster_W
 // catalogOf is one pass of a watch: id's view of the catalog, by the
 // user's stored record (its roles now; refused if it is gone or was made
 // again).
-func (c *clusterServer) catalogOf(ctx context.Context, id auth.Identity) (*api.CatalogUpdate, error) {
-	u, err := c.s.cfg.Auth.GetUser(ctx, id.User)
+func (c *catalog) catalogOf(ctx context.Context, id auth.Identity) (*api.CatalogUpdate, error) {
+	u, err := c.auth.GetUser(ctx, id.User)
 	switch {
 	case errors.Is(err, auth.ErrUnknownUser):
-		return nil, status.Errorf(codes.PermissionDenied, "%s: user %q was removed", c.s.cfg.ClusterName, id.User)
+		return nil, status.Errorf(codes.PermissionDenied, "%s: user %q was removed", c.cluster, id.User)
 	case err != nil:
-		return nil, status.Errorf(codes.Unavailable, "%s: load user %q: %v", c.s.cfg.ClusterName, id.User, err)
+		return nil, status.Errorf(codes.Unavailable, "%s: load user %q: %v", c.cluster, id.User, err)
 	case !id.IssuedFor(u):
-		return nil, status.Errorf(codes.PermissionDenied, "%s: %v: user %q was removed and created again since; run 'vnet login' again", c.s.cfg.ClusterName, auth.ErrRevoked, id.User)
+		return nil, status.Errorf(codes.PermissionDenied, "%s: %v: user %q was removed and created again since; run 'vnet login' again", c.cluster, auth.ErrRevoked, id.User)
 	}
 	id.Roles = u.Roles
 	ctx = context.WithValue(ctx, identityKey{}, id)
-	cfg, err := c.GetVNetConfig(ctx, &api.GetVNetConfigRequest{})
+	own, err := c.own(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	apps, err := c.ListApps(ctx, &api.ListAppsRequest{})
-	if err != nil {
-		return nil, err
-	}
-	return &api.CatalogUpdate{Config: cfg, Apps: apps, Leaves: c.s.leafCatalogs(ctx, id)}, nil // leaves.go
+	return &api.CatalogUpdate{Config: own.Config, Apps: own.Apps, Leaves: c.leaves.catalogs(ctx, id)}, nil // leaves.go
 }
 
 // watchEnded is what a watch returns once its context ended: nil when
 // the caller went away, the reason when it was cut.
-func (c *clusterServer) watchEnded(id auth.Identity, cause error) error {
+func (c *catalog) watchEnded(id auth.Identity, cause error) error {
 	if cause == nil || errors.Is(cause, context.Canceled) {
 		return nil
 	}
-	return status.Errorf(codes.PermissionDenied, "%s: catalog watch of %q ended: %v", c.s.cfg.ClusterName, id.User, cause)
+	return status.Errorf(codes.PermissionDenied, "%s: catalog watch of %q ended: %v", c.cluster, id.User, cause)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/store"
 	"github.com/vnetproject/vnet/core/cluster/store/etcdtest"
 	"github.com/vnetproject/vnet/core/cluster/store/storetest"
+	"github.com/vnetproject/vnet/core/testkit"
 )
 
 func TestMemoryConformance(t *testing.T) {
@@ -176,7 +176,7 @@ func TestEtcdConfigErrors(t *testing.T) {
 		{"no peers", store.EtcdConfig{}, "at least one peer"},
 		{"peer without scheme", store.EtcdConfig{Peers: []string{"127.0.0.1:2379"}}, "client URL"},
 		{"relative prefix", store.EtcdConfig{Peers: []string{url}, Prefix: "vnet/"}, "must start with '/'"},
-		{"nobody listening", store.EtcdConfig{Peers: []string{"http://" + closedPort(t)}, DialTimeout: time.Second}, "connect to etcd"},
+		{"nobody listening", store.EtcdConfig{Peers: []string{"http://" + testkit.ClosedPort(t)}, DialTimeout: time.Second}, "connect to etcd"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -219,14 +219,4 @@ func TestEtcdSharedBetweenClients(t *testing.T) {
 	if items, err := other.List(ctx, ""); err != nil || len(items) != 0 {
 		t.Fatalf("another prefix sees %v, %v; want nothing", items, err)
 	}
-}
-
-func closedPort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
 }

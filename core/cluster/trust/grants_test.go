@@ -15,6 +15,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/audit"
 	"github.com/vnetproject/vnet/core/cluster/clustertest"
 	"github.com/vnetproject/vnet/core/cluster/resource"
+	"github.com/vnetproject/vnet/core/testkit"
 )
 
 // leafCatalog is the catalog of leaf in u, or nil.
@@ -69,7 +70,7 @@ func TestLeafClaimsOnlyWhatItsRootGrants(t *testing.T) {
 		clustertest.App{Name: "root-app", URI: "tcp://" + clustertest.GreeterServer(t, "root"), PublicAddr: "root-app.company.test"},
 		clustertest.App{Name: "root-db", URI: "tcp://" + clustertest.GreeterServer(t, "root-db"), PublicAddr: "db.leafcorp.test"})
 	root := clustertest.StartConfig(t, rootCfg)
-	rootAdmin := api.NewClusterClient(clustertest.Dial(t, root.Admin(t)))
+	rootAdmin := api.NewClusterClient(testkit.Dial(t, root.Admin(t)))
 	create(t, rootAdmin, "kind: vnet_config\nversion: v1\nmetadata: {name: vnet-config}\nspec:\n  ipv4_cidr_range: 100.64.0.0/16\n  custom_dns_zones: [{suffix: company.test}]\n")
 	create(t, rootAdmin, "kind: role\nversion: v1\nmetadata: {name: ops}\nspec: {allow: {app_labels: {'*': '*'}}}\n")
 	alice := root.AddUser(t, "alice", "ops")
@@ -120,7 +121,7 @@ func TestLeafClaimsOnlyWhatItsRootGrants(t *testing.T) {
 		ctx, cancel := context.WithTimeout(ctxFor(t), patience)
 		defer cancel()
 		var got []string
-		_ = catalog.NewProxySource(clustertest.Dial(t, alice)).Watch(ctx, func(cs []catalog.Cluster) {
+		_ = catalog.NewProxySource(testkit.Dial(t, alice)).Watch(ctx, func(cs []catalog.Cluster) {
 			for _, c := range cs {
 				if c.Name == "leaf.test" && len(c.Refused) == len(wantRefused) {
 					got = c.Refused

@@ -11,6 +11,7 @@ import (
 	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/cluster/auth"
 	"github.com/vnetproject/vnet/core/cluster/clustertest"
+	"github.com/vnetproject/vnet/core/testkit"
 )
 
 // leafCert is the certificate the leaf n holds at root.test, as stored.
@@ -37,18 +38,6 @@ func leafCert(t *testing.T, n *node) *x509.Certificate {
 	return cert
 }
 
-// waitUntil polls cond; the bound only keeps a broken test from hanging.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // startTrust runs a root whose machine certificates live ttl (0: the
 // default) and a leaf joined to it with one app alice reaches.
 func startTrust(t *testing.T, ttl time.Duration) (root *clustertest.Cluster, leaf *node, alice *watcher, dial func() (string, error)) {
@@ -56,7 +45,7 @@ func startTrust(t *testing.T, ttl time.Duration) (root *clustertest.Cluster, lea
 	rootCfg.Proxy.AgentHeartbeat = heartbeat
 	rootCfg.Auth.MachineCertTTL = ttl
 	root = clustertest.StartConfig(t, rootCfg)
-	rootAdmin := api.NewClusterClient(clustertest.Dial(t, root.Admin(t)))
+	rootAdmin := api.NewClusterClient(testkit.Dial(t, root.Admin(t)))
 	create(t, rootAdmin, "kind: vnet_config\nversion: v1\nmetadata: {name: vnet-config}\nspec: {ipv4_cidr_range: 100.64.0.0/16}\n")
 	alicep := root.AddUser(t, "alice", "dev")
 
@@ -91,9 +80,9 @@ func TestLeafRenewsItsCertificate(t *testing.T) {
 	root, leaf, _, dial := startTrust(t, 15*time.Second)
 	first := leafCert(t, leaf)
 
-	waitUntil(t, "the first certificate to end", func() bool { return time.Now().After(first.NotAfter) })
+	testkit.Eventually(t, "the first certificate to end", func() bool { return time.Now().After(first.NotAfter) })
 	var got string
-	waitUntil(t, "a dial into the leaf after its first certificate ended", func() bool {
+	testkit.Eventually(t, "a dial into the leaf after its first certificate ended", func() bool {
 		var err error
 		got, err = dial()
 		return err == nil
@@ -112,7 +101,7 @@ func TestLeafRenewsItsCertificate(t *testing.T) {
 		t.Error("renewed certificate has the old key")
 	}
 
-	rootAdmin := api.NewClusterClient(clustertest.Dial(t, root.Admin(t)))
+	rootAdmin := api.NewClusterClient(testkit.Dial(t, root.Admin(t)))
 	if _, err := rootAdmin.DeleteResource(ctxFor(t), &api.DeleteResourceRequest{Kind: "remote_cluster", Name: "leaf.test"}); err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/config"
 	"github.com/vnetproject/vnet/core/cluster/daemon"
 	"github.com/vnetproject/vnet/core/profile"
+	"github.com/vnetproject/vnet/core/testkit"
 	"github.com/vnetproject/vnet/core/tunnel"
 )
 
@@ -76,7 +77,7 @@ func (n *node) admin(t *testing.T) api.ClusterClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return api.NewClusterClient(clustertest.Dial(t, p))
+	return api.NewClusterClient(testkit.Dial(t, p))
 }
 
 func create(t *testing.T, admin api.ClusterClient, yaml string) {
@@ -98,7 +99,7 @@ func watch(t *testing.T, p *profile.Profile) *watcher {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	st, err := api.NewClusterClient(clustertest.Dial(t, p)).WatchCatalog(ctx, &api.WatchCatalogRequest{})
+	st, err := api.NewClusterClient(testkit.Dial(t, p)).WatchCatalog(ctx, &api.WatchCatalogRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +172,7 @@ func noLeaf(leaf string) func(*api.CatalogUpdate) bool {
 // returns what the app says.
 func dialLeaf(t *testing.T, p *profile.Profile, leaf, app string) (string, error) {
 	t.Helper()
-	c := tunnel.NewClient(clustertest.Dial(t, p), p.ClusterName)
+	c := tunnel.NewClient(testkit.Dial(t, p), p.ClusterName)
 	conn, err := c.DialIn(ctxFor(t), leaf, app, 80, "192.0.2.7:5555")
 	if err != nil {
 		return "", err
@@ -199,7 +200,7 @@ spec:
 // granting its leaves zones and rng (none if empty).
 func joinToken(t *testing.T, root *clustertest.Cluster, rng string, zones ...string) string {
 	t.Helper()
-	admin := api.NewClusterClient(clustertest.Dial(t, root.Admin(t)))
+	admin := api.NewClusterClient(testkit.Dial(t, root.Admin(t)))
 	res, err := admin.AddToken(ctxFor(t), &api.AddTokenRequest{Type: auth.TokenTypeTrustedCluster, TtlSeconds: 3600, LeafZones: zones, LeafIpv4CidrRange: rng})
 	if err != nil {
 		t.Fatal(err)
@@ -238,7 +239,7 @@ func TestLeafCluster(t *testing.T) {
 		clustertest.App{Name: "root-app", URI: "tcp://" + clustertest.GreeterServer(t, "root"), PublicAddr: "root-app.root.test"})
 	rootCfg.Proxy.AgentHeartbeat = heartbeat
 	root := clustertest.StartConfig(t, rootCfg)
-	rootAdmin := api.NewClusterClient(clustertest.Dial(t, root.Admin(t)))
+	rootAdmin := api.NewClusterClient(testkit.Dial(t, root.Admin(t)))
 	create(t, rootAdmin, "kind: role\nversion: v1\nmetadata: {name: ops}\nspec: {allow: {app_labels: {'*': '*'}}}\n")
 	// Outside the leaf's range: a granted range must not overlap the root's.
 	create(t, rootAdmin, "kind: vnet_config\nversion: v1\nmetadata: {name: vnet-config}\nspec: {ipv4_cidr_range: 100.64.0.0/16}\n")
@@ -306,7 +307,7 @@ func TestLeafCluster(t *testing.T) {
 	})
 	t.Run("removing the root user cuts their open leaf session", func(t *testing.T) {
 		carol := root.AddUser(t, "carol", "dev")
-		conn, err := tunnel.NewClient(clustertest.Dial(t, carol), "root.test").DialIn(ctxFor(t), "leaf.test", "leaf-echo", 80, "192.0.2.8:1")
+		conn, err := tunnel.NewClient(testkit.Dial(t, carol), "root.test").DialIn(ctxFor(t), "leaf.test", "leaf-echo", 80, "192.0.2.8:1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -351,7 +352,7 @@ func TestLeafCluster(t *testing.T) {
 	})
 	t.Run("removing the remote_cluster on the root ends the trust until a new token", func(t *testing.T) {
 		// An open tunnel to the leaf ends with its trust (issue 10).
-		conn, err := tunnel.NewClient(clustertest.Dial(t, alice), "root.test").DialIn(ctxFor(t), "leaf.test", "leaf-echo", 80, "192.0.2.9:1")
+		conn, err := tunnel.NewClient(testkit.Dial(t, alice), "root.test").DialIn(ctxFor(t), "leaf.test", "leaf-echo", 80, "192.0.2.9:1")
 		if err != nil {
 			t.Fatal(err)
 		}

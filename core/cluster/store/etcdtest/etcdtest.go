@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +18,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"github.com/vnetproject/vnet/core/testkit"
 )
 
 // startTimeout bounds the wait for etcd to serve; generous for a busy machine.
@@ -62,7 +63,7 @@ func start(t testing.TB, useTLS bool) *Server {
 	}
 	dir := t.TempDir()
 	// Both ports at once: a port freed and asked for again can come back.
-	ports := freePorts(t, 2)
+	ports := testkit.FreePorts(t, 2)
 	srv := &Server{URL: "http://" + ports[0]}
 	var tlsArgs []string
 	if useTLS {
@@ -190,22 +191,6 @@ func healthy(ctx context.Context, client *http.Client, url string) bool {
 	}
 	res.Body.Close()
 	return res.StatusCode == http.StatusOK
-}
-
-// freePorts returns n different loopback host:ports nothing listens on
-// right now (all held open until all are chosen, so none repeats).
-func freePorts(t testing.TB, n int) []string {
-	t.Helper()
-	var out []string
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		out = append(out, l.Addr().String())
-	}
-	return out
 }
 
 func tail(b []byte, n int) string {
