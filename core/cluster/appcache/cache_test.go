@@ -10,7 +10,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/resource"
 	"github.com/vnetproject/vnet/core/cluster/state"
 	"github.com/vnetproject/vnet/core/cluster/store"
-	"github.com/vnetproject/vnet/core/vnet/vnettest"
+	"github.com/vnetproject/vnet/core/testkit"
 )
 
 type harness struct {
@@ -66,7 +66,7 @@ func (h *harness) caughtUp() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	vnettest.Eventually(h.t, "the cache catches up", func() bool { return h.cache.Revision() >= rev })
+	testkit.Eventually(h.t, "the cache catches up", func() bool { return h.cache.Revision() >= rev })
 }
 
 // summary is updates as the apps they add and the names they remove.
