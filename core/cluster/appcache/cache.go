@@ -338,7 +338,7 @@ func (c *Cache) View(roleNames []string) (*api.VNetConfig, *api.ListAppsResponse
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	apps := &api.ListAppsResponse{ClusterName: c.clusterName, ProxyPublicAddr: c.publicAddr}
-	apps.Apps = c.visibleLocked(c.rolesOfLocked(roleNames))
+	apps.Apps = c.visibleLocked(c.rolesOfLocked(roleNames), true)
 	return c.config, apps
 }
 
@@ -359,4 +359,18 @@ func (c *Cache) Resources() (*resource.VNetConfig, []*resource.App) {
 		apps = append(apps, c.apps[name].app)
 	}
 	return c.cfgRes, apps
+}
+
+// Select is every app keep keeps, in no order. Callers must not modify
+// them.
+func (c *Cache) Select(keep func(*resource.App) bool) []*resource.App {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	var out []*resource.App
+	for _, e := range c.apps {
+		if keep(e.app) {
+			out = append(out, e.app)
+		}
+	}
+	return out
 }

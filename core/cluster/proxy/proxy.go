@@ -197,7 +197,7 @@ func (s *Server) wire(peers *peerPool) {
 			store: cfg.Store, state: cfg.State, self: cfg.PeerAddr,
 			proxyHost: resource.ProxyHost(cfg.PublicAddr),
 			ttl:       missedBeats * cfg.AgentHeartbeat, now: time.Now,
-			agent: cfg.Auth.GetAgent,
+			agent: cfg.Auth.GetAgent, cached: func() []*resource.App { return cache.Select(isAgentApp) },
 		},
 	}
 	s.leaves = &leaves{

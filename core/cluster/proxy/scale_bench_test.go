@@ -3,6 +3,8 @@ package proxy_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -18,7 +20,11 @@ import (
 // of the apps; the catalog proxies used to list every app for every
 // watcher twice a second (issue 13).
 func BenchmarkIdleWatchers(b *testing.B) {
-	const apps, watchers, idle = 100000, 1000, 10 * time.Second
+	const watchers, idle = 1000, 10 * time.Second
+	apps := 100000
+	if n, err := strconv.Atoi(os.Getenv("VNET_BENCH_APPS")); err == nil {
+		apps = n // smaller, to try the benchmark out
+	}
 	list := make([]clustertest.App, apps)
 	for i := range list {
 		team := "bulk"
