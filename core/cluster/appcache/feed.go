@@ -118,16 +118,29 @@ func (f *Feed) Start(roleNames []string, resume int64) []*api.CatalogUpdate {
 	c := f.c
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	f.mu.Lock()
-	f.pending, f.config, f.roles, f.userChg, f.resync = map[string]appChange{}, false, false, false, false
-	f.mu.Unlock()
-	f.roleNames, f.granted = roleNames, c.rolesOfLocked(roleNames)
+	f.restartLocked(roleNames)
 	if resume > 0 && resume >= c.since && resume <= c.rev {
 		if ups, ok := f.resumeLocked(resume); ok {
 			return ups
 		}
 	}
 	return f.fullLocked()
+}
+
+// take returns what changed since the last take, and forgets it.
+func (f *Feed) take() (pending map[string]appChange, config, roles, user, resync bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	pending, config, roles, user, resync = f.pending, f.config, f.roles, f.userChg, f.resync
+	f.pending, f.config, f.roles, f.userChg, f.resync = map[string]appChange{}, false, false, false, false
+	return pending, config, roles, user, resync
+}
+
+// restartLocked forgets what changed (the caller sends everything) and
+// filters by roleNames from now on. Called with c.mu held.
+func (f *Feed) restartLocked(roleNames []string) {
+	f.take()
+	f.roleNames, f.granted = roleNames, f.c.rolesOfLocked(roleNames)
 }
 
 // resumeLocked replays the history after rev, if it can be: the user's
@@ -173,12 +186,9 @@ func (f *Feed) Next(roleNames []string) []*api.CatalogUpdate {
 	c := f.c
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	f.mu.Lock()
-	pending, config, roles, user, resync := f.pending, f.config, f.roles, f.userChg, f.resync
-	f.pending, f.config, f.roles, f.userChg, f.resync = map[string]appChange{}, false, false, false, false
-	f.mu.Unlock()
+	pending, config, roles, user, resync := f.take()
 	if resync {
-		f.roleNames, f.granted = roleNames, c.rolesOfLocked(roleNames)
+		f.restartLocked(roleNames)
 		return f.fullLocked()
 	}
 	granted := f.granted
@@ -262,10 +272,7 @@ func (f *Feed) Whole(roleNames []string) *api.CatalogUpdate {
 	c := f.c
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	f.mu.Lock()
-	f.pending, f.config, f.roles, f.userChg, f.resync = map[string]appChange{}, false, false, false, false
-	f.mu.Unlock()
-	f.roleNames, f.granted = roleNames, c.rolesOfLocked(roleNames)
+	f.restartLocked(roleNames)
 	u := &api.CatalogUpdate{Config: c.config, Apps: f.listHeader()}
 	u.Apps.Apps = c.visibleLocked(f.granted, true)
 	return u

@@ -22,22 +22,7 @@ import (
 
 func openDeltaWatch(t *testing.T, p *profile.Profile, resume int64) *watch {
 	t.Helper()
-	st, err := api.NewClusterClient(testkit.Dial(t, p)).WatchCatalog(ctx(t), &api.WatchCatalogRequest{Deltas: true, ResumeRevision: resume})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &watch{updates: make(chan *api.CatalogUpdate, 100), ended: make(chan error, 1)}
-	go func() {
-		for {
-			u, err := st.Recv()
-			if err != nil {
-				w.ended <- err
-				return
-			}
-			w.updates <- u
-		}
-	}()
-	return w
+	return startWatch(t, p, &api.WatchCatalogRequest{Deltas: true, ResumeRevision: resume})
 }
 
 // delta is an update as the apps it adds or changes and the names it
