@@ -29,6 +29,29 @@ type clusterState struct {
 	name      string
 	proxyAddr string
 	apps      map[string]*api.App // by name
+	// names are apps' keys in order, kept as names come and go (a sort
+	// of every name per change costs more than the change).
+	names []string
+}
+
+// put adds or replaces an app.
+func (st *clusterState) put(a *api.App) {
+	if _, ok := st.apps[a.GetName()]; !ok {
+		i, _ := slices.BinarySearch(st.names, a.GetName())
+		st.names = slices.Insert(st.names, i, a.GetName())
+	}
+	st.apps[a.GetName()] = a
+}
+
+// remove drops the app called name, if there is one.
+func (st *clusterState) remove(name string) {
+	if _, ok := st.apps[name]; !ok {
+		return
+	}
+	delete(st.apps, name)
+	if i, ok := slices.BinarySearch(st.names, name); ok {
+		st.names = slices.Delete(st.names, i, i+1)
+	}
 }
 
 // apply takes one update of a delta stream. It reports whether the view
@@ -48,12 +71,19 @@ func (v *deltaView) apply(u *api.CatalogUpdate) (bool, error) {
 	}
 	if a := u.GetApps(); a != nil {
 		target.name, target.proxyAddr = a.GetClusterName(), a.GetProxyPublicAddr()
-		for _, app := range a.GetApps() {
-			target.apps[app.GetName()] = app
+		if target == v.pending {
+			// A full set's pages: sorted once, when complete.
+			for _, app := range a.GetApps() {
+				target.apps[app.GetName()] = app
+			}
+		} else {
+			for _, app := range a.GetApps() {
+				target.put(app)
+			}
 		}
 	}
 	for _, name := range u.GetRemoved() {
-		delete(target.apps, name)
+		target.remove(name)
 	}
 	if u.GetLeavesSet() {
 		v.leaves = u.GetLeaves()
@@ -69,6 +99,7 @@ func (v *deltaView) apply(u *api.CatalogUpdate) (bool, error) {
 	if v.pending.config == nil {
 		return false, fmt.Errorf("a full set at revision %d came without its vnet_config", u.GetRevision())
 	}
+	v.pending.names = slices.Sorted(maps.Keys(v.pending.apps))
 	v.root, v.pending, v.complete, v.revision = *v.pending, nil, true, v.pendingRev
 	return true, nil
 }
@@ -85,6 +116,7 @@ func (v *deltaView) applyWhole(u *api.CatalogUpdate) {
 	for _, a := range u.GetApps().GetApps() {
 		st.apps[a.GetName()] = a
 	}
+	st.names = slices.Sorted(maps.Keys(st.apps))
 	*v = deltaView{root: st, leaves: u.GetLeaves(), complete: true}
 }
 
@@ -92,9 +124,8 @@ func (v *deltaView) applyWhole(u *api.CatalogUpdate) {
 // name order), then its leaves. A leaf with a bad config is left out
 // rather than hide the others.
 func (v *deltaView) offer() ([]Cluster, error) {
-	names := slices.Sorted(maps.Keys(v.root.apps))
-	apps := make([]*api.App, len(names))
-	for i, n := range names {
+	apps := make([]*api.App, len(v.root.names))
+	for i, n := range v.root.names {
 		apps[i] = v.root.apps[n]
 	}
 	root, err := clusterFrom(v.root.config, &api.ListAppsResponse{

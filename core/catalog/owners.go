@@ -128,10 +128,11 @@ func (s *Snapshot) heldBefore(i int, d string) (*Cluster, string) {
 // nameApps gives c's apps their effective addresses and says why those
 // without a usable one have none.
 func (s *Snapshot) nameApps(c *Cluster) {
-	holders := map[string][]string{} // address -> app names in c
+	holders := make(map[string][]string, len(c.Apps)) // address -> app names in c
+	hostIsName := proxyHostName(c.ProxyHost)
 	for j := range c.Apps {
 		a := &c.Apps[j]
-		a.Addr, a.Unnamed = EffectiveAddr(a, c.ProxyHost)
+		a.Addr, a.Unnamed = effectiveAddr(a, c.ProxyHost, hostIsName)
 		if a.Addr != "" {
 			holders[a.Addr] = append(holders[a.Addr], a.Name)
 		}
