@@ -162,6 +162,9 @@ func (c *Cache) load(ctx context.Context) (int64, error) {
 			evs = append(evs, store.Event{Revision: rev, Key: k, Deleted: true})
 		}
 	}
+	if k := resourcesPrefix + resource.KindVNetConfig + "/" + resource.VNetConfigName; !seen[k] {
+		evs = append(evs, store.Event{Revision: rev, Key: k, Deleted: true}) // back to the default
+	}
 	first := !c.loaded
 	c.loaded = true
 	// Users may have changed meanwhile too: every watcher reads its own
