@@ -10,7 +10,9 @@ import (
 	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/cluster/auth"
 	"github.com/vnetproject/vnet/core/cluster/clustertest"
+	"github.com/vnetproject/vnet/core/cluster/config"
 	"github.com/vnetproject/vnet/core/cluster/proxy"
+	"github.com/vnetproject/vnet/core/cluster/store/etcdtest"
 	"github.com/vnetproject/vnet/core/mtls"
 	"github.com/vnetproject/vnet/core/profile"
 	"github.com/vnetproject/vnet/core/testkit"
@@ -219,4 +221,46 @@ func fakeLeaf(t *testing.T, c *clustertest.Cluster, name string, answer bool) {
 		}
 	}()
 	t.Cleanup(func() { cancel(); <-done; <-done })
+}
+
+// TestWatchDeltasAcrossProxies: two proxies on one etcd; an app created
+// through A reaches a watcher at B as a delta (B's cache follows etcd's
+// watch), and the watcher resumes at A from B's revision (etcd's, shared).
+func TestWatchDeltasAcrossProxies(t *testing.T) {
+	url := etcdtest.Start(t)
+	start := func() *clustertest.Cluster {
+		cfg := clustertest.Config(t, "root.test", "proxy.root.test",
+			clustertest.App{Name: "echo", URI: "tcp://127.0.0.1:1", PublicAddr: "echo.company.test"})
+		cfg.Storage = config.Storage{Type: config.StorageEtcd, Peers: []string{url}, Prefix: "/deltas/"}
+		return clustertest.StartConfig(t, cfg)
+	}
+	a, b := start(), start()
+	bob := a.AddUser(t, "bob", "dev")
+	bob.ProxyAddr = b.Addr
+	w := openDeltaWatch(t, bob, 0)
+	for got := []string{}; !slices.Contains(got, "echo"); {
+		_, added, _ := delta(t, w)
+		got = append(got, added...)
+	}
+	create(t, api.NewClusterClient(testkit.Dial(t, a.Admin(t))), "kind: app\nversion: v1\nmetadata: {name: web}\nspec: {uri: 'tcp://127.0.0.1:1', public_addr: web.company.test}\n", false)
+	u, added, _ := delta(t, w)
+	if u.GetResync() || !slices.Equal(added, []string{"web"}) {
+		t.Fatalf("at B after an app was created through A: %v", u)
+	}
+
+	// A's cache may not have reached that revision yet: until it has, A
+	// sends a full set (correct, only slower).
+	bob.ProxyAddr = a.Addr
+	rev := u.GetRevision()
+	testkit.Eventually(t, "a resume at A from B's revision", func() bool {
+		st, err := api.NewClusterClient(testkit.Dial(t, bob)).WatchCatalog(ctx(t), &api.WatchCatalogRequest{Deltas: true, ResumeRevision: rev})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := st.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return !u.GetResync()
+	})
 }
