@@ -757,11 +757,16 @@ type CatalogUpdate struct {
 	// DialRequest.cluster.
 	Leaves []*LeafCatalog `protobuf:"bytes,3,rep,name=leaves,proto3" json:"leaves,omitempty"`
 	// Deltas only (see above).
-	Revision      int64    `protobuf:"varint,4,opt,name=revision,proto3" json:"revision,omitempty"`
-	Resync        bool     `protobuf:"varint,5,opt,name=resync,proto3" json:"resync,omitempty"`
-	More          bool     `protobuf:"varint,6,opt,name=more,proto3" json:"more,omitempty"`
-	Removed       []string `protobuf:"bytes,7,rep,name=removed,proto3" json:"removed,omitempty"`
-	LeavesSet     bool     `protobuf:"varint,8,opt,name=leaves_set,json=leavesSet,proto3" json:"leaves_set,omitempty"`
+	Revision  int64    `protobuf:"varint,4,opt,name=revision,proto3" json:"revision,omitempty"`
+	Resync    bool     `protobuf:"varint,5,opt,name=resync,proto3" json:"resync,omitempty"`
+	More      bool     `protobuf:"varint,6,opt,name=more,proto3" json:"more,omitempty"`
+	Removed   []string `protobuf:"bytes,7,rep,name=removed,proto3" json:"removed,omitempty"`
+	LeavesSet bool     `protobuf:"varint,8,opt,name=leaves_set,json=leavesSet,proto3" json:"leaves_set,omitempty"`
+	// Set while some leaf has not answered the watch's first question: a
+	// caller that wants the leaves too (vnet apps) waits for an update
+	// without it. An older proxy never sets it (its first update had the
+	// leaves already).
+	LeavesPending bool `protobuf:"varint,9,opt,name=leaves_pending,json=leavesPending,proto3" json:"leaves_pending,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -848,6 +853,13 @@ func (x *CatalogUpdate) GetRemoved() []string {
 func (x *CatalogUpdate) GetLeavesSet() bool {
 	if x != nil {
 		return x.LeavesSet
+	}
+	return false
+}
+
+func (x *CatalogUpdate) GetLeavesPending() bool {
+	if x != nil {
+		return x.LeavesPending
 	}
 	return false
 }
@@ -3209,7 +3221,7 @@ const file_vnet_proto_rawDesc = "" +
 	"\x11proxy_public_addr\x18\x03 \x01(\tR\x0fproxyPublicAddr\"V\n" +
 	"\x13WatchCatalogRequest\x12\x16\n" +
 	"\x06deltas\x18\x01 \x01(\bR\x06deltas\x12'\n" +
-	"\x0fresume_revision\x18\x02 \x01(\x03R\x0eresumeRevision\"\x9a\x02\n" +
+	"\x0fresume_revision\x18\x02 \x01(\x03R\x0eresumeRevision\"\xc1\x02\n" +
 	"\rCatalogUpdate\x12+\n" +
 	"\x06config\x18\x01 \x01(\v2\x13.vnet.v1.VNetConfigR\x06config\x12-\n" +
 	"\x04apps\x18\x02 \x01(\v2\x19.vnet.v1.ListAppsResponseR\x04apps\x12,\n" +
@@ -3219,7 +3231,8 @@ const file_vnet_proto_rawDesc = "" +
 	"\x04more\x18\x06 \x01(\bR\x04more\x12\x18\n" +
 	"\aremoved\x18\a \x03(\tR\aremoved\x12\x1d\n" +
 	"\n" +
-	"leaves_set\x18\b \x01(\bR\tleavesSet\"\x83\x01\n" +
+	"leaves_set\x18\b \x01(\bR\tleavesSet\x12%\n" +
+	"\x0eleaves_pending\x18\t \x01(\bR\rleavesPending\"\x83\x01\n" +
 	"\vLeafCatalog\x12+\n" +
 	"\x06config\x18\x01 \x01(\v2\x13.vnet.v1.VNetConfigR\x06config\x12-\n" +
 	"\x04apps\x18\x02 \x01(\v2\x19.vnet.v1.ListAppsResponseR\x04apps\x12\x18\n" +

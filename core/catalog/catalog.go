@@ -50,6 +50,10 @@ type Cluster struct {
 	// Refused are the claims of this (leaf) cluster that its root refused,
 	// one line each, as the root sent them.
 	Refused []string
+	// LeavesPending (a root's) says some of its leaves have not answered
+	// yet: their catalogs may follow. For a caller that wants one whole
+	// offer (vnet apps); VNet serves what it has.
+	LeavesPending bool
 
 	// Domains are the proxy host and zones the laptop accepted for this
 	// cluster; set by NewSnapshot.

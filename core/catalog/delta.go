@@ -18,6 +18,8 @@ type deltaView struct {
 	root     clusterState
 	leaves   []*api.LeafCatalog
 	complete bool // a full set has been applied: the view is worth offering
+	// leavesPending is the last update's leaves_pending.
+	leavesPending bool
 
 	pending    *clusterState // a full set being received; nil otherwise
 	pendingRev int64         // the revision pending's pages brought
@@ -60,6 +62,7 @@ func (v *deltaView) apply(u *api.CatalogUpdate) (bool, error) {
 	if u.GetResync() {
 		v.pending = &clusterState{apps: map[string]*api.App{}}
 	}
+	v.leavesPending = u.GetLeavesPending()
 	target := &v.root
 	if v.pending != nil {
 		target = v.pending
@@ -134,6 +137,7 @@ func (v *deltaView) offer() ([]Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	root.LeavesPending = v.leavesPending
 	out := []Cluster{root}
 	for _, l := range v.leaves {
 		leaf, err := clusterFrom(l.GetConfig(), l.GetApps())

@@ -177,6 +177,18 @@ func TestProxySourceDeltas(t *testing.T) {
 	wantApps(t, h.offer(t), "x", "y")
 	ups <- page(21, false, false, "z")
 	wantApps(t, h.offer(t), "x", "y", "z")
+
+	// Leaves still answering: the offer says so, until they have.
+	pending := page(22, false, false)
+	pending.LeavesPending = true
+	ups <- pending
+	if cl := h.offer(t); !cl[0].LeavesPending {
+		t.Fatal("leaves pending: the offer does not say so")
+	}
+	ups <- &api.CatalogUpdate{Revision: 22, LeavesSet: true, Leaves: []*api.LeafCatalog{{Config: testConfig, Apps: &api.ListAppsResponse{ClusterName: "leaf"}}}}
+	if cl := h.offer(t); cl[0].LeavesPending || len(cl) != 2 || cl[1].Name != "leaf" {
+		t.Fatalf("after the leaves answered: %d clusters, pending %v", len(cl), cl[0].LeavesPending)
+	}
 }
 
 func TestProxySourceResumes(t *testing.T) {

@@ -31,7 +31,7 @@ type catalog struct {
 // leafCatalogs is what the catalog asks of the leaves: each connected
 // leaf's catalog as id may see it, followed until ctx ends (leaves.go).
 type leafCatalogs interface {
-	follow(ctx context.Context, id auth.Identity, roles func() []string, emit func([]*api.LeafCatalog))
+	follow(ctx context.Context, id auth.Identity, roles func() []string, emit func(cs []*api.LeafCatalog, settled bool))
 }
 
 // vnetConfig is the cluster's vnet_config as GetVNetConfig shows it:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -245,13 +246,14 @@ func (lv *leaves) catalogs(ctx context.Context, id auth.Identity) []*api.LeafCat
 
 // follow asks every leaf connected here what id (its roles as roles
 // returns them) may reach there, every leafInterval, until ctx is done,
-// and calls emit with the leaves' catalogs (as catalogs has them)
+// and calls emit with the leaves' catalogs (as catalogs has them, and
+// settled when every leaf asked has answered or failed)
 // whenever they may have changed. Each leaf is asked on its own: one
 // still answering is not asked again, and its catalog stays the one it
 // last gave, so a silent leaf delays only its own catalog (it is left out
 // once its describeTimeout passes). It returns when every question it
 // asked has ended.
-func (lv *leaves) follow(ctx context.Context, id auth.Identity, roles func() []string, emit func([]*api.LeafCatalog)) {
+func (lv *leaves) follow(ctx context.Context, id auth.Identity, roles func() []string, emit func(cs []*api.LeafCatalog, settled bool)) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	answers := make(chan leafAnswer)
@@ -259,6 +261,7 @@ func (lv *leaves) follow(ctx context.Context, id auth.Identity, roles func() []s
 	inflight := map[string]bool{}
 	var joined []auth.Leaf
 	var admittedAt int64 = -1 // the cache revision of the last emit
+	settledSent := false      // an emit said no question was open
 	changed := true
 	tick := time.NewTicker(leafInterval)
 	defer tick.Stop()
@@ -301,14 +304,18 @@ func (lv *leaves) follow(ctx context.Context, id auth.Identity, roles func() []s
 		for {
 			// The claims depend on this cluster's apps too: admitted
 			// again after they changed, but only with leaves to admit.
+			// The first time no question is open is emitted too.
+			settled := !slices.Contains(slices.Collect(maps.Values(inflight)), true)
+			first := settled && !settledSent
 			switch rev := lv.cache.Revision(); {
-			case len(joined) == 0 && changed:
-				emit(nil)
+			case len(joined) == 0 && (changed || first):
+				emit(nil, settled)
 				changed = false
-			case len(joined) > 0 && (changed || rev != admittedAt):
-				emit(lv.admit(joined, got))
+			case len(joined) > 0 && (changed || first || rev != admittedAt):
+				emit(lv.admit(joined, got), settled)
 				changed, admittedAt = false, rev
 			}
+			settledSent = settledSent || settled
 			select {
 			case <-ctx.Done():
 				return

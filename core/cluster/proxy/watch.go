@@ -78,9 +78,14 @@ func (c *catalog) watch(req *api.WatchCatalogRequest, s api.Cluster_WatchCatalog
 		return ended(c.watchWhole(ctx, id, feed, leaves, send))
 	}
 	var rev int64
+	settled := false // the leaves answered the first question
+	sendDelta := func(u *api.CatalogUpdate) error {
+		u.LeavesPending = !settled
+		return send(u)
+	}
 	sendAll := func(ups []*api.CatalogUpdate) error {
 		for _, u := range ups {
-			if err := send(u); err != nil {
+			if err := sendDelta(u); err != nil {
 				return err
 			}
 			rev = u.GetRevision()
@@ -106,14 +111,16 @@ func (c *catalog) watch(req *api.WatchCatalogRequest, s api.Cluster_WatchCatalog
 			if err := sendAll(feed.Next(id.Roles)); err != nil {
 				return ended(err)
 			}
-		case ls := <-leaves.out:
-			if leafCatalogsEqual(ls, lastLeaves) {
+		case e := <-leaves.out:
+			first := e.settled && !settled
+			settled = settled || e.settled
+			if !first && leafCatalogsEqual(e.cs, lastLeaves) {
 				continue
 			}
-			if err := send(&api.CatalogUpdate{Revision: rev, LeavesSet: true, Leaves: ls}); err != nil {
+			if err := sendDelta(&api.CatalogUpdate{Revision: rev, LeavesSet: true, Leaves: e.cs}); err != nil {
 				return ended(err)
 			}
-			lastLeaves = ls
+			lastLeaves = e.cs
 		}
 	}
 }
@@ -123,10 +130,13 @@ func (c *catalog) watch(req *api.WatchCatalogRequest, s api.Cluster_WatchCatalog
 func (c *catalog) watchWhole(ctx context.Context, id auth.Identity, feed *appcache.Feed, leaves *leafFollower, send func(*api.CatalogUpdate) error) error {
 	var last *api.CatalogUpdate
 	var ls []*api.LeafCatalog
+	settled := false
 	for {
 		cur := feed.Whole(id.Roles)
 		cur.Leaves = ls
-		if last == nil || !proto.Equal(cur, last) {
+		// A client of whole updates takes the first as the catalog with
+		// its leaves (as proxies always sent it): it waits for them.
+		if settled && (last == nil || !proto.Equal(cur, last)) {
 			if err := send(cur); err != nil {
 				return err
 			}
@@ -144,7 +154,8 @@ func (c *catalog) watchWhole(ctx context.Context, id auth.Identity, feed *appcac
 					return err
 				}
 			}
-		case ls = <-leaves.out:
+		case e := <-leaves.out:
+			ls, settled = e.cs, settled || e.settled
 		}
 	}
 }
@@ -191,7 +202,7 @@ func (c *catalog) userOf(ctx context.Context, id auth.Identity) (auth.Identity, 
 // leafFollower is a watcher's leaf catalogs, sent on out whenever they
 // may have changed.
 type leafFollower struct {
-	out    chan []*api.LeafCatalog // unbuffered: the watch takes each
+	out    chan leafEmit // unbuffered: the watch takes each
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the rounds ended
 
@@ -216,7 +227,7 @@ func (lf *leafFollower) stop() {
 // or stop.
 func (c *catalog) followLeaves(ctx context.Context, id auth.Identity) *leafFollower {
 	ctx, cancel := context.WithCancel(ctx)
-	lf := &leafFollower{out: make(chan []*api.LeafCatalog), cancel: cancel, done: make(chan struct{}), roles: slices.Clone(id.Roles)}
+	lf := &leafFollower{out: make(chan leafEmit), cancel: cancel, done: make(chan struct{}), roles: slices.Clone(id.Roles)}
 	roles := func() []string {
 		lf.mu.Lock()
 		defer lf.mu.Unlock()
@@ -224,14 +235,20 @@ func (c *catalog) followLeaves(ctx context.Context, id auth.Identity) *leafFollo
 	}
 	go func() {
 		defer close(lf.done)
-		c.leaves.follow(ctx, id, roles, func(ls []*api.LeafCatalog) {
+		c.leaves.follow(ctx, id, roles, func(ls []*api.LeafCatalog, settled bool) {
 			select {
-			case lf.out <- ls:
+			case lf.out <- leafEmit{ls, settled}:
 			case <-ctx.Done():
 			}
 		})
 	}()
 	return lf
+}
+
+// leafEmit is one emit of leaves.follow.
+type leafEmit struct {
+	cs      []*api.LeafCatalog
+	settled bool
 }
 
 func leafCatalogsEqual(a, b []*api.LeafCatalog) bool {
