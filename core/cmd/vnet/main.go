@@ -59,6 +59,10 @@ var commands = map[string]command{
 	"version": func(context.Context, []string) error { fmt.Println("vnet", version.Number); return nil },
 }
 
+// daemons are the commands that run until stopped: the ones that serve
+// profiles under VNET_PPROF_ADDR (pprof.go).
+var daemons = map[string]bool{"up": true, "cluster": true, "agent": true}
+
 func main() {
 	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
 		fmt.Print(usage)
@@ -71,7 +75,14 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := cmd(ctx, os.Args[2:]); err != nil {
+	var err error
+	if daemons[os.Args[1]] {
+		err = startPprof() // pprof.go: VNET_PPROF_ADDR, a debugging aid
+	}
+	if err == nil {
+		err = cmd(ctx, os.Args[2:])
+	}
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(2)
 		}
