@@ -43,7 +43,7 @@ func runUp(ctx context.Context, args []string) error {
 		return errors.New("vnet up needs root to create a TUN device: run it with sudo")
 	}
 	log := newLogger(*debug, os.Stderr)
-	setUpMemoryLimit() // upmem_linux.go
+	setUpMemoryLimit()                           // upmem_linux.go
 	um, err := startUpMetrics(*metricsAddr, log) // upmetrics_linux.go: before anything changes
 	if err != nil {
 		return err
