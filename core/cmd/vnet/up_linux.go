@@ -49,6 +49,7 @@ func runUp(ctx context.Context, args []string) error {
 	}
 	defer lock.Close()
 	log := newLogger(*debug, os.Stderr)
+	setUpMemoryLimit()                           // upmem_linux.go
 	um, err := startUpMetrics(*metricsAddr, log) // upmetrics_linux.go: before anything changes
 	if err != nil {
 		return err
