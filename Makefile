@@ -60,6 +60,8 @@ check: ## vet, staticcheck, gofmt, go mod tidy -diff, and cross-builds (GOOS=dar
 bench: ## benchmarks, each next to a baseline from the same run (netns part needs root)
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./core/stack ./core/vnet
 	scripts/bench.sh
+	$(GO) test -run '^$$' -bench IdleWatchers -benchtime 1x -timeout 30m ./core/cluster/proxy
+	scripts/bench-scale.sh
 
 proto: ## regenerate core/api from vnet.proto (needs protoc, protoc-gen-go, protoc-gen-go-grpc)
 	cd core/api && protoc --go_out=. --go_opt=paths=source_relative --go-grpc_out=. --go-grpc_opt=paths=source_relative vnet.proto

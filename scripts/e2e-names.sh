@@ -72,8 +72,8 @@ check "the first root's apps are in 100.64.0.0/10 ($(ip_of web.proxy.vnet.test))
 check "the twin's apps are in $TWIN_RANGE ($(ip_of web.proxy.twin.test))" outputs '^10\.81\.' ip_of web.proxy.twin.test
 check "curl twin-app.twin.test reaches the twin" outputs '^hello from twin$' fetch twin-app.twin.test 8093
 check "curl tcp-app.company.test reaches the first root" outputs '^hello from tcp-app$' fetch tcp-app.company.test 8080
-check "vnet status lists both, each with its proxy" outputs 'vnet\.test +connected +[0-9:]+ +proxy\.twin\.test:3083' in_user "$VNET" status --state-dir "$WORK/state"
-check "vnet status lists the first, with its proxy" outputs 'vnet\.test +connected +[0-9:]+ +proxy\.vnet\.test:3080' in_user "$VNET" status --state-dir "$WORK/state"
+check "vnet status lists both, each with its proxy" outputs 'vnet\.test +connected \([0-9]+ apps\) +[0-9: -]+ +proxy\.twin\.test:3083' in_user "$VNET" status --state-dir "$WORK/state"
+check "vnet status lists the first, with its proxy" outputs 'vnet\.test +connected \([0-9]+ apps\) +[0-9: -]+ +proxy\.vnet\.test:3080' in_user "$VNET" status --state-dir "$WORK/state"
 check "vnet status shows each web at its own address" outputs 'web +web\.proxy\.twin\.test +10\.81\.' in_user "$VNET" status --state-dir "$WORK/state"
 check "the twin's audit names the dial" outputs 'web' ctl_in vnet.test audit --since 1h
 

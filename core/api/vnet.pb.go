@@ -675,9 +675,18 @@ func (x *ListAppsResponse) GetProxyPublicAddr() string {
 }
 
 type WatchCatalogRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Set by a client that applies deltas (see CatalogUpdate.revision).
+	// Without it the proxy sends the whole catalog in every update, as
+	// proxies always did: fine for small catalogs, but one message.
+	Deltas bool `protobuf:"varint,1,opt,name=deltas,proto3" json:"deltas,omitempty"`
+	// With deltas: the revision of the last update the client applied,
+	// after a reconnect. The proxy sends only what changed since, or, when
+	// it cannot (the revision is too old or unknown to it), a full set
+	// marked resync. 0: start with a full set.
+	ResumeRevision int64 `protobuf:"varint,2,opt,name=resume_revision,json=resumeRevision,proto3" json:"resume_revision,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *WatchCatalogRequest) Reset() {
@@ -710,6 +719,34 @@ func (*WatchCatalogRequest) Descriptor() ([]byte, []int) {
 	return file_vnet_proto_rawDescGZIP(), []int{10}
 }
 
+func (x *WatchCatalogRequest) GetDeltas() bool {
+	if x != nil {
+		return x.Deltas
+	}
+	return false
+}
+
+func (x *WatchCatalogRequest) GetResumeRevision() int64 {
+	if x != nil {
+		return x.ResumeRevision
+	}
+	return 0
+}
+
+// With WatchCatalogRequest.deltas, updates are deltas:
+//
+//   - a full set: one or more pages, the first with resync set and every
+//     one but the last with more set; each carries apps (cluster name and
+//     proxy address, and at most 1000 apps), config on the first page.
+//     The client keeps its previous set (and answers DNS from it) until
+//     the last page, then replaces it.
+//   - then changes: apps.apps are apps added or changed, removed the names
+//     of apps gone (or no longer visible to the caller); config, when
+//     set, replaces the config; leaves, when leaves_set, replace every
+//     leaf's catalog.
+//
+// Every update carries the revision it brings the client to: send it back
+// as resume_revision when reconnecting.
 type CatalogUpdate struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Config *VNetConfig            `protobuf:"bytes,1,opt,name=config,proto3" json:"config,omitempty"`
@@ -718,7 +755,18 @@ type CatalogUpdate struct {
 	// with its own vnet_config, name and proxy address, and the apps the
 	// caller's mapped roles reach there. Dial them through this cluster with
 	// DialRequest.cluster.
-	Leaves        []*LeafCatalog `protobuf:"bytes,3,rep,name=leaves,proto3" json:"leaves,omitempty"`
+	Leaves []*LeafCatalog `protobuf:"bytes,3,rep,name=leaves,proto3" json:"leaves,omitempty"`
+	// Deltas only (see above).
+	Revision  int64    `protobuf:"varint,4,opt,name=revision,proto3" json:"revision,omitempty"`
+	Resync    bool     `protobuf:"varint,5,opt,name=resync,proto3" json:"resync,omitempty"`
+	More      bool     `protobuf:"varint,6,opt,name=more,proto3" json:"more,omitempty"`
+	Removed   []string `protobuf:"bytes,7,rep,name=removed,proto3" json:"removed,omitempty"`
+	LeavesSet bool     `protobuf:"varint,8,opt,name=leaves_set,json=leavesSet,proto3" json:"leaves_set,omitempty"`
+	// Set while some leaf has not answered the watch's first question: a
+	// caller that wants the leaves too (vnet apps) waits for an update
+	// without it. An older proxy never sets it (its first update had the
+	// leaves already).
+	LeavesPending bool `protobuf:"varint,9,opt,name=leaves_pending,json=leavesPending,proto3" json:"leaves_pending,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -772,6 +820,48 @@ func (x *CatalogUpdate) GetLeaves() []*LeafCatalog {
 		return x.Leaves
 	}
 	return nil
+}
+
+func (x *CatalogUpdate) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *CatalogUpdate) GetResync() bool {
+	if x != nil {
+		return x.Resync
+	}
+	return false
+}
+
+func (x *CatalogUpdate) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
+func (x *CatalogUpdate) GetRemoved() []string {
+	if x != nil {
+		return x.Removed
+	}
+	return nil
+}
+
+func (x *CatalogUpdate) GetLeavesSet() bool {
+	if x != nil {
+		return x.LeavesSet
+	}
+	return false
+}
+
+func (x *CatalogUpdate) GetLeavesPending() bool {
+	if x != nil {
+		return x.LeavesPending
+	}
+	return false
 }
 
 // A leaf's catalog as its root lets it through: only what the root
@@ -3322,12 +3412,21 @@ const file_vnet_proto_rawDesc = "" +
 	"\x10ListAppsResponse\x12 \n" +
 	"\x04apps\x18\x01 \x03(\v2\f.vnet.v1.AppR\x04apps\x12!\n" +
 	"\fcluster_name\x18\x02 \x01(\tR\vclusterName\x12*\n" +
-	"\x11proxy_public_addr\x18\x03 \x01(\tR\x0fproxyPublicAddr\"\x15\n" +
-	"\x13WatchCatalogRequest\"\x99\x01\n" +
+	"\x11proxy_public_addr\x18\x03 \x01(\tR\x0fproxyPublicAddr\"V\n" +
+	"\x13WatchCatalogRequest\x12\x16\n" +
+	"\x06deltas\x18\x01 \x01(\bR\x06deltas\x12'\n" +
+	"\x0fresume_revision\x18\x02 \x01(\x03R\x0eresumeRevision\"\xc1\x02\n" +
 	"\rCatalogUpdate\x12+\n" +
 	"\x06config\x18\x01 \x01(\v2\x13.vnet.v1.VNetConfigR\x06config\x12-\n" +
 	"\x04apps\x18\x02 \x01(\v2\x19.vnet.v1.ListAppsResponseR\x04apps\x12,\n" +
-	"\x06leaves\x18\x03 \x03(\v2\x14.vnet.v1.LeafCatalogR\x06leaves\"\x83\x01\n" +
+	"\x06leaves\x18\x03 \x03(\v2\x14.vnet.v1.LeafCatalogR\x06leaves\x12\x1a\n" +
+	"\brevision\x18\x04 \x01(\x03R\brevision\x12\x16\n" +
+	"\x06resync\x18\x05 \x01(\bR\x06resync\x12\x12\n" +
+	"\x04more\x18\x06 \x01(\bR\x04more\x12\x18\n" +
+	"\aremoved\x18\a \x03(\tR\aremoved\x12\x1d\n" +
+	"\n" +
+	"leaves_set\x18\b \x01(\bR\tleavesSet\x12%\n" +
+	"\x0eleaves_pending\x18\t \x01(\bR\rleavesPending\"\x83\x01\n" +
 	"\vLeafCatalog\x12+\n" +
 	"\x06config\x18\x01 \x01(\v2\x13.vnet.v1.VNetConfigR\x06config\x12-\n" +
 	"\x04apps\x18\x02 \x01(\v2\x19.vnet.v1.ListAppsResponseR\x04apps\x12\x18\n" +

@@ -50,6 +50,10 @@ type Cluster struct {
 	// Refused are the claims of this (leaf) cluster that its root refused,
 	// one line each, as the root sent them.
 	Refused []string
+	// LeavesPending (a root's) says some of its leaves have not answered
+	// yet: their catalogs may follow. For a caller that wants one whole
+	// offer (vnet apps); VNet serves what it has.
+	LeavesPending bool
 
 	// Domains are the proxy host and zones the laptop accepted for this
 	// cluster; set by NewSnapshot.
@@ -70,7 +74,18 @@ type Snapshot struct {
 	Refused []Refusal
 	// proxies are every proxy host (clusters' and logins'): never apps.
 	proxies map[string]bool
+	// names finds the app holding an address, apps an app by cluster and
+	// name: a lookup costs the same with a hundred thousand apps as with
+	// one. Built by NewSnapshot.
+	names map[string]appIndex
+	apps  map[appName]appIndex
 }
+
+// appIndex is where an app sits: Clusters[cluster].Apps[app].
+type appIndex struct{ cluster, app int }
+
+// appName is an app by its cluster's ID and its name.
+type appName struct{ clusterID, name string }
 
 // Match is an app found by name.
 type Match struct {
@@ -124,12 +139,13 @@ func (s *Snapshot) Lookup(name string) (Match, bool) {
 	if c == nil {
 		return Match{}, false
 	}
-	for j := range c.Apps {
-		if a := &c.Apps[j]; a.Addr == name && a.Unnamed == "" {
-			return Match{Cluster: c, App: a, Zone: zone}, true
-		}
+	// An app named holds its address alone and inside its own cluster's
+	// domains (nameApps), so the owner found is its cluster.
+	at, ok := s.names[name]
+	if !ok || &s.Clusters[at.cluster] != c {
+		return Match{}, false
 	}
-	return Match{}, false
+	return Match{Cluster: c, App: &c.Apps[at.app], Zone: zone}, true
 }
 
 // owner is the cluster a captured name belongs to, and the domain that
@@ -171,14 +187,9 @@ func (s *Snapshot) Cluster(id string) (*Cluster, bool) {
 
 // App returns the app called name in the cluster whose ID is clusterID.
 func (s *Snapshot) App(clusterID, name string) (*App, bool) {
-	c, ok := s.Cluster(clusterID)
+	at, ok := s.apps[appName{clusterID, name}]
 	if !ok {
 		return nil, false
 	}
-	for i := range c.Apps {
-		if c.Apps[i].Name == name {
-			return &c.Apps[i], true
-		}
-	}
-	return nil, false
+	return &s.Clusters[at.cluster].Apps[at.app], true
 }

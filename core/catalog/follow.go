@@ -55,6 +55,7 @@ type ClusterStatus struct {
 	Name      string    `json:"name"` // the name its cluster reports
 	Leaves    []string  `json:"leaves,omitempty"`
 	Connected bool      `json:"connected"`
+	Apps      int       `json:"apps"` // in the last offer of the root cluster (not its leaves)
 	Updated   time.Time `json:"updated,omitzero"`
 	Error     string    `json:"error,omitempty"`
 }
@@ -210,7 +211,7 @@ func (c *Catalog) update(ctx context.Context, f *follower, cl []Cluster) {
 	st := &f.st
 	cl = Identify(f.ID, cl)
 	if !st.connected {
-		c.log.Info("cluster connected", "cluster", cl[0].Name, "proxy", cl[0].ID, "leaves", len(cl)-1)
+		c.log.Info(fmt.Sprintf("catalog loaded: %d apps", len(cl[0].Apps)), "cluster", cl[0].Name, "proxy", cl[0].ID, "leaves", len(cl)-1)
 	}
 	st.clusters, st.connected, st.lastErr, st.updated = cl, true, nil, time.Now()
 	// Publish first: Ready reads the snapshot as soon as the last source
@@ -296,6 +297,9 @@ func (c *Catalog) Status() []ClusterStatus {
 	for i, f := range c.followers {
 		st := f.st
 		out[i] = ClusterStatus{ID: f.ID, Name: st.name(), Connected: st.connected, Updated: st.updated}
+		if len(st.clusters) > 0 {
+			out[i].Apps = len(st.clusters[0].Apps)
+		}
 		for _, l := range st.clusters[min(1, len(st.clusters)):] {
 			out[i].Leaves = append(out[i].Leaves, l.Name)
 		}

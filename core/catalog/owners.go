@@ -51,7 +51,36 @@ func NewSnapshot(clusters []Cluster) *Snapshot {
 	for i := range s.Clusters {
 		s.nameApps(&s.Clusters[i])
 	}
+	s.index()
 	return s
+}
+
+// index fills names and apps. The first app of a name in a cluster is
+// the one App finds, as a scan would.
+func (s *Snapshot) index() {
+	n := 0
+	for i := range s.Clusters {
+		n += len(s.Clusters[i].Apps)
+	}
+	s.names = make(map[string]appIndex, n)
+	s.apps = make(map[appName]appIndex, n)
+	for i := range s.Clusters {
+		c := &s.Clusters[i]
+		for j := range c.Apps {
+			a := &c.Apps[j]
+			if a.Addr != "" && a.Unnamed == "" {
+				s.names[a.Addr] = appIndex{i, j}
+			}
+			if k := (appName{c.ID, a.Name}); !hasKey(s.apps, k) {
+				s.apps[k] = appIndex{i, j}
+			}
+		}
+	}
+}
+
+func hasKey[K comparable, V any](m map[K]V, k K) bool {
+	_, ok := m[k]
+	return ok
 }
 
 // acceptDomains decides which of cluster i's proxy host and zones it owns,
@@ -99,10 +128,11 @@ func (s *Snapshot) heldBefore(i int, d string) (*Cluster, string) {
 // nameApps gives c's apps their effective addresses and says why those
 // without a usable one have none.
 func (s *Snapshot) nameApps(c *Cluster) {
-	holders := map[string][]string{} // address -> app names in c
+	holders := make(map[string][]string, len(c.Apps)) // address -> app names in c
+	hostIsName := proxyHostName(c.ProxyHost)
 	for j := range c.Apps {
 		a := &c.Apps[j]
-		a.Addr, a.Unnamed = EffectiveAddr(a, c.ProxyHost)
+		a.Addr, a.Unnamed = effectiveAddr(a, c.ProxyHost, hostIsName)
 		if a.Addr != "" {
 			holders[a.Addr] = append(holders[a.Addr], a.Name)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 
 	"google.golang.org/grpc"
 
@@ -23,9 +24,15 @@ type Source interface {
 	Watch(ctx context.Context, update func([]Cluster)) error
 }
 
-// ProxySource follows a cluster's offer through its proxy.
+// ProxySource follows a cluster's offer through its proxy, as deltas.
 type ProxySource struct {
 	client api.ClusterClient
+
+	// mu is held by Watch: one stream at a time applies to view.
+	mu sync.Mutex
+	// view is the offer the streams built, kept across them so that a
+	// new stream resumes from its revision; guarded by mu.
+	view deltaView
 }
 
 // NewProxySource returns a Source over conn, a connection to the proxy.
@@ -47,9 +54,13 @@ func (p *ProxySource) Fetch(ctx context.Context) (Cluster, error) {
 	return clusterFrom(cfg, apps)
 }
 
-// Watch follows the proxy's catalog stream.
+// Watch follows the proxy's catalog stream, resuming from the revision
+// the last stream reached. A proxy that sends the whole catalog every
+// time (an older one) is followed too.
 func (p *ProxySource) Watch(ctx context.Context, update func([]Cluster)) error {
-	s, err := p.client.WatchCatalog(ctx, &api.WatchCatalogRequest{})
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s, err := p.client.WatchCatalog(ctx, &api.WatchCatalogRequest{Deltas: true, ResumeRevision: p.view.resumeFrom()})
 	if err != nil {
 		return fmt.Errorf("watch catalog: %w", err)
 	}
@@ -58,19 +69,19 @@ func (p *ProxySource) Watch(ctx context.Context, update func([]Cluster)) error {
 		if err != nil {
 			return fmt.Errorf("watch catalog: %w", err)
 		}
-		root, err := clusterFrom(u.GetConfig(), u.GetApps())
+		changed := true
+		if p.view.isWhole(u) {
+			p.view.applyWhole(u)
+		} else if changed, err = p.view.apply(u); err != nil {
+			p.view = deltaView{} // start over with a full set
+			return fmt.Errorf("watch catalog: %w", err)
+		}
+		if !changed {
+			continue
+		}
+		out, err := p.view.offer()
 		if err != nil {
 			return err
-		}
-		out := []Cluster{root}
-		for _, l := range u.GetLeaves() {
-			leaf, err := clusterFrom(l.GetConfig(), l.GetApps())
-			if err != nil {
-				// One leaf's bad config must not hide the others.
-				continue
-			}
-			leaf.Refused = l.GetRefused()
-			out = append(out, leaf)
 		}
 		update(out)
 	}

@@ -71,19 +71,82 @@ func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
 	if !ok {
 		return c.proto.Unmarshal(data, v)
 	}
-	var b []byte
-	if len(data) == 1 {
-		b = data[0].ReadOnlyData()
-	} else {
-		m := data.MaterializeToBuffer(mem.DefaultBufferPool())
-		defer m.Free()
-		b = m.ReadOnlyData()
+	if len(data) == 1 && decodeDataFrame(data[0].ReadOnlyData(), f) {
+		return nil
 	}
-	if !decodeDataFrame(b, f) {
-		f.Reset()
-		return c.proto.Unmarshal(mem.BufferSlice{mem.SliceBuffer(b)}, v)
+	if len(data) > 1 && decodeDataFrameSlice(data, f) {
+		return nil
 	}
-	return nil
+	f.Reset()
+	return c.proto.Unmarshal(data, v)
+}
+
+// decodeDataFrameSlice is decodeDataFrame for a message that gRPC hands
+// over in several buffers (one per HTTP/2 data frame it arrived in): the
+// data field is copied straight from them into a pooled buffer. Joining
+// them first (MaterializeToBuffer) cost a zeroed buffer from gRPC's pool
+// and one more copy per byte: a third of vnet up's CPU during a download
+// (docs/benchmarks.md, "Profile-driven levers"). A data frame is the data
+// field first, then at most an eof field; anything else reports false.
+func decodeDataFrameSlice(data mem.BufferSlice, f *api.Frame) bool {
+	total := data.Len()
+	var head [16]byte
+	h := head[:copyAt(data, 0, head[:min(total, len(head))])]
+	num, typ, n := protowire.ConsumeTag(h)
+	if n < 0 || num != frameDataField || typ != protowire.BytesType {
+		return false
+	}
+	size, m := protowire.ConsumeVarint(h[n:])
+	if m < 0 || size == 0 || size > uint64(total) {
+		return false
+	}
+	start := n + m
+	end := start + int(size)
+	if end > total {
+		return false
+	}
+	var tail [16]byte
+	if total-end > len(tail) {
+		return false
+	}
+	t := tail[:copyAt(data, end, tail[:total-end])]
+	eof := false
+	if len(t) > 0 {
+		num, typ, n := protowire.ConsumeTag(t)
+		if n < 0 || num != frameEOFField || typ != protowire.VarintType {
+			return false
+		}
+		v, m := protowire.ConsumeVarint(t[n:])
+		if m < 0 || n+m != len(t) {
+			return false
+		}
+		eof = v != 0
+	}
+	f.Reset()
+	buf := framePool.Get(int(size))
+	copyAt(data, start, *buf)
+	f.Data = *buf
+	f.Eof = eof
+	return true
+}
+
+// copyAt copies data's bytes from offset off into dst, as many as fit, and
+// returns how many it copied.
+func copyAt(data mem.BufferSlice, off int, dst []byte) int {
+	n := 0
+	for _, buf := range data {
+		b := buf.ReadOnlyData()
+		if off >= len(b) {
+			off -= len(b)
+			continue
+		}
+		n += copy(dst[n:], b[off:])
+		off = 0
+		if n == len(dst) {
+			break
+		}
+	}
+	return n
 }
 
 // decodeDataFrame fills f from b if b holds a data frame: fields data and

@@ -72,15 +72,12 @@ func TestCodecWireMatchesProto(t *testing.T) {
 func TestCodecRoundTrip(t *testing.T) {
 	c := codec{proto: encoding.GetCodecV2("proto")}
 	for _, tt := range codecFrames() {
-		for _, split := range []int{0, 1, 3} {
+		for _, split := range []int{0, 1, 3, -1, -7, -16384} {
 			wire, err := proto.Marshal(tt.f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			in := mem.BufferSlice{mem.SliceBuffer(wire)}
-			if split > 0 && len(wire) > split {
-				in = mem.BufferSlice{mem.SliceBuffer(wire[:split]), mem.SliceBuffer(wire[split:])}
-			}
+			in := splitWire(wire, split)
 			got := &api.Frame{Data: []byte("stale")}
 			if err := c.Unmarshal(in, got); err != nil {
 				t.Fatalf("%s, split at %d: %v", tt.name, split, err)
@@ -102,8 +99,26 @@ func TestCodecRoundTrip(t *testing.T) {
 	}
 }
 
+// splitWire is wire as gRPC may hand it over: one buffer (split 0), two
+// cut at split (> 0), or buffers of -split bytes each (< 0).
+func splitWire(wire []byte, split int) mem.BufferSlice {
+	switch {
+	case split > 0 && len(wire) > split:
+		return mem.BufferSlice{mem.SliceBuffer(wire[:split]), mem.SliceBuffer(wire[split:])}
+	case split < 0:
+		var in mem.BufferSlice
+		for b := wire; len(b) > 0; {
+			n := min(-split, len(b))
+			in, b = append(in, mem.SliceBuffer(b[:n])), b[n:]
+		}
+		return in
+	}
+	return mem.BufferSlice{mem.SliceBuffer(wire)}
+}
+
 // TestCodecBadInput: malformed frames fail as they do with the proto
-// codec, and a repeated field is left to it (last one wins).
+// codec, in one buffer or in many, and a repeated field is left to it
+// (last one wins).
 func TestCodecBadInput(t *testing.T) {
 	c := codec{proto: encoding.GetCodecV2("proto")}
 	dataTag := protowire.AppendTag(nil, frameDataField, protowire.BytesType)
@@ -113,15 +128,20 @@ func TestCodecBadInput(t *testing.T) {
 	}{
 		{name: "length past the end", wire: append(protowire.AppendVarint(bytes.Clone(dataTag), 10), "abc"...)},
 		{name: "truncated tag", wire: []byte{0x80}},
+		{name: "truncated eof", wire: append(protowire.AppendBytes(bytes.Clone(dataTag), []byte("abc")), 0x20)},
 	} {
-		if err := c.Unmarshal(mem.BufferSlice{mem.SliceBuffer(tt.wire)}, &api.Frame{}); err == nil {
-			t.Errorf("%s: decoded without an error", tt.name)
+		for _, split := range []int{0, 2, -1} {
+			if err := c.Unmarshal(splitWire(tt.wire, split), &api.Frame{}); err == nil {
+				t.Errorf("%s, split %d: decoded without an error", tt.name, split)
+			}
 		}
 	}
 	twice := protowire.AppendBytes(bytes.Clone(dataTag), []byte("one"))
 	twice = protowire.AppendBytes(append(twice, dataTag...), []byte("two"))
-	var f api.Frame
-	if err := c.Unmarshal(mem.BufferSlice{mem.SliceBuffer(twice)}, &f); err != nil || string(f.Data) != "two" {
-		t.Errorf("repeated data field: %q, %v; want %q as proto decodes it", f.Data, err, "two")
+	for _, split := range []int{0, 2, -1} {
+		var f api.Frame
+		if err := c.Unmarshal(splitWire(twice, split), &f); err != nil || string(f.Data) != "two" {
+			t.Errorf("repeated data field, split %d: %q, %v; want %q as proto decodes it", split, f.Data, err, "two")
+		}
 	}
 }

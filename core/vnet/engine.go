@@ -292,6 +292,31 @@ func (e *Engine) protected() []netip.Prefix {
 	return e.cfg.Protected()
 }
 
+// maxLoggedChanges is how many apps' arrivals and departures one
+// reconcile logs one by one; more (a catalog of 100,000 apps loading) are
+// counted in one line.
+const maxLoggedChanges = 100
+
+func logChanges(log *slog.Logger, changes []change) {
+	if len(changes) > maxLoggedChanges {
+		added := 0
+		for _, c := range changes {
+			if c.Added {
+				added++
+			}
+		}
+		log.Info("apps changed", "available", added, "gone", len(changes)-added)
+		return
+	}
+	for _, c := range changes {
+		if c.Added {
+			log.Info("app available", "app", c.Ref.App, "cluster", c.Ref.Cluster, "id", c.Ref.ClusterID, "name", c.Name, "ipv4", c.Addr)
+		} else {
+			log.Info("app gone", "app", c.Ref.App, "cluster", c.Ref.Cluster, "id", c.Ref.ClusterID, "name", c.Name, "ipv4", c.Addr)
+		}
+	}
+}
+
 // applyRetry is how soon a failed ApplySettings is tried again.
 const applyRetry = 5 * time.Second
 
@@ -309,13 +334,7 @@ func (e *Engine) reconcile(ctx context.Context, base netcfg.Settings, snap *cata
 		e.log.Warn("app left out", "err", err)
 		problems = append(problems, err.Error())
 	}
-	for _, c := range changes {
-		if c.Added {
-			e.log.Info("app available", "app", c.Ref.App, "cluster", c.Ref.Cluster, "id", c.Ref.ClusterID, "name", c.Name, "ipv4", c.Addr)
-		} else {
-			e.log.Info("app gone", "app", c.Ref.App, "cluster", c.Ref.Cluster, "id", c.Ref.ClusterID, "name", c.Name, "ipv4", c.Addr)
-		}
-	}
+	logChanges(e.log, changes)
 	e.upstream.Flush()
 	for _, r := range snap.Refused {
 		e.log.Debug("refused", "claim", r.String())

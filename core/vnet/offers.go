@@ -104,13 +104,14 @@ func rangeRefused(refused []catalog.Refusal, id string) string {
 }
 
 // firstOffer is what a logged-in cluster offers now: itself and its leaf
-// clusters (the first update of its catalog stream).
+// clusters (the first update of its catalog stream in which every leaf
+// has answered).
 func firstOffer(ctx context.Context, src catalog.Source) ([]catalog.Cluster, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var got []catalog.Cluster
 	err := src.Watch(ctx, func(cs []catalog.Cluster) {
-		if got == nil {
+		if got == nil && !cs[0].LeavesPending {
 			got = cs
 			cancel()
 		}

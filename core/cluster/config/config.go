@@ -306,11 +306,16 @@ func (f *File) CheckAndSetDefaults() error {
 		return err
 	}
 	// One address, one app: a later entry may not take an earlier one's
-	// (a config error, so the daemon does not start).
+	// (a config error, so the daemon does not start). The earlier ones
+	// are found by address: a hundred thousand apps are checked at once.
+	proxyHost := resource.ProxyHost(f.Proxy.PublicAddr)
+	byAddr := map[string][]*resource.App{}
 	for i, app := range apps {
-		if err := resource.CheckAddrFree(app, apps[:i], resource.ProxyHost(f.Proxy.PublicAddr)); err != nil {
+		addr := app.Addr(proxyHost)
+		if err := resource.CheckAddrFree(app, byAddr[addr], proxyHost); err != nil {
 			return fmt.Errorf("app_service.apps[%d]: %w", i, err)
 		}
+		byAddr[addr] = append(byAddr[addr], app)
 	}
 	return nil
 }

@@ -39,3 +39,10 @@ func SetRecheckInterval(t testing.TB, d time.Duration) {
 	recheckInterval = d
 	t.Cleanup(func() { recheckInterval = old })
 }
+
+// SetDescribeTimeout makes the proxies wait d for a leaf's catalog.
+func SetDescribeTimeout(t testing.TB, d time.Duration) {
+	old := describeTimeout
+	describeTimeout = d
+	t.Cleanup(func() { describeTimeout = old })
+}

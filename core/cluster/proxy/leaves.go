@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -12,8 +13,10 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/vnetproject/vnet/core/api"
+	"github.com/vnetproject/vnet/core/cluster/appcache"
 	"github.com/vnetproject/vnet/core/cluster/audit"
 	"github.com/vnetproject/vnet/core/cluster/auth"
 	"github.com/vnetproject/vnet/core/cluster/clustermetrics"
@@ -31,8 +34,8 @@ import (
 // link is an agentLink whose dials wait in the agents' hub). The leaf
 // maps the roles, enforces its own RBAC and writes the audit events.
 
-// describeTimeout bounds one LeafDescribe round trip.
-const describeTimeout = 3 * time.Second
+// describeTimeout bounds one LeafDescribe round trip. A var for tests.
+var describeTimeout = 3 * time.Second
 
 // leafLink is one leaf's control stream on this proxy.
 type leafLink struct {
@@ -51,7 +54,7 @@ type leafLink struct {
 // remembered per leaf: a leaf that makes up ever new claims is not audited
 // beyond that (its users still get every line).
 const (
-	refusalShown  = 10 * watchInterval
+	refusalShown  = 10 * leafInterval
 	refusalMemory = 10 * time.Minute
 	maxRefusals   = 1000
 )
@@ -64,8 +67,9 @@ type leaves struct {
 	heartbeat           time.Duration // the leaves' interval, as the agents'
 	dialTimeout         time.Duration
 	log                 *slog.Logger
-	auth                *auth.Service // leaves' records
-	state               *state.State  // vnet_config and apps, for what leaves may claim
+	auth                *auth.Service   // leaves' records
+	state               *state.State    // trusted clusters
+	cache               *appcache.Cache // vnet_config and apps, for what leaves may claim
 	life                *life
 	audit               *auditor
 	sessions            *sessionSet // users' tunnels to a leaf end with its trust
@@ -215,66 +219,178 @@ func (lv *leaves) describe(ctx context.Context, l *leafLink, id auth.Identity) (
 
 // catalogs is what id may reach in each leaf connected to this proxy,
 // first joined first, each cut down to what the leaf may claim
-// (leafclaims.go). A leaf that does not answer is left out (its apps stop
+// (leafclaims.go). The leaves are asked at once, each within
+// describeTimeout; a leaf that does not answer is left out (its apps stop
 // resolving) and logged.
 func (lv *leaves) catalogs(ctx context.Context, id auth.Identity) []*api.LeafCatalog {
 	if len(lv.links.all()) == 0 {
 		return nil
 	}
-	joined, cl, err := lv.claims(ctx)
+	joined, err := lv.joined(ctx)
+	if err != nil {
+		return nil
+	}
+	answers := make(chan leafAnswer, len(joined)) // never blocks a describe
+	asked := 0
+	for _, lf := range joined {
+		if l := lv.links.get(lf.Name); l != nil {
+			asked++
+			go func() { answers <- lv.ask(ctx, l, id) }()
+		}
+	}
+	got := map[string]*api.LeafCatalog{}
+	for range asked {
+		a := <-answers
+		got[a.name] = a.c
+	}
+	return lv.admit(joined, got)
+}
+
+// follow asks every leaf connected here what id (its roles as roles
+// returns them) may reach there, every leafInterval, until ctx is done,
+// and calls emit with the leaves' catalogs (as catalogs has them, and
+// settled when every leaf asked has answered or failed)
+// whenever they may have changed. Each leaf is asked on its own: one
+// still answering is not asked again, and its catalog stays the one it
+// last gave, so a silent leaf delays only its own catalog (it is left out
+// once its describeTimeout passes). It returns when every question it
+// asked has ended.
+func (lv *leaves) follow(ctx context.Context, id auth.Identity, roles func() []string, emit func(cs []*api.LeafCatalog, settled bool)) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	answers := make(chan leafAnswer)
+	got := map[string]*api.LeafCatalog{} // by leaf name: its last answer; nil: failed
+	inflight := map[string]bool{}
+	var joined []auth.Leaf
+	var admittedAt int64 = -1 // the cache revision of the last emit
+	settledSent := false      // an emit said no question was open
+	changed := true
+	tick := time.NewTicker(leafInterval)
+	defer tick.Stop()
+	for {
+		// A round: ask the leaves not answering already.
+		if len(lv.links.all()) == 0 {
+			joined = nil
+		} else if j, err := lv.joined(ctx); err == nil {
+			joined = j
+		}
+		connected := map[string]bool{}
+		for _, lf := range joined {
+			l := lv.links.get(lf.Name)
+			if l == nil {
+				continue
+			}
+			connected[lf.Name] = true
+			if inflight[lf.Name] {
+				continue
+			}
+			inflight[lf.Name] = true
+			asking := id
+			asking.Roles = roles()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				a := lv.ask(ctx, l, asking)
+				select {
+				case answers <- a:
+				case <-ctx.Done():
+				}
+			}()
+		}
+		for name := range got {
+			if !connected[name] {
+				delete(got, name)
+				changed = true
+			}
+		}
+		for {
+			// The claims depend on this cluster's apps too: admitted
+			// again after they changed, but only with leaves to admit.
+			// The first time no question is open is emitted too.
+			settled := !slices.Contains(slices.Collect(maps.Values(inflight)), true)
+			first := settled && !settledSent
+			switch rev := lv.cache.Revision(); {
+			case len(joined) == 0 && (changed || first):
+				emit(nil, settled)
+				changed = false
+			case len(joined) > 0 && (changed || first || rev != admittedAt):
+				emit(lv.admit(joined, got), settled)
+				changed, admittedAt = false, rev
+			}
+			settledSent = settledSent || settled
+			select {
+			case <-ctx.Done():
+				return
+			case a := <-answers:
+				inflight[a.name] = false
+				if old, ok := got[a.name]; !ok || !proto.Equal(old, a.c) {
+					got[a.name], changed = a.c, true
+				}
+				continue
+			case <-tick.C:
+			}
+			break
+		}
+	}
+}
+
+// joined is the leaves that joined this cluster, first joined first.
+func (lv *leaves) joined(ctx context.Context) ([]auth.Leaf, error) {
+	joined, err := lv.auth.ListLeaves(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			lv.log.Warn("leaf catalogs", "err", err)
 		}
-		return nil
+		return nil, err
 	}
+	slices.SortStableFunc(joined, func(a, b auth.Leaf) int { return a.Joined.Compare(b.Joined) })
+	return joined, nil
+}
+
+// leafAnswer is a leaf's catalog for a user; c is nil when it failed.
+type leafAnswer struct {
+	name string
+	c    *api.LeafCatalog
+}
+
+// ask describes id's catalog in the leaf l, named as l.
+func (lv *leaves) ask(ctx context.Context, l *leafLink, id auth.Identity) leafAnswer {
+	c, err := lv.describe(ctx, l, id)
+	if err != nil {
+		if ctx.Err() == nil {
+			lv.log.Warn("describe leaf cluster", "leaf", l.name, "user", id.User, "err", err)
+		}
+		return leafAnswer{name: l.name}
+	}
+	if c.GetApps() == nil {
+		c.Apps = &api.ListAppsResponse{}
+	}
+	// The leaf speaks for itself, but not under another name.
+	c.Apps.ClusterName = l.name
+	if c.Apps.ProxyPublicAddr == "" {
+		c.Apps.ProxyPublicAddr = l.publicAddr
+	}
+	return leafAnswer{name: l.name, c: c}
+}
+
+// admit cuts the leaves' catalogs (by name; nil: none) down to their
+// claims, first joined first, over what this cluster holds (the cache).
+func (lv *leaves) admit(joined []auth.Leaf, got map[string]*api.LeafCatalog) []*api.LeafCatalog {
+	cfg, apps := lv.cache.Resources()
+	cl := newClaims(lv.cluster, lv.publicAddr, cfg, apps)
 	var out []*api.LeafCatalog
 	for _, lf := range joined {
-		l := lv.links.get(lf.Name)
-		if l == nil {
+		c := got[lf.Name]
+		if c == nil {
 			cl.reserve(lf) // its grants stay its own while it is away
 			continue
 		}
-		c, err := lv.describe(ctx, l, id)
-		if err != nil {
-			if ctx.Err() == nil {
-				lv.log.Warn("describe leaf cluster", "leaf", l.name, "user", id.User, "err", err)
-			}
-			cl.reserve(lf)
-			continue
-		}
-		if c.GetApps() == nil {
-			c.Apps = &api.ListAppsResponse{}
-		}
-		// The leaf speaks for itself, but not under another name.
-		c.Apps.ClusterName = l.name
-		if c.Apps.ProxyPublicAddr == "" {
-			c.Apps.ProxyPublicAddr = l.publicAddr
-		}
+		c = proto.Clone(c).(*api.LeafCatalog)
 		c.Refused = cl.admit(lf, c)
 		lv.noteRefused(lf.Name, c.Refused)
 		out = append(out, c)
 	}
 	return out
-}
-
-// claims returns the leaves that joined, first joined first, and a
-// pass of claims over what this cluster holds.
-func (lv *leaves) claims(ctx context.Context) ([]auth.Leaf, *claims, error) {
-	joined, err := lv.auth.ListLeaves(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	slices.SortStableFunc(joined, func(a, b auth.Leaf) int { return a.Joined.Compare(b.Joined) })
-	cfg, err := lv.state.VNetConfig(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	apps, err := lv.state.Apps(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	return joined, newClaims(lv.cluster, lv.publicAddr, cfg, apps), nil
 }
 
 // noteRefused remembers the refused claims of leaf and audits those not

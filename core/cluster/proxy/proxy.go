@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/vnetproject/vnet/core/cluster/appcache"
 	"github.com/vnetproject/vnet/core/cluster/auth"
 	"github.com/vnetproject/vnet/core/cluster/clustermetrics"
 	"github.com/vnetproject/vnet/core/cluster/resource"
@@ -187,6 +188,10 @@ func (s *Server) wire(peers *peerPool) {
 	s.sessions = &sessionSet{log: cfg.Logger, auth: cfg.Auth, state: cfg.State, life: s.life}
 	emit := &auditor{cluster: cfg.ClusterName, log: cfg.Logger, sink: cfg.Audit}
 	roles := &rbac{cluster: cfg.ClusterName, state: cfg.State, auth: cfg.Auth}
+	// One copy of the catalog's resources for every watcher, following
+	// the store's changes for as long as the proxy lives.
+	cache := appcache.New(cfg.Store, cfg.ClusterName, cfg.PublicAddr, cfg.Logger)
+	s.life.spawn(func() { cache.Run(s.life.ctx) })
 	hub := newAgentHub()
 	s.agents = &agents{
 		cluster: cfg.ClusterName, heartbeat: cfg.AgentHeartbeat, dialTimeout: cfg.DialTimeout,
@@ -196,18 +201,18 @@ func (s *Server) wire(peers *peerPool) {
 			store: cfg.Store, state: cfg.State, self: cfg.PeerAddr,
 			proxyHost: resource.ProxyHost(cfg.PublicAddr),
 			ttl:       missedBeats * cfg.AgentHeartbeat, now: time.Now,
-			agent: cfg.Auth.GetAgent,
+			agent: cfg.Auth.GetAgent, cached: func() []*resource.App { return cache.Select(isAgentApp) },
 		},
 	}
 	s.leaves = &leaves{
 		cluster: cfg.ClusterName, publicAddr: cfg.PublicAddr,
 		heartbeat: cfg.AgentHeartbeat, dialTimeout: cfg.DialTimeout,
 		log: cfg.Logger, auth: cfg.Auth, state: cfg.State, life: s.life,
-		audit: emit, sessions: s.sessions, rbac: roles, dials: hub, metrics: cfg.Metrics,
+		audit: emit, sessions: s.sessions, rbac: roles, dials: hub, metrics: cfg.Metrics, cache: cache,
 	}
 	s.catalog = &catalog{
 		cluster: cfg.ClusterName, publicAddr: cfg.PublicAddr,
-		auth: cfg.Auth, state: cfg.State, rbac: roles,
+		auth: cfg.Auth, state: cfg.State, rbac: roles, cache: cache,
 		leaves: s.leaves, sessions: s.sessions, life: s.life,
 	}
 	s.admin = &admin{

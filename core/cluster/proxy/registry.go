@@ -90,6 +90,9 @@ type registry struct {
 	// agent loads an agent's record: its join token's limits, and whether
 	// it has been removed (auth.ErrNoSuchResource).
 	agent func(ctx context.Context, id string) (auth.Agent, error)
+	// cached lists the agents' apps from the proxy's catalog cache; nil:
+	// from the store.
+	cached func() []*resource.App
 
 	// mu is held while a claim is checked and written, so that two claims
 	// made through this proxy (agents' registrations, 'vnet ctl create')
@@ -323,18 +326,31 @@ func (r *registry) sweep(ctx context.Context) error {
 	if _, err := r.refusals(ctx); err != nil { // deletes the expired ones
 		return err
 	}
-	apps, err := r.state.Apps(ctx)
+	// The agents' apps from the cache: listing every app from the store
+	// at every sweep is what a large catalog cannot afford. An app the
+	// cache has not seen yet is swept next time; a registration written
+	// before the listing above holds r.mu, as the sweep does.
+	apps, err := r.agentApps(ctx)
 	if err != nil {
 		return err
 	}
 	for _, app := range apps {
-		if isAgentApp(app) && !served[app.Name()] {
+		if !served[app.Name()] {
 			if err := r.state.Delete(ctx, resource.KindApp, app.Name()); err != nil && !errors.Is(err, state.ErrNotFound) {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// agentApps is every app agents registered.
+func (r *registry) agentApps(ctx context.Context) ([]*resource.App, error) {
+	if r.cached != nil {
+		return r.cached(), nil
+	}
+	apps, err := r.state.Apps(ctx)
+	return slices.DeleteFunc(apps, func(a *resource.App) bool { return !isAgentApp(a) }), err
 }
 
 // An agent's refused claims are kept while it keeps making them, for

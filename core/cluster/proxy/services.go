@@ -97,8 +97,8 @@ func (c *clusterServer) ListApps(ctx context.Context, _ *api.ListAppsRequest) (*
 	return c.catalog.listApps(ctx, id)
 }
 
-func (c *clusterServer) WatchCatalog(_ *api.WatchCatalogRequest, st api.Cluster_WatchCatalogServer) error {
-	return c.catalog.watch(st)
+func (c *clusterServer) WatchCatalog(req *api.WatchCatalogRequest, st api.Cluster_WatchCatalogServer) error {
+	return c.catalog.watch(req, st)
 }
 
 func (c *clusterServer) Status(context.Context, *api.StatusRequest) (*api.StatusResponse, error) {

@@ -39,7 +39,13 @@ type watch struct {
 
 func openWatch(t *testing.T, p *profile.Profile) *watch {
 	t.Helper()
-	st, err := api.NewClusterClient(testkit.Dial(t, p)).WatchCatalog(ctx(t), &api.WatchCatalogRequest{})
+	return startWatch(t, p, &api.WatchCatalogRequest{})
+}
+
+// startWatch opens a catalog watch with req.
+func startWatch(t *testing.T, p *profile.Profile, req *api.WatchCatalogRequest) *watch {
+	t.Helper()
+	st, err := api.NewClusterClient(testkit.Dial(t, p)).WatchCatalog(ctx(t), req)
 	if err != nil {
 		t.Fatal(err)
 	}

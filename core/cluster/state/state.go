@@ -51,6 +51,27 @@ func (s *State) Create(ctx context.Context, r resource.Resource, force bool) (cr
 	}
 }
 
+// PutAll stores rs, each valid, replacing any of the same kind and name,
+// in as few commits as the store allows: many resources at once (a
+// cluster's static apps) without a commit each.
+func (s *State) PutAll(ctx context.Context, rs []resource.Resource) error {
+	items := make([]store.Item, 0, len(rs))
+	for _, r := range rs {
+		if err := r.CheckAndSetDefaults(); err != nil {
+			return err
+		}
+		data, err := resource.Marshal(r)
+		if err != nil {
+			return err
+		}
+		items = append(items, store.Item{Key: key(r.Kind(), r.Name()), Value: data})
+	}
+	if err := s.store.PutAll(ctx, items); err != nil {
+		return fmt.Errorf("store %d resources: %w", len(rs), err)
+	}
+	return nil
+}
+
 // Get returns one resource.
 func (s *State) Get(ctx context.Context, kind, name string) (resource.Resource, error) {
 	data, err := s.store.Get(ctx, key(kind, name))

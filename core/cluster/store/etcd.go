@@ -331,6 +331,34 @@ func (e *Etcd) Put(ctx context.Context, key string, value []byte) error {
 	return nil
 }
 
+// etcdBatch is the most operations PutAll puts in one transaction: etcd
+// refuses more than --max-txn-ops (128 by default).
+const etcdBatch = 128
+
+// PutAll implements Store: a transaction of etcdBatch puts at a time.
+func (e *Etcd) PutAll(ctx context.Context, items []Item) error {
+	if err := e.check(ctx, "", true); err != nil {
+		return err
+	}
+	for _, it := range items {
+		if err := checkKey(it.Key); err != nil {
+			return err
+		}
+	}
+	for len(items) > 0 {
+		n := min(len(items), etcdBatch)
+		ops := make([]clientv3.Op, n)
+		for i, it := range items[:n] {
+			ops[i] = clientv3.OpPut(e.prefix+it.Key, string(it.Value))
+		}
+		if _, err := e.cli.Txn(ctx).Then(ops...).Commit(); err != nil {
+			return e.wrap(ctx, "put", items[0].Key, err)
+		}
+		items = items[n:]
+	}
+	return nil
+}
+
 // Create implements Store: a transaction on the key's create revision
 // being 0 (absent).
 func (e *Etcd) Create(ctx context.Context, key string, value []byte) error {
@@ -369,21 +397,28 @@ func (e *Etcd) Delete(ctx context.Context, key string) error {
 // List implements Store. etcd ranges are in byte order of the key, and
 // the common prefix keeps that order.
 func (e *Etcd) List(ctx context.Context, prefix string) ([]Item, error) {
+	items, _, err := e.Snapshot(ctx, prefix)
+	return items, err
+}
+
+// Snapshot implements Store: the revision is etcd's, from the response
+// header, shared by every client of the etcd.
+func (e *Etcd) Snapshot(ctx context.Context, prefix string) ([]Item, int64, error) {
 	if err := e.check(ctx, "", true); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	res, err := e.cli.Get(ctx, e.prefix+prefix, clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
 	if err != nil {
-		return nil, e.wrap(ctx, "list", prefix, err)
+		return nil, 0, e.wrap(ctx, "list", prefix, err)
 	}
 	items := make([]Item, 0, len(res.Kvs))
 	for _, kv := range res.Kvs {
 		items = append(items, Item{Key: strings.TrimPrefix(string(kv.Key), e.prefix), Value: clone(kv.Value)})
 	}
 	if len(items) == 0 {
-		return nil, nil
+		items = nil
 	}
-	return items, nil
+	return items, res.Header.GetRevision(), nil
 }
 
 // CompareAndSwap implements Store: a transaction on the key existing with

@@ -15,13 +15,20 @@ type Memory struct {
 	mu     sync.Mutex
 	items  map[string][]byte // guarded by mu; values are owned copies
 	closed bool              // guarded by mu
+	hub    *hub              // never nil; published to under mu, in revision order
 }
 
 var _ Store = (*Memory)(nil)
 
 // NewMemory returns an empty in-memory Store.
 func NewMemory() *Memory {
-	return &Memory{items: make(map[string][]byte)}
+	return &Memory{items: make(map[string][]byte), hub: newHub(0)}
+}
+
+// changed publishes a change. Called with mu held.
+func (m *Memory) changed(ev *Event) {
+	ev.Revision = m.hub.next()
+	m.hub.publish(*ev)
 }
 
 // lock checks ctx and key, then takes mu. On success the caller must unlock.
@@ -60,6 +67,34 @@ func (m *Memory) Put(ctx context.Context, key string, value []byte) error {
 	}
 	defer m.mu.Unlock()
 	m.items[key] = clone(value)
+	m.changed(put(key, value))
+	return nil
+}
+
+// PutAll implements Store: one revision for all.
+func (m *Memory) PutAll(ctx context.Context, items []Item) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, it := range items {
+		if err := checkKey(it.Key); err != nil {
+			return err
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	rev := m.hub.next()
+	evs := make([]Event, 0, len(items))
+	for _, it := range items {
+		m.items[it.Key] = clone(it.Value)
+		ev := put(it.Key, it.Value)
+		ev.Revision = rev
+		evs = append(evs, *ev)
+	}
+	m.hub.publish(evs...)
 	return nil
 }
 
@@ -73,6 +108,7 @@ func (m *Memory) Create(ctx context.Context, key string, value []byte) error {
 		return fmt.Errorf("create %q: %w", key, ErrExists)
 	}
 	m.items[key] = clone(value)
+	m.changed(put(key, value))
 	return nil
 }
 
@@ -86,18 +122,30 @@ func (m *Memory) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("delete %q: %w", key, ErrNotFound)
 	}
 	delete(m.items, key)
+	m.changed(&Event{Key: key, Deleted: true})
 	return nil
 }
 
 // List implements Store.
 func (m *Memory) List(ctx context.Context, prefix string) ([]Item, error) {
+	items, _, err := m.Snapshot(ctx, prefix)
+	return items, err
+}
+
+// Watch implements Store.
+func (m *Memory) Watch(ctx context.Context, prefix string, after int64) <-chan Batch {
+	return m.hub.watch(ctx, prefix, after)
+}
+
+// Snapshot implements Store.
+func (m *Memory) Snapshot(ctx context.Context, prefix string) ([]Item, int64, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		return nil, ErrClosed
+		return nil, 0, ErrClosed
 	}
 	var items []Item
 	for k, v := range m.items {
@@ -106,7 +154,7 @@ func (m *Memory) List(ctx context.Context, prefix string) ([]Item, error) {
 		}
 	}
 	slices.SortFunc(items, func(a, b Item) int { return strings.Compare(a.Key, b.Key) })
-	return items, nil
+	return items, m.hub.revision(), nil
 }
 
 // CompareAndSwap implements Store.
@@ -123,6 +171,7 @@ func (m *Memory) CompareAndSwap(ctx context.Context, key string, old, new []byte
 		return fmt.Errorf("compare and swap %q: %w", key, ErrConflict)
 	}
 	m.items[key] = clone(new)
+	m.changed(put(key, new))
 	return nil
 }
 
@@ -130,6 +179,9 @@ func (m *Memory) CompareAndSwap(ctx context.Context, key string, old, new []byte
 func (m *Memory) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if !m.closed {
+		m.hub.close()
+	}
 	m.closed = true
 	m.items = nil
 	return nil

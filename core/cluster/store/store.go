@@ -50,6 +50,20 @@ type Store interface {
 	// swaps from the same old value exactly one succeeds, which is what makes
 	// a one-time token usable once.
 	CompareAndSwap(ctx context.Context, key string, old, new []byte) error
+	// PutAll creates or overwrites every item, in as few commits as the
+	// backend allows (each is atomic; together they are not): one write
+	// of many keys, such as a cluster's static apps at start.
+	PutAll(ctx context.Context, items []Item) error
+	// Snapshot is List, and the revision the listing reflects: a Watch
+	// from that revision delivers every later change, and none before.
+	Snapshot(ctx context.Context, prefix string) ([]Item, int64, error)
+	// Watch delivers the changes of keys starting with prefix committed
+	// after revision after, in revision order, until ctx is done (the
+	// channel then closes) or the watch ends (a last Batch with Err, then
+	// the channel closes). A revision whose changes the store no longer
+	// holds, or a watcher left too far behind, ends it with ErrCompacted:
+	// re-sync from Snapshot. Writers never wait for watchers.
+	Watch(ctx context.Context, prefix string, after int64) <-chan Batch
 	// Close releases the store. It is idempotent; other methods return
 	// ErrClosed afterwards.
 	Close() error

@@ -90,6 +90,10 @@ func init() {
 	}
 }
 
+// daemons are the commands that run until stopped: the ones that serve
+// profiles under VNET_PPROF_ADDR (pprof.go).
+var daemons = map[string]bool{"up": true, "cluster": true, "agent": true}
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:])
@@ -132,6 +136,11 @@ func runCommand(ctx context.Context, args []string) error {
 	cmd, ok := commands[args[0]]
 	if !ok {
 		return &usageError{fmt.Sprintf("vnet: unknown command %q (see 'vnet --help')", args[0])}
+	}
+	if daemons[args[0]] {
+		if err := startPprof(); err != nil { // pprof.go: VNET_PPROF_ADDR, a debugging aid
+			return err
+		}
 	}
 	return cmd(ctx, args[1:])
 }

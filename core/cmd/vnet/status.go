@@ -181,7 +181,11 @@ func printStatus(st vnet.Status, states []clusterState) {
 	// they report: two may report the same one.
 	fmt.Fprintln(w, "CLUSTER\tSTATE\tLAST UPDATE\tPROXY")
 	for i, c := range st.Clusters {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", c.Name, states[i].State, timeText(c.Updated), c.ID)
+		state := states[i].State
+		if state == stateConnected {
+			state = fmt.Sprintf("%s (%d apps)", state, c.Apps)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", c.Name, state, timeText(c.Updated), c.ID)
 		for _, l := range c.Leaves {
 			fmt.Fprintf(w, "%s\t(leaf)\t\t%s/%s\n", l, c.ID, l)
 		}

@@ -55,12 +55,25 @@ func runUp(ctx context.Context, args []string) error {
 // start and after every change of settings.
 func printUp(r *vnet.Runner, s netcfg.Settings) {
 	fmt.Fprintf(stdout, "VNet is up: device address %s, DNS at %v for %v, other names forwarded to %v.\n", s.TunAddr4, s.DNSAddrs, s.DNSZones, r.Options().Upstream)
+	shown, more := 0, 0
 	for _, a := range r.Status().Apps {
-		if a.IPv4.IsValid() {
+		switch {
+		case !a.IPv4.IsValid():
+		case shown == maxPrintedApps:
+			more++
+		default:
+			shown++
 			fmt.Fprintf(stdout, "  %-28s %-16s %-28s (%s/%s at %s)\n", a.PublicAddr, a.IPv4, a.IPv6, a.Cluster, a.Name, a.ClusterID)
 		}
 	}
+	if more > 0 {
+		fmt.Fprintf(stdout, "  ... and %d more apps: vnet status lists them all.\n", more)
+	}
 }
+
+// maxPrintedApps bounds the apps printUp lists: a catalog of 100,000
+// apps is for vnet status, not the terminal.
+const maxPrintedApps = 50
 
 // localRoutes are the host's connected (on-link), non-default IPv4 routes,
 // except VNet's own on dev: networks a cluster's range must not take over.

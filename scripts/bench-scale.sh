@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# The catalog at scale (issue 13), in network namespaces: a cluster on
+# bbolt with SCALE_APPS apps (default 100,000) in its cluster.yaml, one
+# `vnet up`, and next to it the e2e world's small cluster as the baseline:
+#   cluster start        `vnet cluster start` until `vnet ctl status` answers
+#   catalog loaded       `vnet up` started until it logs "catalog loaded: N apps"
+#   one app added        `vnet ctl create` started until VNet answers its name (median of 20),
+#                        next to the median run time of `vnet ctl create` itself
+#   DNS                  dnsperf over random app names vs the small catalog's one name; p99 one at a time
+#   memory and CPU       `vnet up` RSS; the proxy's RSS, and its CPU idle with VNet watching
+# Figures only: nothing here passes or fails on speed. Needs root.
+# BENCH_SECONDS (default 5) sets the length of each dnsperf run.
+source "$(dirname "$0")/lib/world.sh"
+
+secs=${BENCH_SECONDS:-5}
+apps=${SCALE_APPS:-100000}
+probe="python3 $REPO/scripts/lib/dnsprobe.py"
+command -v dnsperf >/dev/null || {
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq && apt-get install -y -qq --no-install-recommends dnsperf >/dev/null
+}
+now() { date +%s.%N; }
+secs_since() { python3 -c "print('%.2f' % ($(now) - $1))"; }
+qps() { grep 'Queries per second' | awk '{print $4}'; }
+ratio() { python3 -c "print('%.2f' % (float('$1')/float('$2')))"; }
+# until_ok SECONDS CMD...: poll CMD every 50 ms for at most SECONDS.
+until_ok() {
+	local limit=$1
+	shift
+	local end=$(($(date +%s) + limit))
+	while [ "$(date +%s)" -lt "$end" ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	die "timed out after ${limit}s: $*"
+}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_mib() { awk '/VmRSS/ {printf "%d", $2 / 1024}' "/proc/$1/status"; }
+hwm_mib() { awk '/VmHWM/ {printf "%d", $2 / 1024}' "/proc/$1/status"; }
+
+world_up
+# Two profiles' ranges may not overlap: the small cluster keeps a /16,
+# the big one gets a /12 (a million addresses).
+vnet_config_yaml 100.64.0.0/16 company.test >"$WORK/vc.yaml"
+ctl create "$WORK/vc.yaml" >/dev/null
+token=$(ctl users add bench --roles=access | signup_token)
+in_user "$VNET" login --proxy="$PROXY" --user=bench --token="$token" --ca-pin="$CA_PIN" >/dev/null
+
+log "baseline: DNS of the e2e world's small catalog (tcp-app and down-app)"
+vnet_up
+for i in $(seq 200); do echo "tcp-app.company.test A"; done >"$WORK/q-small.txt"
+base_qps=$(in_user dnsperf -s 100.64.0.2 -d "$WORK/q-small.txt" -l "$secs" -q 64 -c 4 | qps)
+read -r base_p50 base_p99 < <(in_user $probe latency 100.64.0.2 "$WORK/q-small.txt" 5000)
+vnet_down
+
+log "a cluster with $apps apps in its cluster.yaml (bbolt)"
+host=scale.vnet.test
+mkdir -p "$WORK/scale"
+python3 - "$WORK/scale" "$apps" "$CLUSTER_IP" "$host" "$APP_PORT" <<-'EOF'
+	import sys
+	d, n, ip, host, port = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+	with open(d + "/cluster.yaml", "w") as f:
+	    f.write("version: v1\ncluster_name: scale\ndata_dir: %s/data\n" % d)
+	    f.write("proxy_service:\n  listen_addr: %s:3081\n  public_addr: %s:3081\n" % (ip, host))
+	    f.write("app_service:\n  enabled: true\n  apps:\n")
+	    for i in range(n):
+	        f.write("    - {name: app%06d, uri: 'tcp://127.0.0.1:%s', labels: {env: dev}}\n" % (i, port))
+	with open(d + "/names.txt", "w") as f:
+	    for i in range(0, n, max(1, n // 20000)):
+	        f.write("app%06d.%s A\n" % (i, host))
+EOF
+add_host "$host" "$CLUSTER_IP"
+t0=$(now)
+bg cluster-scale "$NS_CLUSTER" "$VNET" cluster start --config "$WORK/scale/cluster.yaml"
+SCALE_PID=$BG_PID
+until_ok 300 ctl_in scale status
+start_secs=$(secs_since "$t0")
+kill -TERM "$SCALE_PID"
+for _ in $(seq 100); do kill -0 "$SCALE_PID" 2>/dev/null || break; sleep 0.1; done
+bg cluster-scale "$NS_CLUSTER" "$VNET" cluster start --config "$WORK/scale/cluster.yaml"
+SCALE_PID=$BG_PID
+t0=$(now)
+until_ok 300 ctl_in scale status
+restart_secs=$(secs_since "$t0")
+scale_pin=$(ctl_in scale status | awk '/CA pin/ {print $3}')
+vnet_config_yaml 100.96.0.0/12 >"$WORK/scale/vc.yaml"
+ctl_in scale create "$WORK/scale/vc.yaml" >/dev/null
+token=$(ctl_in scale users add bench --roles=access | signup_token)
+in_user "$VNET" login --proxy="$host:3081" --user=bench --token="$token" --ca-pin="$scale_pin" >/dev/null
+
+log "vnet up with both clusters"
+: >"$WORK/vnet-up.log"
+t0=$(now)
+bg vnet-up "$NS_USER" "$VNET" up --state-dir "$WORK/state"
+VNET_UP_PID=$BG_PID
+until_ok 120 grep -q "catalog loaded: $apps apps" "$WORK/vnet-up.log"
+loaded_secs=$(secs_since "$t0")
+until_ok 120 grep -q "VNet is up" "$WORK/vnet-up.log"
+until_ok 60 in_user $probe wait 100.64.0.2 "app000000.$host" "$WORK/first"
+
+log "one app added, 20 times"
+lat=()
+ctl_ms=()
+ms_since() { python3 -c "print('%.0f' % (($1 - $2) * 1000))"; }
+for i in $(seq 20); do
+	printf 'kind: app\nversion: v1\nmetadata:\n  name: added%02d\n  labels: {env: dev}\nspec:\n  uri: tcp://127.0.0.1:%s\n' "$i" "$APP_PORT" >"$WORK/added.yaml"
+	rm -f "$WORK/answered"
+	ip netns exec "$NS_USER" $probe wait 100.64.0.2 "added$(printf %02d "$i").$host" "$WORK/answered" &
+	prober=$!
+	sleep 0.2 # the prober is asking before the app exists
+	started=$(now)
+	ctl_in scale create "$WORK/added.yaml" >/dev/null
+	ctl_ms+=("$(ms_since "$(now)" "$started")")
+	wait "$prober" || die "app added$i never resolved"
+	lat+=("$(ms_since "$(cat "$WORK/answered")" "$started")")
+done
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+added_ms=$(median "${lat[@]}")
+ctl_run_ms=$(median "${ctl_ms[@]}")
+
+log "DNS over random app names"
+scale_qps=$(in_user dnsperf -s 100.64.0.2 -d "$WORK/scale/names.txt" -l "$secs" -q 64 -c 4 | qps)
+read -r scale_p50 scale_p99 < <(in_user $probe latency 100.64.0.2 "$WORK/scale/names.txt" 5000)
+
+log "memory and CPU"
+t1=$(cpu_ticks "$SCALE_PID")
+sleep 10
+t2=$(cpu_ticks "$SCALE_PID")
+hz=$(getconf CLK_TCK)
+proxy_cpu=$(python3 -c "print('%.1f' % (100.0 * ($t2 - $t1) / $hz / 10))")
+
+echo
+echo "Scale: $apps apps on bbolt, one vnet up (times in seconds unless stated)"
+printf '  %-52s %s\n' \
+	"cluster start (empty data dir)" "$start_secs s" \
+	"cluster restart (apps already stored)" "$restart_secs s" \
+	"whole catalog in VNet after vnet up" "$loaded_secs s" \
+	"one app added reaches VNet (median of 20)" "$added_ms ms from ctl create's start (ctl itself runs $ctl_run_ms ms)" \
+	"DNS, random app names (dnsperf)" "$scale_qps q/s, p50 $scale_p50 ms, p99 $scale_p99 ms" \
+	"DNS, small catalog's one name (dnsperf)" "$base_qps q/s, p50 $base_p50 ms, p99 $base_p99 ms" \
+	"DNS ratio (random names / small catalog)" "$(ratio "$scale_qps" "$base_qps")" \
+	"vnet up RSS" "$(rss_mib "$VNET_UP_PID") MiB now, peak $(hwm_mib "$VNET_UP_PID") MiB" \
+	"proxy RSS" "$(rss_mib "$SCALE_PID") MiB now, peak $(hwm_mib "$SCALE_PID") MiB" \
+	"proxy CPU, idle, one VNet watching (10 s)" "$proxy_cpu% of a core"
