@@ -107,7 +107,7 @@ check "the second root's app is in $ROOT2_RANGE ($(ip_of root2-app.corp2.test))"
 # The first profile (by first login: the root) gives the device its
 # address; never the leaf.
 check "the TUN's address is network+1 of the first login's range, not the leaf's" outputs ' 100\.64\.0\.1/32 ' in_user ip -o addr show dev vnet0
-check "every range is routed to the TUN" outputs "$LEAF_RANGE dev vnet0" in_user ip route
+check "every range is routed to the TUN" outputs "$LEAF_RANGE dev vnet0" in_user ip route show table all
 check "vnet apps lists the leaf's app" outputs 'leaf-app +leaf-app\.leafcorp\.test' in_user "$VNET" apps
 check "vnet status shows the leaf cluster" outputs 'leaf\.test' in_user "$VNET" status --state-dir "$WORK/state"
 check "the leaf's audit names the root user" outputs 'alice@vnet\.test' ctl_in leaf.test audit --since 1h

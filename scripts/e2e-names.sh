@@ -83,7 +83,7 @@ check "vnet status: zone co.uk refused (public suffix)" outputs '^refused: zone 
 check "vnet status: company.test refused (the first login holds it)" outputs '^refused: zone company\.test of cluster bad\.test .*inside company\.test of cluster vnet\.test \(proxy\.vnet\.test:3080\)' status
 check "vnet status: the range refused (overlaps the first login's)" outputs "^refused: range ${BAD_RANGE//./\\.} of cluster bad\\.test .*overlaps 100\\.64\\.0\\.0/10" status
 check "vnet status says why bad-app is unreachable" outputs '^unreachable: app bad-app of cluster bad\.test .*zone co\.uk was refused' status
-check "the refused range is not routed" bash -c "! ip netns exec $NS_USER ip route | grep -q '^${BAD_RANGE} '"
+check "the refused range is not routed" bash -c "! ip netns exec $NS_USER ip route show table all | grep -q '^${BAD_RANGE} '"
 check "the refused zone is not captured: only-upstream.test is forwarded" outputs '^192\.0\.2\.50 ' in_user getent ahostsv4 only-upstream.test
 check "vnet status says why plain (of the refused range) has no address" outputs '^unreachable: app plain of cluster bad\.test .*range 100\.100\.0\.0/16 was refused' status
 check "plain.proxy.bad.test is VNet's name (NOERROR)" outputs 'status: NOERROR' in_user dig @100.64.0.2 plain.proxy.bad.test
@@ -106,7 +106,7 @@ ctl_in bad.test create -f "$WORK/bad-config-2.yaml" >/dev/null
 local_refused() { status | grep -q '^refused: range 10\.99\.0\.0/16 of cluster bad\.test .*covers 10\.99\.0\.0/24'; }
 wait_for "the range over the local network refused" local_refused
 check "vnet status: the range covers a local network" local_refused
-check "the range over the local network is not routed to VNet" bash -c "! ip netns exec $NS_USER ip route | grep -q '^10\.99\.0\.0/16'"
+check "the range over the local network is not routed to VNet" bash -c "! ip netns exec $NS_USER ip route show table all | grep -q '^10\.99\.0\.0/16'"
 check "the rest keeps working after the change" outputs '^hello from twin$' fetch web.proxy.twin.test 8093
 
 log "an app name that is not a DNS label and has no public_addr"
