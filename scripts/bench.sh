@@ -150,9 +150,17 @@ row_dns() {
 	row dnsfwd "dnsperf, forwarded names, queries/s (last column: / dnsmasq)" 0 direct
 }
 
-kib() { awk '/^'"$1"':/ {print $2}' "/proc/$VNET_UP_PID/status"; }
+# kib FIELD: FIELD (VmRSS, VmHWM) of `vnet up` in KiB: the root helper
+# ($VNET_UP_PID) and the engine it started as the user (its child), summed.
+kib() {
+	local pid sum=0
+	for pid in "$VNET_UP_PID" $(pgrep -P "$VNET_UP_PID"); do
+		sum=$((sum + $(awk '/^'"$1"':/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)))
+	done
+	echo "$sum"
+}
 
-# rss_row: vnet up's memory: idle (measured before the first row), peak
+# rss_row: vnet up's memory (helper + engine): idle (measured before the first row), peak
 # through the whole run, and after it.
 rss_row() {
 	sleep 2
