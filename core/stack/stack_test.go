@@ -492,23 +492,7 @@ func TestUDP(t *testing.T) {
 				}
 			})
 
-			conn, err := p.host.DialUDP(netip.Addr{}, tt.dial)
-			if err != nil {
-				t.Fatalf("DialUDP: %v", err)
-			}
-			defer conn.Close()
-			conn.SetDeadline(time.Now().Add(waitLong))
-			if _, err := conn.Write([]byte("query")); err != nil {
-				t.Fatalf("write: %v", err)
-			}
-			buf := make([]byte, 512)
-			n, err := conn.Read(buf)
-			if err != nil {
-				t.Fatalf("read: %v", err)
-			}
-			if got, want := string(buf[:n]), "answer to query"; got != want {
-				t.Errorf("got %q, want %q", got, want)
-			}
+			checkUDPAnswer(t, p, tt.dial)
 		})
 	}
 }
@@ -877,4 +861,27 @@ func TestLargeTransfer(t *testing.T) {
 		t.Error("bytes received differ from bytes sent")
 	}
 	t.Logf("stats: vnet %+v host %+v", p.vnet.Stats(), p.host.Stats())
+}
+
+// checkUDPAnswer sends "query" from the host side to addr and checks that
+// "answer to query" comes back.
+func checkUDPAnswer(t *testing.T, p *pair, addr netip.AddrPort) {
+	t.Helper()
+	conn, err := p.host.DialUDP(netip.Addr{}, addr)
+	if err != nil {
+		t.Fatalf("DialUDP: %v", err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(waitLong))
+	if _, err := conn.Write([]byte("query")); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	buf := make([]byte, 512)
+	n, err := conn.Read(buf)
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	if got, want := string(buf[:n]), "answer to query"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
 }

@@ -41,23 +41,7 @@ func TestHandleUDP(t *testing.T) {
 			if err != nil {
 				t.Fatalf("HandleUDP: %v", err)
 			}
-			conn, err := p.host.DialUDP(netip.Addr{}, tt.addr)
-			if err != nil {
-				t.Fatalf("DialUDP: %v", err)
-			}
-			defer conn.Close()
-			conn.SetDeadline(time.Now().Add(waitLong))
-			if _, err := conn.Write([]byte("query")); err != nil {
-				t.Fatalf("write: %v", err)
-			}
-			buf := make([]byte, 512)
-			n, err := conn.Read(buf)
-			if err != nil {
-				t.Fatalf("read: %v", err)
-			}
-			if got, want := string(buf[:n]), "answer to query"; got != want {
-				t.Errorf("got %q, want %q", got, want)
-			}
+			checkUDPAnswer(t, p, tt.addr)
 			if calls.Load() != 1 {
 				t.Errorf("handler called %d times, want 1", calls.Load())
 			}
