@@ -302,6 +302,7 @@ check "vnet: the name's query was answered by VNet" grew "$NS_USER" "$VNET_METRI
 check "vnet: a dial connected" grew "$NS_USER" "$VNET_METRICS" "$connected" 'vnet_dial_duration_seconds_count{' 'outcome="connected"'
 check "vnet: bytes received rose" grew "$NS_USER" "$VNET_METRICS" "$received" 'vnet_connection_bytes_total{direction="received"}'
 check "vnet: the login's catalog is connected" grew "$NS_USER" "$VNET_METRICS" 0 'vnet_catalog_connected{'
+check "vnet: the login's catalog has a revision above 0" grew "$NS_USER" "$VNET_METRICS" 0 'vnet_catalog_revision{'
 
 log "a dead upstream: SERVFAIL in bounded time, VNet's own names still answer"
 kill -TERM "$DNSMASQ_PID"

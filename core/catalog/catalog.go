@@ -54,6 +54,10 @@ type Cluster struct {
 	// yet: their catalogs may follow. For a caller that wants one whole
 	// offer (vnet apps); VNet serves what it has.
 	LeavesPending bool
+	// Revision (a root's) is the store revision of the catalog the
+	// proxy sent last (api.CatalogUpdate.revision); 0 from a proxy that
+	// sends no revisions.
+	Revision int64
 
 	// Domains are the proxy host and zones the laptop accepted for this
 	// cluster; set by NewSnapshot.

@@ -138,6 +138,7 @@ func (v *deltaView) offer() ([]Cluster, error) {
 		return nil, err
 	}
 	root.LeavesPending = v.leavesPending
+	root.Revision = v.revision
 	out := []Cluster{root}
 	for _, l := range v.leaves {
 		leaf, err := clusterFrom(l.GetConfig(), l.GetApps())

@@ -58,6 +58,10 @@ type ClusterStatus struct {
 	Apps      int       `json:"apps"` // in the last offer of the root cluster (not its leaves)
 	Updated   time.Time `json:"updated,omitzero"`
 	Error     string    `json:"error,omitempty"`
+
+	// Revision is the root cluster's catalog revision in that offer (0:
+	// none yet, or a proxy that sends none).
+	Revision int64 `json:"revision,omitempty"`
 }
 
 // New returns a catalog over logins, given in login order (the first
@@ -299,6 +303,7 @@ func (c *Catalog) Status() []ClusterStatus {
 		out[i] = ClusterStatus{ID: f.ID, Name: st.name(), Connected: st.connected, Updated: st.updated}
 		if len(st.clusters) > 0 {
 			out[i].Apps = len(st.clusters[0].Apps)
+			out[i].Revision = st.clusters[0].Revision
 		}
 		for _, l := range st.clusters[min(1, len(st.clusters)):] {
 			out[i].Leaves = append(out[i].Leaves, l.Name)

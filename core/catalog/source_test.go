@@ -176,7 +176,11 @@ func TestProxySourceDeltas(t *testing.T) {
 	ups <- page(20, false, false, "y")
 	wantApps(t, h.offer(t), "x", "y")
 	ups <- page(21, false, false, "z")
-	wantApps(t, h.offer(t), "x", "y", "z")
+	cl := h.offer(t)
+	wantApps(t, cl, "x", "y", "z")
+	if cl[0].Revision != 21 {
+		t.Fatalf("offer at revision %d, want 21 (the last update's, for vnet_catalog_revision)", cl[0].Revision)
+	}
 
 	// Leaves still answering: the offer says so, until they have.
 	pending := page(22, false, false)

@@ -132,12 +132,16 @@ var (
 	catalogAge = prometheus.NewDesc("vnet_catalog_age_seconds",
 		"Seconds since a login's catalog last changed or was confirmed; absent before the first.",
 		[]string{"cluster", "name"}, nil)
+	catalogRevision = prometheus.NewDesc("vnet_catalog_revision",
+		"The cluster's catalog revision in the last catalog a login's watch brought (the proxy's store revision); absent before the first, and from a proxy that sends none.",
+		[]string{"cluster", "name"}, nil)
 )
 
 func (c catalogCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- catalogConnected
 	ch <- catalogUpdated
 	ch <- catalogAge
+	ch <- catalogRevision
 }
 
 func (c catalogCollector) Collect(ch chan<- prometheus.Metric) {
@@ -155,6 +159,9 @@ func (c catalogCollector) Collect(ch chan<- prometheus.Metric) {
 		if !cl.Updated.IsZero() {
 			ch <- prometheus.MustNewConstMetric(catalogUpdated, prometheus.GaugeValue, float64(cl.Updated.UnixNano())/1e9, cl.ID, cl.Name)
 			ch <- prometheus.MustNewConstMetric(catalogAge, prometheus.GaugeValue, now.Sub(cl.Updated).Seconds(), cl.ID, cl.Name)
+		}
+		if cl.Revision > 0 {
+			ch <- prometheus.MustNewConstMetric(catalogRevision, prometheus.GaugeValue, float64(cl.Revision), cl.ID, cl.Name)
 		}
 	}
 }

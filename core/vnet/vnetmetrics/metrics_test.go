@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,7 +65,8 @@ func TestCounters(t *testing.T) {
 }
 
 // TestCatalogFromStatus: each login's catalog is read from the status at
-// scrape time; nothing before Follow, no age before a first catalog.
+// scrape time; nothing before Follow, no age before a first catalog, a
+// revision only from a proxy that sent one.
 func TestCatalogFromStatus(t *testing.T) {
 	m := New(prometheus.NewRegistry())
 	c := catalogCollector{m}
@@ -73,7 +75,7 @@ func TestCatalogFromStatus(t *testing.T) {
 	}
 	m.Follow(func() vnet.Status {
 		return vnet.Status{Clusters: []catalog.ClusterStatus{
-			{ID: "proxy.a:3080", Name: "a", Connected: true, Updated: time.Now().Add(-time.Minute)},
+			{ID: "proxy.a:3080", Name: "a", Connected: true, Updated: time.Now().Add(-time.Minute), Revision: 42},
 			{ID: "proxy.b:3080", Name: "b"},
 		}}
 	})
@@ -82,5 +84,13 @@ func TestCatalogFromStatus(t *testing.T) {
 	}
 	if n := testutil.CollectAndCount(c, "vnet_catalog_age_seconds"); n != 1 {
 		t.Errorf("vnet_catalog_age_seconds has %d series, want 1 (b has no catalog yet)", n)
+	}
+	want := `
+# HELP vnet_catalog_revision The cluster's catalog revision in the last catalog a login's watch brought (the proxy's store revision); absent before the first, and from a proxy that sends none.
+# TYPE vnet_catalog_revision gauge
+vnet_catalog_revision{cluster="proxy.a:3080",name="a"} 42
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "vnet_catalog_revision"); err != nil {
+		t.Error(err)
 	}
 }
