@@ -17,7 +17,7 @@ import (
 // process's resolver and a TCP connection.
 func runDiag(ctx context.Context, args []string) error {
 	fs := newFlags("diag")
-	stateDir := fs.String("state-dir", defaultStateDir, "the state directory of the running VNet")
+	fs.String("state-dir", defaultStateDir, "the state directory of the running VNet; unset: this default, or ~/.vnet/state for an engine a 'vnet helper' serves")
 	port := fs.Uint("port", 443, "the port to try a TCP connection to NAME on")
 	format := fs.String("format", "text", "text or json")
 	pos, err := parseArgs(fs, args, 0, 1)
@@ -30,7 +30,7 @@ func runDiag(ctx context.Context, args []string) error {
 	if err := checkFormat("diag", *format, "text", "json"); err != nil {
 		return err
 	}
-	sock := filepath.Join(*stateDir, control.SocketName)
+	sock := filepath.Join(controlStateDir(fs), control.SocketName) // controlsock.go
 	var d diag.Diagnosis
 	if err := getJSON(&d, func() ([]byte, error) { return control.Diag(ctx, sock) }); err != nil {
 		return err

@@ -74,7 +74,7 @@ func runEngine(ctx context.Context, f upFlags, log *slog.Logger) error {
 	// when the engine is not root: root's folder stays root's.
 	stateDir := f.stateDir
 	if os.Geteuid() != 0 {
-		stateDir = filepath.Join(profile.Home(), "state")
+		stateDir = userStateDir() // controlsock.go
 	}
 	opts := vnet.Options{
 		ProfileDir: profile.Home(),

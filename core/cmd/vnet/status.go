@@ -23,7 +23,7 @@ import (
 // resolver setting a crashed VNet left behind.
 func runStatus(ctx context.Context, args []string) error {
 	fs := newFlags("status")
-	stateDir := fs.String("state-dir", defaultStateDir, "the state directory of the running VNet")
+	fs.String("state-dir", defaultStateDir, "the state directory of the running VNet; unset: this default, or ~/.vnet/state for an engine a 'vnet helper' serves")
 	format := fs.String("format", "text", "text or json")
 	if err := noArgs(fs, args); err != nil {
 		return err
@@ -31,9 +31,10 @@ func runStatus(ctx context.Context, args []string) error {
 	if err := checkFormat("status", *format, "text", "json"); err != nil {
 		return err
 	}
-	data, err := control.Get(ctx, filepath.Join(*stateDir, control.SocketName))
+	stateDir := controlStateDir(fs) // controlsock.go
+	data, err := control.Get(ctx, filepath.Join(stateDir, control.SocketName))
 	if err != nil {
-		return notRunning(*stateDir, *format, err)
+		return notRunning(stateDir, *format, err)
 	}
 	var st vnet.Status
 	if err := json.Unmarshal(data, &st); err != nil {

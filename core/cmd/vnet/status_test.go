@@ -1,11 +1,17 @@
 package main
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/vnetproject/vnet/core/control"
+	"github.com/vnetproject/vnet/core/diag"
 	"github.com/vnetproject/vnet/core/profile/profiletest"
+	"github.com/vnetproject/vnet/core/vnet"
 )
 
 // TestClusterState: `vnet status` calls a cluster connected only when
@@ -49,5 +55,36 @@ func TestClusterState(t *testing.T) {
 				t.Errorf("next %q, want it to contain %q", s.Next, tc.next)
 			}
 		})
+	}
+}
+
+// TestStatusFindsHelperEngine: an engine the user runs with a `vnet
+// helper` service (no sudo) makes its control socket in ~/.vnet/state;
+// `vnet status` and `vnet diag` find it there without --state-dir, and a
+// --state-dir given still decides.
+func TestStatusFindsHelperEngine(t *testing.T) {
+	noConfig(t)
+	dir := userStateDir()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := control.Listen(filepath.Join(dir, control.SocketName), -1, -1, control.Handlers{
+		Status: func() any { return vnet.Status{Running: true, Since: time.Now()} },
+		Diag: func(context.Context) any {
+			return diag.Diagnosis{Checks: []diag.Check{{Name: "VNet", OK: true, Detail: "running"}}}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if code, out, errOut := runTest(t, "status"); code != 0 || !strings.Contains(out, "VNet is running since") {
+		t.Errorf("vnet status: exit %d, %q %q; want the engine in %s", code, out, errOut, dir)
+	}
+	if code, out, errOut := runTest(t, "diag"); code != 0 || !strings.Contains(out, "ok   VNet") {
+		t.Errorf("vnet diag: exit %d, %q %q; want the engine in %s", code, out, errOut, dir)
+	}
+	if code, _, errOut := runTest(t, "status", "--state-dir", t.TempDir()); code != 1 || !strings.Contains(errOut, "not running") {
+		t.Errorf("vnet status --state-dir elsewhere: exit %d, %q; want not running", code, errOut)
 	}
 }
