@@ -144,7 +144,7 @@ func statusJSON(st Status) StatusJSON {
 func diagnosisJSON(d diag.Diagnosis) DiagnosisJSON {
 	out := DiagnosisJSON{Checks: make([]Check, len(d.Checks))}
 	for i, c := range d.Checks {
-		out.Checks[i] = Check{Name: c.Name, OK: c.OK, Detail: c.Detail}
+		out.Checks[i] = Check{Name: c.Name, OK: c.OK, Detail: c.Text()} // a person reads it
 	}
 	return out
 }

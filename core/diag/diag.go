@@ -32,6 +32,17 @@ type Check struct {
 	Name   string `json:"name"`
 	OK     bool   `json:"ok"`
 	Detail string `json:"detail"`
+	// Time, when set, ends what Detail says ("certificate valid until"):
+	// Text shows it as people read times (api.TimeText), JSON in RFC 3339.
+	Time time.Time `json:"time,omitzero"`
+}
+
+// Text is the finding's detail as a person reads it, its time included.
+func (c Check) Text() string {
+	if c.Time.IsZero() {
+		return c.Detail
+	}
+	return c.Detail + " " + api.TimeText(c.Time)
 }
 
 // Diagnosis is every finding, in the order they were made.
@@ -121,7 +132,7 @@ func Profiles(ps []*profile.Profile, now time.Time) []Check {
 		case !now.Before(exp):
 			c.Detail = fmt.Sprintf("certificate expired: run 'vnet login --proxy=%s --user=%s' again", p.ProxyAddr, p.User)
 		default:
-			c.OK, c.Detail = true, "certificate valid until "+exp.Format(time.RFC3339)
+			c.OK, c.Detail, c.Time = true, "certificate valid until", exp
 		}
 		out = append(out, c)
 	}
@@ -140,7 +151,7 @@ func confirmLogins(logins []Check, errs []error) {
 		}
 		switch grpcstatus.Code(errs[i]) {
 		case codes.Unauthenticated, codes.PermissionDenied:
-			logins[i].OK = false
+			logins[i].OK, logins[i].Time = false, time.Time{}
 			logins[i].Detail = "the cluster refuses this login: " + api.ErrorLine(errs[i]) + ": ask your administrator, then log in again"
 		}
 	}
@@ -320,7 +331,7 @@ func (d Diagnosis) Text() string {
 		if !c.OK {
 			mark = "FAIL"
 		}
-		fmt.Fprintf(&b, "%s %-34s %s\n", mark, c.Name, c.Detail)
+		fmt.Fprintf(&b, "%s %-34s %s\n", mark, c.Name, c.Text())
 	}
 	return b.String()
 }

@@ -2,6 +2,7 @@ package diag
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/netip"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/vnetproject/vnet/core/mtls"
 	"github.com/vnetproject/vnet/core/netcfg"
 	"github.com/vnetproject/vnet/core/profile"
+	"github.com/vnetproject/vnet/core/profile/profiletest"
 	"github.com/vnetproject/vnet/core/vnet"
 )
 
@@ -170,5 +172,31 @@ func TestRefusedShown(t *testing.T) {
 	}
 	if c := find(t, got, "app"); c.OK || !strings.Contains(c.Detail, "its zone test was refused") {
 		t.Errorf("app: %+v", c)
+	}
+}
+
+// TestCheckTimes: a time in a finding is shown as people read times
+// everywhere in vnet (local, to the second) and travels as RFC 3339 in
+// JSON, apart from the sentence (issue 14: one time format for people).
+func TestCheckTimes(t *testing.T) {
+	saved := time.Local
+	defer func() { time.Local = saved }()
+	time.Local = time.FixedZone("UTC+2", 2*3600)
+	exp := time.Date(2026, 12, 7, 5, 30, 0, 0, time.UTC)
+	p := profiletest.SelfSigned(t, "proxy.root.test:3080", exp)
+	d := Diagnosis{Checks: Profiles([]*profile.Profile{p}, exp.Add(-time.Hour))}
+	if got, want := d.Text(), "certificate valid until 2026-12-07 07:30:00\n"; !strings.HasSuffix(got, want) {
+		t.Errorf("text %q, want it to end with %q", got, want)
+	}
+	data, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `"detail":"certificate valid until","time":"2026-12-07T05:30:00Z"`) {
+		t.Errorf("JSON %s: want the time apart, in RFC 3339", data)
+	}
+	var back Diagnosis
+	if err := json.Unmarshal(data, &back); err != nil || back.Text() != d.Text() {
+		t.Errorf("through JSON (vnet diag asks the engine so): %q, %v; want %q", back.Text(), err, d.Text())
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/vnetproject/vnet/core/api"
 )
 
 // ErrCertExpired means a profile's certificate is past its end: the
@@ -18,7 +20,7 @@ func (p *Profile) CheckCert(now time.Time) error {
 		return fmt.Errorf("profile for %s: %w", p.ProxyAddr, err)
 	}
 	if now.After(exp) {
-		return fmt.Errorf("%w at %s: run vnet login --proxy=%s --user=%s", ErrCertExpired, exp.Local().Format(time.RFC3339), p.ProxyAddr, p.User)
+		return fmt.Errorf("%w at %s: run vnet login --proxy=%s --user=%s", ErrCertExpired, api.TimeText(exp), p.ProxyAddr, p.User)
 	}
 	return nil
 }

@@ -39,7 +39,7 @@ func checkIdentity(id *mtls.Identity, dir string, now time.Time) error {
 		if dir != "" {
 			where = dir
 		}
-		return fmt.Errorf("%w (at %s; the agent was offline past it): join again: remove %s and start the agent with a new join_token from 'vnet ctl tokens add --type=app'", ErrIdentityExpired, exp.UTC().Format(time.RFC3339), where)
+		return fmt.Errorf("%w (at %s; the agent was offline past it): join again: remove %s and start the agent with a new join_token from 'vnet ctl tokens add --type=app'", ErrIdentityExpired, api.TimeText(exp), where)
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/vnetproject/vnet/core/api"
 )
 
 // What every command shares: its help (-h, --help, `vnet help CMD`), which
@@ -181,15 +183,9 @@ func checkFormat(path, format string, known ...string) error {
 	return nil
 }
 
-// timeText is the one way a time is shown to a person: local time to the
-// second, two columns in a table (2006-01-02 15:04:05). JSON output uses RFC 3339 (encoding/json's
-// format for time.Time).
-func timeText(t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return t.Local().Format(time.DateTime)
-}
+// timeText is how a time is shown to a person (api.TimeText); JSON
+// output uses RFC 3339 (encoding/json's format for time.Time).
+func timeText(t time.Time) string { return api.TimeText(t) }
 
 // writeJSON writes v as indented JSON: the --format json of every
 // command (field names in docs/cli.md).
