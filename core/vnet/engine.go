@@ -77,6 +77,9 @@ type Config struct {
 	AddressSecret []byte
 	// Metrics gets what the engine does (metrics.go); nil: nothing.
 	Metrics Metrics
+	// Progress hears what a person wants to see (progress.go); nil:
+	// nothing.
+	Progress Progress
 }
 
 // CheckAndSetDefaults validates c and fills in defaults.
@@ -122,6 +125,8 @@ type Engine struct {
 	failures failures           // last failed dial per app, for status and diag
 	upstream *dns.NegativeCache // never nil; wraps cfg.Upstream
 	metrics  Metrics            // never nil: cfg.Metrics or nopMetrics
+	progress Progress           // never nil: cfg.Progress or nopProgress
+	told     map[string]told    // by login ID: what progress last heard; Run's goroutine only
 
 	mu       sync.Mutex
 	settings netcfg.Settings   // guarded by mu; what the OS was last asked for
@@ -139,6 +144,9 @@ func New(cfg Config) (*Engine, error) {
 	e.addrs.secret = cfg.AddressSecret
 	if e.metrics = cfg.Metrics; e.metrics == nil {
 		e.metrics = nopMetrics{}
+	}
+	if e.progress = cfg.Progress; e.progress == nil {
+		e.progress = nopProgress{}
 	}
 	guarded := dns.NewRebindGuard(cfg.Upstream, e.ownsAddr, cfg.Logger)
 	e.upstream = dns.NewNegativeCache(guarded, func(name string) bool {
@@ -325,6 +333,7 @@ const applyRetry = 5 * time.Second
 // It reports whether the OS took the settings.
 func (e *Engine) reconcile(ctx context.Context, base netcfg.Settings, snap *catalog.Snapshot, force bool) bool {
 	var problems []string
+	e.reportClusters()
 	ranges, refused := snap.AcceptRanges(e.protected())
 	for _, r := range refused {
 		e.log.Warn("range refused", "cluster", r.ClusterName, "id", r.Cluster, "range", r.Claim, "why", r.Reason)
@@ -335,6 +344,7 @@ func (e *Engine) reconcile(ctx context.Context, base netcfg.Settings, snap *cata
 		problems = append(problems, err.Error())
 	}
 	logChanges(e.log, changes)
+	e.reportApps(changes)
 	e.upstream.Flush()
 	for _, r := range snap.Refused {
 		e.log.Debug("refused", "claim", r.String())

@@ -114,6 +114,10 @@ type Options struct {
 	// Metrics gets what VNet does, for an exporter (`vnet up
 	// --metrics-addr`: core/vnet/vnetmetrics); nil: nothing.
 	Metrics Metrics
+	// Progress hears what a person who started VNet wants to see: each
+	// login's catalog arriving, apps coming and going (`vnet up` prints
+	// it); nil: nothing.
+	Progress Progress
 }
 
 // CheckAndSetDefaults validates o and fills in defaults. Each error is one
@@ -232,6 +236,7 @@ func Open(opts Options) (*Runner, error) {
 		ApplySettings: func(ctx context.Context, s netcfg.Settings) error { return r.host.ApplySettings(ctx, s) },
 		AddressSecret: secret,
 		Metrics:       opts.Metrics,
+		Progress:      opts.Progress,
 	})
 	if err != nil {
 		r.clusters.Close()

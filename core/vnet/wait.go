@@ -20,6 +20,7 @@ func (e *Engine) firstOffer(ctx context.Context) (*catalog.Snapshot, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		e.reportClusters()
 		why := "no cluster answered yet (" + strings.ReplaceAll(api.ErrorLine(err), "no cluster answered: ", "") + "): VNet serves nothing until one does; retrying with back-off"
 		if why != said {
 			e.log.Warn(why)
