@@ -20,15 +20,18 @@ func runAgent(ctx context.Context, args []string) error {
 	}
 	fs := newFlags("agent start")
 	path := fs.String("config", envOr("VNET_AGENT_CONFIG", "/etc/vnet/agent.yaml"), "agent config file")
-	debug := fs.Bool("debug", false, "verbose logs")
+	lf := addLogFlags(fs)
 	if err := noArgs(fs, args); err != nil {
+		return err
+	}
+	if err := lf.check("agent start"); err != nil {
 		return err
 	}
 	cfg, err := agent.LoadConfig(*path)
 	if err != nil {
 		return err
 	}
-	log := newLogger(*debug, os.Stderr)
+	log := lf.logger(os.Stderr, false)
 	id, err := agent.LoadOrJoin(ctx, cfg)
 	if err != nil {
 		return err

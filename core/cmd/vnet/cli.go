@@ -129,10 +129,11 @@ func printHelp(path string, fs *flag.FlagSet) {
 // command that has one declares it in its own flag set, the others refuse
 // it as any unknown flag.
 var globalFlags = map[string]bool{ // name: takes a value
-	"config":    true,
-	"identity":  true,
-	"state-dir": true,
-	"debug":     false,
+	"config":     true,
+	"identity":   true,
+	"state-dir":  true,
+	"debug":      false,
+	"log-format": true,
 }
 
 // placeGlobals moves the global flags, wherever they are, to where the

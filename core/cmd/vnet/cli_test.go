@@ -112,6 +112,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"version", "2"}, `vnet version: unexpected argument "2"`},
 		{[]string{"help", "nope"}, `vnet help: no command "nope"`},
 		{[]string{"--config"}, "vnet: flag needs an argument: --config"},
+		{[]string{"up", "--log-format", "xml"}, `vnet up: --log-format "xml": use text or json`},
+		{[]string{"--log-format", "yaml", "cluster", "start"}, `vnet cluster start: --log-format "yaml": use text or json`},
+		{[]string{"agent", "start", "--log-format=logfmt"}, `vnet agent start: --log-format "logfmt"`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			code, out, errOut := runTest(t, tc.args...)

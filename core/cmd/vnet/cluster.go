@@ -15,16 +15,19 @@ func runCluster(ctx context.Context, args []string) error {
 	}
 	fs := newFlags("cluster start")
 	path := fs.String("config", envOr("VNET_CLUSTER_CONFIG", config.DefaultPath), "cluster config file")
-	debug := fs.Bool("debug", false, "verbose logs")
+	lf := addLogFlags(fs)
 	rotate := fs.Bool("rotate-admin", false, "end every admin identity issued so far (a leaked copy of DATA_DIR/admin) and write a new one")
 	if err := noArgs(fs, args); err != nil {
+		return err
+	}
+	if err := lf.check("cluster start"); err != nil {
 		return err
 	}
 	cfg, err := config.Load(*path)
 	if err != nil {
 		return err
 	}
-	log := newLogger(*debug, os.Stderr)
+	log := lf.logger(os.Stderr, false)
 	d, err := daemon.Start(ctx, cfg, log)
 	if err != nil {
 		return err

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"log/slog"
 	"os"
 	"syscall"
 	"time"
@@ -44,7 +44,7 @@ func runDown(ctx context.Context, args []string) error {
 	// lists it: routing rules, the device (if an engine still holds it),
 	// the resolver settings.
 	if os.Geteuid() == 0 {
-		n, err := privsep.Recover(privsep.DefaultStateDir, newLogger(false, io.Discard))
+		n, err := privsep.Recover(privsep.DefaultStateDir, slog.New(slog.DiscardHandler))
 		if err != nil {
 			return err
 		}

@@ -35,7 +35,7 @@ const (
 type upFlags struct {
 	tun, dnsMode, stateDir, metricsAddr string
 	mtu                                 int
-	ipv6, debug                         bool
+	ipv6                                bool
 }
 
 // runEngine is VNet's engine: it holds the user's logins and runs as the
@@ -59,6 +59,7 @@ func runEngine(ctx context.Context, f upFlags, log *slog.Logger) error {
 	}
 	defer helper.Close()
 
+	progress := &upPrinter{w: stdout} // upprint.go: the steps, for the person at the terminal
 	// The upstream resolvers are those in force before VNet: the helper
 	// has already put back what a VNet that died left.
 	upstreamConf := platform.UpstreamResolvConf(helper.DNSMode(), platform.DefaultResolvConfPath)
@@ -85,6 +86,7 @@ func runEngine(ctx context.Context, f upFlags, log *slog.Logger) error {
 		IPv6:       f.ipv6,
 		Logger:     log,
 		Metrics:    um.engine(),
+		Progress:   progress,
 	}
 	if err := opts.CheckAndSetDefaults(); err != nil {
 		return err
@@ -100,6 +102,8 @@ func runEngine(ctx context.Context, f upFlags, log *slog.Logger) error {
 		return err
 	}
 	defer tun.Close()
+	log.Info("TUN device created", "name", tun.Name(), "mtu", opts.MTU)
+	progress.tunCreated(tun.Name(), opts.MTU)
 
 	ctl, err := engineControl(stateDir, control.Handlers{
 		Status: func() any { return r.Status() },
@@ -122,7 +126,7 @@ func runEngine(ctx context.Context, f upFlags, log *slog.Logger) error {
 		case <-ctx.Done():
 		}
 	}()
-	err = r.Run(ctx, &helperHost{TUN: tun, helper: helper, runner: r, log: log})
+	err = r.Run(ctx, &helperHost{TUN: tun, helper: helper, runner: r, log: log, progress: progress})
 	fmt.Fprintln(stdout, "VNet stopped; network settings restored.")
 	return err
 }
@@ -155,16 +159,18 @@ func engineControl(stateDir string, h control.Handlers) (*control.Server, error)
 // device it opened carries the packets, the settings go to it.
 type helperHost struct {
 	*platform.TUN
-	helper *privsep.Client
-	runner *vnet.Runner
-	log    *slog.Logger
+	helper   *privsep.Client
+	runner   *vnet.Runner
+	log      *slog.Logger
+	progress *upPrinter
 }
 
 func (h *helperHost) ApplySettings(ctx context.Context, s netcfg.Settings) error {
 	if err := h.helper.Apply(ctx, s); err != nil {
 		return err
 	}
-	printUp(h.runner, s)
+	h.log.Info("DNS configured", "mode", h.helper.DNSMode(), "servers", s.DNSAddrs, "zones", s.DNSZones)
+	h.progress.applied(h.Name(), s, h.helper.DNSMode(), h.runner.Options().Upstream, h.runner.Status().Apps)
 	return nil
 }
 

@@ -25,14 +25,17 @@ func runHelper(ctx context.Context, args []string) error {
 	group := fs.String("group", "vnet", "the group whose members may run VNet")
 	sock := fs.String("socket", privsep.DefaultSocket, "the socket to listen on, unless systemd passes one")
 	dnsMode := fs.String("dns-mode", "auto", "how to send DNS to VNet (see 'vnet up -h')")
-	debug := fs.Bool("debug", false, "verbose logs")
+	lf := addLogFlags(fs)
 	if err := noArgs(fs, args); err != nil {
+		return err
+	}
+	if err := lf.check("helper"); err != nil {
 		return err
 	}
 	if os.Geteuid() != 0 {
 		return errors.New("vnet helper needs root: it is run by systemd (vnet-helper.socket)")
 	}
-	log := newLogger(*debug, os.Stderr)
+	log := lf.logger(os.Stderr, false)
 	g, err := user.LookupGroup(*group)
 	if err != nil {
 		return fmt.Errorf("group %s: %w (create it and add VNet's users to it)", *group, err)

@@ -60,11 +60,13 @@ func runLogin(ctx context.Context, args []string) error {
 	}
 	// A cluster logged in to before is trusted by the CA saved then: no
 	// question, and a different CA is refused.
+	pinned := "as --ca-pin says"
 	if *pin == "" {
+		pinned = "you trusted it"
 		if old, err := profile.Load(profile.Dir(profile.Home(), *proxyAddr)); err == nil {
 			if b, _ := pem.Decode(old.CAPEM); b != nil {
 				if ca, err := x509.ParseCertificate(b.Bytes); err == nil {
-					*pin = capin.Of(ca)
+					*pin, pinned = capin.Of(ca), "the CA of your last login"
 				}
 			}
 		}
@@ -72,15 +74,29 @@ func runLogin(ctx context.Context, args []string) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 
-	p, err := profile.LoginWith(ctx, *proxyAddr, *userName, cred, func(got string) error { return acceptPin(got, *pin, *proxyAddr) })
+	// Each step for the person at the terminal, as it is done.
+	fmt.Fprintf(stdout, "Contacting the proxy at %s...\n", *proxyAddr)
+	p, err := profile.LoginWith(ctx, *proxyAddr, *userName, cred, func(got string) error {
+		if err := acceptPin(got, *pin, *proxyAddr); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "CA pinned: %s (%s).\n", got, pinned)
+		return nil
+	})
 	if err != nil {
 		return err
 	}
+	how := "your password"
+	if cred.Token != "" {
+		how = "your one-time token"
+	}
+	fmt.Fprintf(stdout, "Signed in as %s (roles: %s) with %s.\n", p.User, strings.Join(p.Roles, ","), how)
 	if err := profile.Save(profile.Home(), p); err != nil {
 		return err
 	}
 	exp, _ := p.Expires()
-	fmt.Fprintf(stdout, "Logged in to %s as %s (roles: %s), valid until %s.\n", p.ClusterName, p.User, strings.Join(p.Roles, ","), timeText(exp))
+	fmt.Fprintf(stdout, "Certificate valid until %s, saved in %s.\n", timeText(exp), profile.Dir(profile.Home(), p.ProxyAddr))
+	fmt.Fprintf(stdout, "Logged in to %s as %s.\n", p.ClusterName, p.User)
 	if cred.NewPassword != "" {
 		fmt.Fprintf(stdout, "Password set: next time, log in with 'vnet login --proxy=%s --user=%s'.\n", *proxyAddr, *userName)
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"slices"
@@ -48,7 +47,8 @@ User side:
   vnet version | completion bash|zsh | help COMMAND
 
 Global flags, before or after the command: --config FILE, --identity DIR,
---state-dir DIR, --debug (for the commands that have them).
+--state-dir DIR, --debug, --log-format text|json (for the commands that
+have them).
 Run 'vnet COMMAND --help' for a command's flags and examples.
 `
 
@@ -175,11 +175,3 @@ func runVersion(_ context.Context, args []string) error {
 // oneLine is the one line a person sees for err: without gRPC's framing,
 // a failed connection in words.
 func oneLine(err error) string { return connLine(api.ErrorLine(err)) }
-
-func newLogger(debug bool, w io.Writer) *slog.Logger {
-	level := slog.LevelInfo
-	if debug {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
-}

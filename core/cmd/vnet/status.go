@@ -162,7 +162,7 @@ func stateOf(c clusterView, p *profile.Profile, askErr string, now time.Time) cl
 		s.State, s.Reason = stateRefused, askErr
 		s.Next = "ask your administrator (was your user removed?), then " + login
 	case !c.Connected:
-		s.State, s.Reason = stateDisconnected, connLine(c.Error)
+		s.State, s.Reason = stateDisconnected, oneLine(errors.New(c.Error))
 		s.Next = "VNet retries with back-off ('vnet diag' says more)"
 	}
 	return s

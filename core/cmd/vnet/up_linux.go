@@ -2,16 +2,12 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
 	"strconv"
 
 	"github.com/vishvananda/netlink"
-
-	"github.com/vnetproject/vnet/core/netcfg"
-	"github.com/vnetproject/vnet/core/vnet"
 )
 
 // runUp runs VNet in the foreground until SIGINT or SIGTERM, then undoes
@@ -28,12 +24,17 @@ func runUp(ctx context.Context, args []string) error {
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics, ADDR a loopback host:port such as 127.0.0.1:9464 (docs/metrics.md); empty: off")
 	ipv6 := fs.Bool("ipv6", true, "answer AAAA and route a per-machine IPv6 ULA prefix")
 	stateDir := fs.String("state-dir", defaultStateDir, "where VNet keeps this machine's state (its IPv6 prefix)")
-	debug := fs.Bool("debug", false, "verbose logs")
+	lf := addLogFlags(fs)
 	if err := noArgs(fs, args); err != nil {
 		return err
 	}
-	log := newLogger(*debug, os.Stderr)
-	f := upFlags{tun: *tunName, dnsMode: *dnsMode, stateDir: *stateDir, metricsAddr: *metricsAddr, mtu: *mtu, ipv6: *ipv6, debug: *debug}
+	if err := lf.check("up"); err != nil {
+		return err
+	}
+	// Its steps go to stdout, for the person who started it (upprint.go):
+	// the text log holds only problems unless --debug.
+	log := lf.logger(os.Stderr, true)
+	f := upFlags{tun: *tunName, dnsMode: *dnsMode, stateDir: *stateDir, metricsAddr: *metricsAddr, mtu: *mtu, ipv6: *ipv6}
 	// Root runs the helper and starts the engine as the user; the engine
 	// (started so, or by the user with a systemd helper) runs as the user.
 	if os.Getenv(envHelperSocket) != "" || os.Geteuid() != 0 {
@@ -50,30 +51,6 @@ func runUp(ctx context.Context, args []string) error {
 	defer lock.Close()
 	return runLauncher(ctx, f, args, log)
 }
-
-// printUp tells the person at the terminal what VNet now does; it runs at
-// start and after every change of settings.
-func printUp(r *vnet.Runner, s netcfg.Settings) {
-	fmt.Fprintf(stdout, "VNet is up: device address %s, DNS at %v for %v, other names forwarded to %v.\n", s.TunAddr4, s.DNSAddrs, s.DNSZones, r.Options().Upstream)
-	shown, more := 0, 0
-	for _, a := range r.Status().Apps {
-		switch {
-		case !a.IPv4.IsValid():
-		case shown == maxPrintedApps:
-			more++
-		default:
-			shown++
-			fmt.Fprintf(stdout, "  %-28s %-16s %-28s (%s/%s at %s)\n", a.PublicAddr, a.IPv4, a.IPv6, a.Cluster, a.Name, a.ClusterID)
-		}
-	}
-	if more > 0 {
-		fmt.Fprintf(stdout, "  ... and %d more apps: vnet status lists them all.\n", more)
-	}
-}
-
-// maxPrintedApps bounds the apps printUp lists: a catalog of 100,000
-// apps is for vnet status, not the terminal.
-const maxPrintedApps = 50
 
 // localRoutes are the host's connected (on-link), non-default IPv4 routes,
 // except VNet's own on dev: networks a cluster's range must not take over.
