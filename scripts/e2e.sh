@@ -36,6 +36,24 @@ check "vnet apps lists tcp-app" outputs 'tcp-app +tcp-app.company.test +yes' in_
 
 log "user: vnet up"
 vnet_up
+# in_order FILE PATTERN...: FILE has a line matching each PATTERN (grep
+# -E), in this order.
+in_order() {
+	local file=$1 from=0 n
+	shift
+	for p in "$@"; do
+		n=$(tail -n +$((from + 1)) "$file" | grep -nE -m1 -- "$p" | cut -d: -f1)
+		[ -n "$n" ] || { echo "no line /$p/ after line $from of $file:"; head -n 30 "$file"; return 1; }
+		from=$((from + n))
+	done
+}
+check "vnet up prints each step for people, in order" in_order "$WORK/vnet-up.log" \
+	'^TUN device vnet0 created \(MTU [0-9]+\)\.$' \
+	'^catalog loaded: [0-9]+ apps \(cluster vnet\.test, proxy proxy\.vnet\.test' \
+	'^TUN device vnet0: addresses 100\.64\.0\.1' \
+	'^DNS configured in /etc/resolv\.conf: every name goes to VNet.s DNS at 100\.64\.0\.2.*company\.test' \
+	'^VNet is up: '
+check "vnet up's text log holds no info events without --debug (they are for machines)" bash -c "! grep -q 'level=INFO' '$WORK/vnet-up.log'"
 check "resolv.conf points at VNet" in_user grep -q '^nameserver 100.64.0.2' /etc/resolv.conf
 check "vnet status lists the app with its address" outputs 'tcp-app +tcp-app\.company\.test +100\.' in_user "$VNET" status --state-dir "$WORK/state"
 check "vnet status shows the cluster connected" outputs 'vnet\.test +connected' in_user "$VNET" status --state-dir "$WORK/state"
@@ -231,6 +249,10 @@ printf 'not-his-password\n' >"$WORK/bad-pw"
 printf '%s\n' "$bob_token" >"$WORK/bob-token"
 check "bob signs up with the token from a file and sets a password" bob login --proxy="$PROXY" --user=bob --token-file="$WORK/bob-token" --ca-pin="$CA_PIN" --new-password-file="$WORK/bob-pw"
 check "bob logs in again with the password alone" outputs 'Logged in to vnet.test as bob' bob login --proxy="$PROXY" --user=bob --password-file="$WORK/bob-pw"
+bob login --proxy="$PROXY" --user=bob --password-file="$WORK/bob-pw" >"$WORK/login-steps.log" 2>&1 || true
+check "vnet login prints its steps" in_order "$WORK/login-steps.log" \
+	'^Contacting the proxy at proxy\.vnet\.test' '^CA pinned: sha256:[0-9a-f]+ \(the CA of your last login\)' \
+	'^Signed in as bob .* with your password\.$' '^Certificate valid until [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8}, saved in ' '^Logged in to vnet\.test as bob\.$'
 bob_lacks_tcp_app() { ! bob apps | grep -q tcp-app; }
 check "vnet apps does not list tcp-app (env: dev) for bob" bob_lacks_tcp_app
 check "alice still sees tcp-app" outputs 'tcp-app +tcp-app\.company\.test' in_user "$VNET" apps
@@ -258,7 +280,23 @@ log "a restart keeps every address: they come from the machine's secret in the s
 vnet_down
 # vnet_up waits for "VNet is up" in this log: the first run's must go.
 mv "$WORK/vnet-up.log" "$WORK/vnet-up-first.log"
-vnet_up --metrics-addr 127.0.0.1:9464
+# This run logs JSON for machines, on stderr apart from the steps.
+bg vnet-up "$NS_USER" bash -c 'exec "$@" 2>"$0"' "$WORK/vnet-up-json.log" \
+	"$VNET" up --state-dir "$WORK/state" --metrics-addr 127.0.0.1:9464 --log-format json
+VNET_UP_PID=$BG_PID
+wait_for "vnet up" grep -q "VNet is up" "$WORK/vnet-up.log"
+# json_log FILE: every line of FILE is one JSON object with time, level
+# and msg, and one says the catalog loaded.
+json_log() {
+	python3 -c 'import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+objs = [json.loads(l) for l in lines]
+assert objs and all({"time", "level", "msg"} <= o.keys() for o in objs), "time, level, msg missing"
+assert any(o["msg"].startswith("catalog loaded") for o in objs), "no catalog loaded event"
+print(len(objs), "JSON lines")' "$1"
+}
+check "vnet up --log-format json: every log line parses as JSON" json_log "$WORK/vnet-up-json.log"
+check "vnet up --log-format json keeps the steps on stdout" outputs '^catalog loaded: ' cat "$WORK/vnet-up.log"
 check "tcp-app.company.test has the same address after a restart" outputs "^$app_ip\$" in_user dig +short @100.64.0.2 tcp-app.company.test
 check "pg.company.test too" outputs "^$pg_ip\$" in_user dig +short @100.64.0.2 pg.company.test
 

@@ -85,7 +85,8 @@ func (g *RebindGuard) Exchange(ctx context.Context, q *mdns.Msg) (*mdns.Msg, err
 	if fromAnswer && !hasAddrFor(resp.Answer, name) {
 		resp.Answer = nil
 	}
-	g.log.InfoContext(ctx, "dns: upstream answer pointed into VNet; records removed",
+	// A warning: a person should see that an answer was changed.
+	g.log.WarnContext(ctx, "dns: upstream answer pointed into VNet; records removed",
 		"name", name, "type", qtype, "dropped", dropped, "answers_left", len(resp.Answer))
 	return resp, nil
 }
