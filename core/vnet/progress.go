@@ -16,11 +16,15 @@ type Progress interface {
 	// login once (c.Connected: its catalog loaded; else c.Error says why
 	// not), and again whenever that changes: a catalog that arrives, or
 	// a new reason it does not.
-	Cluster(c catalog.ClusterStatus)
+	Cluster(c ClusterStatus)
 	// AppsChanged is told what each catalog change did to the apps'
 	// names and addresses; the first change is every app.
 	AppsChanged(changes []AppChange)
 }
+
+// ClusterStatus is how one login is doing (catalog.ClusterStatus), for
+// those who reach the catalog only through this package.
+type ClusterStatus = catalog.ClusterStatus
 
 // AppChange is one app that got a name and an address, or lost them.
 type AppChange struct {
@@ -34,8 +38,8 @@ type AppChange struct {
 
 type nopProgress struct{}
 
-func (nopProgress) Cluster(catalog.ClusterStatus) {}
-func (nopProgress) AppsChanged([]AppChange)       {}
+func (nopProgress) Cluster(ClusterStatus)   {}
+func (nopProgress) AppsChanged([]AppChange) {}
 
 // told is what Progress last heard of one login.
 type told struct {

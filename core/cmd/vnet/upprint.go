@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/vnetproject/vnet/core/catalog"
 	"github.com/vnetproject/vnet/core/netcfg"
 	"github.com/vnetproject/vnet/core/platform"
 	"github.com/vnetproject/vnet/core/vnet"
@@ -44,7 +43,7 @@ func (p *upPrinter) tunCreated(name string, mtu int) {
 }
 
 // Cluster says a login's catalog loaded, or why not (vnet.Progress).
-func (p *upPrinter) Cluster(c catalog.ClusterStatus) {
+func (p *upPrinter) Cluster(c vnet.ClusterStatus) {
 	if c.Connected {
 		leaves := ""
 		if len(c.Leaves) > 0 {
