@@ -61,7 +61,7 @@ func bashCompletion() string {
     case "$w" in -*) ;; *) path="${path:+$path }$w" ;; esac
   done
   if [[ "$cur" == -* ]]; then
-    COMPREPLY=($(compgen -W "--help --config --identity --state-dir --debug --format" -- "$cur"))
+    COMPREPLY=($(compgen -W "--help --config --identity --state-dir --debug --log-format --format" -- "$cur"))
     return
   fi
   case "$path" in

@@ -17,7 +17,7 @@ var topics = map[string]topic{
 		examples: []string{"vnet cluster start --config /etc/vnet/cluster.yaml"},
 	},
 	"cluster start": {
-		use: "vnet cluster start [--config cluster.yaml] [--rotate-admin] [--debug]",
+		use: "vnet cluster start [--config cluster.yaml] [--rotate-admin] [--debug] [--log-format text|json]",
 		about: `Runs Auth, Proxy and App Service in the foreground until SIGINT or SIGTERM.
 The config is checked before anything is created; the admin identity that
 'vnet ctl' uses is written to DATA_DIR/admin at every start.`,
@@ -29,7 +29,7 @@ The config is checked before anything is created; the admin identity that
 		examples: []string{"vnet agent start --config /etc/vnet/agent.yaml"},
 	},
 	"agent start": {
-		use: "vnet agent start [--config agent.yaml] [--debug]",
+		use: "vnet agent start [--config agent.yaml] [--debug] [--log-format text|json]",
 		about: `Runs an App Service agent: it joins the cluster with its join token on its
 first start, then serves its apps through a reverse tunnel to the proxy.
 SIGHUP re-reads agent.yaml (see docs/agent.md).`,
@@ -165,17 +165,21 @@ could not be asked.`,
 		examples: []string{"vnet apps", "vnet apps --format json"},
 	},
 	"up": {
-		use: "sudo vnet up [--tun vnet0] [--dns-mode auto|systemd-resolved|resolv.conf|none] [--mtu 65000] [--state-dir DIR] [--debug]",
+		use: "sudo vnet up [--tun vnet0] [--dns-mode auto|systemd-resolved|resolv.conf|none] [--mtu 65000] [--state-dir DIR] [--debug] [--log-format text|json]",
 		about: `Starts VNet in the foreground until SIGINT or SIGTERM, then undoes every
 change it made. Root keeps only the TUN device and the network settings;
 the engine, which holds your logins, runs as you (the user who ran sudo),
 and only your programs reach VNet's apps. Without sudo, 'vnet up' asks
 the vnet-helper service (members of the group vnet). A cluster that does
-not answer is retried with back-off. Only one VNet runs at a time.`,
-		examples: []string{"sudo vnet up", "sudo vnet up --dns-mode resolv.conf --debug"},
+not answer is retried with back-off. Only one VNet runs at a time.
+It says each step on stdout (the TUN device, each cluster's catalog, DNS,
+"VNet is up" with the apps, then each change); its log on stderr holds
+warnings and errors, every event with --debug, or JSON lines for a log
+collector with --log-format json.`,
+		examples: []string{"sudo vnet up", "sudo vnet up --dns-mode resolv.conf --debug", "sudo vnet up --log-format json 2>>vnet.log"},
 	},
 	"helper": {
-		use: "vnet helper [--group vnet] [--socket /run/vnet/helper.sock] [--dns-mode auto|systemd-resolved|resolv.conf|none] [--debug]",
+		use: "vnet helper [--group vnet] [--socket /run/vnet/helper.sock] [--dns-mode auto|systemd-resolved|resolv.conf|none] [--debug] [--log-format text|json]",
 		about: `VNet's root helper as a service (packaging/systemd/vnet-helper.socket):
 it opens the TUN device for the 'vnet up' of a member of --group, run as
 that user, sets the network for that user's traffic only, and undoes it
