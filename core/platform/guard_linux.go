@@ -93,7 +93,7 @@ func ApplyGuard(ctx context.Context, g DeviceGuard) error {
 		return err
 	}
 	if err := runNft(ctx, script); err != nil {
-		return fmt.Errorf("guard %s: %w", g.Dev, err)
+		return fmt.Errorf("no guard on %s: %w", g.Dev, err)
 	}
 	return nil
 }

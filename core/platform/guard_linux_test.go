@@ -2,6 +2,7 @@ package platform
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
@@ -61,5 +62,18 @@ func TestUIDRuleString(t *testing.T) {
 	r := UIDRule{Family: unix.AF_INET, Priority: 7353, Table: 7353, UID: 0, From: netip.MustParsePrefix("100.64.0.1/32")}
 	if got, want := r.String(), "inet rule priority 7353 iif lo from 100.64.0.1/32 uidrange 0-0 lookup 7353"; got != want {
 		t.Errorf("String = %q, want %q", got, want)
+	}
+}
+
+// Without nft no guard can be made (the caller says so), and none can be
+// left to delete: undo goes on.
+func TestGuardWithoutNft(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	g := DeviceGuard{Table: GuardTable("vnet0"), Dev: "vnet0", UID: 1000}
+	if err := ApplyGuard(context.Background(), g); !errors.Is(err, ErrNoNft) {
+		t.Errorf("ApplyGuard without nft = %v, want ErrNoNft", err)
+	}
+	if err := DeleteGuard(context.Background(), g.Table); err != nil {
+		t.Errorf("DeleteGuard without nft = %v, want nil", err)
 	}
 }

@@ -265,7 +265,7 @@ func (s *session) open(name string, mtu int) error {
 // unguardedWhy is the one line said (log, `vnet status`, `vnet diag`) when
 // the device has no guard.
 func unguardedWhy(dev string, err error) string {
-	return fmt.Sprintf("other local users can reach VNet's apps by binding a socket to %s (SO_BINDTODEVICE): no guard: %v", dev, err)
+	return fmt.Sprintf("other local users can reach VNet's apps by binding a socket to %s (SO_BINDTODEVICE): %v", dev, err)
 }
 
 // apply puts s in force: VNet's routes in its own table (only the user's

@@ -164,6 +164,26 @@ func TestInsideNetns(t *testing.T) {
 		assertNothingLeft(t, dir, "vnetps2")
 	})
 
+	t.Run("without nft the device opens unguarded, and says so", func(t *testing.T) {
+		path := os.Getenv("PATH")
+		t.Setenv("PATH", t.TempDir())
+		s := &session{cfg: &HelperConfig{Allow: AllowUID(4242, 0), DNSMode: platform.DNSModeNone, StateDir: dir, Logger: slog.Default()}, uid: 4242, log: slog.Default()}
+		if err := s.open("vnetps3", 1500); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(s.unguarded, "SO_BINDTODEVICE") || !strings.Contains(s.unguarded, "nft not found") {
+			t.Errorf("unguarded = %q, want why, in one line", s.unguarded)
+		}
+		if err := s.apply(context.Background(), settings); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.close(); err != nil {
+			t.Fatal(err)
+		}
+		os.Setenv("PATH", path)
+		assertNothingLeft(t, dir, "vnetps3")
+	})
+
 	t.Run("Recover undoes what a dead helper left", func(t *testing.T) {
 		dead := exec.Command(os.Args[0])
 		dead.Env = append(os.Environ(), envExit+"=1")
