@@ -2,6 +2,7 @@ package packaging
 
 import (
 	"bufio"
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -195,5 +196,35 @@ func TestMakeInstall(t *testing.T) {
 	}
 	if len(entries) != 1 || entries[0].Name() != "usr" {
 		t.Errorf("make install wrote outside PREFIX: %v", entries)
+	}
+}
+
+// TestUnitsVerify runs `systemd-analyze verify` (it needs no running
+// systemd) on the units as `make install` writes them, with PREFIX in a
+// temporary folder so that their ExecStart binary exists: an unknown key,
+// a bad value or a missing command is a finding, and any finding fails
+// (systemd-analyze itself exits 0 on most of them).
+func TestUnitsVerify(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("no systemd-analyze (the systemd package)")
+	}
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("no make")
+	}
+	prefix := t.TempDir()
+	if out, err := exec.Command("make", "-C", "..", "install", "PREFIX="+prefix, "BIN="+t.TempDir()).CombinedOutput(); err != nil {
+		t.Fatalf("make install: %v\n%s", err, out)
+	}
+	units, err := filepath.Glob(filepath.Join(prefix, "lib/systemd/system/*"))
+	if err != nil || len(units) < 5 {
+		t.Fatalf("installed units: %v, %v", units, err)
+	}
+	out, err := exec.Command(analyze, append([]string{"verify"}, units...)...).CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) != 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
 }

@@ -17,6 +17,9 @@ declare -A need=(
 	[redis-server]=redis-server
 	[redis-cli]=redis-tools
 	[runuser]=util-linux
+	[nft]=nftables # the root helper's device guard (e2e-privsep)
+	[python3]=python3 # e2e-privsep's DNS query bound to the device
+	[systemd-analyze]=systemd # packaging's unit check (it skips without it)
 )
 
 missing=()

@@ -4,7 +4,10 @@
 # runs the engine, which holds the user's key, as the user; only that
 # user's traffic reaches VNet's range; whatever way VNet stops (SIGTERM,
 # kill -9 of the engine and the helper, then the next start or `vnet
-# down`), nothing is left: no TUN, route, rule, resolver entry or state.
+# down`), nothing is left: no TUN, route, rule, nft table, resolver entry
+# or state. The device's guard keeps other users' sockets bound to it
+# (SO_BINDTODEVICE) out, and strict reverse-path filtering keeps the
+# apps' replies.
 #
 # Two local users are added for the run (and removed at the end): the VNet
 # user, who logs in and runs VNet through a simulated sudo (SUDO_UID and
@@ -86,6 +89,7 @@ nothing_left() {
 	if [ -n "$(in_user ip route show table $TABLE 2>/dev/null)" ]; then echo "routes left in table $TABLE"; bad=1; fi
 	if in_user ip route show | grep -q '^100\.'; then echo "route left: $(in_user ip route show | grep '^100\.')"; bad=1; fi
 	if [ "$(in_user cat /etc/resolv.conf)" != "nameserver $CLUSTER_IP" ]; then echo "resolv.conf not restored: $(in_user cat /etc/resolv.conf)"; bad=1; fi
+	if in_user nft list tables 2>/dev/null | grep -q ' vnet_'; then echo "nft table left: $(in_user nft list tables | grep ' vnet_')"; bad=1; fi
 	if [ -e "$STATE_FILE" ]; then echo "state file left: $STATE_FILE"; bad=1; fi
 	return $bad
 }
@@ -124,6 +128,45 @@ expect_fail "forwarded traffic (another host routing through this one) cannot re
 in_cluster ip route del 100.64.0.0/10 via "$USER_IP"
 in_user sysctl -qw net.ipv4.ip_forward=0
 
+# A socket bound to the device (SO_BINDTODEVICE, curl --interface) needs
+# no route: the guard, an nft table of the helper's, drops what leaves
+# vnet0 from any socket but the VNet user's.
+log "who reaches the app through the device itself (SO_BINDTODEVICE)"
+check "the device has its guard (an nft table of its own)" outputs "oifname \"vnet0\" meta skuid != $VUID drop" in_user nft list table inet vnet_vnet0
+check "the VNet user reaches the app bound to the device" outputs '^hello from tcp-app$' as_vnet curl -sf --max-time 10 --interface vnet0 "http://$app_ip:8080/"
+expect_fail "another local user bound to the device cannot reach the app" 'timed out|Failed to connect|Could not connect|not permitted' as_other curl -sS --max-time 5 --interface vnet0 "http://$app_ip:8080/"
+expect_fail "nor can root bound to the device" 'timed out|Failed to connect|Could not connect|not permitted' in_user curl -sS --max-time 5 --interface vnet0 "http://$app_ip:8080/"
+check "another user's resolver still asks VNet's DNS through the device" outputs "^$app_ip\$" as_other /usr/bin/python3 -c '
+import socket, struct, sys
+q = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + b"".join(bytes([len(l)]) + l.encode() for l in "tcp-app.company.test".split(".")) + b"\0" + struct.pack(">HH", 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"vnet0")
+s.settimeout(10)
+s.sendto(q, (sys.argv[1], 53))
+a = s.recv(512)
+print(socket.inet_ntoa(a[-4:]))
+' "$(in_user ip route show | awk '/^100\.64\./ {print $1; exit}')"
+
+# Strict reverse-path filtering: the kernel checks the source of each
+# reply as uid 0; the helper's rule for uid 0 from the device's address
+# answers that check with VNet's route through the device.
+log "strict reverse-path filtering (rp_filter=1)"
+RP_ALL=$(in_user sysctl -n net.ipv4.conf.all.rp_filter)
+in_user sysctl -qw net.ipv4.conf.all.rp_filter=1
+TUN_ADDR=$(in_user ip -4 -o addr show dev vnet0 | awk '{sub("/.*", "", $4); print $4; exit}')
+check "a rule answers root's reverse-path lookups from the device's address" outputs "from $TUN_ADDR iif lo uidrange 0-0 lookup $TABLE" in_user ip rule show
+# By its IPv4 address: rp_filter is IPv4's (the name may go over IPv6).
+check "the VNet user reaches the app with rp_filter=1" outputs '^hello from tcp-app$' as_vnet curl -sf --max-time 10 "http://$app_ip:8080/"
+# Without the rule the check above fails: strict filtering drops the replies.
+in_user ip rule del priority $TABLE from "$TUN_ADDR" iif lo uidrange 0-0 lookup $TABLE
+expect_fail "without that rule, rp_filter=1 drops the app's replies (the check above can fail)" 'timed out|Failed to connect|Could not connect' as_vnet curl -sS --max-time 5 "http://$app_ip:8080/"
+in_user ip rule add priority $TABLE from "$TUN_ADDR" iif lo uidrange 0-0 lookup $TABLE
+in_user sysctl -qw net.ipv4.conf.all.rp_filter="$RP_ALL"
+
+# Without the guard the bypass is real: the SO_BINDTODEVICE check above can fail.
+in_user nft delete table inet vnet_vnet0
+check "without the guard another user bound to the device reaches the app (the check above can fail)" outputs '^hello from tcp-app$' as_other curl -sf --max-time 10 --interface vnet0 "http://$app_ip:8080/"
+
 log "SIGTERM: the helper stops the engine and undoes everything"
 kill -TERM "$VNET_UP_PID"
 check "vnet up stops on SIGTERM" stopped "$VNET_UP_PID"
@@ -138,9 +181,12 @@ stopped "$ENGINE_PID"
 check "kill -9 left the rule behind (what the state file is for)" outputs "lookup $TABLE" in_user ip rule show
 check "kill -9 left VNet's resolv.conf behind" outputs 'Generated by VNet' in_user cat /etc/resolv.conf
 check "the state file lists it" outputs '"rules"' cat "$STATE_FILE"
+check "kill -9 left the guard behind" outputs 'table inet vnet_vnet0' in_user nft list tables
+check "the state file lists the guard" outputs '"nft_table": "vnet_vnet0"' cat "$STATE_FILE"
 up_as_sudo
 check "the next start serves again" outputs '^hello from tcp-app$' as_vnet curl -sf --max-time 10 http://tcp-app.company.test:8080/
-check "one rule, not two" outputs '^1$' sh -c "ip netns exec $NS_USER ip rule show | grep -c 'lookup $TABLE'"
+check "one rule for the user, not two" outputs '^1$' sh -c "ip netns exec $NS_USER ip rule show | grep -c 'uidrange $VUID-$VUID lookup $TABLE'"
+check "one guard" outputs '^1$' sh -c "ip netns exec $NS_USER nft list tables | grep -c ' vnet_'"
 kill -TERM "$VNET_UP_PID"
 stopped "$VNET_UP_PID"
 check "nothing is left after the start that followed kill -9" nothing_left

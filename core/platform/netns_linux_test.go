@@ -11,13 +11,13 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vnetproject/vnet/core/netcfg"
 	"github.com/vnetproject/vnet/core/stack"
+	"github.com/vnetproject/vnet/core/testkit"
 )
 
 var _ stack.PacketIO = (*TUN)(nil)
@@ -31,61 +31,9 @@ const envNetns = "VNET_PLATFORM_NETNS"
 const waitLimit = 60 * time.Second
 
 // TestLinuxInNetns runs TestInsideNetns as root in a network namespace it
-// creates (with its own /etc/resolv.conf, via /etc/netns/NAME), by running
-// this test binary again under `ip netns exec`.
+// creates (with its own /etc/resolv.conf, via /etc/netns/NAME).
 func TestLinuxInNetns(t *testing.T) {
-	if os.Getenv(envNetns) != "" {
-		t.Skip("already inside the namespace")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-	if _, err := os.Stat("/dev/net/tun"); err != nil {
-		t.Skip("needs /dev/net/tun")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs the ip command")
-	}
-	name := fmt.Sprintf("vnet-pt-%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add %s: %v\n%s", name, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v\n%s", name, err, out)
-		}
-	})
-	// `ip netns exec` bind-mounts /etc/netns/NAME/resolv.conf over
-	// /etc/resolv.conf in the namespace's mount namespace: the host's file
-	// is never touched.
-	_, statErr := os.Stat("/etc/netns")
-	etcDir := filepath.Join("/etc/netns", name)
-	if err := os.MkdirAll(etcDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		os.RemoveAll(etcDir)
-		if statErr != nil {
-			os.Remove("/etc/netns") // ours, and empty unless someone else uses it now
-		}
-	})
-	if err := os.WriteFile(filepath.Join(etcDir, "resolv.conf"), []byte(netnsResolvConf(name)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", name, os.Args[0],
-		"-test.run=^TestInsideNetns$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), envNetns+"="+name)
-	out, err := cmd.CombinedOutput()
-	t.Logf("inside %s:\n%s", name, out)
-	if err != nil {
-		t.Fatalf("test inside the namespace failed: %v", err)
-	}
-	if !bytes.Contains(out, []byte("--- PASS: TestInsideNetns")) {
-		t.Fatal("test inside the namespace did not run")
-	}
+	testkit.RunInNetns(t, testkit.Netns{Prefix: "vnet-pt", Env: envNetns, Inner: "TestInsideNetns", ResolvConf: netnsResolvConf})
 }
 
 // netnsResolvConf is the namespace's resolv.conf; its first line proves to
@@ -95,7 +43,7 @@ func netnsResolvConf(name string) string {
 }
 
 func TestInsideNetns(t *testing.T) {
-	name := os.Getenv(envNetns)
+	name := testkit.InNetns(envNetns)
 	if name == "" {
 		t.Skip("runs inside the namespace made by TestLinuxInNetns")
 	}
@@ -166,7 +114,9 @@ func TestInsideNetns(t *testing.T) {
 		t.Errorf("IPv4 route missing: %s", out)
 	}
 	if ipv6 {
-		out := ip(t, "-o", "-6", "addr", "show", "dev", dev)
+		// VNet's address alone: the kernel's link-local one may still be
+		// tentative (its duplicate detection is not VNet's).
+		out := ip(t, "-o", "-6", "addr", "show", "dev", dev, "to", "fd00:aa::1/128")
 		if !strings.Contains(out, "inet6 fd00:aa::1/128") || strings.Contains(out, "tentative") {
 			t.Errorf("IPv6 address missing or not usable: %s", out)
 		}

@@ -3,6 +3,8 @@ package platform
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -23,6 +25,10 @@ type UIDRule struct {
 	Table int `json:"table"`
 	// UID is the one user whose traffic the rule sends to Table.
 	UID uint32 `json:"uid"`
+	// From, when valid, limits the rule to packets from that source
+	// (`from P`): VNet's rule for root's lookups from the device's own
+	// address, which the kernel's reverse-path check makes as uid 0.
+	From netip.Prefix `json:"from,omitzero"`
 }
 
 func (r UIDRule) String() string {
@@ -30,7 +36,11 @@ func (r UIDRule) String() string {
 	if r.Family == unix.AF_INET6 {
 		fam = "inet6"
 	}
-	return fmt.Sprintf("%s rule priority %d iif lo uidrange %d-%d lookup %d", fam, r.Priority, r.UID, r.UID, r.Table)
+	from := ""
+	if r.From.IsValid() {
+		from = " from " + r.From.String()
+	}
+	return fmt.Sprintf("%s rule priority %d iif lo%s uidrange %d-%d lookup %d", fam, r.Priority, from, r.UID, r.UID, r.Table)
 }
 
 func (r UIDRule) netlink() *netlink.Rule {
@@ -40,6 +50,9 @@ func (r UIDRule) netlink() *netlink.Rule {
 	nr.Table = r.Table
 	nr.IifName = "lo"
 	nr.UIDRange = netlink.NewRuleUIDRange(r.UID, r.UID)
+	if r.From.IsValid() {
+		nr.Src = &net.IPNet{IP: r.From.Addr().AsSlice(), Mask: net.CIDRMask(r.From.Bits(), r.From.Addr().BitLen())}
+	}
 	return nr
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	"github.com/vnetproject/vnet/core/netcfg"
 	"github.com/vnetproject/vnet/core/platform"
@@ -17,7 +18,8 @@ type Client struct {
 	replies chan message  // one reply per request; closed with done
 	done    chan struct{} // closed when the helper's side is gone
 
-	dnsMode string // the helper's, from its greeting
+	dnsMode   string                 // the helper's, from its greeting
+	unguarded atomic.Pointer[string] // from the open's reply; nil before it
 
 	mu sync.Mutex // one request at a time
 }
@@ -134,7 +136,18 @@ func (c *Client) OpenTUN(ctx context.Context, name string, mtu int) (*platform.T
 	if err != nil {
 		return nil, "", err
 	}
+	c.unguarded.Store(&rep.Unguarded)
 	return tun, rep.DNSMode, nil
+}
+
+// Unguarded says, after OpenTUN, why other local users can send through
+// the device (the helper could not put its netfilter guard in place), in
+// one line; empty when they cannot, or before OpenTUN.
+func (c *Client) Unguarded() string {
+	if p := c.unguarded.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // Apply asks the helper to put s in force.

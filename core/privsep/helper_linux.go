@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strings"
 	"sync"
 	"syscall"
 
@@ -165,6 +164,10 @@ type session struct {
 	tun       *platform.TUN          // nil until open
 	main      *platform.Configurator // addresses, DNS routes and DNS; nil until open
 	table     *platform.Configurator // VNet's routes in RouteTable; nil until open
+	// guard keeps other users' sockets from sending out of the device;
+	// in force unless unguarded (why not) is set at open.
+	guard     platform.DeviceGuard
+	unguarded string
 }
 
 // handle answers one request; the descriptor, if not -1, goes with the
@@ -183,7 +186,7 @@ func (s *session) handle(ctx context.Context, req request) (reply, int) {
 		if rc, err := s.tun.SyscallConn(); err == nil {
 			rc.Control(func(f uintptr) { fd = int(f) })
 		}
-		return reply{Tun: s.tun.Name(), DNSMode: s.cfg.DNSMode}, fd
+		return reply{Tun: s.tun.Name(), DNSMode: s.cfg.DNSMode, Unguarded: s.unguarded}, fd
 	case opApply:
 		if s.tun == nil {
 			return reply{Err: "apply before open"}, -1
@@ -207,7 +210,8 @@ func (s *session) open(name string, mtu int) error {
 		return fmt.Errorf("device name %q: want 1 to %d characters", name, unix.IFNAMSIZ-1)
 	}
 	for _, c := range name {
-		if c == '/' || c == ':' || c == '%' || c <= ' ' || c > '~' {
+		// The name goes into an nft script (the guard): nothing else.
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
 			return fmt.Errorf("device name %q: letters, digits, '-', '_' and '.' only", name)
 		}
 	}
@@ -228,8 +232,15 @@ func (s *session) open(name string, mtu int) error {
 	for _, fam := range []int{unix.AF_INET, unix.AF_INET6} {
 		s.st.Rules = append(s.st.Rules, platform.UIDRule{Family: fam, Priority: RulePriority, Table: RouteTable, UID: s.uid})
 	}
+	s.guard = platform.DeviceGuard{Table: platform.GuardTable(name), Dev: name, UID: s.uid}
+	s.st.NftTable = s.guard.Table
 	if err := writeState(s.statePath, s.st); err != nil {
 		return err
+	}
+	// The guard comes before the device: no moment without it.
+	if err := platform.ApplyGuard(context.Background(), s.guard); err != nil {
+		s.unguarded = unguardedWhy(name, err)
+		s.log.Warn(s.unguarded)
 	}
 	tun, err := platform.OpenTUN(name, mtu)
 	if err != nil {
@@ -247,13 +258,14 @@ func (s *session) open(name string, mtu int) error {
 			return err
 		}
 	}
-	s.log.Info("opened the TUN device for the engine", "tun", tun.Name(), "table", RouteTable)
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/conf/all/rp_filter"); err == nil && strings.TrimSpace(string(b)) == "1" {
-		// The reverse-path check looks the source up as uid 0, which has
-		// no route to VNet's range (docs/gaps.md).
-		s.log.Warn("strict reverse-path filtering (net.ipv4.conf.all.rp_filter=1) drops the replies from VNet's range: set it to 2 (loose)")
-	}
+	s.log.Info("opened the TUN device for the engine", "tun", tun.Name(), "table", RouteTable, "guarded", s.unguarded == "")
 	return nil
+}
+
+// unguardedWhy is the one line said (log, `vnet status`, `vnet diag`) when
+// the device has no guard.
+func unguardedWhy(dev string, err error) string {
+	return fmt.Sprintf("other local users can reach VNet's apps by binding a socket to %s (SO_BINDTODEVICE): %v", dev, err)
 }
 
 // apply puts s in force: VNet's routes in its own table (only the user's
@@ -261,6 +273,19 @@ func (s *session) open(name string, mtu int) error {
 // addresses, which every user's resolver may ask.
 func (s *session) apply(ctx context.Context, set netcfg.Settings) error {
 	if err := checkSettings(set); err != nil {
+		return err
+	}
+	if s.unguarded == "" {
+		// Other users' DNS may reach the DNS addresses before they are
+		// routed and written into the resolver configuration.
+		g := s.guard
+		g.DNS = set.DNSAddrs
+		if err := platform.ApplyGuard(ctx, g); err != nil {
+			return err
+		}
+		s.guard = g
+	}
+	if err := s.setSourceRules(set); err != nil {
 		return err
 	}
 	user := set
@@ -274,7 +299,8 @@ func (s *session) apply(ctx context.Context, set netcfg.Settings) error {
 }
 
 // close undoes the session: resolver settings first (VNet's DNS is out of
-// reach once its routes go), then routes, addresses, rules, the device.
+// reach once its routes go), then routes, addresses, rules, the device,
+// its guard.
 func (s *session) close() error {
 	if s.statePath == "" {
 		return nil
@@ -295,6 +321,8 @@ func (s *session) close() error {
 		// first): it goes anyway.
 		errs = append(errs, platform.DeleteLink(s.tun.Name()))
 	}
+	// The guard goes with the device, not before it.
+	errs = append(errs, platform.DeleteGuard(context.Background(), s.st.NftTable))
 	err := errors.Join(errs...)
 	if err == nil {
 		os.Remove(s.statePath)

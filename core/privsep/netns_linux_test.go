@@ -4,18 +4,20 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
-	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/vnetproject/vnet/core/netcfg"
 	"github.com/vnetproject/vnet/core/platform"
+	"github.com/vnetproject/vnet/core/testkit"
 )
 
 // envNetns tells the copy of this test binary that runs inside a fresh
@@ -33,42 +35,14 @@ func TestMain(m *testing.M) {
 }
 
 // TestHelperInNetns runs TestInsideNetns as root in a network namespace of
-// its own, by running this test binary again under `ip netns exec`: the
-// helper's real changes (device, rules, routes) touch only that namespace.
+// its own: the helper's real changes (device, rules, routes, guard) touch
+// only that namespace.
 func TestHelperInNetns(t *testing.T) {
-	if os.Getenv(envNetns) != "" {
-		t.Skip("already inside the namespace")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-	if _, err := os.Stat("/dev/net/tun"); err != nil {
-		t.Skip("needs /dev/net/tun")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs the ip command")
-	}
-	name := fmt.Sprintf("vnet-ps-%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add %s: %v\n%s", name, err, out)
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", name, os.Args[0], "-test.run=^TestInsideNetns$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), envNetns+"="+name)
-	out, err := cmd.CombinedOutput()
-	t.Logf("inside %s:\n%s", name, out)
-	if err != nil {
-		t.Fatalf("test inside the namespace failed: %v", err)
-	}
-	if !bytes.Contains(out, []byte("--- PASS: TestInsideNetns")) {
-		t.Fatal("test inside the namespace did not run")
-	}
+	testkit.RunInNetns(t, testkit.Netns{Prefix: "vnet-ps", Env: envNetns, Inner: "TestInsideNetns"})
 }
 
 func TestInsideNetns(t *testing.T) {
-	if os.Getenv(envNetns) == "" {
+	if testkit.InNetns(envNetns) == "" {
 		t.Skip("runs inside the namespace made by TestHelperInNetns")
 	}
 	if err := exec.Command("ip", "link", "set", "lo", "up").Run(); err != nil {
@@ -76,6 +50,11 @@ func TestInsideNetns(t *testing.T) {
 	}
 	dir := t.TempDir()
 	me := uint32(os.Getuid())
+	_, err := exec.LookPath("nft")
+	haveNft := err == nil
+	if !haveNft {
+		t.Log("no nft: the guard is checked absent")
+	}
 	settings := netcfg.Settings{
 		TunAddr4: netip.MustParseAddr("100.64.0.1"),
 		Routes:   []netip.Prefix{netip.MustParsePrefix("100.64.0.0/10")},
@@ -101,6 +80,9 @@ func TestInsideNetns(t *testing.T) {
 		}
 		if tun.Name() != "vnetps0" || mode != platform.DNSModeNone {
 			t.Fatalf("OpenTUN = %s, %s", tun.Name(), mode)
+		}
+		if haveNft && c.Unguarded() != "" {
+			t.Errorf("Unguarded = %q with nft present", c.Unguarded())
 		}
 		if _, err := os.Stat(stateFile(dir, "vnetps0")); err != nil {
 			t.Fatalf("no state file: %v", err)
@@ -131,6 +113,77 @@ func TestInsideNetns(t *testing.T) {
 		assertNothingLeft(t, dir, "vnetps0")
 	})
 
+	t.Run("a session for a user who is not root guards the device and adds the reverse-path rules", func(t *testing.T) {
+		const uid = 4242
+		s := &session{cfg: &HelperConfig{Allow: AllowUID(uid, 0), DNSMode: platform.DNSModeNone, StateDir: dir, Logger: slog.Default()}, uid: uid, log: slog.Default()}
+		if err := s.open("vnetps2", 1500); err != nil {
+			t.Fatal(err)
+		}
+		defer s.close()
+		if haveNft {
+			if s.unguarded != "" {
+				t.Fatalf("unguarded with nft present: %s", s.unguarded)
+			}
+			if got := nftTable(t, "vnetps2"); !strings.Contains(got, `oifname "vnetps2" meta skuid != 4242 drop`) {
+				t.Errorf("guard after open:\n%s", got)
+			}
+		} else if !strings.Contains(s.unguarded, "SO_BINDTODEVICE") {
+			t.Errorf("no nft, and unguarded = %q", s.unguarded)
+		}
+		if err := s.apply(context.Background(), settings); err != nil {
+			t.Fatal(err)
+		}
+		if haveNft {
+			if got := nftTable(t, "vnetps2"); !strings.Contains(got, "ip daddr 100.64.0.2 meta l4proto { tcp, udp } th dport 53 accept") {
+				t.Errorf("guard after apply lets nobody's DNS through:\n%s", got)
+			}
+		}
+		if out, _ := exec.Command("ip", "rule", "show").CombinedOutput(); !strings.Contains(string(out), "from 100.64.0.1 iif lo uidrange 0-0 lookup 7353") {
+			t.Errorf("no reverse-path rule for the device's address:\n%s", out)
+		}
+		moved := settings
+		moved.TunAddr4 = netip.MustParseAddr("100.64.0.3")
+		moved.DNSAddrs = []netip.Addr{netip.MustParseAddr("100.64.0.4")}
+		if err := s.apply(context.Background(), moved); err != nil {
+			t.Fatal(err)
+		}
+		out, _ := exec.Command("ip", "rule", "show").CombinedOutput()
+		if strings.Contains(string(out), "from 100.64.0.1 ") || !strings.Contains(string(out), "from 100.64.0.3 ") {
+			t.Errorf("reverse-path rule did not follow the address:\n%s", out)
+		}
+		st, err := readState(s.statePath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(st.Rules); n != 3 {
+			t.Errorf("state lists %d rules, want 3 (user's IPv4, IPv6, root's from the address): %v", n, st.Rules)
+		}
+		if err := s.close(); err != nil {
+			t.Fatal(err)
+		}
+		assertNothingLeft(t, dir, "vnetps2")
+	})
+
+	t.Run("without nft the device opens unguarded, and says so", func(t *testing.T) {
+		path := os.Getenv("PATH")
+		t.Setenv("PATH", t.TempDir())
+		s := &session{cfg: &HelperConfig{Allow: AllowUID(4242, 0), DNSMode: platform.DNSModeNone, StateDir: dir, Logger: slog.Default()}, uid: 4242, log: slog.Default()}
+		if err := s.open("vnetps3", 1500); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(s.unguarded, "SO_BINDTODEVICE") || !strings.Contains(s.unguarded, "nft not found") {
+			t.Errorf("unguarded = %q, want why, in one line", s.unguarded)
+		}
+		if err := s.apply(context.Background(), settings); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.close(); err != nil {
+			t.Fatal(err)
+		}
+		os.Setenv("PATH", path)
+		assertNothingLeft(t, dir, "vnetps3")
+	})
+
 	t.Run("Recover undoes what a dead helper left", func(t *testing.T) {
 		dead := exec.Command(os.Args[0])
 		dead.Env = append(os.Environ(), envExit+"=1")
@@ -146,7 +199,14 @@ func TestInsideNetns(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer tun.Close() // a descriptor an engine still holds
-		if err := writeState(stateFile(dir, "vnetps1"), state{PID: dead.Process.Pid, Tun: "vnetps1", Rules: []platform.UIDRule{rule}, DNSMode: platform.DNSModeNone}); err != nil {
+		st := state{PID: dead.Process.Pid, Tun: "vnetps1", Rules: []platform.UIDRule{rule}, DNSMode: platform.DNSModeNone}
+		if haveNft {
+			st.NftTable = platform.GuardTable("vnetps1")
+			if err := platform.ApplyGuard(context.Background(), platform.DeviceGuard{Table: st.NftTable, Dev: "vnetps1", UID: me}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := writeState(stateFile(dir, "vnetps1"), st); err != nil {
 			t.Fatal(err)
 		}
 		if n, err := Recover(dir, nil); n != 1 || err != nil {
@@ -154,6 +214,16 @@ func TestInsideNetns(t *testing.T) {
 		}
 		assertNothingLeft(t, dir, "vnetps1")
 	})
+}
+
+// nftTable is the guard table of dev as nft lists it.
+func nftTable(t *testing.T, dev string) string {
+	t.Helper()
+	out, err := exec.Command("nft", "list", "table", "inet", platform.GuardTable(dev)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft list table: %v\n%s", err, out)
+	}
+	return string(out)
 }
 
 func ourRules(t *testing.T) int {
@@ -192,6 +262,9 @@ func assertNothingLeft(t *testing.T, dir, tun string) {
 	}
 	if got := routes(t, RouteTable); got != "[]" {
 		t.Errorf("routes left in table %d: %s", RouteTable, got)
+	}
+	if out, err := exec.Command("nft", "list", "tables").CombinedOutput(); err == nil && strings.Contains(string(out), platform.GuardTable(tun)) {
+		t.Errorf("nft table left: %s", out)
 	}
 	if m, _ := filepath.Glob(filepath.Join(dir, "helper-*")); len(m) != 0 {
 		t.Errorf("state files left: %v", m)

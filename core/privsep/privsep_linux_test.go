@@ -284,3 +284,22 @@ func TestCheckSettings(t *testing.T) {
 		})
 	}
 }
+
+// A device name goes into the guard's nft script: anything but letters,
+// digits, '-', '_' and '.' is refused before anything is opened.
+func TestHelperRefusesBadDeviceNames(t *testing.T) {
+	path, served := startHelper(t, AllowUID(uint32(os.Getuid()), os.Getpid()))
+	c, err := Dial(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{`vnet"0`, "vnet;0", "vnet{0}", "vnet 0", "vnet/0", "", "vnetvnetvnetvnet0"} {
+		if _, _, err := c.OpenTUN(context.Background(), name, 0); err == nil || !strings.Contains(err.Error(), "device name") {
+			t.Errorf("OpenTUN(%q) = %v, want a refusal of the name", name, err)
+		}
+	}
+	c.Close()
+	if err := <-served; err != nil {
+		t.Fatalf("Serve = %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package privsep
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,6 +30,8 @@ type state struct {
 	Tun string `json:"tun"`
 	// Rules are the policy rules sent the user's traffic to VNet's table.
 	Rules []platform.UIDRule `json:"rules,omitempty"`
+	// NftTable is the device's guard (platform.DeviceGuard), if nft made it.
+	NftTable string `json:"nft_table,omitempty"`
 	// DNSMode and ResolvConf say where the resolver settings are: the
 	// resolv.conf file carries its own original (platform.RestoreStale);
 	// systemd-resolved forgets a device's settings when it goes.
@@ -84,7 +87,7 @@ func readState(path string) (state, error) {
 }
 
 // undo removes what st lists: the rules, the device (with its routes and
-// addresses), and the resolver configuration the helper wrote.
+// addresses), its guard, and the resolver configuration the helper wrote.
 func undo(st state, log *slog.Logger) error {
 	var errs []error
 	for _, r := range st.Rules {
@@ -92,6 +95,9 @@ func undo(st state, log *slog.Logger) error {
 	}
 	if st.Tun != "" {
 		errs = append(errs, platform.DeleteLink(st.Tun))
+	}
+	if st.NftTable != "" {
+		errs = append(errs, platform.DeleteGuard(context.Background(), st.NftTable))
 	}
 	if st.DNSMode == platform.DNSModeResolvConf && st.ResolvConf != "" {
 		// Restores only a file whose writer is dead.

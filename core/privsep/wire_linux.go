@@ -43,6 +43,9 @@ type reply struct {
 	// its upstream resolvers from the file that mode leaves alone).
 	Tun     string `json:"tun,omitempty"`
 	DNSMode string `json:"dns_mode,omitempty"`
+	// Unguarded (open) says why other local users can send through the
+	// device (no platform.DeviceGuard); empty when they cannot.
+	Unguarded string `json:"unguarded,omitempty"`
 }
 
 // send writes v as one message, with fd attached when fd >= 0.

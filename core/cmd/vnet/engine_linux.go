@@ -106,9 +106,11 @@ func runEngine(ctx context.Context, f upFlags, log *slog.Logger) error {
 	progress.tunCreated(tun.Name(), opts.MTU)
 
 	ctl, err := engineControl(stateDir, control.Handlers{
-		Status: func() any { return r.Status() },
+		Status: func() any { return guardStatus(r.Status(), helper) },
 		Diag: func(ctx context.Context) any {
-			return diag.Run(ctx, diag.Of(r, time.Now()), "", 0)
+			d := diag.Run(ctx, diag.Of(r, time.Now()), "", 0)
+			d.Checks = append(d.Checks, guardCheck(tun.Name(), helper))
+			return d
 		},
 	})
 	if err != nil {
@@ -177,3 +179,20 @@ func (h *helperHost) ApplySettings(ctx context.Context, s netcfg.Settings) error
 // LocalPrefixes are the host's connected networks (reading routes needs
 // no privilege).
 func (h *helperHost) LocalPrefixes() []netip.Prefix { return localRoutes(h.Name(), h.log) }
+
+// guardStatus adds to st, as a problem, that the helper could not keep
+// other local users from sending through VNet's device.
+func guardStatus(st vnet.Status, helper *privsep.Client) vnet.Status {
+	if why := helper.Unguarded(); why != "" {
+		st.Problems = append(st.Problems, why)
+	}
+	return st
+}
+
+// guardCheck is `vnet diag`'s finding about the device's guard.
+func guardCheck(dev string, helper *privsep.Client) diag.Check {
+	if why := helper.Unguarded(); why != "" {
+		return diag.Check{Name: "device guard", Detail: why + "; install nftables and restart VNet"}
+	}
+	return diag.Check{Name: "device guard", OK: true, Detail: "only your own programs send through " + dev + " (nft table inet " + platform.GuardTable(dev) + ")"}
+}
