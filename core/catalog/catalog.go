@@ -54,6 +54,10 @@ type Cluster struct {
 	// yet: their catalogs may follow. For a caller that wants one whole
 	// offer (vnet apps); VNet serves what it has.
 	LeavesPending bool
+	// StoreUnavailable (a root's) is set while the cluster's store cannot
+	// answer: the apps are what its proxy knew. `vnet status` shows the
+	// cluster as degraded.
+	StoreUnavailable string
 
 	// Domains are the proxy host and zones the laptop accepted for this
 	// cluster; set by NewSnapshot.

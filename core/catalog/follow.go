@@ -58,6 +58,9 @@ type ClusterStatus struct {
 	Apps      int       `json:"apps"` // in the last offer of the root cluster (not its leaves)
 	Updated   time.Time `json:"updated,omitzero"`
 	Error     string    `json:"error,omitempty"`
+	// Degraded is set while the cluster says its store cannot answer
+	// (the apps are what its proxy knew), one line.
+	Degraded string `json:"degraded,omitempty"`
 }
 
 // New returns a catalog over logins, given in login order (the first
@@ -299,6 +302,7 @@ func (c *Catalog) Status() []ClusterStatus {
 		out[i] = ClusterStatus{ID: f.ID, Name: st.name(), Connected: st.connected, Updated: st.updated}
 		if len(st.clusters) > 0 {
 			out[i].Apps = len(st.clusters[0].Apps)
+			out[i].Degraded = st.clusters[0].StoreUnavailable
 		}
 		for _, l := range st.clusters[min(1, len(st.clusters)):] {
 			out[i].Leaves = append(out[i].Leaves, l.Name)

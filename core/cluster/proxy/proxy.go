@@ -212,7 +212,7 @@ func (s *Server) wire(peers *peerPool) {
 	}
 	s.catalog = &catalog{
 		cluster: cfg.ClusterName, publicAddr: cfg.PublicAddr,
-		auth: cfg.Auth, state: cfg.State, rbac: roles, cache: cache,
+		auth: cfg.Auth, state: cfg.State, rbac: roles, cache: cache, store: cfg.Store,
 		leaves: s.leaves, sessions: s.sessions, life: s.life,
 	}
 	s.admin = &admin{
