@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -62,6 +61,50 @@ type Mirror struct {
 	// changed is closed (and replaced) when down is set or cleared.
 	// Guarded by mu; never nil.
 	changed chan struct{}
+	// delegates answer for the keys under their prefix, which the copy
+	// does not hold. Guarded by mu.
+	delegates []delegate
+}
+
+// Source answers, from a copy kept elsewhere in the process, the reads of
+// the keys under a prefix: values as the store holds them (or in a form
+// that parses the same), lists sorted by key.
+type Source interface {
+	Get(key string) ([]byte, bool)
+	List(prefix string) []Item
+}
+
+type delegate struct {
+	prefix string
+	src    Source
+}
+
+// Delegate makes src answer for the keys under prefix from now on, and
+// drops them from the copy: a proxy's catalog cache already holds every
+// app, and a second copy of 100,000 apps would only cost memory. src must
+// follow the store's changes as the Mirror does.
+func (m *Mirror) Delegate(prefix string, src Source) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.delegates = append(m.delegates, delegate{prefix, src})
+	for k := range m.items {
+		if strings.HasPrefix(k, prefix) {
+			delete(m.items, k)
+		}
+	}
+}
+
+// heldLocked reports whether the copy holds key. Called with mu held.
+func (m *Mirror) heldLocked(key string) bool {
+	if skipped(key) {
+		return false
+	}
+	for _, d := range m.delegates {
+		if strings.HasPrefix(key, d.prefix) {
+			return false
+		}
+	}
+	return true
 }
 
 var _ Store = (*Mirror)(nil)
@@ -157,14 +200,14 @@ func (m *Mirror) load(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	items := make(map[string][]byte, len(all))
 	for _, it := range all {
-		if !skipped(it.Key) {
+		if m.heldLocked(it.Key) {
 			items[it.Key] = it.Value
 		}
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	m.items, m.rev = items, rev
 	if m.down != nil {
 		m.log.Info("store reachable again", "revision", rev)
@@ -201,7 +244,7 @@ func (m *Mirror) watch(ctx context.Context, rev int64) error {
 		m.mu.Lock()
 		for _, ev := range b.Events {
 			switch {
-			case skipped(ev.Key):
+			case !m.heldLocked(ev.Key):
 			case ev.Deleted:
 				delete(m.items, ev.Key)
 			default:
@@ -299,8 +342,17 @@ func (m *Mirror) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, err
 	}
 	m.mu.RLock()
-	defer m.mu.RUnlock()
 	v, ok := m.items[key]
+	var src Source
+	for _, d := range m.delegates {
+		if strings.HasPrefix(key, d.prefix) {
+			src = d.src
+		}
+	}
+	m.mu.RUnlock()
+	if src != nil {
+		v, ok = src.Get(key) // not under mu: src has its own lock
+	}
 	if !ok {
 		return nil, fmt.Errorf("get %q: %w", key, ErrNotFound)
 	}
@@ -330,13 +382,23 @@ func (m *Mirror) List(ctx context.Context, prefix string) ([]Item, error) {
 		}
 	}
 	m.mu.RLock()
-	defer m.mu.RUnlock()
 	var out []Item
-	for _, k := range slices.Sorted(maps.Keys(m.items)) {
+	for k, v := range m.items {
 		if strings.HasPrefix(k, prefix) {
-			out = append(out, Item{Key: k, Value: clone(m.items[k])})
+			out = append(out, Item{Key: k, Value: clone(v)})
 		}
 	}
+	delegates := slices.Clone(m.delegates)
+	m.mu.RUnlock()
+	for _, d := range delegates { // not under mu: each has its own lock
+		switch {
+		case strings.HasPrefix(d.prefix, prefix): // the list covers all of d
+			out = append(out, d.src.List(d.prefix)...)
+		case strings.HasPrefix(prefix, d.prefix): // the list is within d
+			out = append(out, d.src.List(prefix)...)
+		}
+	}
+	slices.SortFunc(out, func(a, b Item) int { return strings.Compare(a.Key, b.Key) })
 	return out, nil
 }
 

@@ -227,3 +227,66 @@ func TestMirrorReadMarksDown(t *testing.T) {
 		t.Fatal("a failed read did not mark the store unavailable")
 	}
 }
+
+// mapSource is a Source over a map.
+type mapSource map[string]string
+
+func (s mapSource) Get(key string) ([]byte, bool) {
+	v, ok := s[key]
+	return []byte(v), ok
+}
+
+func (s mapSource) List(prefix string) []Item {
+	var out []Item
+	for k, v := range s {
+		if strings.HasPrefix(k, prefix) {
+			out = append(out, Item{Key: k, Value: []byte(v)})
+		}
+	}
+	return out
+}
+
+// TestMirrorDelegate: keys under a delegated prefix are dropped from the
+// copy and, while the store is down, answered by the Source, merged in
+// key order with the copy's own.
+func TestMirrorDelegate(t *testing.T) {
+	ctx := context.Background()
+	f := newFlaky()
+	for _, k := range []string{"/resources/app/web", "/resources/role/dev"} {
+		if err := f.Put(ctx, k, []byte("stored")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := NewMirror(ctx, f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	m.Delegate("/resources/app/", mapSource{"/resources/app/web": "cached", "/resources/app/db": "cached"})
+	m.mu.RLock()
+	_, held := m.items["/resources/app/web"]
+	m.mu.RUnlock()
+	if held {
+		t.Fatal("the copy still holds a delegated key")
+	}
+	changed := m.HealthChanged()
+	f.setDown(true)
+	<-changed
+	if v, err := m.Get(ctx, "/resources/app/web"); err != nil || string(v) != "cached" {
+		t.Fatalf("Get delegated = %q, %v; want the source's", v, err)
+	}
+	if _, err := m.Get(ctx, "/resources/app/nope"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get delegated missing = %v; want ErrNotFound", err)
+	}
+	var keys []string
+	items, err := m.List(ctx, "/resources/")
+	for _, it := range items {
+		keys = append(keys, it.Key)
+	}
+	if err != nil || strings.Join(keys, " ") != "/resources/app/db /resources/app/web /resources/role/dev" {
+		t.Fatalf("List /resources/ = %v, %v; want both sources in key order", keys, err)
+	}
+	if items, err := m.List(ctx, "/resources/app/w"); err != nil || len(items) != 1 || items[0].Key != "/resources/app/web" {
+		t.Fatalf("List within the delegated prefix = %v, %v", items, err)
+	}
+}
