@@ -64,6 +64,12 @@ type Mirror struct {
 	// delegates answer for the keys under their prefix, which the copy
 	// does not hold. Guarded by mu.
 	delegates []delegate
+	// up is canceled when the store is found unavailable: the reads in
+	// flight to it then end and are answered from the copy, instead of
+	// waiting out their bound (an etcd read waits for a leader that is
+	// gone). Replaced when the store answers again. Guarded by mu.
+	up     context.Context
+	downed context.CancelFunc
 }
 
 // Source answers, from a copy kept elsewhere in the process, the reads of
@@ -116,6 +122,7 @@ func NewMirror(ctx context.Context, st Store, log *slog.Logger) (*Mirror, error)
 		log = slog.Default()
 	}
 	m := &Mirror{st: st, log: log, items: map[string][]byte{}, done: make(chan struct{}), changed: make(chan struct{})}
+	m.up, m.downed = context.WithCancel(context.Background())
 	rev, err := m.load(ctx)
 	if err != nil {
 		close(m.done)
@@ -212,6 +219,7 @@ func (m *Mirror) load(ctx context.Context) (int64, error) {
 	if m.down != nil {
 		m.log.Info("store reachable again", "revision", rev)
 		m.down = nil
+		m.up, m.downed = context.WithCancel(context.Background())
 		m.flipLocked()
 	}
 	return rev, nil
@@ -302,6 +310,7 @@ func (m *Mirror) setDown(err error) {
 	if m.down == nil {
 		m.since = time.Now()
 		m.log.Warn("store unavailable: serving reads from the copy made before", "revision", m.rev, "err", err)
+		m.downed()
 		defer m.flipLocked()
 	}
 	m.down = err
@@ -329,7 +338,10 @@ func (m *Mirror) Get(ctx context.Context, key string) ([]byte, error) {
 	if use, err := m.fromCopy(); use && (err != nil || skipped(key)) {
 		return nil, m.orDown(err)
 	} else if !use {
-		v, err := m.st.Get(ctx, key)
+		rctx, done := m.whileUp(ctx)
+		v, err := m.st.Get(rctx, key)
+		err = m.cutShort(ctx, rctx, err)
+		done()
 		if !errors.Is(err, ErrUnavailable) {
 			return v, err
 		}
@@ -359,6 +371,29 @@ func (m *Mirror) Get(ctx context.Context, key string) ([]byte, error) {
 	return clone(v), nil
 }
 
+// whileUp is ctx, also ended when the store is found unavailable; done
+// releases it.
+func (m *Mirror) whileUp(ctx context.Context) (context.Context, func()) {
+	m.mu.RLock()
+	up := m.up
+	m.mu.RUnlock()
+	rctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(up, cancel)
+	return rctx, func() { stop(); cancel() }
+}
+
+// cutShort is the error of a read made with rctx (from whileUp over
+// ctx): the store's reason when the read was ended because the store
+// went down meanwhile, else err as it is.
+func (m *Mirror) cutShort(ctx, rctx context.Context, err error) error {
+	if err != nil && ctx.Err() == nil && rctx.Err() != nil {
+		if down := m.Unavailable(); down != nil {
+			return down
+		}
+	}
+	return err
+}
+
 // orDown is err, or the reason the store is down.
 func (m *Mirror) orDown(err error) error {
 	if err != nil {
@@ -372,7 +407,10 @@ func (m *Mirror) List(ctx context.Context, prefix string) ([]Item, error) {
 	if use, err := m.fromCopy(); use && (err != nil || skipped(prefix)) {
 		return nil, m.orDown(err)
 	} else if !use {
-		items, err := m.st.List(ctx, prefix)
+		rctx, done := m.whileUp(ctx)
+		items, err := m.st.List(rctx, prefix)
+		err = m.cutShort(ctx, rctx, err)
+		done()
 		if !errors.Is(err, ErrUnavailable) {
 			return items, err
 		}

@@ -16,6 +16,9 @@ type flaky struct {
 	*Memory
 	mu   sync.Mutex
 	down chan struct{} // closed while down; guarded by mu
+	// hang, when set, receives each Get that then waits for its ctx (as
+	// an etcd read waits for a leader). Guarded by mu.
+	hang chan struct{}
 }
 
 func newFlaky() *flaky { return &flaky{Memory: NewMemory()} }
@@ -44,6 +47,14 @@ func (f *flaky) check(op, key string) error {
 func (f *flaky) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := f.check("get", key); err != nil {
 		return nil, err
+	}
+	f.mu.Lock()
+	hang := f.hang
+	f.mu.Unlock()
+	if hang != nil && key != probeKey {
+		hang <- struct{}{}
+		<-ctx.Done()
+		return nil, ctx.Err()
 	}
 	return f.Memory.Get(ctx, key)
 }
@@ -288,5 +299,40 @@ func TestMirrorDelegate(t *testing.T) {
 	}
 	if items, err := m.List(ctx, "/resources/app/w"); err != nil || len(items) != 1 || items[0].Key != "/resources/app/web" {
 		t.Fatalf("List within the delegated prefix = %v, %v", items, err)
+	}
+}
+
+// TestMirrorReadInFlightWhenStoreGoesDown: a read waiting on the store
+// when it is found unavailable ends at once and is answered from the
+// copy, instead of waiting out its bound.
+func TestMirrorReadInFlightWhenStoreGoesDown(t *testing.T) {
+	ctx := context.Background()
+	f := newFlaky()
+	if err := f.Put(ctx, "/auth/users/alice", []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewMirror(ctx, f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	hang := make(chan struct{})
+	f.mu.Lock()
+	f.hang = hang
+	f.mu.Unlock()
+	type result struct {
+		v   []byte
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		v, err := m.Get(ctx, "/auth/users/alice") // ctx has no deadline: only the store going down ends it
+		got <- result{v, err}
+	}()
+	<-hang
+	f.setDown(true) // the watch ends with the store's error
+	r := <-got
+	if r.err != nil || string(r.v) != "a" {
+		t.Fatalf("Get in flight when the store went down = %q, %v; want from the copy", r.v, r.err)
 	}
 }

@@ -62,8 +62,12 @@ func etcdUnavailable(err error, timeout time.Duration) (string, bool) {
 	} else if s, ok := status.FromError(err); ok {
 		code, msg = s.Code(), s.Message()
 	}
-	switch code {
-	case codes.Unavailable, codes.DeadlineExceeded:
+	switch {
+	case code == codes.Unavailable, code == codes.DeadlineExceeded:
+	case strings.Contains(msg, context.DeadlineExceeded.Error()):
+		// The client's retries report the call's own deadline as
+		// codes.Unknown "context deadline exceeded".
+		msg = ""
 	default:
 		return "", false
 	}

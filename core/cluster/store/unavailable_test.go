@@ -36,6 +36,7 @@ func TestEtcdUnavailableMapping(t *testing.T) {
 		{"request timed out", etcdErr{codes.Unavailable, "etcdserver: request timed out"}, "request timed out"},
 		{"connection refused", status.Error(codes.Unavailable, "connection error: desc = \"transport: dial tcp 127.0.0.1:1: connect: connection refused\""), "connection error: desc = \"transport: dial tcp 127.0.0.1:1: connect: connection refused\""},
 		{"grpc deadline", status.Error(codes.DeadlineExceeded, "context deadline exceeded"), "no answer within 1.5s"},
+		{"deadline through the client's retries", status.Error(codes.Unknown, "context deadline exceeded"), "no answer within 1.5s"},
 		{"permission denied", etcdErr{codes.PermissionDenied, "etcdserver: permission denied"}, ""},
 		{"too many ops", etcdErr{codes.InvalidArgument, "etcdserver: too many operations in txn request"}, ""},
 		{"plain", errors.New("boom"), ""},
