@@ -30,6 +30,8 @@ if [ "$(id -u)" -eq 0 ]; then
 	scripts/e2e-names.sh
 	echo "==> agents' claims end-to-end: app names, addresses, token limits, agents rm (network namespaces)"
 	scripts/e2e-agents.sh
+	echo "==> the store down: three etcd members, two proxies, quorum lost and back (network namespaces)"
+	scripts/e2e-storedown.sh
 	echo "==> logins that follow the user: login, logout, expiry while VNet runs (network namespaces)"
 	scripts/e2e-logins.sh
 	echo "==> the quick start, every command block of docs/quickstart.md (network namespaces)"

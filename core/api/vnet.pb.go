@@ -619,8 +619,11 @@ type ListAppsResponse struct {
 	Apps            []*App                 `protobuf:"bytes,1,rep,name=apps,proto3" json:"apps,omitempty"`
 	ClusterName     string                 `protobuf:"bytes,2,opt,name=cluster_name,json=clusterName,proto3" json:"cluster_name,omitempty"`
 	ProxyPublicAddr string                 `protobuf:"bytes,3,opt,name=proxy_public_addr,json=proxyPublicAddr,proto3" json:"proxy_public_addr,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Set while the cluster's store cannot answer (see
+	// StatusResponse.store_unavailable): the apps are what the proxy knew.
+	StoreUnavailable string `protobuf:"bytes,4,opt,name=store_unavailable,json=storeUnavailable,proto3" json:"store_unavailable,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ListAppsResponse) Reset() {
@@ -670,6 +673,13 @@ func (x *ListAppsResponse) GetClusterName() string {
 func (x *ListAppsResponse) GetProxyPublicAddr() string {
 	if x != nil {
 		return x.ProxyPublicAddr
+	}
+	return ""
+}
+
+func (x *ListAppsResponse) GetStoreUnavailable() string {
+	if x != nil {
+		return x.StoreUnavailable
 	}
 	return ""
 }
@@ -767,8 +777,14 @@ type CatalogUpdate struct {
 	// without it. An older proxy never sets it (its first update had the
 	// leaves already).
 	LeavesPending bool `protobuf:"varint,9,opt,name=leaves_pending,json=leavesPending,proto3" json:"leaves_pending,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Set while the cluster's store cannot answer (see
+	// StatusResponse.store_unavailable): in every update sent while it
+	// lasts, and in an update of its own (no other change, the last
+	// revision) when it begins and when it ends. The catalog is what the
+	// proxy knew; `vnet status` shows the cluster as degraded.
+	StoreUnavailable string `protobuf:"bytes,10,opt,name=store_unavailable,json=storeUnavailable,proto3" json:"store_unavailable,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *CatalogUpdate) Reset() {
@@ -862,6 +878,13 @@ func (x *CatalogUpdate) GetLeavesPending() bool {
 		return x.LeavesPending
 	}
 	return false
+}
+
+func (x *CatalogUpdate) GetStoreUnavailable() string {
+	if x != nil {
+		return x.StoreUnavailable
+	}
+	return ""
 }
 
 // A leaf's catalog as its root lets it through: only what the root
@@ -1307,12 +1330,18 @@ func (*StatusRequest) Descriptor() ([]byte, []int) {
 }
 
 type StatusResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ClusterName   string                 `protobuf:"bytes,1,opt,name=cluster_name,json=clusterName,proto3" json:"cluster_name,omitempty"`
-	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
-	CaPin         string                 `protobuf:"bytes,3,opt,name=ca_pin,json=caPin,proto3" json:"ca_pin,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	ClusterName string                 `protobuf:"bytes,1,opt,name=cluster_name,json=clusterName,proto3" json:"cluster_name,omitempty"`
+	Version     string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	CaPin       string                 `protobuf:"bytes,3,opt,name=ca_pin,json=caPin,proto3" json:"ca_pin,omitempty"`
+	// The cluster's store: "etcd at <peers>" or "bbolt".
+	Store string `protobuf:"bytes,4,opt,name=store,proto3" json:"store,omitempty"`
+	// Set while the store cannot answer (etcd lost its quorum): one line,
+	// "store unavailable: etcd ...". The proxy is degraded: it serves what
+	// it knew (catalog, logins' users and roles) and refuses writes.
+	StoreUnavailable string `protobuf:"bytes,5,opt,name=store_unavailable,json=storeUnavailable,proto3" json:"store_unavailable,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *StatusResponse) Reset() {
@@ -1362,6 +1391,20 @@ func (x *StatusResponse) GetVersion() string {
 func (x *StatusResponse) GetCaPin() string {
 	if x != nil {
 		return x.CaPin
+	}
+	return ""
+}
+
+func (x *StatusResponse) GetStore() string {
+	if x != nil {
+		return x.Store
+	}
+	return ""
+}
+
+func (x *StatusResponse) GetStoreUnavailable() string {
+	if x != nil {
+		return x.StoreUnavailable
 	}
 	return ""
 }
@@ -3408,14 +3451,15 @@ const file_vnet_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\":\n" +
 	"\tPortRange\x12\x12\n" +
 	"\x04port\x18\x01 \x01(\rR\x04port\x12\x19\n" +
-	"\bend_port\x18\x02 \x01(\rR\aendPort\"\x83\x01\n" +
+	"\bend_port\x18\x02 \x01(\rR\aendPort\"\xb0\x01\n" +
 	"\x10ListAppsResponse\x12 \n" +
 	"\x04apps\x18\x01 \x03(\v2\f.vnet.v1.AppR\x04apps\x12!\n" +
 	"\fcluster_name\x18\x02 \x01(\tR\vclusterName\x12*\n" +
-	"\x11proxy_public_addr\x18\x03 \x01(\tR\x0fproxyPublicAddr\"V\n" +
+	"\x11proxy_public_addr\x18\x03 \x01(\tR\x0fproxyPublicAddr\x12+\n" +
+	"\x11store_unavailable\x18\x04 \x01(\tR\x10storeUnavailable\"V\n" +
 	"\x13WatchCatalogRequest\x12\x16\n" +
 	"\x06deltas\x18\x01 \x01(\bR\x06deltas\x12'\n" +
-	"\x0fresume_revision\x18\x02 \x01(\x03R\x0eresumeRevision\"\xc1\x02\n" +
+	"\x0fresume_revision\x18\x02 \x01(\x03R\x0eresumeRevision\"\xee\x02\n" +
 	"\rCatalogUpdate\x12+\n" +
 	"\x06config\x18\x01 \x01(\v2\x13.vnet.v1.VNetConfigR\x06config\x12-\n" +
 	"\x04apps\x18\x02 \x01(\v2\x19.vnet.v1.ListAppsResponseR\x04apps\x12,\n" +
@@ -3426,7 +3470,9 @@ const file_vnet_proto_rawDesc = "" +
 	"\aremoved\x18\a \x03(\tR\aremoved\x12\x1d\n" +
 	"\n" +
 	"leaves_set\x18\b \x01(\bR\tleavesSet\x12%\n" +
-	"\x0eleaves_pending\x18\t \x01(\bR\rleavesPending\"\x83\x01\n" +
+	"\x0eleaves_pending\x18\t \x01(\bR\rleavesPending\x12+\n" +
+	"\x11store_unavailable\x18\n" +
+	" \x01(\tR\x10storeUnavailable\"\x83\x01\n" +
 	"\vLeafCatalog\x12+\n" +
 	"\x06config\x18\x01 \x01(\v2\x13.vnet.v1.VNetConfigR\x06config\x12-\n" +
 	"\x04apps\x18\x02 \x01(\v2\x19.vnet.v1.ListAppsResponseR\x04apps\x12\x18\n" +
@@ -3453,11 +3499,13 @@ const file_vnet_proto_rawDesc = "" +
 	"\x0fAddUserResponse\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12,\n" +
 	"\x12token_expires_unix\x18\x02 \x01(\x03R\x10tokenExpiresUnix\"\x0f\n" +
-	"\rStatusRequest\"d\n" +
+	"\rStatusRequest\"\xa7\x01\n" +
 	"\x0eStatusResponse\x12!\n" +
 	"\fcluster_name\x18\x01 \x01(\tR\vclusterName\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x15\n" +
-	"\x06ca_pin\x18\x03 \x01(\tR\x05caPin\"\xa0\x01\n" +
+	"\x06ca_pin\x18\x03 \x01(\tR\x05caPin\x12\x14\n" +
+	"\x05store\x18\x04 \x01(\tR\x05store\x12+\n" +
+	"\x11store_unavailable\x18\x05 \x01(\tR\x10storeUnavailable\"\xa0\x01\n" +
 	"\vDialRequest\x12\x10\n" +
 	"\x03app\x18\x01 \x01(\tR\x03app\x12\x12\n" +
 	"\x04port\x18\x02 \x01(\rR\x04port\x12\x1f\n" +

@@ -58,6 +58,10 @@ type Cluster struct {
 	// proxy sent last (api.CatalogUpdate.revision); 0 from a proxy that
 	// sends no revisions.
 	Revision int64
+	// StoreUnavailable (a root's) is set while the cluster's store cannot
+	// answer: the apps are what its proxy knew. `vnet status` shows the
+	// cluster as degraded.
+	StoreUnavailable string
 
 	// Domains are the proxy host and zones the laptop accepted for this
 	// cluster; set by NewSnapshot.

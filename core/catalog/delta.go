@@ -20,6 +20,8 @@ type deltaView struct {
 	complete bool // a full set has been applied: the view is worth offering
 	// leavesPending is the last update's leaves_pending.
 	leavesPending bool
+	// storeUnavailable is the last update's store_unavailable.
+	storeUnavailable string
 
 	pending    *clusterState // a full set being received; nil otherwise
 	pendingRev int64         // the revision pending's pages brought
@@ -63,6 +65,7 @@ func (v *deltaView) apply(u *api.CatalogUpdate) (bool, error) {
 		v.pending = &clusterState{apps: map[string]*api.App{}}
 	}
 	v.leavesPending = u.GetLeavesPending()
+	v.storeUnavailable = u.GetStoreUnavailable()
 	target := &v.root
 	if v.pending != nil {
 		target = v.pending
@@ -120,7 +123,7 @@ func (v *deltaView) applyWhole(u *api.CatalogUpdate) {
 		st.apps[a.GetName()] = a
 	}
 	st.names = slices.Sorted(maps.Keys(st.apps))
-	*v = deltaView{root: st, leaves: u.GetLeaves(), complete: true}
+	*v = deltaView{root: st, leaves: u.GetLeaves(), complete: true, storeUnavailable: u.GetStoreUnavailable()}
 }
 
 // offer is the view as the catalog takes it: the root first (its apps in
@@ -139,6 +142,7 @@ func (v *deltaView) offer() ([]Cluster, error) {
 	}
 	root.LeavesPending = v.leavesPending
 	root.Revision = v.revision
+	root.StoreUnavailable = v.storeUnavailable
 	out := []Cluster{root}
 	for _, l := range v.leaves {
 		leaf, err := clusterFrom(l.GetConfig(), l.GetApps())

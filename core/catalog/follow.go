@@ -62,6 +62,9 @@ type ClusterStatus struct {
 	// Revision is the root cluster's catalog revision in that offer (0:
 	// none yet, or a proxy that sends none).
 	Revision int64 `json:"revision,omitempty"`
+	// Degraded is set while the cluster says its store cannot answer
+	// (the apps are what its proxy knew), one line.
+	Degraded string `json:"degraded,omitempty"`
 }
 
 // New returns a catalog over logins, given in login order (the first
@@ -304,6 +307,7 @@ func (c *Catalog) Status() []ClusterStatus {
 		if len(st.clusters) > 0 {
 			out[i].Apps = len(st.clusters[0].Apps)
 			out[i].Revision = st.clusters[0].Revision
+			out[i].Degraded = st.clusters[0].StoreUnavailable
 		}
 		for _, l := range st.clusters[min(1, len(st.clusters)):] {
 			out[i].Leaves = append(out[i].Leaves, l.Name)

@@ -87,7 +87,7 @@ func Start(ctx context.Context, cfg *config.File, log *slog.Logger) (*Daemon, er
 		ln.Close()
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
-	st, err := openStore(ctx, cfg)
+	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		ln.Close()
 		return nil, err

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 
 	"github.com/vnetproject/vnet/core/cluster/config"
@@ -11,14 +12,21 @@ import (
 
 // openStore opens the backend cluster.yaml's storage section names: the
 // embedded database in data_dir, or etcd.
-func openStore(ctx context.Context, cfg *config.File) (store.Store, error) {
+func openStore(ctx context.Context, cfg *config.File, log *slog.Logger) (store.Store, error) {
 	switch cfg.Storage.Type {
 	case config.StorageEtcd:
 		st, err := store.OpenEtcd(ctx, cfg.Storage.Etcd())
 		if err != nil {
 			return nil, fmt.Errorf("storage: %w", err)
 		}
-		return st, nil
+		// etcd can lose its quorum while the proxy runs: reads are then
+		// served from a copy of what it held, followed by its watch.
+		m, err := store.NewMirror(ctx, st, log)
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("storage: %w", err)
+		}
+		return m, nil
 	default:
 		return store.OpenBolt(filepath.Join(cfg.DataDir, dbFile))
 	}

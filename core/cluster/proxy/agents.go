@@ -7,6 +7,7 @@ import (
 
 	"github.com/vnetproject/vnet/core/cluster/auth"
 	"github.com/vnetproject/vnet/core/cluster/state"
+	"github.com/vnetproject/vnet/core/cluster/store"
 )
 
 // agents is the part of the proxy that serves App Service agents: their
@@ -35,11 +36,15 @@ func (a *agents) sweepLoop() {
 	defer a.peers.close()
 	t := time.NewTicker(a.heartbeat)
 	defer t.Stop()
+	var hold sweepHold
 	for {
 		select {
 		case <-a.life.ctx.Done():
 			return
 		case <-t.C:
+		}
+		if !hold.may(store.Health(a.registry.store) == nil, time.Now(), a.registry.ttl) {
+			continue
 		}
 		ctx, cancel := context.WithTimeout(a.life.ctx, registryTimeout)
 		if err := a.registry.sweepLocked(ctx); err != nil && a.life.ctx.Err() == nil {
@@ -47,4 +52,21 @@ func (a *agents) sweepLoop() {
 		}
 		cancel()
 	}
+}
+
+// sweepHold keeps the sweep away while the store is unavailable and for
+// one registration lifetime after it answers again: the agents' renewals
+// could not be written meanwhile, so every registration looks expired
+// until they are, and a sweep then would remove the apps of live agents.
+type sweepHold struct {
+	downAt time.Time // the last sweep time the store was unavailable; zero if never
+}
+
+// may reports whether a sweep may run now; up: the store answers.
+func (h *sweepHold) may(up bool, now time.Time, ttl time.Duration) bool {
+	if !up {
+		h.downAt = now
+		return false
+	}
+	return h.downAt.IsZero() || now.Sub(h.downAt) > ttl
 }

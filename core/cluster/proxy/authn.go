@@ -30,7 +30,11 @@ func (s *Server) unaryAuth(ctx context.Context, req any, info *grpc.UnaryServerI
 	if err != nil {
 		return nil, err
 	}
-	return h(ctx, req)
+	res, err := h(ctx, req)
+	if st, ok := unavailableStatus(err); ok {
+		return nil, st
+	}
+	return res, err
 }
 
 type authedStream struct {
@@ -46,9 +50,13 @@ func (s *Server) streamAuth(srv any, ss grpc.ServerStream, info *grpc.StreamServ
 		return err
 	}
 	limited := limitedStream{ServerStream: ss, s: s}
-	return s.limitStream(ctx, info.FullMethod, func() error { // limits.go
+	err = s.limitStream(ctx, info.FullMethod, func() error { // limits.go
 		return h(srv, authedStream{ServerStream: limited, ctx: ctx})
 	})
+	if st, ok := unavailableStatus(err); ok {
+		return st
+	}
+	return err
 }
 
 // peerAddr is the client's address as the proxy sees it.
@@ -66,6 +74,9 @@ func grpcError(err error) error {
 	}
 	if _, ok := status.FromError(err); ok && status.Code(err) != codes.Unknown {
 		return err
+	}
+	if st, ok := unavailableStatus(err); ok {
+		return st
 	}
 	msg := strings.ReplaceAll(err.Error(), "\n", " ")
 	switch {

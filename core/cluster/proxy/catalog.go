@@ -8,6 +8,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/auth"
 	"github.com/vnetproject/vnet/core/cluster/resource"
 	"github.com/vnetproject/vnet/core/cluster/state"
+	"github.com/vnetproject/vnet/core/cluster/store"
 )
 
 // catalog is the users' part of the proxy: what a user sees of the
@@ -23,6 +24,7 @@ type catalog struct {
 	state               *state.State  // vnet_config and apps, for the unary calls
 	rbac                *rbac
 	cache               *appcache.Cache // vnet_config, apps and roles, for watches; never nil
+	store               store.Store     // its health (storehealth.go); nil in some tests
 	leaves              leafCatalogs    // never nil
 	sessions            *sessionSet     // a watch is tracked as its user's stream
 	life                *life
@@ -59,6 +61,7 @@ func (c *catalog) listApps(ctx context.Context, id auth.Identity) (*api.ListApps
 		}
 		_, out = c.cache.View(id.Roles)
 	}
+	out.StoreUnavailable = storeHealth(c.store)
 	return out, nil
 }
 

@@ -160,6 +160,9 @@ func (s *Server) authenticate(ctx context.Context, method string) (context.Conte
 	}
 	if kind != allowUser {
 		name, err := s.cfg.Auth.AuthenticateMachine(ctx, chain, role)
+		if st, ok := unavailableStatus(err); ok {
+			return nil, st
+		}
 		if err != nil {
 			s.cfg.Logger.Info("rejected machine", "addr", p.Addr, "method", method, "role", role, "err", err)
 			code := codes.Unauthenticated
@@ -171,6 +174,9 @@ func (s *Server) authenticate(ctx context.Context, method string) (context.Conte
 		return context.WithValue(ctx, machineKey{}, machine{role: role, name: name}), nil
 	}
 	id, err := s.cfg.Auth.Authenticate(ctx, chain)
+	if st, ok := unavailableStatus(err); ok {
+		return nil, st
+	}
 	if err != nil {
 		s.cfg.Logger.Info("rejected client", "addr", p.Addr, "method", method, "err", err)
 		return nil, status.Error(codes.Unauthenticated, s.cfg.ClusterName+": "+err.Error())

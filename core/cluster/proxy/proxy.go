@@ -192,6 +192,15 @@ func (s *Server) wire(peers *peerPool) {
 	// the store's changes for as long as the proxy lives.
 	cache := appcache.New(cfg.Store, cfg.ClusterName, cfg.PublicAddr, cfg.Logger)
 	s.life.spawn(func() { cache.Run(s.life.ctx) })
+	if m, ok := cfg.Store.(*store.Mirror); ok {
+		// While the store is down the apps are read from this cache,
+		// not from a second copy of every app in the store's mirror.
+		s.life.spawn(func() {
+			if cache.Ready(s.life.ctx) == nil {
+				m.Delegate(appcache.AppsPrefix, cache.Items())
+			}
+		})
+	}
 	hub := newAgentHub()
 	s.agents = &agents{
 		cluster: cfg.ClusterName, heartbeat: cfg.AgentHeartbeat, dialTimeout: cfg.DialTimeout,
@@ -212,7 +221,7 @@ func (s *Server) wire(peers *peerPool) {
 	}
 	s.catalog = &catalog{
 		cluster: cfg.ClusterName, publicAddr: cfg.PublicAddr,
-		auth: cfg.Auth, state: cfg.State, rbac: roles, cache: cache,
+		auth: cfg.Auth, state: cfg.State, rbac: roles, cache: cache, store: cfg.Store,
 		leaves: s.leaves, sessions: s.sessions, life: s.life,
 	}
 	s.admin = &admin{

@@ -10,6 +10,7 @@ import (
 	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/cluster/auth"
 	"github.com/vnetproject/vnet/core/cluster/clustermetrics"
+	"github.com/vnetproject/vnet/core/cluster/store"
 )
 
 // The gRPC services of the proxy, method by method, and the part that
@@ -21,7 +22,7 @@ import (
 func (s *Server) register() {
 	cfg := s.cfg
 	api.RegisterAuthServer(s.grpc, &authServer{cluster: cfg.ClusterName, version: cfg.Version, publicAddr: cfg.PublicAddr, auth: cfg.Auth, log: cfg.Logger, metrics: cfg.Metrics})
-	api.RegisterClusterServer(s.grpc, &clusterServer{cluster: cfg.ClusterName, version: cfg.Version, auth: cfg.Auth, catalog: s.catalog, admin: s.admin, agents: s.agents})
+	api.RegisterClusterServer(s.grpc, &clusterServer{cluster: cfg.ClusterName, version: cfg.Version, auth: cfg.Auth, catalog: s.catalog, admin: s.admin, agents: s.agents, store: cfg.Store})
 	api.RegisterTunnelServer(s.grpc, &tunnelServer{tunnels: s.tunnels})
 	api.RegisterAgentServer(s.grpc, &agentServer{agents: s.agents})
 	api.RegisterPeerServer(s.grpc, &peerServer{agents: s.agents})
@@ -83,6 +84,7 @@ type clusterServer struct {
 	catalog          *catalog
 	admin            *admin
 	agents           *agents
+	store            store.Store // for Status; nil in some tests
 }
 
 func (c *clusterServer) GetVNetConfig(ctx context.Context, _ *api.GetVNetConfigRequest) (*api.VNetConfig, error) {
@@ -102,7 +104,11 @@ func (c *clusterServer) WatchCatalog(req *api.WatchCatalogRequest, st api.Cluste
 }
 
 func (c *clusterServer) Status(context.Context, *api.StatusRequest) (*api.StatusResponse, error) {
-	return &api.StatusResponse{ClusterName: c.cluster, Version: c.version, CaPin: c.auth.CA().Pin()}, nil
+	res := &api.StatusResponse{ClusterName: c.cluster, Version: c.version, CaPin: c.auth.CA().Pin()}
+	if c.store != nil {
+		res.Store, res.StoreUnavailable = store.Describe(c.store), storeHealth(c.store)
+	}
+	return res, nil
 }
 
 func (c *clusterServer) CreateResource(ctx context.Context, req *api.CreateResourceRequest) (*api.CreateResourceResponse, error) {

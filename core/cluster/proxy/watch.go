@@ -14,6 +14,7 @@ import (
 	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/cluster/appcache"
 	"github.com/vnetproject/vnet/core/cluster/auth"
+	"github.com/vnetproject/vnet/core/cluster/store"
 )
 
 // leafInterval is how often a watch asks the leaves connected here for
@@ -79,8 +80,11 @@ func (c *catalog) watch(req *api.WatchCatalogRequest, s api.Cluster_WatchCatalog
 	}
 	var rev int64
 	settled := false // the leaves answered the first question
+	healthChanged := store.HealthChanged(c.store)
+	health := storeHealth(c.store)
 	sendDelta := func(u *api.CatalogUpdate) error {
 		u.LeavesPending = !settled
+		u.StoreUnavailable = health
 		return send(u)
 	}
 	sendAll := func(ups []*api.CatalogUpdate) error {
@@ -121,6 +125,14 @@ func (c *catalog) watch(req *api.WatchCatalogRequest, s api.Cluster_WatchCatalog
 				return ended(err)
 			}
 			lastLeaves = e.cs
+		case <-healthChanged:
+			// The store went away or came back: an update of its own says
+			// so (the catalog, if it changed meanwhile, follows from the
+			// cache as usual).
+			healthChanged, health = store.HealthChanged(c.store), storeHealth(c.store)
+			if err := sendDelta(&api.CatalogUpdate{Revision: rev}); err != nil {
+				return ended(err)
+			}
 		}
 	}
 }
@@ -132,8 +144,10 @@ func (c *catalog) watchWhole(ctx context.Context, id auth.Identity, feed *appcac
 	var ls []*api.LeafCatalog
 	settled := false
 	for {
+		healthChanged := store.HealthChanged(c.store)
 		cur := feed.Whole(id.Roles)
 		cur.Leaves = ls
+		cur.StoreUnavailable = storeHealth(c.store)
 		// A client of whole updates takes the first as the catalog with
 		// its leaves (as proxies always sent it): it waits for them.
 		if settled && (last == nil || !proto.Equal(cur, last)) {
@@ -156,6 +170,7 @@ func (c *catalog) watchWhole(ctx context.Context, id auth.Identity, feed *appcac
 			}
 		case e := <-leaves.out:
 			ls, settled = e.cs, settled || e.settled
+		case <-healthChanged:
 		}
 	}
 }

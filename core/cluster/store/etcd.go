@@ -28,6 +28,16 @@ const DefaultEtcdPrefix = "/vnet/"
 // error at start, not a hang.
 const etcdDialTimeout = 5 * time.Second
 
+// etcdRequestTimeout bounds each call to etcd (but listings, which get
+// etcdListTimeout): with its quorum lost etcd does not answer writes at
+// all, and an administrator should hear "store unavailable" within two
+// seconds, not after the client's own deadline. Every call also requires
+// a leader, so a member that knows it has none says so at once.
+const (
+	etcdRequestTimeout = 1500 * time.Millisecond
+	etcdListTimeout    = 10 * time.Second // a listing of 100,000 apps takes seconds
+)
+
 // EtcdConfig says how to reach etcd. Its errors name the fields by their
 // cluster.yaml keys (storage.tls_ca_file, ...), where users set them.
 type EtcdConfig struct {
@@ -35,6 +45,9 @@ type EtcdConfig struct {
 	Prefix string   // prepended to every key; default DefaultEtcdPrefix
 	// DialTimeout bounds the first connection; default 5s.
 	DialTimeout time.Duration
+	// RequestTimeout bounds each later call but listings; default 1.5s.
+	// One that runs out is ErrUnavailable.
+	RequestTimeout time.Duration
 
 	// TLS, for https:// peers only. CAFile is the CA that signed the
 	// servers' certificates (PEM; default: the system's roots); CertFile
@@ -83,6 +96,9 @@ func (c *EtcdConfig) CheckAndSetDefaults() error {
 	}
 	if c.DialTimeout <= 0 {
 		c.DialTimeout = etcdDialTimeout
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = etcdRequestTimeout
 	}
 	if err := c.loadTLS(len(secure) > 0); err != nil {
 		return err
@@ -185,9 +201,11 @@ func loopbackURL(u string) bool {
 // stored under a prefix; Create and CompareAndSwap are etcd transactions,
 // so they are atomic across every process sharing the etcd.
 type Etcd struct {
-	cli    *clientv3.Client // never nil
-	prefix string
-	closed atomic.Bool
+	cli     *clientv3.Client // never nil
+	prefix  string
+	name    string        // "etcd at <peers>", for ErrUnavailable's text
+	timeout time.Duration // of each call but listings
+	closed  atomic.Bool
 }
 
 var _ Store = (*Etcd)(nil)
@@ -223,7 +241,7 @@ func OpenEtcd(ctx context.Context, cfg EtcdConfig) (*Etcd, error) {
 		}
 		return nil, fmt.Errorf("connect to etcd %s: %w", strings.Join(cfg.Peers, ","), err)
 	}
-	return &Etcd{cli: cli, prefix: cfg.Prefix}, nil
+	return &Etcd{cli: cli, prefix: cfg.Prefix, name: "etcd at " + strings.Join(cfg.Peers, ","), timeout: cfg.RequestTimeout}, nil
 }
 
 // diagnose finds why no peer answered the client, which only says its
@@ -293,14 +311,33 @@ func (e *Etcd) check(ctx context.Context, key string, skipKey bool) error {
 	return checkKey(key)
 }
 
+// call is the context of one call to etcd: ctx, bounded by the call's
+// timeout (etcdListTimeout for listings), and requiring a leader.
+func (e *Etcd) call(ctx context.Context, list bool) (context.Context, context.CancelFunc) {
+	timeout := e.timeout
+	if list {
+		timeout = max(timeout, etcdListTimeout)
+	}
+	return context.WithTimeout(clientv3.WithRequireLeader(ctx), timeout)
+}
+
 // wrap names the operation and key, and turns the errors of a closed client
-// or a canceled context into the ones the Store interface promises.
+// or a canceled context into the ones the Store interface promises, and
+// those of an etcd that cannot answer now (no leader, no quorum, no
+// answer in time) into an *UnavailableError. ctx is the caller's.
 func (e *Etcd) wrap(ctx context.Context, op, key string, err error) error {
 	switch {
 	case e.closed.Load():
 		return ErrClosed
 	case ctx.Err() != nil:
 		return ctx.Err()
+	}
+	timeout := e.timeout
+	if op == "list" {
+		timeout = max(timeout, etcdListTimeout)
+	}
+	if why, ok := etcdUnavailable(err, timeout); ok {
+		return &UnavailableError{Backend: e.name, Op: op, Key: key, Reason: why}
 	}
 	return fmt.Errorf("%s %q: etcd: %w", op, key, err)
 }
@@ -310,7 +347,9 @@ func (e *Etcd) Get(ctx context.Context, key string) ([]byte, error) {
 	if err := e.check(ctx, key, false); err != nil {
 		return nil, err
 	}
-	res, err := e.cli.Get(ctx, e.prefix+key)
+	cctx, cancel := e.call(ctx, false)
+	defer cancel()
+	res, err := e.cli.Get(cctx, e.prefix+key)
 	if err != nil {
 		return nil, e.wrap(ctx, "get", key, err)
 	}
@@ -325,7 +364,9 @@ func (e *Etcd) Put(ctx context.Context, key string, value []byte) error {
 	if err := e.check(ctx, key, false); err != nil {
 		return err
 	}
-	if _, err := e.cli.Put(ctx, e.prefix+key, string(value)); err != nil {
+	cctx, cancel := e.call(ctx, false)
+	defer cancel()
+	if _, err := e.cli.Put(cctx, e.prefix+key, string(value)); err != nil {
 		return e.wrap(ctx, "put", key, err)
 	}
 	return nil
@@ -351,7 +392,10 @@ func (e *Etcd) PutAll(ctx context.Context, items []Item) error {
 		for i, it := range items[:n] {
 			ops[i] = clientv3.OpPut(e.prefix+it.Key, string(it.Value))
 		}
-		if _, err := e.cli.Txn(ctx).Then(ops...).Commit(); err != nil {
+		cctx, cancel := e.call(ctx, false)
+		_, err := e.cli.Txn(cctx).Then(ops...).Commit()
+		cancel()
+		if err != nil {
 			return e.wrap(ctx, "put", items[0].Key, err)
 		}
 		items = items[n:]
@@ -366,7 +410,9 @@ func (e *Etcd) Create(ctx context.Context, key string, value []byte) error {
 		return err
 	}
 	k := e.prefix + key
-	res, err := e.cli.Txn(ctx).
+	cctx, cancel := e.call(ctx, false)
+	defer cancel()
+	res, err := e.cli.Txn(cctx).
 		If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
 		Then(clientv3.OpPut(k, string(value))).
 		Commit()
@@ -384,7 +430,9 @@ func (e *Etcd) Delete(ctx context.Context, key string) error {
 	if err := e.check(ctx, key, false); err != nil {
 		return err
 	}
-	res, err := e.cli.Delete(ctx, e.prefix+key)
+	cctx, cancel := e.call(ctx, false)
+	defer cancel()
+	res, err := e.cli.Delete(cctx, e.prefix+key)
 	if err != nil {
 		return e.wrap(ctx, "delete", key, err)
 	}
@@ -407,7 +455,9 @@ func (e *Etcd) Snapshot(ctx context.Context, prefix string) ([]Item, int64, erro
 	if err := e.check(ctx, "", true); err != nil {
 		return nil, 0, err
 	}
-	res, err := e.cli.Get(ctx, e.prefix+prefix, clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
+	cctx, cancel := e.call(ctx, true)
+	defer cancel()
+	res, err := e.cli.Get(cctx, e.prefix+prefix, clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
 	if err != nil {
 		return nil, 0, e.wrap(ctx, "list", prefix, err)
 	}
@@ -429,7 +479,9 @@ func (e *Etcd) CompareAndSwap(ctx context.Context, key string, old, new []byte) 
 		return err
 	}
 	k := e.prefix + key
-	res, err := e.cli.Txn(ctx).
+	cctx, cancel := e.call(ctx, false)
+	defer cancel()
+	res, err := e.cli.Txn(cctx).
 		If(
 			clientv3.Compare(clientv3.CreateRevision(k), ">", 0),
 			clientv3.Compare(clientv3.Value(k), "=", string(old)),
@@ -459,3 +511,6 @@ func (e *Etcd) Close() error {
 	}
 	return nil
 }
+
+// Describe names the store for status: "etcd at <peers>".
+func (e *Etcd) Describe() string { return e.name }

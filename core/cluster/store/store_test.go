@@ -220,3 +220,14 @@ func TestEtcdSharedBetweenClients(t *testing.T) {
 		t.Fatalf("another prefix sees %v, %v; want nothing", items, err)
 	}
 }
+
+// TestMirrorConformance: a Mirror over a store that answers is that store.
+func TestMirrorConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		m, err := store.NewMirror(context.Background(), store.NewMemory(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	})
+}

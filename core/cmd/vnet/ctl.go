@@ -141,7 +141,20 @@ func ctlStatus(ctx context.Context, c *ctlClient, args []string) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "Cluster  %s\nVersion  %s\nCA pin   %s\n", st.GetClusterName(), st.GetVersion(), st.GetCaPin())
+	if st.GetStore() != "" { // older proxies do not say
+		fmt.Fprintf(stdout, "Store    %s\nState    %s\n", st.GetStore(), clusterHealth(st))
+	}
 	return nil
+}
+
+// clusterHealth is the State line of 'ctl status': "ok", or "degraded"
+// and why. Degraded: the store cannot answer, so the proxy serves what it
+// knew (users keep reaching their apps) and refuses every change.
+func clusterHealth(st *api.StatusResponse) string {
+	if why := st.GetStoreUnavailable(); why != "" {
+		return "degraded: " + why + " (serving what it knew; changes are refused until the store is back)"
+	}
+	return "ok"
 }
 
 func ctlCreate(ctx context.Context, c *ctlClient, args []string) error {

@@ -42,7 +42,7 @@ func runStatus(ctx context.Context, args []string) error {
 	}
 	views := make([]clusterView, len(st.Clusters))
 	for i, c := range st.Clusters {
-		views[i] = clusterView{ID: c.ID, Name: c.Name, Connected: c.Connected, Error: c.Error}
+		views[i] = clusterView{ID: c.ID, Name: c.Name, Connected: c.Connected, Error: c.Error, Degraded: c.Degraded}
 	}
 	states := clusterStates(ctx, views)
 	if *format == "json" {
@@ -97,6 +97,7 @@ const (
 	stateRefused      = "login refused"
 	stateUnreachable  = "unreachable"
 	stateDisconnected = "disconnected"
+	stateDegraded     = "degraded"
 )
 
 // clusterView is what the running VNet says of a cluster it follows.
@@ -104,6 +105,7 @@ type clusterView struct {
 	ID, Name  string
 	Connected bool
 	Error     string
+	Degraded  string // the cluster's store cannot answer: why
 }
 
 // clusterStates checks each cluster now: the login's certificate here,
@@ -164,6 +166,9 @@ func stateOf(c clusterView, p *profile.Profile, askErr string, now time.Time) cl
 	case !c.Connected:
 		s.State, s.Reason = stateDisconnected, oneLine(errors.New(c.Error))
 		s.Next = "VNet retries with back-off ('vnet diag' says more)"
+	case c.Degraded != "":
+		s.State, s.Reason = stateDegraded, c.Degraded
+		s.Next = "the apps known before keep working; new apps and changes wait for the cluster's store (ask its administrator: 'vnet ctl status')"
 	}
 	return s
 }
