@@ -67,13 +67,9 @@ func printUp(r *vnet.Runner, s netcfg.Settings) {
 		}
 	}
 	if more > 0 {
-		fmt.Fprintf(stdout, "  ... and %d more apps: vnet status lists them all.\n", more)
+		fmt.Fprintf(stdout, "  ... and %d more apps: %s.\n", more, allAppsHint)
 	}
 }
-
-// maxPrintedApps bounds the apps printUp lists: a catalog of 100,000
-// apps is for vnet status, not the terminal.
-const maxPrintedApps = 50
 
 // localRoutes are the host's connected (on-link), non-default IPv4 routes,
 // except VNet's own on dev: networks a cluster's range must not take over.
