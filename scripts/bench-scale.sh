@@ -47,7 +47,7 @@ world_up
 vnet_config_yaml 100.64.0.0/16 company.test >"$WORK/vc.yaml"
 ctl create "$WORK/vc.yaml" >/dev/null
 token=$(ctl users add bench --roles=access | signup_token)
-in_user "$VNET" login --proxy="$PROXY" --user=bench --token="$token" --ca-pin="$CA_PIN" >/dev/null
+in_user "$VNET" login --proxy="$PROXY" --user=bench --token="$token" --no-password --ca-pin="$CA_PIN" >/dev/null
 
 log "baseline: DNS of the e2e world's small catalog (tcp-app and down-app)"
 vnet_up
@@ -89,7 +89,7 @@ scale_pin=$(ctl_in scale status | awk '/CA pin/ {print $3}')
 vnet_config_yaml 100.96.0.0/12 >"$WORK/scale/vc.yaml"
 ctl_in scale create "$WORK/scale/vc.yaml" >/dev/null
 token=$(ctl_in scale users add bench --roles=access | signup_token)
-in_user "$VNET" login --proxy="$host:3081" --user=bench --token="$token" --ca-pin="$scale_pin" >/dev/null
+in_user "$VNET" login --proxy="$host:3081" --user=bench --token="$token" --no-password --ca-pin="$scale_pin" >/dev/null
 
 log "vnet up with both clusters"
 : >"$WORK/vnet-up.log"
