@@ -47,13 +47,14 @@ func runEngine(ctx context.Context, f upFlags, log *slog.Logger) error {
 		path = privsep.DefaultSocket
 	}
 	setUpMemoryLimit()     // upmem_linux.go: the engine is what holds the memory
-	go followLiveHeap(ctx) // upmemscale_linux.go: a large catalog is not churn
 	// The metrics are the engine's; a bad or busy address changes nothing.
 	um, err := startUpMetrics(f.metricsAddr, log) // upmetrics_linux.go
 	if err != nil {
 		return err
 	}
 	defer um.Close()
+	// After the soft memory limit is set: a large catalog is not churn.
+	go followLiveHeap(ctx) // upmemscale_linux.go
 	helper, err := privsep.Dial(ctx, path)
 	if err != nil {
 		return fmt.Errorf("%w (start VNet with 'sudo vnet up', or enable vnet-helper.socket)", err)
