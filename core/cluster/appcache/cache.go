@@ -248,7 +248,7 @@ func (c *Cache) applyOne(ev store.Event, resync bool) (change, bool) {
 	var r resource.Resource
 	if !ev.Deleted {
 		var err error
-		if r, err = resource.Parse(ev.Value); err != nil {
+		if r, err = resource.ParseStored(ev.Value); err != nil {
 			c.log.Warn("catalog cache: damaged resource left out", "key", ev.Key, "err", err)
 			ev.Deleted = true
 		}

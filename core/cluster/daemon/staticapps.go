@@ -110,7 +110,7 @@ func (d *Daemon) storeStaticApps(ctx context.Context, res *state.State, apps []*
 			hold(a)
 			continue
 		}
-		r, err := resource.Parse(data)
+		r, err := resource.ParseStored(data)
 		if err != nil {
 			return nil, fmt.Errorf("stored app %q is damaged: %w", name, err)
 		}
