@@ -61,6 +61,8 @@ bench: ## benchmarks, each next to a baseline from the same run (netns part need
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./core/stack ./core/vnet
 	scripts/bench.sh
 	$(GO) test -run '^$$' -bench IdleWatchers -benchtime 1x -timeout 30m ./core/cluster/proxy
+	$(GO) test -run '^$$' -bench Restart -benchtime 1x -timeout 30m ./core/cluster/daemon
+	$(GO) test -run '^$$' -bench 'Lookup|ApplyDelta|CatalogMemory' -benchtime 3x ./core/catalog
 	scripts/bench-scale.sh
 
 proto: ## regenerate core/api from vnet.proto (needs protoc, protoc-gen-go, protoc-gen-go-grpc)

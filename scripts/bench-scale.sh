@@ -4,16 +4,19 @@
 # `vnet up`, and next to it the e2e world's small cluster as the baseline:
 #   cluster start        `vnet cluster start` until `vnet ctl status` answers
 #   catalog loaded       `vnet up` started until it logs "catalog loaded: N apps"
-#   one app added        `vnet ctl create` started until VNet answers its name (median of 20),
-#                        next to the median run time of `vnet ctl create` itself
+#   one app added,       `vnet ctl create`, `create -f` (a new public_addr) and `rm` started
+#   changed, removed     until VNet's answer for the name changes (SCALE_CHANGES, default 20,
+#                        each: median and max), next to the median run time of `vnet ctl` itself
 #   DNS                  dnsperf over random app names vs the small catalog's one name; p99 one at a time
 #   memory and CPU       `vnet up` RSS; the proxy's RSS, and its CPU idle with VNet watching
 # Figures only: nothing here passes or fails on speed. Needs root.
-# BENCH_SECONDS (default 5) sets the length of each dnsperf run.
+# BENCH_SECONDS (default 5) sets the length of each dnsperf run; SCALE_APPS
+# and SCALE_CHANGES make a shorter run while developing.
 source "$(dirname "$0")/lib/world.sh"
 
 secs=${BENCH_SECONDS:-5}
 apps=${SCALE_APPS:-100000}
+changes=${SCALE_CHANGES:-20}
 probe="python3 $REPO/scripts/lib/dnsprobe.py"
 command -v dnsperf >/dev/null || {
 	export DEBIAN_FRONTEND=noninteractive
@@ -37,6 +40,15 @@ until_ok() {
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_mib() { awk '/VmRSS/ {printf "%d", $2 / 1024}' "/proc/$1/status"; }
 hwm_mib() { awk '/VmHWM/ {printf "%d", $2 / 1024}' "/proc/$1/status"; }
+# up_mib FIELD: FIELD (VmRSS, VmHWM) of `vnet up` in MiB: the root helper
+# and the engine it started as the user (its child), summed, as bench.sh.
+up_mib() {
+	local pid sum=0
+	for pid in "$VNET_UP_PID" $(pgrep -P "$VNET_UP_PID"); do
+		sum=$((sum + $(awk '/^'"$1"':/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)))
+	done
+	echo $((sum / 1024))
+}
 
 world_up
 # Two profiles' ranges may not overlap: the small cluster keeps a /16,
@@ -44,7 +56,7 @@ world_up
 vnet_config_yaml 100.64.0.0/16 company.test >"$WORK/vc.yaml"
 ctl create "$WORK/vc.yaml" >/dev/null
 token=$(ctl users add bench --roles=access | signup_token)
-in_user "$VNET" login --proxy="$PROXY" --user=bench --token="$token" --ca-pin="$CA_PIN" >/dev/null
+in_user "$VNET" login --proxy="$PROXY" --user=bench --token="$token" --no-password --ca-pin="$CA_PIN" >/dev/null
 
 log "baseline: DNS of the e2e world's small catalog (tcp-app and down-app)"
 vnet_up
@@ -86,7 +98,7 @@ scale_pin=$(ctl_in scale status | awk '/CA pin/ {print $3}')
 vnet_config_yaml 100.96.0.0/12 >"$WORK/scale/vc.yaml"
 ctl_in scale create "$WORK/scale/vc.yaml" >/dev/null
 token=$(ctl_in scale users add bench --roles=access | signup_token)
-in_user "$VNET" login --proxy="$host:3081" --user=bench --token="$token" --ca-pin="$scale_pin" >/dev/null
+in_user "$VNET" login --proxy="$host:3081" --user=bench --token="$token" --no-password --ca-pin="$scale_pin" >/dev/null
 
 log "vnet up with both clusters"
 : >"$WORK/vnet-up.log"
@@ -98,24 +110,43 @@ loaded_secs=$(secs_since "$t0")
 until_ok 120 grep -q "VNet is up" "$WORK/vnet-up.log"
 until_ok 60 in_user $probe wait 100.64.0.2 "app000000.$host" "$WORK/first"
 
-log "one app added, 20 times"
-lat=()
+log "one app added, changed and removed, $changes times each"
+add_ms=()
+chg_ms=()
+rm_ms=()
 ctl_ms=()
 ms_since() { python3 -c "print('%.0f' % (($1 - $2) * 1000))"; }
-for i in $(seq 20); do
-	printf 'kind: app\nversion: v1\nmetadata:\n  name: added%02d\n  labels: {env: dev}\nspec:\n  uri: tcp://127.0.0.1:%s\n' "$i" "$APP_PORT" >"$WORK/added.yaml"
+# timed ARRAY PROBE NAME CTL-ARGS...: start PROBE (wait or gone) on NAME,
+# run `vnet ctl CTL-ARGS` on the scale cluster, and append to ARRAY the
+# milliseconds from ctl's start until VNet's answer changed.
+timed() {
+	local -n out=$1
+	local mode=$2 name=$3
+	shift 3
 	rm -f "$WORK/answered"
-	ip netns exec "$NS_USER" $probe wait 100.64.0.2 "added$(printf %02d "$i").$host" "$WORK/answered" &
-	prober=$!
-	sleep 0.2 # the prober is asking before the app exists
+	ip netns exec "$NS_USER" $probe "$mode" 100.64.0.2 "$name.$host" "$WORK/answered" &
+	local prober=$!
+	sleep 0.2 # the prober is asking before the change
+	local started
 	started=$(now)
-	ctl_in scale create "$WORK/added.yaml" >/dev/null
+	ctl_in scale "$@" >/dev/null
 	ctl_ms+=("$(ms_since "$(now)" "$started")")
-	wait "$prober" || die "app added$i never resolved"
-	lat+=("$(ms_since "$(cat "$WORK/answered")" "$started")")
+	wait "$prober" || die "$name: VNet's answer never changed ($mode)"
+	out+=("$(ms_since "$(cat "$WORK/answered")" "$started")")
+}
+app_yaml() { # NAME [PUBLIC_ADDR]
+	printf 'kind: app\nversion: v1\nmetadata:\n  name: %s\n  labels: {env: dev}\nspec:\n  uri: tcp://127.0.0.1:%s\n' "$1" "$APP_PORT"
+	[ -z "${2:-}" ] || printf '  public_addr: %s\n' "$2"
+}
+for i in $(seq -w "$changes"); do
+	app_yaml "added$i" >"$WORK/added.yaml"
+	timed add_ms wait "added$i" create "$WORK/added.yaml"
+	app_yaml "added$i" "changed$i.$host" >"$WORK/changed.yaml"
+	timed chg_ms wait "changed$i" create -f "$WORK/changed.yaml"
+	timed rm_ms gone "changed$i" rm "app/added$i"
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-added_ms=$(median "${lat[@]}")
+maximum() { printf '%s\n' "$@" | sort -n | tail -1; }
 ctl_run_ms=$(median "${ctl_ms[@]}")
 
 log "DNS over random app names"
@@ -135,10 +166,13 @@ printf '  %-52s %s\n' \
 	"cluster start (empty data dir)" "$start_secs s" \
 	"cluster restart (apps already stored)" "$restart_secs s" \
 	"whole catalog in VNet after vnet up" "$loaded_secs s" \
-	"one app added reaches VNet (median of 20)" "$added_ms ms from ctl create's start (ctl itself runs $ctl_run_ms ms)" \
+	"one app added reaches VNet (of $changes: median, max)" "$(median "${add_ms[@]}") ms, $(maximum "${add_ms[@]}") ms" \
+	"one app changed (public_addr) reaches VNet" "$(median "${chg_ms[@]}") ms, $(maximum "${chg_ms[@]}") ms" \
+	"one app removed reaches VNet" "$(median "${rm_ms[@]}") ms, $(maximum "${rm_ms[@]}") ms" \
+	"  (from vnet ctl's start; vnet ctl itself, median)" "$ctl_run_ms ms" \
 	"DNS, random app names (dnsperf)" "$scale_qps q/s, p50 $scale_p50 ms, p99 $scale_p99 ms" \
 	"DNS, small catalog's one name (dnsperf)" "$base_qps q/s, p50 $base_p50 ms, p99 $base_p99 ms" \
 	"DNS ratio (random names / small catalog)" "$(ratio "$scale_qps" "$base_qps")" \
-	"vnet up RSS" "$(rss_mib "$VNET_UP_PID") MiB now, peak $(hwm_mib "$VNET_UP_PID") MiB" \
+	"vnet up RSS (helper + engine)" "$(up_mib VmRSS) MiB now, peak $(up_mib VmHWM) MiB" \
 	"proxy RSS" "$(rss_mib "$SCALE_PID") MiB now, peak $(hwm_mib "$SCALE_PID") MiB" \
 	"proxy CPU, idle, one VNet watching (10 s)" "$proxy_cpu% of a core"

@@ -25,6 +25,7 @@ type deltaView struct {
 
 	pending    *clusterState // a full set being received; nil otherwise
 	pendingRev int64         // the revision pending's pages brought
+	labels     labelSet      // the apps' labels, each set held once
 }
 
 // clusterState is one cluster's config and apps.
@@ -32,19 +33,22 @@ type clusterState struct {
 	config    *api.VNetConfig
 	name      string
 	proxyAddr string
-	apps      map[string]*api.App // by name
+	// apps by name, each as the catalog keeps it (appFrom): the one copy
+	// of an app on the laptop besides the snapshot's, not the message it
+	// came in (at 100,000 apps the protobufs alone held 50 MiB).
+	apps map[string]App
 	// names are apps' keys in order, kept as names come and go (a sort
 	// of every name per change costs more than the change).
 	names []string
 }
 
 // put adds or replaces an app.
-func (st *clusterState) put(a *api.App) {
-	if _, ok := st.apps[a.GetName()]; !ok {
-		i, _ := slices.BinarySearch(st.names, a.GetName())
-		st.names = slices.Insert(st.names, i, a.GetName())
+func (st *clusterState) put(a App) {
+	if _, ok := st.apps[a.Name]; !ok {
+		i, _ := slices.BinarySearch(st.names, a.Name)
+		st.names = slices.Insert(st.names, i, a.Name)
 	}
-	st.apps[a.GetName()] = a
+	st.apps[a.Name] = a
 }
 
 // remove drops the app called name, if there is one.
@@ -62,7 +66,11 @@ func (st *clusterState) remove(name string) {
 // changed in a way worth offering (not in the middle of a full set).
 func (v *deltaView) apply(u *api.CatalogUpdate) (bool, error) {
 	if u.GetResync() {
-		v.pending = &clusterState{apps: map[string]*api.App{}}
+		v.pending = &clusterState{apps: map[string]App{}}
+		v.labels = labelSet{} // the label sets of this full set on
+	}
+	if v.labels == nil {
+		v.labels = labelSet{}
 	}
 	v.leavesPending = u.GetLeavesPending()
 	v.storeUnavailable = u.GetStoreUnavailable()
@@ -80,11 +88,11 @@ func (v *deltaView) apply(u *api.CatalogUpdate) (bool, error) {
 		if target == v.pending {
 			// A full set's pages: sorted once, when complete.
 			for _, app := range a.GetApps() {
-				target.apps[app.GetName()] = app
+				target.apps[app.GetName()] = v.labels.appFrom(app)
 			}
 		} else {
 			for _, app := range a.GetApps() {
-				target.put(app)
+				target.put(v.labels.appFrom(app))
 			}
 		}
 	}
@@ -117,28 +125,27 @@ func (v *deltaView) applyWhole(u *api.CatalogUpdate) {
 		config:    u.GetConfig(),
 		name:      u.GetApps().GetClusterName(),
 		proxyAddr: u.GetApps().GetProxyPublicAddr(),
-		apps:      make(map[string]*api.App, len(u.GetApps().GetApps())),
+		apps:      make(map[string]App, len(u.GetApps().GetApps())),
 	}
+	labels := labelSet{}
 	for _, a := range u.GetApps().GetApps() {
-		st.apps[a.GetName()] = a
+		st.apps[a.GetName()] = labels.appFrom(a)
 	}
 	st.names = slices.Sorted(maps.Keys(st.apps))
-	*v = deltaView{root: st, leaves: u.GetLeaves(), complete: true, storeUnavailable: u.GetStoreUnavailable()}
+	*v = deltaView{root: st, leaves: u.GetLeaves(), complete: true, storeUnavailable: u.GetStoreUnavailable(), labels: labels}
 }
 
 // offer is the view as the catalog takes it: the root first (its apps in
 // name order), then its leaves. A leaf with a bad config is left out
 // rather than hide the others.
 func (v *deltaView) offer() ([]Cluster, error) {
-	apps := make([]*api.App, len(v.root.names))
-	for i, n := range v.root.names {
-		apps[i] = v.root.apps[n]
-	}
-	root, err := clusterFrom(v.root.config, &api.ListAppsResponse{
-		Apps: apps, ClusterName: v.root.name, ProxyPublicAddr: v.root.proxyAddr,
-	})
+	root, err := clusterHead(v.root.config, v.root.name, v.root.proxyAddr)
 	if err != nil {
 		return nil, err
+	}
+	root.Apps = make([]App, len(v.root.names))
+	for i, n := range v.root.names {
+		root.Apps[i] = v.root.apps[n]
 	}
 	root.LeavesPending = v.leavesPending
 	root.Revision = v.revision

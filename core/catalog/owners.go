@@ -128,13 +128,22 @@ func (s *Snapshot) heldBefore(i int, d string) (*Cluster, string) {
 // nameApps gives c's apps their effective addresses and says why those
 // without a usable one have none.
 func (s *Snapshot) nameApps(c *Cluster) {
-	holders := make(map[string][]string, len(c.Apps)) // address -> app names in c
+	// How many apps in c hold each address: counted, not listed, since
+	// almost every address has one (a list per app cost 100,000
+	// allocations per snapshot); listed only when shared.
+	holders := make(map[string]int, len(c.Apps))
 	hostIsName := proxyHostName(c.ProxyHost)
 	for j := range c.Apps {
 		a := &c.Apps[j]
 		a.Addr, a.Unnamed = effectiveAddr(a, c.ProxyHost, hostIsName)
 		if a.Addr != "" {
-			holders[a.Addr] = append(holders[a.Addr], a.Name)
+			holders[a.Addr]++
+		}
+	}
+	shared := map[string][]string{} // address -> app names in c, when more than one
+	for j := range c.Apps {
+		if a := &c.Apps[j]; a.Addr != "" && holders[a.Addr] > 1 {
+			shared[a.Addr] = append(shared[a.Addr], a.Name)
 		}
 	}
 	for j := range c.Apps {
@@ -144,9 +153,9 @@ func (s *Snapshot) nameApps(c *Cluster) {
 		}
 		owner, _ := s.owner(a.Addr)
 		switch {
-		case len(holders[a.Addr]) > 1:
-			a.Unnamed = fmt.Sprintf("ambiguous: apps %v of this cluster all have the address %s, so none gets it", holders[a.Addr], a.Addr)
-			if holders[a.Addr][0] == a.Name {
+		case holders[a.Addr] > 1:
+			a.Unnamed = fmt.Sprintf("ambiguous: apps %v of this cluster all have the address %s, so none gets it", shared[a.Addr], a.Addr)
+			if shared[a.Addr][0] == a.Name {
 				s.Refused = append(s.Refused, refusal(c, KindName, a.Addr, "", a.Unnamed))
 			}
 		case s.proxies[a.Addr]:

@@ -10,7 +10,6 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/vnetproject/vnet/core/api"
-	"github.com/vnetproject/vnet/core/portrange"
 )
 
 // Source follows what one logged-in cluster offers: its own apps and
@@ -88,24 +87,30 @@ func (p *ProxySource) Watch(ctx context.Context, update func([]Cluster)) error {
 }
 
 func clusterFrom(cfg *api.VNetConfig, apps *api.ListAppsResponse) (Cluster, error) {
+	c, err := clusterHead(cfg, apps.GetClusterName(), apps.GetProxyPublicAddr())
+	if err != nil {
+		return Cluster{}, err
+	}
+	labels := labelSet{}
+	for _, a := range apps.GetApps() {
+		c.Apps = append(c.Apps, labels.appFrom(a))
+	}
+	return c, nil
+}
+
+// clusterHead is a cluster without its apps.
+func clusterHead(cfg *api.VNetConfig, name, proxyAddr string) (Cluster, error) {
 	rng, err := netip.ParsePrefix(cfg.GetIpv4CidrRange())
 	if err != nil || !rng.Addr().Is4() {
-		return Cluster{}, fmt.Errorf("cluster %s sent a bad ipv4_cidr_range %q", apps.GetClusterName(), cfg.GetIpv4CidrRange())
+		return Cluster{}, fmt.Errorf("cluster %s sent a bad ipv4_cidr_range %q", name, cfg.GetIpv4CidrRange())
 	}
-	host, _, err := net.SplitHostPort(apps.GetProxyPublicAddr())
+	host, _, err := net.SplitHostPort(proxyAddr)
 	if err != nil {
-		host = apps.GetProxyPublicAddr()
+		host = proxyAddr
 	}
-	c := Cluster{Name: apps.GetClusterName(), ProxyHost: Normalize(host), IPv4Range: rng.Masked()}
+	c := Cluster{Name: name, ProxyHost: Normalize(host), IPv4Range: rng.Masked()}
 	for _, z := range cfg.GetCustomDnsZones() {
 		c.Zones = append(c.Zones, Normalize(z))
-	}
-	for _, a := range apps.GetApps() {
-		app := App{Name: a.GetName(), PublicAddr: Normalize(a.GetPublicAddr()), Labels: a.GetLabels()}
-		for _, r := range a.GetTcpPorts() {
-			app.TCPPorts = append(app.TCPPorts, portrange.Range{Port: int(r.GetPort()), EndPort: int(r.GetEndPort())})
-		}
-		c.Apps = append(c.Apps, app)
 	}
 	return c, nil
 }

@@ -4,6 +4,8 @@
   dnsprobe.py wait SERVER NAME OUTFILE   ask for NAME's A record every 2 ms
       until an answer holds an address; write the time.time() of that
       answer to OUTFILE.
+  dnsprobe.py gone SERVER NAME OUTFILE   the same until an answer holds no
+      address (the name went away).
   dnsprobe.py latency SERVER NAMESFILE N  ask N names from NAMESFILE one at
       a time; print the median and p99 latency in milliseconds.
 """
@@ -30,12 +32,12 @@ def ask(sock, server, name, timeout=1.0):
             return struct.unpack(">H", data[6:8])[0]  # answers
 
 
-def wait(server, name, outfile):
+def wait(server, name, outfile, gone=False):
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
-            if ask(sock, server, name, 0.5) > 0:
+            if (ask(sock, server, name, 0.5) > 0) != gone:
                 with open(outfile, "w") as f:
                     f.write("%.6f\n" % time.time())
                 return 0
@@ -62,6 +64,8 @@ if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "wait":
         sys.exit(wait(sys.argv[2], sys.argv[3], sys.argv[4]))
+    if cmd == "gone":
+        sys.exit(wait(sys.argv[2], sys.argv[3], sys.argv[4], gone=True))
     if cmd == "latency":
         sys.exit(latency(sys.argv[2], sys.argv[3], int(sys.argv[4])))
     sys.exit("usage: see the file's doc")

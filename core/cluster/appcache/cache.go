@@ -58,6 +58,10 @@ type Cache struct {
 	feeds   map[*Feed]bool            // guarded by mu
 	err     error                     // guarded by mu; why the store cannot be followed now, nil when it can
 	loaded  bool                      // guarded by mu; the first listing is in
+	byAddr  addrIndex                 // guarded by mu; apps by address (addrs.go)
+	// advanced is closed and replaced whenever rev moves (addrs.go);
+	// guarded by mu, never nil.
+	advanced chan struct{}
 }
 
 // entry is one app, as stored and as the API shows it (converted once,
@@ -85,6 +89,7 @@ func New(st store.Store, clusterName, publicAddr string, log *slog.Logger) *Cach
 	return &Cache{
 		st: st, log: log, clusterName: clusterName, publicAddr: publicAddr, ready: make(chan struct{}),
 		apps: map[string]*entry{}, roles: map[string]*resource.Role{}, feeds: map[*Feed]bool{},
+		byAddr: addrIndex{}, advanced: make(chan struct{}),
 		config: VNetConfigToAPI(resource.DefaultVNetConfig()), cfgRes: resource.DefaultVNetConfig(),
 	}
 }
@@ -221,6 +226,7 @@ func (c *Cache) applyLocked(evs []store.Event, rev int64, resync bool) {
 	}
 	if rev > c.rev {
 		c.rev = rev
+		c.advanceLocked()
 	}
 	c.recordLocked(changes...)
 	c.notifyLocked(changes)
@@ -242,7 +248,7 @@ func (c *Cache) applyOne(ev store.Event, resync bool) (change, bool) {
 	var r resource.Resource
 	if !ev.Deleted {
 		var err error
-		if r, err = resource.Parse(ev.Value); err != nil {
+		if r, err = resource.ParseStored(ev.Value); err != nil {
 			c.log.Warn("catalog cache: damaged resource left out", "key", ev.Key, "err", err)
 			ev.Deleted = true
 		}
@@ -266,6 +272,7 @@ func (c *Cache) applyOne(ev store.Event, resync bool) (change, bool) {
 		} else {
 			c.apps[name] = cur
 		}
+		c.reindexLocked(old, cur)
 		ch.old, ch.new = old, cur
 	case resource.KindRole:
 		old, had := c.roles[name]

@@ -178,6 +178,9 @@ type StaticApp struct {
 	TCPPorts   []resource.PortRange `yaml:"tcp_ports"`
 }
 
+// defaultDataDir is data_dir when cluster.yaml has none.
+const defaultDataDir = "/var/lib/vnet"
+
 // Load reads and validates the file at path.
 func Load(path string) (*File, error) {
 	f := &File{}
@@ -260,7 +263,7 @@ func (f *File) CheckAndSetDefaults() error {
 		return fmt.Errorf("auth_service.audit_retention: %v is too short: use 1h or more (0 keeps 90 days)", r)
 	}
 	if f.DataDir == "" {
-		f.DataDir = "/var/lib/vnet"
+		f.DataDir = defaultDataDir
 	}
 	if f.Proxy.ListenAddr == "" {
 		f.Proxy.ListenAddr = "0.0.0.0:3080"

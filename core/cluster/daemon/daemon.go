@@ -4,7 +4,6 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -13,14 +12,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/vnetproject/vnet/core/cluster/audit"
 	"github.com/vnetproject/vnet/core/cluster/auth"
 	"github.com/vnetproject/vnet/core/cluster/config"
 	"github.com/vnetproject/vnet/core/cluster/proxy"
-	"github.com/vnetproject/vnet/core/cluster/resource"
 	"github.com/vnetproject/vnet/core/cluster/state"
 	"github.com/vnetproject/vnet/core/cluster/store"
 	"github.com/vnetproject/vnet/core/cluster/trust"
@@ -164,65 +161,6 @@ func (d *Daemon) start(ctx context.Context) error {
 	}
 	d.log.Info("cluster started", "cluster", cfg.ClusterName, "listen", d.ln.Addr(), "public_addr", cfg.Proxy.PublicAddr, "ca_pin", ca.Pin(), "apps", len(apps))
 	return nil
-}
-
-// storeStaticApps writes cluster.yaml's apps (replacing an app of the same
-// name: the file is the administrator's) and returns those stored. An app
-// whose address another stored app already holds ('vnet ctl create', an
-// agent, an earlier cluster.yaml) is refused with one line in the log and
-// the audit log: the daemon starts with the rest. Apps stored as they are
-// in the file are not written again, and the rest are written together:
-// a start with a hundred thousand apps takes seconds, not minutes.
-func (d *Daemon) storeStaticApps(ctx context.Context, res *state.State, apps []*resource.App) ([]*resource.App, error) {
-	stored, err := res.Apps(ctx)
-	if err != nil {
-		return nil, err
-	}
-	proxyHost := resource.ProxyHost(d.cfg.Proxy.PublicAddr)
-	byName := map[string]*resource.App{}
-	byAddr := map[string][]*resource.App{} // the apps holding each address
-	hold := func(a *resource.App) {
-		byName[a.Name()] = a
-		addr := a.Addr(proxyHost)
-		byAddr[addr] = append(byAddr[addr], a)
-	}
-	release := func(a *resource.App) {
-		addr := a.Addr(proxyHost)
-		byAddr[addr] = slices.DeleteFunc(byAddr[addr], func(b *resource.App) bool { return b == a })
-	}
-	for _, a := range stored {
-		hold(a)
-	}
-	var out []*resource.App
-	var changed []resource.Resource
-	for _, a := range apps {
-		if err := resource.CheckAddrFree(a, byAddr[a.Addr(proxyHost)], proxyHost); err != nil {
-			d.log.Warn("cluster.yaml app refused: "+err.Error(), "app", a.Name())
-			d.audit.Emit(audit.Event{Time: time.Now(), Type: audit.AppClaimRefused, User: "cluster.yaml", Cluster: d.cfg.ClusterName, App: a.Name(), Error: err.Error()})
-			continue
-		}
-		old := byName[a.Name()]
-		if old == nil || !sameResource(old, a) {
-			changed = append(changed, a)
-		}
-		// a replaces its stored version, whose address may have been another.
-		if old != nil {
-			release(old)
-		}
-		hold(a)
-		out = append(out, a)
-	}
-	if err := res.PutAll(ctx, changed); err != nil {
-		return nil, fmt.Errorf("register cluster.yaml's apps: %w", err)
-	}
-	return out, nil
-}
-
-// sameResource reports whether a and b are stored the same.
-func sameResource(a, b resource.Resource) bool {
-	da, errA := resource.Marshal(a)
-	db, errB := resource.Marshal(b)
-	return errA == nil && errB == nil && bytes.Equal(da, db)
 }
 
 // Serve runs the proxy until ctx is done.

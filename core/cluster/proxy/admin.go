@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/vnetproject/vnet/core/api"
+	"github.com/vnetproject/vnet/core/cluster/appcache"
 	"github.com/vnetproject/vnet/core/cluster/audit"
 	"github.com/vnetproject/vnet/core/cluster/auth"
 	"github.com/vnetproject/vnet/core/cluster/resource"
@@ -32,9 +32,10 @@ type admin struct {
 	auditLog AuditLog // nil: this proxy keeps no audit log
 	audit    *auditor
 	rbac     *rbac
-	sessions *sessionSet // a write cuts the streams it no longer allows
-	agents   *agents     // their refused claims; app writes wait for their registrations
-	leaves   *leaves     // remote_cluster, trusted_cluster
+	sessions *sessionSet     // a write cuts the streams it no longer allows
+	agents   *agents         // their refused claims; app writes wait for their registrations
+	leaves   *leaves         // remote_cluster, trusted_cluster
+	cache    *appcache.Cache // apps by name and address, for the claims' checks; never nil
 }
 
 func (c *admin) createResource(ctx context.Context, req *api.CreateResourceRequest) (*api.CreateResourceResponse, error) {
@@ -88,18 +89,24 @@ func (c *admin) createApp(ctx context.Context, app *resource.App, force bool) (b
 	}
 	c.agents.registry.mu.Lock()
 	defer c.agents.registry.mu.Unlock()
-	apps, err := c.state.Apps(ctx)
-	if err != nil {
+	// Checked against the catalog cache (its index by address), not by
+	// parsing every stored app (issue 13); the cache has caught up with
+	// the last claim written through this proxy (claims.go).
+	if err := c.cache.Ready(ctx); err != nil {
 		return false, err
 	}
-	if i := slices.IndexFunc(apps, func(a *resource.App) bool { return a.Name() == app.Name() }); i >= 0 && apps[i].Metadata.Origin == resource.OriginConfig {
+	if old := c.cache.App(app.Name()); old != nil && old.Metadata.Origin == resource.OriginConfig {
 		// Overwritten here, it would come back at the next start.
 		return false, errDefinedInConfig(app.Name(), "")
 	}
-	if err := resource.CheckAddrFree(app, apps, c.agents.registry.proxyHost); err != nil {
+	if err := c.cache.CheckAddrFree(app); err != nil {
 		return refuse(err)
 	}
-	return c.state.Create(ctx, app, force)
+	created, err := c.state.Create(ctx, app, force)
+	if err == nil {
+		c.catchUp(ctx)
+	}
+	return created, err
 }
 
 // createUser adds a user (and returns their sign-up token in out) or,
@@ -218,7 +225,7 @@ func (c *admin) deleteResource(ctx context.Context, req *api.DeleteResourceReque
 		}
 	case resource.KindApp:
 		if err = c.checkNotFromConfig(ctx, name, req.GetForce()); err == nil {
-			err = c.state.Delete(ctx, kind, name)
+			err = c.deleteApp(ctx, name)
 		}
 	case resource.KindTrustedCluster:
 		err = c.state.Delete(ctx, kind, name)

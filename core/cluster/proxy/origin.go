@@ -2,12 +2,14 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/vnetproject/vnet/core/cluster/resource"
+	"github.com/vnetproject/vnet/core/cluster/state"
 )
 
 // Apps of cluster.yaml (metadata.origin: config) are changed in the file:
@@ -31,14 +33,16 @@ func (c *admin) checkNotFromConfig(ctx context.Context, name string, force bool)
 	if force {
 		return nil
 	}
-	apps, err := c.state.Apps(ctx)
+	// One app read, not every app parsed (issue 13).
+	a, err := c.state.App(ctx, name)
+	if errors.Is(err, state.ErrNotFound) {
+		return nil // the removal says so
+	}
 	if err != nil {
 		return err
 	}
-	for _, a := range apps {
-		if a.Name() == name && a.Metadata.Origin == resource.OriginConfig {
-			return errDefinedInConfig(name, "if no cluster.yaml defines it any more: vnet ctl rm --force app/"+name)
-		}
+	if a.Metadata.Origin == resource.OriginConfig {
+		return errDefinedInConfig(name, "if no cluster.yaml defines it any more: vnet ctl rm --force app/"+name)
 	}
 	return nil
 }

@@ -226,7 +226,7 @@ func (s *Server) wire(peers *peerPool) {
 	}
 	s.admin = &admin{
 		log: cfg.Logger, auth: cfg.Auth, state: cfg.State, auditLog: cfg.Audit, audit: emit,
-		rbac: roles, sessions: s.sessions, agents: s.agents, leaves: s.leaves,
+		rbac: roles, sessions: s.sessions, agents: s.agents, leaves: s.leaves, cache: cache,
 	}
 	s.tunnels = &tunnels{
 		cluster: cfg.ClusterName, dialTimeout: cfg.DialTimeout, dialApp: cfg.DialApp,

@@ -51,5 +51,9 @@ func FuzzParse(f *testing.F) {
 		if !reflect.DeepEqual(back, r) {
 			t.Fatalf("round trip changed the resource:\n got %#v\nwant %#v", back, r)
 		}
+		// What a cluster stored reads the same through ParseStored.
+		if stored, err := ParseStored(out); err != nil || !reflect.DeepEqual(stored, r) {
+			t.Fatalf("ParseStored(Marshal(r)) = %#v, %v; want %#v", stored, err, r)
+		}
 	})
 }

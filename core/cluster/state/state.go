@@ -157,3 +157,17 @@ func (s *State) App(ctx context.Context, name string) (*resource.App, error) {
 	}
 	return a, nil
 }
+
+// Stored returns every resource of kind as stored (by name), unparsed: for
+// comparing many resources with what is stored without parsing each.
+func (s *State) Stored(ctx context.Context, kind string) (map[string][]byte, error) {
+	items, err := s.store.List(ctx, key(kind, ""))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]byte, len(items))
+	for _, it := range items {
+		out[it.Key[len(key(kind, "")):]] = it.Value
+	}
+	return out, nil
+}

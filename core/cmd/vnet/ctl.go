@@ -69,11 +69,11 @@ func runCtl(ctx context.Context, args []string) error {
 // cluster whose config is at cfgPath.
 func dialAdmin(cfgPath, dir string) (*grpc.ClientConn, error) {
 	if dir == "" {
-		cfg, err := config.Load(cfgPath)
+		dataDir, err := config.DataDir(cfgPath) // not the apps: a file may hold 100,000
 		if err != nil {
 			return nil, fmt.Errorf("find the admin identity: %w (pass --config or --identity)", err)
 		}
-		dir = daemon.AdminProfileDir(cfg.DataDir)
+		dir = daemon.AdminProfileDir(dataDir)
 	}
 	p, err := profile.Load(dir)
 	if err != nil {

@@ -173,6 +173,13 @@ func stateOf(c clusterView, p *profile.Profile, askErr string, now time.Time) cl
 	return s
 }
 
+// maxPrintedApps bounds the apps vnet up and vnet status list: a catalog
+// of 100,000 apps is not for the terminal (issue 13).
+const maxPrintedApps = 50
+
+// allAppsHint says where the whole list is.
+const allAppsHint = "'vnet status --format json' lists them all"
+
 func printStatus(st vnet.Status, states []clusterState) {
 	s := st.Settings
 	if st.Running {
@@ -198,7 +205,11 @@ func printStatus(st vnet.Status, states []clusterState) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "APP\tNAME\tIPV4\tIPV6\tCLUSTER\tAT")
-	for _, a := range st.Apps {
+	for i, a := range st.Apps {
+		if i == maxPrintedApps {
+			fmt.Fprintf(w, "... and %d more apps: %s.\n", len(st.Apps)-i, allAppsHint)
+			break
+		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, optional(a.PublicAddr, a.PublicAddr != ""), optional(a.IPv4.String(), a.IPv4.IsValid()), optional(a.IPv6.String(), a.IPv6.IsValid()), a.Cluster, a.ClusterID)
 	}
 	w.Flush()
@@ -211,10 +222,17 @@ func printStatus(st vnet.Status, states []clusterState) {
 			fmt.Fprintf(stdout, "problem: cluster %s (%s): %s; next: %s\n", cs.Name, cs.ID, why, cs.Next)
 		}
 	}
+	unreachable := 0
 	for _, a := range st.Apps {
-		if a.Unreachable != "" {
+		if a.Unreachable == "" {
+			continue
+		}
+		if unreachable++; unreachable <= maxPrintedApps {
 			fmt.Fprintf(stdout, "unreachable: app %s of cluster %s (%s): %s\n", a.Name, a.Cluster, a.ClusterID, a.Unreachable)
 		}
+	}
+	if unreachable > maxPrintedApps {
+		fmt.Fprintf(stdout, "... and %d more unreachable apps: %s.\n", unreachable-maxPrintedApps, allAppsHint)
 	}
 	for _, r := range st.Refused {
 		fmt.Fprintln(stdout, "refused:", r)

@@ -27,10 +27,6 @@ type upPrinter struct {
 	up bool // guarded by mu; "VNet is up" was said
 }
 
-// maxPrintedApps bounds the apps the printer lists one by one: a catalog
-// of 100,000 apps is for vnet status, not the terminal.
-const maxPrintedApps = 50
-
 func (p *upPrinter) printf(format string, args ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -125,7 +121,7 @@ func (p *upPrinter) applied(tun string, s netcfg.Settings, dnsMode string, upstr
 		}
 	}
 	if more > 0 {
-		fmt.Fprintf(p.w, "  ... and %d more apps: vnet status lists them all.\n", more)
+		fmt.Fprintf(p.w, "  ... and %d more apps: %s.\n", more, allAppsHint)
 	}
 }
 
