@@ -104,6 +104,9 @@ func runLauncher(ctx context.Context, f upFlags, args []string, log *slog.Logger
 
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- cmd.Wait() }()
+	trimCtx, stopTrim := context.WithCancel(ctx)
+	defer stopTrim()
+	go trimWhenIdle(trimCtx) // uptrim_linux.go: the helper is mostly idle
 	serveCtx, stopServing := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() {
