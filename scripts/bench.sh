@@ -160,13 +160,33 @@ kib() {
 	echo "$sum"
 }
 
-# rss_row: vnet up's memory (helper + engine): idle (measured before the first row), peak
-# through the whole run, and after it.
+# rss_split: each process's resident memory in MiB: its own (anonymous:
+# heap, stacks) and the binary's pages it maps (file), for the log.
+rss_split() {
+	local pid
+	for pid in "$VNET_UP_PID" $(pgrep -P "$VNET_UP_PID"); do
+		awk -v pid="$pid" '/^RssAnon:/ {a = $2} /^RssFile:/ {f = $2} END {printf "  pid %s: anon %d MiB, file %d MiB\n", pid, a / 1024, f / 1024}' "/proc/$pid/status"
+	done
+}
+
+# rss_reset: the peak (VmHWM) of both processes starts again from now
+# (clear_refs 5), so that the peak is the bench's, not the start-up's.
+rss_reset() {
+	local pid
+	for pid in "$VNET_UP_PID" $(pgrep -P "$VNET_UP_PID"); do echo 5 >"/proc/$pid/clear_refs"; done
+}
+
+# rss_row: vnet up's memory (helper + engine): idle (measured before the
+# first row), peak through the whole run (the two peaks summed, an upper
+# bound), and after it, once vnet up has seen it idle (it trims then:
+# core/cmd/vnet/uptrim_linux.go, every 2 s).
 rss_row() {
-	sleep 2
+	sleep 5
 	local after hwm line
 	after=$(kib VmRSS)
 	hwm=$(kib VmHWM)
+	echo "vnet up after the run:"
+	rss_split
 	line="| \`vnet up\` RSS idle / peak / after, MiB | – | peak $((PEER_RSS_PEAK / 1024)) (tailscaled) | $((RSS_IDLE / 1024)) / $((hwm / 1024)) / $((after / 1024)) | – |"
 	TABLE+=("$line")
 	echo "$line"
@@ -187,8 +207,11 @@ token=$(ctl users add bench --roles=dev | signup_token)
 in_user "$VNET" login --proxy="$PROXY" --user=bench --token="$token" --no-password --ca-pin="$CA_PIN" >/dev/null
 vnet_up ${MTU:+--mtu "$MTU"}
 for name in iperf pg redis; do wait_for "$name.company.test" in_user getent ahostsv4 "$name.company.test"; done
-sleep 2
+sleep 5 # idle: vnet up trims once it has seen 2 s without traffic
 RSS_IDLE=$(kib VmRSS)
+echo "vnet up idle:"
+rss_split
+rss_reset
 
 wanted iperf && row_iperf
 wanted iperf8 && row_iperf8

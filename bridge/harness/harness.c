@@ -362,8 +362,25 @@ static int stat_of(int64_t h, const char *key) {
 	return v;
 }
 
+/* rss_kib is the process's resident memory (VmRSS) in KiB, or -1 where
+ * there is no /proc (macOS). Printed by cycle, not checked: it moves with
+ * the Go collector's timing. */
+static long rss_kib(void) {
+	FILE *fp = fopen("/proc/self/status", "r");
+	char line[256];
+	long v = -1;
+	if (!fp)
+		return -1;
+	while (fgets(line, sizeof line, fp))
+		if (sscanf(line, "VmRSS: %ld", &v) == 1)
+			break;
+	fclose(fp);
+	return v;
+}
+
 static int mode_cycle(const char *config, int n) {
 	int g0 = 0, f0 = 0, g = 0, f = 0;
+	long r0 = 0, r = 0;
 	if (n < 2)
 		die("cycle needs at least 2 rounds");
 	for (int i = 1; i <= n; i++) {
@@ -373,15 +390,17 @@ static int mode_cycle(const char *config, int n) {
 		if (i == 2) {
 			g0 = stat_of(h, "goroutines");
 			f0 = stat_of(h, "open_fds");
+			r0 = rss_kib();
 		}
 		if (i == n) {
 			g = stat_of(h, "goroutines");
 			f = stat_of(h, "open_fds");
+			r = rss_kib();
 		}
 		if (vnet_stop(h) != 0)
 			die("vnet_stop %d failed", i);
 	}
-	printf("cycle: %d starts and stops; goroutines %d -> %d, open fds %d -> %d\n", n, g0, g, f0, f);
+	printf("cycle: %d starts and stops; goroutines %d -> %d, open fds %d -> %d, rss %ld -> %ld KiB\n", n, g0, g, f0, f, r0, r);
 	if (g > g0 + SLACK_GOROUTINES || f > f0 + SLACK_FDS) {
 		fprintf(stderr, "harness: leak: goroutines %d -> %d (slack %d), fds %d -> %d (slack %d)\n", g0, g, SLACK_GOROUTINES, f0, f, SLACK_FDS);
 		return 1;

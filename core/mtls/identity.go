@@ -145,10 +145,10 @@ func (id *Identity) Dial() (*grpc.ClientConn, error) {
 	conn, err := grpc.NewClient("passthrough:///"+id.ProxyAddr,
 		grpc.WithTransportCredentials(credentials.NewTLS(cfg)),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
-		// No fixed HTTP/2 windows: a fixed window turns off gRPC's BDP
-		// estimation, and 4 MiB let that much queue per tunnelled
-		// connection. The estimate grows each window to what the path
-		// needs (up to 16 MiB) and keeps it small on a short one.
+		// A fixed window per stream bounds what each tunnelled
+		// connection queues here (window.go).
+		grpc.WithStaticStreamWindowSize(streamWindow),
+		grpc.WithStaticConnWindowSize(connWindow),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", id.ProxyAddr, err)

@@ -22,20 +22,26 @@ import (
 // nicID is the netstack's one NIC, the PacketIO.
 const nicID tcpip.NICID = 1
 
-// TCP buffer sizes, in bytes. gVisor's defaults start both buffers at 1 MiB
-// and cap them at 4 MiB. Tailscale's netstack (wgengine/netstack,
-// netstack_tcpbuf_default.go) raises the caps to 8 MiB receive and 6 MiB
-// send for single-connection throughput, keeping gVisor's values only on
-// iOS for its Network Extension memory limit; macOS has no such tight
-// limit, so we take the raised values everywhere. The memory is per
-// connection and only used when a connection is that far behind.
+// TCP buffer sizes, in bytes. The netstack's TCP peer is always a program
+// on this machine, across the TUN device: a round trip of microseconds, so
+// gVisor's default 1 MiB covers even 10 Gbit/s, and a larger buffer only
+// holds more data while the tunnel, the slower side, drains it. Tailscale
+// raises the caps to 8 MiB receive and 6 MiB send (wgengine/netstack,
+// netstack_tcpbuf_default.go) because its netstack's peers are across the
+// network; VNet's long path is the tunnel, whose window is gRPC's. With
+// those caps, receive-buffer moderation and send-buffer auto-tuning grew
+// each connection's buffers to several MiB under iperf3 -P 8 (37 MiB of
+// the engine's heap in gVisor's receive queues in an upload), with no
+// gain in throughput (docs/benchmarks.md, "Memory (issue 12)"). So both
+// buffers start at 1 MiB and stay there: per connection at most 1 MiB
+// received and not yet read, 1 MiB written and not yet acknowledged.
 const (
 	tcpRXBufMin = tcp.MinBufferSize
 	tcpRXBufDef = tcp.DefaultReceiveBufferSize
-	tcpRXBufMax = 8 << 20
+	tcpRXBufMax = 1 << 20
 	tcpTXBufMin = tcp.MinBufferSize
 	tcpTXBufDef = tcp.DefaultSendBufferSize
-	tcpTXBufMax = 6 << 20
+	tcpTXBufMax = 1 << 20
 )
 
 // Stack is a gVisor netstack with one NIC whose packets come from and go to
@@ -127,9 +133,9 @@ func configure(ns *stack.Stack, l *link, addrs []netip.Addr) error {
 	reno := tcpip.CongestionControlOption("reno")
 	rcv := tcpip.TCPReceiveBufferSizeRangeOption{Min: tcpRXBufMin, Default: tcpRXBufDef, Max: tcpRXBufMax}
 	snd := tcpip.TCPSendBufferSizeRangeOption{Min: tcpTXBufMin, Default: tcpTXBufDef, Max: tcpTXBufMax}
-	// Receive buffer moderation (auto-tuning) is what grows a buffer past
-	// its default toward the maximum above. gVisor enables it by default;
-	// it is set here so that the raised maximum cannot silently lose it.
+	// Receive buffer moderation (auto-tuning) grows a buffer from its
+	// default toward the maximum above, and may start it below the
+	// default; named so that a change of gVisor's default cannot switch it.
 	moderate := tcpip.TCPModerateReceiveBufferOption(true)
 	for _, opt := range []tcpip.SettableTransportProtocolOption{&sack, &recovery, &reno, &rcv, &snd, &moderate} {
 		if err := ns.SetTransportProtocolOption(tcp.ProtocolNumber, opt); err != nil {

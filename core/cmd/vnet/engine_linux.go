@@ -46,7 +46,7 @@ func runEngine(ctx context.Context, f upFlags, log *slog.Logger) error {
 	if path == "" {
 		path = privsep.DefaultSocket
 	}
-	setUpMemoryLimit() // upmem_linux.go: the engine is what holds the memory
+	go trimWhenIdle(ctx) // uptrim_linux.go: memory back to the OS when idle
 	// The metrics are the engine's; a bad or busy address changes nothing.
 	um, err := startUpMetrics(f.metricsAddr, log) // upmetrics_linux.go
 	if err != nil {

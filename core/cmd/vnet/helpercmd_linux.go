@@ -67,6 +67,7 @@ func runHelper(ctx context.Context, args []string) error {
 		return err
 	}
 	log.Info("VNet's helper is listening", "socket", ln.Addr(), "group", *group, "dns_mode", *dnsMode)
+	go trimWhenIdle(ctx) // uptrim_linux.go: the helper is mostly idle
 	return h.ServeListener(ctx, ln)
 }
 

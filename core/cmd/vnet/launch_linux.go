@@ -104,6 +104,9 @@ func runLauncher(ctx context.Context, f upFlags, args []string, log *slog.Logger
 
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- cmd.Wait() }()
+	trimCtx, stopTrim := context.WithCancel(ctx)
+	defer stopTrim()
+	go trimWhenIdle(trimCtx) // uptrim_linux.go: the helper is mostly idle
 	serveCtx, stopServing := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() {
@@ -195,7 +198,7 @@ func engineCommand(uid, gid int, sock string, args []string) (*exec.Cmd, error) 
 	if cred.Groups == nil {
 		cred.Groups = []uint32{uint32(gid)}
 	}
-	cmd.Env = append(env, envHelperSocket+"="+sock, envControlFD+"=3")
+	cmd.Env = append(enginePprofEnv(env), envHelperSocket+"="+sock, envControlFD+"=3")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	return cmd, nil
 }
