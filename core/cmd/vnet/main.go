@@ -137,7 +137,9 @@ func runCommand(ctx context.Context, args []string) error {
 	if !ok {
 		return &usageError{fmt.Sprintf("vnet: unknown command %q (see 'vnet --help')", args[0])}
 	}
-	if daemons[args[0]] {
+	// The root helper of vnet up leaves the address to the engine it
+	// starts, which carries the data path (both share one namespace).
+	if daemons[args[0]] && !(args[0] == "up" && isUpLauncher()) {
 		if err := startPprof(); err != nil { // pprof.go: VNET_PPROF_ADDR, a debugging aid
 			return err
 		}

@@ -36,7 +36,7 @@ func runUp(ctx context.Context, args []string) error {
 	f := upFlags{tun: *tunName, dnsMode: *dnsMode, stateDir: *stateDir, metricsAddr: *metricsAddr, mtu: *mtu, ipv6: *ipv6, debug: *debug}
 	// Root runs the helper and starts the engine as the user; the engine
 	// (started so, or by the user with a systemd helper) runs as the user.
-	if os.Getenv(envHelperSocket) != "" || os.Geteuid() != 0 {
+	if !isUpLauncher() {
 		return runEngine(ctx, f, log)
 	}
 	if err := checkMetricsAddr(*metricsAddr); err != nil {
@@ -49,6 +49,12 @@ func runUp(ctx context.Context, args []string) error {
 	}
 	defer lock.Close()
 	return runLauncher(ctx, f, args, log)
+}
+
+// isUpLauncher tells whether vnet up runs as the root helper that starts
+// the engine, rather than as the engine.
+func isUpLauncher() bool {
+	return os.Getenv(envHelperSocket) == "" && os.Geteuid() == 0
 }
 
 // printUp tells the person at the terminal what VNet now does; it runs at

@@ -21,6 +21,8 @@ func runDown(_ context.Context, args []string) error {
 	return errors.New("'vnet down' runs on Linux; on macOS quit the VNet menu-bar app")
 }
 
+func isUpLauncher() bool { return false }
+
 func runningPID(string) int { return 0 }
 
 func staleResolver() string { return "" }
