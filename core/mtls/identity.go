@@ -19,10 +19,12 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/experimental"
 	"google.golang.org/grpc/keepalive"
 	"gopkg.in/yaml.v3"
 
 	"github.com/vnetproject/vnet/core/atomicfile"
+	"github.com/vnetproject/vnet/core/tunnel"
 )
 
 // Identity is who a machine or a user is to one cluster, and how to reach
@@ -149,6 +151,9 @@ func (id *Identity) Dial() (*grpc.ClientConn, error) {
 		// estimation, and 4 MiB let that much queue per tunnelled
 		// connection. The estimate grows each window to what the path
 		// needs (up to 16 MiB) and keeps it small on a short one.
+		// HTTP/2 data frames are read into buffers that are not zeroed
+		// first (tunnel.GRPCBufferPool says why that is safe).
+		experimental.WithBufferPool(tunnel.GRPCBufferPool),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", id.ProxyAddr, err)
