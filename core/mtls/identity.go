@@ -19,10 +19,12 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/experimental"
 	"google.golang.org/grpc/keepalive"
 	"gopkg.in/yaml.v3"
 
 	"github.com/vnetproject/vnet/core/atomicfile"
+	"github.com/vnetproject/vnet/core/tunnel"
 )
 
 // Identity is who a machine or a user is to one cluster, and how to reach
@@ -149,6 +151,9 @@ func (id *Identity) Dial() (*grpc.ClientConn, error) {
 		// connection queues here (window.go).
 		grpc.WithStaticStreamWindowSize(streamWindow),
 		grpc.WithStaticConnWindowSize(connWindow),
+		// HTTP/2 data frames are read into buffers that are not zeroed
+		// first (tunnel.GRPCBufferPool says why that is safe).
+		experimental.WithBufferPool(tunnel.GRPCBufferPool),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", id.ProxyAddr, err)

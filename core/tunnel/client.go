@@ -105,10 +105,9 @@ func newClientConn(s api.Tunnel_DialClient, cancel context.CancelFunc, local, re
 		// Let the server finish the call so that our eof is delivered
 		// before the stream is torn down.
 		_ = s.CloseSend()
-		select {
-		case <-conn.recvDone:
-		case <-time.After(gracefulWait):
-		}
+		t := time.AfterFunc(gracefulWait, cancel)
+		defer t.Stop()
+		conn.drain()
 	}
 	conn = newConn(s, local, remote, onClose)
 	return conn

@@ -1,8 +1,6 @@
 package tunnel
 
 import (
-	"sync"
-
 	"google.golang.org/grpc/encoding"
 	_ "google.golang.org/grpc/encoding/proto" // registers the codec this one wraps
 	"google.golang.org/grpc/mem"
@@ -207,30 +205,5 @@ func releaseFrameData(b []byte) {
 // frame and its field header.
 const framePoolCap = maxFrame + 16
 
-// framePool is a mem.BufferPool of framePoolCap-sized buffers. Get does
-// not zero them: every user overwrites what it asked for.
-var framePool = &bufferPool{pool: sync.Pool{New: func() any {
-	b := make([]byte, 0, framePoolCap)
-	return &b
-}}}
-
-type bufferPool struct{ pool sync.Pool }
-
-// Get implements mem.BufferPool; a length beyond a pooled buffer gets a
-// buffer of its own.
-func (p *bufferPool) Get(length int) *[]byte {
-	if length > framePoolCap {
-		b := make([]byte, length)
-		return &b
-	}
-	b := p.pool.Get().(*[]byte)
-	*b = (*b)[:length]
-	return b
-}
-
-// Put implements mem.BufferPool.
-func (p *bufferPool) Put(b *[]byte) {
-	if cap(*b) == framePoolCap {
-		p.pool.Put(b)
-	}
-}
+// framePool holds framePoolCap-sized buffers (pool.go).
+var framePool = newBufferPool(framePoolCap)

@@ -24,60 +24,37 @@ type stream interface {
 }
 
 // Conn is a net.Conn over a Dial stream. It half-closes: CloseWrite sends
-// an eof frame, and the peer's eof frame reads as io.EOF. Close unblocks a
-// pending Read at once; a Write blocked by flow control is released when the
-// stream ends (the client cancels it; the proxy returns from its handler
-// when Done is closed).
+// an eof frame, and the peer's eof frame reads as io.EOF. Reads call the
+// stream's Recv themselves: no goroutine of the Conn's own stands between
+// gRPC's and the reader, so a received frame costs one goroutine hand-off
+// fewer. A Read blocked in Recv ends once Close has ended the stream (the
+// client cancels it; the proxy returns from its handler when Done is
+// closed), as does a Write blocked by flow control.
 type Conn struct {
 	s       stream
 	local   net.Addr
 	remote  net.Addr
 	onClose func(graceful bool) // ends the stream; called once, after done is closed
 
-	frames   chan recvItem // fed by recvLoop; one frame of look-ahead bounds memory
-	recvDone chan struct{} // closed when recvLoop has returned
-	done     chan struct{} // closed by Close
-	once     sync.Once
+	done chan struct{} // closed by Close
+	once sync.Once
 
 	sendMu  sync.Mutex // serialises Send: a gRPC stream allows one sender
 	sentEOF bool       // guarded by sendMu
 
-	recvMu  sync.Mutex // serialises Read; guards the fields below
+	// recvMu serialises Recv (a gRPC stream allows one receiver) and
+	// guards the fields below.
+	recvMu  sync.Mutex
 	pending []byte
 	buf     []byte // the frame data pending is part of; released once read
-	gotEOF  bool
-	readErr error // sticky
-}
-
-type recvItem struct {
-	f   *api.Frame
-	err error
+	gotEOF  bool   // once set, nothing calls Recv for a read again
+	readErr error  // sticky
 }
 
 func newConn(s stream, local, remote net.Addr, onClose func(graceful bool)) *Conn {
-	c := &Conn{
+	return &Conn{
 		s: s, local: local, remote: remote, onClose: onClose,
-		frames:   make(chan recvItem, 1),
-		recvDone: make(chan struct{}),
-		done:     make(chan struct{}),
-	}
-	go c.recvLoop()
-	return c
-}
-
-// recvLoop receives until the stream ends. It is the only caller of Recv.
-func (c *Conn) recvLoop() {
-	defer close(c.recvDone)
-	for {
-		f, err := c.s.Recv()
-		select {
-		case c.frames <- recvItem{f, err}:
-		case <-c.done:
-			return
-		}
-		if err != nil {
-			return
-		}
+		done: make(chan struct{}),
 	}
 }
 
@@ -124,8 +101,8 @@ func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 	}
 }
 
-// fill waits until c.pending holds data and returns nil, or returns how
-// reading ends: io.EOF after the peer's eof, the stream's error, or
+// fill receives until c.pending holds data and returns nil, or returns
+// how reading ends: io.EOF after the peer's eof, the stream's error, or
 // net.ErrClosed after Close. Call it with recvMu held.
 func (c *Conn) fill() error {
 	for len(c.pending) == 0 {
@@ -135,25 +112,41 @@ func (c *Conn) fill() error {
 		if c.readErr != nil {
 			return c.readErr
 		}
-		select {
-		case it := <-c.frames:
-			if it.err != nil {
-				if errors.Is(it.err, io.EOF) {
-					// The stream ended without an eof frame: the peer
-					// went away mid-connection.
-					it.err = io.ErrUnexpectedEOF
-				}
-				c.readErr = it.err
-				continue
-			}
-			c.pending = it.f.GetData()
-			c.buf = c.pending
-			c.gotEOF = it.f.GetEof()
-		case <-c.done:
+		if c.isClosed() {
 			return net.ErrClosed
 		}
+		f, err := c.s.Recv()
+		if err != nil {
+			if c.isClosed() {
+				// Close ended the stream under this Recv.
+				return net.ErrClosed
+			}
+			if errors.Is(err, io.EOF) {
+				// The stream ended without an eof frame: the peer
+				// went away mid-connection.
+				err = io.ErrUnexpectedEOF
+			}
+			c.readErr = err
+			continue
+		}
+		c.pending = f.GetData()
+		c.buf = c.pending
+		c.gotEOF = f.GetEof()
 	}
 	return nil
+}
+
+// drain receives until the stream ends, discarding what comes: after both
+// eofs, the peer's end of the call. It holds recvMu, so it is the only
+// receiver; a Read meanwhile has seen the eof and does not call Recv.
+func (c *Conn) drain() {
+	c.recvMu.Lock()
+	defer c.recvMu.Unlock()
+	for {
+		if _, err := c.s.Recv(); err != nil {
+			return
+		}
+	}
 }
 
 // ReadFrom implements io.ReaderFrom, so that io.Copy to a Conn (the relay)

@@ -16,6 +16,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/experimental"
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/vnetproject/vnet/core/cluster/appcache"
@@ -24,6 +25,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/resource"
 	"github.com/vnetproject/vnet/core/cluster/state"
 	"github.com/vnetproject/vnet/core/cluster/store"
+	"github.com/vnetproject/vnet/core/tunnel"
 )
 
 // Config is what a proxy needs.
@@ -174,6 +176,9 @@ func New(cfg Config) (*Server, error) {
 		// them (mtls.Identity.Dial says why).
 		grpc.MaxConcurrentStreams(uint32(cfg.MaxStreamsPerConnection)),
 		grpc.MaxRecvMsgSize(cfg.MaxMessageBytes),
+		// HTTP/2 data frames are read into buffers that are not zeroed
+		// first (tunnel.GRPCBufferPool says why that is safe).
+		experimental.BufferPool(tunnel.GRPCBufferPool),
 	)
 	s.register()
 	s.followGauges() // metrics.go

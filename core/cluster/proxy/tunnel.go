@@ -131,8 +131,12 @@ func (t *tunnels) serve(ctx context.Context, id auth.Identity, remote bool, req 
 		t.audit.rejected(sess)
 		return reply.Reject(api.DialFailure_DIAL_FAILURE_REFUSED, err)
 	}
+	// Counted before the client hears of the session, so that the
+	// gauge never lags a session the client already uses.
+	ended := t.metrics.SessionStarted()
 	conn, err := reply.Established()
 	if err != nil {
+		ended(0, 0)
 		appConn.Close()
 		return err
 	}
@@ -145,7 +149,6 @@ func (t *tunnels) serve(ctx context.Context, id auth.Identity, remote bool, req 
 			sctx, untrack = t.sessions.trackSession(id, app, agent)
 		}
 		defer untrack()
-		ended := t.metrics.SessionStarted()
 		res, err := relay.Splice(sctx, conn, appConn)
 		ended(res.AToB, res.BToA)
 		sess.BytesIn, sess.BytesOut, sess.Err = res.AToB, res.BToA, err

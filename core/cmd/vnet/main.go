@@ -137,6 +137,8 @@ func runCommand(ctx context.Context, args []string) error {
 	if !ok {
 		return &usageError{fmt.Sprintf("vnet: unknown command %q (see 'vnet --help')", args[0])}
 	}
+	// Under sudo vnet up the root helper serves the address and the engine
+	// it starts the next port (uppprof_linux.go).
 	if daemons[args[0]] {
 		if err := startPprof(); err != nil { // pprof.go: VNET_PPROF_ADDR, a debugging aid
 			return err

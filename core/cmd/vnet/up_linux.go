@@ -37,7 +37,7 @@ func runUp(ctx context.Context, args []string) error {
 	f := upFlags{tun: *tunName, dnsMode: *dnsMode, stateDir: *stateDir, metricsAddr: *metricsAddr, mtu: *mtu, ipv6: *ipv6}
 	// Root runs the helper and starts the engine as the user; the engine
 	// (started so, or by the user with a systemd helper) runs as the user.
-	if os.Getenv(envHelperSocket) != "" || os.Geteuid() != 0 {
+	if !isUpLauncher() {
 		return runEngine(ctx, f, log)
 	}
 	if err := checkMetricsAddr(*metricsAddr); err != nil {
@@ -50,6 +50,12 @@ func runUp(ctx context.Context, args []string) error {
 	}
 	defer lock.Close()
 	return runLauncher(ctx, f, args, log)
+}
+
+// isUpLauncher tells whether vnet up runs as the root helper that starts
+// the engine, rather than as the engine.
+func isUpLauncher() bool {
+	return os.Getenv(envHelperSocket) == "" && os.Geteuid() == 0
 }
 
 // localRoutes are the host's connected (on-link), non-default IPv4 routes,
