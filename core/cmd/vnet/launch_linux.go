@@ -195,6 +195,7 @@ func engineCommand(uid, gid int, sock string, args []string) (*exec.Cmd, error) 
 	if cred.Groups == nil {
 		cred.Groups = []uint32{uint32(gid)}
 	}
+	env = enginePprofEnv(env) // pprof_engine.go
 	cmd.Env = append(env, envHelperSocket+"="+sock, envControlFD+"=3")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	return cmd, nil
