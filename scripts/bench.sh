@@ -147,20 +147,52 @@ row_redis() {
 	row set "redis-benchmark SET, 20 clients, requests/s" 0
 }
 
-qps() { in_user dnsperf -s "$1" -d "$2" -l "$secs" -q 64 -c 4 | awk '/Queries per second/ {print $4}'; }
+# cpu_ticks PID...: the user and system CPU time the processes and their
+# children have used so far, in clock ticks.
+cpu_ticks() {
+	local pid sum=0
+	for pid in "$@"; do
+		sum=$((sum + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+	done
+	echo "$sum"
+}
+
+# qps SERVER QUERIES CELL PID...: dnsperf's queries/s against SERVER; the
+# CPU time per completed query of the server's processes PID... (dnsmasq,
+# or vnet up's helper and engine) goes to cell CELL, through a file since
+# `sample` runs this in a subshell.
+qps() {
+	local out t0 t1
+	t0=$(cpu_ticks "${@:4}")
+	out=$(in_user dnsperf -s "$1" -d "$2" -l "$secs" -q 64 -c 4)
+	t1=$(cpu_ticks "${@:4}")
+	awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" '/Queries completed/ && $3 > 0 {printf("%.1f\n", t / hz * 1e6 / $3)}' <<<"$out" >>"$WORK/cpu-${3//\//_}"
+	awk '/Queries per second/ {print $4}' <<<"$out"
+}
 
 row_dns() {
 	log "dnsperf -l $secs, 64 in flight: VNet's DNS for app names and forwarded names, vs dnsmasq answering directly"
 	for _ in $(seq 200); do echo "tcp-app.company.test A"; done >"$WORK/q-app.txt"
 	for _ in $(seq 200); do echo "only-upstream.test A"; done >"$WORK/q-fwd.txt"
+	local vnet_pids cell
+	vnet_pids="$VNET_UP_PID $(pgrep -P "$VNET_UP_PID" | tr '\n' ' ')"
 	for _ in $(seq "$reps"); do
-		sample dns/direct qps "$CLUSTER_IP" "$WORK/q-fwd.txt"
-		sample dns/vnet qps 100.64.0.2 "$WORK/q-app.txt"
-		sample dnsfwd/vnet qps 100.64.0.2 "$WORK/q-fwd.txt"
+		# shellcheck disable=SC2086 # vnet_pids is a list of PIDs
+		sample dns/direct qps "$CLUSTER_IP" "$WORK/q-fwd.txt" dnscpu/direct "$DNSMASQ_PID"
+		# shellcheck disable=SC2086
+		sample dns/vnet qps 100.64.0.2 "$WORK/q-app.txt" dnscpu/vnet $vnet_pids
+		# shellcheck disable=SC2086
+		sample dnsfwd/vnet qps 100.64.0.2 "$WORK/q-fwd.txt" dnsfwdcpu/vnet $vnet_pids
 	done
 	SAMPLES[dnsfwd/direct]=${SAMPLES[dns/direct]:-}
+	for cell in dnscpu/direct dnscpu/vnet dnsfwdcpu/vnet; do
+		[ -s "$WORK/cpu-${cell//\//_}" ] && SAMPLES[$cell]=$(tr '\n' ' ' <"$WORK/cpu-${cell//\//_}")
+	done
+	SAMPLES[dnsfwdcpu/direct]=${SAMPLES[dnscpu/direct]:-}
 	row dns "dnsperf, app names, queries/s (last column: / dnsmasq)" 0 direct
 	row dnsfwd "dnsperf, forwarded names, queries/s (last column: / dnsmasq)" 0 direct
+	row dnscpu "DNS server CPU per app-name query, µs (dnsmasq; vnet up; last column: / dnsmasq)" 1 direct
+	row dnsfwdcpu "DNS server CPU per forwarded query, µs (dnsmasq; vnet up, dnsmasq's share not included)" 1 direct
 }
 
 # kib FIELD: FIELD (VmRSS, VmHWM) of `vnet up` in KiB: the root helper

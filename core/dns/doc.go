@@ -29,6 +29,12 @@
 //     (Datagrams.Handle's caller; ServeUDP's readers, one per CPU);
 //     forwarded queries go to forwarding goroutines that wait for the next
 //     query when done.
+//   - The usual UDP query (one A or AAAA question of class IN, at most a
+//     bare OPT record) is read and, for a name with an address of that
+//     family, answered straight on the wire (fastpath.go), without
+//     miekg/dns's structs; the bytes are the general path's, which a test
+//     and a fuzz target compare, and everything else takes the general
+//     path.
 //   - The Forwarder keeps a few UDP sockets per upstream open (udpPool),
 //     each renewed on a fresh port after socketUses queries, and matches
 //     answers to queries by ID and question: an answer that matches no

@@ -1,6 +1,11 @@
 package dns
 
-import "time"
+import (
+	"context"
+	"time"
+
+	mdns "github.com/miekg/dns"
+)
 
 // Hooks for the external tests.
 
@@ -36,3 +41,46 @@ func ForwarderDown(f *Forwarder) []bool {
 	}
 	return out
 }
+
+// FastAnswer is the fast path's answer to the query in pkt (fastpath.go);
+// ok is false when the fast path leaves pkt to the general one.
+func FastAnswer(s *Server, pkt []byte) (b []byte, ok bool) {
+	q, ok := parseQuery(pkt)
+	if !ok {
+		return nil, false
+	}
+	ans, own := s.cfg.Resolver.Resolve(context.Background(), q.name, q.qtype)
+	if !own {
+		return nil, false
+	}
+	return appendAnswer(nil, uint16(pkt[0])<<8|uint16(pkt[1]), q, ans)
+}
+
+// GeneralAnswer is the general path's answer to the query in pkt, as
+// ServeUDP packs it, or nil when it is not answered locally (malformed,
+// a response, or forwarded).
+func GeneralAnswer(s *Server, pkt []byte) []byte {
+	req := new(mdns.Msg)
+	if err := req.Unpack(pkt); err != nil {
+		return nil
+	}
+	resp, local := s.handleLocal(context.Background(), req)
+	if !local || resp == nil {
+		return nil
+	}
+	b, err := pack(resp, req, clientUDPSize(req), nil)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// ParseQuery reports whether the fast path reads pkt, and the name and
+// type it would give the Resolver.
+func ParseQuery(pkt []byte) (name string, qtype uint16, ok bool) {
+	q, ok := parseQuery(pkt)
+	return q.name, q.qtype, ok
+}
+
+// NormalizeName is the form names are given to the Resolver in.
+func NormalizeName(name string) string { return normalizeName(name) }

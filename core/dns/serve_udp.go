@@ -2,6 +2,7 @@ package dns
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -99,6 +100,24 @@ func (s *Server) answerUDP(ctx context.Context, pkt []byte, to replyTo, fwd *udp
 		s.stats.dropped.Add(1)
 		return
 	}
+	q, plain := parseQuery(pkt) // fastpath.go
+	own := false
+	if plain {
+		var ans Answer
+		ans, own = s.cfg.Resolver.Resolve(ctx, q.name, q.qtype)
+		if own {
+			if b, ok := appendAnswer((*out)[:0], binary.BigEndian.Uint16(pkt), q, ans); ok {
+				s.stats.queries.Add(1)
+				s.stats.answered.Add(1)
+				if err := to.reply(b); err != nil && ctx.Err() == nil {
+					s.cfg.Logger.DebugContext(ctx, "dns: write udp answer", "err", err)
+				}
+				*out = b[:0]
+				<-s.querySlots
+				return
+			}
+		}
+	}
 	req := new(mdns.Msg)
 	if err := req.Unpack(pkt); err != nil {
 		// Ignored rather than answered FORMERR: a reply to garbage
@@ -108,7 +127,17 @@ func (s *Server) answerUDP(ctx context.Context, pkt []byte, to replyTo, fwd *udp
 		return
 	}
 	// Unpack copies what it keeps: req does not point into pkt.
-	resp, local := s.handleLocal(ctx, req)
+	var (
+		resp  *mdns.Msg
+		local bool
+	)
+	if plain && !own {
+		// handleLocal would find what parseQuery and Resolve found: a
+		// well-formed query for a name that is not VNet's.
+		s.stats.queries.Add(1)
+	} else {
+		resp, local = s.handleLocal(ctx, req)
+	}
 	if local {
 		*out = s.writeUDP(ctx, to, req, resp, *out)
 		<-s.querySlots

@@ -1,5 +1,7 @@
 package stack
 
+import "net/netip"
+
 // What the external tests need to play the kernel's side of a TUN with
 // offloads (offload_test.go).
 
@@ -22,4 +24,13 @@ func DecodeVirtioNetHdr(b []byte) (VirtioNetHdr, error) {
 		HdrLen:    h.hdrLen, GSOSize: h.gsoSize,
 		CsumStart: h.csumStart, CsumOffset: h.csumOffset,
 	}, err
+}
+
+// DisableUDPFastPath makes s give every packet to gVisor, as before the
+// fast path (udpfast.go). Call it before Run.
+func DisableUDPFastPath(s *Stack) { s.link.takeUDP = nil }
+
+// ParseUDP is the fast path's reading of the raw IP packet b.
+func ParseUDP(b []byte, verify bool) (src, dst netip.AddrPort, payload []byte, ok bool) {
+	return parseUDP(b, verify)
 }

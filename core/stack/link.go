@@ -67,6 +67,12 @@ type link struct {
 	// batch is the most packets per PacketIO call (Batcher), 1 to
 	// batchLen. Fixed at creation.
 	batch int
+	// direct: io is a ConcurrentWriter, so WriteUDP writes to it itself
+	// (udpfast.go). Fixed at creation.
+	direct bool
+	// takeUDP, set by New before the loops start, takes the datagrams for
+	// HandleUDP's handlers off the raw packet before gVisor (udpfast.go).
+	takeUDP func(b []byte, csumOffloaded bool) bool
 
 	// dispatcher is the netstack's IP layer; nil until gVisor attaches the
 	// NIC and again after it removes it.
@@ -95,6 +101,9 @@ func newLink(io PacketIO, mtu uint32, done <-chan struct{}) *link {
 	}
 	if b, ok := io.(Batcher); ok && b.BatchSize() > 0 {
 		l.batch = min(b.BatchSize(), batchLen)
+	}
+	if c, ok := io.(ConcurrentWriter); ok {
+		l.direct = c.ConcurrentWrites()
 	}
 	l.out = make(chan *stack.PacketBuffer, outQueueLen(l.bufSize()))
 	return l
@@ -159,6 +168,10 @@ func (l *link) readLoop() error {
 // deliver hands one raw IP packet to the netstack. b is copied, so the
 // caller may reuse it at once.
 func (l *link) deliver(b []byte) {
+	if l.takeUDP != nil && l.takeUDP(b, l.offload) {
+		l.packetsIn.Add(1)
+		return
+	}
 	proto, ok := ipProtocol(b)
 	d := l.dispatcher.Load()
 	if !ok || d == nil {

@@ -41,3 +41,12 @@ type Batcher interface {
 type Offloader interface {
 	VirtioNetHdr() bool
 }
+
+// ConcurrentWriter is a PacketIO whose WritePackets may be called from
+// several goroutines at once when ConcurrentWrites reports true (a Linux
+// TUN: each write(2) is one packet). The stack then writes the datagrams
+// of WriteUDP (VNet's DNS answers) itself, on the caller's goroutine,
+// instead of through the outbound queue.
+type ConcurrentWriter interface {
+	ConcurrentWrites() bool
+}

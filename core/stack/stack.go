@@ -118,6 +118,7 @@ func New(cfg Config) (*Stack, error) {
 		ns.SetTransportProtocolHandler(tcp.ProtocolNumber, s.handleTCPPacket)
 	}
 	ns.SetTransportProtocolHandler(udp.ProtocolNumber, s.handleUDPPacket)
+	l.takeUDP = s.takeUDP // udpfast.go
 	return s, nil
 }
 

@@ -9,10 +9,8 @@ import (
 	"syscall"
 
 	"gvisor.dev/gvisor/pkg/buffer"
-	"gvisor.dev/gvisor/pkg/tcpip/checksum"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
-	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
 )
 
 // UDPHandler gets the UDP datagrams sent to an address and port given to
@@ -82,50 +80,23 @@ func (s *Stack) handleUDPPacket(id stack.TransportEndpointID, pkt *stack.PacketB
 }
 
 // WriteUDP sends payload in one UDP datagram from src to dst (of the same
-// family) out of the stack, as a socket bound to src would.
+// family) out of the stack, as a socket bound to src would. When the
+// PacketIO takes writes from several goroutines at once (ConcurrentWriter),
+// the packet is written to it at once by the caller, without the outbound
+// queue and its writer goroutine (udpfast.go).
 func (s *Stack) WriteUDP(src, dst netip.AddrPort, payload []byte) error {
 	sa, da := src.Addr().Unmap(), dst.Addr().Unmap()
 	if sa.Is4() != da.Is4() {
 		return fmt.Errorf("write udp from %s to %s: different families", src, dst)
 	}
-	ipLen := header.IPv6MinimumSize
-	if sa.Is4() {
-		ipLen = header.IPv4MinimumSize
-	}
-	udpLen := header.UDPMinimumSize + len(payload)
-	if udpLen > 0xffff {
+	if header.UDPMinimumSize+len(payload) > 0xffff {
 		return fmt.Errorf("write udp to %s: %d bytes is too long", dst, len(payload))
 	}
-	b := make([]byte, ipLen+udpLen)
-	copy(b[ipLen+header.UDPMinimumSize:], payload)
-	srcA, dstA := toTCPIP(sa), toTCPIP(da)
-	if sa.Is4() {
-		ip := header.IPv4(b)
-		ip.Encode(&header.IPv4Fields{
-			TotalLength: uint16(len(b)),
-			TTL:         udpTTL,
-			Protocol:    uint8(udp.ProtocolNumber),
-			SrcAddr:     srcA,
-			DstAddr:     dstA,
-		})
-		ip.SetChecksum(^ip.CalculateChecksum())
-	} else {
-		header.IPv6(b).Encode(&header.IPv6Fields{
-			PayloadLength:     uint16(udpLen),
-			TransportProtocol: udp.ProtocolNumber,
-			HopLimit:          udpTTL,
-			SrcAddr:           srcA,
-			DstAddr:           dstA,
-		})
+	src, dst = netip.AddrPortFrom(sa, src.Port()), netip.AddrPortFrom(da, dst.Port())
+	if s.link.direct {
+		return s.writeUDPDirect(src, dst, payload)
 	}
-	u := header.UDP(b[ipLen:])
-	u.Encode(&header.UDPFields{SrcPort: src.Port(), DstPort: dst.Port(), Length: uint16(udpLen)})
-	xsum := header.PseudoHeaderChecksum(udp.ProtocolNumber, srcA, dstA, uint16(udpLen))
-	xsum = checksum.Checksum(payload, xsum)
-	u.SetChecksum(^u.CalculateChecksum(xsum))
-	if u.Checksum() == 0 {
-		u.SetChecksum(0xffff) // RFC 768: a zero sum is sent as all ones
-	}
+	b := appendUDP(make([]byte, 0, header.IPv6MinimumSize+header.UDPMinimumSize+len(payload)), src, dst, payload)
 	if terr := s.ns.WriteRawPacket(nicID, netProto(sa), buffer.MakeWithData(b)); terr != nil {
 		err := netError(terr)
 		if s.isClosed() {

@@ -320,6 +320,13 @@ func (h hostIO) VirtioNetHdr() bool {
 	return ok && o.VirtioNetHdr()
 }
 
+// ConcurrentWrites passes the host's stack.ConcurrentWriter on (a Linux
+// TUN: the stack writes VNet's DNS answers itself, issue 12).
+func (h hostIO) ConcurrentWrites() bool {
+	c, ok := h.r.host.(stack.ConcurrentWriter)
+	return ok && c.ConcurrentWrites()
+}
+
 // BatchSize passes the host's stack.Batcher on; 0 when it has none.
 func (h hostIO) BatchSize() int {
 	if b, ok := h.r.host.(stack.Batcher); ok {

@@ -120,3 +120,7 @@ func (p *pipe) get() []byte {
 func (p *pipe) put(b []byte) {
 	p.pool.Put(&b)
 }
+
+// ConcurrentWrites implements stack.ConcurrentWriter: WritePackets sends on
+// a channel, which any number of goroutines may do at once.
+func (e *end) ConcurrentWrites() bool { return true }
