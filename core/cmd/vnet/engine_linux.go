@@ -53,8 +53,6 @@ func runEngine(ctx context.Context, f upFlags, log *slog.Logger) error {
 		return err
 	}
 	defer um.Close()
-	// After the soft memory limit is set: a large catalog is not churn.
-	go followLiveHeap(ctx) // upmemscale_linux.go
 	helper, err := privsep.Dial(ctx, path)
 	if err != nil {
 		return fmt.Errorf("%w (start VNet with 'sudo vnet up', or enable vnet-helper.socket)", err)
