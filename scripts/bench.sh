@@ -206,11 +206,13 @@ kib() {
 }
 
 # rss_split: each process's resident memory in MiB: its own (anonymous:
-# heap, stacks) and the binary's pages it maps (file), for the log.
+# heap, stacks) and the binary's pages it maps (file), and its peak since
+# rss_reset, for the log (the first PID is the root helper, the second the
+# engine).
 rss_split() {
 	local pid
 	for pid in "$VNET_UP_PID" $(pgrep -P "$VNET_UP_PID"); do
-		awk -v pid="$pid" '/^RssAnon:/ {a = $2} /^RssFile:/ {f = $2} END {printf "  pid %s: anon %d MiB, file %d MiB\n", pid, a / 1024, f / 1024}' "/proc/$pid/status"
+		awk -v pid="$pid" '/^RssAnon:/ {a = $2} /^RssFile:/ {f = $2} /^VmHWM:/ {h = $2} END {printf "  pid %s: anon %d MiB, file %d MiB, peak %d MiB\n", pid, a / 1024, f / 1024, h / 1024}' "/proc/$pid/status"
 	done
 }
 
