@@ -10,7 +10,7 @@ package proxy
 // the laptop answers, so a small request (a database query, a cache GET)
 // cost two more TLS records and their write and read syscalls on each
 // end, about a fifth of the CPU of a round trip through VNet
-// (BenchmarkSystemRoundTrip, docs/benchmarks.md "Small requests").
+// (BenchmarkSystemRoundTrip; docs/benchmarks.md, "Throughput, third pass").
 // The laptop's windows are fixed for memory's sake (mtls/window.go) and
 // ping nothing. Here 4 MiB per stream: iperf3 uploads through VNet moved
 // 3.3-4.1 Gbit/s with it, against 2.6-3.5 with 1 MiB and 2.5-3.6 with
