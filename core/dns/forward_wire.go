@@ -49,6 +49,11 @@ type wireExchange struct {
 	done func(ans []byte, h *handover)
 }
 
+// question is x's question as Exchange's waiters hold it.
+func (x *wireExchange) question() mdns.Question {
+	return mdns.Question{Name: x.q.name + ".", Qtype: x.q.qtype, Qclass: mdns.ClassINET}
+}
+
 // wireWait is the state of a query forwarded on the wire while it waits
 // on a pool's socket (udpWaiter.wire).
 type wireWait struct {
@@ -216,6 +221,7 @@ func (s *udpSock) deliverWire(id uint16, w *udpWaiter, ww *wireWait, pkt []byte)
 		return false // handed over meanwhile: its Exchange reads it
 	}
 	s.pool.deadlines.remove(ww)
+	s.pool.onWire.Add(1)
 	ww.f.health.answered(ww.order[0])
 	if n < len(pkt) {
 		pkt = pkt[:n]
@@ -259,6 +265,7 @@ func (s *udpSock) handOver(id uint16, w *udpWaiter, first *udpResult) *handover 
 func (s *udpSock) handOverLocked(id uint16, w *udpWaiter, first *udpResult) *handover {
 	ww := w.wire
 	s.pool.deadlines.remove(ww)
+	s.pool.handedOver.Add(1)
 	h := &handover{
 		x: ww.x, f: ww.f, order: ww.order, delay: ww.delay,
 		sent:    udpQuery{s: s, id: id, w: w},
@@ -266,7 +273,7 @@ func (s *udpSock) handOverLocked(id uint16, w *udpWaiter, first *udpResult) *han
 		sentAt:  ww.sentAt,
 	}
 	w.wire = nil
-	w.q = mdns.Question{Name: ww.x.q.name + ".", Qtype: ww.x.q.qtype, Qclass: mdns.ClassINET}
+	w.q = ww.x.question()
 	w.tag = 0
 	w.done = h.results
 	if first != nil {

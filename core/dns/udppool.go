@@ -46,6 +46,10 @@ type udpPool struct {
 	// dropped counts answers that matched no query in flight or the
 	// wrong question.
 	dropped atomic.Uint64
+	// onWire counts the answers sent to the client by the socket's
+	// reader (forward_wire.go), handedOver the queries forwarded on
+	// the wire that went to an Exchange.
+	onWire, handedOver atomic.Uint64
 
 	mu     sync.Mutex
 	socks  []*udpSock            // guarded by mu; take new queries; at most poolSockets
@@ -217,8 +221,12 @@ func (s *udpSock) deliver(pkt []byte) {
 	if ww != nil && s.deliverWire(id, w, ww, pkt) {
 		return
 	}
+	want := w.q
+	if ww != nil {
+		want = ww.x.question()
+	}
 	resp := new(mdns.Msg)
-	if err := resp.Unpack(pkt); err != nil || checkQuestion(w.q, resp) != nil {
+	if err := resp.Unpack(pkt); err != nil || checkQuestion(want, resp) != nil {
 		// Not the answer to this query: keep waiting for it.
 		s.pool.dropped.Add(1)
 		return
