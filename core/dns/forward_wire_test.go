@@ -15,12 +15,15 @@ import (
 	"github.com/vnetproject/vnet/core/dns/dnstest"
 )
 
-// serveUDPWith runs a Server forwarding every name to up over loopback
-// UDP and returns its address. Cleanup closes it and checks that ServeUDP
-// returned.
-func serveUDPWith(t *testing.T, up dns.Upstream) (string, *dns.Server) {
+// serveUDPWith runs a Server with r (nil: no names of its own) and up
+// over loopback UDP and returns its address. Cleanup closes it and checks
+// that ServeUDP returned nil.
+func serveUDPWith(t *testing.T, r dns.Resolver, up dns.Upstream) (string, *dns.Server) {
 	t.Helper()
-	srv, err := dns.NewServer(dns.Config{Resolver: dnstest.NewResolver(), Upstream: up})
+	if r == nil {
+		r = dnstest.NewResolver()
+	}
+	srv, err := dns.NewServer(dns.Config{Resolver: r, Upstream: up})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +65,7 @@ func TestForwardWireAnswers(t *testing.T) {
 		u.send(t, m, from)
 	})
 	f := newForwarder(t, waitTimeout, up.addr())
-	addr, _ := serveUDPWith(t, f)
+	addr, _ := serveUDPWith(t, nil, f)
 
 	resp := exchange(t, "udp", addr, withID(query("Plain.Example.", mdns.TypeA), 4242))
 	if resp.Id != 4242 || len(resp.Answer) != 1 || resp.Answer[0].(*mdns.A).A.String() != "192.0.2.7" {
@@ -124,8 +127,8 @@ func TestForwardWireMatchesGeneralPath(t *testing.T) {
 		w.WriteMsg(m)
 	})
 	f := newForwarder(t, waitTimeout, up)
-	wireAddr, _ := serveUDPWith(t, f)
-	generalAddr, _ := serveUDPWith(t, dns.UpstreamFunc(f.Exchange))
+	wireAddr, _ := serveUDPWith(t, nil, f)
+	generalAddr, _ := serveUDPWith(t, nil, dns.UpstreamFunc(f.Exchange))
 	for _, name := range []string{"a.example.", "A.Example.", "cname.example.", "v6.example.", "nx.example."} {
 		for _, edns := range []bool{false, true} {
 			for _, qtype := range []uint16{mdns.TypeA, mdns.TypeAAAA} {
@@ -177,7 +180,7 @@ func TestForwardWireDropsBadAnswers(t *testing.T) {
 		u.pc.WriteTo(good, from)
 	})
 	f := newForwarder(t, waitTimeout, up.addr())
-	addr, _ := serveUDPWith(t, f)
+	addr, _ := serveUDPWith(t, nil, f)
 	resp := exchange(t, "udp", addr, query("good.example.", mdns.TypeA))
 	if len(resp.Answer) != 1 || resp.Answer[0].(*mdns.A).A.String() != "192.0.2.9" {
 		t.Errorf("answer = %v, want the real one", resp.Answer)
@@ -279,7 +282,7 @@ func TestForwardWireHandsOver(t *testing.T) {
 			guarded := dns.NewRebindGuard(f, func(a netip.Addr) bool {
 				return netip.MustParsePrefix("100.64.0.0/10").Contains(a)
 			}, nil)
-			addr, _ := serveUDPWith(t, guarded)
+			addr, _ := serveUDPWith(t, nil, guarded)
 			tc.check(t, exchange(t, "udp", addr, query("over.example.", mdns.TypeA)))
 			if _, handed := dns.ForwarderWire(f); handed != 1 {
 				t.Errorf("%d queries handed over, want 1", handed)
@@ -315,7 +318,7 @@ func TestForwardWireStaggerKeepsTheQuerySent(t *testing.T) {
 	})
 	good := startRawUpstream(t, answering("192.0.2.3"))
 	f := newForwarder(t, waitTimeout, silent.addr(), good.addr())
-	addr, _ := serveUDPWith(t, f)
+	addr, _ := serveUDPWith(t, nil, f)
 	wantA("192.0.2.3")(t, exchange(t, "udp", addr, query("slow.example.", mdns.TypeA)))
 	if got := silent.received.Load(); got != 1 {
 		t.Errorf("the silent server got %d queries, want 1", got)
@@ -332,7 +335,7 @@ func TestForwardWireDeadUpstreamServfail(t *testing.T) {
 	checkGoroutines(t)
 	dead := startRawUpstream(t, nil)
 	f := newForwarder(t, 300*time.Millisecond, dead.addr())
-	addr, srv := serveUDPWith(t, f)
+	addr, srv := serveUDPWith(t, nil, f)
 	resp := exchange(t, "udp", addr, query("dead.example.", mdns.TypeA))
 	if resp.Rcode != mdns.RcodeServerFailure {
 		t.Errorf("rcode = %s, want SERVFAIL", mdns.RcodeToString[resp.Rcode])
@@ -352,17 +355,8 @@ func TestForwardWireClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := dns.NewServer(dns.Config{Resolver: dnstest.NewResolver(), Upstream: f})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.ServeUDP(context.Background(), pc) }()
-	c, err := net.Dial("udp", pc.LocalAddr().String())
+	addr, srv := serveUDPWith(t, nil, f)
+	c, err := net.Dial("udp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,10 +366,7 @@ func TestForwardWireClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the query upstream", func() bool { return silent.received.Load() == 1 })
-	srv.Close()
-	if err := <-done; err != nil {
-		t.Errorf("ServeUDP = %v", err)
-	}
+	srv.Close() // ServeUDP's return is checked at cleanup
 	f.Close()
 	if got := srv.Stats().InFlight; got != 0 {
 		t.Errorf("%d queries in flight after close, want 0", got)
