@@ -29,6 +29,11 @@ const (
 	maxAnswerSize = mdns.MaxMsgSize
 )
 
+// readBufs holds the sockets' read buffers: a socket lives for
+// socketUses queries, and a fresh 64 KiB buffer for each was a kilobyte
+// of garbage per forwarded query.
+var readBufs = sync.Pool{New: func() any { b := make([]byte, maxAnswerSize); return &b }}
+
 // errPoolClosed is returned to queries when the Forwarder is closed.
 var errPoolClosed = errors.New("dns: forwarder closed")
 
@@ -185,7 +190,9 @@ func (p *udpPool) dial() (*udpSock, error) {
 // timeout.
 func (s *udpSock) read() {
 	defer s.pool.reads.Done()
-	buf := make([]byte, maxAnswerSize)
+	bp := readBufs.Get().(*[]byte)
+	defer readBufs.Put(bp)
+	buf := *bp
 	for {
 		n, err := s.conn.Read(buf)
 		if err != nil {
