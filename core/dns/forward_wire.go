@@ -39,10 +39,10 @@ type wireUpstream interface {
 type wireExchange struct {
 	query []byte    // the client's query, the exchange's own copy
 	q     wireQuery // parsed from query; q.question points into query
-	// accept holds the checks, of the layers between the Server and
-	// the Forwarder, that an answer may reach the client unchanged;
-	// an answer one refuses is handed over.
-	accept []func(ans []byte) bool
+	// guard, when the chain has one, must find nothing to remove from
+	// an answer that reaches the client unchanged; else it is handed
+	// over.
+	guard *RebindGuard
 	// done gets the answer to send, with the client's ID and valid
 	// only during the call, or the handover of the query to an
 	// Exchange, which the Server then runs.
@@ -108,19 +108,23 @@ func (c *NegativeCache) exchangeWire(x *wireExchange) bool {
 // goes the general way, where Exchange removes it.
 func (g *RebindGuard) exchangeWire(x *wireExchange) bool {
 	next, ok := g.next.(wireUpstream)
-	if !ok {
+	if !ok || x.guard != nil {
 		return false
 	}
-	x.accept = append(x.accept, func(ans []byte) bool {
-		clean := true
-		readAnswer(ans, x.q.question, func(rdata []byte) {
-			if a, ok := netip.AddrFromSlice(rdata); ok && g.isVNet(a.Unmap()) {
-				clean = false
-			}
-		})
-		return clean
-	})
+	x.guard = g
 	return next.exchangeWire(x)
+}
+
+// cleanWire reports whether the answer ans to a query with question has
+// no A or AAAA record pointing into VNet.
+func (g *RebindGuard) cleanWire(ans, question []byte) bool {
+	clean := true
+	readAnswer(ans, question, func(rdata []byte) {
+		if a, ok := netip.AddrFromSlice(rdata); ok && g.isVNet(a.Unmap()) {
+			clean = false
+		}
+	})
+	return clean
 }
 
 // optRecord is the OPT record Exchange adds to a query without one: the
@@ -206,10 +210,8 @@ func (s *udpSock) deliverWire(id uint16, w *udpWaiter, ww *wireWait, pkt []byte)
 	if n > x.q.udpSize {
 		return false // to be truncated
 	}
-	for _, ok := range x.accept {
-		if !ok(pkt) {
-			return false
-		}
+	if x.guard != nil && !x.guard.cleanWire(pkt, x.q.question) {
+		return false
 	}
 	s.mu.Lock()
 	mine := s.pending[id] == w && w.wire == ww
