@@ -169,11 +169,14 @@ func (x *exchange) run(ctx context.Context) (*mdns.Msg, error) {
 	defer timeout.Stop()
 	var stagger <-chan time.Time
 	var staggerTimer *time.Timer
-	waitNext := func(d time.Duration) {
+	// waitNext sets the stagger for the next server, less what has
+	// passed since the last was asked.
+	waitNext := func(passed time.Duration) {
 		if x.started == n {
 			stagger = nil
 			return
 		}
+		d := x.delay[x.started] - passed
 		if staggerTimer == nil {
 			staggerTimer = time.NewTimer(d)
 		} else {
@@ -183,7 +186,7 @@ func (x *exchange) run(ctx context.Context) (*mdns.Msg, error) {
 	}
 	startNext := func() {
 		x.start()
-		waitNext(x.delay[x.started%n])
+		waitNext(0)
 	}
 	defer func() {
 		if staggerTimer != nil {
@@ -193,7 +196,7 @@ func (x *exchange) run(ctx context.Context) (*mdns.Msg, error) {
 	if x.started == 0 {
 		startNext()
 	} else {
-		waitNext(x.delay[x.started%n] - elapsed)
+		waitNext(elapsed)
 	}
 
 	var (
