@@ -221,6 +221,9 @@ qps() {
 	out=$(in_user dnsperf -s "$1" -d "$2" -l "$secs" -q 64 -c 4)
 	t1=$(cpu_ticks "${@:4}")
 	awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" '/Queries completed/ && $3 > 0 {printf("%.1f\n", t / hz * 1e6 / $3)}' <<<"$out" >>"$WORK/cpu-${3//\//_}"
+	# Lost queries and latency to the log: a lost query holds one of the
+	# 64 slots for dnsperf's 5 s timeout, which shows as low queries/s.
+	awk -v s="$1" -v q="${2##*/}" '/Queries lost|Average Latency/ {$1=$1; printf("  %s %s: %s\n", s, q, $0)}' <<<"$out" >>"$WORK/dnsperf.log"
 	awk '/Queries per second/ {print $4}' <<<"$out"
 }
 
@@ -238,6 +241,7 @@ row_dns() {
 		# shellcheck disable=SC2086
 		sample dnsfwd/vnet qps 100.64.0.2 "$WORK/q-fwd.txt" dnsfwdcpu/vnet $vnet_pids
 	done
+	cat "$WORK/dnsperf.log" 2>/dev/null
 	SAMPLES[dnsfwd/direct]=${SAMPLES[dns/direct]:-}
 	for cell in dnscpu/direct dnscpu/vnet dnsfwdcpu/vnet; do
 		[ -s "$WORK/cpu-${cell//\//_}" ] && SAMPLES[$cell]=$(tr '\n' ' ' <"$WORK/cpu-${cell//\//_}")
