@@ -41,6 +41,29 @@ type clusterState struct {
 	// offer and a snapshot each holding every app.
 	apps   []App
 	shared bool // apps was handed out by offer: copy before changing it
+	// host is the proxy host apps' Addr and Unnamed were given for
+	// (effectiveAddr): a snapshot then has nothing to compute for an app
+	// whose name nothing else contests.
+	host       string
+	hostIsName bool
+}
+
+// setHost names apps for the host of proxyAddr, again if it changed.
+func (st *clusterState) setHost(proxyAddr string) {
+	host := proxyHost(proxyAddr)
+	if host == st.host && st.hostIsName == proxyHostName(host) {
+		return
+	}
+	st.own()
+	st.host, st.hostIsName = host, proxyHostName(host)
+	for i := range st.apps {
+		st.nameApp(&st.apps[i])
+	}
+}
+
+// nameApp gives a its address for st's host.
+func (st *clusterState) nameApp(a *App) {
+	a.Addr, a.Unnamed = effectiveAddr(a, st.host, st.hostIsName)
 }
 
 // own makes apps st's to change.
@@ -156,15 +179,18 @@ func (v *deltaView) apply(u *api.CatalogUpdate) (bool, error) {
 	}
 	if a := u.GetApps(); a != nil {
 		target.name, target.proxyAddr = a.GetClusterName(), a.GetProxyPublicAddr()
+		target.setHost(target.proxyAddr)
 		if target == v.pending {
 			// A full set's pages: sorted once, when complete.
 			for _, app := range a.GetApps() {
 				target.apps = append(target.apps, v.labels.appFrom(app))
+				target.nameApp(&target.apps[len(target.apps)-1])
 			}
 		} else {
 			apps := make([]App, len(a.GetApps()))
 			for i, app := range a.GetApps() {
 				apps[i] = v.labels.appFrom(app)
+				target.nameApp(&apps[i])
 			}
 			target.putAll(apps)
 		}
@@ -201,9 +227,11 @@ func (v *deltaView) applyWhole(u *api.CatalogUpdate) {
 		proxyAddr: u.GetApps().GetProxyPublicAddr(),
 		apps:      make([]App, 0, len(u.GetApps().GetApps())),
 	}
+	st.setHost(st.proxyAddr)
 	labels := labelSet{}
 	for _, a := range u.GetApps().GetApps() {
 		st.apps = append(st.apps, labels.appFrom(a))
+		st.nameApp(&st.apps[len(st.apps)-1])
 	}
 	st.apps = sortApps(st.apps)
 	*v = deltaView{root: st, leaves: u.GetLeaves(), complete: true, storeUnavailable: u.GetStoreUnavailable(), labels: labels}
@@ -218,6 +246,7 @@ func (v *deltaView) offer() ([]Cluster, error) {
 		return nil, err
 	}
 	root.Apps, v.root.shared = v.root.apps, true
+	root.named = root.ProxyHost == v.root.host
 	root.LeavesPending = v.leavesPending
 	root.Revision = v.revision
 	root.StoreUnavailable = v.storeUnavailable
