@@ -65,6 +65,7 @@ ctl create "$WORK/vc.yaml" >/dev/null
 token=$(ctl users add bench --roles=access | signup_token)
 in_user "$VNET" login --proxy="$PROXY" --user=bench --token="$token" --no-password --ca-pin="$CA_PIN" >/dev/null
 
+base_qps=- base_p50=- base_p99=-
 if row dns; then
 	log "baseline: DNS of the e2e world's small catalog (tcp-app and down-app)"
 	vnet_up
@@ -179,7 +180,7 @@ median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1
 maximum() { printf '%s\n' "$@" | sort -n | tail -1; }
 ctl_run_ms=$(median "${ctl_ms[@]}")
 
-scale_qps=- scale_p50=- scale_p99=- base_qps=- base_p50=- base_p99=- dns_ratio=-
+scale_qps=- scale_p50=- scale_p99=- dns_ratio=-
 if row dns; then
 	log "DNS over random app names"
 	scale_qps=$(in_user dnsperf -s 100.64.0.2 -d "$WORK/scale/names.txt" -l "$secs" -q 64 -c 4 | qps)
