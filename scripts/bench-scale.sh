@@ -15,7 +15,7 @@
 # comma-separated subset of restart,changes,dns,mem; default all) runs only
 # those rows: cluster start and the catalog after `vnet up` always run.
 # SCALE_PPROF=DIR keeps `vnet up`'s engine heap profiles there (after the
-# catalog loaded, and at the end).
+# catalog loaded, and at the end), and the logs of `vnet up` and the cluster.
 source "$(dirname "$0")/lib/world.sh"
 
 secs=${BENCH_SECONDS:-5}
@@ -198,6 +198,7 @@ if row mem; then
 	proxy_cpu=$(python3 -c "print('%.1f' % (100.0 * ($t2 - $t1) / $hz / 10))")
 fi
 heap_profile end
+[ -z "$pprof_dir" ] || cp "$WORK/vnet-up.log" "$WORK/cluster-scale.log" "$pprof_dir/"
 
 echo
 echo "Scale: $apps apps on bbolt, one vnet up (times in seconds unless stated)"
