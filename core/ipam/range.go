@@ -17,6 +17,7 @@ type Range struct {
 	base   uint32       // network address as an integer
 	size   uint32       // number of assignable addresses, >= 4
 	secret []byte       // keys the hash; empty: unkeyed
+	macs   *macs        // HMACs keyed by secret; nil when unkeyed
 }
 
 // NewRange is the Range of prefix, with the checks and the secret of
@@ -36,12 +37,16 @@ func NewRange(prefix netip.Prefix, secret []byte) (Range, error) {
 		return Range{}, fmt.Errorf("%w: %s has %d host bits, want at least %d", ErrNotInRange, prefix, hostBits, minHostBits)
 	}
 	total := uint64(1) << hostBits
-	return Range{
+	r := Range{
 		prefix: prefix,
 		base:   addrToUint32(prefix.Addr()),
 		size:   uint32(total - reservedLow - 1), // minus the broadcast address
 		secret: slices.Clone(secret),
-	}, nil
+	}
+	if len(secret) > 0 {
+		r.macs = newMacs(r.secret)
+	}
+	return r, nil
 }
 
 // Prefix returns the range's prefix.
@@ -53,7 +58,10 @@ func (r Range) Size() uint32 { return r.size }
 
 // Start is the step at which the search for key's address starts.
 func (r Range) Start(key string) uint64 {
-	return probeStart(r.secret, key) % uint64(r.size)
+	if r.macs == nil {
+		return hashKey(key) % uint64(r.size)
+	}
+	return r.macs.start(key) % uint64(r.size)
 }
 
 // At is the address at step i of a search: never the network address,

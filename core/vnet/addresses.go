@@ -106,22 +106,6 @@ func (b *addressBook) reserve(addrs ...netip.Addr) {
 	}
 }
 
-// change is what a sync did to one app.
-type change struct {
-	Ref  appRef
-	Name string // the app's effective address
-	Addr netip.Addr
-	// Added is false when the app lost its address.
-	Added bool
-}
-
-// newcomer is an app a sync gives an address to.
-type newcomer struct {
-	key appKey
-	rng *bookRange
-	app string
-}
-
 // sync makes the book match snap: every app with a name gets an address
 // in its cluster's accepted range (ranges, by cluster ID); apps that left,
 // lost their name, or whose range changed or was refused lose theirs. It
@@ -129,58 +113,63 @@ type newcomer struct {
 // address (a range too small), so they can be reported; the others work.
 // Apps that keep their address cost a look-up each: nothing is built
 // over every app.
-func (b *addressBook) sync(snap *catalog.Snapshot, ranges map[string]netip.Prefix) (changes []change, errs []error) {
+func (b *addressBook) sync(snap *catalog.Snapshot, ranges map[string]netip.Prefix) (changes []AppChange, errs []error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.gen++
 	names := make(map[string]string, len(snap.Clusters))
-	var added []newcomer
-	for i := range snap.Clusters {
-		c := &snap.Clusters[i]
-		rng, ok := ranges[c.ID]
-		if !ok {
-			continue
-		}
-		names[c.ID] = c.Name
-		br, err := b.rangeOf(allocKey{Via: c.Via, Range: rng})
-		for j := range c.Apps {
-			a := &c.Apps[j]
-			if a.Addr == "" || a.Unnamed != "" {
+	// each calls f with every app that should have an address, and its
+	// range; with report, the apps of a range that cannot be searched are
+	// errors.
+	each := func(report bool, f func(c *catalog.Cluster, a *catalog.App, br *bookRange)) {
+		for i := range snap.Clusters {
+			c := &snap.Clusters[i]
+			rng, ok := ranges[c.ID]
+			if !ok {
 				continue
 			}
-			if err != nil {
-				errs = append(errs, fmt.Errorf("app %s of cluster %s (%s): %w", a.Name, c.Name, c.ID, err))
-				continue
+			br, err := b.rangeOf(allocKey{Via: c.Via, Range: rng})
+			for j := range c.Apps {
+				if a := &c.Apps[j]; a.Addr != "" && a.Unnamed == "" {
+					if err == nil {
+						f(c, a, br)
+					} else if report {
+						errs = append(errs, fmt.Errorf("app %s of cluster %s (%s): %w", a.Name, c.Name, c.ID, err))
+					}
+				}
 			}
-			k := appKey{ClusterID: c.ID, Addr: a.Addr}
-			if h, ok := b.byKey[k]; ok && h.rng == br {
-				h.gen, h.app = b.gen, a.Name
-				b.byKey[k] = h
-				continue
-			}
-			added = append(added, newcomer{key: k, rng: br, app: a.Name})
 		}
 	}
-	// Those gone first (under the names their clusters had), so that
+	// Apps that keep their address are marked, with their names now.
+	each(false, func(c *catalog.Cluster, a *catalog.App, br *bookRange) {
+		names[c.ID] = c.Name
+		k := appKey{ClusterID: c.ID, Addr: a.Addr}
+		if h, ok := b.byKey[k]; ok && h.rng == br {
+			h.gen, h.app = b.gen, a.Name
+			b.byKey[k] = h
+		}
+	})
+	// Those gone next (under the names their clusters had), so that
 	// their addresses are free for newcomers.
 	for k, h := range b.byKey {
 		if h.gen != b.gen {
 			b.drop(k, h)
-			changes = append(changes, change{Ref: b.ref(k, h), Name: k.Addr, Addr: fromU32(h.addr)})
+			changes = append(changes, b.change(k, h, false))
 		}
 	}
 	b.clusters = names
-	for _, n := range added {
-		if _, ok := b.byKey[n.key]; ok {
-			continue // the same address twice in one cluster: NewSnapshot names neither
+	each(true, func(c *catalog.Cluster, a *catalog.App, br *bookRange) {
+		k := appKey{ClusterID: c.ID, Addr: a.Addr}
+		if _, ok := b.byKey[k]; ok {
+			return
 		}
-		h, err := b.assign(n)
+		h, err := b.assign(k, br, a.Name)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("app %s of cluster %s (%s): %w", n.app, b.clusters[n.key.ClusterID], n.key.ClusterID, err))
-			continue
+			errs = append(errs, fmt.Errorf("app %s of cluster %s (%s): %w", a.Name, c.Name, c.ID, err))
+			return
 		}
-		changes = append(changes, change{Ref: b.ref(n.key, h), Name: n.key.Addr, Addr: fromU32(h.addr), Added: true})
-	}
+		changes = append(changes, b.change(k, h, true))
+	})
 	return changes, errs
 }
 
@@ -203,32 +192,37 @@ func (b *addressBook) ref(k appKey, h holder) appRef {
 	return appRef{ClusterID: k.ClusterID, Cluster: b.clusters[k.ClusterID], Via: h.rng.key.Via, App: h.app}
 }
 
-// assign gives n an address in its range: the first of the range's
-// search for its key that no app holds, that is not reserved, and that
-// no gone app holds for its connections (unless that app is n, back).
-// Called with mu held.
-func (b *addressBook) assign(n newcomer) (holder, error) {
-	r := n.rng.r
-	start := r.Start(n.key.ipamKey())
+// change is what happened to the app k, h. Called with mu held.
+func (b *addressBook) change(k appKey, h holder, added bool) AppChange {
+	return AppChange{Cluster: b.clusters[k.ClusterID], ClusterID: k.ClusterID, App: h.app, Name: k.Addr, Addr: fromU32(h.addr), Added: added}
+}
+
+// assign gives the app k, called app, an address in br: the first of
+// the range's search for k that no app holds, that is not reserved, and
+// that no gone app holds for its connections (unless that app is k,
+// back). Called with mu held.
+func (b *addressBook) assign(k appKey, br *bookRange, app string) (holder, error) {
+	r := br.r
+	start := r.Start(k.ipamKey())
 	for i := range uint64(r.Size()) {
 		v, _ := toU32(r.At(start + i))
 		if _, held := b.byAddr[v]; held || b.reserved[v] {
 			continue
 		}
-		if k, ok := b.retired[v]; ok {
-			if k != n.key {
+		if gone, ok := b.retired[v]; ok {
+			if gone != k {
 				continue
 			}
 			// An app that left while connected and came back holds its
 			// address again.
 			delete(b.retired, v)
 		}
-		h := holder{addr: v, gen: b.gen, rng: n.rng, app: n.app}
-		b.byKey[n.key] = h
-		b.byAddr[v] = n.key
+		h := holder{addr: v, gen: b.gen, rng: br, app: app}
+		b.byKey[k] = h
+		b.byAddr[v] = k
 		return h, nil
 	}
-	return holder{}, fmt.Errorf("no address for %s in %s: %w", n.key.Addr, r.Prefix(), ipam.ErrFull)
+	return holder{}, fmt.Errorf("no address for %s in %s: %w", k.Addr, r.Prefix(), ipam.ErrFull)
 }
 
 // drop takes k's address away. Called with mu held.

@@ -172,7 +172,7 @@ func TestNameMovesBetweenClusters(t *testing.T) {
 		return catalog.Cluster{ID: id, Via: id, Name: id, ProxyHost: id + ".test", Zones: []string{"z.test"}, IPv4Range: netip.MustParsePrefix(rng), Apps: apps}
 	}
 	app := catalog.App{Name: "x", PublicAddr: "x.z.test"}
-	sync := func(b *addressBook, clusters ...catalog.Cluster) []change {
+	sync := func(b *addressBook, clusters ...catalog.Cluster) []AppChange {
 		snap := catalog.NewSnapshot(clusters)
 		ranges, refused := snap.AcceptRanges(nil)
 		if len(refused) != 0 {
