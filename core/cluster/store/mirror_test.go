@@ -219,15 +219,7 @@ func TestMirrorServesReadsWhileStoreDown(t *testing.T) {
 // silently) and is answered from the copy.
 func TestMirrorReadMarksDown(t *testing.T) {
 	ctx := context.Background()
-	f := newFlaky()
-	if err := f.Put(ctx, "/auth/users/alice", []byte("a")); err != nil {
-		t.Fatal(err)
-	}
-	m, err := NewMirror(ctx, f, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	f, m := mirrorOfAlice(t)
 	f.mu.Lock()
 	f.down = make(chan struct{}) // down for calls; the watch notices only at its next tick
 	f.mu.Unlock()
@@ -307,15 +299,7 @@ func TestMirrorDelegate(t *testing.T) {
 // copy, instead of waiting out its bound.
 func TestMirrorReadInFlightWhenStoreGoesDown(t *testing.T) {
 	ctx := context.Background()
-	f := newFlaky()
-	if err := f.Put(ctx, "/auth/users/alice", []byte("a")); err != nil {
-		t.Fatal(err)
-	}
-	m, err := NewMirror(ctx, f, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	f, m := mirrorOfAlice(t)
 	hang := make(chan struct{})
 	f.mu.Lock()
 	f.hang = hang
@@ -335,4 +319,21 @@ func TestMirrorReadInFlightWhenStoreGoesDown(t *testing.T) {
 	if r.err != nil || string(r.v) != "a" {
 		t.Fatalf("Get in flight when the store went down = %q, %v; want from the copy", r.v, r.err)
 	}
+}
+
+// mirrorOfAlice is a Mirror of a flaky store that holds one user, alice
+// ("a"), closed when t ends.
+func mirrorOfAlice(t *testing.T) (*flaky, *Mirror) {
+	t.Helper()
+	ctx := context.Background()
+	f := newFlaky()
+	if err := f.Put(ctx, "/auth/users/alice", []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewMirror(ctx, f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return f, m
 }
