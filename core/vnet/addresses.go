@@ -3,6 +3,7 @@ package vnet
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 
 	"github.com/vnetproject/vnet/core/catalog"
@@ -141,12 +142,15 @@ func (b *addressBook) sync(snap *catalog.Snapshot, ranges map[string]netip.Prefi
 		}
 	}
 	// Apps that keep their address are marked, with their names now.
+	newcomers := 0
 	each(false, func(c *catalog.Cluster, a *catalog.App, br *bookRange) {
 		names[c.ID] = c.Name
 		k := appKey{ClusterID: c.ID, Addr: a.Addr}
 		if h, ok := b.byKey[k]; ok && h.rng == br {
 			h.gen, h.app = b.gen, a.Name
 			b.byKey[k] = h
+		} else {
+			newcomers++
 		}
 	})
 	// Those gone next (under the names their clusters had), so that
@@ -158,6 +162,7 @@ func (b *addressBook) sync(snap *catalog.Snapshot, ranges map[string]netip.Prefi
 		}
 	}
 	b.clusters = names
+	changes = slices.Grow(changes, newcomers) // 100,000 when a catalog loads
 	each(true, func(c *catalog.Cluster, a *catalog.App, br *bookRange) {
 		k := appKey{ClusterID: c.ID, Addr: a.Addr}
 		if _, ok := b.byKey[k]; ok {
