@@ -65,3 +65,34 @@ func TestDeltaViewPatches(t *testing.T) {
 		t.Fatalf("view %+v", v.root.apps)
 	}
 }
+
+// TestSnapshotSharesNamedApps: a snapshot of a delta view's offer uses
+// the offer's apps as they are when no name is contested, and writes why
+// into a copy of its own when one is, leaving the offer as it was.
+func TestSnapshotSharesNamedApps(t *testing.T) {
+	v := &deltaView{}
+	if _, err := v.apply(page(1, true, false, "a", "b")); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := v.offer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl = Identify("proxy.test:3080", cl)
+	s := NewSnapshot(cl)
+	if &s.Clusters[0].Apps[0] != &cl[0].Apps[0] {
+		t.Fatal("nothing contested, yet the snapshot copied the apps")
+	}
+	if m, ok := s.Lookup("a.proxy.test"); !ok || m.App.Name != "a" {
+		t.Fatalf("a.proxy.test: %+v, %v", m, ok)
+	}
+	// An earlier login's cluster holds proxy.test: these names are its.
+	earlier := Cluster{ID: "e:1", Via: "e:1", Name: "e", ProxyHost: "e.test", Zones: []string{"proxy.test"}, IPv4Range: cl[0].IPv4Range}
+	s = NewSnapshot(append([]Cluster{earlier}, cl...))
+	if &s.Clusters[1].Apps[0] == &cl[0].Apps[0] || s.Clusters[1].Apps[0].Unnamed == "" {
+		t.Fatalf("contested names: apps %+v shared with the offer", s.Clusters[1].Apps)
+	}
+	if cl[0].Apps[0].Unnamed != "" {
+		t.Fatalf("the offer was written: %+v", cl[0].Apps[0])
+	}
+}
