@@ -115,16 +115,61 @@ row_iperf8() {
 	row down8 "iperf3 \`-P 8\` download, Gbit/s" 2
 }
 
-tps() { "$1" pgbench -n -S -T "$secs" -j 2 -h "$2" -U postgres "${@:3}" postgres | awk '/^tps/ {print $3; exit}'; }
+# path_pids COLUMN: the processes that carry COLUMN's traffic besides the
+# client, the server and the kernel: tailscaled for the peer; vnet up (the
+# root helper and the engine) and the cluster (the proxy) for VNet; none
+# for direct.
+path_pids() {
+	case $1 in
+	peer) echo "$PEER_PID" ;;
+	vnet) echo "$VNET_UP_PID $(pgrep -P "$VNET_UP_PID" | tr '\n' ' ') $(pgrep -f -- "$VNET cluster start --config $WORK/cluster.yaml" | tr '\n' ' ')" ;;
+	esac
+}
+
+# per_op CELL COLUMN CMD...: run CMD, which prints a rate (operations per
+# second), and print it; the CPU time per operation of COLUMN's path_pids
+# (µs, the operations counted as the rate times CMD's wall time) goes to
+# cell CELL through a file, as in qps. It is what a lever saves on a busy
+# machine, where the rate swings with the other load.
+per_op() {
+	local cell=$1 pids t0 t1 w0 w1 rate
+	pids=$(path_pids "$2")
+	shift 2
+	[ -n "$pids" ] || { "$@"; return; }
+	# shellcheck disable=SC2086 # pids is a list of PIDs
+	t0=$(cpu_ticks $pids)
+	w0=$(date +%s.%N)
+	rate=$("$@")
+	w1=$(date +%s.%N)
+	# shellcheck disable=SC2086
+	t1=$(cpu_ticks $pids)
+	awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v r="$rate" -v w="$w0" -v w1="$w1" \
+		'BEGIN {if (r > 0) printf("%.1f\n", t / hz * 1e6 / (r * (w1 - w)))}' >>"$WORK/cpu-${cell//\//_}"
+	echo "$rate"
+}
+
+# cpu_cells CELL...: the CPU figures per_op wrote, into their cells.
+cpu_cells() {
+	local cell
+	for cell in "$@"; do
+		[ -s "$WORK/cpu-${cell//\//_}" ] && SAMPLES[$cell]=$(tr '\n' ' ' <"$WORK/cpu-${cell//\//_}")
+	done
+	return 0
+}
+
+# tps ROW COLUMN HOST ARGS...: pgbench's transactions/s, and the CPU per
+# transaction into cell ROWcpu/COLUMN.
+pgtps() { "$1" pgbench -n -S -T "$secs" -j 2 -h "$2" -U postgres "${@:3}" postgres | awk '/^tps/ {print $3; exit}'; }
+tps() { per_op "${1}cpu/$2" "$2" pgtps "${@:2}"; }
 
 row_pgbench() {
 	log "pgbench -S (select only), $secs s each: -c 8, and -C -c 4 (a connection per transaction)"
 	one() {
-		sample pg/"$1" tps "$1" "$2" -c 8
-		sample pgC/"$1" tps "$1" "$2" -C -c 4
+		sample pg/"$1" tps pg "$1" "$2" -c 8
+		sample pgC/"$1" tps pgC "$1" "$2" -C -c 4
 		# pgbench -C resolves its host for every connection: by name,
 		# VNet's DNS answers each time (the other columns have no name).
-		if [ "$1" = vnet ]; then sample pgCname/vnet tps "$1" pg.company.test -C -c 4; fi
+		if [ "$1" = vnet ]; then sample pgCname/vnet tps pgCname "$1" pg.company.test -C -c 4; fi
 	}
 	each 5432 one "$(vnet_ip pg)"
 	row pg "pgbench \`-S -c 8\`, tps" 0
@@ -132,19 +177,28 @@ row_pgbench() {
 	SAMPLES[pgCname/direct]=${SAMPLES[pgC/direct]:-}
 	SAMPLES[pgCname/peer]=${SAMPLES[pgC/peer]:-}
 	row pgCname "pgbench \`-S -C -c 4\`, VNet by the app's name (resolved per connection), tps" 0
+	cpu_cells pgcpu/peer pgcpu/vnet pgCcpu/peer pgCcpu/vnet
+	row pgcpu "pgbench \`-S -c 8\`, CPU per transaction of the path, µs (tailscaled; VNet: vnet up and the proxy)" 1
+	row pgCcpu "pgbench \`-S -C -c 4\`, CPU per transaction of the path, µs" 0
 }
 
-rps() { "$1" redis-benchmark -h "$2" -p 6379 -c 20 -n "$((secs * 20000))" -t "$3" --csv | awk -F'"' 'NR > 1 {print $4; exit}'; }
+# rps ROW COLUMN HOST TEST: redis-benchmark's requests/s, and the CPU per
+# request into cell ROWcpu/COLUMN.
+redisrps() { "$1" redis-benchmark -h "$2" -p 6379 -c 20 -n "$((secs * 20000))" -t "$3" --csv | awk -F'"' 'NR > 1 {print $4; exit}'; }
+rps() { per_op "${1}cpu/$2" "$2" redisrps "${@:2}"; }
 
 row_redis() {
 	log "redis-benchmark GET and SET, 20 clients, $((secs * 20000)) requests each"
 	one() {
-		sample get/"$1" rps "$1" "$2" get
-		sample set/"$1" rps "$1" "$2" set
+		sample get/"$1" rps get "$1" "$2" get
+		sample set/"$1" rps set "$1" "$2" set
 	}
 	each 6379 one "$(vnet_ip redis)"
 	row get "redis-benchmark GET, 20 clients, requests/s" 0
 	row set "redis-benchmark SET, 20 clients, requests/s" 0
+	cpu_cells getcpu/peer getcpu/vnet setcpu/peer setcpu/vnet
+	row getcpu "redis-benchmark GET, CPU per request of the path, µs (tailscaled; VNet: vnet up and the proxy)" 1
+	row setcpu "redis-benchmark SET, CPU per request of the path, µs" 1
 }
 
 # cpu_ticks PID...: the user and system CPU time the processes and their
@@ -167,6 +221,9 @@ qps() {
 	out=$(in_user dnsperf -s "$1" -d "$2" -l "$secs" -q 64 -c 4)
 	t1=$(cpu_ticks "${@:4}")
 	awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" '/Queries completed/ && $3 > 0 {printf("%.1f\n", t / hz * 1e6 / $3)}' <<<"$out" >>"$WORK/cpu-${3//\//_}"
+	# Lost queries and latency to the log: a lost query holds one of the
+	# 64 slots for dnsperf's 5 s timeout, which shows as low queries/s.
+	awk -v s="$1" -v q="${2##*/}" '/Queries lost|Average Latency/ {$1=$1; printf("  %s %s: %s\n", s, q, $0)}' <<<"$out" >>"$WORK/dnsperf.log"
 	awk '/Queries per second/ {print $4}' <<<"$out"
 }
 
@@ -184,6 +241,7 @@ row_dns() {
 		# shellcheck disable=SC2086
 		sample dnsfwd/vnet qps 100.64.0.2 "$WORK/q-fwd.txt" dnsfwdcpu/vnet $vnet_pids
 	done
+	cat "$WORK/dnsperf.log" 2>/dev/null
 	SAMPLES[dnsfwd/direct]=${SAMPLES[dns/direct]:-}
 	for cell in dnscpu/direct dnscpu/vnet dnsfwdcpu/vnet; do
 		[ -s "$WORK/cpu-${cell//\//_}" ] && SAMPLES[$cell]=$(tr '\n' ' ' <"$WORK/cpu-${cell//\//_}")
@@ -206,11 +264,13 @@ kib() {
 }
 
 # rss_split: each process's resident memory in MiB: its own (anonymous:
-# heap, stacks) and the binary's pages it maps (file), for the log.
+# heap, stacks) and the binary's pages it maps (file), and its peak since
+# rss_reset, for the log (the first PID is the root helper, the second the
+# engine).
 rss_split() {
 	local pid
 	for pid in "$VNET_UP_PID" $(pgrep -P "$VNET_UP_PID"); do
-		awk -v pid="$pid" '/^RssAnon:/ {a = $2} /^RssFile:/ {f = $2} END {printf "  pid %s: anon %d MiB, file %d MiB\n", pid, a / 1024, f / 1024}' "/proc/$pid/status"
+		awk -v pid="$pid" '/^RssAnon:/ {a = $2} /^RssFile:/ {f = $2} /^VmHWM:/ {h = $2} END {printf "  pid %s: anon %d MiB, file %d MiB, peak %d MiB\n", pid, a / 1024, f / 1024, h / 1024}' "/proc/$pid/status"
 	done
 }
 

@@ -378,9 +378,17 @@ static long rss_kib(void) {
 	return v;
 }
 
+/* RSS_SAMPLES is how many rounds of cycle print their RSS: the second,
+ * the last, and evenly between, so that a one-off step (the Go heap's
+ * next target) and a growth per round look different. */
+#define RSS_SAMPLES 6
+
 static int mode_cycle(const char *config, int n) {
 	int g0 = 0, f0 = 0, g = 0, f = 0;
 	long r0 = 0, r = 0;
+	int rounds[RSS_SAMPLES];
+	long rss[RSS_SAMPLES];
+	int k = 0;
 	if (n < 2)
 		die("cycle needs at least 2 rounds");
 	for (int i = 1; i <= n; i++) {
@@ -397,10 +405,19 @@ static int mode_cycle(const char *config, int n) {
 			f = stat_of(h, "open_fds");
 			r = rss_kib();
 		}
+		/* Rounds 2 + j*(n-2)/(RSS_SAMPLES-1), j = 0..RSS_SAMPLES-1. */
+		if (k < RSS_SAMPLES && i >= 2 && (i - 2) * (RSS_SAMPLES - 1) >= k * (n - 2)) {
+			rounds[k] = i;
+			rss[k++] = rss_kib();
+		}
 		if (vnet_stop(h) != 0)
 			die("vnet_stop %d failed", i);
 	}
 	printf("cycle: %d starts and stops; goroutines %d -> %d, open fds %d -> %d, rss %ld -> %ld KiB\n", n, g0, g, f0, f, r0, r);
+	printf("cycle: rss by round, KiB:");
+	for (int j = 0; j < k; j++)
+		printf(" %d=%ld", rounds[j], rss[j]);
+	printf("\n");
 	if (g > g0 + SLACK_GOROUTINES || f > f0 + SLACK_FDS) {
 		fprintf(stderr, "harness: leak: goroutines %d -> %d (slack %d), fds %d -> %d (slack %d)\n", g0, g, SLACK_GOROUTINES, f0, f, SLACK_FDS);
 		return 1;

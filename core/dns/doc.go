@@ -42,4 +42,15 @@
 //     keeps waiting. It asks upstreams in health order (health): one that
 //     missed a query goes last for a while, so a dead first server costs
 //     one query 200 ms, not every query its timeout.
+//   - The usual UDP query for a name that is not VNet's is forwarded on
+//     the wire (forward_wire.go): sent upstream as it came, by the
+//     goroutine that read it, and its answer checked on the wire (ID,
+//     question, every record's framing, the rebinding guard's rule) and
+//     sent to the client by the goroutine that read it from the upstream:
+//     no goroutine waits per query. An answer that is not the usual one,
+//     or none by the time the next server is due, hands the query as sent
+//     over to Exchange, which goes on from there with its own rules.
+//     Names in the negative cache's scope, and Upstreams other than the
+//     engine's chain (NegativeCache, RebindGuard, Forwarder), take the
+//     general path.
 package dns

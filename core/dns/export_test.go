@@ -29,6 +29,25 @@ func ForwarderDropped(f *Forwarder) uint64 {
 	return n
 }
 
+// ForwarderWire is how many of f's answers went to the client on the
+// wire, and how many queries forwarded on the wire were handed over to
+// an Exchange (forward_wire.go).
+func ForwarderWire(f *Forwarder) (onWire, handedOver uint64) {
+	for _, p := range f.pools {
+		onWire += p.onWire.Load()
+		handedOver += p.handedOver.Load()
+	}
+	return onWire, handedOver
+}
+
+// ReadAnswerAddrs is what the wire path reads from the answer pkt to a
+// query whose question section is question: ok, and the data of every A
+// and AAAA record.
+func ReadAnswerAddrs(pkt, question []byte) (addrs [][]byte, ok bool) {
+	_, ok = readAnswer(pkt, question, func(rdata []byte) { addrs = append(addrs, rdata) })
+	return addrs, ok
+}
+
 // ForwarderDown reports which of f's servers are down now.
 func ForwarderDown(f *Forwarder) []bool {
 	h := f.health

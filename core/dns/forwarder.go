@@ -113,12 +113,16 @@ func (f *Forwarder) Exchange(ctx context.Context, q *mdns.Msg) (*mdns.Msg, error
 		return nil, fmt.Errorf("dns: forward %s: %w", q.Question[0].Name, err)
 	}
 	x.wire = wire
-	x.order, x.delay = f.health.plan()
-	n := len(x.order)
-	// Room for every result there can be: per server one over UDP, one
-	// without OPT and one over TCP.
-	x.results = make(chan udpResult, 3*n)
-	x.atts = make([]attempt, n)
+	if h := handoverFrom(ctx, f); h != nil {
+		x.adopt(h) // forward_wire.go
+	} else {
+		x.order, x.delay = f.health.plan()
+		n := len(x.order)
+		// Room for every result there can be: per server one over
+		// UDP, one without OPT and one over TCP.
+		x.results = make(chan udpResult, 3*n)
+		x.atts = make([]attempt, n)
+	}
 	defer x.end()
 	return x.run(ctx)
 }
@@ -139,6 +143,7 @@ type exchange struct {
 	results chan udpResult  // tagged with the index in order
 	atts    []attempt       // by index in order
 	started int             // servers asked so far
+	since   time.Time       // when the first was; zero: when run starts
 
 	tcp       sync.WaitGroup // retries over TCP running
 	tcpCtx    context.Context
@@ -155,29 +160,44 @@ type attempt struct {
 
 func (x *exchange) run(ctx context.Context) (*mdns.Msg, error) {
 	n := len(x.order)
-	timeout := time.NewTimer(x.f.timeout)
+	// A handed-over query (forward_wire.go) counts from its send.
+	var elapsed time.Duration
+	if !x.since.IsZero() {
+		elapsed = time.Since(x.since)
+	}
+	timeout := time.NewTimer(x.f.timeout - elapsed)
 	defer timeout.Stop()
 	var stagger <-chan time.Time
 	var staggerTimer *time.Timer
-	startNext := func() {
-		x.start()
+	// waitNext sets the stagger for the next server, less what has
+	// passed since the last was asked.
+	waitNext := func(passed time.Duration) {
 		if x.started == n {
 			stagger = nil
 			return
 		}
+		d := x.delay[x.started] - passed
 		if staggerTimer == nil {
-			staggerTimer = time.NewTimer(x.delay[x.started])
+			staggerTimer = time.NewTimer(d)
 		} else {
-			staggerTimer.Reset(x.delay[x.started])
+			staggerTimer.Reset(d)
 		}
 		stagger = staggerTimer.C
+	}
+	startNext := func() {
+		x.start()
+		waitNext(0)
 	}
 	defer func() {
 		if staggerTimer != nil {
 			staggerTimer.Stop()
 		}
 	}()
-	startNext()
+	if x.started == 0 {
+		startNext()
+	} else {
+		waitNext(elapsed)
+	}
 
 	var (
 		last   *mdns.Msg

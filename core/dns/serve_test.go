@@ -363,23 +363,7 @@ func TestServeWithForwarder(t *testing.T) {
 	defer fwd.Close()
 	r := dnstest.NewResolver()
 	r.Set("tcp-app.company.test", dns.Answer{Addrs: []netip.Addr{netip.MustParseAddr("100.64.0.5")}})
-	srv, err := dns.NewServer(dns.Config{Resolver: r, Upstream: fwd})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.ServeUDP(context.Background(), pc) }()
-	defer func() {
-		srv.Close()
-		if err := <-done; err != nil {
-			t.Errorf("ServeUDP = %v", err)
-		}
-	}()
-	addr := pc.LocalAddr().String()
+	addr, _ := serveUDPWith(t, r, fwd) // forward_wire_test.go
 	resp := exchange(t, "udp", addr, query("Forwarded.Example.", mdns.TypeA))
 	if got, want := rrStrings(resp.Answer), canonRRs(t, []string{"Forwarded.Example. 60 IN A 192.0.2.7"}); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("answer = %q, want %q", got, want)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -118,6 +119,12 @@ func (s *Server) answerUDP(ctx context.Context, pkt []byte, to replyTo, fwd *udp
 			}
 		}
 	}
+	if plain && !own {
+		if up, ok := s.cfg.Upstream.(wireUpstream); ok && fwd.forwardWire(ctx, up, pkt, q, to) {
+			s.stats.queries.Add(1)
+			return // the slot is released by finishWire
+		}
+	}
 	req := new(mdns.Msg)
 	if err := req.Unpack(pkt); err != nil {
 		// Ignored rather than answered FORMERR: a reply to garbage
@@ -155,17 +162,26 @@ const forwarderIdle = 10 * time.Second
 // goroutine per query grew its stack anew each time (a tenth of a
 // forwarded query's CPU). There are never more than MaxInFlight: a new
 // one starts only when none is idle, and each busy one holds a query slot.
+//
+// Queries forwarded on the wire (forward_wire.go) need no goroutine; one
+// handed over to the general path comes here as a job with its handover.
+// Those may come after stop, which does not wait for them: they are
+// dropped then.
 type udpForwarders struct {
 	s       *Server
 	jobs    chan udpJob    // unbuffered: a send succeeds when one is idle
 	quit    chan struct{}  // closed by stop
 	running sync.WaitGroup // one per goroutine
+
+	mu      sync.Mutex // held by stop and by a handed-over query's start
+	stopped bool       // guarded by mu
 }
 
 // udpJob is a query to forward, holding a query slot.
 type udpJob struct {
 	req *mdns.Msg
 	to  replyTo
+	h   *handover // when the query was forwarded on the wire first
 }
 
 func newUDPForwarders(s *Server) *udpForwarders {
@@ -175,8 +191,45 @@ func newUDPForwarders(s *Server) *udpForwarders {
 // stop ends the goroutines once their queries are done and waits for
 // them. No start may come after it.
 func (f *udpForwarders) stop() {
+	f.mu.Lock()
+	f.stopped = true
+	f.mu.Unlock()
 	close(f.quit)
 	f.running.Wait()
+}
+
+// forwardWire forwards the usual query in pkt, parsed as q, on the wire
+// through up and reports whether it did; then the query's slot is
+// released when its answer has been sent or its handover done.
+func (f *udpForwarders) forwardWire(ctx context.Context, up wireUpstream, pkt []byte, q wireQuery, to replyTo) bool {
+	query := slices.Clone(pkt)
+	q.question = query[headerLen : headerLen+len(q.question)]
+	x := &wireExchange{query: query, q: q}
+	x.done = func(ans []byte, h *handover) { f.finishWire(ctx, x, to, ans, h) }
+	return up.exchangeWire(x)
+}
+
+// finishWire sends the answer to a query forwarded on the wire, or runs
+// its handover on a forwarding goroutine.
+func (f *udpForwarders) finishWire(ctx context.Context, x *wireExchange, to replyTo, ans []byte, h *handover) {
+	if h == nil {
+		f.s.stats.forwarded.Add(1)
+		if err := to.reply(ans); err != nil && ctx.Err() == nil {
+			f.s.cfg.Logger.DebugContext(ctx, "dns: write udp answer", "err", err)
+		}
+		<-f.s.querySlots
+		return
+	}
+	req := new(mdns.Msg)
+	err := req.Unpack(x.query) // parseQuery read it: it unpacks
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err != nil || f.stopped {
+		h.sent.forget()
+		<-f.s.querySlots
+		return
+	}
+	f.start(ctx, udpJob{req: req, to: to, h: h})
 }
 
 // start forwards j on an idle goroutine, or a new one.
@@ -195,7 +248,14 @@ func (f *udpForwarders) run(ctx context.Context, j udpJob) {
 	idle := time.NewTimer(forwarderIdle)
 	defer idle.Stop()
 	for {
-		resp := f.s.forward(ctx, j.req)
+		qctx := ctx
+		if j.h != nil {
+			qctx = context.WithValue(ctx, handoverKey{}, j.h)
+		}
+		resp := f.s.forward(qctx, j.req)
+		if j.h != nil {
+			j.h.sent.forget() // if no Exchange took it
+		}
 		buf = f.s.writeUDP(ctx, j.to, j.req, resp, buf)
 		<-f.s.querySlots
 		idle.Reset(forwarderIdle)

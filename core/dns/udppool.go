@@ -29,6 +29,11 @@ const (
 	maxAnswerSize = mdns.MaxMsgSize
 )
 
+// readBufs holds the sockets' read buffers: a socket lives for
+// socketUses queries, and a fresh 64 KiB buffer for each was a kilobyte
+// of garbage per forwarded query.
+var readBufs = sync.Pool{New: func() any { b := make([]byte, maxAnswerSize); return &b }}
+
 // errPoolClosed is returned to queries when the Forwarder is closed.
 var errPoolClosed = errors.New("dns: forwarder closed")
 
@@ -46,6 +51,10 @@ type udpPool struct {
 	// dropped counts answers that matched no query in flight or the
 	// wrong question.
 	dropped atomic.Uint64
+	// onWire counts the answers sent to the client by the socket's
+	// reader (forward_wire.go), handedOver the queries forwarded on
+	// the wire that went to an Exchange.
+	onWire, handedOver atomic.Uint64
 
 	mu     sync.Mutex
 	socks  []*udpSock            // guarded by mu; take new queries; at most poolSockets
@@ -53,6 +62,8 @@ type udpPool struct {
 	next   int                   // guarded by mu; round robin over socks
 	closed bool                  // guarded by mu
 	reads  sync.WaitGroup        // one per socket's reader goroutine; Add only under mu while !closed
+
+	deadlines wireDeadlines // of the queries forwarded on the wire
 }
 
 // udpSock is one connected socket of a pool and the queries waiting on it.
@@ -66,11 +77,14 @@ type udpSock struct {
 	retired bool                  // guarded by mu; takes no new query; closed when pending is empty
 }
 
-// udpWaiter is one query in flight.
+// udpWaiter is one query in flight: an Exchange's (done) or, until it is
+// handed over to one, a query forwarded on the wire (wire; forward_wire.go).
+// Its fields are guarded by its socket's mu once it is registered.
 type udpWaiter struct {
 	q    mdns.Question    // what the answer must be about
 	tag  int              // handed back in the result
 	done chan<- udpResult // gets exactly one result; has room for it
+	wire *wireWait        // when not nil: q, tag and done are unused
 }
 
 // udpResult is the answer to, or the failure of, the query tagged tag.
@@ -176,7 +190,9 @@ func (p *udpPool) dial() (*udpSock, error) {
 // timeout.
 func (s *udpSock) read() {
 	defer s.pool.reads.Done()
-	buf := make([]byte, maxAnswerSize)
+	bp := readBufs.Get().(*[]byte)
+	defer readBufs.Put(bp)
+	buf := *bp
 	for {
 		n, err := s.conn.Read(buf)
 		if err != nil {
@@ -200,15 +216,34 @@ func (s *udpSock) deliver(pkt []byte) {
 	id := binary.BigEndian.Uint16(pkt)
 	s.mu.Lock()
 	w := s.pending[id]
+	var ww *wireWait
+	if w != nil {
+		ww = w.wire
+	}
 	s.mu.Unlock()
 	if w == nil {
 		s.pool.dropped.Add(1) // late, or not ours
 		return
 	}
+	if ww != nil && s.deliverWire(id, w, ww, pkt) {
+		return
+	}
+	want := w.q
+	if ww != nil {
+		want = ww.x.question()
+	}
 	resp := new(mdns.Msg)
-	if err := resp.Unpack(pkt); err != nil || checkQuestion(w.q, resp) != nil {
+	if err := resp.Unpack(pkt); err != nil || checkQuestion(want, resp) != nil {
 		// Not the answer to this query: keep waiting for it.
 		s.pool.dropped.Add(1)
+		return
+	}
+	if ww != nil {
+		// On the wire until now: the Exchange it is handed to
+		// reads this answer first.
+		if h := s.handOver(id, w, &udpResult{resp: resp}); h != nil {
+			ww.x.done(nil, h)
+		}
 		return
 	}
 	if s.forget(id, w) {
@@ -224,21 +259,38 @@ func (s *udpSock) forget(id uint16, w *udpWaiter) bool {
 	if s.pending[id] != w {
 		return false
 	}
+	s.removeLocked(id)
+	return true
+}
+
+// removeLocked deletes the query with id; a retired socket closes with
+// its last query. Called with s.mu held.
+func (s *udpSock) removeLocked(id uint16) {
 	delete(s.pending, id)
 	if s.retired && len(s.pending) == 0 {
 		s.conn.Close()
 	}
-	return true
 }
 
-// failAll fails every query waiting on s with err.
+// failAll fails every query waiting on s with err; those forwarded on the
+// wire are handed over to an Exchange with err as their first result.
 func (s *udpSock) failAll(err error) {
+	var handed []*handover
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.retired = true
 	for id, w := range s.pending {
+		if w.wire != nil {
+			if h := s.handOverLocked(id, w, &udpResult{err: err}); h != nil {
+				handed = append(handed, h)
+			}
+			continue
+		}
 		delete(s.pending, id)
 		w.done <- udpResult{tag: w.tag, err: err}
+	}
+	s.mu.Unlock()
+	for _, h := range handed {
+		h.x.done(nil, h)
 	}
 }
 
@@ -267,4 +319,5 @@ func (p *udpPool) close() {
 	p.socks = nil
 	p.mu.Unlock()
 	p.reads.Wait()
+	p.deadlines.stop()
 }

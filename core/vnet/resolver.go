@@ -28,7 +28,8 @@ func (r resolver) Resolve(ctx context.Context, name string, qtype uint16) (dns.A
 		// VNet's, so answer NODATA rather than send it upstream.
 		return ans, true
 	}
-	ans.Addrs = []netip.Addr{v4}
+	// One allocation per answer, room for both families (issue 12).
+	ans.Addrs = append(make([]netip.Addr, 0, 2), v4)
 	if r.e.cfg.ULA.IsValid() {
 		ans.Addrs = append(ans.Addrs, ipam.MapToIPv6(r.e.cfg.ULA, v4))
 	}

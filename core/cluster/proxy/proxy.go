@@ -172,8 +172,10 @@ func New(cfg Config) (*Server, error) {
 		grpc.ChainStreamInterceptor(cfg.Metrics.StreamInterceptor(), s.streamAuth),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-		// No fixed HTTP/2 windows, so that gRPC's BDP estimation sizes
-		// them (mtls.Identity.Dial says why).
+		// Fixed HTTP/2 windows: BDP estimation would cost every small
+		// request a PING and its answer (window.go).
+		grpc.StaticStreamWindowSize(streamWindow),
+		grpc.StaticConnWindowSize(connWindow),
 		grpc.MaxConcurrentStreams(uint32(cfg.MaxStreamsPerConnection)),
 		grpc.MaxRecvMsgSize(cfg.MaxMessageBytes),
 		// HTTP/2 data frames are read into buffers that are not zeroed

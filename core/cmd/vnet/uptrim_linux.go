@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
@@ -65,19 +66,29 @@ func trimWhenIdle(ctx context.Context) {
 }
 
 // trimMemory collects garbage, returns the free heap to the OS, and drops
-// the clean file pages the process maps (dropCleanFilePages).
+// the clean file pages the process maps (dropCleanFilePages). It collects
+// twice: a sync.Pool keeps what it held until the second collection after
+// its last use (the first moves it to a victim cache), and the buffers
+// pooled under traffic (the tunnel's frames, gVisor's chunks, gRPC's)
+// were most of an idle engine's heap after a bulk transfer.
 func trimMemory() {
+	runtime.GC()
 	debug.FreeOSMemory()
 	dropCleanFilePages()
 }
 
 // dropCleanFilePages removes from the process's page tables every
 // read-only, file-backed mapping none of whose pages is the process's
-// own (no private dirty or anonymous pages): the binary's code and
-// read-only data, shared libraries. They come back from the page cache
-// when used (MADV_DONTNEED on such a mapping re-reads the file). A mapping
-// with a private page (a breakpoint a debugger wrote, relocations made
-// read-only) is left alone: dropping it would lose that page.
+// own (no anonymous pages): the binary's code and read-only data, shared
+// libraries. They come back from the page cache when used (MADV_DONTNEED
+// on such a mapping re-reads the file). A mapping with a page of its own
+// (a breakpoint a debugger wrote, relocations made read-only: a private
+// copy of a page is anonymous) is left alone: dropping it would lose that
+// page. A page smaps counts as private dirty but not anonymous is the
+// file's own page, dirty in the page cache because the file was written
+// lately (a binary just built or installed): dropping it from the page
+// tables loses nothing, and judging by it kept the whole binary mapped
+// for the half minute before the kernel wrote it back.
 func dropCleanFilePages() {
 	f, err := os.Open("/proc/self/smaps")
 	if err != nil {
@@ -94,7 +105,7 @@ type mapping struct{ start, end uintptr }
 
 // cleanFileMappings are the mappings of an smaps listing that
 // dropCleanFilePages may drop: file-backed, not writable, and without
-// private dirty or anonymous pages.
+// anonymous or swapped pages.
 func cleanFileMappings(smaps io.Reader) []mapping {
 	var (
 		out  []mapping
@@ -121,7 +132,7 @@ func cleanFileMappings(smaps io.Reader) []mapping {
 			continue
 		}
 		switch string(fields[0]) {
-		case "Private_Dirty:", "Anonymous:", "Swap:":
+		case "Anonymous:", "Swap:":
 			if len(fields) < 2 || string(fields[1]) != "0" {
 				ok = false
 			}

@@ -15,7 +15,7 @@ Anonymous:             0 kB
 Swap:                  0 kB
 VmFlags: rd ex mr mw me
 00e50000-01b1d000 r--p 00a50000 fd:01 1234 /usr/local/bin/vnet
-Private_Dirty:         0 kB
+Private_Dirty:       192 kB
 Anonymous:             0 kB
 01b1d000-01b9e000 rw-p 0171d000 fd:01 1234 /usr/local/bin/vnet
 Private_Dirty:       452 kB
@@ -27,7 +27,7 @@ Private_Dirty:         4 kB
 Anonymous:             4 kB
 7f0000002000-7f0000003000 r-xp 00000000 fd:01 77 /usr/local/bin/vnet (deleted)
 Private_Dirty:         4 kB
-Anonymous:             0 kB
+Anonymous:             4 kB
 7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0                          [stack]
 Private_Dirty:        12 kB
 7ffd00030000-7ffd00032000 r--p 00000000 00:00 0                          [vvar]
@@ -38,7 +38,9 @@ Private_Dirty:         0 kB
 
 // TestCleanFileMappings: only read-only, private, file-backed mappings
 // without a page of the process's own are dropped; a page a debugger or
-// the dynamic loader wrote (private dirty, anonymous) keeps its mapping.
+// the dynamic loader wrote (anonymous) keeps its mapping. A file's page
+// that is dirty in the page cache (private dirty, not anonymous: a binary
+// just built) is the file's, not the process's, and does not.
 func TestCleanFileMappings(t *testing.T) {
 	got := cleanFileMappings(strings.NewReader(smapsSample))
 	want := []mapping{{0x400000, 0xe50000}, {0xe50000, 0x1b1d000}}
