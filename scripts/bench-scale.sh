@@ -11,12 +11,19 @@
 #   memory and CPU       `vnet up` RSS; the proxy's RSS, and its CPU idle with VNet watching
 # Figures only: nothing here passes or fails on speed. Needs root.
 # BENCH_SECONDS (default 5) sets the length of each dnsperf run; SCALE_APPS
-# and SCALE_CHANGES make a shorter run while developing.
+# and SCALE_CHANGES make a shorter run while developing. SCALE_ROWS (a
+# comma-separated subset of restart,changes,dns,mem; default all) runs only
+# those rows: cluster start and the catalog after `vnet up` always run.
+# SCALE_PPROF=DIR keeps `vnet up`'s engine heap profiles there (after the
+# catalog loaded, and at the end), and the logs of `vnet up` and the cluster.
 source "$(dirname "$0")/lib/world.sh"
 
 secs=${BENCH_SECONDS:-5}
 apps=${SCALE_APPS:-100000}
 changes=${SCALE_CHANGES:-20}
+rows=${SCALE_ROWS:-restart,changes,dns,mem}
+row() { [[ ",$rows," == *",$1,"* ]]; }
+pprof_dir=${SCALE_PPROF:-}
 probe="python3 $REPO/scripts/lib/dnsprobe.py"
 command -v dnsperf >/dev/null || {
 	export DEBIAN_FRONTEND=noninteractive
@@ -58,12 +65,15 @@ ctl create "$WORK/vc.yaml" >/dev/null
 token=$(ctl users add bench --roles=access | signup_token)
 in_user "$VNET" login --proxy="$PROXY" --user=bench --token="$token" --no-password --ca-pin="$CA_PIN" >/dev/null
 
-log "baseline: DNS of the e2e world's small catalog (tcp-app and down-app)"
-vnet_up
-for i in $(seq 200); do echo "tcp-app.company.test A"; done >"$WORK/q-small.txt"
-base_qps=$(in_user dnsperf -s 100.64.0.2 -d "$WORK/q-small.txt" -l "$secs" -q 64 -c 4 | qps)
-read -r base_p50 base_p99 < <(in_user $probe latency 100.64.0.2 "$WORK/q-small.txt" 5000)
-vnet_down
+base_qps=- base_p50=- base_p99=-
+if row dns; then
+	log "baseline: DNS of the e2e world's small catalog (tcp-app and down-app)"
+	vnet_up
+	for i in $(seq 200); do echo "tcp-app.company.test A"; done >"$WORK/q-small.txt"
+	base_qps=$(in_user dnsperf -s 100.64.0.2 -d "$WORK/q-small.txt" -l "$secs" -q 64 -c 4 | qps)
+	read -r base_p50 base_p99 < <(in_user $probe latency 100.64.0.2 "$WORK/q-small.txt" 5000)
+	vnet_down
+fi
 
 log "a cluster with $apps apps in its cluster.yaml (bbolt)"
 host=scale.vnet.test
@@ -87,13 +97,16 @@ bg cluster-scale "$NS_CLUSTER" "$VNET" cluster start --config "$WORK/scale/clust
 SCALE_PID=$BG_PID
 until_ok 300 ctl_in scale status
 start_secs=$(secs_since "$t0")
-kill -TERM "$SCALE_PID"
-for _ in $(seq 100); do kill -0 "$SCALE_PID" 2>/dev/null || break; sleep 0.1; done
-bg cluster-scale "$NS_CLUSTER" "$VNET" cluster start --config "$WORK/scale/cluster.yaml"
-SCALE_PID=$BG_PID
-t0=$(now)
-until_ok 300 ctl_in scale status
-restart_secs=$(secs_since "$t0")
+restart_secs=-
+if row restart; then
+	kill -TERM "$SCALE_PID"
+	for _ in $(seq 100); do kill -0 "$SCALE_PID" 2>/dev/null || break; sleep 0.1; done
+	bg cluster-scale "$NS_CLUSTER" "$VNET" cluster start --config "$WORK/scale/cluster.yaml"
+	SCALE_PID=$BG_PID
+	t0=$(now)
+	until_ok 300 ctl_in scale status
+	restart_secs=$(secs_since "$t0")
+fi
 scale_pin=$(ctl_in scale status | awk '/CA pin/ {print $3}')
 vnet_config_yaml 100.96.0.0/12 >"$WORK/scale/vc.yaml"
 ctl_in scale create "$WORK/scale/vc.yaml" >/dev/null
@@ -103,18 +116,34 @@ in_user "$VNET" login --proxy="$host:3081" --user=bench --token="$token" --no-pa
 log "vnet up with both clusters"
 : >"$WORK/vnet-up.log"
 t0=$(now)
-bg vnet-up "$NS_USER" "$VNET" up --state-dir "$WORK/state"
+pprof_env=()
+[ -z "$pprof_dir" ] || pprof_env=(env VNET_PPROF_ADDR=127.0.0.1:6060)
+bg vnet-up "$NS_USER" "${pprof_env[@]}" "$VNET" up --state-dir "$WORK/state"
 VNET_UP_PID=$BG_PID
 until_ok 120 grep -q "catalog loaded: $apps apps" "$WORK/vnet-up.log"
 loaded_secs=$(secs_since "$t0")
 until_ok 120 grep -q "VNet is up" "$WORK/vnet-up.log"
 until_ok 60 in_user $probe wait 100.64.0.2 "app000000.$host" "$WORK/first"
+# heap_profile NAME: the engine's heap profile (VNET_PPROF_ADDR's next port)
+# into SCALE_PPROF/NAME.pb.gz, with the RSS of both processes at that moment.
+heap_profile() {
+	[ -n "$pprof_dir" ] || return 0
+	mkdir -p "$pprof_dir"
+	in_user curl -sf -o "$pprof_dir/$1.pb.gz" "http://127.0.0.1:6061/debug/pprof/heap"
+	echo "$1: vnet up RSS $(up_mib VmRSS) MiB, peak $(up_mib VmHWM) MiB" >>"$pprof_dir/rss.txt"
+}
+heap_profile loaded
 
-log "one app added, changed and removed, $changes times each"
-add_ms=()
-chg_ms=()
-rm_ms=()
-ctl_ms=()
+add_ms=(-)
+chg_ms=(-)
+rm_ms=(-)
+ctl_ms=(-)
+row changes && {
+	add_ms=()
+	chg_ms=()
+	rm_ms=()
+	ctl_ms=()
+}
 ms_since() { python3 -c "print('%.0f' % (($1 - $2) * 1000))"; }
 # timed ARRAY PROBE NAME CTL-ARGS...: start PROBE (wait or gone) on NAME,
 # run `vnet ctl CTL-ARGS` on the scale cluster, and append to ARRAY the
@@ -138,7 +167,9 @@ app_yaml() { # NAME [PUBLIC_ADDR]
 	printf 'kind: app\nversion: v1\nmetadata:\n  name: %s\n  labels: {env: dev}\nspec:\n  uri: tcp://127.0.0.1:%s\n' "$1" "$APP_PORT"
 	[ -z "${2:-}" ] || printf '  public_addr: %s\n' "$2"
 }
+row changes && log "one app added, changed and removed, $changes times each"
 for i in $(seq -w "$changes"); do
+	row changes || break
 	app_yaml "added$i" >"$WORK/added.yaml"
 	timed add_ms wait "added$i" create "$WORK/added.yaml"
 	app_yaml "added$i" "changed$i.$host" >"$WORK/changed.yaml"
@@ -149,16 +180,25 @@ median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1
 maximum() { printf '%s\n' "$@" | sort -n | tail -1; }
 ctl_run_ms=$(median "${ctl_ms[@]}")
 
-log "DNS over random app names"
-scale_qps=$(in_user dnsperf -s 100.64.0.2 -d "$WORK/scale/names.txt" -l "$secs" -q 64 -c 4 | qps)
-read -r scale_p50 scale_p99 < <(in_user $probe latency 100.64.0.2 "$WORK/scale/names.txt" 5000)
+scale_qps=- scale_p50=- scale_p99=- dns_ratio=-
+if row dns; then
+	log "DNS over random app names"
+	scale_qps=$(in_user dnsperf -s 100.64.0.2 -d "$WORK/scale/names.txt" -l "$secs" -q 64 -c 4 | qps)
+	read -r scale_p50 scale_p99 < <(in_user $probe latency 100.64.0.2 "$WORK/scale/names.txt" 5000)
+	dns_ratio=$(ratio "$scale_qps" "$base_qps")
+fi
 
-log "memory and CPU"
-t1=$(cpu_ticks "$SCALE_PID")
-sleep 10
-t2=$(cpu_ticks "$SCALE_PID")
-hz=$(getconf CLK_TCK)
-proxy_cpu=$(python3 -c "print('%.1f' % (100.0 * ($t2 - $t1) / $hz / 10))")
+proxy_cpu=-
+if row mem; then
+	log "memory and CPU"
+	t1=$(cpu_ticks "$SCALE_PID")
+	sleep 10
+	t2=$(cpu_ticks "$SCALE_PID")
+	hz=$(getconf CLK_TCK)
+	proxy_cpu=$(python3 -c "print('%.1f' % (100.0 * ($t2 - $t1) / $hz / 10))")
+fi
+heap_profile end
+[ -z "$pprof_dir" ] || cp "$WORK/vnet-up.log" "$WORK/cluster-scale.log" "$pprof_dir/"
 
 echo
 echo "Scale: $apps apps on bbolt, one vnet up (times in seconds unless stated)"
@@ -172,7 +212,7 @@ printf '  %-52s %s\n' \
 	"  (from vnet ctl's start; vnet ctl itself, median)" "$ctl_run_ms ms" \
 	"DNS, random app names (dnsperf)" "$scale_qps q/s, p50 $scale_p50 ms, p99 $scale_p99 ms" \
 	"DNS, small catalog's one name (dnsperf)" "$base_qps q/s, p50 $base_p50 ms, p99 $base_p99 ms" \
-	"DNS ratio (random names / small catalog)" "$(ratio "$scale_qps" "$base_qps")" \
+	"DNS ratio (random names / small catalog)" "$dns_ratio" \
 	"vnet up RSS (helper + engine)" "$(up_mib VmRSS) MiB now, peak $(up_mib VmHWM) MiB" \
 	"proxy RSS" "$(rss_mib "$SCALE_PID") MiB now, peak $(hwm_mib "$SCALE_PID") MiB" \
 	"proxy CPU, idle, one VNet watching (10 s)" "$proxy_cpu% of a core"

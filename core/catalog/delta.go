@@ -2,8 +2,8 @@ package catalog
 
 import (
 	"fmt"
-	"maps"
 	"slices"
+	"strings"
 
 	"github.com/vnetproject/vnet/core/api"
 )
@@ -33,40 +33,134 @@ type clusterState struct {
 	config    *api.VNetConfig
 	name      string
 	proxyAddr string
-	// apps by name, each as the catalog keeps it (appFrom): the one copy
-	// of an app on the laptop besides the snapshot's, not the message it
-	// came in (at 100,000 apps the protobufs alone held 50 MiB).
-	apps map[string]App
-	// names are apps' keys in order, kept as names come and go (a sort
-	// of every name per change costs more than the change).
-	names []string
+	// apps in name order, each as the catalog keeps it (appFrom): the
+	// one copy of an app on the laptop, not the message it came in (at
+	// 100,000 apps the protobufs alone held 50 MiB). The offers and
+	// snapshots made from it share it (shared), so a change copies it
+	// first: one copy per change rather than a map, a list of names, an
+	// offer and a snapshot each holding every app.
+	apps   []App
+	shared bool // apps was handed out by offer: copy before changing it
+	// host is the proxy host apps' Addr and Unnamed were given for
+	// (effectiveAddr): a snapshot then has nothing to compute for an app
+	// whose name nothing else contests.
+	host       string
+	hostIsName bool
 }
+
+// setHost names apps for the host of proxyAddr, again if it changed.
+func (st *clusterState) setHost(proxyAddr string) {
+	host := proxyHost(proxyAddr)
+	if host == st.host && st.hostIsName == proxyHostName(host) {
+		return
+	}
+	st.own()
+	st.host, st.hostIsName = host, proxyHostName(host)
+	for i := range st.apps {
+		st.nameApp(&st.apps[i])
+	}
+}
+
+// nameApp gives a its address for st's host.
+func (st *clusterState) nameApp(a *App) {
+	a.Addr, a.Unnamed = effectiveAddr(a, st.host, st.hostIsName)
+}
+
+// own makes apps st's to change.
+func (st *clusterState) own() {
+	if st.shared {
+		st.apps, st.shared = slices.Clone(st.apps), false
+	}
+}
+
+func byName(a App, name string) int { return strings.Compare(a.Name, name) }
 
 // put adds or replaces an app.
 func (st *clusterState) put(a App) {
-	if _, ok := st.apps[a.Name]; !ok {
-		i, _ := slices.BinarySearch(st.names, a.Name)
-		st.names = slices.Insert(st.names, i, a.Name)
+	st.own()
+	if i, ok := slices.BinarySearchFunc(st.apps, a.Name, byName); ok {
+		st.apps[i] = a
+	} else {
+		st.apps = slices.Insert(st.apps, i, a)
 	}
-	st.apps[a.Name] = a
 }
 
 // remove drops the app called name, if there is one.
 func (st *clusterState) remove(name string) {
-	if _, ok := st.apps[name]; !ok {
+	if i, ok := slices.BinarySearchFunc(st.apps, name, byName); ok {
+		st.own()
+		st.apps = slices.Delete(st.apps, i, i+1)
+	}
+}
+
+// fewChanges is how many apps an update may add or remove one at a time
+// (each a copy of the rest of the list): more are merged in one pass.
+const fewChanges = 8
+
+// putAll adds or replaces apps.
+func (st *clusterState) putAll(apps []App) {
+	if len(apps) <= fewChanges {
+		for _, a := range apps {
+			st.put(a)
+		}
 		return
 	}
-	delete(st.apps, name)
-	if i, ok := slices.BinarySearch(st.names, name); ok {
-		st.names = slices.Delete(st.names, i, i+1)
+	apps = sortApps(apps)
+	merged := make([]App, 0, len(st.apps)+len(apps))
+	i := 0
+	for _, a := range apps {
+		for i < len(st.apps) && st.apps[i].Name < a.Name {
+			merged = append(merged, st.apps[i])
+			i++
+		}
+		if i < len(st.apps) && st.apps[i].Name == a.Name {
+			i++ // replaced
+		}
+		merged = append(merged, a)
 	}
+	st.apps, st.shared = append(merged, st.apps[i:]...), false
+}
+
+// removeAll drops the apps called names.
+func (st *clusterState) removeAll(names []string) {
+	if len(names) <= fewChanges {
+		for _, n := range names {
+			st.remove(n)
+		}
+		return
+	}
+	gone := make(map[string]bool, len(names))
+	for _, n := range names {
+		gone[n] = true
+	}
+	kept := make([]App, 0, len(st.apps))
+	for _, a := range st.apps {
+		if !gone[a.Name] {
+			kept = append(kept, a)
+		}
+	}
+	st.apps, st.shared = kept, false
+}
+
+// sortApps puts apps gathered in any order in name order, the last of
+// each name kept (as a map would).
+func sortApps(apps []App) []App {
+	slices.SortStableFunc(apps, func(a, b App) int { return strings.Compare(a.Name, b.Name) })
+	out := apps[:0]
+	for i, a := range apps {
+		if i+1 < len(apps) && apps[i+1].Name == a.Name {
+			continue
+		}
+		out = append(out, a)
+	}
+	return slices.Clip(out)
 }
 
 // apply takes one update of a delta stream. It reports whether the view
 // changed in a way worth offering (not in the middle of a full set).
 func (v *deltaView) apply(u *api.CatalogUpdate) (bool, error) {
 	if u.GetResync() {
-		v.pending = &clusterState{apps: map[string]App{}}
+		v.pending = &clusterState{}
 		v.labels = labelSet{} // the label sets of this full set on
 	}
 	if v.labels == nil {
@@ -85,20 +179,26 @@ func (v *deltaView) apply(u *api.CatalogUpdate) (bool, error) {
 	}
 	if a := u.GetApps(); a != nil {
 		target.name, target.proxyAddr = a.GetClusterName(), a.GetProxyPublicAddr()
+		target.setHost(target.proxyAddr)
 		if target == v.pending {
 			// A full set's pages: sorted once, when complete.
 			for _, app := range a.GetApps() {
-				target.apps[app.GetName()] = v.labels.appFrom(app)
+				target.apps = append(target.apps, v.labels.appFrom(app))
+				target.nameApp(&target.apps[len(target.apps)-1])
 			}
 		} else {
-			for _, app := range a.GetApps() {
-				target.put(v.labels.appFrom(app))
+			apps := make([]App, len(a.GetApps()))
+			for i, app := range a.GetApps() {
+				apps[i] = v.labels.appFrom(app)
+				target.nameApp(&apps[i])
 			}
+			target.putAll(apps)
 		}
 	}
-	for _, name := range u.GetRemoved() {
-		target.remove(name)
+	if target == v.pending && len(u.GetRemoved()) > 0 {
+		target.apps = sortApps(target.apps) // removeAll searches in name order
 	}
+	target.removeAll(u.GetRemoved())
 	if u.GetLeavesSet() {
 		v.leaves = u.GetLeaves()
 	}
@@ -113,7 +213,7 @@ func (v *deltaView) apply(u *api.CatalogUpdate) (bool, error) {
 	if v.pending.config == nil {
 		return false, fmt.Errorf("a full set at revision %d came without its vnet_config", u.GetRevision())
 	}
-	v.pending.names = slices.Sorted(maps.Keys(v.pending.apps))
+	v.pending.apps = sortApps(v.pending.apps)
 	v.root, v.pending, v.complete, v.revision = *v.pending, nil, true, v.pendingRev
 	return true, nil
 }
@@ -125,13 +225,15 @@ func (v *deltaView) applyWhole(u *api.CatalogUpdate) {
 		config:    u.GetConfig(),
 		name:      u.GetApps().GetClusterName(),
 		proxyAddr: u.GetApps().GetProxyPublicAddr(),
-		apps:      make(map[string]App, len(u.GetApps().GetApps())),
+		apps:      make([]App, 0, len(u.GetApps().GetApps())),
 	}
+	st.setHost(st.proxyAddr)
 	labels := labelSet{}
 	for _, a := range u.GetApps().GetApps() {
-		st.apps[a.GetName()] = labels.appFrom(a)
+		st.apps = append(st.apps, labels.appFrom(a))
+		st.nameApp(&st.apps[len(st.apps)-1])
 	}
-	st.names = slices.Sorted(maps.Keys(st.apps))
+	st.apps = sortApps(st.apps)
 	*v = deltaView{root: st, leaves: u.GetLeaves(), complete: true, storeUnavailable: u.GetStoreUnavailable(), labels: labels}
 }
 
@@ -143,10 +245,8 @@ func (v *deltaView) offer() ([]Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	root.Apps = make([]App, len(v.root.names))
-	for i, n := range v.root.names {
-		root.Apps[i] = v.root.apps[n]
-	}
+	root.Apps, v.root.shared = v.root.apps, true
+	root.named = root.ProxyHost == v.root.host
 	root.LeavesPending = v.leavesPending
 	root.Revision = v.revision
 	root.StoreUnavailable = v.storeUnavailable

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 )
 
 // NewSnapshot checks clusters (in login order: each profile's root, then
@@ -32,7 +33,6 @@ func NewSnapshot(clusters []Cluster) *Snapshot {
 			continue
 		}
 		ids[c.ID] = true
-		c.Apps = slices.Clone(c.Apps)
 		c.Domains = nil
 		s.Clusters = append(s.Clusters, c)
 		if c.ProxyHost != "" {
@@ -48,30 +48,32 @@ func NewSnapshot(clusters []Cluster) *Snapshot {
 	for i := range s.Clusters {
 		s.acceptDomains(i)
 	}
-	for i := range s.Clusters {
-		s.nameApps(&s.Clusters[i])
-	}
-	s.index()
-	return s
-}
-
-// index fills names and apps. The first app of a name in a cluster is
-// the one App finds, as a scan would.
-func (s *Snapshot) index() {
 	n := 0
 	for i := range s.Clusters {
 		n += len(s.Clusters[i].Apps)
 	}
 	s.names = make(map[string]appIndex, n)
-	s.apps = make(map[appName]appIndex, n)
+	for i := range s.Clusters {
+		s.nameApps(i)
+	}
+	s.index()
+	return s
+}
+
+// index fills apps. The first app of a name in a cluster is the one App
+// finds, as a scan would. Apps in name order (a delta view's) are found
+// by a binary search, not kept in apps.
+func (s *Snapshot) index() {
+	s.apps = map[appName]appIndex{}
+	s.sorted = make([]bool, len(s.Clusters))
 	for i := range s.Clusters {
 		c := &s.Clusters[i]
+		s.sorted[i] = slices.IsSortedFunc(c.Apps, func(a, b App) int { return strings.Compare(a.Name, b.Name) })
+		if s.sorted[i] {
+			continue
+		}
 		for j := range c.Apps {
-			a := &c.Apps[j]
-			if a.Addr != "" && a.Unnamed == "" {
-				s.names[a.Addr] = appIndex{i, j}
-			}
-			if k := (appName{c.ID, a.Name}); !hasKey(s.apps, k) {
+			if k := (appName{c.ID, c.Apps[j].Name}); !hasKey(s.apps, k) {
 				s.apps[k] = appIndex{i, j}
 			}
 		}
@@ -125,48 +127,91 @@ func (s *Snapshot) heldBefore(i int, d string) (*Cluster, string) {
 	return nil, ""
 }
 
-// nameApps gives c's apps their effective addresses and says why those
-// without a usable one have none.
-func (s *Snapshot) nameApps(c *Cluster) {
-	// How many apps in c hold each address: counted, not listed, since
-	// almost every address has one (a list per app cost 100,000
-	// allocations per snapshot); listed only when shared.
-	holders := make(map[string]int, len(c.Apps))
-	hostIsName := proxyHostName(c.ProxyHost)
+// nameApps gives cluster i's apps their effective addresses, says why
+// those without a usable one have none, and enters the others in names
+// (the index by address: built as it goes, it also finds two apps of the
+// cluster at one address). It writes into a copy of the apps, made only
+// when something is to be written: the apps of a delta view's offer come
+// named (Cluster.named) and are shared with it as they are unless
+// another cluster or app contests a name.
+func (s *Snapshot) nameApps(i int) {
+	c := &s.Clusters[i]
+	copied := false
+	own := func() {
+		if !copied {
+			c.Apps, copied, c.named = slices.Clone(c.Apps), true, false
+		}
+	}
+	if !c.named {
+		own()
+		hostIsName := proxyHostName(c.ProxyHost)
+		for j := range c.Apps {
+			a := &c.Apps[j]
+			a.Addr, a.Unnamed = effectiveAddr(a, c.ProxyHost, hostIsName)
+		}
+	}
+	// Each address's first app of c goes in names for now; an address
+	// already there is either an earlier cluster's (whose domain holds
+	// it: this app's name is contested below) or held twice in c.
+	var twice map[string]bool
+	var elsewhere map[string]bool // addresses of c's apps held by earlier clusters
 	for j := range c.Apps {
 		a := &c.Apps[j]
-		a.Addr, a.Unnamed = effectiveAddr(a, c.ProxyHost, hostIsName)
-		if a.Addr != "" {
-			holders[a.Addr]++
+		if a.Addr == "" || a.Unnamed != "" {
+			continue
 		}
+		at, ok := s.names[a.Addr]
+		switch {
+		case !ok:
+			s.names[a.Addr] = appIndex{i, j}
+			continue
+		case at.cluster != i && !elsewhere[a.Addr]:
+			if elsewhere == nil {
+				elsewhere = map[string]bool{}
+			}
+			elsewhere[a.Addr] = true
+			continue
+		}
+		if twice == nil {
+			twice = map[string]bool{}
+		}
+		twice[a.Addr] = true
 	}
 	shared := map[string][]string{} // address -> app names in c, when more than one
 	for j := range c.Apps {
-		if a := &c.Apps[j]; a.Addr != "" && holders[a.Addr] > 1 {
+		if a := &c.Apps[j]; twice[a.Addr] && a.Unnamed == "" {
 			shared[a.Addr] = append(shared[a.Addr], a.Name)
 		}
 	}
 	for j := range c.Apps {
 		a := &c.Apps[j]
-		if a.Unnamed != "" {
+		if a.Addr == "" || a.Unnamed != "" {
 			continue
 		}
 		owner, _ := s.owner(a.Addr)
+		var why string
 		switch {
-		case holders[a.Addr] > 1:
-			a.Unnamed = fmt.Sprintf("ambiguous: apps %v of this cluster all have the address %s, so none gets it", shared[a.Addr], a.Addr)
+		case twice[a.Addr]:
+			why = fmt.Sprintf("ambiguous: apps %v of this cluster all have the address %s, so none gets it", shared[a.Addr], a.Addr)
 			if shared[a.Addr][0] == a.Name {
-				s.Refused = append(s.Refused, refusal(c, KindName, a.Addr, "", a.Unnamed))
+				s.Refused = append(s.Refused, refusal(c, KindName, a.Addr, "", why))
 			}
 		case s.proxies[a.Addr]:
-			a.Unnamed = fmt.Sprintf("%s is a proxy's address, which is never an app", a.Addr)
-			s.Refused = append(s.Refused, refusal(c, KindName, a.Addr, "", a.Unnamed))
+			why = fmt.Sprintf("%s is a proxy's address, which is never an app", a.Addr)
+			s.Refused = append(s.Refused, refusal(c, KindName, a.Addr, "", why))
 		case owner == nil:
-			a.Unnamed = s.outside(c, a.Addr)
+			why = s.outside(c, a.Addr)
 		case owner != c:
-			a.Unnamed = fmt.Sprintf("%s belongs to cluster %s (%s), whose domain holds it and was there first", a.Addr, owner.Name, owner.ID)
-			s.Refused = append(s.Refused, refusal(c, KindName, a.Addr, owner.ID, a.Unnamed))
+			why = fmt.Sprintf("%s belongs to cluster %s (%s), whose domain holds it and was there first", a.Addr, owner.Name, owner.ID)
+			s.Refused = append(s.Refused, refusal(c, KindName, a.Addr, owner.ID, why))
+		default:
+			continue
 		}
+		if s.names[a.Addr] == (appIndex{i, j}) {
+			delete(s.names, a.Addr)
+		}
+		own()
+		c.Apps[j].Unnamed = why
 	}
 }
 

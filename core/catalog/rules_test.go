@@ -301,3 +301,35 @@ func TestAcceptRanges(t *testing.T) {
 		})
 	}
 }
+
+// TestNamesHeldByEarlierCluster: apps of a later cluster at an address
+// an earlier cluster's domain holds get no name, two of them at one such
+// address are ambiguous as within any cluster, and the earlier cluster's
+// app keeps the name.
+func TestNamesHeldByEarlierCluster(t *testing.T) {
+	first := root("a:3080", "a", "proxy.a.test", []string{"company.test"}, App{Name: "x", PublicAddr: "x.company.test"})
+	second := root("b:3080", "b", "proxy.b.test", nil,
+		App{Name: "p", PublicAddr: "x.company.test"},
+		App{Name: "q", PublicAddr: "x.company.test"},
+		App{Name: "r", PublicAddr: "y.company.test"},
+		App{Name: "s"})
+	s := NewSnapshot([]Cluster{first, second})
+	for _, tc := range []struct{ cluster, app, unnamed string }{
+		{"a:3080", "x", ""},
+		{"b:3080", "p", "ambiguous"},
+		{"b:3080", "q", "ambiguous"},
+		{"b:3080", "r", "belongs to cluster a"},
+		{"b:3080", "s", ""},
+	} {
+		a, _ := s.App(tc.cluster, tc.app)
+		if (tc.unnamed == "") != (a.Unnamed == "") || !strings.Contains(a.Unnamed, tc.unnamed) {
+			t.Errorf("app %s of %s: %q, want %q", tc.app, tc.cluster, a.Unnamed, tc.unnamed)
+		}
+	}
+	if m, ok := s.Lookup("x.company.test"); !ok || m.Cluster.ID != "a:3080" || m.App.Name != "x" {
+		t.Errorf("x.company.test: %+v, %v; want x of a", m, ok)
+	}
+	if m, ok := s.Lookup("s.proxy.b.test"); !ok || m.App.Name != "s" {
+		t.Errorf("s.proxy.b.test: %+v, %v", m, ok)
+	}
+}

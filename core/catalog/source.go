@@ -104,13 +104,18 @@ func clusterHead(cfg *api.VNetConfig, name, proxyAddr string) (Cluster, error) {
 	if err != nil || !rng.Addr().Is4() {
 		return Cluster{}, fmt.Errorf("cluster %s sent a bad ipv4_cidr_range %q", name, cfg.GetIpv4CidrRange())
 	}
-	host, _, err := net.SplitHostPort(proxyAddr)
-	if err != nil {
-		host = proxyAddr
-	}
-	c := Cluster{Name: name, ProxyHost: Normalize(host), IPv4Range: rng.Masked()}
+	c := Cluster{Name: name, ProxyHost: proxyHost(proxyAddr), IPv4Range: rng.Masked()}
 	for _, z := range cfg.GetCustomDnsZones() {
 		c.Zones = append(c.Zones, Normalize(z))
 	}
 	return c, nil
+}
+
+// proxyHost is the host of a proxy's public address, normalised.
+func proxyHost(proxyAddr string) string {
+	host, _, err := net.SplitHostPort(proxyAddr)
+	if err != nil {
+		host = proxyAddr
+	}
+	return Normalize(host)
 }

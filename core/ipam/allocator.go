@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"sync"
 )
 
@@ -35,10 +34,7 @@ const reservedLow = 3
 // collision the next free address is taken (linear probing), which depends
 // on which keys came first.
 type Allocator struct {
-	prefix netip.Prefix // masked IPv4, never changes
-	base   uint32       // network address as an integer
-	size   uint32       // number of assignable addresses, >= 4
-	secret []byte       // keys the hash; empty: unkeyed. Never changes
+	r Range // never changes
 
 	mu     sync.Mutex
 	byKey  map[string]netip.Addr // guarded by mu
@@ -57,32 +53,15 @@ func New(prefix netip.Prefix) (*Allocator, error) {
 // app's address cannot be computed from its name. An empty secret gives
 // New's allocator.
 func NewKeyed(prefix netip.Prefix, secret []byte) (*Allocator, error) {
-	if !prefix.IsValid() {
-		return nil, fmt.Errorf("%w: invalid prefix", ErrNotInRange)
+	r, err := NewRange(prefix, secret)
+	if err != nil {
+		return nil, err
 	}
-	if !prefix.Addr().Is4() {
-		return nil, fmt.Errorf("%w: %s is not IPv4", ErrNotInRange, prefix)
-	}
-	if prefix.Masked() != prefix {
-		return nil, fmt.Errorf("%w: %s is not a network address (want %s)", ErrNotInRange, prefix, prefix.Masked())
-	}
-	hostBits := 32 - prefix.Bits()
-	if hostBits < minHostBits {
-		return nil, fmt.Errorf("%w: %s has %d host bits, want at least %d", ErrNotInRange, prefix, hostBits, minHostBits)
-	}
-	total := uint64(1) << hostBits
-	return &Allocator{
-		prefix: prefix,
-		base:   addrToUint32(prefix.Addr()),
-		size:   uint32(total - reservedLow - 1), // minus the broadcast address
-		secret: slices.Clone(secret),
-		byKey:  make(map[string]netip.Addr),
-		byAddr: make(map[netip.Addr]string),
-	}, nil
+	return &Allocator{r: r, byKey: make(map[string]netip.Addr), byAddr: make(map[netip.Addr]string)}, nil
 }
 
 // Prefix returns the range the allocator assigns from.
-func (a *Allocator) Prefix() netip.Prefix { return a.prefix }
+func (a *Allocator) Prefix() netip.Prefix { return a.r.prefix }
 
 // Assign returns key's address, assigning one if key has none. The address
 // is never the network address, TunAddr, DNSAddr or the broadcast address.
@@ -93,15 +72,13 @@ func (a *Allocator) Assign(key string) (netip.Addr, error) {
 	if addr, ok := a.byKey[key]; ok {
 		return addr, nil
 	}
-	if uint64(len(a.byKey)) >= uint64(a.size) {
-		return netip.Addr{}, fmt.Errorf("assign %q in %s: %w", key, a.prefix, ErrFull)
+	if uint64(len(a.byKey)) >= uint64(a.r.size) {
+		return netip.Addr{}, fmt.Errorf("assign %q in %s: %w", key, a.r.prefix, ErrFull)
 	}
-	size := uint64(a.size)
-	start := probeStart(a.secret, key) % size
+	start := a.r.Start(key)
 	// The loop ends: fewer than size addresses are taken.
-	for i := uint64(0); ; i++ {
-		off := uint32((start + i) % size)
-		addr := uint32ToAddr(a.base + reservedLow + off)
+	for i := start; ; i++ {
+		addr := a.r.At(i)
 		if _, taken := a.byAddr[addr]; taken {
 			continue
 		}

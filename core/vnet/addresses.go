@@ -3,7 +3,7 @@ package vnet
 import (
 	"fmt"
 	"net/netip"
-	"strconv"
+	"slices"
 	"sync"
 
 	"github.com/vnetproject/vnet/core/catalog"
@@ -28,56 +28,72 @@ type appKey struct {
 
 func (k appKey) ipamKey() string { return k.ClusterID + "/" + k.Addr }
 
-// allocKey is one allocator: a range of one profile. Clusters of one
-// profile that share a range share its allocator; profiles never share
-// one (their ranges may not overlap: catalog.AcceptRanges).
+// allocKey is one range of one profile, where its apps' addresses are
+// searched. Clusters of one profile that share a range share it;
+// profiles never share one (their ranges may not overlap:
+// catalog.AcceptRanges).
 type allocKey struct {
 	Via   string
 	Range netip.Prefix
 }
 
-// maxProbe bounds how often assign asks an allocator again when its
-// address is held through another allocator of the same profile (a leaf's
-// range nested in its root's).
-const maxProbe = 16
-
+// holder is an app's address, as the book keeps it for each of up to
+// hundreds of thousands of apps: small, and without what its cluster
+// shares (issue 13: the book held 70 MiB for 100,000 apps).
 type holder struct {
-	key  appKey
-	ipam string // the allocator's key: ipamKey, salted after a collision
-	// taken are keys that hold, in alloc, addresses found taken while
-	// probing, so that alloc does not offer them again; released with
-	// the holder.
-	taken []string
-	addr  netip.Addr
-	alloc *ipam.Allocator
-	ref   appRef
+	addr uint32     // IPv4
+	gen  uint32     // the sync that last saw the app
+	rng  *bookRange // where the address was found
+	app  string     // the app's name: renamed apps keep their address
+}
+
+// bookRange is one allocKey's search for addresses (ipam.Range).
+type bookRange struct {
+	key allocKey
+	r   ipam.Range
 }
 
 // addressBook gives apps their virtual IPv4 addresses and finds the app
-// behind an address. No address is ever held by two apps, even when
-// ranges of one profile nest. An address whose app went away is not
-// handed out again while a connection to it lives.
+// behind an address. It keeps one record of taken addresses over every
+// range, so that no address is ever held by two apps, even when ranges
+// of one profile nest. An address whose app went away is not handed out
+// again (but to the same app) while a connection to it lives.
 type addressBook struct {
-	secret []byte // keys every allocator (ipam.NewKeyed); set before first use
+	secret []byte // keys every range (ipam.NewRange); set before first use
 
-	mu         sync.Mutex
-	allocators map[allocKey]*ipam.Allocator // guarded by mu
-	byKey      map[appKey]holder            // current holders; guarded by mu
-	byAddr     map[netip.Addr]appKey        // guarded by mu
-	active     map[netip.Addr]int           // open connections per address; guarded by mu
-	retired    map[netip.Addr]holder        // gone apps with open connections; guarded by mu
-	reserved   map[netip.Addr]bool          // the device's and DNS server's own; guarded by mu
+	mu       sync.Mutex
+	ranges   map[allocKey]*bookRange // guarded by mu
+	byKey    map[appKey]holder       // current holders; guarded by mu
+	byAddr   map[uint32]appKey       // guarded by mu
+	active   map[uint32]int          // open connections per address; guarded by mu
+	retired  map[uint32]appKey       // gone apps with open connections; guarded by mu
+	reserved map[uint32]bool         // the device's and DNS server's own; guarded by mu
+	clusters map[string]string       // cluster ID -> the name it reports; guarded by mu
+	gen      uint32                  // sync's count; guarded by mu
 }
 
 func newAddressBook() *addressBook {
 	return &addressBook{
-		allocators: map[allocKey]*ipam.Allocator{},
-		byKey:      map[appKey]holder{},
-		byAddr:     map[netip.Addr]appKey{},
-		active:     map[netip.Addr]int{},
-		retired:    map[netip.Addr]holder{},
-		reserved:   map[netip.Addr]bool{},
+		ranges:   map[allocKey]*bookRange{},
+		byKey:    map[appKey]holder{},
+		byAddr:   map[uint32]appKey{},
+		active:   map[uint32]int{},
+		retired:  map[uint32]appKey{},
+		reserved: map[uint32]bool{},
+		clusters: map[string]string{},
 	}
+}
+
+func toU32(a netip.Addr) (uint32, bool) {
+	if a = a.Unmap(); !a.Is4() {
+		return 0, false
+	}
+	b := a.As4()
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]), true
+}
+
+func fromU32(v uint32) netip.Addr {
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }
 
 // reserve keeps addrs (the device's, the DNS server's) from every app.
@@ -85,17 +101,10 @@ func (b *addressBook) reserve(addrs ...netip.Addr) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, a := range addrs {
-		b.reserved[a] = true
+		if v, ok := toU32(a); ok {
+			b.reserved[v] = true
+		}
 	}
-}
-
-// change is what a sync did to one app.
-type change struct {
-	Ref  appRef
-	Name string // the app's effective address
-	Addr netip.Addr
-	// Added is false when the app lost its address.
-	Added bool
 }
 
 // sync makes the book match snap: every app with a name gets an address
@@ -103,99 +112,122 @@ type change struct {
 // lost their name, or whose range changed or was refused lose theirs. It
 // returns what changed, and one error per app that could not get an
 // address (a range too small), so they can be reported; the others work.
-func (b *addressBook) sync(snap *catalog.Snapshot, ranges map[string]netip.Prefix) (changes []change, errs []error) {
+// Apps that keep their address cost a look-up each: nothing is built
+// over every app.
+func (b *addressBook) sync(snap *catalog.Snapshot, ranges map[string]netip.Prefix) (changes []AppChange, errs []error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	want := map[appKey]allocKey{}
-	refs := map[appKey]appRef{}
-	for i := range snap.Clusters {
-		c := &snap.Clusters[i]
-		rng, ok := ranges[c.ID]
-		if !ok {
-			continue
-		}
-		for _, a := range c.Apps {
-			if a.Addr == "" || a.Unnamed != "" {
+	b.gen++
+	names := make(map[string]string, len(snap.Clusters))
+	// each calls f with every app that should have an address, and its
+	// range; with report, the apps of a range that cannot be searched are
+	// errors.
+	each := func(report bool, f func(c *catalog.Cluster, a *catalog.App, br *bookRange)) {
+		for i := range snap.Clusters {
+			c := &snap.Clusters[i]
+			rng, ok := ranges[c.ID]
+			if !ok {
 				continue
 			}
-			k := appKey{ClusterID: c.ID, Addr: a.Addr}
-			want[k] = allocKey{Via: c.Via, Range: rng}
-			refs[k] = appRef{ClusterID: c.ID, Cluster: c.Name, Via: c.Via, App: a.Name}
+			br, err := b.rangeOf(allocKey{Via: c.Via, Range: rng})
+			for j := range c.Apps {
+				if a := &c.Apps[j]; a.Addr != "" && a.Unnamed == "" {
+					if err == nil {
+						f(c, a, br)
+					} else if report {
+						errs = append(errs, fmt.Errorf("app %s of cluster %s (%s): %w", a.Name, c.Name, c.ID, err))
+					}
+				}
+			}
 		}
 	}
-	for k, h := range b.byKey {
-		if ak, ok := want[k]; !ok || b.allocators[ak] != h.alloc {
-			b.drop(k, h)
-			changes = append(changes, change{Ref: h.ref, Name: k.Addr, Addr: h.addr})
-		}
-	}
-	for k, ak := range want {
-		if h, ok := b.byKey[k]; ok {
-			h.ref = refs[k] // renamed apps keep their address
+	// Apps that keep their address are marked, with their names now.
+	newcomers := 0
+	each(false, func(c *catalog.Cluster, a *catalog.App, br *bookRange) {
+		names[c.ID] = c.Name
+		k := appKey{ClusterID: c.ID, Addr: a.Addr}
+		if h, ok := b.byKey[k]; ok && h.rng == br {
+			h.gen, h.app = b.gen, a.Name
 			b.byKey[k] = h
-			continue
+		} else {
+			newcomers++
 		}
-		addr, err := b.assign(k, ak, refs[k])
-		if err != nil {
-			errs = append(errs, fmt.Errorf("app %s of cluster %s (%s): %w", refs[k].App, refs[k].Cluster, k.ClusterID, err))
-			continue
+	})
+	// Those gone next (under the names their clusters had), so that
+	// their addresses are free for newcomers.
+	for k, h := range b.byKey {
+		if h.gen != b.gen {
+			b.drop(k, h)
+			changes = append(changes, b.change(k, h, false))
 		}
-		changes = append(changes, change{Ref: refs[k], Name: k.Addr, Addr: addr, Added: true})
 	}
+	b.clusters = names
+	changes = slices.Grow(changes, newcomers) // 100,000 when a catalog loads
+	each(true, func(c *catalog.Cluster, a *catalog.App, br *bookRange) {
+		k := appKey{ClusterID: c.ID, Addr: a.Addr}
+		if _, ok := b.byKey[k]; ok {
+			return
+		}
+		h, err := b.assign(k, br, a.Name)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("app %s of cluster %s (%s): %w", a.Name, c.Name, c.ID, err))
+			return
+		}
+		changes = append(changes, b.change(k, h, true))
+	})
 	return changes, errs
 }
 
-// assign gives k an address from the allocator ak. An address another
-// allocator of the profile handed out already, or a reserved one, is kept
-// (so that this allocator does not offer it again) under a salted key, and
-// the next one is tried. Called with mu held.
-func (b *addressBook) assign(k appKey, ak allocKey, ref appRef) (netip.Addr, error) {
-	alloc, ok := b.allocators[ak]
-	if !ok {
-		var err error
-		if alloc, err = ipam.NewKeyed(ak.Range, b.secret); err != nil {
-			return netip.Addr{}, fmt.Errorf("range %s: %w", ak.Range, err)
-		}
-		b.allocators[ak] = alloc
+// rangeOf is ak's search, made the first time. Called with mu held.
+func (b *addressBook) rangeOf(ak allocKey) (*bookRange, error) {
+	if br, ok := b.ranges[ak]; ok {
+		return br, nil
 	}
-	var taken []string
-	for i := range maxProbe {
-		key := k.ipamKey()
-		if i > 0 {
-			key += "#" + strconv.Itoa(i)
-		}
-		addr, err := alloc.Assign(key)
-		if err != nil {
-			releaseAll(alloc, taken)
-			return netip.Addr{}, fmt.Errorf("no address for %s in %s: %w", k.Addr, ak.Range, err)
-		}
-		if _, held := b.byAddr[addr]; held || b.reserved[addr] || b.retiredElsewhere(addr, alloc) {
-			taken = append(taken, key)
+	r, err := ipam.NewRange(ak.Range, b.secret)
+	if err != nil {
+		return nil, fmt.Errorf("range %s: %w", ak.Range, err)
+	}
+	br := &bookRange{key: ak, r: r}
+	b.ranges[ak] = br
+	return br, nil
+}
+
+// ref is the app k, h. Called with mu held.
+func (b *addressBook) ref(k appKey, h holder) appRef {
+	return appRef{ClusterID: k.ClusterID, Cluster: b.clusters[k.ClusterID], Via: h.rng.key.Via, App: h.app}
+}
+
+// change is what happened to the app k, h. Called with mu held.
+func (b *addressBook) change(k appKey, h holder, added bool) AppChange {
+	return AppChange{Cluster: b.clusters[k.ClusterID], ClusterID: k.ClusterID, App: h.app, Name: k.Addr, Addr: fromU32(h.addr), Added: added}
+}
+
+// assign gives the app k, called app, an address in br: the first of
+// the range's search for k that no app holds, that is not reserved, and
+// that no gone app holds for its connections (unless that app is k,
+// back). Called with mu held.
+func (b *addressBook) assign(k appKey, br *bookRange, app string) (holder, error) {
+	r := br.r
+	start := r.Start(k.ipamKey())
+	for i := range uint64(r.Size()) {
+		v, _ := toU32(r.At(start + i))
+		if _, held := b.byAddr[v]; held || b.reserved[v] {
 			continue
 		}
-		b.byKey[k] = holder{key: k, ipam: key, taken: taken, addr: addr, alloc: alloc, ref: ref}
-		b.byAddr[addr] = k
-		// An app that left while connected and came back holds its
-		// address again: it must not be released when those
-		// connections end.
-		delete(b.retired, addr)
-		return addr, nil
+		if gone, ok := b.retired[v]; ok {
+			if gone != k {
+				continue
+			}
+			// An app that left while connected and came back holds its
+			// address again.
+			delete(b.retired, v)
+		}
+		h := holder{addr: v, gen: b.gen, rng: br, app: app}
+		b.byKey[k] = h
+		b.byAddr[v] = k
+		return h, nil
 	}
-	releaseAll(alloc, taken)
-	return netip.Addr{}, fmt.Errorf("no free address for %s in %s after %d tries", k.Addr, ak.Range, maxProbe)
-}
-
-func releaseAll(alloc *ipam.Allocator, keys []string) {
-	for _, k := range keys {
-		alloc.Release(k)
-	}
-}
-
-// retiredElsewhere reports whether addr is held for live connections
-// through another allocator. Called with mu held.
-func (b *addressBook) retiredElsewhere(addr netip.Addr, alloc *ipam.Allocator) bool {
-	h, ok := b.retired[addr]
-	return ok && h.alloc != alloc
+	return holder{}, fmt.Errorf("no address for %s in %s: %w", k.Addr, r.Prefix(), ipam.ErrFull)
 }
 
 // drop takes k's address away. Called with mu held.
@@ -203,11 +235,8 @@ func (b *addressBook) drop(k appKey, h holder) {
 	delete(b.byKey, k)
 	delete(b.byAddr, h.addr)
 	if b.active[h.addr] > 0 {
-		b.retired[h.addr] = h
-		return
+		b.retired[h.addr] = k
 	}
-	h.alloc.Release(h.ipam)
-	releaseAll(h.alloc, h.taken)
 }
 
 // addrOf is the address of the app at name in a cluster, if it has one.
@@ -215,7 +244,10 @@ func (b *addressBook) addrOf(clusterID, name string) (netip.Addr, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	h, ok := b.byKey[appKey{ClusterID: clusterID, Addr: name}]
-	return h.addr, ok
+	if !ok {
+		return netip.Addr{}, false
+	}
+	return fromU32(h.addr), true
 }
 
 // acquire finds the app behind addr for a new connection and counts the
@@ -223,26 +255,26 @@ func (b *addressBook) addrOf(clusterID, name string) (netip.Addr, bool) {
 func (b *addressBook) acquire(addr netip.Addr) (ref appRef, release func(), ok bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	k, ok := b.byAddr[addr]
+	v, ok := toU32(addr)
 	if !ok {
 		return appRef{}, nil, false
 	}
-	b.active[addr]++
+	k, ok := b.byAddr[v]
+	if !ok {
+		return appRef{}, nil, false
+	}
+	b.active[v]++
 	var once sync.Once
-	return b.byKey[k].ref, func() { once.Do(func() { b.release(addr) }) }, true
+	return b.ref(k, b.byKey[k]), func() { once.Do(func() { b.release(v) }) }, true
 }
 
-func (b *addressBook) release(addr netip.Addr) {
+func (b *addressBook) release(v uint32) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.active[addr]--
-	if b.active[addr] > 0 {
+	b.active[v]--
+	if b.active[v] > 0 {
 		return
 	}
-	delete(b.active, addr)
-	if h, ok := b.retired[addr]; ok {
-		delete(b.retired, addr)
-		h.alloc.Release(h.ipam)
-		releaseAll(h.alloc, h.taken)
-	}
+	delete(b.active, v)
+	delete(b.retired, v)
 }

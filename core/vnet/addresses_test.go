@@ -116,3 +116,94 @@ func TestNestedRangesOfOneProfile(t *testing.T) {
 		}
 	}
 }
+
+// TestAddressBackWhileConnected: an app that leaves while a connection to
+// it lives and comes back holds its address again, and keeps it when that
+// connection ends.
+func TestAddressBackWhileConnected(t *testing.T) {
+	b := newAddressBook()
+	b.sync(snapshotOf("10.9.0.0/29", "app"))
+	first, _ := b.addrOf("c", "app.c.test")
+	_, release, ok := b.acquire(first)
+	if !ok {
+		t.Fatal("no app behind its own address")
+	}
+	if changes, _ := b.sync(snapshotOf("10.9.0.0/29")); len(changes) != 1 || changes[0].Added {
+		t.Fatalf("changes = %+v, want the app gone", changes)
+	}
+	if changes, _ := b.sync(snapshotOf("10.9.0.0/29", "app")); len(changes) != 1 || !changes[0].Added || changes[0].Addr != first {
+		t.Fatalf("changes = %+v, want the app back at %s", changes, first)
+	}
+	release()
+	if ref, release, ok := b.acquire(first); !ok || ref.App != "app" {
+		t.Fatalf("after the old connection ended: %+v, %v; want the app still at %s", ref, ok, first)
+	} else {
+		release()
+	}
+}
+
+// TestAddressReusedAfterRemoval: in a full /29 an app removed frees its
+// address for an app added in the same sync.
+func TestAddressReusedAfterRemoval(t *testing.T) {
+	b := newAddressBook()
+	if _, errs := b.sync(snapshotOf("10.9.0.0/29", "a", "b", "c", "d")); len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	gone, _ := b.addrOf("c", "d.c.test")
+	changes, errs := b.sync(snapshotOf("10.9.0.0/29", "a", "b", "c", "e"))
+	if len(errs) != 0 || len(changes) != 2 {
+		t.Fatalf("changes %+v, errors %v: want d gone and e added", changes, errs)
+	}
+	if got, _ := b.addrOf("c", "e.c.test"); got != gone {
+		t.Fatalf("e got %s, want the one address free, %s", got, gone)
+	}
+	if ref, release, ok := b.acquire(gone); !ok || ref.App != "e" {
+		t.Fatalf("acquire(%s) = %+v, %v; want e", gone, ref, ok)
+	} else {
+		release()
+	}
+}
+
+// TestNameMovesBetweenClusters: a name that one cluster offered and then
+// another does (each in its own profile and range) leaves the first's
+// address and gets one of the second's; its connections go to the second.
+func TestNameMovesBetweenClusters(t *testing.T) {
+	cluster := func(id, rng string, apps ...catalog.App) catalog.Cluster {
+		return catalog.Cluster{ID: id, Via: id, Name: id, ProxyHost: id + ".test", Zones: []string{"z.test"}, IPv4Range: netip.MustParsePrefix(rng), Apps: apps}
+	}
+	app := catalog.App{Name: "x", PublicAddr: "x.z.test"}
+	sync := func(b *addressBook, clusters ...catalog.Cluster) []AppChange {
+		snap := catalog.NewSnapshot(clusters)
+		ranges, refused := snap.AcceptRanges(nil)
+		if len(refused) != 0 {
+			t.Fatal(refused)
+		}
+		changes, errs := b.sync(snap, ranges)
+		if len(errs) != 0 {
+			t.Fatal(errs)
+		}
+		return changes
+	}
+	b := newAddressBook()
+	sync(b, cluster("a", "10.1.0.0/16", app))
+	before, _ := b.addrOf("a", "x.z.test")
+	changes := sync(b, cluster("b", "10.2.0.0/16", app))
+	if len(changes) != 2 {
+		t.Fatalf("changes = %+v, want x gone from a and added to b", changes)
+	}
+	if _, ok := b.addrOf("a", "x.z.test"); ok {
+		t.Fatal("x kept its address in a")
+	}
+	after, ok := b.addrOf("b", "x.z.test")
+	if !ok || !netip.MustParsePrefix("10.2.0.0/16").Contains(after) {
+		t.Fatalf("x in b: %s, %v", after, ok)
+	}
+	if _, _, ok := b.acquire(before); ok {
+		t.Fatalf("%s (x in a) still reaches an app", before)
+	}
+	if ref, release, ok := b.acquire(after); !ok || ref.ClusterID != "b" || ref.App != "x" {
+		t.Fatalf("acquire(%s) = %+v, %v", after, ref, ok)
+	} else {
+		release()
+	}
+}

@@ -305,7 +305,7 @@ func (e *Engine) protected() []netip.Prefix {
 // counted in one line.
 const maxLoggedChanges = 100
 
-func logChanges(log *slog.Logger, changes []change) {
+func logChanges(log *slog.Logger, changes []AppChange) {
 	if len(changes) > maxLoggedChanges {
 		added := 0
 		for _, c := range changes {
@@ -318,9 +318,9 @@ func logChanges(log *slog.Logger, changes []change) {
 	}
 	for _, c := range changes {
 		if c.Added {
-			log.Info("app available", "app", c.Ref.App, "cluster", c.Ref.Cluster, "id", c.Ref.ClusterID, "name", c.Name, "ipv4", c.Addr)
+			log.Info("app available", "app", c.App, "cluster", c.Cluster, "id", c.ClusterID, "name", c.Name, "ipv4", c.Addr)
 		} else {
-			log.Info("app gone", "app", c.Ref.App, "cluster", c.Ref.Cluster, "id", c.Ref.ClusterID, "name", c.Name, "ipv4", c.Addr)
+			log.Info("app gone", "app", c.App, "cluster", c.Cluster, "id", c.ClusterID, "name", c.Name, "ipv4", c.Addr)
 		}
 	}
 }

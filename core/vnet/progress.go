@@ -72,13 +72,9 @@ func (e *Engine) reportClusters() {
 }
 
 // reportApps tells Progress what a sync did to the apps.
-func (e *Engine) reportApps(changes []change) {
+func (e *Engine) reportApps(changes []AppChange) {
 	if len(changes) == 0 {
 		return
 	}
-	out := make([]AppChange, len(changes))
-	for i, c := range changes {
-		out[i] = AppChange{Cluster: c.Ref.Cluster, ClusterID: c.Ref.ClusterID, App: c.Ref.App, Name: c.Name, Addr: c.Addr, Added: c.Added}
-	}
-	e.progress.AppsChanged(out)
+	e.progress.AppsChanged(changes)
 }

@@ -56,6 +56,13 @@ func (e *Engine) Status() Status {
 	st.Clusters = e.cfg.Catalog.Status()
 	snap := e.cfg.Catalog.Current()
 	st.Refused = append(slices.Clone(snap.Refused), rangeRefusals...)
+	n := 0
+	for i := range snap.Clusters {
+		n += len(snap.Clusters[i].Apps)
+	}
+	if n > 0 {
+		st.Apps = make([]AppStatus, 0, n) // grown by appends, 100,000 apps cost twice as much
+	}
 	for i := range snap.Clusters {
 		c := &snap.Clusters[i]
 		for _, a := range c.Apps {
