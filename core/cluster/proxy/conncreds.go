@@ -15,7 +15,9 @@ import (
 // then runs once per connection, not once per tunnelled TCP connection
 // (a stream). The cache lives in the connection's AuthInfo, so it is
 // never shared between connections.
-type connCreds struct{ credentials.TransportCredentials }
+type connCreds struct {
+	credentials.TransportCredentials
+}
 
 // connTLSInfo is a connection's TLSInfo and its cache.
 type connTLSInfo struct {

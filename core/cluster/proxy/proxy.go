@@ -237,7 +237,7 @@ func (s *Server) wire(peers *peerPool) {
 	}
 	s.tunnels = &tunnels{
 		cluster: cfg.ClusterName, dialTimeout: cfg.DialTimeout, dialApp: cfg.DialApp,
-		log: cfg.Logger, state: cfg.State, rbac: roles, audit: emit, sessions: s.sessions, life: s.life,
+		log: cfg.Logger, apps: &appRecords{state: cfg.State}, rbac: roles, audit: emit, sessions: s.sessions, life: s.life,
 		agents: s.agents, leaves: s.leaves, metrics: cfg.Metrics,
 	}
 }

@@ -1,0 +1,51 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/vnetproject/vnet/core/cluster/resource"
+	"github.com/vnetproject/vnet/core/cluster/state"
+	"github.com/vnetproject/vnet/core/cluster/store"
+)
+
+// TestAppRecordsFollowTheStore: a dial reads the app as stored now: the
+// same bytes are not parsed again, and a change or a removal committed
+// before the dial is what the dial sees.
+func TestAppRecordsFollowTheStore(t *testing.T) {
+	ctx := context.Background()
+	st := state.New(store.NewMemory())
+	put := func(y string) {
+		t.Helper()
+		r, err := resource.Parse([]byte(y))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Create(ctx, r, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs := &appRecords{state: st}
+	put("kind: app\nversion: v1\nmetadata: {name: db, labels: {team: a}}\nspec: {uri: 'tcp://127.0.0.1:1'}\n")
+	first, err := recs.app(ctx, "db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := recs.app(ctx, "db")
+	if err != nil || again != first {
+		t.Fatalf("the same stored app read twice: %p then %p (%v), want the one parse", first, again, err)
+	}
+	// Narrowed: the next dial sees the new labels, not the parsed ones.
+	put("kind: app\nversion: v1\nmetadata: {name: db, labels: {team: b}}\nspec: {uri: 'tcp://127.0.0.1:1'}\n")
+	cur, err := recs.app(ctx, "db")
+	if err != nil || cur.Metadata.Labels["team"] != "b" {
+		t.Fatalf("after the change: %+v, %v; want team b", cur, err)
+	}
+	if err := st.Delete(ctx, resource.KindApp, "db"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := recs.app(ctx, "db"); !errors.Is(err, state.ErrNotFound) {
+		t.Fatalf("after the removal: %+v, %v; want not found", got, err)
+	}
+}
