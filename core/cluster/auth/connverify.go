@@ -21,6 +21,7 @@ import (
 type ConnVerified struct {
 	mu     sync.Mutex
 	raw    []byte   // the DER of the certificate verified; nil before the first success
+	ca     *CA      // the CA it was verified against: another (a rotation) checks again
 	id     Identity // what it carries
 	checks int      // chain checks made (tests)
 }
@@ -38,8 +39,8 @@ func WithConnVerified(ctx context.Context, c *ConnVerified) context.Context {
 
 // verify is ca.Verify through the connection's cache, if ctx carries one:
 // the chain is checked again whenever chain[0] is not the very
-// certificate (byte for byte) that passed on this connection, and the
-// expiry always.
+// certificate (byte for byte) that passed on this connection against
+// this CA, and the expiry always.
 func (ca *CA) verify(ctx context.Context, chain []*x509.Certificate, now time.Time) (Identity, error) {
 	c, _ := ctx.Value(connVerifiedKey{}).(*ConnVerified)
 	if c == nil || len(chain) == 0 {
@@ -51,7 +52,7 @@ func (ca *CA) verify(ctx context.Context, chain []*x509.Certificate, now time.Ti
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.raw != nil && bytes.Equal(c.raw, leaf.Raw) {
+	if c.raw != nil && c.ca == ca && bytes.Equal(c.raw, leaf.Raw) {
 		id := c.id
 		id.Roles = slices.Clone(id.Roles)
 		return id, nil
@@ -61,7 +62,7 @@ func (ca *CA) verify(ctx context.Context, chain []*x509.Certificate, now time.Ti
 	if err != nil {
 		return Identity{}, err
 	}
-	c.raw, c.id = bytes.Clone(leaf.Raw), id
+	c.raw, c.ca, c.id = bytes.Clone(leaf.Raw), ca, id
 	c.id.Roles = slices.Clone(id.Roles)
 	return id, nil
 }
