@@ -12,8 +12,8 @@ import (
 
 // foreignTwin signs, with another cluster's CA, a certificate carrying
 // exactly the identity of chain's (name, roles, record generation): only
-// the chain check tells the two apart.
-func foreignTwin(t *testing.T, ctx context.Context, chain []*x509.Certificate) []*x509.Certificate {
+// the chain check tells the two apart. It returns the other CA too.
+func foreignTwin(t *testing.T, ctx context.Context, chain []*x509.Certificate) ([]*x509.Certificate, *CA) {
 	t.Helper()
 	other, err := LoadOrCreateCA(ctx, store.NewMemory(), "other.test")
 	if err != nil {
@@ -29,7 +29,7 @@ func foreignTwin(t *testing.T, ctx context.Context, chain []*x509.Certificate) [
 	if err != nil {
 		t.Fatal(err)
 	}
-	return []*x509.Certificate{parseCert(t, der)}
+	return []*x509.Certificate{parseCert(t, der)}, other
 }
 
 // TestConnVerifiedChecksChainOncePerConnection: on one connection the
@@ -41,7 +41,7 @@ func foreignTwin(t *testing.T, ctx context.Context, chain []*x509.Certificate) [
 func TestConnVerifiedChecksChainOncePerConnection(t *testing.T) {
 	s, ctx := newTestService(t)
 	good := loginUser(t, s, ctx, "alice")
-	twin := foreignTwin(t, ctx, good)
+	twin, otherCA := foreignTwin(t, ctx, good)
 	if twin[0].Subject.String() != good[0].Subject.String() {
 		t.Fatalf("the twin's subject %q is not alice's %q", twin[0].Subject, good[0].Subject)
 	}
@@ -78,6 +78,12 @@ func TestConnVerifiedChecksChainOncePerConnection(t *testing.T) {
 	}
 	if conn.checks != before+1 {
 		t.Fatalf("chain checks went from %d to %d, want one more (the twin's)", before, conn.checks)
+	}
+
+	// Checked against another CA (a rotation), the certificate that
+	// passed is checked again, and refused.
+	if _, err := otherCA.verify(cctx, good, time.Now()); !errors.Is(err, ErrForeignCert) {
+		t.Fatalf("alice's certificate against another CA on the connection it passed on: %v, want %v", err, ErrForeignCert)
 	}
 
 	// Expiry is checked on every stream, also for a certificate that
