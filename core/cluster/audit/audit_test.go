@@ -121,13 +121,7 @@ func TestSlowStoreDropsAndRecordsTheGap(t *testing.T) {
 		l.Emit(Event{Type: SessionStart, User: fmt.Sprint("u", i)})
 	}
 	close(st.release)
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	got, err := Search(ctx(t), st.Store, Query{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := closeAndRead(t, l, st.Store)
 	var kept, dropped int64
 	for _, ev := range got {
 		switch ev.Type {
@@ -214,13 +208,7 @@ func TestRejectionFloodKeepsSessionEvents(t *testing.T) {
 	l.Emit(Event{Type: SessionStart, User: "alice", App: "db", SessionID: "s1"})
 	l.Emit(Event{Type: SessionEnd, User: "alice", App: "db", SessionID: "s1"})
 	close(st.release)
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	got, err := Search(ctx(t), st.Store, Query{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := closeAndRead(t, l, st.Store)
 	var start, end bool
 	var rejected, dropped int64
 	for _, ev := range got {
@@ -308,13 +296,7 @@ func TestBurstWrittenInBatches(t *testing.T) {
 		l.Emit(Event{Time: base.Add(time.Duration(i) * time.Millisecond), Type: SessionStart, User: fmt.Sprint("u", i)})
 	}
 	close(st.release)
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	got, err := Search(ctx(t), st.Store, Query{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := closeAndRead(t, l, st.Store)
 	if len(got) != n {
 		t.Fatalf("Search = %d events, want %d", len(got), n)
 	}
@@ -378,4 +360,18 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// closeAndRead closes l, which writes what it holds, and reads back every
+// event of st.
+func closeAndRead(t *testing.T, l *Log, st store.Store) []Event {
+	t.Helper()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Search(ctx(t), st, Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
