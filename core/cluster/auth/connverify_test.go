@@ -104,3 +104,23 @@ func TestConnVerifiedChecksChainOncePerConnection(t *testing.T) {
 		t.Fatalf("removed alice's certificate on the connection it passed on: %v, want unknown user", err)
 	}
 }
+
+// BenchmarkAuthenticate: a stream's authentication without the
+// connection's cache (every stream before) and with it.
+func BenchmarkAuthenticate(b *testing.B) {
+	s, ctx := newTestService(b)
+	chain := loginUser(b, s, ctx, "alice")
+	for _, tc := range []struct {
+		name string
+		ctx  context.Context
+	}{{"per-stream-chain-check", ctx}, {"per-connection-chain-check", WithConnVerified(ctx, NewConnVerified())}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if _, err := s.Authenticate(tc.ctx, chain); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"testing"
 
 	"github.com/vnetproject/vnet/core/cluster/resource"
@@ -47,5 +48,38 @@ func TestAppRecordsFollowTheStore(t *testing.T) {
 	}
 	if got, err := recs.app(ctx, "db"); !errors.Is(err, state.ErrNotFound) {
 		t.Fatalf("after the removal: %+v, %v; want not found", got, err)
+	}
+}
+
+// BenchmarkDialApp: a dial's read of its app from a bbolt store, parsed
+// every time (state.App, every dial before) and through appRecords.
+func BenchmarkDialApp(b *testing.B) {
+	ctx := context.Background()
+	bs, err := store.OpenBolt(filepath.Join(b.TempDir(), "state.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bs.Close()
+	st := state.New(bs)
+	r, err := resource.Parse([]byte("kind: app\nversion: v1\nmetadata: {name: db, labels: {team: a, env: prod}}\nspec: {uri: 'tcp://127.0.0.1:5432', public_addr: db.company.test}\n"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := st.Create(ctx, r, false); err != nil {
+		b.Fatal(err)
+	}
+	recs := &appRecords{state: st}
+	for _, tc := range []struct {
+		name string
+		get  func() (*resource.App, error)
+	}{{"parse-per-dial", func() (*resource.App, error) { return st.App(ctx, "db") }}, {"parse-on-change", func() (*resource.App, error) { return recs.app(ctx, "db") }}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if _, err := tc.get(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
