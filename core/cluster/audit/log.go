@@ -34,8 +34,9 @@ const (
 // Config is what a Log needs.
 type Config struct {
 	Store store.Store // never nil
-	// QueueSize bounds the events waiting to be written; beyond it events
-	// are dropped and counted. Rejected dials may hold at most half of it,
+	// QueueSize bounds the events waiting to be written (and, again, the
+	// batch the writer is storing); beyond it events are dropped and
+	// counted. Rejected dials may hold at most half of it,
 	// so that a flood of them cannot push session starts and ends out.
 	// Default DefaultQueueSize.
 	QueueSize int
@@ -177,20 +178,51 @@ func (l *Log) Close() error {
 	}
 }
 
+// maxBatch bounds the events one store write carries: etcd refuses a
+// transaction of more than 128 operations by default, and a batch this
+// size already shares one file sync among a whole burst of sessions.
+const maxBatch = 128
+
+// write is the writer: it takes what the queue holds (at least one event,
+// at most maxBatch and at most the queue's size) and stores it in one
+// write (Store.PutAll: one transaction, so one file sync on bbolt, for
+// the burst of session starts and ends that piled up during the last
+// write). Keys sort by each event's time, so batching keeps the order.
 func (l *Log) write() {
 	defer close(l.done)
 	l.recordDropped() // what the last run could not record
+	limit := min(maxBatch, l.cfg.QueueSize)
+	batch := make([]Event, 0, limit)
 	for ev := range l.queue {
-		if sheddable(ev.Type) {
-			l.shedQueued.Add(-1)
+		batch = append(batch[:0], ev)
+	fill:
+		for len(batch) < limit {
+			select {
+			case ev, ok := <-l.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, ev)
+			default:
+				break fill
+			}
 		}
 		failed := false
-		if err := l.put(ev); err != nil {
-			l.dropped.Add(1)
-			l.cfg.Logger.Error("audit event lost", "event", ev.Type, "user", ev.User, "app", ev.App, "err", err)
+		if err := l.putAll(batch); err != nil {
+			l.dropped.Add(int64(len(batch)))
+			for _, ev := range batch {
+				l.cfg.Logger.Error("audit event lost", "event", ev.Type, "user", ev.User, "app", ev.App, "err", err)
+			}
 			failed = true
 		} else {
 			failed = !l.recordDropped()
+		}
+		// A rejection counts against its share of the queue until it is
+		// written: the writer's batch is queue too.
+		for _, ev := range batch {
+			if sheddable(ev.Type) {
+				l.shedQueued.Add(-1)
+			}
 		}
 		l.persistDropped(0, false, failed)
 	}
@@ -258,14 +290,23 @@ func (l *Log) persistDropped(extra int64, final, failed bool) {
 	l.persisted = n
 }
 
-func (l *Log) put(ev Event) error {
-	data, err := json.Marshal(ev)
-	if err != nil {
-		return err
+func (l *Log) put(ev Event) error { return l.putAll([]Event{ev}) }
+
+// putAll stores events in one write, each under a fresh Key. The keys are
+// new (a time and 48 random bits), so the overwriting PutAll stores each
+// event as Create would.
+func (l *Log) putAll(events []Event) error {
+	items := make([]store.Item, len(events))
+	for i, ev := range events {
+		data, err := json.Marshal(ev)
+		if err != nil {
+			return err
+		}
+		items[i] = store.Item{Key: Key(ev.Time), Value: data}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.WriteTimeout)
 	defer cancel()
-	return l.cfg.Store.Create(ctx, Key(ev.Time), data)
+	return l.cfg.Store.PutAll(ctx, items)
 }
 
 // Key is a fresh store key for an event at t: keys sort by time (20

@@ -7,7 +7,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 
@@ -67,8 +66,8 @@ func (ca *CA) Verify(chain []*x509.Certificate, now time.Time) (Identity, error)
 		return Identity{}, ErrNoCertificate
 	}
 	leaf := chain[0]
-	if now.After(leaf.NotAfter) {
-		return Identity{}, fmt.Errorf("%w (expired %s)", ErrCertExpired, leaf.NotAfter.UTC().Format(time.RFC3339))
+	if err := checkExpiry(leaf, now); err != nil {
+		return Identity{}, err
 	}
 	_, err := leaf.Verify(x509.VerifyOptions{
 		Roots:       ca.Pool(),

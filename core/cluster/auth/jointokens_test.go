@@ -15,7 +15,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/store"
 )
 
-func newTestService(t *testing.T) (*Service, context.Context) {
+func newTestService(t testing.TB) (*Service, context.Context) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
@@ -31,7 +31,7 @@ func newTestService(t *testing.T) (*Service, context.Context) {
 	return s, ctx
 }
 
-func newPub(t *testing.T) (*ecdsa.PrivateKey, []byte) {
+func newPub(t testing.TB) (*ecdsa.PrivateKey, []byte) {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -44,7 +44,7 @@ func newPub(t *testing.T) (*ecdsa.PrivateKey, []byte) {
 	return k, der
 }
 
-func parseCert(t *testing.T, certPEM []byte) *x509.Certificate {
+func parseCert(t testing.TB, certPEM []byte) *x509.Certificate {
 	t.Helper()
 	b, _ := pem.Decode(certPEM)
 	if b == nil {

@@ -105,7 +105,7 @@ func (ca *CA) IssueProxy(pub crypto.PublicKey, name string, ttl time.Duration) (
 // one's certificates. It returns the machine's ID (the certificate's user
 // without its prefix).
 func (s *Service) AuthenticateMachine(ctx context.Context, chain []*x509.Certificate, role string) (string, error) {
-	id, err := s.ca.Verify(chain, s.now())
+	id, err := s.ca.verify(ctx, chain, s.now())
 	if err != nil {
 		return "", err
 	}

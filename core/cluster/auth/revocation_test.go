@@ -15,7 +15,7 @@ import (
 // record's name, so a record made again under that name does not revive
 // the certificates of the one that was removed.
 
-func loginUser(t *testing.T, s *Service, ctx context.Context, name string) []*x509.Certificate {
+func loginUser(t testing.TB, s *Service, ctx context.Context, name string) []*x509.Certificate {
 	t.Helper()
 	token, _, err := s.AddUser(ctx, name, []string{"dev"})
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
@@ -144,7 +143,9 @@ func (s *Server) authenticate(ctx context.Context, method string) (context.Conte
 	if !ok {
 		return nil, status.Error(codes.Unauthenticated, "no peer")
 	}
-	info, ok := p.AuthInfo.(credentials.TLSInfo)
+	// vctx carries the connection's chain-check cache (conncreds.go) to
+	// the checks below; the call goes on with ctx.
+	vctx, info, ok := tlsInfoOf(ctx, p.AuthInfo)
 	if !ok {
 		return nil, status.Error(codes.Unauthenticated, "not a TLS connection")
 	}
@@ -159,7 +160,7 @@ func (s *Server) authenticate(ctx context.Context, method string) (context.Conte
 		return nil, status.Errorf(codes.PermissionDenied, "%s: %s: %s is for %s, and this is %s certificate", s.cfg.ClusterName, auth.ErrAccessDenied, method, pol, what)
 	}
 	if kind != allowUser {
-		name, err := s.cfg.Auth.AuthenticateMachine(ctx, chain, role)
+		name, err := s.cfg.Auth.AuthenticateMachine(vctx, chain, role)
 		if st, ok := unavailableStatus(err); ok {
 			return nil, st
 		}
@@ -173,7 +174,7 @@ func (s *Server) authenticate(ctx context.Context, method string) (context.Conte
 		}
 		return context.WithValue(ctx, machineKey{}, machine{role: role, name: name}), nil
 	}
-	id, err := s.cfg.Auth.Authenticate(ctx, chain)
+	id, err := s.cfg.Auth.Authenticate(vctx, chain)
 	if st, ok := unavailableStatus(err); ok {
 		return nil, st
 	}

@@ -167,7 +167,7 @@ func New(cfg Config) (*Server, error) {
 	s.life.ctx, s.life.stop = context.WithCancel(context.Background())
 	s.wire(peers)
 	s.grpc = grpc.NewServer(
-		grpc.Creds(credentials.NewTLS(tlsCfg)),
+		grpc.Creds(connCreds{credentials.NewTLS(tlsCfg)}), // conncreds.go
 		grpc.ChainUnaryInterceptor(cfg.Metrics.UnaryInterceptor(), s.unaryAuth),
 		grpc.ChainStreamInterceptor(cfg.Metrics.StreamInterceptor(), s.streamAuth),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
@@ -237,7 +237,7 @@ func (s *Server) wire(peers *peerPool) {
 	}
 	s.tunnels = &tunnels{
 		cluster: cfg.ClusterName, dialTimeout: cfg.DialTimeout, dialApp: cfg.DialApp,
-		log: cfg.Logger, state: cfg.State, rbac: roles, audit: emit, sessions: s.sessions, life: s.life,
+		log: cfg.Logger, apps: &appRecords{state: cfg.State}, rbac: roles, audit: emit, sessions: s.sessions, life: s.life,
 		agents: s.agents, leaves: s.leaves, metrics: cfg.Metrics,
 	}
 }

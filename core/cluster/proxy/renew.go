@@ -5,7 +5,6 @@ import (
 	"log/slog"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
@@ -30,7 +29,7 @@ func renewMachine(ctx context.Context, a *auth.Service, log *slog.Logger, role s
 	if !ok {
 		return nil, status.Error(codes.Unauthenticated, "no peer")
 	}
-	info, ok := p.AuthInfo.(credentials.TLSInfo)
+	_, info, ok := tlsInfoOf(ctx, p.AuthInfo)
 	if !ok {
 		return nil, status.Error(codes.Unauthenticated, "not a TLS connection")
 	}

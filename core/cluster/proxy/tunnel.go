@@ -26,7 +26,7 @@ type tunnels struct {
 	dialTimeout time.Duration
 	dialApp     func(ctx context.Context, network, addr string) (net.Conn, error)
 	log         *slog.Logger
-	state       *state.State // apps
+	apps        *appRecords // the apps dialled, read from the store (apprecords.go)
 	rbac        *rbac
 	audit       *auditor
 	sessions    *sessionSet
@@ -99,7 +99,7 @@ func (t *tunnels) serve(ctx context.Context, id auth.Identity, remote bool, req 
 		t.audit.rejected(sess)
 		return reply.Reject(api.DialFailure_DIAL_FAILURE_REFUSED, sess.Err)
 	}
-	app, err := t.state.App(ctx, req.GetApp())
+	app, err := t.apps.app(ctx, req.GetApp())
 	if errors.Is(err, state.ErrNotFound) {
 		sess.Err = fmt.Errorf("no app %q in cluster %s", req.GetApp(), t.cluster)
 		t.audit.rejected(sess)

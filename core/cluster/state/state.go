@@ -74,14 +74,20 @@ func (s *State) PutAll(ctx context.Context, rs []resource.Resource) error {
 
 // Get returns one resource.
 func (s *State) Get(ctx context.Context, kind, name string) (resource.Resource, error) {
-	data, err := s.store.Get(ctx, key(kind, name))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("%s %q: %w", kind, name, ErrNotFound)
-	}
+	data, err := s.stored(ctx, kind, name)
 	if err != nil {
 		return nil, err
 	}
 	return resource.Parse(data)
+}
+
+// stored returns one resource as stored, unparsed.
+func (s *State) stored(ctx context.Context, kind, name string) ([]byte, error) {
+	data, err := s.store.Get(ctx, key(kind, name))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%s %q: %w", kind, name, ErrNotFound)
+	}
+	return data, err
 }
 
 // Delete removes one resource.
@@ -147,7 +153,23 @@ func (s *State) Apps(ctx context.Context) ([]*resource.App, error) {
 
 // App returns the app called name.
 func (s *State) App(ctx context.Context, name string) (*resource.App, error) {
-	r, err := s.Get(ctx, resource.KindApp, name)
+	data, err := s.StoredApp(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return ParseApp(name, data)
+}
+
+// StoredApp returns the app called name as stored, unparsed, or
+// ErrNotFound: for a caller that keeps the apps it parsed (ParseApp) and
+// parses one again only when its stored bytes changed.
+func (s *State) StoredApp(ctx context.Context, name string) ([]byte, error) {
+	return s.stored(ctx, resource.KindApp, name)
+}
+
+// ParseApp reads the stored app called name as App does.
+func ParseApp(name string, data []byte) (*resource.App, error) {
+	r, err := resource.Parse(data)
 	if err != nil {
 		return nil, err
 	}
