@@ -58,23 +58,17 @@ func (p *upPrinter) Cluster(c vnet.ClusterStatus) {
 
 // AppsChanged says which apps came and went once VNet is up; the first
 // catalog's apps are listed with "VNet is up" (vnet.Progress).
-func (p *upPrinter) AppsChanged(changes []vnet.AppChange) {
+func (p *upPrinter) AppsChanged(changes vnet.AppChanges) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.up {
 		return
 	}
-	if len(changes) > maxPrintedApps {
-		added := 0
-		for _, c := range changes {
-			if c.Added {
-				added++
-			}
-		}
-		fmt.Fprintf(p.w, "%d apps available, %d gone: vnet status lists them all.\n", added, len(changes)-added)
+	if changes.Len() > maxPrintedApps {
+		fmt.Fprintf(p.w, "%d apps available, %d gone: vnet status lists them all.\n", changes.Added, changes.Gone)
 		return
 	}
-	for _, c := range changes {
+	for _, c := range changes.List {
 		what := "app gone:     "
 		if c.Added {
 			what = "app available:"

@@ -32,11 +32,11 @@ func TestUpPrintsSteps(t *testing.T) {
 	p.tunCreated("vnet0", 65000)
 	p.Cluster(catalog.ClusterStatus{ID: "proxy.other.test:3080", Name: "(not reached yet)", Error: `rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing: dial tcp 10.9.9.9:3080: connect: connection refused"`})
 	p.Cluster(catalog.ClusterStatus{ID: "proxy.root.test:3080", Name: "root.test", Connected: true, Apps: 1, Updated: time.Now()})
-	p.AppsChanged([]vnet.AppChange{echo})
+	p.AppsChanged(vnet.AppChanges{Added: 1, List: []vnet.AppChange{echo}})
 	p.applied("vnet0", s, platform.DNSModeResolved, upstream, []vnet.AppStatus{{ClusterID: echo.ClusterID, Cluster: echo.Cluster, Name: "echo", PublicAddr: echo.Name, IPv4: echo.Addr}}, 1)
 	live := echo
 	live.App, live.Name, live.Addr = "live", "live.company.test", netip.MustParseAddr("100.64.0.8")
-	p.AppsChanged([]vnet.AppChange{live})
+	p.AppsChanged(vnet.AppChanges{Added: 1, List: []vnet.AppChange{live}})
 	s.DNSZones = append(s.DNSZones, "other.test")
 	p.applied("vnet0", s, platform.DNSModeResolved, upstream, nil, 0)
 	p.Cluster(catalog.ClusterStatus{ID: "proxy.root.test:3080", Name: "root.test", Apps: 2, Updated: time.Now(), Error: "stream ended"})
