@@ -70,7 +70,7 @@ type AppChange struct {
 
 type nopProgress struct{}
 
-func (nopProgress) Cluster(ClusterStatus)   {}
+func (nopProgress) Cluster(ClusterStatus)  {}
 func (nopProgress) AppsChanged(AppChanges) {}
 
 // told is what Progress last heard of one login.
