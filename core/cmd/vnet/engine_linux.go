@@ -181,9 +181,10 @@ func (h *helperHost) ApplySettings(ctx context.Context, s netcfg.Settings) error
 		// and the collector's next goal was set while it was live.
 		// Once per run, not churn: later changes are small and the idle
 		// trim (uptrim_linux.go) takes care of them. ApplySettings is
-		// called from the engine's run only.
+		// called from the engine's run only; the trim (two collections)
+		// runs beside it.
 		h.trimmed = true
-		trimMemory()
+		go trimMemory()
 	}
 	return nil
 }
