@@ -147,6 +147,7 @@ func (c *Cache) setErr(err error) {
 // the cache holds (nothing, the first time). It returns the listing's
 // revision.
 func (c *Cache) load(ctx context.Context) (int64, error) {
+	start := time.Now()
 	items, rev, err := c.st.Snapshot(ctx, resourcesPrefix)
 	if err != nil {
 		return 0, fmt.Errorf("list resources: %w", err)
@@ -186,6 +187,8 @@ func (c *Cache) load(ctx context.Context) (int64, error) {
 	if first {
 		// The first listing is the start, not a change to resume over.
 		c.history, c.since = nil, rev
+		// Watches wait for it: a VNet's first catalog after a start too.
+		c.log.Info("catalog cache loaded", "apps", len(c.apps), "took", time.Since(start).Round(time.Millisecond))
 	}
 	c.mu.Unlock()
 	c.readyOnce.Do(func() { close(c.ready) })
