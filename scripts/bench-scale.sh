@@ -8,7 +8,7 @@
 #   changed, removed     until VNet's answer for the name changes (SCALE_CHANGES, default 20,
 #                        each: median and max), next to the median run time of `vnet ctl` itself
 #   DNS                  dnsperf over random app names vs the small catalog's one name; p99 one at a time
-#   memory and CPU       `vnet up` RSS; the proxy's RSS, and its CPU idle with VNet watching
+#   memory and CPU       `vnet up` RSS (now, peak, peak at once); the proxy's RSS, and its CPU idle with VNet watching
 # Figures only: nothing here passes or fails on speed. Needs root.
 # BENCH_SECONDS (default 5) sets the length of each dnsperf run; SCALE_APPS
 # and SCALE_CHANGES make a shorter run while developing. SCALE_ROWS (a
@@ -49,12 +49,26 @@ rss_mib() { awk '/VmRSS/ {printf "%d", $2 / 1024}' "/proc/$1/status"; }
 hwm_mib() { awk '/VmHWM/ {printf "%d", $2 / 1024}' "/proc/$1/status"; }
 # up_mib FIELD: FIELD (VmRSS, VmHWM) of `vnet up` in MiB: the root helper
 # and the engine it started as the user (its child), summed, as bench.sh.
-up_mib() {
-	local pid sum=0
+up_mib() { echo $(($(up_kib "$1") / 1024)); }
+up_kib() {
+	local pid sum=0 kib
 	for pid in "$VNET_UP_PID" $(pgrep -P "$VNET_UP_PID"); do
-		sum=$((sum + $(awk '/^'"$1"':/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)))
+		kib=$(awk '/^'"$1"':/ {print $2}' "/proc/$pid/status" 2>/dev/null)
+		sum=$((sum + ${kib:-0}))
 	done
-	echo $((sum / 1024))
+	echo "$sum"
+}
+# sample_up_peak: until `vnet up` ends, the most its two processes held
+# at once (VmRSS summed every 0.1 s) into $WORK/up-peak, in MiB. Their
+# peaks (VmHWM) summed add each one's own, reached at different moments:
+# the root helper's at its start, the engine's during the first load.
+sample_up_peak() {
+	local peak=0 now
+	while kill -0 "$VNET_UP_PID" 2>/dev/null; do
+		now=$(up_kib VmRSS)
+		[ "$now" -le "$peak" ] || { peak=$now; echo $((peak / 1024)) >"$WORK/up-peak"; }
+		sleep 0.1
+	done
 }
 
 world_up
@@ -120,6 +134,8 @@ pprof_env=()
 [ -z "$pprof_dir" ] || pprof_env=(env VNET_PPROF_ADDR=127.0.0.1:6060)
 bg vnet-up "$NS_USER" "${pprof_env[@]}" "$VNET" up --state-dir "$WORK/state"
 VNET_UP_PID=$BG_PID
+sample_up_peak &
+PIDS+=($!)
 until_ok 120 grep -q "catalog loaded: $apps apps" "$WORK/vnet-up.log"
 loaded_secs=$(secs_since "$t0")
 until_ok 120 grep -q "VNet is up" "$WORK/vnet-up.log"
@@ -213,6 +229,6 @@ printf '  %-52s %s\n' \
 	"DNS, random app names (dnsperf)" "$scale_qps q/s, p50 $scale_p50 ms, p99 $scale_p99 ms" \
 	"DNS, small catalog's one name (dnsperf)" "$base_qps q/s, p50 $base_p50 ms, p99 $base_p99 ms" \
 	"DNS ratio (random names / small catalog)" "$dns_ratio" \
-	"vnet up RSS (helper + engine)" "$(up_mib VmRSS) MiB now, peak $(up_mib VmHWM) MiB" \
+	"vnet up RSS (helper + engine)" "$(up_mib VmRSS) MiB now, peak $(up_mib VmHWM) MiB (each one's summed), $(cat "$WORK/up-peak") MiB at once" \
 	"proxy RSS" "$(rss_mib "$SCALE_PID") MiB now, peak $(hwm_mib "$SCALE_PID") MiB" \
 	"proxy CPU, idle, one VNet watching (10 s)" "$proxy_cpu% of a core"

@@ -48,6 +48,10 @@ type HelperConfig struct {
 	StateDir string
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// Opened, if set, is called after the TUN device was handed to an
+	// engine (the reply sent): most of what the helper does is done, and
+	// `vnet up` gives the memory of its start back then.
+	Opened func()
 }
 
 // CheckAndSetDefaults validates c and fills in the defaults.
@@ -148,6 +152,9 @@ func (h *Helper) Serve(ctx context.Context, conn *net.UnixConn) error {
 		rep, tunFD := s.handle(ctx, req)
 		if err := send(conn, rep, tunFD); err != nil {
 			return fmt.Errorf("reply to the engine: %w", err)
+		}
+		if req.Op == opOpen && tunFD >= 0 && h.cfg.Opened != nil {
+			h.cfg.Opened()
 		}
 	}
 }

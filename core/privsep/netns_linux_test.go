@@ -63,7 +63,8 @@ func TestInsideNetns(t *testing.T) {
 	}
 
 	t.Run("a session opens, applies and undoes everything", func(t *testing.T) {
-		h, err := NewHelper(HelperConfig{Allow: AllowUID(me, os.Getpid()), DNSMode: platform.DNSModeNone, StateDir: dir})
+		opened := 0 // read once Serve has returned
+		h, err := NewHelper(HelperConfig{Allow: AllowUID(me, os.Getpid()), DNSMode: platform.DNSModeNone, StateDir: dir, Opened: func() { opened++ }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,6 +110,9 @@ func TestInsideNetns(t *testing.T) {
 		c.Close()
 		if err := <-served; err != nil {
 			t.Fatal(err)
+		}
+		if opened != 1 {
+			t.Errorf("Opened called %d times, want once (after the device was handed over)", opened)
 		}
 		assertNothingLeft(t, dir, "vnetps0")
 	})

@@ -3,7 +3,6 @@ package vnet
 import (
 	"fmt"
 	"net/netip"
-	"slices"
 	"sync"
 
 	"github.com/vnetproject/vnet/core/catalog"
@@ -110,11 +109,11 @@ func (b *addressBook) reserve(addrs ...netip.Addr) {
 // sync makes the book match snap: every app with a name gets an address
 // in its cluster's accepted range (ranges, by cluster ID); apps that left,
 // lost their name, or whose range changed or was refused lose theirs. It
-// returns what changed, and one error per app that could not get an
+// returns what changed (listed only when few), and one error per app that could not get an
 // address (a range too small), so they can be reported; the others work.
 // Apps that keep their address cost a look-up each: nothing is built
 // over every app.
-func (b *addressBook) sync(snap *catalog.Snapshot, ranges map[string]netip.Prefix) (changes []AppChange, errs []error) {
+func (b *addressBook) sync(snap *catalog.Snapshot, ranges map[string]netip.Prefix) (changes AppChanges, errs []error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.gen++
@@ -142,15 +141,12 @@ func (b *addressBook) sync(snap *catalog.Snapshot, ranges map[string]netip.Prefi
 		}
 	}
 	// Apps that keep their address are marked, with their names now.
-	newcomers := 0
 	each(false, func(c *catalog.Cluster, a *catalog.App, br *bookRange) {
 		names[c.ID] = c.Name
 		k := appKey{ClusterID: c.ID, Addr: a.Addr}
 		if h, ok := b.byKey[k]; ok && h.rng == br {
 			h.gen, h.app = b.gen, a.Name
 			b.byKey[k] = h
-		} else {
-			newcomers++
 		}
 	})
 	// Those gone next (under the names their clusters had), so that
@@ -158,11 +154,10 @@ func (b *addressBook) sync(snap *catalog.Snapshot, ranges map[string]netip.Prefi
 	for k, h := range b.byKey {
 		if h.gen != b.gen {
 			b.drop(k, h)
-			changes = append(changes, b.change(k, h, false))
+			changes.add(b.change(k, h, false))
 		}
 	}
 	b.clusters = names
-	changes = slices.Grow(changes, newcomers) // 100,000 when a catalog loads
 	each(true, func(c *catalog.Cluster, a *catalog.App, br *bookRange) {
 		k := appKey{ClusterID: c.ID, Addr: a.Addr}
 		if _, ok := b.byKey[k]; ok {
@@ -173,7 +168,7 @@ func (b *addressBook) sync(snap *catalog.Snapshot, ranges map[string]netip.Prefi
 			errs = append(errs, fmt.Errorf("app %s of cluster %s (%s): %w", a.Name, c.Name, c.ID, err))
 			return
 		}
-		changes = append(changes, b.change(k, h, true))
+		changes.add(b.change(k, h, true))
 	})
 	return changes, errs
 }

@@ -68,7 +68,7 @@ func TestAddressFollowsRange(t *testing.T) {
 	if !netip.MustParsePrefix("100.100.0.0/16").Contains(moved) {
 		t.Fatalf("a.test = %s after the range moved", moved)
 	}
-	if len(changes) != 4 {
+	if len(changes.List) != 4 || changes.Added != 2 || changes.Gone != 2 {
 		t.Fatalf("changes = %+v, want two removed and two added", changes)
 	}
 }
@@ -128,10 +128,10 @@ func TestAddressBackWhileConnected(t *testing.T) {
 	if !ok {
 		t.Fatal("no app behind its own address")
 	}
-	if changes, _ := b.sync(snapshotOf("10.9.0.0/29")); len(changes) != 1 || changes[0].Added {
+	if changes, _ := b.sync(snapshotOf("10.9.0.0/29")); len(changes.List) != 1 || changes.List[0].Added {
 		t.Fatalf("changes = %+v, want the app gone", changes)
 	}
-	if changes, _ := b.sync(snapshotOf("10.9.0.0/29", "app")); len(changes) != 1 || !changes[0].Added || changes[0].Addr != first {
+	if changes, _ := b.sync(snapshotOf("10.9.0.0/29", "app")); len(changes.List) != 1 || !changes.List[0].Added || changes.List[0].Addr != first {
 		t.Fatalf("changes = %+v, want the app back at %s", changes, first)
 	}
 	release()
@@ -151,7 +151,7 @@ func TestAddressReusedAfterRemoval(t *testing.T) {
 	}
 	gone, _ := b.addrOf("c", "d.c.test")
 	changes, errs := b.sync(snapshotOf("10.9.0.0/29", "a", "b", "c", "e"))
-	if len(errs) != 0 || len(changes) != 2 {
+	if len(errs) != 0 || len(changes.List) != 2 {
 		t.Fatalf("changes %+v, errors %v: want d gone and e added", changes, errs)
 	}
 	if got, _ := b.addrOf("c", "e.c.test"); got != gone {
@@ -182,7 +182,7 @@ func TestNameMovesBetweenClusters(t *testing.T) {
 		if len(errs) != 0 {
 			t.Fatal(errs)
 		}
-		return changes
+		return changes.List
 	}
 	b := newAddressBook()
 	sync(b, cluster("a", "10.1.0.0/16", app))
@@ -205,5 +205,23 @@ func TestNameMovesBetweenClusters(t *testing.T) {
 		t.Fatalf("acquire(%s) = %+v, %v", after, ref, ok)
 	} else {
 		release()
+	}
+}
+
+// TestManyChangesCounted: a change of more apps than MaxListedChanges
+// (a catalog loading) is counted, not listed; a few are listed.
+func TestManyChangesCounted(t *testing.T) {
+	var names []string
+	for i := range MaxListedChanges + 1 {
+		names = append(names, fmt.Sprintf("app%d", i))
+	}
+	b := newAddressBook()
+	changes, errs := b.sync(snapshotOf("10.9.0.0/16", names...))
+	if len(errs) != 0 || changes.Added != len(names) || changes.Gone != 0 || changes.List != nil {
+		t.Fatalf("changes %d added, %d gone, %d listed (errors %v): want %d added, none listed", changes.Added, changes.Gone, len(changes.List), errs, len(names))
+	}
+	changes, _ = b.sync(snapshotOf("10.9.0.0/16", names[1:]...))
+	if changes.Gone != 1 || changes.Added != 0 || len(changes.List) != 1 || changes.List[0].App != "app0" {
+		t.Fatalf("changes %+v: want app0 gone, listed", changes)
 	}
 }

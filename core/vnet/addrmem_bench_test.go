@@ -36,8 +36,8 @@ func BenchmarkAddressBook(b *testing.B) {
 			b.Fatal(errs)
 		}
 		b.ReportMetric(live()-base, "book-MiB")
-		if changes, _ := book.sync(more, ranges); len(changes) != 1 {
-			b.Fatalf("%d changes, want 1", len(changes))
+		if changes, _ := book.sync(more, ranges); changes.Len() != 1 {
+			b.Fatalf("%d changes, want 1", changes.Len())
 		}
 		runtime.KeepAlive(book)
 	}

@@ -300,23 +300,14 @@ func (e *Engine) protected() []netip.Prefix {
 	return e.cfg.Protected()
 }
 
-// maxLoggedChanges is how many apps' arrivals and departures one
-// reconcile logs one by one; more (a catalog of 100,000 apps loading) are
-// counted in one line.
-const maxLoggedChanges = 100
-
-func logChanges(log *slog.Logger, changes []AppChange) {
-	if len(changes) > maxLoggedChanges {
-		added := 0
-		for _, c := range changes {
-			if c.Added {
-				added++
-			}
-		}
-		log.Info("apps changed", "available", added, "gone", len(changes)-added)
+// logChanges logs each app's arrival or departure, or, when too many
+// changed to be listed (AppChanges), how many.
+func logChanges(log *slog.Logger, changes AppChanges) {
+	if changes.Len() > MaxListedChanges {
+		log.Info("apps changed", "available", changes.Added, "gone", changes.Gone)
 		return
 	}
-	for _, c := range changes {
+	for _, c := range changes.List {
 		if c.Added {
 			log.Info("app available", "app", c.App, "cluster", c.Cluster, "id", c.ClusterID, "name", c.Name, "ipv4", c.Addr)
 		} else {

@@ -91,6 +91,15 @@ func TestSystemSameClusterName(t *testing.T) {
 			}
 		}
 	}
+	// FirstApps (what `vnet up` prints) is Status's apps at an address,
+	// cut after n, with the count of them all; b's shared app has none.
+	addressed := slices.DeleteFunc(slices.Clone(st.Apps), func(a vnet.AppStatus) bool { return !a.IPv4.IsValid() })
+	for n := range len(addressed) + 2 {
+		first, count := w.engine.FirstApps(n)
+		if want := addressed[:min(n, len(addressed))]; !slices.Equal(first, want) || count != len(addressed) {
+			t.Errorf("FirstApps(%d) = %+v, %d; want %+v, %d", n, first, count, want, len(addressed))
+		}
+	}
 }
 
 // TestSystemRefusedRange: a range that covers what the machine uses, or

@@ -18,8 +18,40 @@ type Progress interface {
 	// a new reason it does not.
 	Cluster(c ClusterStatus)
 	// AppsChanged is told what each catalog change did to the apps'
-	// names and addresses; the first change is every app.
-	AppsChanged(changes []AppChange)
+	// names and addresses; the first change is every app (counted, and
+	// listed when they are few: AppChanges).
+	AppsChanged(changes AppChanges)
+}
+
+// MaxListedChanges is how many apps' arrivals and departures one change
+// lists; more (a catalog of 100,000 apps loading) are only counted, so
+// that no list over every app is made to be summed up in one line.
+const MaxListedChanges = 100
+
+// AppChanges is what one catalog change did to the apps.
+type AppChanges struct {
+	Added, Gone int // apps that got a name and an address, and that lost them
+	// List is each of them when they are at most MaxListedChanges, else
+	// nil.
+	List []AppChange
+}
+
+// Len is how many apps changed.
+func (c *AppChanges) Len() int { return c.Added + c.Gone }
+
+// add counts ch, and lists it while the changes are few enough.
+func (c *AppChanges) add(ch AppChange) {
+	if ch.Added {
+		c.Added++
+	} else {
+		c.Gone++
+	}
+	switch {
+	case c.Len() <= MaxListedChanges:
+		c.List = append(c.List, ch)
+	case c.List != nil:
+		c.List = nil
+	}
 }
 
 // ClusterStatus is how one login is doing (catalog.ClusterStatus), for
@@ -38,8 +70,8 @@ type AppChange struct {
 
 type nopProgress struct{}
 
-func (nopProgress) Cluster(ClusterStatus)   {}
-func (nopProgress) AppsChanged([]AppChange) {}
+func (nopProgress) Cluster(ClusterStatus)  {}
+func (nopProgress) AppsChanged(AppChanges) {}
 
 // told is what Progress last heard of one login.
 type told struct {
@@ -72,8 +104,8 @@ func (e *Engine) reportClusters() {
 }
 
 // reportApps tells Progress what a sync did to the apps.
-func (e *Engine) reportApps(changes []AppChange) {
-	if len(changes) == 0 {
+func (e *Engine) reportApps(changes AppChanges) {
+	if changes.Len() == 0 {
 		return
 	}
 	e.progress.AppsChanged(changes)

@@ -287,6 +287,10 @@ func (r *Runner) Close() error {
 // Status reports what VNet is doing now.
 func (r *Runner) Status() Status { return r.engine.Status() }
 
+// FirstApps is the first n apps VNet serves at an address, in Status's
+// order, and how many it serves (Engine.FirstApps).
+func (r *Runner) FirstApps(n int) ([]AppStatus, int) { return r.engine.FirstApps(n) }
+
 // Options are the options VNet runs with, defaults filled in.
 func (r *Runner) Options() Options { return r.opts }
 

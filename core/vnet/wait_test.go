@@ -109,8 +109,8 @@ func (p *progressLog) Cluster(c catalog.ClusterStatus) {
 	}
 }
 
-func (p *progressLog) AppsChanged(changes []vnet.AppChange) {
-	for _, c := range changes {
+func (p *progressLog) AppsChanged(changes vnet.AppChanges) {
+	for _, c := range changes.List {
 		what := "gone"
 		if c.Added {
 			what = "added"

@@ -165,6 +165,7 @@ type helperHost struct {
 	runner   *vnet.Runner
 	log      *slog.Logger
 	progress *upPrinter
+	up       bool // the first settings were applied: VNet is up
 }
 
 func (h *helperHost) ApplySettings(ctx context.Context, s netcfg.Settings) error {
@@ -172,7 +173,22 @@ func (h *helperHost) ApplySettings(ctx context.Context, s netcfg.Settings) error
 		return err
 	}
 	h.log.Info("DNS configured", "mode", h.helper.DNSMode(), "servers", s.DNSAddrs, "zones", s.DNSZones)
-	h.progress.applied(h.Name(), s, h.helper.DNSMode(), h.runner.Options().Upstream, h.runner.Status().Apps)
+	if h.up {
+		h.progress.applied(h.Name(), s, h.helper.DNSMode(), h.runner.Options().Upstream, nil, 0)
+		return nil
+	}
+	// The first time: "VNet is up" with the first apps (a walk over every
+	// app, done once).
+	apps, addressed := h.runner.FirstApps(maxPrintedApps)
+	h.progress.applied(h.Name(), s, h.helper.DNSMode(), h.runner.Options().Upstream, apps, addressed)
+	// The first load's garbage (the catalog's messages and the lists
+	// built from them over every app) is dead now that VNet is up, and
+	// the collector's next goal was set while it was live. Once per run,
+	// not churn: later changes are small and the idle trim
+	// (uptrim_linux.go) takes care of them. ApplySettings is called from
+	// the engine's run only; the trim (two collections) runs beside it.
+	h.up = true
+	go trimMemory()
 	return nil
 }
 

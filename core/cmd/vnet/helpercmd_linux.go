@@ -58,6 +58,7 @@ func runHelper(ctx context.Context, args []string) error {
 		DNSMode:  *dnsMode,
 		StateDir: privsep.DefaultStateDir,
 		Logger:   log,
+		Opened:   trimMemory, // uptrim_linux.go: the start-up's memory back before the engine's first load
 	})
 	if err != nil {
 		return err

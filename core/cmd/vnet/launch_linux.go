@@ -95,6 +95,7 @@ func runLauncher(ctx context.Context, f upFlags, args []string, log *slog.Logger
 		ResolvConfPath: resolvConf,
 		StateDir:       helperDir,
 		Logger:         log,
+		Opened:         trimMemory, // uptrim_linux.go: the start-up's memory back before the first load
 	})
 	if err != nil {
 		cmd.Process.Kill()

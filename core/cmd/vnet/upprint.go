@@ -58,23 +58,17 @@ func (p *upPrinter) Cluster(c vnet.ClusterStatus) {
 
 // AppsChanged says which apps came and went once VNet is up; the first
 // catalog's apps are listed with "VNet is up" (vnet.Progress).
-func (p *upPrinter) AppsChanged(changes []vnet.AppChange) {
+func (p *upPrinter) AppsChanged(changes vnet.AppChanges) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.up {
 		return
 	}
-	if len(changes) > maxPrintedApps {
-		added := 0
-		for _, c := range changes {
-			if c.Added {
-				added++
-			}
-		}
-		fmt.Fprintf(p.w, "%d apps available, %d gone: vnet status lists them all.\n", added, len(changes)-added)
+	if changes.Len() > maxPrintedApps {
+		fmt.Fprintf(p.w, "%d apps available, %d gone: vnet status lists them all.\n", changes.Added, changes.Gone)
 		return
 	}
-	for _, c := range changes {
+	for _, c := range changes.List {
 		what := "app gone:     "
 		if c.Added {
 			what = "app available:"
@@ -85,8 +79,10 @@ func (p *upPrinter) AppsChanged(changes []vnet.AppChange) {
 
 // applied says what the OS now does for VNet: the first time the device's
 // addresses and routes, how DNS was configured (dnsMode, as the helper
-// does it) and "VNet is up" with the apps; later, what changed.
-func (p *upPrinter) applied(tun string, s netcfg.Settings, dnsMode string, upstream []netip.AddrPort, apps []vnet.AppStatus) {
+// does it) and "VNet is up" with apps, the first apps at an address
+// (vnet.Runner.FirstApps), and how many more of the addressed there are;
+// later, what changed.
+func (p *upPrinter) applied(tun string, s netcfg.Settings, dnsMode string, upstream []netip.AddrPort, apps []vnet.AppStatus, addressed int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.up {
@@ -109,18 +105,10 @@ func (p *upPrinter) applied(tun string, s netcfg.Settings, dnsMode string, upstr
 		fmt.Fprintf(p.w, "DNS left as it is (--dns-mode %s): ask VNet's DNS at %s for %s.\n", dnsMode, dnsAt, zones)
 	}
 	fmt.Fprintf(p.w, "VNet is up: device address %s, DNS at %v for %v, other names forwarded to %v.\n", s.TunAddr4, s.DNSAddrs, s.DNSZones, upstream)
-	shown, more := 0, 0
 	for _, a := range apps {
-		switch {
-		case !a.IPv4.IsValid():
-		case shown == maxPrintedApps:
-			more++
-		default:
-			shown++
-			fmt.Fprintf(p.w, "  %-28s %-16s %-28s (%s/%s at %s)\n", a.PublicAddr, a.IPv4, optional(a.IPv6.String(), a.IPv6.IsValid()), a.Cluster, a.Name, a.ClusterID)
-		}
+		fmt.Fprintf(p.w, "  %-28s %-16s %-28s (%s/%s at %s)\n", a.PublicAddr, a.IPv4, optional(a.IPv6.String(), a.IPv6.IsValid()), a.Cluster, a.Name, a.ClusterID)
 	}
-	if more > 0 {
+	if more := addressed - len(apps); more > 0 {
 		fmt.Fprintf(p.w, "  ... and %d more apps: %s.\n", more, allAppsHint)
 	}
 }

@@ -32,13 +32,13 @@ func TestUpPrintsSteps(t *testing.T) {
 	p.tunCreated("vnet0", 65000)
 	p.Cluster(catalog.ClusterStatus{ID: "proxy.other.test:3080", Name: "(not reached yet)", Error: `rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing: dial tcp 10.9.9.9:3080: connect: connection refused"`})
 	p.Cluster(catalog.ClusterStatus{ID: "proxy.root.test:3080", Name: "root.test", Connected: true, Apps: 1, Updated: time.Now()})
-	p.AppsChanged([]vnet.AppChange{echo})
-	p.applied("vnet0", s, platform.DNSModeResolved, upstream, []vnet.AppStatus{{ClusterID: echo.ClusterID, Cluster: echo.Cluster, Name: "echo", PublicAddr: echo.Name, IPv4: echo.Addr}})
+	p.AppsChanged(vnet.AppChanges{Added: 1, List: []vnet.AppChange{echo}})
+	p.applied("vnet0", s, platform.DNSModeResolved, upstream, []vnet.AppStatus{{ClusterID: echo.ClusterID, Cluster: echo.Cluster, Name: "echo", PublicAddr: echo.Name, IPv4: echo.Addr}}, 1)
 	live := echo
 	live.App, live.Name, live.Addr = "live", "live.company.test", netip.MustParseAddr("100.64.0.8")
-	p.AppsChanged([]vnet.AppChange{live})
+	p.AppsChanged(vnet.AppChanges{Added: 1, List: []vnet.AppChange{live}})
 	s.DNSZones = append(s.DNSZones, "other.test")
-	p.applied("vnet0", s, platform.DNSModeResolved, upstream, nil)
+	p.applied("vnet0", s, platform.DNSModeResolved, upstream, nil, 0)
 	p.Cluster(catalog.ClusterStatus{ID: "proxy.root.test:3080", Name: "root.test", Apps: 2, Updated: time.Now(), Error: "stream ended"})
 
 	want := []string{
@@ -76,9 +76,26 @@ func TestUpPrintsDNSModes(t *testing.T) {
 		platform.DNSModeNone:       "DNS left as it is (--dns-mode none): ask VNet's DNS at 100.64.0.2 for company.test",
 	} {
 		var out bytes.Buffer
-		(&upPrinter{w: &out}).applied("vnet0", s, mode, nil, nil)
+		(&upPrinter{w: &out}).applied("vnet0", s, mode, nil, nil, 0)
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("%s:\n%s\nwant %q", mode, out.String(), want)
+		}
+	}
+}
+
+// TestUpPrintsFirstApps: with more apps than it lists, "VNet is up" lists
+// the first it is given and says how many more there are.
+func TestUpPrintsFirstApps(t *testing.T) {
+	var out bytes.Buffer
+	s := netcfg.Settings{TunAddr4: netip.MustParseAddr("100.64.0.1")}
+	apps := []vnet.AppStatus{
+		{Cluster: "root.test", Name: "a", PublicAddr: "a.company.test", IPv4: netip.MustParseAddr("100.64.0.7")},
+		{Cluster: "root.test", Name: "b", PublicAddr: "b.company.test", IPv4: netip.MustParseAddr("100.64.0.8")},
+	}
+	(&upPrinter{w: &out}).applied("vnet0", s, platform.DNSModeNone, nil, apps, 100000)
+	for _, want := range []string{"  a.company.test ", "  b.company.test ", "  ... and 99998 more apps: "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("want %q in:\n%s", want, out.String())
 		}
 	}
 }
