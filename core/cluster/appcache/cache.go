@@ -60,6 +60,7 @@ type Cache struct {
 	err     error                     // guarded by mu; why the store cannot be followed now, nil when it can
 	loaded  bool                      // guarded by mu; the first listing is in
 	byAddr  addrIndex                 // guarded by mu; apps by address (addrs.go)
+	subsets []*Subset                 // guarded by mu; kept up to date (subset.go)
 	// advanced is closed and replaced whenever rev moves (addrs.go);
 	// guarded by mu, never nil.
 	advanced chan struct{}
@@ -323,6 +324,7 @@ func (c *Cache) applyOne(ev store.Event, resync bool, p parsed) (change, bool) {
 			c.apps[name] = cur
 		}
 		c.reindexLocked(old, cur)
+		c.retrackLocked(old, cur)
 		ch.old, ch.new = old, cur
 	case resource.KindRole:
 		old, had := c.roles[name]
@@ -419,18 +421,4 @@ func (c *Cache) Resources() (*resource.VNetConfig, []*resource.App) {
 		apps = append(apps, c.apps[name].app)
 	}
 	return c.cfgRes, apps
-}
-
-// Select is every app keep keeps, in no order. Callers must not modify
-// them.
-func (c *Cache) Select(keep func(*resource.App) bool) []*resource.App {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	var out []*resource.App
-	for _, e := range c.apps {
-		if keep(e.app) {
-			out = append(out, e.app)
-		}
-	}
-	return out
 }

@@ -209,6 +209,7 @@ func (s *Server) wire(peers *peerPool) {
 		})
 	}
 	hub := newAgentHub()
+	agentApps := cache.Track(isAgentApp) // the sweep's, every heartbeat
 	s.agents = &agents{
 		cluster: cfg.ClusterName, heartbeat: cfg.AgentHeartbeat, dialTimeout: cfg.DialTimeout,
 		log: cfg.Logger, auth: cfg.Auth, state: cfg.State, life: s.life,
@@ -217,7 +218,7 @@ func (s *Server) wire(peers *peerPool) {
 			store: cfg.Store, state: cfg.State, self: cfg.PeerAddr,
 			proxyHost: resource.ProxyHost(cfg.PublicAddr),
 			ttl:       missedBeats * cfg.AgentHeartbeat, now: time.Now,
-			agent: cfg.Auth.GetAgent, cached: func() []*resource.App { return cache.Select(isAgentApp) },
+			agent: cfg.Auth.GetAgent, cached: func() []*resource.App { return cache.SubsetApps(agentApps) },
 		},
 	}
 	s.leaves = &leaves{
