@@ -152,6 +152,30 @@ func TestWatchLeafSilent(t *testing.T) {
 	}
 }
 
+// TestWatchSeesLeafConnectingLater: a watch opened while no leaf is
+// connected (its leaf follower then sleeps instead of ticking) gets a
+// leaf's catalog once that leaf connects.
+func TestWatchSeesLeafConnectingLater(t *testing.T) {
+	c := startCluster(t)
+	bob := c.AddUser(t, "bob", "dev")
+	w := openDeltaWatch(t, bob, 0)
+	if _, err := w.next(t); err != nil {
+		t.Fatal(err)
+	}
+	fakeLeaf(t, c, "late.test", true)
+	for {
+		u, err := w.next(t)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range u.GetLeaves() {
+			if l.GetApps().GetClusterName() == "late.test" {
+				return
+			}
+		}
+	}
+}
+
 // fakeLeaf joins c as leaf cluster name and keeps its control stream
 // open with heartbeats; it answers every LeafDescribe with one app
 // (answer) or never.

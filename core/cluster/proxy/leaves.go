@@ -268,8 +268,12 @@ func (lv *leaves) follow(ctx context.Context, id auth.Identity, roles func() []s
 	tick := time.NewTicker(leafInterval)
 	defer tick.Stop()
 	for {
-		// A round: ask the leaves not answering already.
-		if len(lv.links.all()) == 0 {
+		// A round: ask the leaves not answering already. With no leaf
+		// connected the round waits for one to attach instead of the
+		// ticker: a thousand idle watchers each woke every second.
+		attached := lv.links.attachedSignal()
+		noLinks := len(lv.links.all()) == 0
+		if noLinks {
 			joined = nil
 		} else if j, err := lv.joined(ctx); err == nil {
 			joined = j
@@ -327,11 +331,20 @@ func (lv *leaves) follow(ctx context.Context, id auth.Identity, roles func() []s
 					got[a.name], changed = a.c, true
 				}
 				continue
-			case <-tick.C:
+			case <-tickOrNil(tick, noLinks):
+			case <-attached:
 			}
 			break
 		}
 	}
+}
+
+// tickOrNil is t's channel, or nil (never ready) when off.
+func tickOrNil(t *time.Ticker, off bool) <-chan time.Time {
+	if off {
+		return nil
+	}
+	return t.C
 }
 
 // joined is the leaves that joined this cluster, first joined first.

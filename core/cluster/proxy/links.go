@@ -9,8 +9,9 @@ import (
 // leaf clusters'), one per key: a peer that reconnects before its old
 // stream has ended replaces it.
 type linkSet[L any] struct {
-	mu sync.Mutex
-	m  map[string]*L // guarded by mu
+	mu       sync.Mutex
+	m        map[string]*L // guarded by mu
+	attached chan struct{} // guarded by mu; closed and replaced at each attach, nil until asked for
 }
 
 // attach makes l the link of key and returns the one it replaces, if any.
@@ -22,7 +23,22 @@ func (s *linkSet[L]) attach(key string, l *L) (old *L) {
 	}
 	old = s.m[key]
 	s.m[key] = l
+	if s.attached != nil {
+		close(s.attached)
+		s.attached = nil
+	}
 	return old
+}
+
+// attachedSignal returns a channel closed at the next attach: taken
+// before looking at the set, it tells a waiter that what it saw changed.
+func (s *linkSet[L]) attachedSignal() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.attached == nil {
+		s.attached = make(chan struct{})
+	}
+	return s.attached
 }
 
 // detach removes l if it is still the link of key.
