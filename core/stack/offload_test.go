@@ -32,11 +32,18 @@ type kernelIO struct {
 func (k *kernelIO) VirtioNetHdr() bool { return true }
 
 func (k *kernelIO) ReadPackets(bufs [][]byte, sizes []int) (int, error) {
+	return readWithZeroHdr(k.PacketIO, bufs, sizes)
+}
+
+// readWithZeroHdr reads packets from io into bufs after room for a
+// virtio_net_hdr, which it leaves zero (no GSO, the checksum complete),
+// as a TUN with offloads hands over what it did not coalesce.
+func readWithZeroHdr(io stack.PacketIO, bufs [][]byte, sizes []int) (int, error) {
 	inner := make([][]byte, len(bufs))
 	for i := range bufs {
 		inner[i] = bufs[i][stack.VirtioNetHdrLen:]
 	}
-	n, err := k.PacketIO.ReadPackets(inner, sizes)
+	n, err := io.ReadPackets(inner, sizes)
 	for i := range n {
 		clear(bufs[i][:stack.VirtioNetHdrLen])
 		sizes[i] += stack.VirtioNetHdrLen

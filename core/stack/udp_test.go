@@ -123,15 +123,9 @@ type partialCsumIO struct{ stack.PacketIO }
 func (partialCsumIO) VirtioNetHdr() bool { return true }
 
 func (p partialCsumIO) ReadPackets(bufs [][]byte, sizes []int) (int, error) {
-	inner := make([][]byte, len(bufs))
-	for i := range bufs {
-		inner[i] = bufs[i][stack.VirtioNetHdrLen:]
-	}
-	n, err := p.PacketIO.ReadPackets(inner, sizes)
+	n, err := readWithZeroHdr(p.PacketIO, bufs, sizes)
 	for i := range n {
-		hdr, pkt := bufs[i][:stack.VirtioNetHdrLen], inner[i][:sizes[i]]
-		clear(hdr)
-		sizes[i] += stack.VirtioNetHdrLen
+		hdr, pkt := bufs[i][:stack.VirtioNetHdrLen], bufs[i][stack.VirtioNetHdrLen:sizes[i]]
 		ip := header.IPv4(pkt)
 		if header.IPVersion(pkt) != header.IPv4Version || ip.TransportProtocol() != header.UDPProtocolNumber {
 			continue

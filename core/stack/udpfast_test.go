@@ -218,16 +218,7 @@ func (offloadIO) VirtioNetHdr() bool     { return true }
 func (offloadIO) ConcurrentWrites() bool { return true }
 
 func (o offloadIO) ReadPackets(bufs [][]byte, sizes []int) (int, error) {
-	inner := make([][]byte, len(bufs))
-	for i := range bufs {
-		inner[i] = bufs[i][stack.VirtioNetHdrLen:]
-	}
-	n, err := o.PacketIO.ReadPackets(inner, sizes)
-	for i := range n {
-		clear(bufs[i][:stack.VirtioNetHdrLen])
-		sizes[i] += stack.VirtioNetHdrLen
-	}
-	return n, err
+	return readWithZeroHdr(o.PacketIO, bufs, sizes)
 }
 
 // TestWriteUDPDirectWithOffloads: on a PacketIO that takes concurrent
