@@ -12,8 +12,8 @@ type Subset struct {
 	apps map[string]*resource.App // guarded by the cache's mu; by app name
 }
 
-// Track returns the subset of apps keep keeps. Call it before Run, so
-// that the first listing fills it; keep must be cheap and pure.
+// Track returns the subset of apps keep keeps, starting from the apps
+// held now and following every change after; keep must be cheap and pure.
 func (c *Cache) Track(keep func(*resource.App) bool) *Subset {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -27,8 +27,8 @@ func (c *Cache) Track(keep func(*resource.App) bool) *Subset {
 	return s
 }
 
-// SubsetApps returns the subset's apps, in no order, as the cache holds them now.
-// Callers must not modify them.
+// SubsetApps returns the subset's apps, in no order, as the cache holds
+// them now. Callers must not modify them.
 func (c *Cache) SubsetApps(s *Subset) []*resource.App {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
