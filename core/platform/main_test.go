@@ -9,7 +9,9 @@ import (
 
 // envHelper makes the test binary act as a helper process instead of running
 // tests: "hold" waits until its stdin closes (a live process with the same
-// program name as a running VNet), "exit" exits at once (a dead pid).
+// program name as a running VNet), "exit" exits at once (a dead pid),
+// "rewrite" writes the resolv.conf named by envRewritePath in place, over
+// and over, until it is killed.
 const envHelper = "VNET_PLATFORM_TEST_HELPER"
 
 func TestMain(m *testing.M) {
@@ -19,6 +21,8 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	case "exit":
 		os.Exit(0)
+	case "rewrite":
+		rewriteForever(os.Getenv(envRewritePath))
 	}
 	os.Exit(m.Run())
 }

@@ -54,17 +54,53 @@ func RestoreStale(path string) error {
 // under `ip netns exec` the path is a bind mount point, and renaming over a
 // mount point fails (EBUSY). The file must exist; VNet never creates a
 // resolver configuration where there was none.
+//
+// A process killed in the middle must not leave the machine without DNS
+// (a helper killed while it restores the original is the common case), so
+// the file is never empty or half written: one write puts b over the old
+// content, padded to the old length with a comment (inPlaceFirstWrite),
+// then the file is cut to b's length. Between the two the file says what b
+// says.
 func writeInPlace(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		return fmt.Errorf("open resolver configuration: %w", err)
 	}
-	_, werr := f.Write(b)
+	var werr error
+	if fi, err := f.Stat(); err != nil {
+		werr = err
+	} else if _, err := f.WriteAt(inPlaceFirstWrite(b, fi.Size()), 0); err != nil {
+		werr = err
+	} else {
+		werr = f.Truncate(int64(len(b)))
+	}
 	cerr := f.Close()
 	if err := errors.Join(werr, cerr); err != nil {
 		return fmt.Errorf("write resolver configuration: %w", err)
 	}
 	return nil
+}
+
+// inPlaceFirstWrite is b, and when the file it replaces is longer (oldLen),
+// a comment that covers the rest of the old content: a resolver reading the
+// file before it is cut to len(b) sees b and a comment line.
+func inPlaceFirstWrite(b []byte, oldLen int64) []byte {
+	pad := oldLen - int64(len(b))
+	if pad <= 0 {
+		return b
+	}
+	out := make([]byte, 0, oldLen)
+	out = append(out, b...)
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		out = append(out, '\n')
+	}
+	if int64(len(out)) < oldLen {
+		out = append(out, '#')
+	}
+	for int64(len(out)) < oldLen {
+		out = append(out, ' ')
+	}
+	return out
 }
 
 // processAlive reports whether pid is a running process of the same program
