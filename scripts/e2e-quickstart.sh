@@ -93,10 +93,12 @@ start_daemon() { # SIDE NAME READY TEXT
 	[ "$(wc -l <<<"$cmd")" -eq 1 ] || die "start: $name: a start block is one command"
 	# Not through `on`, a function (its subshell's PID would be recorded):
 	# nsenter, ip netns exec, env and bash all exec, so the PID recorded is
-	# the daemon's own.
+	# the daemon's own. The log is emptied before the fork, so that a
+	# restart's readiness check cannot read the last run's log.
+	: >"$WORK/quickstart-$name.log"
 	nsenter -t "${HOLDER[$side]}" -m --wd="$QS/$side" \
 		ip netns exec "$(ns_of "$side")" env VNET_HOME="$QS/home" PATH="$WORK/bin:$PATH" \
-		bash -c "exec $cmd" >"$WORK/quickstart-$name.log" 2>&1 &
+		bash -c "exec $cmd" >>"$WORK/quickstart-$name.log" 2>&1 &
 	DAEMON[$name]=$!
 	PIDS+=("$!")
 	if [ -n "$ready" ]; then

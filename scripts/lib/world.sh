@@ -50,7 +50,11 @@ in_user() { ip netns exec "$NS_USER" env VNET_HOME="$WORK/home" "$@"; }
 bg() {
 	local name=$1 ns=$2
 	shift 2
-	ip netns exec "$ns" env VNET_HOME="$WORK/home" "$@" >"$WORK/$name.log" 2>&1 &
+	# Emptied here, before the fork: the background job's own redirection
+	# may run after the caller's first wait_for, which would then find the
+	# last run's "VNet is up" in the old log.
+	: >"$WORK/$name.log"
+	ip netns exec "$ns" env VNET_HOME="$WORK/home" "$@" >>"$WORK/$name.log" 2>&1 &
 	BG_PID=$!
 	PIDS+=("$BG_PID")
 }
