@@ -11,10 +11,10 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/store"
 )
 
-// TestAppRecordsFollowTheStore: a dial reads the app as stored now: the
-// same bytes are not parsed again, and a change or a removal committed
-// before the dial is what the dial sees.
-func TestAppRecordsFollowTheStore(t *testing.T) {
+// TestRecordsFollowTheStore: a dial reads the app and the user's roles
+// as stored now: the same bytes are not parsed again, and a change or a
+// removal committed before the dial is what the dial sees.
+func TestRecordsFollowTheStore(t *testing.T) {
 	ctx := context.Background()
 	st := state.New(store.NewMemory())
 	put := func(y string) {
@@ -27,7 +27,7 @@ func TestAppRecordsFollowTheStore(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	recs := &appRecords{state: st}
+	recs := &records{state: st}
 	put("kind: app\nversion: v1\nmetadata: {name: db, labels: {team: a}}\nspec: {uri: 'tcp://127.0.0.1:1'}\n")
 	first, err := recs.app(ctx, "db")
 	if err != nil {
@@ -49,10 +49,34 @@ func TestAppRecordsFollowTheStore(t *testing.T) {
 	if got, err := recs.app(ctx, "db"); !errors.Is(err, state.ErrNotFound) {
 		t.Fatalf("after the removal: %+v, %v; want not found", got, err)
 	}
+
+	// A role: the same, and a role and an app of one name are two records.
+	put("kind: role\nversion: v1\nmetadata: {name: db}\nspec: {allow: {app_labels: {team: a}}}\n")
+	role, err := recs.role(ctx, "db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := recs.role(ctx, "db"); err != nil || again != role {
+		t.Fatalf("the same stored role read twice: %p then %p (%v), want the one parse", role, again, err)
+	}
+	if resource.AllowsApp([]*resource.Role{role}, map[string]string{"team": "b"}) {
+		t.Fatal("the role allows team b before the change")
+	}
+	put("kind: role\nversion: v1\nmetadata: {name: db}\nspec: {allow: {app_labels: {team: b}}}\n")
+	role, err = recs.role(ctx, "db")
+	if err != nil || !resource.AllowsApp([]*resource.Role{role}, map[string]string{"team": "b"}) {
+		t.Fatalf("after the change: %+v, %v; want a role that allows team b", role, err)
+	}
+	if err := st.Delete(ctx, resource.KindRole, "db"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := recs.role(ctx, "db"); !errors.Is(err, state.ErrNotFound) {
+		t.Fatalf("after the removal: %+v, %v; want not found", got, err)
+	}
 }
 
 // BenchmarkDialApp: a dial's read of its app from a bbolt store, parsed
-// every time (state.App, every dial before) and through appRecords.
+// every time (state.App, every dial before) and through records.
 func BenchmarkDialApp(b *testing.B) {
 	ctx := context.Background()
 	bs, err := store.OpenBolt(filepath.Join(b.TempDir(), "state.db"))
@@ -68,7 +92,7 @@ func BenchmarkDialApp(b *testing.B) {
 	if _, err := st.Create(ctx, r, false); err != nil {
 		b.Fatal(err)
 	}
-	recs := &appRecords{state: st}
+	recs := &records{state: st}
 	for _, tc := range []struct {
 		name string
 		get  func() (*resource.App, error)
