@@ -142,14 +142,27 @@ per_op() {
 	t0=$(cpu_ticks $pids)
 	w0=$(date +%s.%N)
 	[ "$col" = vnet ] && profile "$cell"
+	local k0 k1
+	k0=$(tun_packets "$col")
 	rate=$("$@")
 	wait_profiles
 	w1=$(date +%s.%N)
 	# shellcheck disable=SC2086
 	t1=$(cpu_ticks $pids)
+	k1=$(tun_packets "$col")
+	[ -n "$k0" ] && awk -v c="$cell" -v a="$k0" -v b="$k1" -v r="$rate" -v w="$w0" -v w1="$w1" \
+		'BEGIN {split(a, x); split(b, y); n = r * (w1 - w); if (n > 0) printf("  %s: TUN packets per operation: %.2f to the engine, %.2f from it\n", c, (y[1] - x[1]) / n, (y[2] - x[2]) / n)}' >&2
 	awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v r="$rate" -v w="$w0" -v w1="$w1" \
 		'BEGIN {if (r > 0) printf("%.1f\n", t / hz * 1e6 / (r * (w1 - w)))}' >>"$WORK/cpu-${cell//\//_}"
 	echo "$rate"
+}
+
+# tun_packets COLUMN: for VNet, the packets the kernel has sent into vnet up's
+# TUN and those it has read from it ("TX RX" of the device), to log the
+# packets each operation costs (pure ACKs included).
+tun_packets() {
+	[ "$1" = vnet ] || return 0
+	in_user cat /sys/class/net/vnet0/statistics/tx_packets /sys/class/net/vnet0/statistics/rx_packets 2>/dev/null | tr '\n' ' '
 }
 
 # profile CELL: with BENCH_PPROF=DIR (and VNET_PPROF_ADDR=127.0.0.1:6060 in
