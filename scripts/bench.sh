@@ -151,7 +151,7 @@ per_op() {
 	t1=$(cpu_ticks $pids)
 	k1=$(tun_packets "$col")
 	[ -n "$k0" ] && awk -v c="$cell" -v a="$k0" -v b="$k1" -v r="$rate" -v w="$w0" -v w1="$w1" \
-		'BEGIN {split(a, x); split(b, y); n = r * (w1 - w); if (n > 0) printf("  %s: TUN packets per operation: %.2f to the engine, %.2f from it\n", c, (y[1] - x[1]) / n, (y[2] - x[2]) / n)}' >&2
+		'BEGIN {split(a, x); split(b, y); n = r * (w1 - w); if (n > 0) printf("  %s: TUN packets per operation: %.2f to the engine, %.2f from it\n", c, (y[1] - x[1]) / n, (y[2] - x[2]) / n)}' >>"$WORK/tun.log"
 	awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v r="$rate" -v w="$w0" -v w1="$w1" \
 		'BEGIN {if (r > 0) printf("%.1f\n", t / hz * 1e6 / (r * (w1 - w)))}' >>"$WORK/cpu-${cell//\//_}"
 	echo "$rate"
@@ -163,6 +163,12 @@ per_op() {
 tun_packets() {
 	[ "$1" = vnet ] || return 0
 	in_user cat /sys/class/net/vnet0/statistics/tx_packets /sys/class/net/vnet0/statistics/rx_packets 2>/dev/null | tr '\n' ' '
+}
+
+# tun_log: the TUN's packets per operation that per_op logged, to the log.
+tun_log() {
+	cat "$WORK/tun.log" 2>/dev/null || true
+	rm -f "$WORK/tun.log"
 }
 
 # profile CELL: with BENCH_PPROF=DIR (and VNET_PPROF_ADDR=127.0.0.1:6060 in
@@ -217,6 +223,7 @@ row_pgbench() {
 	SAMPLES[pgCname/peer]=${SAMPLES[pgC/peer]:-}
 	row pgCname "pgbench \`-S -C -c 4\`, VNet by the app's name (resolved per connection), tps" 0
 	cpu_cells pgcpu/peer pgcpu/vnet pgCcpu/peer pgCcpu/vnet
+	tun_log
 	row pgcpu "pgbench \`-S -c 8\`, CPU per transaction of the path, µs (tailscaled; VNet: vnet up and the proxy)" 1
 	row pgCcpu "pgbench \`-S -C -c 4\`, CPU per transaction of the path, µs" 0
 }
@@ -236,6 +243,7 @@ row_redis() {
 	row get "redis-benchmark GET, 20 clients, requests/s" 0
 	row set "redis-benchmark SET, 20 clients, requests/s" 0
 	cpu_cells getcpu/peer getcpu/vnet setcpu/peer setcpu/vnet
+	tun_log
 	row getcpu "redis-benchmark GET, CPU per request of the path, µs (tailscaled; VNet: vnet up and the proxy)" 1
 	row setcpu "redis-benchmark SET, CPU per request of the path, µs" 1
 }
