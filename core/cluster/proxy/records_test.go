@@ -75,8 +75,9 @@ func TestRecordsFollowTheStore(t *testing.T) {
 	}
 }
 
-// BenchmarkDialApp: a dial's read of its app from a bbolt store, parsed
-// every time (state.App, every dial before) and through records.
+// BenchmarkDialApp: a dial's read of its app and of a role from a bbolt
+// store, parsed every time (state.App and state.Get, every dial before)
+// and through records.
 func BenchmarkDialApp(b *testing.B) {
 	ctx := context.Background()
 	bs, err := store.OpenBolt(filepath.Join(b.TempDir(), "state.db"))
@@ -92,11 +93,23 @@ func BenchmarkDialApp(b *testing.B) {
 	if _, err := st.Create(ctx, r, false); err != nil {
 		b.Fatal(err)
 	}
+	role, err := resource.Parse([]byte("kind: role\nversion: v1\nmetadata: {name: dev}\nspec:\n  allow:\n    app_labels: {team: a, env: [prod, dev]}\n  deny:\n    app_labels: {secret: '*'}\n"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := st.Create(ctx, role, false); err != nil {
+		b.Fatal(err)
+	}
 	recs := &records{state: st}
 	for _, tc := range []struct {
 		name string
-		get  func() (*resource.App, error)
-	}{{"parse-per-dial", func() (*resource.App, error) { return st.App(ctx, "db") }}, {"parse-on-change", func() (*resource.App, error) { return recs.app(ctx, "db") }}} {
+		get  func() (any, error)
+	}{
+		{"parse-per-dial", func() (any, error) { return st.App(ctx, "db") }},
+		{"parse-on-change", func() (any, error) { return recs.app(ctx, "db") }},
+		{"role-parse-per-dial", func() (any, error) { return st.Get(ctx, resource.KindRole, "dev") }},
+		{"role-parse-on-change", func() (any, error) { return recs.role(ctx, "dev") }},
+	} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
