@@ -234,32 +234,33 @@ func (l *Log) write() {
 // gather adds to batch, up to limit events, those that come within
 // Config.Linger (until the queue is closed), then those queued already.
 func (l *Log) gather(batch []Event, limit int, linger *time.Timer) []Event {
+	var wait <-chan time.Time // nil: take only what is queued
 	if l.cfg.Linger > 0 {
 		linger.Reset(l.cfg.Linger)
 		defer linger.Stop()
-	wait:
-		for len(batch) < limit {
-			select {
-			case ev, ok := <-l.queue:
-				if !ok {
-					return batch
-				}
-				batch = append(batch, ev)
-			case <-linger.C:
-				break wait
-			}
-		}
+		wait = linger.C
 	}
 	for len(batch) < limit {
-		select {
-		case ev, ok := <-l.queue:
-			if !ok {
+		var ev Event
+		var ok bool
+		if wait != nil {
+			select {
+			case ev, ok = <-l.queue:
+			case <-wait:
+				wait = nil
+				continue
+			}
+		} else {
+			select {
+			case ev, ok = <-l.queue:
+			default:
 				return batch
 			}
-			batch = append(batch, ev)
-		default:
-			return batch
 		}
+		if !ok {
+			return batch // closed
+		}
+		batch = append(batch, ev)
 	}
 	return batch
 }

@@ -42,28 +42,26 @@ type parsedRecord struct {
 
 // app returns the app called name as stored now, or state.ErrNotFound.
 func (r *records) app(ctx context.Context, name string) (*resource.App, error) {
-	res, err := r.get(ctx, resource.KindApp, name)
-	if err != nil {
-		return nil, err
-	}
-	a, ok := res.(*resource.App)
-	if !ok {
-		return nil, fmt.Errorf("stored app %q has kind %s", name, res.Kind())
-	}
-	return a, nil
+	return recordOf[*resource.App](ctx, r, resource.KindApp, name)
 }
 
 // role returns the role called name as stored now, or state.ErrNotFound.
 func (r *records) role(ctx context.Context, name string) (*resource.Role, error) {
-	res, err := r.get(ctx, resource.KindRole, name)
+	return recordOf[*resource.Role](ctx, r, resource.KindRole, name)
+}
+
+// recordOf is r.get's record as the type T of its kind.
+func recordOf[T resource.Resource](ctx context.Context, r *records, kind, name string) (T, error) {
+	var zero T
+	res, err := r.get(ctx, kind, name)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	role, ok := res.(*resource.Role)
+	t, ok := res.(T)
 	if !ok {
-		return nil, fmt.Errorf("stored role %q has kind %s", name, res.Kind())
+		return zero, fmt.Errorf("stored %s %q has kind %s", kind, name, res.Kind())
 	}
-	return role, nil
+	return t, nil
 }
 
 // get returns the record of kind called name as stored now, parsed once
