@@ -35,18 +35,46 @@ type wireUpstream interface {
 	exchangeWire(x *wireExchange) bool
 }
 
-// wireExchange is a query forwarded on the wire.
+// wireExchange is a query forwarded on the wire. Everything the query
+// needs until its answer is sent lives in this one allocation: its copy
+// of the query, where the answer goes, the Forwarder's wait and the
+// pool's waiter (a dozen small allocations per query before).
 type wireExchange struct {
-	query []byte    // the client's query, the exchange's own copy
+	query []byte    // the client's query, the exchange's own copy (in room when it fits)
 	q     wireQuery // parsed from query; q.question points into query
 	// guard, when the chain has one, must find nothing to remove from
 	// an answer that reaches the client unchanged; else it is handed
 	// over.
 	guard *RebindGuard
-	// done gets the answer to send, with the client's ID and valid
-	// only during the call, or the handover of the query to an
-	// Exchange, which the Server then runs.
-	done func(ans []byte, h *handover)
+	// observe, when the chain is Timed, is told how long the answer
+	// took when it reaches the client on the wire (a handover is timed
+	// by Timed's Exchange).
+	observe func(failed bool, d time.Duration)
+
+	// finish (finishWire) gets the answer to send, with the client's
+	// ID and valid only during the call, or the handover of the query
+	// to an Exchange, which the Server then runs; ctx and to are the
+	// query's.
+	fwd *udpForwarders
+	ctx context.Context
+	to  replyTo
+
+	wait   wireWait  // the Forwarder's, while the query waits on a socket
+	waiter udpWaiter // the pool's, which points at wait
+	dgram  datagramReply
+	room   [wireQueryRoom]byte
+}
+
+// wireQueryRoom holds the largest query parseQuery reads: a header, a
+// name of 255 bytes with its type and class, and a bare OPT.
+const wireQueryRoom = headerLen + 255 + 4 + 11
+
+// done hands the answer, or the handover, to the Server.
+func (x *wireExchange) done(ans []byte, h *handover) {
+	if h == nil && x.observe != nil {
+		x.observe(false, time.Since(x.wait.sentAt))
+	}
+	x.fwd.finishWire(x, ans, h)
 }
 
 // question is x's question as Exchange's waiters hold it.
@@ -149,13 +177,15 @@ func (f *Forwarder) exchangeWire(x *wireExchange) bool {
 	if len(order) > 1 {
 		wait = min(wait, delay[1])
 	}
-	ww := &wireWait{x: x, f: f, order: order, delay: delay, addedOPT: !x.q.edns, sentAt: now, deadline: now.Add(wait), index: -1}
+	ww := &x.wait
+	*ww = wireWait{x: x, f: f, order: order, delay: delay, addedOPT: !x.q.edns, sentAt: now, deadline: now.Add(wait), index: -1}
 	return f.pools[order[0]].sendWire(out, ww)
 }
 
 // sendWire sends the query out (its ID is replaced) for ww.
 func (p *udpPool) sendWire(out []byte, ww *wireWait) bool {
-	w := &udpWaiter{wire: ww}
+	w := &ww.x.waiter
+	*w = udpWaiter{wire: ww}
 	s, id, err := p.register(w)
 	if err != nil {
 		return false
