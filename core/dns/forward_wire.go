@@ -40,7 +40,7 @@ type wireUpstream interface {
 // of the query, where the answer goes, the Forwarder's wait and the
 // pool's waiter (a dozen small allocations per query before).
 type wireExchange struct {
-	query []byte    // the client's query, the exchange's own copy (in room when it fits)
+	query []byte    // the client's query, the exchange's own copy
 	q     wireQuery // parsed from query; q.question points into query
 	// guard, when the chain has one, must find nothing to remove from
 	// an answer that reaches the client unchanged; else it is handed
@@ -62,12 +62,7 @@ type wireExchange struct {
 	wait   wireWait  // the Forwarder's, while the query waits on a socket
 	waiter udpWaiter // the pool's, which points at wait
 	dgram  datagramReply
-	room   [wireQueryRoom]byte
 }
-
-// wireQueryRoom holds the largest query parseQuery reads: a header, a
-// name of 255 bytes with its type and class, and a bare OPT.
-const wireQueryRoom = headerLen + 255 + 4 + 11
 
 // done hands the answer, or the handover, to the Server.
 func (x *wireExchange) done(ans []byte, h *handover) {

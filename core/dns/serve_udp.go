@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -217,7 +218,7 @@ func (f *udpForwarders) stop() {
 // released when its answer has been sent or its handover done.
 func (f *udpForwarders) forwardWire(ctx context.Context, up wireUpstream, pkt []byte, q wireQuery, to replyTo) bool {
 	x := &wireExchange{q: q, fwd: f, ctx: ctx}
-	x.query = append(x.room[:0], pkt...)
+	x.query = slices.Clone(pkt)
 	x.q.question = x.query[headerLen : headerLen+len(q.question)]
 	x.to = keepReply(to, &x.dgram)
 	return up.exchangeWire(x)
