@@ -71,12 +71,17 @@ func newAnswerBatch(conn *net.UDPConn) (*answerBatch, error) {
 }
 
 func (b *answerBatch) recvmmsg(fd uintptr) bool {
-	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), answerBatchSize, unix.MSG_DONTWAIT, 0, 0)
-	if errno == unix.EAGAIN || errno == unix.EINTR {
-		return false // wait until the socket is readable, then call again
+	for {
+		n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), answerBatchSize, unix.MSG_DONTWAIT, 0, 0)
+		switch errno {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false // wait until the socket is readable, then call again
+		}
+		b.got, b.errno = int(n), errno
+		return true
 	}
-	b.got, b.errno = int(n), errno
-	return true
 }
 
 // read waits for answers and calls each with every one read (valid only
