@@ -138,16 +138,11 @@ func (g *RebindGuard) exchangeWire(x *wireExchange) bool {
 	return next.exchangeWire(x)
 }
 
-// cleanWire reports whether the answer ans to a query with question has
-// no A or AAAA record pointing into VNet.
-func (g *RebindGuard) cleanWire(ans, question []byte) bool {
-	clean := true
-	readAnswer(ans, question, func(rdata []byte) {
-		if a, ok := netip.AddrFromSlice(rdata); ok && g.isVNet(a.Unmap()) {
-			clean = false
-		}
-	})
-	return clean
+// pointsIntoVNet reports whether rdata, an A or AAAA record's, is an
+// address of VNet's.
+func (g *RebindGuard) pointsIntoVNet(rdata []byte) bool {
+	a, ok := netip.AddrFromSlice(rdata)
+	return ok && g.isVNet(a.Unmap())
 }
 
 // optRecord is the OPT record Exchange adds to a query without one: the
@@ -214,8 +209,15 @@ func (p *udpPool) sendWire(out []byte, ww *wireWait) bool {
 // read it (the caller then hands it over, or drops it as Exchange would).
 func (s *udpSock) deliverWire(id uint16, w *udpWaiter, ww *wireWait, pkt []byte) bool {
 	x := ww.x
-	info, ok := readAnswer(pkt, x.q.question, func([]byte) {})
-	if !ok || info.tc || info.ext || isFailureRcode(info.rcode) || info.opts > 1 {
+	// The guard, when the chain has one, in the same reading: it must
+	// find nothing to remove from an answer that goes as it came.
+	clean := true
+	info, ok := readAnswer(pkt, x.q.question, func(rdata []byte) {
+		if x.guard != nil && x.guard.pointsIntoVNet(rdata) {
+			clean = false
+		}
+	})
+	if !ok || !clean || info.tc || info.ext || isFailureRcode(info.rcode) || info.opts > 1 {
 		return false
 	}
 	n := len(pkt)
@@ -234,9 +236,6 @@ func (s *udpSock) deliverWire(id uint16, w *udpWaiter, ww *wireWait, pkt []byte)
 	}
 	if n > x.q.udpSize {
 		return false // to be truncated
-	}
-	if x.guard != nil && !x.guard.cleanWire(pkt, x.q.question) {
-		return false
 	}
 	s.mu.Lock()
 	mine := s.pending[id] == w && w.wire == ww
