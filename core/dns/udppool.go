@@ -64,9 +64,9 @@ type udpPool struct {
 	closed bool                  // guarded by mu
 	reads  sync.WaitGroup        // one per socket's reader goroutine and per spare's dialer; Add only under mu while !closed
 	// spare is a socket opened ahead, by a goroutine of its own when
-	// one retires, which carries no query yet: the next one to take a
-	// retired socket's place, so that the query that retires one does
-	// not pay for the dial of its successor. Guarded by mu.
+	// the pool is short of one (a socket retired), which carries no
+	// query yet: the next one to take a place in socks, so that no
+	// query waits for a dial but the pool's very first. Guarded by mu.
 	spare   *udpSock
 	dialing bool // guarded by mu; the spare's dialer runs
 	// ids are random bytes that IDs are taken from, two at a time
@@ -147,21 +147,25 @@ func (p *udpPool) register(w *udpWaiter) (*udpSock, uint16, error) {
 	if p.closed {
 		return nil, 0, errPoolClosed
 	}
-	var s *udpSock
+	if len(p.socks) < poolSockets && p.spare != nil {
+		p.socks = append(p.socks, p.spare)
+		p.spare = nil
+	}
 	if len(p.socks) < poolSockets {
-		if p.spare != nil {
-			s, p.spare = p.spare, nil
-		} else {
-			var err error
-			if s, err = p.dial(); err != nil {
+		// One short: while the spare's dialer opens the next, the
+		// sockets there are take the queries; with none, this query
+		// dials one.
+		if len(p.socks) == 0 {
+			s, err := p.dial()
+			if err != nil {
 				return nil, 0, err
 			}
+			p.socks = append(p.socks, s)
 		}
-		p.socks = append(p.socks, s)
-	} else {
-		p.next = (p.next + 1) % len(p.socks)
-		s = p.socks[p.next]
+		p.dialSpareLocked()
 	}
+	p.next = (p.next + 1) % len(p.socks)
+	s := p.socks[p.next]
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// A fresh random ID, as for a socket of its own: the answer is what
@@ -180,13 +184,19 @@ func (p *udpPool) register(w *udpWaiter) (*udpSock, uint16, error) {
 			i++
 		}
 		p.socks = append(p.socks[:i], p.socks[i+1:]...)
-		if p.spare == nil && !p.dialing {
-			p.dialing = true
-			p.reads.Add(1)
-			go p.dialSpare()
-		}
+		p.dialSpareLocked()
 	}
 	return s, id, nil
+}
+
+// dialSpareLocked starts the spare's dialer unless there is a spare or
+// it runs. Called with p.mu held, p not closed.
+func (p *udpPool) dialSpareLocked() {
+	if p.spare == nil && !p.dialing {
+		p.dialing = true
+		p.reads.Add(1)
+		go p.dialSpare()
+	}
 }
 
 // randomIDLocked is a random query ID from crypto/rand. Called with
