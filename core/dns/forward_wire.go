@@ -36,9 +36,9 @@ type wireUpstream interface {
 }
 
 // wireExchange is a query forwarded on the wire. Everything the query
-// needs until its answer is sent lives in this one allocation: its copy
-// of the query, where the answer goes, the Forwarder's wait and the
-// pool's waiter (a dozen small allocations per query before).
+// needs until its answer is sent lives in this one allocation besides
+// its copy of the query: where the answer goes, the Forwarder's wait and
+// the pool's waiter (a dozen small allocations per query before).
 type wireExchange struct {
 	query []byte    // the client's query, the exchange's own copy
 	q     wireQuery // parsed from query; q.question points into query
@@ -51,9 +51,9 @@ type wireExchange struct {
 	// by Timed's Exchange).
 	observe func(failed bool, d time.Duration)
 
-	// finish (finishWire) gets the answer to send, with the client's
-	// ID and valid only during the call, or the handover of the query
-	// to an Exchange, which the Server then runs; ctx and to are the
+	// fwd.finishWire gets the answer to send, with the client's ID
+	// and valid only during the call, or the handover of the query to
+	// an Exchange, which the Server then runs; ctx and to are the
 	// query's.
 	fwd *udpForwarders
 	ctx context.Context
@@ -61,7 +61,7 @@ type wireExchange struct {
 
 	wait   wireWait  // the Forwarder's, while the query waits on a socket
 	waiter udpWaiter // the pool's, which points at wait
-	dgram  datagramReply
+	dgram  datagramReply // where to points for a Datagrams query (keepReply)
 }
 
 // done hands the answer, or the handover, to the Server.
