@@ -59,8 +59,8 @@ type wireExchange struct {
 	ctx context.Context
 	to  replyTo
 
-	wait   wireWait  // the Forwarder's, while the query waits on a socket
-	waiter udpWaiter // the pool's, which points at wait
+	wait   wireWait      // the Forwarder's, while the query waits on a socket
+	waiter udpWaiter     // the pool's, which points at wait
 	dgram  datagramReply // where to points for a Datagrams query (keepReply)
 }
 
