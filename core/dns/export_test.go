@@ -2,6 +2,7 @@ package dns
 
 import (
 	"context"
+	"net"
 	"time"
 
 	mdns "github.com/miekg/dns"
@@ -103,3 +104,24 @@ func ParseQuery(pkt []byte) (name string, qtype uint16, ok bool) {
 
 // NormalizeName is the form names are given to the Resolver in.
 func NormalizeName(name string) string { return normalizeName(name) }
+
+// AnswerBatchSize and BatchSlotSize are a socket reader's batch: how many
+// answers one read takes, and the buffer of every slot but the first.
+const (
+	AnswerBatchSize = answerBatchSize
+	BatchSlotSize   = batchSlotSize
+)
+
+// ReadAnswerBatch is one read of a pool's socket reader on conn
+// (answer_batch.go): each gets every answer it took.
+func ReadAnswerBatch(conn *net.UDPConn, each func(pkt []byte, cut bool)) error {
+	b, err := newAnswerBatch(conn)
+	if err != nil {
+		return err
+	}
+	defer b.close()
+	return b.read(each)
+}
+
+// AsTruncated is what a socket reader makes of an answer the kernel cut.
+func AsTruncated(pkt []byte) []byte { return asTruncated(pkt) }

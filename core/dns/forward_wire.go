@@ -35,7 +35,10 @@ type wireUpstream interface {
 	exchangeWire(x *wireExchange) bool
 }
 
-// wireExchange is a query forwarded on the wire.
+// wireExchange is a query forwarded on the wire. Everything the query
+// needs until its answer is sent lives in this one allocation besides
+// its copy of the query: where the answer goes, the Forwarder's wait and
+// the pool's waiter (a dozen small allocations per query before).
 type wireExchange struct {
 	query []byte    // the client's query, the exchange's own copy
 	q     wireQuery // parsed from query; q.question points into query
@@ -43,10 +46,30 @@ type wireExchange struct {
 	// an answer that reaches the client unchanged; else it is handed
 	// over.
 	guard *RebindGuard
-	// done gets the answer to send, with the client's ID and valid
-	// only during the call, or the handover of the query to an
-	// Exchange, which the Server then runs.
-	done func(ans []byte, h *handover)
+	// observe, when the chain is Timed, is told how long the answer
+	// took when it reaches the client on the wire (a handover is timed
+	// by Timed's Exchange).
+	observe func(failed bool, d time.Duration)
+
+	// fwd.finishWire gets the answer to send, with the client's ID
+	// and valid only during the call, or the handover of the query to
+	// an Exchange, which the Server then runs; ctx and to are the
+	// query's.
+	fwd *udpForwarders
+	ctx context.Context
+	to  replyTo
+
+	wait   wireWait      // the Forwarder's, while the query waits on a socket
+	waiter udpWaiter     // the pool's, which points at wait
+	dgram  datagramReply // where to points for a Datagrams query (keepReply)
+}
+
+// done hands the answer, or the handover, to the Server.
+func (x *wireExchange) done(ans []byte, h *handover) {
+	if h == nil && x.observe != nil {
+		x.observe(false, time.Since(x.wait.sentAt))
+	}
+	x.fwd.finishWire(x, ans, h)
 }
 
 // question is x's question as Exchange's waiters hold it.
@@ -115,16 +138,11 @@ func (g *RebindGuard) exchangeWire(x *wireExchange) bool {
 	return next.exchangeWire(x)
 }
 
-// cleanWire reports whether the answer ans to a query with question has
-// no A or AAAA record pointing into VNet.
-func (g *RebindGuard) cleanWire(ans, question []byte) bool {
-	clean := true
-	readAnswer(ans, question, func(rdata []byte) {
-		if a, ok := netip.AddrFromSlice(rdata); ok && g.isVNet(a.Unmap()) {
-			clean = false
-		}
-	})
-	return clean
+// pointsIntoVNet reports whether rdata, an A or AAAA record's, is an
+// address of VNet's.
+func (g *RebindGuard) pointsIntoVNet(rdata []byte) bool {
+	a, ok := netip.AddrFromSlice(rdata)
+	return ok && g.isVNet(a.Unmap())
 }
 
 // optRecord is the OPT record Exchange adds to a query without one: the
@@ -149,13 +167,15 @@ func (f *Forwarder) exchangeWire(x *wireExchange) bool {
 	if len(order) > 1 {
 		wait = min(wait, delay[1])
 	}
-	ww := &wireWait{x: x, f: f, order: order, delay: delay, addedOPT: !x.q.edns, sentAt: now, deadline: now.Add(wait), index: -1}
+	ww := &x.wait
+	*ww = wireWait{x: x, f: f, order: order, delay: delay, addedOPT: !x.q.edns, sentAt: now, deadline: now.Add(wait), index: -1}
 	return f.pools[order[0]].sendWire(out, ww)
 }
 
 // sendWire sends the query out (its ID is replaced) for ww.
 func (p *udpPool) sendWire(out []byte, ww *wireWait) bool {
-	w := &udpWaiter{wire: ww}
+	w := &ww.x.waiter
+	*w = udpWaiter{wire: ww}
 	s, id, err := p.register(w)
 	if err != nil {
 		return false
@@ -189,8 +209,15 @@ func (p *udpPool) sendWire(out []byte, ww *wireWait) bool {
 // read it (the caller then hands it over, or drops it as Exchange would).
 func (s *udpSock) deliverWire(id uint16, w *udpWaiter, ww *wireWait, pkt []byte) bool {
 	x := ww.x
-	info, ok := readAnswer(pkt, x.q.question, func([]byte) {})
-	if !ok || info.tc || info.ext || isFailureRcode(info.rcode) || info.opts > 1 {
+	// The guard, when the chain has one, in the same reading: it must
+	// find nothing to remove from an answer that goes as it came.
+	clean := true
+	info, ok := readAnswer(pkt, x.q.question, func(rdata []byte) {
+		if x.guard != nil && x.guard.pointsIntoVNet(rdata) {
+			clean = false
+		}
+	})
+	if !ok || !clean || info.tc || info.ext || isFailureRcode(info.rcode) || info.opts > 1 {
 		return false
 	}
 	n := len(pkt)
@@ -209,9 +236,6 @@ func (s *udpSock) deliverWire(id uint16, w *udpWaiter, ww *wireWait, pkt []byte)
 	}
 	if n > x.q.udpSize {
 		return false // to be truncated
-	}
-	if x.guard != nil && !x.guard.cleanWire(pkt, x.q.question) {
-		return false
 	}
 	s.mu.Lock()
 	mine := s.pending[id] == w && w.wire == ww

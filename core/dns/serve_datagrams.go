@@ -47,9 +47,11 @@ func (d *Datagrams) Handle(src, dst netip.AddrPort, pkt []byte) {
 	if d.closed {
 		return
 	}
-	out := packBufs.Get().(*[]byte)
-	d.s.answerUDP(d.ctx, pkt, datagramReply{send: d.send, from: dst, to: src}, d.fwd, out)
-	packBufs.Put(out)
+	sc := datagramScratches.Get().(*datagramScratch)
+	sc.reply = datagramReply{send: d.send, from: dst, to: src}
+	d.s.answerUDP(d.ctx, pkt, &sc.reply, d.fwd, &sc.out)
+	sc.reply = datagramReply{}
+	datagramScratches.Put(sc)
 }
 
 // Close stops answering, abandons the forwarded queries in flight and
@@ -68,8 +70,16 @@ func (d *Datagrams) Close() error {
 	return nil
 }
 
-// packBufs holds buffers to pack answers into.
-var packBufs = sync.Pool{New: func() any { b := make([]byte, 0, serverUDPSize); return &b }}
+// datagramScratch is what Handle needs per query: a buffer to pack an
+// answer into and where the answer goes, which answerUDP copies when it
+// keeps it (keepReply): an interface holding the reply by value was an
+// allocation per query.
+type datagramScratch struct {
+	out   []byte
+	reply datagramReply
+}
+
+var datagramScratches = sync.Pool{New: func() any { return &datagramScratch{out: make([]byte, 0, serverUDPSize)} }}
 
 // datagramReply answers through a Datagrams' send.
 type datagramReply struct {

@@ -79,6 +79,21 @@ type replyTo interface {
 	reply(b []byte) error
 }
 
+// keepReply is to, kept for after the call that got it returns: a
+// *datagramReply points into the caller's scratch (Datagrams.Handle) and
+// is copied, into room when not nil.
+func keepReply(to replyTo, room *datagramReply) replyTo {
+	r, ok := to.(*datagramReply)
+	if !ok {
+		return to
+	}
+	if room == nil {
+		room = new(datagramReply)
+	}
+	*room = *r
+	return room
+}
+
 // sockReply answers through the socket the query came in on.
 type sockReply struct {
 	pc net.PacketConn
@@ -150,7 +165,7 @@ func (s *Server) answerUDP(ctx context.Context, pkt []byte, to replyTo, fwd *udp
 		<-s.querySlots
 		return
 	}
-	fwd.start(ctx, udpJob{req: req, to: to})
+	fwd.start(ctx, udpJob{req: req, to: keepReply(to, nil)})
 }
 
 // forwarderIdle is how long a forwarding goroutine waits for another
@@ -202,16 +217,17 @@ func (f *udpForwarders) stop() {
 // through up and reports whether it did; then the query's slot is
 // released when its answer has been sent or its handover done.
 func (f *udpForwarders) forwardWire(ctx context.Context, up wireUpstream, pkt []byte, q wireQuery, to replyTo) bool {
-	query := slices.Clone(pkt)
-	q.question = query[headerLen : headerLen+len(q.question)]
-	x := &wireExchange{query: query, q: q}
-	x.done = func(ans []byte, h *handover) { f.finishWire(ctx, x, to, ans, h) }
+	x := &wireExchange{q: q, fwd: f, ctx: ctx}
+	x.query = slices.Clone(pkt)
+	x.q.question = x.query[headerLen : headerLen+len(q.question)]
+	x.to = keepReply(to, &x.dgram)
 	return up.exchangeWire(x)
 }
 
 // finishWire sends the answer to a query forwarded on the wire, or runs
 // its handover on a forwarding goroutine.
-func (f *udpForwarders) finishWire(ctx context.Context, x *wireExchange, to replyTo, ans []byte, h *handover) {
+func (f *udpForwarders) finishWire(x *wireExchange, ans []byte, h *handover) {
+	ctx, to := x.ctx, x.to
 	if h == nil {
 		f.s.stats.forwarded.Add(1)
 		if err := to.reply(ans); err != nil && ctx.Err() == nil {

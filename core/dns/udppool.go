@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -61,7 +62,18 @@ type udpPool struct {
 	open   map[*udpSock]struct{} // guarded by mu; every socket not closed yet, retired ones too
 	next   int                   // guarded by mu; round robin over socks
 	closed bool                  // guarded by mu
-	reads  sync.WaitGroup        // one per socket's reader goroutine; Add only under mu while !closed
+	reads  sync.WaitGroup        // one per socket's reader goroutine and per spare's dialer; Add only under mu while !closed
+	// spare is a socket opened ahead, by a goroutine of its own when
+	// the pool is short of one (a socket retired), which carries no
+	// query yet: the next one to take a place in socks, so that no
+	// query waits for a dial but the pool's very first. Guarded by mu.
+	spare   *udpSock
+	dialing bool // guarded by mu; the spare's dialer runs
+	// ids are random bytes that IDs are taken from, two at a time
+	// (idsUsed so far), refilled from crypto/rand: a read of crypto/rand
+	// per query cost an allocation and a system call. Guarded by mu.
+	ids     [256]byte
+	idsUsed int
 
 	deadlines wireDeadlines // of the queries forwarded on the wire
 }
@@ -135,25 +147,33 @@ func (p *udpPool) register(w *udpWaiter) (*udpSock, uint16, error) {
 	if p.closed {
 		return nil, 0, errPoolClosed
 	}
-	var s *udpSock
-	if len(p.socks) < poolSockets {
-		var err error
-		if s, err = p.dial(); err != nil {
-			return nil, 0, err
-		}
-		p.socks = append(p.socks, s)
-	} else {
-		p.next = (p.next + 1) % len(p.socks)
-		s = p.socks[p.next]
+	if len(p.socks) < poolSockets && p.spare != nil {
+		p.socks = append(p.socks, p.spare)
+		p.spare = nil
 	}
+	if len(p.socks) < poolSockets {
+		// One short: while the spare's dialer opens the next, the
+		// sockets there are take the queries; with none, this query
+		// dials one.
+		if len(p.socks) == 0 {
+			s, err := p.dial()
+			if err != nil {
+				return nil, 0, err
+			}
+			p.socks = append(p.socks, s)
+		}
+		p.dialSpareLocked()
+	}
+	p.next = (p.next + 1) % len(p.socks)
+	s := p.socks[p.next]
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// A fresh random ID, as for a socket of its own: the answer is what
 	// we hand on, so it must be hard to spoof. The loop ends: at most
 	// MaxInFlight queries share a socket.
-	id := mdns.Id() // crypto/rand, as before the pool
+	id := p.randomIDLocked()
 	for s.pending[id] != nil {
-		id = mdns.Id()
+		id = p.randomIDLocked()
 	}
 	s.pending[id] = w
 	s.sent++
@@ -164,8 +184,49 @@ func (p *udpPool) register(w *udpWaiter) (*udpSock, uint16, error) {
 			i++
 		}
 		p.socks = append(p.socks[:i], p.socks[i+1:]...)
+		p.dialSpareLocked()
 	}
 	return s, id, nil
+}
+
+// dialSpareLocked starts the spare's dialer unless there is a spare or
+// it runs. Called with p.mu held, p not closed.
+func (p *udpPool) dialSpareLocked() {
+	if p.spare == nil && !p.dialing {
+		p.dialing = true
+		p.reads.Add(1)
+		go p.dialSpare()
+	}
+}
+
+// randomIDLocked is a random query ID from crypto/rand. Called with
+// p.mu held.
+func (p *udpPool) randomIDLocked() uint16 {
+	if p.idsUsed == 0 || p.idsUsed >= len(p.ids) {
+		rand.Read(p.ids[:]) // never fails: it crashes the program instead
+		p.idsUsed = 0
+	}
+	id := binary.BigEndian.Uint16(p.ids[p.idsUsed:])
+	p.idsUsed += 2
+	return id
+}
+
+// dialSpare opens the next socket ahead (p.spare), off the path of the
+// queries. Started with p.reads counting it.
+func (p *udpPool) dialSpare() {
+	defer p.reads.Done()
+	conn, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(p.srv))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.dialing = false
+	if err != nil {
+		return // the next query that needs a socket dials it and fails if it still cannot
+	}
+	if p.closed || p.spare != nil {
+		conn.Close()
+		return
+	}
+	p.spare = p.start(conn)
 }
 
 // dial opens a socket on a fresh ephemeral port and starts its reader.
@@ -175,11 +236,17 @@ func (p *udpPool) dial() (*udpSock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dial udp: %w", err)
 	}
+	return p.start(conn), nil
+}
+
+// start makes conn a socket of p and starts its reader. Called with p.mu
+// held, p not closed.
+func (p *udpPool) start(conn *net.UDPConn) *udpSock {
 	s := &udpSock{pool: p, conn: conn, pending: map[uint16]*udpWaiter{}}
 	p.open[s] = struct{}{}
 	p.reads.Add(1)
 	go s.read()
-	return s, nil
+	return s
 }
 
 // read hands each answer that arrives on s to its query until s is closed.
@@ -188,22 +255,36 @@ func (p *udpPool) dial() (*udpSock, error) {
 // back on the next read of a connected socket and is about the server,
 // not one query, so every query waiting here fails now rather than at its
 // timeout.
+//
+// It reads the answers waiting in batches (answer_batch.go).
 func (s *udpSock) read() {
 	defer s.pool.reads.Done()
-	bp := readBufs.Get().(*[]byte)
-	defer readBufs.Put(bp)
-	buf := *bp
-	for {
-		n, err := s.conn.Read(buf)
-		if err != nil {
-			s.pool.unlist(s)
-			if !errors.Is(err, net.ErrClosed) {
-				s.failAll(fmt.Errorf("read udp: %w", err))
-			}
-			s.conn.Close()
-			return
+	err := s.readBatches()
+	s.pool.unlist(s)
+	if !errors.Is(err, net.ErrClosed) {
+		s.failAll(fmt.Errorf("read udp: %w", err))
+	}
+	s.conn.Close()
+}
+
+// readBatches delivers the answers that arrive on s until a read fails,
+// and returns its error.
+func (s *udpSock) readBatches() error {
+	b, err := newAnswerBatch(s.conn)
+	if err != nil {
+		return err
+	}
+	defer b.close()
+	each := func(pkt []byte, cut bool) {
+		if cut {
+			pkt = asTruncated(pkt)
 		}
-		s.deliver(buf[:n])
+		s.deliver(pkt)
+	}
+	for {
+		if err := b.read(each); err != nil {
+			return err
+		}
 	}
 }
 
@@ -299,6 +380,9 @@ func (p *udpPool) unlist(s *udpSock) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.open, s)
+	if p.spare == s {
+		p.spare = nil
+	}
 	for i, o := range p.socks {
 		if o == s {
 			p.socks = append(p.socks[:i], p.socks[i+1:]...)
@@ -316,7 +400,7 @@ func (p *udpPool) close() {
 		s.failAll(errPoolClosed)
 		s.conn.Close()
 	}
-	p.socks = nil
+	p.socks, p.spare = nil, nil
 	p.mu.Unlock()
 	p.reads.Wait()
 	p.deadlines.stop()

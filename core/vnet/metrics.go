@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	mdns "github.com/miekg/dns"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/connectivity"
 
@@ -56,30 +55,21 @@ func (r timedResolver) Resolve(ctx context.Context, name string, qtype uint16) (
 	return ans, ok
 }
 
-// timedUpstream reports the queries its Upstream answers or fails.
-type timedUpstream struct {
-	dns.Upstream
-	m Metrics
-}
-
-func (u timedUpstream) Exchange(ctx context.Context, q *mdns.Msg) (*mdns.Msg, error) {
-	start := time.Now()
-	resp, err := u.Upstream.Exchange(ctx, q)
-	outcome := DNSForwarded
-	if err != nil || resp == nil {
-		outcome = DNSFailed
-	}
-	u.m.DNSQuery(outcome, time.Since(start))
-	return resp, err
-}
-
 // dnsSources are the Resolver and Upstream the DNS server asks: timed
-// when the engine has Metrics.
+// when the engine has Metrics. The Upstream is timed by dns.Timed, which
+// keeps the usual forwarded query on the wire (core/dns/forward_wire.go).
 func (e *Engine) dnsSources() (dns.Resolver, dns.Upstream) {
-	if e.cfg.Metrics == nil {
+	m := e.cfg.Metrics
+	if m == nil {
 		return resolver{e}, e.upstream
 	}
-	return timedResolver{resolver{e}, e.cfg.Metrics}, timedUpstream{e.upstream, e.cfg.Metrics}
+	return timedResolver{resolver{e}, m}, dns.Timed(e.upstream, func(failed bool, d time.Duration) {
+		outcome := DNSForwarded
+		if failed {
+			outcome = DNSFailed
+		}
+		m.DNSQuery(outcome, d)
+	})
 }
 
 // nopMetrics is the engine's Metrics when it has none.
