@@ -20,12 +20,12 @@ const maxFrame = 32 << 10
 // stream is what both ends of a Dial call have in common.
 type stream interface {
 	Send(*api.Frame) error
-	Recv() (*api.Frame, error)
+	RecvMsg(m any) error // into an *inFrame: the codec's by-reference receive
 }
 
 // Conn is a net.Conn over a Dial stream. It half-closes: CloseWrite sends
-// an eof frame, and the peer's eof frame reads as io.EOF. Reads call the
-// stream's Recv themselves: no goroutine of the Conn's own stands between
+// an eof frame, and the peer's eof frame reads as io.EOF. Reads receive
+// from the stream themselves: no goroutine of the Conn's own stands between
 // gRPC's and the reader, so a received frame costs one goroutine hand-off
 // fewer. A Read blocked in Recv ends once Close has ended the stream (the
 // client cancels it; the proxy returns from its handler when Done is
@@ -45,10 +45,9 @@ type Conn struct {
 	// recvMu serialises Recv (a gRPC stream allows one receiver) and
 	// guards the fields below.
 	recvMu  sync.Mutex
-	pending []byte
-	buf     []byte // the frame data pending is part of; released once read
-	gotEOF  bool   // once set, nothing calls Recv for a read again
-	readErr error  // sticky
+	in      inFrame // the frame received last; its data not yet read, its buffers not yet freed
+	gotEOF  bool    // once set, nothing receives for a read again
+	readErr error   // sticky
 }
 
 func newConn(s stream, local, remote net.Addr, onClose func(graceful bool)) *Conn {
@@ -65,26 +64,35 @@ func (c *Conn) Read(b []byte) (int, error) {
 	if err := c.fill(); err != nil {
 		return 0, err
 	}
-	n := copy(b, c.pending)
-	c.pending = c.pending[n:]
-	if len(c.pending) == 0 {
-		releaseFrameData(c.buf)
-		c.buf = nil
+	n := 0
+	for n < len(b) && len(c.in.data) > 0 {
+		k := copy(b[n:], c.in.data[0])
+		n += k
+		if k == len(c.in.data[0]) {
+			c.in.data = c.in.data[1:]
+		} else {
+			c.in.data[0] = c.in.data[0][k:]
+		}
+	}
+	if len(c.in.data) == 0 {
+		c.in.release()
 	}
 	return n, nil
 }
 
 // WriteTo implements io.WriterTo, so that io.Copy from a Conn (the relay)
-// hands each received frame's bytes straight to w: no copy buffer of its
-// own, which would be one more copy per byte and 32 KiB held by every
-// connection, idle ones included.
+// hands each received frame's bytes straight to w, from the buffers gRPC
+// read them into (inFrame): no copy buffer of its own, which would be one
+// more copy per byte and 32 KiB held by every connection, idle ones
+// included. A frame whose data spans several of gRPC's buffers (one per
+// HTTP/2 data frame) is one Write per buffer.
 func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 	var written int64
 	for {
 		c.recvMu.Lock()
 		err := c.fill()
-		p, buf := c.pending, c.buf
-		c.pending, c.buf = nil, nil
+		data, bufs := c.in.data, c.in.bufs
+		c.in.data, c.in.bufs = nil, nil
 		c.recvMu.Unlock()
 		if err == io.EOF {
 			return written, nil
@@ -92,20 +100,23 @@ func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 		if err != nil {
 			return written, err
 		}
-		n, err := w.Write(p)
-		releaseFrameData(buf) // w has copied p: a socket or a netstack's send buffer
-		written += int64(n)
-		if err != nil {
-			return written, err
+		for _, p := range data {
+			n, err := w.Write(p)
+			written += int64(n)
+			if err != nil {
+				bufs.Free()
+				return written, err
+			}
 		}
+		bufs.Free() // w has copied the data: a socket or a netstack's send buffer
 	}
 }
 
-// fill receives until c.pending holds data and returns nil, or returns
+// fill receives until c.in holds data and returns nil, or returns
 // how reading ends: io.EOF after the peer's eof, the stream's error, or
 // net.ErrClosed after Close. Call it with recvMu held.
 func (c *Conn) fill() error {
-	for len(c.pending) == 0 {
+	for len(c.in.data) == 0 {
 		if c.gotEOF {
 			return io.EOF
 		}
@@ -115,7 +126,8 @@ func (c *Conn) fill() error {
 		if c.isClosed() {
 			return net.ErrClosed
 		}
-		f, err := c.s.Recv()
+		c.in.release() // a frame without data
+		err := c.s.RecvMsg(&c.in)
 		if err != nil {
 			if c.isClosed() {
 				// Close ended the stream under this Recv.
@@ -129,9 +141,7 @@ func (c *Conn) fill() error {
 			c.readErr = err
 			continue
 		}
-		c.pending = f.GetData()
-		c.buf = c.pending
-		c.gotEOF = f.GetEof()
+		c.gotEOF = c.in.f.GetEof()
 	}
 	return nil
 }
@@ -143,7 +153,8 @@ func (c *Conn) drain() {
 	c.recvMu.Lock()
 	defer c.recvMu.Unlock()
 	for {
-		if _, err := c.s.Recv(); err != nil {
+		c.in.release()
+		if err := c.s.RecvMsg(&c.in); err != nil {
 			return
 		}
 	}
