@@ -73,7 +73,7 @@ func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
 
 // framePoolCap is the capacity of every pooled frame buffer: a full data
 // frame and its field header (Marshal; Conn.ReadFrom's reads).
-const framePoolCap = maxFrame + 16
+var framePoolCap = maxFrame + 16
 
 // framePool holds framePoolCap-sized buffers (pool.go).
 var framePool = newBufferPool(framePoolCap)

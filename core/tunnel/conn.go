@@ -15,7 +15,7 @@ import (
 
 // maxFrame bounds one data frame. HTTP/2 flow control gives back-pressure
 // per stream; this only keeps single messages small.
-const maxFrame = 32 << 10
+// const maxFrame = 32 << 10 (knob_tmp.go)
 
 // stream is what both ends of a Dial call have in common.
 type stream interface {

@@ -25,6 +25,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/resource"
 	"github.com/vnetproject/vnet/core/cluster/state"
 	"github.com/vnetproject/vnet/core/cluster/store"
+	"github.com/vnetproject/vnet/core/mtls"
 	"github.com/vnetproject/vnet/core/tunnel"
 )
 
@@ -167,7 +168,7 @@ func New(cfg Config) (*Server, error) {
 	s.life.ctx, s.life.stop = context.WithCancel(context.Background())
 	s.wire(peers)
 	s.grpc = grpc.NewServer(
-		grpc.Creds(connCreds{credentials.NewTLS(tlsCfg)}), // conncreds.go
+		grpc.Creds(connCreds{mtls.ABCreds(credentials.NewTLS(tlsCfg))}), // conncreds.go
 		grpc.ChainUnaryInterceptor(cfg.Metrics.UnaryInterceptor(), s.unaryAuth),
 		grpc.ChainStreamInterceptor(cfg.Metrics.StreamInterceptor(), s.streamAuth),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
@@ -181,6 +182,7 @@ func New(cfg Config) (*Server, error) {
 		// HTTP/2 data frames are read into buffers that are not zeroed
 		// first (tunnel.GRPCBufferPool says why that is safe).
 		experimental.BufferPool(tunnel.GRPCBufferPool),
+		grpc.WriteBufferSize(tunnel.EnvKiB("VNET_AB_WBUF_KIB", 32<<10)),
 	)
 	s.register()
 	s.followGauges() // metrics.go
