@@ -85,7 +85,9 @@ func (c *Conn) Read(b []byte) (int, error) {
 // read them into (inFrame): no copy buffer of its own, which would be one
 // more copy per byte and 32 KiB held by every connection, idle ones
 // included. A frame whose data spans several of gRPC's buffers (one per
-// HTTP/2 data frame) is one Write per buffer.
+// HTTP/2 data frame) is one writev(2) to a socket (the proxy's side), one
+// WriteBuffers call to a writer that has it (the laptop's netstack
+// connection, stack.Conn), one Write per buffer to anything else.
 func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 	var written int64
 	for {
@@ -100,15 +102,22 @@ func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 		if err != nil {
 			return written, err
 		}
-		for _, p := range data {
-			n, err := w.Write(p)
-			written += int64(n)
-			if err != nil {
-				bufs.Free()
-				return written, err
-			}
+		var n int64
+		if len(data) == 1 {
+			var k int
+			k, err = w.Write(data[0])
+			n = int64(k)
+		} else if bw, ok := w.(buffersWriter); ok {
+			n, err = bw.WriteBuffers(data)
+		} else {
+			v := net.Buffers(data)
+			n, err = v.WriteTo(w) // one writev(2) to a socket
 		}
+		written += n
 		bufs.Free() // w has copied the data: a socket or a netstack's send buffer
+		if err != nil {
+			return written, err
+		}
 	}
 }
 
@@ -201,6 +210,12 @@ func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 			return written, err
 		}
 	}
+}
+
+// buffersWriter takes several buffers in one call, as one Write of their
+// concatenation (stack.Conn).
+type buffersWriter interface {
+	WriteBuffers(bufs [][]byte) (int64, error)
 }
 
 // smallRead is the buffer ReadFrom reads into while little data comes.

@@ -194,16 +194,17 @@ func TestConnWriteToEnds(t *testing.T) {
 // TestConnFreesBuffersOnce: the buffers a received frame's data stays in
 // (inFrame) are freed exactly once, after the data was read, whether it
 // is read with Read in pieces that do not line up with the frames or the
-// buffers, or passed on by WriteTo, and whatever the buffers' size: the
-// pool panics on a second free and overwrites a freed buffer, so a byte
-// read after its buffer was freed arrives wrong.
+// buffers, or passed on by WriteTo (to a plain writer, or to one that takes
+// several buffers per call, as stack.Conn does), and whatever the buffers'
+// size: the pool panics on a second free and overwrites a freed buffer, so
+// a byte read after its buffer was freed arrives wrong.
 func TestConnFreesBuffersOnce(t *testing.T) {
 	data := make([]byte, 3*maxFrame+77)
 	for i := range data {
 		data[i] = byte(rand.Uint32())
 	}
 	for _, piece := range []int{7, 1000, 16 << 10} {
-		for _, writeTo := range []bool{false, true} {
+		for _, how := range []string{"Read", "WriteTo", "WriteTo WriteBuffers"} {
 			a, b := connPairPieces(piece)
 			go func() {
 				a.Write(data)
@@ -211,19 +212,43 @@ func TestConnFreesBuffersOnce(t *testing.T) {
 			}()
 			var got bytes.Buffer
 			var err error
-			if writeTo {
-				_, err = b.WriteTo(&got)
-			} else {
+			switch how {
+			case "Read":
 				_, err = io.CopyBuffer(&got, onlyReader{b}, make([]byte, 333))
+			case "WriteTo":
+				_, err = b.WriteTo(&got)
+			default:
+				w := &buffersRecorder{}
+				_, err = b.WriteTo(w)
+				got.Write(w.Bytes())
+				if piece < maxFrame && w.calls == 0 {
+					t.Errorf("pieces of %d: WriteBuffers never called", piece)
+				}
 			}
 			if err != nil || !bytes.Equal(got.Bytes(), data) {
-				t.Errorf("pieces of %d, WriteTo %v: %d bytes, %v; want the %d sent", piece, writeTo, got.Len(), err, len(data))
+				t.Errorf("pieces of %d, %s: %d bytes, %v; want the %d sent", piece, how, got.Len(), err, len(data))
 			}
 			if n := b.s.(chanStream).pool.held(); n != 0 {
-				t.Errorf("pieces of %d, WriteTo %v: %d buffers not freed", piece, writeTo, n)
+				t.Errorf("pieces of %d, %s: %d buffers not freed", piece, how, n)
 			}
 			a.Close()
 			b.Close()
 		}
 	}
+}
+
+// buffersRecorder is a writer that also takes several buffers per call.
+type buffersRecorder struct {
+	bytes.Buffer
+	calls int
+}
+
+func (r *buffersRecorder) WriteBuffers(bufs [][]byte) (int64, error) {
+	r.calls++
+	var n int64
+	for _, b := range bufs {
+		k, _ := r.Write(b)
+		n += int64(k)
+	}
+	return n, nil
 }
