@@ -145,7 +145,8 @@ func (id *Identity) Dial() (*grpc.ClientConn, error) {
 		return nil, err
 	}
 	conn, err := grpc.NewClient("passthrough:///"+id.ProxyAddr,
-		grpc.WithTransportCredentials(abCreds(credentials.NewTLS(cfg))),
+		// TLS records of one flush in one write(2) (coalesce.go).
+		grpc.WithTransportCredentials(Coalescing(credentials.NewTLS(cfg))),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		// A fixed window per stream bounds what each tunnelled
 		// connection queues here (window.go).
@@ -154,8 +155,6 @@ func (id *Identity) Dial() (*grpc.ClientConn, error) {
 		// HTTP/2 data frames are read into buffers that are not zeroed
 		// first (tunnel.GRPCBufferPool says why that is safe).
 		experimental.WithBufferPool(tunnel.GRPCBufferPool),
-		grpc.WithWriteBufferSize(tunnel.EnvKiB("VNET_AB_WBUF_KIB", 32<<10)),
-		grpc.WithStaticStreamWindowSize(int32(tunnel.EnvKiB("VNET_AB_WIN_KIB", streamWindow))),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", id.ProxyAddr, err)

@@ -73,7 +73,9 @@ func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
 
 // framePoolCap is the capacity of every pooled frame buffer: a full data
 // frame and its field header (Marshal; Conn.ReadFrom's reads).
-var framePoolCap = maxFrame + 16
+const framePoolCap = maxFrame + 16
 
-// framePool holds framePoolCap-sized buffers (pool.go).
-var framePool = newBufferPool(framePoolCap)
+// framePool holds framePoolCap-sized buffers, and small ones for the
+// frames of small writes, which would otherwise each hold a full frame's
+// buffer while gRPC queues them (pool.go).
+var framePool = tieredPool{newBufferPool(4 << 10), newBufferPool(framePoolCap)}

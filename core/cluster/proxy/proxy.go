@@ -168,7 +168,8 @@ func New(cfg Config) (*Server, error) {
 	s.life.ctx, s.life.stop = context.WithCancel(context.Background())
 	s.wire(peers)
 	s.grpc = grpc.NewServer(
-		grpc.Creds(connCreds{mtls.ABCreds(credentials.NewTLS(tlsCfg))}), // conncreds.go
+		// conncreds.go; a flush's TLS records in one write(2) (mtls.Coalescing)
+		grpc.Creds(connCreds{mtls.Coalescing(credentials.NewTLS(tlsCfg))}),
 		grpc.ChainUnaryInterceptor(cfg.Metrics.UnaryInterceptor(), s.unaryAuth),
 		grpc.ChainStreamInterceptor(cfg.Metrics.StreamInterceptor(), s.streamAuth),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
@@ -182,7 +183,6 @@ func New(cfg Config) (*Server, error) {
 		// HTTP/2 data frames are read into buffers that are not zeroed
 		// first (tunnel.GRPCBufferPool says why that is safe).
 		experimental.BufferPool(tunnel.GRPCBufferPool),
-		grpc.WriteBufferSize(tunnel.EnvKiB("VNET_AB_WBUF_KIB", 32<<10)),
 	)
 	s.register()
 	s.followGauges() // metrics.go
