@@ -95,26 +95,42 @@ each() {
 gbits() { python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.3f" % (d["end"]["sum_received"]["bits_per_second"]/1e9))'; }
 iperf() { "$1" iperf3 -J -t "$secs" "${@:3}" -c "$2" | gbits; }
 
+# iperfcpu ROW COLUMN HOST ARGS...: iperf3's Gbit/s, and the CPU of the
+# path per Gbit moved into cell ROWcpu/COLUMN.
+iperfcpu() {
+	local f="$WORK/cpu-${1}cpu_$2"
+	per_op "${1}cpu/$2" "$2" iperf "${@:2}"
+	# per_op wrote µs per Gbit: in ms.
+	[ -s "$f" ] && awk '{print (NR == n ? sprintf("%.1f", $1 / 1000) : $0)}' n="$(wc -l <"$f")" "$f" >"$f.ms" && mv "$f.ms" "$f"
+	return 0
+}
+
 row_iperf() {
 	log "iperf3, one stream, $secs s each, upload and download (-R)"
 	one() {
-		sample up/"$1" iperf "$1" "$2"
-		sample down/"$1" iperf "$1" "$2" -R
+		sample up/"$1" iperfcpu up "$1" "$2"
+		sample down/"$1" iperfcpu down "$1" "$2" -R
 	}
 	each 5201 one "$(vnet_ip iperf)"
 	row up "iperf3 upload, 1 stream, Gbit/s" 2
 	row down "iperf3 download (\`-R\`), 1 stream, Gbit/s" 2
+	cpu_cells upcpu/peer upcpu/vnet downcpu/peer downcpu/vnet
+	row upcpu "iperf3 upload, 1 stream, CPU of the path per Gbit, ms (tailscaled; VNet: vnet up and the proxy)" 0
+	row downcpu "iperf3 download, 1 stream, CPU of the path per Gbit, ms" 0
 }
 
 row_iperf8() {
 	log "iperf3 -P 8, $secs s each, upload and download (-R)"
 	one() {
-		sample up8/"$1" iperf "$1" "$2" -P 8
-		sample down8/"$1" iperf "$1" "$2" -P 8 -R
+		sample up8/"$1" iperfcpu up8 "$1" "$2" -P 8
+		sample down8/"$1" iperfcpu down8 "$1" "$2" -P 8 -R
 	}
 	each 5201 one "$(vnet_ip iperf)"
 	row up8 "iperf3 \`-P 8\` upload, Gbit/s" 2
 	row down8 "iperf3 \`-P 8\` download, Gbit/s" 2
+	cpu_cells up8cpu/peer up8cpu/vnet down8cpu/peer down8cpu/vnet
+	row up8cpu "iperf3 \`-P 8\` upload, CPU of the path per Gbit, ms" 0
+	row down8cpu "iperf3 \`-P 8\` download, CPU of the path per Gbit, ms" 0
 }
 
 # path_pids COLUMN: the processes that carry COLUMN's traffic besides the

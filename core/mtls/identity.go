@@ -145,7 +145,8 @@ func (id *Identity) Dial() (*grpc.ClientConn, error) {
 		return nil, err
 	}
 	conn, err := grpc.NewClient("passthrough:///"+id.ProxyAddr,
-		grpc.WithTransportCredentials(credentials.NewTLS(cfg)),
+		// TLS records of one flush in one write(2) (coalesce.go).
+		grpc.WithTransportCredentials(Coalescing(credentials.NewTLS(cfg))),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		// A fixed window per stream bounds what each tunnelled
 		// connection queues here (window.go).

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"sync"
@@ -170,4 +171,53 @@ func (s *Stack) forward(fr *tcp.ForwarderRequest) {
 		s.handlers.Done()
 	}()
 	s.cfg.HandleTCP(s.ctx, req)
+}
+
+// WriteBuffers writes bufs in order, as one Write of their concatenation
+// would, without joining them: a tunnelled connection's received frame
+// lies in several of gRPC's buffers (tunnel.Conn.WriteTo), and one Write
+// per buffer could send a small segment for each. What the send buffer
+// takes at once goes in one netstack write; the rest, if it is full, goes
+// through Write, which waits for room.
+func (c *Conn) WriteBuffers(bufs [][]byte) (int64, error) {
+	p := &buffersPayload{bufs: bufs}
+	for _, b := range bufs {
+		p.left += len(b)
+	}
+	// An error (the send buffer full, the connection broken) leaves the
+	// rest to Write, which waits for room or reports it in net.Conn's
+	// terms, as gonet does.
+	n, _ := c.ep.Write(p, tcpip.WriteOptions{})
+	for _, b := range p.bufs {
+		k, err := c.TCPConn.Write(b)
+		n += int64(k)
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// buffersPayload is a tcpip.Payloader over several buffers.
+type buffersPayload struct {
+	bufs [][]byte
+	left int
+}
+
+func (p *buffersPayload) Len() int { return p.left }
+
+func (p *buffersPayload) Read(b []byte) (int, error) {
+	if p.left == 0 {
+		return 0, io.EOF
+	}
+	n := 0
+	for n < len(b) && len(p.bufs) > 0 {
+		k := copy(b[n:], p.bufs[0])
+		n += k
+		p.left -= k
+		if p.bufs[0] = p.bufs[0][k:]; len(p.bufs[0]) == 0 {
+			p.bufs = p.bufs[1:]
+		}
+	}
+	return n, nil
 }

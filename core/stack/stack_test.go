@@ -885,3 +885,42 @@ func checkUDPAnswer(t *testing.T, p *pair, addr netip.AddrPort) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+// TestWriteBuffers: WriteBuffers delivers its buffers whole and in order,
+// as one Write of their concatenation would, also when they are more than
+// the send buffer takes at once (the rest then waits for room), and with
+// empty buffers among them.
+func TestWriteBuffers(t *testing.T) {
+	checkGoroutines(t)
+	var want []byte
+	var bufs [][]byte
+	for i := range 300 {
+		b := make([]byte, (i*7919)%40000)
+		for j := range b {
+			b[j] = byte(i + j)
+		}
+		bufs = append(bufs, b)
+		want = append(want, b...)
+	}
+	p := newPair(t, func(ctx context.Context, req *stack.TCPRequest) {
+		c, err := req.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if n, err := c.(*stack.Conn).WriteBuffers(bufs); n != int64(len(want)) || err != nil {
+			t.Errorf("WriteBuffers: %d of %d bytes, %v", n, len(want), err)
+		}
+	})
+	ctx := ctxTimeout(t)
+	c, err := p.host.DialTCP(ctx, netip.Addr{}, netip.MustParseAddrPort("100.64.1.7:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(waitLong))
+	got, err := io.ReadAll(c)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("read %d bytes, %v; want the %d written, in order", len(got), err, len(want))
+	}
+}

@@ -67,34 +67,56 @@ func TestCodecWireMatchesProto(t *testing.T) {
 }
 
 // TestCodecRoundTrip: what a plain proto peer writes, split across buffers
-// as gRPC may hand it over, decodes to the same frame; data frames land in
-// pooled buffers the Conn can give back.
+// as gRPC may hand it over, decodes to the same frame, into an api.Frame
+// (the proto codec) and into an inFrame (what a Conn receives into): there
+// a data frame's bytes stay in gRPC's buffers, held by reference until
+// released, and freed exactly once (countingPool panics on a second free).
+// The splits include a data field that ends exactly where a buffer does
+// ("data and eof" split at 8), and one byte per buffer.
 func TestCodecRoundTrip(t *testing.T) {
 	c := codec{proto: encoding.GetCodecV2("proto")}
 	for _, tt := range codecFrames() {
-		for _, split := range []int{0, 1, 3, -1, -7, -16384} {
+		for _, split := range []int{0, 1, 3, 8, -1, -7, -16384} {
 			wire, err := proto.Marshal(tt.f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			in := splitWire(wire, split)
 			got := &api.Frame{Data: []byte("stale")}
-			if err := c.Unmarshal(in, got); err != nil {
+			if err := c.Unmarshal(splitWire(wire, split), got); err != nil {
 				t.Fatalf("%s, split at %d: %v", tt.name, split, err)
 			}
 			if !proto.Equal(got, tt.f) {
 				t.Errorf("%s, split at %d: decoded %v, want %v", tt.name, split, got, tt.f)
 			}
-			if pooled := cap(got.Data) == framePoolCap; tt.fast && len(tt.f.Data) > 0 && len(tt.f.Data) <= framePoolCap && !pooled {
-				t.Errorf("%s: data not in a pooled buffer (cap %d)", tt.name, cap(got.Data))
+
+			pool := newCountingPool()
+			msg := pool.slice(wire, split)
+			in := inFrame{data: [][]byte{[]byte("stale")}}
+			if err := c.Unmarshal(msg, &in); err != nil {
+				t.Fatalf("%s, split at %d, inFrame: %v", tt.name, split, err)
 			}
-			// The decoded frame must not share the wire's bytes: gRPC
-			// reuses them once Unmarshal returns.
-			clear(wire)
-			if !proto.Equal(got, tt.f) {
-				t.Errorf("%s, split at %d: the frame changed with the wire buffer", tt.name, split)
+			msg.Free() // as gRPC does once Unmarshal returns
+			var data []byte
+			for _, d := range in.data {
+				if len(d) == 0 {
+					t.Errorf("%s, split at %d: an empty piece of data", tt.name, split)
+				}
+				data = append(data, d...)
 			}
-			releaseFrameData(got.Data)
+			if !bytes.Equal(data, tt.f.Data) || in.f.Eof != tt.f.Eof || len(in.f.Data) > 0 && in.bufs != nil {
+				t.Errorf("%s, split at %d, inFrame: data %d bytes, eof %v; want %d bytes, eof %v", tt.name, split, len(data), in.f.Eof, len(tt.f.Data), tt.f.Eof)
+			}
+			if byRef := tt.fast && len(tt.f.Data) > 0; byRef != (in.bufs != nil) {
+				t.Errorf("%s, split at %d: held by reference %v, want %v", tt.name, split, in.bufs != nil, byRef)
+			}
+			if in.bufs == nil && pool.held() != 0 {
+				t.Errorf("%s, split at %d: %d buffers held by a frame decoded by copy", tt.name, split, pool.held())
+			}
+			in.release()
+			in.release() // a second release frees nothing
+			if n := pool.held(); n != 0 {
+				t.Errorf("%s, split at %d: %d buffers not freed", tt.name, split, n)
+			}
 		}
 	}
 }

@@ -13,19 +13,23 @@ import (
 	"github.com/vnetproject/vnet/core/api"
 )
 
-// maxFrame bounds one data frame. HTTP/2 flow control gives back-pressure
-// per stream; this only keeps single messages small.
-const maxFrame = 32 << 10
+// maxFrame bounds one data frame, and so what Conn.ReadFrom reads at once.
+// HTTP/2 flow control gives back-pressure per stream; this only keeps
+// single messages small. 128 KiB rather than 32: a quarter of the
+// messages per byte, and of the proxy's reads from an app that sends fast;
+// iperf3 through VNet took 8-23% less CPU of the path per Gbit
+// (docs/benchmarks.md, "Download, fourth pass").
+const maxFrame = 128 << 10
 
 // stream is what both ends of a Dial call have in common.
 type stream interface {
 	Send(*api.Frame) error
-	Recv() (*api.Frame, error)
+	RecvMsg(m any) error // into an *inFrame: the codec's by-reference receive
 }
 
 // Conn is a net.Conn over a Dial stream. It half-closes: CloseWrite sends
-// an eof frame, and the peer's eof frame reads as io.EOF. Reads call the
-// stream's Recv themselves: no goroutine of the Conn's own stands between
+// an eof frame, and the peer's eof frame reads as io.EOF. Reads receive
+// from the stream themselves: no goroutine of the Conn's own stands between
 // gRPC's and the reader, so a received frame costs one goroutine hand-off
 // fewer. A Read blocked in Recv ends once Close has ended the stream (the
 // client cancels it; the proxy returns from its handler when Done is
@@ -45,10 +49,9 @@ type Conn struct {
 	// recvMu serialises Recv (a gRPC stream allows one receiver) and
 	// guards the fields below.
 	recvMu  sync.Mutex
-	pending []byte
-	buf     []byte // the frame data pending is part of; released once read
-	gotEOF  bool   // once set, nothing calls Recv for a read again
-	readErr error  // sticky
+	in      inFrame // the frame received last; its data not yet read, its buffers not yet freed
+	gotEOF  bool    // once set, nothing receives for a read again
+	readErr error   // sticky
 }
 
 func newConn(s stream, local, remote net.Addr, onClose func(graceful bool)) *Conn {
@@ -65,26 +68,37 @@ func (c *Conn) Read(b []byte) (int, error) {
 	if err := c.fill(); err != nil {
 		return 0, err
 	}
-	n := copy(b, c.pending)
-	c.pending = c.pending[n:]
-	if len(c.pending) == 0 {
-		releaseFrameData(c.buf)
-		c.buf = nil
+	n := 0
+	for n < len(b) && len(c.in.data) > 0 {
+		k := copy(b[n:], c.in.data[0])
+		n += k
+		if k == len(c.in.data[0]) {
+			c.in.data = c.in.data[1:]
+		} else {
+			c.in.data[0] = c.in.data[0][k:]
+		}
+	}
+	if len(c.in.data) == 0 {
+		c.in.release()
 	}
 	return n, nil
 }
 
 // WriteTo implements io.WriterTo, so that io.Copy from a Conn (the relay)
-// hands each received frame's bytes straight to w: no copy buffer of its
-// own, which would be one more copy per byte and 32 KiB held by every
-// connection, idle ones included.
+// hands each received frame's bytes straight to w, from the buffers gRPC
+// read them into (inFrame): no copy buffer of its own, which would be one
+// more copy per byte and 32 KiB held by every connection, idle ones
+// included. A frame whose data spans several of gRPC's buffers (one per
+// HTTP/2 data frame) is one writev(2) to a socket (the proxy's side), one
+// WriteBuffers call to a writer that has it (the laptop's netstack
+// connection, stack.Conn), one Write per buffer to anything else.
 func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 	var written int64
 	for {
 		c.recvMu.Lock()
 		err := c.fill()
-		p, buf := c.pending, c.buf
-		c.pending, c.buf = nil, nil
+		data, bufs := c.in.data, c.in.bufs
+		c.in.data, c.in.bufs = nil, nil
 		c.recvMu.Unlock()
 		if err == io.EOF {
 			return written, nil
@@ -92,20 +106,30 @@ func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 		if err != nil {
 			return written, err
 		}
-		n, err := w.Write(p)
-		releaseFrameData(buf) // w has copied p: a socket or a netstack's send buffer
-		written += int64(n)
+		var n int64
+		if len(data) == 1 {
+			var k int
+			k, err = w.Write(data[0])
+			n = int64(k)
+		} else if bw, ok := w.(buffersWriter); ok {
+			n, err = bw.WriteBuffers(data)
+		} else {
+			v := net.Buffers(data)
+			n, err = v.WriteTo(w) // one writev(2) to a socket
+		}
+		written += n
+		bufs.Free() // w has copied the data: a socket or a netstack's send buffer
 		if err != nil {
 			return written, err
 		}
 	}
 }
 
-// fill receives until c.pending holds data and returns nil, or returns
+// fill receives until c.in holds data and returns nil, or returns
 // how reading ends: io.EOF after the peer's eof, the stream's error, or
 // net.ErrClosed after Close. Call it with recvMu held.
 func (c *Conn) fill() error {
-	for len(c.pending) == 0 {
+	for len(c.in.data) == 0 {
 		if c.gotEOF {
 			return io.EOF
 		}
@@ -115,7 +139,8 @@ func (c *Conn) fill() error {
 		if c.isClosed() {
 			return net.ErrClosed
 		}
-		f, err := c.s.Recv()
+		c.in.release() // a frame without data
+		err := c.s.RecvMsg(&c.in)
 		if err != nil {
 			if c.isClosed() {
 				// Close ended the stream under this Recv.
@@ -129,9 +154,7 @@ func (c *Conn) fill() error {
 			c.readErr = err
 			continue
 		}
-		c.pending = f.GetData()
-		c.buf = c.pending
-		c.gotEOF = f.GetEof()
+		c.gotEOF = c.in.f.GetEof()
 	}
 	return nil
 }
@@ -143,7 +166,8 @@ func (c *Conn) drain() {
 	c.recvMu.Lock()
 	defer c.recvMu.Unlock()
 	for {
-		if _, err := c.s.Recv(); err != nil {
+		c.in.release()
+		if err := c.s.RecvMsg(&c.in); err != nil {
 			return
 		}
 	}
@@ -190,6 +214,12 @@ func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 			return written, err
 		}
 	}
+}
+
+// buffersWriter takes several buffers in one call, as one Write of their
+// concatenation (stack.Conn).
+type buffersWriter interface {
+	WriteBuffers(bufs [][]byte) (int64, error)
 }
 
 // smallRead is the buffer ReadFrom reads into while little data comes.

@@ -9,20 +9,30 @@ import (
 	"sync"
 	"testing"
 
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/mem"
+
 	"github.com/vnetproject/vnet/core/api"
 )
 
 // chanStream is one end of an in-memory stream: frames sent on one end are
 // received, in order, on the other. Closing an end ends the other's Recv
-// with io.EOF once the frames sent before have been received.
+// with io.EOF once the frames sent before have been received. Each frame
+// received goes through the codec as on the wire: marshalled, cut into
+// buffers of piece bytes from pool (as gRPC reads HTTP/2 data frames into
+// its pool's buffers), decoded, and those buffers freed as gRPC frees them.
 type chanStream struct {
 	in, out chan *api.Frame
 	once    *sync.Once
+	pool    *countingPool
+	piece   int // the size of each buffer a received frame is cut into; 0: one buffer
 }
 
-func streamPair() (a, b chanStream) {
+func streamPair(piece int) (a, b chanStream) {
 	ab, ba := make(chan *api.Frame, 16), make(chan *api.Frame, 16)
-	return chanStream{in: ba, out: ab, once: new(sync.Once)}, chanStream{in: ab, out: ba, once: new(sync.Once)}
+	pool := newCountingPool()
+	return chanStream{in: ba, out: ab, once: new(sync.Once), pool: pool, piece: piece},
+		chanStream{in: ab, out: ba, once: new(sync.Once), pool: pool, piece: piece}
 }
 
 func (s chanStream) Send(f *api.Frame) error {
@@ -31,21 +41,85 @@ func (s chanStream) Send(f *api.Frame) error {
 	return nil
 }
 
-func (s chanStream) Recv() (*api.Frame, error) {
+func (s chanStream) RecvMsg(m any) error {
 	f, ok := <-s.in
 	if !ok {
-		return nil, io.EOF
+		return io.EOF
 	}
-	return f, nil
+	c := encoding.GetCodecV2("proto")
+	wire, err := c.Marshal(f)
+	if err != nil {
+		return err
+	}
+	msg := s.pool.slice(wire.Materialize(), -s.piece)
+	wire.Free()
+	defer msg.Free()
+	return c.Unmarshal(msg, m)
 }
 
 func (s chanStream) end() { s.once.Do(func() { close(s.out) }) }
 
-func connPair() (a, b *Conn) {
-	sa, sb := streamPair()
+func connPair() (a, b *Conn) { return connPairPieces(0) }
+
+func connPairPieces(piece int) (a, b *Conn) {
+	sa, sb := streamPair(piece)
 	a = newConn(sa, Addr{"a"}, Addr{"b"}, func(bool) { sa.end() })
 	b = newConn(sb, Addr{"b"}, Addr{"a"}, func(bool) { sb.end() })
 	return a, b
+}
+
+// countingPool is a mem.BufferPool that knows which of its buffers are
+// out: it panics on a buffer freed twice (or never handed out), and
+// overwrites each buffer freed, so that data read after its buffer was
+// freed shows as wrong bytes.
+type countingPool struct {
+	mu  sync.Mutex
+	out map[*[]byte]bool
+}
+
+func newCountingPool() *countingPool { return &countingPool{out: map[*[]byte]bool{}} }
+
+func (p *countingPool) Get(n int) *[]byte {
+	b := make([]byte, n)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.out[&b] = true
+	return &b
+}
+
+func (p *countingPool) Put(b *[]byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.out[b] {
+		panic("countingPool: a buffer freed twice")
+	}
+	delete(p.out, b)
+	for i := range *b {
+		(*b)[i] = 0xAA
+	}
+}
+
+// held is how many buffers are out.
+func (p *countingPool) held() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.out)
+}
+
+// slice is wire in buffers from p, cut as splitWire cuts it; pieces too
+// small for gRPC to pool are plain slices.
+func (p *countingPool) slice(wire []byte, split int) mem.BufferSlice {
+	var out mem.BufferSlice
+	for _, b := range splitWire(wire, split) {
+		if mem.IsBelowBufferPoolingThreshold(b.Len()) {
+			out = append(out, mem.SliceBuffer(bytes.Clone(b.ReadOnlyData()))) // as mem.NewBuffer would
+			continue
+		}
+		buf := p.Get(b.Len())
+		copy(*buf, b.ReadOnlyData())
+		out = append(out, mem.NewBuffer(buf, p))
+	}
+	return out
 }
 
 // onlyReader hides a reader's WriteTo, so that io.Copy takes the writer's
@@ -115,4 +189,66 @@ func TestConnWriteToEnds(t *testing.T) {
 	if _, err := d.WriteTo(io.Discard); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("WriteTo after Close: %v, want net.ErrClosed", err)
 	}
+}
+
+// TestConnFreesBuffersOnce: the buffers a received frame's data stays in
+// (inFrame) are freed exactly once, after the data was read, whether it
+// is read with Read in pieces that do not line up with the frames or the
+// buffers, or passed on by WriteTo (to a plain writer, or to one that takes
+// several buffers per call, as stack.Conn does), and whatever the buffers'
+// size: the pool panics on a second free and overwrites a freed buffer, so
+// a byte read after its buffer was freed arrives wrong.
+func TestConnFreesBuffersOnce(t *testing.T) {
+	data := make([]byte, 3*maxFrame+77)
+	for i := range data {
+		data[i] = byte(rand.Uint32())
+	}
+	for _, piece := range []int{7, 1000, 16 << 10} {
+		for _, how := range []string{"Read", "WriteTo", "WriteTo WriteBuffers"} {
+			a, b := connPairPieces(piece)
+			go func() {
+				a.Write(data)
+				a.CloseWrite()
+			}()
+			var got bytes.Buffer
+			var err error
+			switch how {
+			case "Read":
+				_, err = io.CopyBuffer(&got, onlyReader{b}, make([]byte, 333))
+			case "WriteTo":
+				_, err = b.WriteTo(&got)
+			default:
+				w := &buffersRecorder{}
+				_, err = b.WriteTo(w)
+				got.Write(w.Bytes())
+				if piece < maxFrame && w.calls == 0 {
+					t.Errorf("pieces of %d: WriteBuffers never called", piece)
+				}
+			}
+			if err != nil || !bytes.Equal(got.Bytes(), data) {
+				t.Errorf("pieces of %d, %s: %d bytes, %v; want the %d sent", piece, how, got.Len(), err, len(data))
+			}
+			if n := b.s.(chanStream).pool.held(); n != 0 {
+				t.Errorf("pieces of %d, %s: %d buffers not freed", piece, how, n)
+			}
+			a.Close()
+			b.Close()
+		}
+	}
+}
+
+// buffersRecorder is a writer that also takes several buffers per call.
+type buffersRecorder struct {
+	bytes.Buffer
+	calls int
+}
+
+func (r *buffersRecorder) WriteBuffers(bufs [][]byte) (int64, error) {
+	r.calls++
+	var n int64
+	for _, b := range bufs {
+		k, _ := r.Write(b)
+		n += int64(k)
+	}
+	return n, nil
 }

@@ -12,7 +12,6 @@ import (
 	grpcproto "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/vnetproject/vnet/core/api"
 	"github.com/vnetproject/vnet/core/tunnel"
@@ -110,6 +109,23 @@ func (p *peer) recv() (*api.Frame, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// recvMsg is recv into m, the message the package receives into (a Conn
+// receives into its own type, not an api.Frame), with the frame's bytes
+// split across two buffers as gRPC may hand them over.
+func (p *peer) recvMsg(m any) error {
+	if len(p.frames) == 0 {
+		return io.EOF
+	}
+	b := p.frames[0]
+	p.frames = p.frames[1:]
+	msg := mem.BufferSlice{mem.SliceBuffer(b[:len(b)/2]), mem.SliceBuffer(b[len(b)/2:])}
+	if err := codec().Unmarshal(msg, m); err != nil {
+		p.frames = nil
+		return err
+	}
+	return nil
 }
 
 func (p *peer) send(f *api.Frame) error {
@@ -286,6 +302,7 @@ type serverStream struct {
 func (s *serverStream) Recv() (*api.Frame, error) { return s.p.recv() }
 func (s *serverStream) Send(f *api.Frame) error   { return s.p.send(f) }
 func (s *serverStream) Context() context.Context  { return context.Background() }
+func (s *serverStream) RecvMsg(m any) error       { return s.p.recvMsg(m) }
 
 // clientConn opens one stream, the peer's.
 type clientConn struct{ p *peer }
@@ -310,11 +327,4 @@ func (s *clientStream) CloseSend() error             { return nil }
 func (s *clientStream) Context() context.Context     { return s.ctx }
 func (s *clientStream) SendMsg(m any) error          { return s.p.send(m.(*api.Frame)) }
 
-func (s *clientStream) RecvMsg(m any) error {
-	f, err := s.p.recv()
-	if err != nil {
-		return err
-	}
-	proto.Merge(m.(*api.Frame), f)
-	return nil
-}
+func (s *clientStream) RecvMsg(m any) error { return s.p.recvMsg(m) }

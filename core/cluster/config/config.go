@@ -144,7 +144,7 @@ type ProxyService struct {
 // Bounds of proxy_service's limits (0 means the default).
 const (
 	maxStreamsBound    = 1 << 20
-	minMessageBytes    = 64 << 10 // above a tunnel frame (32 KiB) and its envelope
+	minMessageBytes    = 256 << 10 // above a tunnel frame (128 KiB, core/tunnel) and its envelope
 	maxMessageBytesCap = 64 << 20
 )
 

@@ -25,7 +25,7 @@ const (
 	// waits (HTTP/2 flow control) rather than fails.
 	DefaultMaxStreamsPerConnection = 16384
 	// DefaultMaxMessageBytes is the largest message the proxy accepts.
-	// Tunnel frames are 32 KiB; the largest legitimate messages are an
+	// Tunnel frames are 128 KiB; the largest legitimate messages are an
 	// agent's registration and a resource's YAML.
 	DefaultMaxMessageBytes = 4 << 20
 )

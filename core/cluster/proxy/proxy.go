@@ -25,6 +25,7 @@ import (
 	"github.com/vnetproject/vnet/core/cluster/resource"
 	"github.com/vnetproject/vnet/core/cluster/state"
 	"github.com/vnetproject/vnet/core/cluster/store"
+	"github.com/vnetproject/vnet/core/mtls"
 	"github.com/vnetproject/vnet/core/tunnel"
 )
 
@@ -167,7 +168,8 @@ func New(cfg Config) (*Server, error) {
 	s.life.ctx, s.life.stop = context.WithCancel(context.Background())
 	s.wire(peers)
 	s.grpc = grpc.NewServer(
-		grpc.Creds(connCreds{credentials.NewTLS(tlsCfg)}), // conncreds.go
+		// conncreds.go; a flush's TLS records in one write(2) (mtls.Coalescing)
+		grpc.Creds(connCreds{mtls.Coalescing(credentials.NewTLS(tlsCfg))}),
 		grpc.ChainUnaryInterceptor(cfg.Metrics.UnaryInterceptor(), s.unaryAuth),
 		grpc.ChainStreamInterceptor(cfg.Metrics.StreamInterceptor(), s.streamAuth),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),

@@ -322,17 +322,17 @@ func TestStreamLimitPerUser(t *testing.T) {
 // writes that status itself; the proxy's log names the setting).
 func TestMessageSizeLimit(t *testing.T) {
 	cfg := clustertest.Config(t, "root.test", "proxy.root.test")
-	cfg.Proxy.MaxMessageBytes = 64 << 10
+	cfg.Proxy.MaxMessageBytes = 256 << 10
 	c := clustertest.StartConfig(t, cfg)
 	st, err := api.NewTunnelClient(testkit.Dial(t, c.AddUser(t, "bob", "dev"))).Dial(ctx(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Send(&api.Frame{Dial: &api.DialRequest{App: strings.Repeat("a", 100<<10)}}); err != nil {
+	if err := st.Send(&api.Frame{Dial: &api.DialRequest{App: strings.Repeat("a", 300<<10)}}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = st.Recv()
-	if status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "65536") {
+	if status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "262144") {
 		t.Fatalf("an over-sized message: %v; want ResourceExhausted naming the limit", err)
 	}
 	// The connection serves the next call.
