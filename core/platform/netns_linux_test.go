@@ -70,7 +70,7 @@ func TestInsideNetns(t *testing.T) {
 		}
 	})
 
-	tun, err := OpenTUN("vnettest0", 1400)
+	tun, err := OpenTUN("vnettest0", 1400, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,10 +236,6 @@ func TestInsideNetns(t *testing.T) {
 		}
 	})
 }
-
-// virtioNetHdrLen is the virtio_net_hdr in front of every packet on the TUN
-// (stack/vnethdr.go reads and writes it).
-const virtioNetHdrLen = 10
 
 // readUntil reads packets from tun until one matches, and returns it
 // without its virtio_net_hdr.
