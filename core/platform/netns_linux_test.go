@@ -235,6 +235,8 @@ func TestInsideNetns(t *testing.T) {
 			t.Errorf("device still there after Close: %s", out)
 		}
 	})
+
+	t.Run("multi-queue", testMultiQueueTUN) // tunqueues_netns_linux_test.go
 }
 
 // readUntil reads packets from tun until one matches, and returns it

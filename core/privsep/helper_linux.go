@@ -127,7 +127,7 @@ func (h *Helper) Serve(ctx context.Context, conn *net.UnixConn) error {
 	defer h.mu.Unlock()
 	// The greeting: the engine sends nothing before it, so a refusal
 	// above is never lost to unread data.
-	if err := send(conn, reply{DNSMode: h.cfg.DNSMode}, -1); err != nil {
+	if err := send(conn, reply{DNSMode: h.cfg.DNSMode}); err != nil {
 		return err
 	}
 	s := &session{cfg: &h.cfg, uid: cred.Uid, log: h.cfg.Logger.With("uid", cred.Uid, "pid", cred.Pid)}
