@@ -237,6 +237,7 @@ func TestInsideNetns(t *testing.T) {
 	})
 
 	t.Run("multi-queue", testMultiQueueTUN) // tunqueues_netns_linux_test.go
+	t.Run("multi-queue stack", testMultiQueueStack)
 }
 
 // readUntil reads packets from tun until one matches, and returns it
