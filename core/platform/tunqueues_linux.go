@@ -1,9 +1,6 @@
 package platform
 
-import (
-	"encoding/binary"
-	"runtime"
-)
+import "encoding/binary"
 
 // A multi-queue TUN (IFF_MULTI_QUEUE): one device, several descriptors.
 // The kernel puts each packet it sends to the device on one queue, by its
@@ -22,9 +19,12 @@ import (
 // read them only costs descriptors.
 const MaxTUNQueues = 8
 
-// DefaultTUNQueues is the number of queues VNet opens: one per CPU, at most
-// four (the inbound path of a few busy flows needs no more).
-func DefaultTUNQueues() int { return min(runtime.NumCPU(), 4) }
+// DefaultTUNQueues is the number of queues VNet opens unless told
+// otherwise: one. Measured on two CPUs shared with the client and the
+// server (docs/benchmarks.md, "A multi-queue TUN"), two queues cost more
+// CPU per DNS query and moved no row beyond the noise; a machine with idle
+// cores may gain (VNET_TUN_QUEUES, up to MaxTUNQueues).
+const DefaultTUNQueues = 1
 
 // virtioNetHdrLen is the virtio_net_hdr in front of every packet on the TUN
 // (stack/vnethdr.go reads and writes it).

@@ -9,15 +9,16 @@ import (
 )
 
 // envTUNQueues overrides how many queues the engine asks the helper for
-// (platform.DefaultTUNQueues): 1 is a single-queue TUN read on one
-// goroutine, to compare.
+// (platform.DefaultTUNQueues, one): with N, the TUN has N queues, each
+// read on a goroutine of its own (issue 12; one per CPU is the sensible
+// most).
 const envTUNQueues = "VNET_TUN_QUEUES"
 
 // tunQueues is the number of TUN queues the engine asks for.
 func tunQueues() (int, error) {
 	s := os.Getenv(envTUNQueues)
 	if s == "" {
-		return platform.DefaultTUNQueues(), nil
+		return platform.DefaultTUNQueues, nil
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 || n > platform.MaxTUNQueues {

@@ -13,7 +13,7 @@ func TestTUNQueuesFromEnv(t *testing.T) {
 		env  string
 		want int // 0: an error
 	}{
-		{"", platform.DefaultTUNQueues()},
+		{"", platform.DefaultTUNQueues},
 		{"1", 1},
 		{"4", 4},
 		{"0", 0},
