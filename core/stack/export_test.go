@@ -34,12 +34,3 @@ func DisableUDPFastPath(s *Stack) { s.link.takeUDP = nil }
 func ParseUDP(b []byte, verify bool) (src, dst netip.AddrPort, payload []byte, ok bool) {
 	return parseUDP(b, verify)
 }
-
-// QueuePacketsIn is, per queue of the link's PacketIO, the packets read.
-func QueuePacketsIn(s *Stack) []uint64 {
-	n := make([]uint64, len(s.link.queueIn))
-	for q := range n {
-		n[q] = s.link.queueIn[q].Load()
-	}
-	return n
-}

@@ -93,8 +93,6 @@ type link struct {
 	outClosed bool // guarded by outMu
 
 	packetsIn, droppedIn, packetsOut, droppedOut atomic.Uint64
-	// queueIn counts, per queue, the packets read (tests).
-	queueIn []atomic.Uint64
 }
 
 var (
@@ -117,7 +115,6 @@ func newLink(io PacketIO, mtu uint32, done <-chan struct{}) *link {
 	if m, ok := io.(MultiQueue); ok && m.Queues() > 1 {
 		l.queues, l.mq = m.Queues(), m
 	}
-	l.queueIn = make([]atomic.Uint64, l.queues)
 	l.out = make(chan *stack.PacketBuffer, outQueueLen(l.bufSize()))
 	return l
 }
@@ -164,7 +161,6 @@ func (l *link) readLoop(q int) error {
 		if err != nil {
 			return err
 		}
-		l.queueIn[q].Add(uint64(min(n, len(bufs))))
 		for i := range min(n, len(bufs)) {
 			size := sizes[i]
 			if size < 0 || size > len(bufs[i]) {
