@@ -70,7 +70,7 @@ func TestInsideNetns(t *testing.T) {
 		}
 	})
 
-	tun, err := OpenTUN("vnettest0", 1400)
+	tun, err := OpenTUN("vnettest0", 1400, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,11 +235,10 @@ func TestInsideNetns(t *testing.T) {
 			t.Errorf("device still there after Close: %s", out)
 		}
 	})
-}
 
-// virtioNetHdrLen is the virtio_net_hdr in front of every packet on the TUN
-// (stack/vnethdr.go reads and writes it).
-const virtioNetHdrLen = 10
+	t.Run("multi-queue", testMultiQueueTUN) // tunqueues_netns_linux_test.go
+	t.Run("multi-queue stack", testMultiQueueStack)
+}
 
 // readUntil reads packets from tun until one matches, and returns it
 // without its virtio_net_hdr.

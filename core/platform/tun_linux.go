@@ -19,49 +19,80 @@ import (
 // theirs: each packet then starts with a virtio_net_hdr, and the kernel
 // sends and takes TCP super-segments of up to 64 KiB whose checksum is left
 // to the receiver, whatever the MTU. VirtioNetHdr tells the stack so.
+//
+// A TUN may have several queues (IFF_MULTI_QUEUE, tunqueues_linux.go), each
+// a descriptor of its own that the stack reads on a goroutine of its own.
 type TUN struct {
-	name string   // the kernel's name for the device; never empty
-	file *os.File // non-blocking, under Go's poller; never nil
+	name string // the kernel's name for the device; never empty
+	// files are the queues, non-blocking, under Go's poller; at least one.
+	files []*os.File
 
 	closeOnce sync.Once
 	closeErr  error // set once by Close
 }
 
 // OpenTUN creates the TUN device name (e.g. "vnet0"; a "%d" in it lets the
-// kernel pick a number) and, unless mtu is 0, sets its MTU. The device is
-// left down; Configurator.Apply sets it up.
-func OpenTUN(name string, mtu int) (*TUN, error) {
-	ifr, err := unix.NewIfreq(name)
-	if err != nil {
-		return nil, fmt.Errorf("open TUN %q: %w", name, err)
+// kernel pick a number) with the given number of queues (1 to MaxTUNQueues;
+// 1 is a plain, single-queue device) and, unless mtu is 0, sets its MTU.
+// The device is left down; Configurator.Apply sets it up.
+func OpenTUN(name string, mtu, queues int) (*TUN, error) {
+	if queues < 1 || queues > MaxTUNQueues {
+		return nil, fmt.Errorf("open TUN %q: %d queues, want 1 to %d", name, queues, MaxTUNQueues)
 	}
-	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open TUN %q: /dev/net/tun: %w", name, err)
+	t := &TUN{name: name}
+	for range queues {
+		fd, dev, err := openQueue(t.name, queues > 1)
+		if err != nil {
+			t.Close()
+			return nil, fmt.Errorf("open TUN %q: %w", name, err)
+		}
+		// The first queue creates the device and learns its name; the
+		// others attach to it by that name.
+		t.name = dev
+		t.files = append(t.files, os.NewFile(uintptr(fd), dev))
 	}
-	ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI | unix.IFF_VNET_HDR)
-	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("create TUN %q: %w", name, err)
-	}
-	name = ifr.Name()
-	// The kernel sends us super-segments only after TUNSETOFFLOAD; it
-	// takes them from us (a GSO type in the header) either way. A kernel
-	// that refuses still works, with MTU-sized packets and full checksums.
-	_ = unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, unix.TUN_F_CSUM|unix.TUN_F_TSO4|unix.TUN_F_TSO6)
 	if mtu != 0 {
-		if err := setMTU(name, mtu); err != nil {
-			unix.Close(fd)
+		if err := setMTU(t.name, mtu); err != nil {
+			t.Close()
 			return nil, fmt.Errorf("create TUN %q: %w", name, err)
 		}
 	}
-	// Non-blocking so that os.NewFile puts the fd under the poller: only
-	// then does Close wake a goroutine blocked in ReadPackets.
+	return t, nil
+}
+
+// openQueue opens one queue of the TUN device name, creating the device if
+// it does not exist, and returns its descriptor, non-blocking (so that
+// os.NewFile puts it under the poller: only then does Close wake a
+// goroutine blocked in a read), and the device's name.
+func openQueue(name string, multi bool) (int, string, error) {
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return -1, "", err
+	}
+	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, "", fmt.Errorf("/dev/net/tun: %w", err)
+	}
+	flags := uint16(unix.IFF_TUN | unix.IFF_NO_PI | unix.IFF_VNET_HDR)
+	if multi {
+		flags |= unix.IFF_MULTI_QUEUE
+	}
+	ifr.SetUint16(flags)
+	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+		unix.Close(fd)
+		return -1, "", fmt.Errorf("create: %w", err)
+	}
+	// The kernel sends us super-segments only after TUNSETOFFLOAD; it
+	// takes them from us (a GSO type in the header) either way. A kernel
+	// that refuses still works, with MTU-sized packets and full checksums.
+	// The offloads are the device's, but set through any attached queue:
+	// setting them on each is harmless and leaves no queue unsure.
+	_ = unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, unix.TUN_F_CSUM|unix.TUN_F_TSO4|unix.TUN_F_TSO6)
 	if err := unix.SetNonblock(fd, true); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("create TUN %q: set non-blocking: %w", name, err)
+		return -1, "", fmt.Errorf("set non-blocking: %w", err)
 	}
-	return &TUN{name: name, file: os.NewFile(uintptr(fd), name)}, nil
+	return fd, ifr.Name(), nil
 }
 
 // setMTU sets the MTU of the device name through an ioctl on a throwaway
@@ -94,15 +125,21 @@ func (t *TUN) VirtioNetHdr() bool { return true }
 // and write(2).
 func (t *TUN) BatchSize() int { return 1 }
 
-// ReadPackets blocks until a packet arrives and reads it into bufs[0]: one
-// packet per call. bufs[0] must hold the virtio_net_hdr and 64 KiB; the
-// kernel cuts longer packets short. After Close it returns an error
-// matching os.ErrClosed.
+// ReadPackets reads queue 0 (ReadQueue): the whole device when it has one
+// queue.
 func (t *TUN) ReadPackets(bufs [][]byte, sizes []int) (int, error) {
+	return t.ReadQueue(0, bufs, sizes)
+}
+
+// ReadQueue implements stack.MultiQueue: it blocks until a packet arrives
+// on queue q and reads it into bufs[0], one packet per call. bufs[0] must
+// hold the virtio_net_hdr and 64 KiB; the kernel cuts longer packets
+// short. After Close it returns an error matching os.ErrClosed.
+func (t *TUN) ReadQueue(q int, bufs [][]byte, sizes []int) (int, error) {
 	if len(bufs) == 0 || len(sizes) == 0 {
 		return 0, nil
 	}
-	n, err := t.file.Read(bufs[0])
+	n, err := t.files[q].Read(bufs[0])
 	if err != nil {
 		return 0, err
 	}
@@ -110,12 +147,13 @@ func (t *TUN) ReadPackets(bufs [][]byte, sizes []int) (int, error) {
 	return 1, nil
 }
 
-// WritePackets hands each packet to the kernel. A packet the kernel refuses
-// does not stop the others; the first failure is returned.
+// WritePackets hands each packet to the kernel, on the queue its flow
+// belongs to (writeQueue). A packet the kernel refuses does not stop the
+// others; the first failure is returned.
 func (t *TUN) WritePackets(pkts [][]byte) error {
 	var first error
 	for _, p := range pkts {
-		if _, err := t.file.Write(p); err != nil {
+		if _, err := t.files[t.writeQueue(p)].Write(p); err != nil {
 			if errors.Is(err, os.ErrClosed) {
 				return err
 			}
@@ -127,9 +165,14 @@ func (t *TUN) WritePackets(pkts [][]byte) error {
 	return first
 }
 
-// Close removes the device and wakes a blocked ReadPackets. It is
-// idempotent.
+// Close removes the device and wakes blocked reads. It is idempotent.
 func (t *TUN) Close() error {
-	t.closeOnce.Do(func() { t.closeErr = t.file.Close() })
+	t.closeOnce.Do(func() {
+		var errs []error
+		for _, f := range t.files {
+			errs = append(errs, f.Close())
+		}
+		t.closeErr = errors.Join(errs...)
+	})
 	return t.closeErr
 }

@@ -7,7 +7,7 @@ package platform
 type TUN struct{}
 
 // OpenTUN returns ErrUnsupported.
-func OpenTUN(name string, mtu int) (*TUN, error) { return nil, ErrUnsupported }
+func OpenTUN(name string, mtu, queues int) (*TUN, error) { return nil, ErrUnsupported }
 
 // Name returns "".
 func (t *TUN) Name() string { return "" }

@@ -1,36 +1,63 @@
 package platform
 
 import (
+	"errors"
 	"fmt"
 	"os"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
-// The TUN device as a file descriptor that crosses processes: VNet's root
-// helper opens the device (OpenTUN) and hands its descriptor to the engine,
-// which runs as the user (core/privsep). The device lives while either
-// process holds the descriptor.
+// The TUN device as file descriptors that cross processes: VNet's root
+// helper opens the device (OpenTUN) and hands the descriptors of its queues
+// to the engine, which runs as the user (core/privsep). The device lives
+// while either process holds one of them.
 
-// SyscallConn gives access to the device's descriptor, to send it to
-// another process. The descriptor stays owned by t.
-func (t *TUN) SyscallConn() (syscall.RawConn, error) { return t.file.SyscallConn() }
+// Descriptors returns the descriptors of the device's queues, in order, to
+// send them to another process. They stay owned by t and valid until
+// t.Close.
+func (t *TUN) Descriptors() ([]int, error) {
+	fds := make([]int, 0, len(t.files))
+	for _, f := range t.files {
+		rc, err := f.SyscallConn()
+		if err != nil {
+			return nil, fmt.Errorf("TUN %s: %w", t.name, err)
+		}
+		// Control, not f.Fd: Fd would make the descriptor blocking.
+		if err := rc.Control(func(fd uintptr) { fds = append(fds, int(fd)) }); err != nil {
+			return nil, fmt.Errorf("TUN %s: %w", t.name, err)
+		}
+	}
+	return fds, nil
+}
 
-// TUNFromFD wraps fd, a TUN device's descriptor that another process
-// opened with OpenTUN and sent to this one, as a TUN named name. The TUN
-// owns fd from then on.
-func TUNFromFD(fd int, name string) (*TUN, error) {
-	if name == "" {
-		unix.Close(fd)
-		return nil, fmt.Errorf("TUN descriptor %d: no device name", fd)
+// TUNFromFDs wraps fds, the descriptors of the queues of a TUN device that
+// another process opened with OpenTUN and sent to this one, as a TUN named
+// name. The TUN owns fds from then on; on error they are closed.
+func TUNFromFDs(fds []int, name string) (*TUN, error) {
+	fail := func(err error) (*TUN, error) {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return nil, err
 	}
-	unix.CloseOnExec(fd)
-	// The flag lives on the shared open file; set it again in case the
-	// sender did not, so that Close wakes a blocked read.
-	if err := unix.SetNonblock(fd, true); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("TUN %s: set non-blocking: %w", name, err)
+	switch {
+	case name == "":
+		return fail(errors.New("TUN descriptors: no device name"))
+	case len(fds) == 0 || len(fds) > MaxTUNQueues:
+		return fail(fmt.Errorf("TUN %s: %d descriptors, want 1 to %d", name, len(fds), MaxTUNQueues))
 	}
-	return &TUN{name: name, file: os.NewFile(uintptr(fd), name)}, nil
+	for _, fd := range fds {
+		unix.CloseOnExec(fd)
+		// The flag lives on the shared open file; set it again in case the
+		// sender did not, so that Close wakes a blocked read.
+		if err := unix.SetNonblock(fd, true); err != nil {
+			return fail(fmt.Errorf("TUN %s: set non-blocking: %w", name, err))
+		}
+	}
+	t := &TUN{name: name}
+	for _, fd := range fds {
+		t.files = append(t.files, os.NewFile(uintptr(fd), name))
+	}
+	return t, nil
 }

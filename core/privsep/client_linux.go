@@ -26,7 +26,7 @@ type Client struct {
 
 type message struct {
 	rep reply
-	fd  int
+	fds []int
 }
 
 // Dial connects to the helper listening at path (a systemd unit's socket,
@@ -60,7 +60,7 @@ func NewClient(ctx context.Context, conn *net.UnixConn) (*Client, error) {
 		c.Close()
 		return nil, ctx.Err()
 	}
-	closeFD(m.fd)
+	closeFDs(m.fds)
 	if m.rep.Err != "" {
 		c.Close()
 		return nil, errors.New(m.rep.Err)
@@ -78,14 +78,14 @@ func (c *Client) read() {
 	defer close(c.done)
 	for {
 		var rep reply
-		fd, err := recv(c.conn, &rep)
+		fds, err := recv(c.conn, &rep)
 		if err != nil {
 			return
 		}
 		select {
-		case c.replies <- message{rep, fd}:
+		case c.replies <- message{rep, fds}:
 		default:
-			closeFD(fd) // a reply nobody asked for
+			closeFDs(fds) // a reply nobody asked for
 		}
 	}
 }
@@ -97,11 +97,11 @@ func (c *Client) Done() <-chan struct{} { return c.done }
 // errHelperGone is the end of the helper's side, as a request sees it.
 var errHelperGone = errors.New("VNet's helper is gone")
 
-func (c *Client) call(ctx context.Context, req request) (reply, int, error) {
+func (c *Client) call(ctx context.Context, req request) (reply, []int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := send(c.conn, req, -1); err != nil {
-		return reply{}, -1, fmt.Errorf("%w: %v", errHelperGone, err)
+	if err := send(c.conn, req); err != nil {
+		return reply{}, nil, fmt.Errorf("%w: %v", errHelperGone, err)
 	}
 	var m message
 	select {
@@ -110,29 +110,31 @@ func (c *Client) call(ctx context.Context, req request) (reply, int, error) {
 		select {
 		case m = <-c.replies: // the last reply before the helper went
 		default:
-			return reply{}, -1, errHelperGone
+			return reply{}, nil, errHelperGone
 		}
 	case <-ctx.Done():
-		return reply{}, -1, ctx.Err()
+		return reply{}, nil, ctx.Err()
 	}
 	if m.rep.Err != "" {
-		closeFD(m.fd)
-		return reply{}, -1, errors.New(m.rep.Err)
+		closeFDs(m.fds)
+		return reply{}, nil, errors.New(m.rep.Err)
 	}
-	return m.rep, m.fd, nil
+	return m.rep, m.fds, nil
 }
 
-// OpenTUN asks the helper for the TUN device name with mtu and returns it
-// with the helper's DNS mode.
-func (c *Client) OpenTUN(ctx context.Context, name string, mtu int) (*platform.TUN, string, error) {
-	rep, fd, err := c.call(ctx, request{Op: opOpen, Tun: name, MTU: mtu})
+// OpenTUN asks the helper for the TUN device name with mtu and the given
+// number of queues, and returns it with the helper's DNS mode. The device
+// has as many queues as the helper sent descriptors: one from a helper
+// older than multi-queue TUNs.
+func (c *Client) OpenTUN(ctx context.Context, name string, mtu, queues int) (*platform.TUN, string, error) {
+	rep, fds, err := c.call(ctx, request{Op: opOpen, Tun: name, MTU: mtu, Queues: queues})
 	if err != nil {
 		return nil, "", fmt.Errorf("open TUN %s through VNet's helper: %w", name, err)
 	}
-	if fd < 0 {
+	if len(fds) == 0 {
 		return nil, "", fmt.Errorf("open TUN %s through VNet's helper: no descriptor in the reply", name)
 	}
-	tun, err := platform.TUNFromFD(fd, rep.Tun)
+	tun, err := platform.TUNFromFDs(fds, rep.Tun)
 	if err != nil {
 		return nil, "", err
 	}

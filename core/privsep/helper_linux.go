@@ -115,19 +115,19 @@ func (h *Helper) Serve(ctx context.Context, conn *net.UnixConn) error {
 		return err
 	}
 	if err := h.cfg.Allow(cred); err != nil {
-		send(conn, reply{Err: err.Error()}, -1)
+		send(conn, reply{Err: err.Error()})
 		h.cfg.Logger.Warn("refused a connection", "uid", cred.Uid, "pid", cred.Pid, "err", err)
 		return err
 	}
 	if !h.mu.TryLock() {
 		err := errors.New("VNet's helper already serves an engine: stop it first ('vnet down')")
-		send(conn, reply{Err: err.Error()}, -1)
+		send(conn, reply{Err: err.Error()})
 		return err
 	}
 	defer h.mu.Unlock()
 	// The greeting: the engine sends nothing before it, so a refusal
 	// above is never lost to unread data.
-	if err := send(conn, reply{DNSMode: h.cfg.DNSMode}, -1); err != nil {
+	if err := send(conn, reply{DNSMode: h.cfg.DNSMode}); err != nil {
 		return err
 	}
 	s := &session{cfg: &h.cfg, uid: cred.Uid, log: h.cfg.Logger.With("uid", cred.Uid, "pid", cred.Pid)}
@@ -141,19 +141,19 @@ func (h *Helper) Serve(ctx context.Context, conn *net.UnixConn) error {
 	defer stop()
 	for {
 		var req request
-		fd, err := recv(conn, &req)
-		closeFD(fd) // the engine sends no descriptors
+		fds, err := recv(conn, &req)
+		closeFDs(fds) // the engine sends no descriptors
 		if err != nil {
 			if errors.Is(err, errPeerGone) || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) {
 				return nil
 			}
 			return fmt.Errorf("read from the engine: %w", err)
 		}
-		rep, tunFD := s.handle(ctx, req)
-		if err := send(conn, rep, tunFD); err != nil {
+		rep, tunFDs := s.handle(ctx, req)
+		if err := send(conn, rep, tunFDs...); err != nil {
 			return fmt.Errorf("reply to the engine: %w", err)
 		}
-		if req.Op == opOpen && tunFD >= 0 && h.cfg.Opened != nil {
+		if req.Op == opOpen && len(tunFDs) > 0 && h.cfg.Opened != nil {
 			h.cfg.Opened()
 		}
 	}
@@ -177,42 +177,42 @@ type session struct {
 	unguarded string
 }
 
-// handle answers one request; the descriptor, if not -1, goes with the
-// reply and stays owned by the session.
-func (s *session) handle(ctx context.Context, req request) (reply, int) {
+// handle answers one request; the descriptors go with the reply and stay
+// owned by the session.
+func (s *session) handle(ctx context.Context, req request) (reply, []int) {
 	switch req.Op {
 	case opOpen:
 		if s.tun != nil {
-			return reply{Err: "the TUN device is already open"}, -1
+			return reply{Err: "the TUN device is already open"}, nil
 		}
-		if err := s.open(req.Tun, req.MTU); err != nil {
+		if err := s.open(req.Tun, req.MTU, req.Queues); err != nil {
 			s.log.Error("open the TUN device", "err", err)
-			return reply{Err: err.Error()}, -1
+			return reply{Err: err.Error()}, nil
 		}
-		fd := -1
-		if rc, err := s.tun.SyscallConn(); err == nil {
-			rc.Control(func(f uintptr) { fd = int(f) })
+		fds, err := s.tun.Descriptors()
+		if err != nil {
+			return reply{Err: err.Error()}, nil
 		}
-		return reply{Tun: s.tun.Name(), DNSMode: s.cfg.DNSMode, Unguarded: s.unguarded}, fd
+		return reply{Tun: s.tun.Name(), DNSMode: s.cfg.DNSMode, Unguarded: s.unguarded}, fds
 	case opApply:
 		if s.tun == nil {
-			return reply{Err: "apply before open"}, -1
+			return reply{Err: "apply before open"}, nil
 		}
 		if req.Settings == nil {
-			return reply{Err: "apply without settings"}, -1
+			return reply{Err: "apply without settings"}, nil
 		}
 		if err := s.apply(ctx, *req.Settings); err != nil {
-			return reply{Err: err.Error()}, -1
+			return reply{Err: err.Error()}, nil
 		}
-		return reply{}, -1
+		return reply{}, nil
 	default:
-		return reply{Err: fmt.Sprintf("unknown request %q", req.Op)}, -1
+		return reply{Err: fmt.Sprintf("unknown request %q", req.Op)}, nil
 	}
 }
 
 // open creates the device, the user's rules and the two configurators,
 // recording each in the state file before it is made.
-func (s *session) open(name string, mtu int) error {
+func (s *session) open(name string, mtu, queues int) error {
 	if name == "" || len(name) >= unix.IFNAMSIZ || name == "." || name == ".." {
 		return fmt.Errorf("device name %q: want 1 to %d characters", name, unix.IFNAMSIZ-1)
 	}
@@ -224,6 +224,13 @@ func (s *session) open(name string, mtu int) error {
 	}
 	if mtu != 0 && (mtu < platform.MinMTU || mtu > platform.MaxMTU) {
 		return fmt.Errorf("MTU %d out of range", mtu)
+	}
+	// 0 is an engine older than multi-queue TUNs: one queue.
+	if queues == 0 {
+		queues = 1
+	}
+	if queues < 1 || queues > platform.MaxTUNQueues {
+		return fmt.Errorf("%d TUN queues: want 1 to %d", queues, platform.MaxTUNQueues)
 	}
 	if err := os.MkdirAll(s.cfg.StateDir, 0o755); err != nil {
 		return fmt.Errorf("helper state: %w", err)
@@ -249,7 +256,7 @@ func (s *session) open(name string, mtu int) error {
 		s.unguarded = unguardedWhy(name, err)
 		s.log.Warn(s.unguarded)
 	}
-	tun, err := platform.OpenTUN(name, mtu)
+	tun, err := platform.OpenTUN(name, mtu, queues)
 	if err != nil {
 		return err
 	}

@@ -75,12 +75,12 @@ func TestInsideNetns(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tun, mode, err := c.OpenTUN(context.Background(), "vnetps0", 1500)
+		tun, mode, err := c.OpenTUN(context.Background(), "vnetps0", 1500, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if tun.Name() != "vnetps0" || mode != platform.DNSModeNone {
-			t.Fatalf("OpenTUN = %s, %s", tun.Name(), mode)
+		if tun.Name() != "vnetps0" || mode != platform.DNSModeNone || tun.Queues() != 3 {
+			t.Fatalf("OpenTUN = %s, %s, %d queues; want vnetps0, none, 3", tun.Name(), mode, tun.Queues())
 		}
 		if haveNft && c.Unguarded() != "" {
 			t.Errorf("Unguarded = %q with nft present", c.Unguarded())
@@ -120,7 +120,7 @@ func TestInsideNetns(t *testing.T) {
 	t.Run("a session for a user who is not root guards the device and adds the reverse-path rules", func(t *testing.T) {
 		const uid = 4242
 		s := &session{cfg: &HelperConfig{Allow: AllowUID(uid, 0), DNSMode: platform.DNSModeNone, StateDir: dir, Logger: slog.Default()}, uid: uid, log: slog.Default()}
-		if err := s.open("vnetps2", 1500); err != nil {
+		if err := s.open("vnetps2", 1500, 1); err != nil {
 			t.Fatal(err)
 		}
 		defer s.close()
@@ -172,7 +172,7 @@ func TestInsideNetns(t *testing.T) {
 		path := os.Getenv("PATH")
 		t.Setenv("PATH", t.TempDir())
 		s := &session{cfg: &HelperConfig{Allow: AllowUID(4242, 0), DNSMode: platform.DNSModeNone, StateDir: dir, Logger: slog.Default()}, uid: 4242, log: slog.Default()}
-		if err := s.open("vnetps3", 1500); err != nil {
+		if err := s.open("vnetps3", 1500, 2); err != nil {
 			t.Fatal(err)
 		}
 		if !strings.Contains(s.unguarded, "SO_BINDTODEVICE") || !strings.Contains(s.unguarded, "nft not found") {
@@ -198,7 +198,7 @@ func TestInsideNetns(t *testing.T) {
 		if err := platform.AddUIDRule(rule); err != nil {
 			t.Fatal(err)
 		}
-		tun, err := platform.OpenTUN("vnetps1", 1500)
+		tun, err := platform.OpenTUN("vnetps1", 1500, 1)
 		if err != nil {
 			t.Fatal(err)
 		}

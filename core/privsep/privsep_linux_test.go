@@ -3,6 +3,8 @@ package privsep
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -38,51 +40,92 @@ func seqpacketPair(t *testing.T) (*net.UnixConn, *net.UnixConn) {
 	return conn(fds[0]), conn(fds[1])
 }
 
-// The descriptor in the reply to "open" is the helper's open file, usable
-// by the engine: a pipe stands in for the TUN device.
-func TestDescriptorPassesOverSocketpair(t *testing.T) {
+// The descriptors in the reply to "open" are the helper's open files, the
+// queues of the device, in order, usable by the engine: pipes stand in for
+// the TUN device's queues.
+func TestDescriptorsPassOverSocketpair(t *testing.T) {
+	for _, n := range []int{1, 3, maxFDs} {
+		t.Run(fmt.Sprint(n, " descriptors"), func(t *testing.T) {
+			helper, engine := seqpacketPair(t)
+			var readers []*os.File
+			var sent []int
+			for range n {
+				r, w, err := os.Pipe()
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer r.Close()
+				defer w.Close() // after send: the engine's copy is what is used
+				readers = append(readers, r)
+				sent = append(sent, int(w.Fd()))
+			}
+			if err := send(helper, reply{Tun: "vnet0", DNSMode: platform.DNSModeNone}, sent...); err != nil {
+				t.Fatal(err)
+			}
+			var rep reply
+			fds, err := recv(engine, &rep)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Tun != "vnet0" || len(fds) != n {
+				t.Fatalf("reply %+v with descriptors %v, want vnet0 and %d", rep, fds, n)
+			}
+			for i, fd := range fds {
+				got := os.NewFile(uintptr(fd), "passed")
+				msg := fmt.Sprint("packet on queue ", i)
+				if _, err := got.WriteString(msg); err != nil {
+					t.Fatal(err)
+				}
+				got.Close()
+				b := make([]byte, 32)
+				k, _ := readers[i].Read(b)
+				if string(b[:k]) != msg {
+					t.Fatalf("read %q through passed descriptor %d, want %q", b[:k], i, msg)
+				}
+			}
+		})
+	}
+}
+
+// A message with more descriptors than a TUN has queues is refused, and
+// none of them is left open in the receiver.
+func TestTooManyDescriptorsRefused(t *testing.T) {
 	helper, engine := seqpacketPair(t)
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if err := send(helper, reply{Tun: "vnet0", DNSMode: platform.DNSModeNone}, int(w.Fd())); err != nil {
+	sent := make([]int, maxFDs+1)
+	for i := range sent {
+		sent[i] = int(w.Fd())
+	}
+	if err := send(helper, reply{Tun: "vnet0"}, sent...); err != nil {
 		t.Fatal(err)
 	}
-	w.Close() // the engine's copy is all that is left
+	w.Close()
 	var rep reply
-	fd, err := recv(engine, &rep)
-	if err != nil {
-		t.Fatal(err)
+	if fds, err := recv(engine, &rep); err == nil || !strings.Contains(err.Error(), "too long") {
+		t.Fatalf("recv = %v, %v; want a refusal", fds, err)
 	}
-	if rep.Tun != "vnet0" || fd < 0 {
-		t.Fatalf("reply %+v with fd %d, want vnet0 and a descriptor", rep, fd)
-	}
-	got := os.NewFile(uintptr(fd), "passed")
-	if _, err := got.WriteString("packet"); err != nil {
-		t.Fatal(err)
-	}
-	got.Close()
-	b := make([]byte, 16)
-	n, _ := r.Read(b)
-	if string(b[:n]) != "packet" {
-		t.Fatalf("read %q through the passed descriptor, want %q", b[:n], "packet")
+	// Every copy of the write end is closed: the pipe reads EOF.
+	if n, err := r.Read(make([]byte, 1)); n != 0 || !errors.Is(err, io.EOF) {
+		t.Fatalf("read after the refusal = %d, %v; want EOF (a descriptor kept open)", n, err)
 	}
 }
 
-// A message without a descriptor comes with -1, and a closed peer is
+// A message without a descriptor comes with none, and a closed peer is
 // errPeerGone.
 func TestMessageWithoutDescriptorAndPeerGone(t *testing.T) {
 	a, b := seqpacketPair(t)
 	s := netcfg.Settings{TunAddr4: netip.MustParseAddr("100.64.0.1"), Routes: []netip.Prefix{netip.MustParsePrefix("100.64.0.0/10")}}
-	if err := send(a, request{Op: opApply, Settings: &s}, -1); err != nil {
+	if err := send(a, request{Op: opApply, Settings: &s}); err != nil {
 		t.Fatal(err)
 	}
 	var req request
-	fd, err := recv(b, &req)
-	if err != nil || fd != -1 || req.Op != opApply || !req.Settings.Equal(s) {
-		t.Fatalf("recv = %+v, fd %d, %v", req, fd, err)
+	fds, err := recv(b, &req)
+	if err != nil || len(fds) != 0 || req.Op != opApply || !req.Settings.Equal(s) {
+		t.Fatalf("recv = %+v, descriptors %v, %v", req, fds, err)
 	}
 	a.Close()
 	if _, err := recv(b, &req); !errors.Is(err, errPeerGone) {
@@ -294,8 +337,15 @@ func TestHelperRefusesBadDeviceNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{`vnet"0`, "vnet;0", "vnet{0}", "vnet 0", "vnet/0", "", "vnetvnetvnetvnet0"} {
-		if _, _, err := c.OpenTUN(context.Background(), name, 0); err == nil || !strings.Contains(err.Error(), "device name") {
+		if _, _, err := c.OpenTUN(context.Background(), name, 0, 1); err == nil || !strings.Contains(err.Error(), "device name") {
 			t.Errorf("OpenTUN(%q) = %v, want a refusal of the name", name, err)
+		}
+	}
+	// The number of queues is bounded: each is a descriptor the helper
+	// opens as root.
+	for _, q := range []int{-1, platform.MaxTUNQueues + 1, 1 << 20} {
+		if _, _, err := c.OpenTUN(context.Background(), "vnet0", 0, q); err == nil || !strings.Contains(err.Error(), "TUN queues") {
+			t.Errorf("OpenTUN with %d queues = %v, want a refusal", q, err)
 		}
 	}
 	c.Close()

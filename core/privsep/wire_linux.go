@@ -11,12 +11,17 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vnetproject/vnet/core/netcfg"
+	"github.com/vnetproject/vnet/core/platform"
 )
 
 // The wire: a SOCK_SEQPACKET Unix socket, one JSON message per packet. The
 // helper speaks first: a greeting (an empty reply) or a refusal. Then the
 // engine sends a request and waits for its reply; "open" comes first and
-// once, and its reply carries the TUN device's descriptor (SCM_RIGHTS).
+// once, and its reply carries the descriptors of the TUN device's queues
+// (SCM_RIGHTS, in one message): as many as the request's "queues" asked for
+// (1 when it is absent, as from an engine older than multi-queue TUNs, and
+// at most platform.MaxTUNQueues). An engine takes as many queues as it gets,
+// so a helper that sends one is understood too.
 // When the engine closes the socket (or dies), the helper undoes
 // everything.
 const (
@@ -32,6 +37,8 @@ type request struct {
 	// Open: the device name asked for and its MTU.
 	Tun string `json:"tun,omitempty"`
 	MTU int    `json:"mtu,omitempty"`
+	// Queues (open) is how many queues the device should have; 0 means 1.
+	Queues int `json:"queues,omitempty"`
 	// Apply: the settings to put in force.
 	Settings *netcfg.Settings `json:"settings,omitempty"`
 }
@@ -48,15 +55,15 @@ type reply struct {
 	Unguarded string `json:"unguarded,omitempty"`
 }
 
-// send writes v as one message, with fd attached when fd >= 0.
-func send(c *net.UnixConn, v any, fd int) error {
+// send writes v as one message, with fds attached.
+func send(c *net.UnixConn, v any, fds ...int) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
 	var oob []byte
-	if fd >= 0 {
-		oob = unix.UnixRights(fd)
+	if len(fds) > 0 {
+		oob = unix.UnixRights(fds...)
 	}
 	_, _, err = c.WriteMsgUnix(b, oob, nil)
 	return err
@@ -65,47 +72,43 @@ func send(c *net.UnixConn, v any, fd int) error {
 // errPeerGone means the other end closed the socket.
 var errPeerGone = errors.New("the other end closed the connection")
 
-// recv reads one message into v and returns the descriptor attached to it,
-// or -1. Extra descriptors are closed: a peer cannot make this process
-// hold files it did not ask for.
-func recv(c *net.UnixConn, v any) (fd int, err error) {
+// maxFDs is the most descriptors one message carries: a TUN's queues.
+const maxFDs = platform.MaxTUNQueues
+
+// recv reads one message into v and returns the descriptors attached to
+// it, at most maxFDs. A message with more fails, its descriptors closed
+// (the kernel truncates what does not fit, MSG_CTRUNC): a peer cannot make
+// this process hold files it did not ask for.
+func recv(c *net.UnixConn, v any) (fds []int, err error) {
 	buf := make([]byte, maxMessage)
-	oob := make([]byte, unix.CmsgSpace(4*4))
+	oob := make([]byte, unix.CmsgSpace(maxFDs*4))
 	n, oobn, flags, _, err := c.ReadMsgUnix(buf, oob)
 	if errors.Is(err, io.EOF) {
-		return -1, errPeerGone
+		return nil, errPeerGone
 	}
 	if err != nil {
-		return -1, err
+		return nil, err
 	}
-	fd = -1
 	if oobn > 0 {
-		fds, perr := parseRights(oob[:oobn])
-		for i, f := range fds {
-			if i == 0 {
-				fd = f
-				continue
-			}
-			unix.Close(f)
-		}
-		if perr != nil {
-			closeFD(fd)
-			return -1, perr
+		fds, err = parseRights(oob[:oobn])
+		if err != nil {
+			closeFDs(fds)
+			return nil, err
 		}
 	}
 	if flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
-		closeFD(fd)
-		return -1, errors.New("message too long")
+		closeFDs(fds)
+		return nil, errors.New("message too long")
 	}
 	if n == 0 {
-		closeFD(fd)
-		return -1, errPeerGone
+		closeFDs(fds)
+		return nil, errPeerGone
 	}
 	if err := json.Unmarshal(buf[:n], v); err != nil {
-		closeFD(fd)
-		return -1, fmt.Errorf("bad message: %w", err)
+		closeFDs(fds)
+		return nil, fmt.Errorf("bad message: %w", err)
 	}
-	return fd, nil
+	return fds, nil
 }
 
 func parseRights(oob []byte) ([]int, error) {
@@ -127,8 +130,8 @@ func parseRights(oob []byte) ([]int, error) {
 	return fds, nil
 }
 
-func closeFD(fd int) {
-	if fd >= 0 {
+func closeFDs(fds []int) {
+	for _, fd := range fds {
 		unix.Close(fd)
 	}
 }

@@ -55,7 +55,9 @@ type Stats struct {
 // link is the netstack's one NIC: a stack.LinkEndpoint whose far side is a
 // PacketIO. gVisor hands it outbound packets through WritePackets, which
 // queues them for writeLoop; readLoop reads the PacketIO and delivers
-// inbound packets to the dispatcher.
+// inbound packets to the dispatcher, one readLoop per queue of a
+// MultiQueue (gVisor's DeliverNetworkPacket takes concurrent deliveries,
+// as from its own multi-queue fdbased endpoint).
 type link struct {
 	io   PacketIO        // never nil
 	mtu  uint32          // fixed at creation
@@ -67,6 +69,10 @@ type link struct {
 	// batch is the most packets per PacketIO call (Batcher), 1 to
 	// batchLen. Fixed at creation.
 	batch int
+	// queues is the number of readLoops (MultiQueue), at least 1; mq is
+	// io as a MultiQueue when queues > 1. Fixed at creation.
+	queues int
+	mq     MultiQueue
 	// direct: io is a ConcurrentWriter, so WriteUDP writes to it itself
 	// (udpfast.go). Fixed at creation.
 	direct bool
@@ -105,6 +111,10 @@ func newLink(io PacketIO, mtu uint32, done <-chan struct{}) *link {
 	if c, ok := io.(ConcurrentWriter); ok {
 		l.direct = c.ConcurrentWrites()
 	}
+	l.queues = 1
+	if m, ok := io.(MultiQueue); ok && m.Queues() > 1 {
+		l.queues, l.mq = m.Queues(), m
+	}
 	l.out = make(chan *stack.PacketBuffer, outQueueLen(l.bufSize()))
 	return l
 }
@@ -133,16 +143,21 @@ func (l *link) stats() Stats {
 	}
 }
 
-// readLoop moves packets from the PacketIO into the netstack until a read
-// fails, and returns that error.
-func (l *link) readLoop() error {
+// readLoop moves packets from queue q of the PacketIO (all of it when it
+// has one queue) into the netstack until a read fails, and returns that
+// error.
+func (l *link) readLoop(q int) error {
 	bufs := make([][]byte, l.batch)
 	for i := range bufs {
 		bufs[i] = make([]byte, l.bufSize())
 	}
 	sizes := make([]int, l.batch)
+	read := l.io.ReadPackets
+	if l.mq != nil {
+		read = func(bufs [][]byte, sizes []int) (int, error) { return l.mq.ReadQueue(q, bufs, sizes) }
+	}
 	for {
-		n, err := l.io.ReadPackets(bufs, sizes)
+		n, err := read(bufs, sizes)
 		if err != nil {
 			return err
 		}

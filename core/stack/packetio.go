@@ -50,3 +50,15 @@ type Offloader interface {
 type ConcurrentWriter interface {
 	ConcurrentWrites() bool
 }
+
+// MultiQueue is a PacketIO with several receive queues (a Linux TUN opened
+// with IFF_MULTI_QUEUE), each read on a goroutine of its own when Queues
+// reports more than 1: the inbound work of many flows, the fast path's DNS
+// answers included, is then spread over the CPUs. ReadQueue(q, ...) reads
+// queue q, 0 <= q < Queues(), as ReadPackets reads the whole device; calls
+// for different queues run concurrently, and each must return an error
+// once Close is called. ReadPackets is then not called.
+type MultiQueue interface {
+	Queues() int
+	ReadQueue(q int, bufs [][]byte, sizes []int) (int, error)
+}

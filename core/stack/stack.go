@@ -189,14 +189,18 @@ func (s *Stack) Run(ctx context.Context) error {
 		return errRunning
 	}
 	s.running = true
-	s.loops.Add(2)
+	s.loops.Add(1 + s.link.queues)
 	s.mu.Unlock()
 
-	readErr := make(chan error, 1)
-	go func() {
-		defer s.loops.Done()
-		readErr <- s.link.readLoop()
-	}()
+	// One reader per queue; the first to fail ends Run (closing the
+	// PacketIO then ends the others).
+	readErr := make(chan error, s.link.queues)
+	for q := range s.link.queues {
+		go func() {
+			defer s.loops.Done()
+			readErr <- s.link.readLoop(q)
+		}()
+	}
 	go func() {
 		defer s.loops.Done()
 		s.link.writeLoop()

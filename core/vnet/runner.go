@@ -338,3 +338,19 @@ func (h hostIO) BatchSize() int {
 	}
 	return 0
 }
+
+// Queues passes the host's stack.MultiQueue on (a multi-queue Linux TUN:
+// the stack reads each queue on a goroutine of its own); 1 when it has
+// none.
+func (h hostIO) Queues() int {
+	if m, ok := h.r.host.(stack.MultiQueue); ok {
+		return m.Queues()
+	}
+	return 1
+}
+
+// ReadQueue reads queue q of the host's stack.MultiQueue; the stack calls
+// it only when Queues is more than 1.
+func (h hostIO) ReadQueue(q int, bufs [][]byte, sizes []int) (int, error) {
+	return h.r.host.(stack.MultiQueue).ReadQueue(q, bufs, sizes)
+}

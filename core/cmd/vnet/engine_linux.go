@@ -97,12 +97,16 @@ func runEngine(ctx context.Context, f upFlags, log *slog.Logger) error {
 	}
 	defer r.Close()
 	um.follow(r)
-	tun, _, err := helper.OpenTUN(ctx, f.tun, opts.MTU)
+	queues, err := tunQueues() // tunqueues_linux.go
+	if err != nil {
+		return err
+	}
+	tun, _, err := helper.OpenTUN(ctx, f.tun, opts.MTU, queues)
 	if err != nil {
 		return err
 	}
 	defer tun.Close()
-	log.Info("TUN device created", "name", tun.Name(), "mtu", opts.MTU)
+	log.Info("TUN device created", "name", tun.Name(), "mtu", opts.MTU, "queues", tun.Queues())
 	progress.tunCreated(tun.Name(), opts.MTU)
 
 	ctl, err := engineControl(stateDir, control.Handlers{
