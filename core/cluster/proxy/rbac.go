@@ -15,12 +15,10 @@ import (
 
 // rbac decides what users' roles allow. Roles are read from the state
 // store at every call, so a role written with `vnet ctl create -f`
-// applies to the next dial or catalog pass without a new login; each
-// stored version of a role is parsed once (records.go).
+// applies to the next dial or catalog pass without a new login.
 type rbac struct {
 	cluster string
 	state   *state.State  // roles
-	records *records      // the roles as stored now, parsed once per version
 	auth    *auth.Service // users holding a role
 }
 
@@ -49,14 +47,16 @@ func (rb *rbac) rolesOf(ctx context.Context, names []string) ([]*resource.Role, 
 		if name == resource.RoleAdmin {
 			continue
 		}
-		role, err := rb.records.role(ctx, name)
+		r, err := rb.state.Get(ctx, resource.KindRole, name)
 		if errors.Is(err, state.ErrNotFound) {
 			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("load role %q: %w", name, err)
 		}
-		out = append(out, role)
+		if role, ok := r.(*resource.Role); ok {
+			out = append(out, role)
+		}
 	}
 	return out, nil
 }
