@@ -138,7 +138,16 @@ func configure(ns *stack.Stack, l *link, addrs []netip.Addr) error {
 	// default toward the maximum above, and may start it below the
 	// default; named so that a change of gVisor's default cannot switch it.
 	moderate := tcpip.TCPModerateReceiveBufferOption(true)
-	for _, opt := range []tcpip.SettableTransportProtocolOption{&sack, &recovery, &reno, &rcv, &snd, &moderate} {
+	// No TIME_WAIT. When the app's side closes first, the netstack is the
+	// active closer and would hold the connection's four-tuple for 60 s;
+	// the client, which closed second, keeps no TIME_WAIT of its own and
+	// may reuse its port at once, and gVisor hands a new SYN in TIME_WAIT
+	// only to a listener, never to the forwarder: that SYN was dropped
+	// until the 60 s were over (pgbench -C stalled 35–69 s). TIME_WAIT
+	// guards against a network's delayed duplicates; a TUN to this host's
+	// kernel holds none.
+	timeWait := tcpip.TCPTimeWaitTimeoutOption(0)
+	for _, opt := range []tcpip.SettableTransportProtocolOption{&sack, &recovery, &reno, &rcv, &snd, &moderate, &timeWait} {
 		if err := ns.SetTransportProtocolOption(tcp.ProtocolNumber, opt); err != nil {
 			return fmt.Errorf("set TCP option %T: %w", opt, netError(err))
 		}

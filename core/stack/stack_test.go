@@ -595,6 +595,12 @@ func TestCloseWithOpenConnections(t *testing.T) {
 
 // synPacket is a bare IPv4 TCP SYN from src to dst.
 func synPacket(src, dst netip.AddrPort) []byte {
+	return tcpPacket(src, dst, 1000, 0, header.TCPFlagSyn)
+}
+
+// tcpPacket is a bare IPv4 TCP segment (no options, no data) from src to
+// dst, as a client's kernel would write it to the TUN.
+func tcpPacket(src, dst netip.AddrPort, seq, ack uint32, flags header.TCPFlags) []byte {
 	b := make([]byte, header.IPv4MinimumSize+header.TCPMinimumSize)
 	ip := header.IPv4(b)
 	srcA, dstA := tcpip.AddrFrom4(src.Addr().As4()), tcpip.AddrFrom4(dst.Addr().As4())
@@ -610,9 +616,10 @@ func synPacket(src, dst netip.AddrPort) []byte {
 	tcp.Encode(&header.TCPFields{
 		SrcPort:    src.Port(),
 		DstPort:    dst.Port(),
-		SeqNum:     1000,
+		SeqNum:     seq,
+		AckNum:     ack,
 		DataOffset: header.TCPMinimumSize,
-		Flags:      header.TCPFlagSyn,
+		Flags:      flags,
 		WindowSize: 65535,
 	})
 	xsum := header.PseudoHeaderChecksum(header.TCPProtocolNumber, srcA, dstA, header.TCPMinimumSize)
