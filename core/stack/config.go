@@ -42,9 +42,10 @@ type Config struct {
 	// cancelled when the Stack closes; HandleTCP must then return soon.
 	// nil: every such SYN is refused with a RST.
 	HandleTCP func(ctx context.Context, req *TCPRequest)
-	// MaxInFlightTCP bounds the SYNs whose HandleTCP has not returned yet.
-	// SYNs beyond it are dropped (the client retransmits them). Zero means
-	// DefaultMaxInFlightTCP.
+	// MaxInFlightTCP bounds the SYNs not answered yet (HandleTCP has
+	// neither accepted nor refused them); the connections accepted do not
+	// count. SYNs beyond it are dropped (the client retransmits them).
+	// Zero means DefaultMaxInFlightTCP.
 	MaxInFlightTCP int
 	// Logger for events worth a line. nil means slog.Default().
 	Logger *slog.Logger

@@ -49,8 +49,7 @@ func (r *TCPRequest) Accept() (net.Conn, error) {
 	fr := r.fr
 	r.fr = nil
 	if r.s.isClosed() {
-		fr.Complete(true)
-		r.reset = true
+		r.complete(fr, true)
 		return nil, ErrClosed
 	}
 	var wq waiter.Queue
@@ -58,11 +57,10 @@ func (r *TCPRequest) Accept() (net.Conn, error) {
 	if terr != nil {
 		// The client went away during the handshake, or the stack is
 		// closing. A RST tells a client that is still there.
-		fr.Complete(true)
-		r.reset = true
+		r.complete(fr, true)
 		return nil, fmt.Errorf("accept %s -> %s: %w", r.Src, r.Dst, netError(terr))
 	}
-	fr.Complete(false)
+	r.complete(fr, false)
 	// Keepalive as a kernel socket with SO_KEEPALIVE would: a client that
 	// vanished without a FIN is noticed and its connection reclaimed.
 	ep.SocketOptions().SetKeepAlive(true)
@@ -100,11 +98,23 @@ func (r *TCPRequest) finish() (reset bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.fr != nil {
-		r.fr.Complete(true)
+		r.complete(r.fr, true)
 		r.fr = nil
-		r.reset = true
 	}
 	return r.reset
+}
+
+// complete answers the request (a RST if reset) and frees its place among
+// the SYNs in flight: from now on its connection, if any, is gVisor's
+// endpoint's, and a later SYN of the same four-tuple is a new request.
+// Called with r.mu held, once per request.
+func (r *TCPRequest) complete(fr *tcp.ForwarderRequest, reset bool) {
+	id := fr.ID() // Complete releases what ID reads
+	fr.Complete(reset)
+	r.reset = reset
+	r.s.mu.Lock()
+	delete(r.s.synInFlight, id)
+	r.s.mu.Unlock()
 }
 
 // handleTCPPacket sees every TCP segment that matched no endpoint (no
@@ -112,11 +122,14 @@ func (r *TCPRequest) finish() (reset bool) {
 //
 // It keeps its own set of SYNs in flight, a superset of the forwarder's:
 // an entry is added before the forwarder sees the SYN and removed only
-// after the request is completed. So when this set admits a SYN the
-// forwarder admits it too, and a true from HandlePacket means the
-// forwarder started a goroutine for it. That lets Close wait for every
-// HandleTCP goroutine, including one gVisor has started but that has not
-// run yet.
+// after the request is completed (TCPRequest.complete), not when
+// HandleTCP returns: a connection that lives on does not hold a place,
+// so MaxInFlightTCP bounds the handshakes being decided, not the open
+// connections. When this set admits a SYN the forwarder admits it too,
+// and a true from HandlePacket means the forwarder started a goroutine
+// for it; s.handlers counts that goroutine until HandleTCP returns, which
+// lets Close wait for every one, including one gVisor has started but
+// that has not run yet.
 func (s *Stack) handleTCPPacket(id stack.TransportEndpointID, pkt *stack.PacketBuffer) bool {
 	s.mu.Lock()
 	if s.closed {
@@ -164,10 +177,6 @@ func (s *Stack) forward(fr *tcp.ForwarderRequest) {
 		if req.finish() {
 			s.cfg.Logger.Debug("TCP connection refused", "src", req.Src, "dst", req.Dst)
 		}
-		// Only after Complete: see handleTCPPacket.
-		s.mu.Lock()
-		delete(s.synInFlight, id)
-		s.mu.Unlock()
 		s.handlers.Done()
 	}()
 	s.cfg.HandleTCP(s.ctx, req)

@@ -325,6 +325,32 @@ func TestMaxInFlightTCP(t *testing.T) {
 	}
 }
 
+// An accepted connection gives its place among the SYNs in flight back:
+// with MaxInFlightTCP 1, a second connection is accepted while the first
+// stays open (the engine's HandleTCP relays until its connection ends, so
+// a place held until HandleTCP returned capped the open connections).
+func TestMaxInFlightTCPCountsHandshakesOnly(t *testing.T) {
+	checkGoroutines(t)
+	p := newPairConfig(t, stack.Config{MaxInFlightTCP: 1, HandleTCP: relayTo(startEcho(t), nil)})
+	ctx := ctxTimeout(t)
+	first, err := p.host.DialTCP(ctx, netip.Addr{}, netip.MustParseAddrPort("100.64.1.7:1"))
+	if err != nil {
+		t.Fatalf("DialTCP first: %v", err)
+	}
+	defer first.Close()
+	second, err := p.host.DialTCP(ctx, netip.Addr{}, netip.MustParseAddrPort("100.64.1.8:1"))
+	if err != nil {
+		t.Fatalf("DialTCP second, the first still open: %v", err)
+	}
+	defer second.Close() // (its first SYN may be dropped while the first handshake ends: it retransmits)
+	if got := roundTrip(t, second, "second"); got != "second"+trailer {
+		t.Errorf("second: got %q", got)
+	}
+	if got := roundTrip(t, first, "first"); got != "first"+trailer {
+		t.Errorf("first: got %q", got)
+	}
+}
+
 func TestAcceptOnce(t *testing.T) {
 	checkGoroutines(t)
 	type result struct {
