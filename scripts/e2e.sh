@@ -79,6 +79,13 @@ check "any port of the name reaches the app's port (curl :80)" outputs '^hello f
 check "4 MiB download is intact" same_sha in_user curl -sf --max-time 30 http://tcp-app.company.test:8080/big.bin "$WORK/www/big.bin"
 half_close_get() { printf 'GET / HTTP/1.0\r\n\r\n' | in_user timeout 10 nc -N tcp-app.company.test 8080; }
 check "half-close: nc sends, shuts down its side, still reads the reply" outputs 'hello from tcp-app' half_close_get
+# The app closes first (HTTP/1.0), so VNet's netstack is the active closer
+# and nc, closing second, keeps no TIME_WAIT: the kernel may give the same
+# source port to the next connection at once, which must not wait out a
+# TIME_WAIT in VNet (gVisor drops such a SYN for 60 s; pgbench -C stalled).
+same_port_get() { printf 'GET / HTTP/1.0\r\n\r\n' | in_user timeout 10 nc -p 40999 tcp-app.company.test 8080; }
+check "a connection from source port 40999" outputs 'hello from tcp-app' same_port_get
+check "the same source port again at once, after the app closed first" outputs 'hello from tcp-app' same_port_get
 expect_fail "app that is down: connection refused" 'refused|Failed to connect' in_user curl -sS --max-time 10 http://down-app.company.test:8080/
 parallel_downloads() {
 	local pids=() rc=0
