@@ -15,7 +15,9 @@
 #
 # Needs root. BENCH_SECONDS (default 5) is the length of each run,
 # BENCH_ROWS (e.g. "iperf,pgbench") picks rows (iperf iperf8 pgbench redis
-# dns rss), BENCH_PEER=0 leaves tailscaled out, MTU sets vnet up's TUN MTU. A full run also rewrites the
+# dns rss), BENCH_PEER=0 leaves tailscaled out, MTU sets vnet up's TUN MTU,
+# BENCH_PPROF=DIR (with VNET_PPROF_ADDR=127.0.0.1:6060) profiles the engine
+# and the proxy during each VNet run of the pgbench and redis rows. A full run also rewrites the
 # generated table in docs/benchmarks.md (BENCH_DOC=0 to skip, =1 to force).
 source "$(dirname "$0")/lib/world.sh"
 source "$(dirname "$0")/lib/bench.sh"
@@ -148,21 +150,64 @@ path_pids() {
 # cell CELL through a file, as in qps. It is what a lever saves on a busy
 # machine, where the rate swings with the other load.
 per_op() {
-	local cell=$1 pids t0 t1 w0 w1 rate
+	local cell=$1 col=$2 pids t0 t1 w0 w1 rate
 	pids=$(path_pids "$2")
 	shift 2
 	[ -n "$pids" ] || { "$@"; return; }
 	# shellcheck disable=SC2086 # pids is a list of PIDs
 	t0=$(cpu_ticks $pids)
 	w0=$(date +%s.%N)
+	[ "$col" = vnet ] && profile "$cell"
+	local k0 k1
+	k0=$(tun_packets "$col")
 	rate=$("$@")
+	wait_profiles
 	w1=$(date +%s.%N)
 	# shellcheck disable=SC2086
 	t1=$(cpu_ticks $pids)
+	k1=$(tun_packets "$col")
+	[ -n "$k0" ] && awk -v c="$cell" -v a="$k0" -v b="$k1" -v r="$rate" -v w="$w0" -v w1="$w1" \
+		'BEGIN {split(a, x); split(b, y); n = r * (w1 - w); if (n > 0) printf("  %s: TUN packets per operation: %.2f to the engine, %.2f from it\n", c, (y[1] - x[1]) / n, (y[2] - x[2]) / n)}' >>"$WORK/tun.log"
 	awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v r="$rate" -v w="$w0" -v w1="$w1" \
 		'BEGIN {if (r > 0) printf("%.1f\n", t / hz * 1e6 / (r * (w1 - w)))}' >>"$WORK/cpu-${cell//\//_}"
 	echo "$rate"
 }
+
+# tun_packets COLUMN: for VNet, the packets the kernel has sent into vnet up's
+# TUN and those it has read from it ("TX RX" of the device), to log the
+# packets each operation costs (pure ACKs included).
+tun_packets() {
+	[ "$1" = vnet ] || return 0
+	in_user cat /sys/class/net/vnet0/statistics/tx_packets /sys/class/net/vnet0/statistics/rx_packets 2>/dev/null | tr '\n' ' '
+}
+
+# tun_log: the TUN's packets per operation that per_op logged, to the log.
+tun_log() {
+	cat "$WORK/tun.log" 2>/dev/null || true
+	rm -f "$WORK/tun.log"
+}
+
+# profile CELL: with BENCH_PPROF=DIR (and VNET_PPROF_ADDR=127.0.0.1:6060 in
+# the environment: the cluster serves at 6060 in its namespace, vnet up's
+# engine at 6061 in the user's), CPU profiles of the engine and the proxy
+# into DIR/CELL-{engine,proxy}.pb.gz, 2 s into the run and for up to 8 s.
+profile() {
+	[ -n "${BENCH_PPROF:-}" ] || return 0
+	local name=${1//\//_} s=$((secs - 3))
+	[ "$s" -gt 8 ] && s=8
+	[ "$s" -ge 1 ] || return 0
+	mkdir -p "$BENCH_PPROF"
+	(sleep 2 && in_user curl -s -o "$BENCH_PPROF/$name-engine.pb.gz" "http://127.0.0.1:6061/debug/pprof/profile?seconds=$s") &
+	PROFILE_PIDS=("$!")
+	(sleep 2 && in_cluster curl -s -o "$BENCH_PPROF/$name-proxy.pb.gz" "http://127.0.0.1:6060/debug/pprof/profile?seconds=$s") &
+	PROFILE_PIDS+=("$!")
+}
+wait_profiles() {
+	local pid
+	for pid in "${PROFILE_PIDS[@]}"; do wait "$pid"; done
+	PROFILE_PIDS=()
+}
+PROFILE_PIDS=()
 
 # cpu_cells CELL...: the CPU figures per_op wrote, into their cells.
 cpu_cells() {
@@ -194,6 +239,7 @@ row_pgbench() {
 	SAMPLES[pgCname/peer]=${SAMPLES[pgC/peer]:-}
 	row pgCname "pgbench \`-S -C -c 4\`, VNet by the app's name (resolved per connection), tps" 0
 	cpu_cells pgcpu/peer pgcpu/vnet pgCcpu/peer pgCcpu/vnet
+	tun_log
 	row pgcpu "pgbench \`-S -c 8\`, CPU per transaction of the path, µs (tailscaled; VNet: vnet up and the proxy)" 1
 	row pgCcpu "pgbench \`-S -C -c 4\`, CPU per transaction of the path, µs" 0
 }
@@ -213,6 +259,7 @@ row_redis() {
 	row get "redis-benchmark GET, 20 clients, requests/s" 0
 	row set "redis-benchmark SET, 20 clients, requests/s" 0
 	cpu_cells getcpu/peer getcpu/vnet setcpu/peer setcpu/vnet
+	tun_log
 	row getcpu "redis-benchmark GET, CPU per request of the path, µs (tailscaled; VNet: vnet up and the proxy)" 1
 	row setcpu "redis-benchmark SET, CPU per request of the path, µs" 1
 }

@@ -44,6 +44,10 @@ type login struct {
 	tunnel  *tunnel.Client
 	source  catalog.Source
 	proxy   []netip.Prefix // the proxy's addresses, resolved when the login was added
+	// expires is when profile's certificate expires, read once when the
+	// login was added (a new certificate is a new login): zero if it
+	// could not be read, so that every dial asks the profile why.
+	expires time.Time
 
 	active  int  // open app connections; guarded by Clusters.mu
 	retired bool // replaced or logged out; guarded by Clusters.mu: closed when active is 0
@@ -175,13 +179,26 @@ func (c *Clusters) dial(ctx context.Context, p *profile.Profile) (*login, error)
 	c.watchReconnects(conn, p.ID())
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
+	exp, _ := p.Expires() // on an error, zero: checkCert reports it
 	return &login{
 		profile: p,
 		conn:    conn,
 		tunnel:  tunnel.NewClient(conn, p.ClusterName),
 		source:  certSource{ProxySource: catalog.NewProxySource(conn), profile: p},
 		proxy:   proxyPrefixes(rctx, p.ProxyAddr, c.log),
+		expires: exp,
 	}, nil
+}
+
+// checkCert is l.profile.CheckCert(now) without parsing the certificate
+// for every dial (that parse was 5% of the CPU of a new connection,
+// BenchmarkSystemConnect): the profile is asked only once the expiry
+// read when the login was added has passed, or was not read.
+func (l *login) checkCert(now time.Time) error {
+	if now.Before(l.expires) {
+		return nil
+	}
+	return l.profile.CheckCert(now)
 }
 
 func sameCredentials(a, b *profile.Profile) bool {
@@ -260,7 +277,7 @@ func (c *Clusters) DialApp(ctx context.Context, t AppTarget) (net.Conn, error) {
 	}
 	var once sync.Once
 	done := func() { once.Do(func() { c.ended(l) }) }
-	if err := l.profile.CheckCert(time.Now()); err != nil {
+	if err := l.checkCert(time.Now()); err != nil {
 		done()
 		return nil, err
 	}

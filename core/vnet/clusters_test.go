@@ -34,6 +34,31 @@ func TestExpiredLoginRefusedAtOnce(t *testing.T) {
 	}
 }
 
+// TestLoginCertCheckedAgainstItsExpiry: a login reads its certificate's
+// expiry once; a dial after that expiry is refused with the profile's
+// message, one before it passes.
+func TestLoginCertCheckedAgainstItsExpiry(t *testing.T) {
+	expiry := time.Now().Add(time.Hour)
+	p := profiletest.SelfSigned(t, "127.0.0.1:1", expiry)
+	cs, err := Connect([]*profile.Profile{p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	l := cs.byID[p.ID()]
+	if err := l.checkCert(time.Now()); err != nil {
+		t.Fatalf("before the expiry: %v", err)
+	}
+	if err := l.checkCert(expiry.Add(time.Second)); !errors.Is(err, profile.ErrCertExpired) || !strings.Contains(err.Error(), "vnet login --proxy=127.0.0.1:1") {
+		t.Fatalf("after the expiry: %v", err)
+	}
+	// A certificate that cannot be read: every dial says why.
+	bad := &login{profile: &profile.Profile{ProxyAddr: "127.0.0.1:1", CertPEM: []byte("not a certificate")}}
+	if err := bad.checkCert(time.Now()); err == nil {
+		t.Fatal("a login without a readable certificate passed")
+	}
+}
+
 // TestWatchEndsWhenTheCertificateExpires: a catalog stream of a login
 // ends when its certificate does, with the error that says so.
 func TestWatchEndsWhenTheCertificateExpires(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -312,6 +313,49 @@ func TestBurstWrittenInBatches(t *testing.T) {
 	defer st.mu.Unlock()
 	if len(st.sizes) == 0 || slices.Max(st.sizes) < n/2 || len(st.sizes) > 2 {
 		t.Fatalf("store writes of %v events, want at most 2 writes, one of them of %d or more", st.sizes, n/2)
+	}
+}
+
+// TestLingerGathersEvents: events that come while the writer lingers
+// after the first go in the same store write, and Close does not wait for
+// the linger to end.
+func TestLingerGathersEvents(t *testing.T) {
+	for _, tc := range []struct {
+		linger time.Duration
+		want   []int
+	}{{time.Hour, []int{3}}, {-1, []int{1, 2}}} {
+		st := &batchStore{slowStore: slowStore{Store: store.NewMemory(), release: make(chan struct{})}}
+		close(st.release)
+		l, err := New(Config{Store: st, Linger: tc.linger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Emit(Event{Type: SessionStart, User: "u0"})
+		for len(l.queue) > 0 { // the writer has taken the first event
+			runtime.Gosched()
+		}
+		if tc.linger < 0 {
+			for { // and stored it, not lingering
+				st.mu.Lock()
+				n := len(st.sizes)
+				st.mu.Unlock()
+				if n > 0 {
+					break
+				}
+				runtime.Gosched()
+			}
+		}
+		l.Emit(Event{Type: SessionEnd, User: "u0"})
+		l.Emit(Event{Type: SessionStart, User: "u1"})
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		st.mu.Lock()
+		got := slices.Clone(st.sizes)
+		st.mu.Unlock()
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("linger %v: store writes of %v events, want %v", tc.linger, got, tc.want)
+		}
 	}
 }
 

@@ -26,6 +26,9 @@ const Prefix = "/audit/"
 const (
 	DefaultQueueSize    = 4096
 	DefaultWriteTimeout = 5 * time.Second
+	// DefaultLinger: at most about a hundred store writes a second
+	// however many sessions start and end, each a file sync on bbolt.
+	DefaultLinger = 10 * time.Millisecond
 	// closeTimeout bounds how long Close waits for queued events to reach
 	// the store.
 	closeTimeout = 10 * time.Second
@@ -47,6 +50,12 @@ type Config struct {
 	DroppedFile string
 	// WriteTimeout bounds one store write. Default DefaultWriteTimeout.
 	WriteTimeout time.Duration
+	// Linger is how long the writer waits, after the first event of a
+	// write, for more events to go in the same write (one transaction,
+	// one file sync): new connections at a steady rate otherwise cost a
+	// sync for every event or two. Close does not wait for it. Default
+	// DefaultLinger; negative: no wait (what is queued goes together).
+	Linger time.Duration
 	// Retention is how long events are kept (DefaultRetention if 0);
 	// older ones are deleted in the background.
 	Retention time.Duration
@@ -92,6 +101,9 @@ func New(cfg Config) (*Log, error) {
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.Linger == 0 {
+		cfg.Linger = DefaultLinger
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -183,30 +195,21 @@ func (l *Log) Close() error {
 // size already shares one file sync among a whole burst of sessions.
 const maxBatch = 128
 
-// write is the writer: it takes what the queue holds (at least one event,
-// at most maxBatch and at most the queue's size) and stores it in one
-// write (Store.PutAll: one transaction, so one file sync on bbolt, for
-// the burst of session starts and ends that piled up during the last
-// write). Keys sort by each event's time, so batching keeps the order.
+// write is the writer: it takes the first event, what comes within
+// Config.Linger and what the queue holds then (at most maxBatch and at
+// most the queue's size), and stores it in one write (Store.PutAll: one
+// transaction, so one file sync on bbolt, for the session starts and
+// ends of that time and the burst that piled up during the last write).
+// Keys sort by each event's time, so batching keeps the order.
 func (l *Log) write() {
 	defer close(l.done)
 	l.recordDropped() // what the last run could not record
 	limit := min(maxBatch, l.cfg.QueueSize)
 	batch := make([]Event, 0, limit)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	for ev := range l.queue {
-		batch = append(batch[:0], ev)
-	fill:
-		for len(batch) < limit {
-			select {
-			case ev, ok := <-l.queue:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, ev)
-			default:
-				break fill
-			}
-		}
+		batch = l.gather(append(batch[:0], ev), limit, linger)
 		failed := false
 		if err := l.putAll(batch); err != nil {
 			l.dropped.Add(int64(len(batch)))
@@ -226,6 +229,40 @@ func (l *Log) write() {
 		}
 		l.persistDropped(0, false, failed)
 	}
+}
+
+// gather adds to batch, up to limit events, those that come within
+// Config.Linger (until the queue is closed), then those queued already.
+func (l *Log) gather(batch []Event, limit int, linger *time.Timer) []Event {
+	var wait <-chan time.Time // nil: take only what is queued
+	if l.cfg.Linger > 0 {
+		linger.Reset(l.cfg.Linger)
+		defer linger.Stop()
+		wait = linger.C
+	}
+	for len(batch) < limit {
+		var ev Event
+		var ok bool
+		if wait != nil {
+			select {
+			case ev, ok = <-l.queue:
+			case <-wait:
+				wait = nil
+				continue
+			}
+		} else {
+			select {
+			case ev, ok = <-l.queue:
+			default:
+				return batch
+			}
+		}
+		if !ok {
+			return batch // closed
+		}
+		batch = append(batch, ev)
+	}
+	return batch
 }
 
 // recordDropped writes an audit.dropped event with the count of events

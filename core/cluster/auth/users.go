@@ -59,6 +59,9 @@ type Service struct {
 	bcrypt     *bcryptPool   // never nil
 	// newAgentID is randomAgentID; a test makes IDs repeat.
 	newAgentID func() string
+	// authUsers: what Authenticate needs of users, decoded once per
+	// stored version (usercache.go).
+	authUsers authCache
 }
 
 // NewService returns the Auth Service over st, signing with ca.
@@ -165,18 +168,33 @@ func hashToken(token string) string {
 
 // GetUser returns a stored user.
 func (s *Service) GetUser(ctx context.Context, name string) (User, error) {
-	data, err := s.store.Get(ctx, usersPrefix+name)
-	if errors.Is(err, store.ErrNotFound) {
-		return User{}, ErrUnknownUser
-	}
+	data, err := s.storedUser(ctx, name)
 	if err != nil {
-		return User{}, fmt.Errorf("load user %q: %w", name, err)
+		return User{}, err
 	}
+	return decodeUser(name, data)
+}
+
+// decodeUser reads the stored record data of the user called name.
+func decodeUser(name string, data []byte) (User, error) {
 	var u User
 	if err := json.Unmarshal(data, &u); err != nil {
 		return User{}, fmt.Errorf("stored user %q is damaged: %w", name, err)
 	}
 	return u, nil
+}
+
+// storedUser is the record of the user called name as stored, or
+// ErrUnknownUser.
+func (s *Service) storedUser(ctx context.Context, name string) ([]byte, error) {
+	data, err := s.store.Get(ctx, usersPrefix+name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrUnknownUser
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load user %q: %w", name, err)
+	}
+	return data, nil
 }
 
 // LoginWithToken redeems a one-time token of user and signs a client
@@ -268,16 +286,20 @@ func (s *Service) Authenticate(ctx context.Context, chain []*x509.Certificate) (
 	if err != nil {
 		return Identity{}, err
 	}
-	u, err := s.GetUser(ctx, id.User)
+	data, err := s.storedUser(ctx, id.User)
 	if err != nil {
 		return Identity{}, err
 	}
-	if !bound(u.Generation, id.Generation) {
+	generation, roles, err := s.authUsers.user(id.User, data)
+	if err != nil {
+		return Identity{}, err
+	}
+	if !bound(generation, id.Generation) {
 		return Identity{}, fmt.Errorf("%w: user %q was removed and created again since; run 'vnet login' again", ErrRevoked, id.User)
 	}
 	// The stored roles, not the certificate's: a change of a user's roles
 	// takes effect at their next call.
-	id.Roles = u.Roles
+	id.Roles = roles
 	return id, nil
 }
 

@@ -196,7 +196,8 @@ func (s *Server) wire(peers *peerPool) {
 	cfg := s.cfg
 	s.sessions = &sessionSet{log: cfg.Logger, auth: cfg.Auth, state: cfg.State, life: s.life}
 	emit := &auditor{cluster: cfg.ClusterName, log: cfg.Logger, sink: cfg.Audit}
-	roles := &rbac{cluster: cfg.ClusterName, state: cfg.State, auth: cfg.Auth}
+	recs := &records{state: cfg.State} // the apps and roles of dials (records.go)
+	roles := &rbac{cluster: cfg.ClusterName, state: cfg.State, records: recs, auth: cfg.Auth}
 	// One copy of the catalog's resources for every watcher, following
 	// the store's changes for as long as the proxy lives.
 	cache := appcache.New(cfg.Store, cfg.ClusterName, cfg.PublicAddr, cfg.Logger)
@@ -240,7 +241,7 @@ func (s *Server) wire(peers *peerPool) {
 	}
 	s.tunnels = &tunnels{
 		cluster: cfg.ClusterName, dialTimeout: cfg.DialTimeout, dialApp: cfg.DialApp,
-		log: cfg.Logger, apps: &appRecords{state: cfg.State}, rbac: roles, audit: emit, sessions: s.sessions, life: s.life,
+		log: cfg.Logger, apps: recs, rbac: roles, audit: emit, sessions: s.sessions, life: s.life,
 		agents: s.agents, leaves: s.leaves, metrics: cfg.Metrics,
 	}
 }

@@ -15,10 +15,12 @@ import (
 
 // rbac decides what users' roles allow. Roles are read from the state
 // store at every call, so a role written with `vnet ctl create -f`
-// applies to the next dial or catalog pass without a new login.
+// applies to the next dial or catalog pass without a new login; each
+// stored version of a role is parsed once (records.go).
 type rbac struct {
 	cluster string
 	state   *state.State  // roles
+	records *records      // the roles as stored now, parsed once per version
 	auth    *auth.Service // users holding a role
 }
 
@@ -47,16 +49,14 @@ func (rb *rbac) rolesOf(ctx context.Context, names []string) ([]*resource.Role, 
 		if name == resource.RoleAdmin {
 			continue
 		}
-		r, err := rb.state.Get(ctx, resource.KindRole, name)
+		role, err := rb.records.role(ctx, name)
 		if errors.Is(err, state.ErrNotFound) {
 			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("load role %q: %w", name, err)
 		}
-		if role, ok := r.(*resource.Role); ok {
-			out = append(out, role)
-		}
+		out = append(out, role)
 	}
 	return out, nil
 }

@@ -26,7 +26,7 @@ type tunnels struct {
 	dialTimeout time.Duration
 	dialApp     func(ctx context.Context, network, addr string) (net.Conn, error)
 	log         *slog.Logger
-	apps        *appRecords // the apps dialled, read from the store (apprecords.go)
+	apps        *records // the apps dialled, read from the store (records.go)
 	rbac        *rbac
 	audit       *auditor
 	sessions    *sessionSet

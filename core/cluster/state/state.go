@@ -167,6 +167,13 @@ func (s *State) StoredApp(ctx context.Context, name string) ([]byte, error) {
 	return s.stored(ctx, resource.KindApp, name)
 }
 
+// StoredRecord returns the resource of kind called name as stored,
+// unparsed, or ErrNotFound: StoredApp for any kind (the proxy keeps the
+// apps and roles of its dials parsed while their bytes do not change).
+func (s *State) StoredRecord(ctx context.Context, kind, name string) ([]byte, error) {
+	return s.stored(ctx, kind, name)
+}
+
 // ParseApp reads the stored app called name as App does.
 func ParseApp(name string, data []byte) (*resource.App, error) {
 	r, err := resource.Parse(data)
