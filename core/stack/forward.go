@@ -195,10 +195,18 @@ func (c *Conn) WriteBuffers(bufs [][]byte) (int64, error) {
 	}
 	// An error (the send buffer full, the connection broken) leaves the
 	// rest to Write, which waits for room or reports it in net.Conn's
-	// terms, as gonet does.
+	// terms, as gonet does. The rest starts at the count gVisor returns,
+	// not where it stopped reading p: a write that lost buffer room to
+	// another meanwhile keeps less than it read.
 	n, _ := c.ep.Write(p, tcpip.WriteOptions{})
-	for _, b := range p.bufs {
-		k, err := c.TCPConn.Write(b)
+	skip := n
+	for _, b := range bufs {
+		if skip >= int64(len(b)) {
+			skip -= int64(len(b))
+			continue
+		}
+		k, err := c.TCPConn.Write(b[skip:])
+		skip = 0
 		n += int64(k)
 		if err != nil {
 			return n, err
@@ -207,9 +215,11 @@ func (c *Conn) WriteBuffers(bufs [][]byte) (int64, error) {
 	return n, nil
 }
 
-// buffersPayload is a tcpip.Payloader over several buffers.
+// buffersPayload is a tcpip.Payloader over several buffers; it leaves
+// the caller's slice as it was.
 type buffersPayload struct {
-	bufs [][]byte
+	bufs [][]byte // what is left: bufs[0][off:], then bufs[1:]
+	off  int
 	left int
 }
 
@@ -221,11 +231,11 @@ func (p *buffersPayload) Read(b []byte) (int, error) {
 	}
 	n := 0
 	for n < len(b) && len(p.bufs) > 0 {
-		k := copy(b[n:], p.bufs[0])
+		k := copy(b[n:], p.bufs[0][p.off:])
 		n += k
 		p.left -= k
-		if p.bufs[0] = p.bufs[0][k:]; len(p.bufs[0]) == 0 {
-			p.bufs = p.bufs[1:]
+		if p.off += k; p.off == len(p.bufs[0]) {
+			p.bufs, p.off = p.bufs[1:], 0
 		}
 	}
 	return n, nil
