@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc/credentials"
 )
@@ -48,15 +49,40 @@ func (c coalescing) Clone() credentials.TransportCredentials {
 type flushConn struct {
 	net.Conn // the TLS connection
 	b        *batchConn
+
+	// writes counts the Writes in progress, closing is set by Close:
+	// each checks the other after setting its own, so either the Write
+	// sees Close or Close sees the Write.
+	writes  atomic.Int32
+	closing atomic.Bool
 }
 
 func (f *flushConn) Write(p []byte) (int, error) {
+	f.writes.Add(1)
+	defer f.writes.Add(-1)
+	if f.closing.Load() {
+		return 0, net.ErrClosed
+	}
 	f.b.hold()
 	n, err := f.Conn.Write(p)
 	if ferr := f.b.release(); err == nil {
 		err = ferr
 	}
 	return n, err
+}
+
+// Close closes the socket at once while a Write is in progress, as
+// crypto/tls does for a Write within its own call: the Write's records
+// may be blocked in the socket's write, outside crypto/tls's call, by a
+// peer that stopped reading, and crypto/tls's Close would then queue its
+// close_notify behind them and wait for the 5 s write deadline it sets
+// for it (gRPC closes a connection whose peer stopped answering so).
+func (f *flushConn) Close() error {
+	f.closing.Store(true)
+	if f.writes.Load() > 0 {
+		f.b.Conn.Close()
+	}
+	return f.Conn.Close()
 }
 
 // batchConn is the socket under TLS. While held, what TLS writes is kept;
