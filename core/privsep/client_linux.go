@@ -22,6 +22,10 @@ type Client struct {
 	unguarded atomic.Pointer[string] // from the open's reply; nil before it
 
 	mu sync.Mutex // one request at a time
+	// abandoned counts the requests whose ctx ended before their reply
+	// came; guarded by mu. Their replies come first (one connection,
+	// answered in order) and are dropped by the next call.
+	abandoned int
 }
 
 type message struct {
@@ -100,6 +104,17 @@ var errHelperGone = errors.New("VNet's helper is gone")
 func (c *Client) call(ctx context.Context, req request) (reply, []int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for c.abandoned > 0 {
+		select {
+		case m := <-c.replies:
+			closeFDs(m.fds)
+			c.abandoned--
+		case <-c.done:
+			return reply{}, nil, errHelperGone
+		case <-ctx.Done():
+			return reply{}, nil, ctx.Err()
+		}
+	}
 	if err := send(c.conn, req); err != nil {
 		return reply{}, nil, fmt.Errorf("%w: %v", errHelperGone, err)
 	}
@@ -113,6 +128,7 @@ func (c *Client) call(ctx context.Context, req request) (reply, []int, error) {
 			return reply{}, nil, errHelperGone
 		}
 	case <-ctx.Done():
+		c.abandoned++ // its reply is the next call's to drop
 		return reply{}, nil, ctx.Err()
 	}
 	if m.rep.Err != "" {

@@ -353,3 +353,52 @@ func TestHelperRefusesBadDeviceNames(t *testing.T) {
 		t.Fatalf("Serve = %v", err)
 	}
 }
+
+// A request abandoned by its ctx before the helper answered leaves a reply
+// on the connection: the next request must get its own reply, not that
+// one (with an open's descriptors, another request's files).
+func TestAbandonedRequestsReplyDropped(t *testing.T) {
+	engine, helper := seqpacketPair(t)
+	// The helper's greeting, then each request answered in order, the
+	// first only once the test says so.
+	if err := send(helper, reply{DNSMode: platform.DNSModeNone}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewClient(context.Background(), engine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	answerFirst := make(chan struct{})
+	served := make(chan error, 1)
+	go func() {
+		for i := 0; ; i++ {
+			var req request
+			if _, err := recv(helper, &req); err != nil {
+				served <- nil
+				return
+			}
+			if i == 0 {
+				<-answerFirst
+			}
+			if err := send(helper, reply{Err: fmt.Sprintf("reply to request %d (%s)", i, req.Op)}); err != nil {
+				served <- err
+				return
+			}
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := c.call(ctx, request{Op: opApply}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("abandoned call: %v, want context.Canceled", err)
+	}
+	close(answerFirst)
+	_, _, err = c.call(context.Background(), request{Op: opOpen})
+	if err == nil || !strings.Contains(err.Error(), "reply to request 1 ("+opOpen+")") {
+		t.Errorf("second call got %v, want the reply to request 1", err)
+	}
+	c.Close()
+	if err := <-served; err != nil {
+		t.Error(err)
+	}
+}
