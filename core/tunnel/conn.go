@@ -91,7 +91,8 @@ func (c *Conn) Read(b []byte) (int, error) {
 // included. A frame whose data spans several of gRPC's buffers (one per
 // HTTP/2 data frame) is one writev(2) to a socket (the proxy's side), one
 // WriteBuffers call to a writer that has it (the laptop's netstack
-// connection, stack.Conn), one Write per buffer to anything else.
+// connection, stack.Conn; another Conn at a leaf hop), one Write per
+// buffer to anything else.
 func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 	var written int64
 	for {
@@ -243,6 +244,34 @@ func (c *Conn) Write(b []byte) (int, error) {
 		}
 		written += n
 		b = b[n:]
+	}
+	return written, nil
+}
+
+// WriteBuffers sends bufs as Write sends their concatenation: frames of
+// up to maxFrame, each joined from the pieces in a pooled buffer. A relay
+// from another Conn (the root's hop to a leaf) hands each received frame
+// over as the buffers gRPC read it into, 16 KiB each, which would
+// otherwise go on as a frame apiece.
+func (c *Conn) WriteBuffers(bufs [][]byte) (int64, error) {
+	var written int64
+	i, off := 0, 0
+	for i < len(bufs) {
+		buf := framePool.Get(maxFrame)
+		b := (*buf)[:0]
+		for i < len(bufs) && len(b) < maxFrame {
+			k := min(len(bufs[i])-off, maxFrame-len(b))
+			b = append(b, bufs[i][off:off+k]...)
+			if off += k; off == len(bufs[i]) {
+				i, off = i+1, 0
+			}
+		}
+		n, err := c.Write(b)
+		framePool.Put(buf) // Send marshalled its own copy
+		written += int64(n)
+		if err != nil {
+			return written, err
+		}
 	}
 	return written, nil
 }

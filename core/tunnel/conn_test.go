@@ -252,3 +252,50 @@ func (r *buffersRecorder) WriteBuffers(bufs [][]byte) (int64, error) {
 	}
 	return n, nil
 }
+
+// At a leaf hop the root relays one Conn into another: a received frame,
+// in gRPC's 16 KiB buffers, goes on as whole frames of up to maxFrame,
+// not as a frame per buffer, and intact.
+func TestRelayBetweenConnsKeepsFrames(t *testing.T) {
+	data := make([]byte, 3*maxFrame+77)
+	for i := range data {
+		data[i] = byte(rand.Uint32())
+	}
+	a1, b1 := connPairPieces(16 << 10)
+	a2, b2 := connPairPieces(16 << 10)
+	defer func() {
+		for _, c := range []*Conn{a1, b1, a2, b2} {
+			c.Close()
+		}
+	}()
+	go func() {
+		a1.Write(data)
+		a1.CloseWrite()
+	}()
+	relayed := make(chan error, 1)
+	go func() {
+		_, err := b1.WriteTo(a2)
+		a2.CloseWrite()
+		relayed <- err
+	}()
+	var got []byte
+	frames := 0
+	for f := range b2.s.(chanStream).in {
+		if len(f.Data) > 0 {
+			frames++
+			got = append(got, f.Data...)
+		}
+		if f.Eof {
+			break
+		}
+	}
+	if err := <-relayed; err != nil {
+		t.Fatalf("relay: %v", err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatalf("relayed %d bytes, not the %d sent", len(got), len(data))
+	}
+	if want := (len(data) + maxFrame - 1) / maxFrame; frames != want {
+		t.Errorf("relayed in %d data frames, want %d (whole frames)", frames, want)
+	}
+}
