@@ -96,7 +96,7 @@ func Splice(ctx context.Context, a, b net.Conn) (Result, error) {
 	}
 	wg.Add(2)
 	go pump(b, a, &res.AToB)
-	go pump(a, b, &res.BToA)
+	pump(a, b, &res.BToA) // on the caller's goroutine: one fewer per connection
 	wg.Wait()
 	closeBoth()
 	errMu.Lock()
