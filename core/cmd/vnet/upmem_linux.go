@@ -26,10 +26,14 @@ import (
 
 // memFloor is the lowest soft limit: the engine's memory (heap, stacks,
 // the runtime's own) may grow to it before the limit makes the collector
-// run more often than GOGC=100 does. With the binary's pages the data
-// path touches (a few MiB) and the root helper (5 MiB) it keeps vnet up
-// under 64 MiB while the live heap stays under about 22 MiB.
-const memFloor = 40 << 20
+// run more often than GOGC=100 does. Eight busy connections hold 16-20
+// MiB live, so under them the room for half the live heap, not the
+// floor, sets the limit (about 35 MiB); the floor keeps a lightly
+// loaded engine collecting no more often than before. Measured with 40
+// and 32: vnet up peaked at 57 and 54 MiB against 62-63 without a limit,
+// and the collector ran 4-8 times instead of 3 during iperf3 -P 8's ten
+// seconds, 2-15 ms of CPU each (docs/benchmarks.md).
+const memFloor = 32 << 20
 
 // memoryLimit is the soft limit for a live heap of live bytes, with
 // nonHeap bytes of the runtime's memory besides the heap (goroutine

@@ -16,8 +16,9 @@ func TestMemoryLimit(t *testing.T) {
 		want          int64
 	}{
 		{0, 0, memFloor},
-		{4 * mib, 5 * mib, memFloor},  // idle
-		{22 * mib, 6 * mib, memFloor}, // eight busy connections
+		{4 * mib, 5 * mib, memFloor}, // idle
+		{16 * mib, 6 * mib, memFloor},
+		{20 * mib, 6 * mib, 36 * mib}, // eight busy connections
 		{40 * mib, 6 * mib, 66 * mib},
 		{100 * mib, 10 * mib, 160 * mib},
 		{math.MaxUint64 / 2, math.MaxUint64 / 2, math.MaxInt64},
