@@ -30,9 +30,9 @@ import (
 // MiB live, so under them the room for half the live heap, not the
 // floor, sets the limit (about 35 MiB); the floor keeps a lightly
 // loaded engine collecting no more often than before. Measured with 40
-// and 32: vnet up peaked at 57 and 54 MiB against 62-63 without a limit,
-// and the collector ran 4-8 times instead of 3 during iperf3 -P 8's ten
-// seconds, 2-15 ms of CPU each (docs/benchmarks.md).
+// and 32: vnet up peaked at 57 and 52-54 MiB against 61-65 without a
+// limit, and the collector ran 7-11 times instead of 4 under the iperf3
+// rows, 50-100 ms of CPU in all (docs/benchmarks.md).
 const memFloor = 32 << 20
 
 // memoryLimit is the soft limit for a live heap of live bytes, with
