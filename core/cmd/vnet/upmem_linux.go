@@ -31,8 +31,8 @@ import (
 // floor, sets the limit (about 35 MiB); the floor keeps a lightly
 // loaded engine collecting no more often than before. Measured with 40
 // and 32: vnet up peaked at 57 and 52-54 MiB against 61-65 without a
-// limit, and the collector ran 7-11 times instead of 4 under the iperf3
-// rows, 50-100 ms of CPU in all (docs/benchmarks.md).
+// limit, and the collector ran 7-11 times instead of 3-5 under the
+// iperf3 rows, 33-105 ms of CPU in all (docs/benchmarks.md).
 const memFloor = 32 << 20
 
 // memoryLimit is the soft limit for a live heap of live bytes, with
