@@ -47,6 +47,7 @@ func runEngine(ctx context.Context, f upFlags, log *slog.Logger) error {
 		path = privsep.DefaultSocket
 	}
 	go trimWhenIdle(ctx) // uptrim_linux.go: memory back to the OS when idle
+	limitMemory(ctx)     // upmem_linux.go: the heap's headroom under load
 	// The metrics are the engine's; a bad or busy address changes nothing.
 	um, err := startUpMetrics(f.metricsAddr, log) // upmetrics_linux.go
 	if err != nil {
